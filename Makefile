@@ -1,0 +1,46 @@
+# cwmn_web: `make run` serves the demo, `make test` runs every test. Both set up what they need.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PORT ?= 8000
+HOST ?= 127.0.0.1
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: run test unit lint build db browsers bench clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[server,dev]'
+	touch $@
+
+browsers:
+	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/firefox-esr ]; then \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium firefox-esr >/dev/null; \
+	fi
+
+build: $(VENV)/.installed
+	$(PY) build.py
+
+db: $(VENV)/.installed
+	$(VENV)/bin/cwmn-web init-db
+
+run: build db
+	$(VENV)/bin/cwmn-web serve --host $(HOST) --port $(PORT)
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+unit: $(VENV)/.installed
+	$(PY) -m pytest tests/unit tests/server -q
+
+test: browsers build lint
+	$(PY) -m pytest -q
+
+bench: browsers build
+	$(PY) -m bench
+
+clean:
+	rm -rf static/dist .build $(VENV) data

@@ -1,0 +1,201 @@
+"""Build the browser assets into static/dist/ (idempotent; a second run does nothing slow).
+
+1. Pyodide PYODIDE_VERSION from the npm registry (``npm pack``, integrity checked by npm),
+   cached under .build/.
+2. The ``cwmn_web`` wheel the browser loads (client + protocol + browser edge; no server),
+   written deterministically so an unchanged tree gives the same bytes and hash.
+3. A Pyodide lock file listing exactly the wheels we ship, with their real sha256, so
+   ``loadPackage(..., {checkIntegrity: true})`` verifies them. Pyodide's own lock lists
+   hundreds of packages we do not ship; they are left out rather than pointing at files that
+   are not there.
+4. ``cwmn.js`` (the embed stub) with the API tables from ``cwmn_web.client.spec`` and a build
+   id that versions every asset URL (so assets are cached as immutable).
+5. A ``.gz`` beside each asset, which the server sends to browsers that accept gzip.
+"""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import hashlib
+import io
+import json
+import shutil
+import subprocess
+import sys
+import tarfile
+import zipfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+sys.path.insert(0, str(ROOT))
+
+from cwmn_web import __version__  # noqa: E402
+from cwmn_web.client.spec import stub_tables  # noqa: E402
+
+PYODIDE_VERSION = "314.0.7"
+PYODIDE_FILES = (
+    "pyodide.mjs",
+    "pyodide.asm.mjs",
+    "pyodide.asm.wasm",
+    "python_stdlib.zip",
+)
+WHEEL_PACKAGES = ("", "protocol", "client", "browser")  # the server stays out of the browser
+CACHE = ROOT / ".build"
+DIST = ROOT / "static" / "dist"
+ASSETS = DIST / "assets"
+ZIP_DATE = (2020, 1, 1, 0, 0, 0)
+GZIP_SUFFIXES = (".js", ".mjs", ".wasm", ".json")  # wheels and zips are compressed already
+
+
+def log(message: str) -> None:
+    print(f"build: {message}", flush=True)
+
+
+def write_if_changed(path: Path, data: bytes) -> bool:
+    """Write ``data`` unless ``path`` already holds it; return whether it wrote."""
+    if path.exists() and path.read_bytes() == data:
+        return False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return True
+
+
+def fetch_pyodide() -> Path:
+    """Unpack the pinned Pyodide npm package into .build/ once; return its folder."""
+    target = CACHE / f"pyodide-{PYODIDE_VERSION}"
+    if (target / ".complete").exists():
+        return target
+    CACHE.mkdir(exist_ok=True)
+    tarball = CACHE / f"pyodide-{PYODIDE_VERSION}.tgz"
+    if not tarball.exists():
+        log(f"npm pack pyodide@{PYODIDE_VERSION}")
+        out = subprocess.run(
+            [
+                "npm",
+                "pack",
+                f"pyodide@{PYODIDE_VERSION}",
+                "--json",
+                "--pack-destination",
+                str(CACHE),
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        name = json.loads(out.stdout)[0]["filename"]
+        (CACHE / name).rename(tarball)
+    shutil.rmtree(target, ignore_errors=True)
+    target.mkdir()
+    with tarfile.open(tarball) as tar:
+        for member in tar.getmembers():
+            name = member.name.removeprefix("package/")
+            if name in (*PYODIDE_FILES, "pyodide-lock.json", "package.json"):
+                data = tar.extractfile(member)
+                assert data is not None
+                (target / name).write_bytes(data.read())
+    version = json.loads((target / "package.json").read_text())["version"]
+    if version != PYODIDE_VERSION:
+        raise SystemExit(f"npm served pyodide {version}, expected {PYODIDE_VERSION}")
+    (target / ".complete").write_text(PYODIDE_VERSION)
+    return target
+
+
+def build_wheel() -> tuple[str, bytes]:
+    """A deterministic py3-none-any wheel of the browser side of ``cwmn_web``."""
+    dist_info = f"cwmn_web-{__version__}.dist-info"
+    files: list[tuple[str, bytes]] = []
+    for sub in WHEEL_PACKAGES:
+        folder = ROOT / "cwmn_web" / sub
+        for path in sorted(folder.glob("*.py")):
+            files.append((path.relative_to(ROOT).as_posix(), path.read_bytes()))
+    metadata = (
+        f"Metadata-Version: 2.1\nName: cwmn_web\nVersion: {__version__}\n"
+        "Summary: cwmn_web browser side (Pyodide)\n"
+    ).encode()
+    wheel = (
+        b"Wheel-Version: 1.0\nGenerator: cwmn_web build.py\nRoot-Is-Purelib: true\n"
+        b"Tag: py3-none-any\n"
+    )
+    files += [(f"{dist_info}/METADATA", metadata), (f"{dist_info}/WHEEL", wheel)]
+    record = []
+    for name, data in files:
+        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+        record.append(f"{name},sha256={digest},{len(data)}")
+    record.append(f"{dist_info}/RECORD,,")
+    files.append((f"{dist_info}/RECORD", ("\n".join(record) + "\n").encode()))
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in files:
+            info = zipfile.ZipInfo(name, ZIP_DATE)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            zf.writestr(info, data)
+    return f"cwmn_web-{__version__}-py3-none-any.whl", buffer.getvalue()
+
+
+def lock_file(original: dict[str, object], wheel_name: str, wheel: bytes) -> bytes:
+    """Pyodide's lock with only the packages we ship, each with its real sha256."""
+    entry = {
+        "name": "cwmn-web",
+        "version": __version__,
+        "file_name": wheel_name,
+        "install_dir": "site",
+        "sha256": hashlib.sha256(wheel).hexdigest(),
+        "package_type": "package",
+        "imports": ["cwmn_web"],
+        "depends": [],
+        "unvendored_tests": False,
+    }
+    lock = {"info": original["info"], "packages": {"cwmn-web": entry}}
+    return (json.dumps(lock, indent=1, sort_keys=True) + "\n").encode()
+
+
+def gzip_beside(path: Path) -> None:
+    target = path.with_name(path.name + ".gz")
+    if target.exists() and target.stat().st_mtime >= path.stat().st_mtime:
+        return
+    target.write_bytes(gzip.compress(path.read_bytes(), compresslevel=9, mtime=0))
+
+
+def build() -> str:
+    pyodide = fetch_pyodide()
+    out = ASSETS / "pyodide"
+    out.mkdir(parents=True, exist_ok=True)
+    for name in PYODIDE_FILES:
+        src, dst = pyodide / name, out / name
+        if not dst.exists() or dst.stat().st_size != src.stat().st_size:
+            shutil.copyfile(src, dst)
+    wheel_name, wheel = build_wheel()
+    for old in out.glob("cwmn_web-*.whl*"):
+        if old.name not in (wheel_name, wheel_name + ".gz"):
+            old.unlink()
+    if write_if_changed(out / wheel_name, wheel):
+        log(f"wrote {wheel_name} ({len(wheel)} bytes)")
+    original = json.loads((pyodide / "pyodide-lock.json").read_text())
+    write_if_changed(out / "pyodide-lock.json", lock_file(original, wheel_name, wheel))
+    write_if_changed(ASSETS / "worker.mjs", (ROOT / "static" / "worker.mjs").read_bytes())
+
+    digest = hashlib.sha256()
+    for path in sorted(p for p in ASSETS.rglob("*") if p.is_file() and p.suffix != ".gz"):
+        digest.update(path.relative_to(ASSETS).as_posix().encode())
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    tables = json.dumps(stub_tables(), separators=(",", ":"))
+    digest.update(tables.encode())
+    digest.update((ROOT / "static" / "cwmn.js").read_bytes())
+    build_id = digest.hexdigest()[:16]
+
+    stub = (ROOT / "static" / "cwmn.js").read_text()
+    stub = stub.replace("__CWMN_TABLES__", tables).replace("__CWMN_BUILD__", build_id)
+    write_if_changed(DIST / "cwmn.js", stub.encode())
+    write_if_changed(DIST / "BUILD", (build_id + "\n").encode())
+    for path in [DIST / "cwmn.js", *ASSETS.rglob("*")]:
+        if path.is_file() and path.suffix in GZIP_SUFFIXES:
+            gzip_beside(path)
+    stub_gz = len(gzip.compress(stub.encode(), 9))
+    log(f"build {build_id}: stub {len(stub)} bytes, {stub_gz} gzipped")
+    return build_id
+
+
+if __name__ == "__main__":
+    build()

@@ -1,0 +1,49 @@
+"""What the host core needs from its surroundings, as narrow protocols. No I/O here.
+
+The browser edge (``cwmn_web.browser``) implements them with the page's WebSocket, fetch and
+postMessage; tests implement them in memory or with a real server.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from .bus import Delivery
+
+__all__ = ["Connection", "Ports"]
+
+
+class Connection(Protocol):
+    """An open WebSocket carrying text frames."""
+
+    async def send(self, frame: str) -> None: ...
+
+    async def recv(self) -> str:
+        """The next frame; raises ``NetworkError`` once the socket is closed."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+class Ports(Protocol):
+    """The effects the host core asks for."""
+
+    def deliver(self, delivery: Delivery, view: dict[str, Any]) -> None:
+        """Call the page's callbacks listed in ``delivery`` after applying ``view``."""
+        ...
+
+    def publish(self, view: dict[str, Any]) -> None:
+        """Make ``view`` the answer of the page's synchronous getters."""
+        ...
+
+    async def fetch_json(self, url: str) -> dict[str, Any]:
+        """GET ``url`` (with the page's Origin); raise ``NetworkError`` if unreachable."""
+        ...
+
+    async def connect(self, url: str) -> Connection:
+        """Open a WebSocket; raise ``NetworkError`` if it cannot be opened."""
+        ...
+
+    def now(self) -> float:
+        """Seconds since the epoch."""
+        ...

@@ -1,0 +1,235 @@
+"""Parameter validation for every CwmnAPI function that takes arguments. No I/O here.
+
+Each validator takes the raw JavaScript arguments (already converted to Python values) and
+returns a clean dict, or raises ``invalid_params`` with a message that says what to fix.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+from ..errors import InvalidParams
+
+__all__ = ["VALIDATORS", "validate"]
+
+MAX_NAME = 100
+MAX_MESSAGE = 1000
+MAX_EMAIL = 254
+_EMAIL = re.compile(
+    r"^[^\s@<>()\[\],;:\"\\]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$"
+)
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_PHONE = re.compile(r"^\+?[0-9 ().\-]{7,20}$")
+
+
+def _params(path: str, args: tuple[Any, ...], allowed: tuple[str, ...]) -> dict[str, Any]:
+    if len(args) != 1 or not isinstance(args[0], Mapping):
+        raise InvalidParams(
+            f"CwmnAPI.{path}() takes one object with {', '.join(allowed)}; got {_describe(args)}"
+        )
+    params = dict(args[0])
+    unknown = sorted(k for k in params if k not in allowed)
+    if unknown:
+        raise InvalidParams(
+            f"CwmnAPI.{path}(): unknown parameter(s) {', '.join(unknown)}; "
+            f"allowed: {', '.join(allowed)}"
+        )
+    return params
+
+
+def _describe(args: tuple[Any, ...]) -> str:
+    if not args:
+        return "no arguments"
+    return ", ".join(type(a).__name__ if a is not None else "null" for a in args)
+
+
+def _text(
+    path: str, params: dict[str, Any], key: str, limit: int, required: bool = True
+) -> str | None:
+    value = params.get(key)
+    if value is None or value == "":
+        if required:
+            raise InvalidParams(f"CwmnAPI.{path}(): {key} is required (a non-empty string)")
+        return None
+    if not isinstance(value, str):
+        raise InvalidParams(f"CwmnAPI.{path}(): {key} must be a string, got {type(value).__name__}")
+    value = value.strip()
+    if not value and required:
+        raise InvalidParams(f"CwmnAPI.{path}(): {key} is required (a non-empty string)")
+    if len(value) > limit:
+        raise InvalidParams(f"CwmnAPI.{path}(): {key} is {len(value)} characters; at most {limit}")
+    return value
+
+
+def _name(path: str, params: dict[str, Any], key: str, required: bool = True) -> str | None:
+    value = _text(path, params, key, MAX_NAME, required)
+    if value is not None and _CONTROL.search(value):
+        raise InvalidParams(f"CwmnAPI.{path}(): {key} must not contain control characters")
+    return value
+
+
+def _email(path: str, params: dict[str, Any], key: str) -> str:
+    value = _text(path, params, key, MAX_EMAIL)
+    assert value is not None
+    if not _EMAIL.match(value):
+        raise InvalidParams(f"CwmnAPI.{path}(): {key} {value!r} is not a valid email address")
+    return value
+
+
+def _bool(path: str, value: Any, what: str) -> bool:
+    if not isinstance(value, bool):
+        raise InvalidParams(f"CwmnAPI.{path}(): {what} must be true or false, got {value!r}")
+    return value
+
+
+def _flag(path: str, args: tuple[Any, ...], what: str) -> dict[str, Any]:
+    if len(args) != 1:
+        raise InvalidParams(f"CwmnAPI.{path}() takes one boolean ({what}); got {_describe(args)}")
+    return {what: _bool(path, args[0], what)}
+
+
+def _none(path: str, args: tuple[Any, ...]) -> dict[str, Any]:
+    if args and not (len(args) == 1 and args[0] is None):
+        raise InvalidParams(f"CwmnAPI.{path}() takes no arguments; got {_describe(args)}")
+    return {}
+
+
+def _guest_id(path: str, value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidParams(f"CwmnAPI.{path}(): guestId must be a non-empty string, got {value!r}")
+    return value.strip()
+
+
+def session_start(path: str, args: tuple[Any, ...]) -> dict[str, Any]:
+    p = _params(path, args, ("hostName", "hostEmail", "isReplay"))
+    is_replay = p.get("isReplay", False)
+    return {
+        "hostName": _name(path, p, "hostName"),
+        "hostEmail": _email(path, p, "hostEmail"),
+        "isReplay": _bool(path, is_replay, "isReplay"),
+    }
+
+
+def invite_to_host(path: str, args: tuple[Any, ...]) -> dict[str, Any]:
+    keys = ("hostName", "hostEmail", "inviteName", "inviteEmail", "message", "url")
+    p = _params(path, args, keys)
+    url = _text(path, p, "url", 2048)
+    assert url is not None
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise InvalidParams(f"CwmnAPI.{path}(): url must be an absolute http(s) URL, got {url!r}")
+    return {
+        "hostName": _name(path, p, "hostName"),
+        "hostEmail": _email(path, p, "hostEmail"),
+        "inviteName": _name(path, p, "inviteName"),
+        "inviteEmail": _email(path, p, "inviteEmail"),
+        "message": _text(path, p, "message", MAX_MESSAGE, required=False),
+        "url": url,
+    }
+
+
+def invite_guest(path: str, args: tuple[Any, ...]) -> dict[str, Any]:
+    p = _params(path, args, ("guestName", "guestEmail", "guestPhone", "message"))
+    if p.get("guestPhone") not in (None, ""):
+        if p.get("guestEmail") not in (None, ""):
+            raise InvalidParams(
+                f"CwmnAPI.{path}(): give either guestEmail (email invite) or guestPhone "
+                "(SMS invite), not both"
+            )
+        phone = _text(path, p, "guestPhone", 32)
+        assert phone is not None
+        if not _PHONE.match(phone) or sum(c.isdigit() for c in phone) < 7:
+            raise InvalidParams(f"CwmnAPI.{path}(): guestPhone {phone!r} is not a phone number")
+        return {
+            "channel": "sms",
+            "guestPhone": phone,
+            "guestName": _name(path, p, "guestName", required=False),
+            "message": _text(path, p, "message", MAX_MESSAGE, required=False),
+        }
+    if p.get("guestEmail") in (None, ""):
+        raise InvalidParams(
+            f"CwmnAPI.{path}(): give guestName and guestEmail for an email invite, "
+            "or guestPhone for an SMS invite"
+        )
+    return {
+        "channel": "email",
+        "guestName": _name(path, p, "guestName"),
+        "guestEmail": _email(path, p, "guestEmail"),
+        "message": _text(path, p, "message", MAX_MESSAGE, required=False),
+    }
+
+
+def remove_guest(path: str, args: tuple[Any, ...]) -> dict[str, Any]:
+    if len(args) == 1 and isinstance(args[0], Mapping):
+        p = _params(path, args, ("guestId",))
+        return {"guestId": _guest_id(path, p.get("guestId"))}
+    if len(args) == 1:
+        return {"guestId": _guest_id(path, args[0])}
+    raise InvalidParams(f"CwmnAPI.{path}() takes {{guestId}} or a guest id; got {_describe(args)}")
+
+
+def mute_guest(path: str, args: tuple[Any, ...]) -> dict[str, Any]:
+    if len(args) == 1 and isinstance(args[0], Mapping):
+        p = _params(path, args, ("guestId", "muted"))
+        if "muted" not in p:
+            raise InvalidParams(f"CwmnAPI.{path}(): muted is required (true or false)")
+        return {
+            "guestId": _guest_id(path, p.get("guestId")),
+            "muted": _bool(path, p["muted"], "muted"),
+        }
+    if len(args) == 2:
+        return {"guestId": _guest_id(path, args[0]), "muted": _bool(path, args[1], "muted")}
+    raise InvalidParams(
+        f"CwmnAPI.{path}() takes {{guestId, muted}} or (guestId, muted); got {_describe(args)}"
+    )
+
+
+def send_video(path: str, args: tuple[Any, ...]) -> dict[str, Any]:
+    if not args or (len(args) == 1 and args[0] is None):
+        args = ({},)
+    p = _params(path, args, ("toEmails", "subject", "message"))
+    emails = p.get("toEmails")
+    if emails is not None:
+        if isinstance(emails, str):
+            emails = [emails]
+        if not isinstance(emails, list | tuple) or not emails or len(emails) > 20:
+            raise InvalidParams(f"CwmnAPI.{path}(): toEmails must be a list of 1 to 20 addresses")
+        emails = [_email(path, {"toEmails": e}, "toEmails") for e in emails]
+    return {
+        "toEmails": emails,
+        "subject": _name(path, p, "subject", required=False),
+        "message": _text(path, p, "message", MAX_MESSAGE, required=False),
+    }
+
+
+def _no_args(path: str, args: tuple[Any, ...]) -> dict[str, Any]:
+    return _none(path, args)
+
+
+VALIDATORS: dict[str, Callable[[str, tuple[Any, ...]], dict[str, Any]]] = {
+    "session.start": session_start,
+    "session.inviteToHost": invite_to_host,
+    "session.endSession": _no_args,
+    "guest.inviteGuest": invite_guest,
+    "guest.getInviteLink": _no_args,
+    "guest.removeGuest": remove_guest,
+    "guest.muteGuest": mute_guest,
+    "guest.muteAllGuests": lambda path, args: _flag(path, args, "status"),
+    "publicLink.setEnabled": lambda path, args: _flag(path, args, "enabled"),
+    "publicLink.generate": _no_args,
+    "privacy.setEnabled": lambda path, args: _flag(path, args, "enabled"),
+    "replay.muteAudio": lambda path, args: _flag(path, args, "muted"),
+    "replay.sendVideo": send_video,
+    "replay.getVideoURL": _no_args,
+    "replay.abandonVideo": _no_args,
+    "replay.getRenderingProgress": _no_args,
+    "replay.dismissError": _no_args,
+}
+
+
+def validate(path: str, args: tuple[Any, ...]) -> dict[str, Any]:
+    """Validate the arguments of the Promise-returning function ``path``."""
+    return VALIDATORS[path](path, args)

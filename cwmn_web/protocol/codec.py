@@ -1,0 +1,75 @@
+"""JSON text frames ⇄ message dataclasses, validating as it decodes. No I/O here.
+
+Wire form: ``{"type": "...", "ref": 0, ...fields}`` with camelCase kept out: field names are
+the dataclass names. Unknown ``type`` is an error; unknown extra fields are ignored.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from functools import cache
+from typing import Any
+
+from ..errors import ProtocolError
+from .messages import MESSAGE_TYPES, Message
+
+__all__ = ["decode", "decode_obj", "encode", "encode_obj"]
+
+MAX_FRAME = 4 * 1024 * 1024
+_SCALARS: dict[str, tuple[type, ...]] = {
+    "int": (int,),
+    "float": (int, float),
+    "str": (str,),
+    "bool": (bool,),
+    "dict[str, Any]": (dict,),
+}
+
+
+def encode_obj(message: Message) -> dict[str, Any]:
+    """The JSON-ready dict of ``message``."""
+    body = {f.name: getattr(message, f.name) for f in dataclasses.fields(message)}
+    return {"type": message.type, **body}
+
+
+def encode(message: Message) -> str:
+    """One text frame for ``message``."""
+    return json.dumps(encode_obj(message), separators=(",", ":"), ensure_ascii=False)
+
+
+@cache
+def _field_types(cls: type[Message]) -> dict[str, tuple[type, ...]]:
+    hints = {f.name: f.type for f in dataclasses.fields(cls)}
+    return {name: _SCALARS[str(t)] for name, t in hints.items()}
+
+
+def decode_obj(obj: Any) -> Message:
+    """Validate a parsed JSON value and build its message; raise ``protocol`` if malformed."""
+    if not isinstance(obj, dict):
+        raise ProtocolError(f"a message must be a JSON object, got {type(obj).__name__}")
+    kind = obj.get("type")
+    cls = MESSAGE_TYPES.get(kind) if isinstance(kind, str) else None
+    if cls is None:
+        raise ProtocolError(f"unknown message type {kind!r}")
+    values: dict[str, Any] = {}
+    for name, allowed in _field_types(cls).items():
+        if name not in obj:
+            continue
+        value = obj[name]
+        if not isinstance(value, allowed) or (bool not in allowed and isinstance(value, bool)):
+            raise ProtocolError(
+                f"{kind}.{name} must be {allowed[-1].__name__}, got {type(value).__name__}"
+            )
+        values[name] = value
+    return cls(**values)
+
+
+def decode(frame: str | bytes) -> Message:
+    """Parse one text frame; raise ``protocol`` for bad JSON, types or sizes."""
+    if len(frame) > MAX_FRAME:
+        raise ProtocolError(f"frame of {len(frame)} bytes exceeds {MAX_FRAME}")
+    try:
+        obj = json.loads(frame)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ProtocolError(f"frame is not JSON: {exc}") from None
+    return decode_obj(obj)

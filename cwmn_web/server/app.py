@@ -1,0 +1,80 @@
+"""The Starlette application: routes for the embed, domain info, the host socket, the demo."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
+
+from .assets import CORS, AssetServer
+from .config import Settings
+from .host_socket import host_socket
+from .sites import hostname_of
+from .store import Store
+
+__all__ = ["create_app"]
+
+
+def create_app(settings: Settings | None = None, store: Store | None = None) -> Starlette:
+    """Build the app; the database is created (with the default site) if missing."""
+    settings = settings or Settings()
+    store = store or Store(settings.db_url)
+    store.create()
+    assets = AssetServer(settings.dist_dir)
+
+    async def domain_info(request: Request) -> Response:
+        origin = request.headers.get("origin")
+        # Same-origin GETs carry no Origin header: the page is then on this server's host.
+        hostname = hostname_of(origin) if origin else (request.url.hostname or "")
+        site = await run_in_threadpool(store.site_for_host, hostname)
+        body: dict[str, Any] = (
+            site.info(hostname)
+            if site
+            else {
+                "domain": hostname,
+                "authorized": False,
+                "site": None,
+                "features": {},
+                "settings": {},
+            }
+        )
+        headers = {
+            "Access-Control-Allow-Origin": origin or "*",
+            "Vary": "Origin",
+            "Cache-Control": "no-store",
+        }
+        return JSONResponse(body, headers=headers)
+
+    async def playground(request: Request) -> Response:
+        return FileResponse(
+            settings.static_dir / "index.html", headers={"Cache-Control": "no-cache"}
+        )
+
+    async def health(request: Request) -> Response:
+        return JSONResponse({"ok": True, "build": assets.build_id}, headers=CORS)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        _ = assets.build_id  # fail at start, with the fix in the message, when assets are not built
+        yield
+
+    routes = [
+        Route("/", playground),
+        Route("/cwmn.js", assets.stub),
+        Route("/assets/{build}/{path:path}", assets.asset),
+        Route("/api/domain-info", domain_info),
+        Route("/healthz", health),
+        WebSocketRoute("/ws", host_socket),
+        Mount("/static", StaticFiles(directory=settings.static_dir), name="static"),
+    ]
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.state.store = store
+    app.state.settings = settings
+    return app

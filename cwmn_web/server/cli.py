@@ -1,0 +1,63 @@
+"""``cwmn-web``: serve, manage sites, create the database."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from .config import Settings
+from .store import Store
+
+__all__ = ["main"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="cwmn-web", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run the server (uvicorn)")
+    serve.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
+    serve.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+    sub.add_parser("init-db", help="create the database and the default site")
+    site = sub.add_parser("site", help="authorized domains")
+    site_sub = site.add_subparsers(dest="action", required=True)
+    add = site_sub.add_parser("add", help="authorize DOMAIN (any port; *.example.com allowed)")
+    add.add_argument("domain")
+    add.add_argument("--site", default="default", help="site name (created if missing)")
+    rm = site_sub.add_parser("remove", help="stop authorizing DOMAIN")
+    rm.add_argument("domain")
+    site_sub.add_parser("list", help="list sites and their domains")
+    args = parser.parse_args(argv)
+
+    settings = Settings()
+    if args.command == "serve":
+        import uvicorn
+
+        from .app import create_app
+
+        uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
+        return 0
+    store = Store(settings.db_url)
+    store.create()
+    if args.command == "init-db":
+        print(f"database ready: {settings.db_url}")
+    elif args.action == "add":
+        try:
+            site_obj = store.add_domain(args.domain, args.site)
+        except ValueError as exc:
+            print(f"cwmn-web: {exc}", file=sys.stderr)
+            return 2
+        print(f"{args.domain} authorized for site {site_obj.name}")
+    elif args.action == "remove":
+        if not store.remove_domain(args.domain):
+            print(f"cwmn-web: {args.domain} was not authorized", file=sys.stderr)
+            return 1
+        print(f"{args.domain} removed")
+    else:
+        for s in store.list_sites():
+            print(f"{s.name}: {', '.join(s.domains) or '(no domains)'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

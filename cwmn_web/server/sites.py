@@ -1,0 +1,63 @@
+"""Which site a page's domain belongs to, and what that site offers. No I/O here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+__all__ = ["DEFAULT_SETTINGS", "Site", "domain_matches", "hostname_of", "normalise_domain"]
+
+DEFAULT_SETTINGS: dict[str, Any] = {
+    "maxGuests": 10,
+    "defaultRegion": "US",
+    "maskSelectors": ["[data-cwmn-mask]", ".cwmn-mask"],
+    "blockSelectors": ["[data-cwmn-block]"],
+    "replayMaxSeconds": 600,
+}
+FEATURES: dict[str, bool] = {
+    "realtime": True,
+    "replay": False,
+    "emailInvites": False,
+    "smsInvites": False,
+    "publicLink": False,
+    "privateLink": False,
+}
+
+
+@dataclass(frozen=True)
+class Site:
+    id: int
+    name: str
+    domains: tuple[str, ...]
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    def info(self, domain: str) -> dict[str, Any]:
+        """The ``getDomainInfo()`` answer for a page on ``domain`` of this site."""
+        return {
+            "domain": domain,
+            "authorized": True,
+            "site": {"id": self.id, "name": self.name},
+            "features": dict(FEATURES),
+            "settings": {**DEFAULT_SETTINGS, **self.settings},
+        }
+
+
+def normalise_domain(domain: str) -> str:
+    """Lower-case, strip a trailing dot; ``*.example.com`` keeps its wildcard."""
+    value = domain.strip().lower().rstrip(".")
+    if not value or (any(c in value for c in "/: ") and not value.startswith("[")):
+        raise ValueError(f"{domain!r} is not a domain name (no scheme, port or path)")
+    return value
+
+
+def hostname_of(origin: str) -> str:
+    """``https://shop.example.com:8443`` → ``shop.example.com``."""
+    return (urlsplit(origin).hostname or "").lower()
+
+
+def domain_matches(pattern: str, hostname: str) -> bool:
+    """Exact match, or ``*.example.com`` for any sub-domain of example.com."""
+    if pattern.startswith("*."):
+        return hostname.endswith(pattern[1:])
+    return hostname == pattern

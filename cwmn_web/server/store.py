@@ -1,0 +1,217 @@
+"""Storage with SQLAlchemy: sites, their domains, and sessions. SQLite by default."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    create_engine,
+    event,
+    select,
+    update,
+)
+from sqlalchemy.engine import Engine
+
+from .config import DEFAULT_DOMAINS
+from .sites import Site, domain_matches, normalise_domain
+
+__all__ = ["SessionRecord", "Store"]
+
+metadata = MetaData()
+sites = Table(
+    "sites",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(200), nullable=False, unique=True),
+    Column("settings", Text, nullable=False, default="{}"),
+)
+domains = Table(
+    "site_domains",
+    metadata,
+    Column("domain", String(253), primary_key=True),
+    Column("site_id", Integer, ForeignKey("sites.id", ondelete="CASCADE"), nullable=False),
+)
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("site_id", Integer, ForeignKey("sites.id"), nullable=False),
+    Column("host_name", String(200), nullable=False),
+    Column("host_email", String(254), nullable=False),
+    Column("is_replay", Boolean, nullable=False, default=False),
+    Column("origin", String(300), nullable=False),
+    Column("page_url", Text, nullable=False, default=""),
+    Column("resume_token_hash", String(64), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("ended_at", Float),
+    Column("end_reason", String(32)),
+)
+
+
+@dataclass(frozen=True)
+class SessionRecord:
+    id: str
+    site_id: int
+    host_name: str
+    host_email: str
+    is_replay: bool
+    created_at: float
+    ended_at: float | None
+    resume_token: str = ""
+
+
+class Store:
+    """Every database access of the server goes through here (synchronous, short calls)."""
+
+    def __init__(self, url: str) -> None:
+        if url.startswith("sqlite:///"):
+            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        self.engine: Engine = create_engine(url, future=True)
+        if url.startswith("sqlite"):
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+
+    def create(self) -> None:
+        """Create the tables and the default site (authorizing localhost) if missing."""
+        metadata.create_all(self.engine)
+        with self.engine.begin() as db:
+            if db.execute(select(sites.c.id).limit(1)).first() is None:
+                site_id = db.execute(
+                    sites.insert().values(name="default", settings="{}")
+                ).inserted_primary_key[0]
+                for domain in DEFAULT_DOMAINS:
+                    db.execute(domains.insert().values(domain=domain, site_id=site_id))
+
+    # -- sites ------------------------------------------------------------------------
+    def add_domain(self, domain: str, site_name: str = "default") -> Site:
+        domain = normalise_domain(domain)
+        with self.engine.begin() as db:
+            row = db.execute(select(sites.c.id).where(sites.c.name == site_name)).first()
+            site_id = (
+                row[0]
+                if row
+                else db.execute(
+                    sites.insert().values(name=site_name, settings="{}")
+                ).inserted_primary_key[0]
+            )
+            exists = db.execute(select(domains.c.site_id).where(domains.c.domain == domain)).first()
+            if exists is None:
+                db.execute(domains.insert().values(domain=domain, site_id=site_id))
+            elif exists[0] != site_id:
+                raise ValueError(f"{domain} already belongs to another site")
+        site = self.site_by_name(site_name)
+        assert site is not None
+        return site
+
+    def remove_domain(self, domain: str) -> bool:
+        with self.engine.begin() as db:
+            return (
+                db.execute(
+                    domains.delete().where(domains.c.domain == normalise_domain(domain))
+                ).rowcount
+                > 0
+            )
+
+    def list_sites(self) -> list[Site]:
+        with self.engine.connect() as db:
+            rows = db.execute(select(sites)).all()
+            pairs = db.execute(select(domains.c.domain, domains.c.site_id)).all()
+        return [
+            Site(
+                r.id,
+                r.name,
+                tuple(sorted(d for d, s in pairs if s == r.id)),
+                json.loads(r.settings),
+            )
+            for r in rows
+        ]
+
+    def site_by_name(self, name: str) -> Site | None:
+        return next((s for s in self.list_sites() if s.name == name), None)
+
+    def site_for_host(self, hostname: str) -> Site | None:
+        """The site authorizing ``hostname`` (any port), or None."""
+        hostname = hostname.lower().rstrip(".")
+        for site in self.list_sites():
+            if any(domain_matches(d, hostname) for d in site.domains):
+                return site
+        return None
+
+    # -- sessions ---------------------------------------------------------------------
+    def create_session(
+        self,
+        site_id: int,
+        host_name: str,
+        host_email: str,
+        is_replay: bool,
+        origin: str,
+        page_url: str,
+        now: float | None = None,
+    ) -> SessionRecord:
+        session_id = secrets.token_urlsafe(16)
+        resume_token = secrets.token_urlsafe(32)
+        created = time.time() if now is None else now
+        with self.engine.begin() as db:
+            db.execute(
+                sessions.insert().values(
+                    id=session_id,
+                    site_id=site_id,
+                    host_name=host_name,
+                    host_email=host_email,
+                    is_replay=is_replay,
+                    origin=origin,
+                    page_url=page_url,
+                    resume_token_hash=_hash(resume_token),
+                    created_at=created,
+                )
+            )
+        return SessionRecord(
+            session_id, site_id, host_name, host_email, is_replay, created, None, resume_token
+        )
+
+    def end_session(self, session_id: str, reason: str, now: float | None = None) -> bool:
+        with self.engine.begin() as db:
+            result = db.execute(
+                update(sessions)
+                .where(sessions.c.id == session_id, sessions.c.ended_at.is_(None))
+                .values(ended_at=time.time() if now is None else now, end_reason=reason)
+            )
+            return result.rowcount > 0
+
+    def get_session(self, session_id: str) -> SessionRecord | None:
+        with self.engine.connect() as db:
+            r = db.execute(select(sessions).where(sessions.c.id == session_id)).first()
+        if r is None:
+            return None
+        return SessionRecord(
+            r.id, r.site_id, r.host_name, r.host_email, r.is_replay, r.created_at, r.ended_at
+        )
+
+    def session_rows(self) -> list[dict[str, Any]]:
+        with self.engine.connect() as db:
+            return [dict(r._mapping) for r in db.execute(select(sessions)).all()]
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()

@@ -1,0 +1,177 @@
+/* cwmn_web embed stub: defines window.CwmnAPI at once; Python (Pyodide, in a Web Worker)
+   owns the state machine, the event bus and every call. build.py fills in the tables. */
+(function () {
+  'use strict';
+  if (window.CwmnAPI && window.CwmnAPI.__cwmn) return; // embedded twice: keep the first
+  var T = __CWMN_TABLES__, BUILD = '__CWMN_BUILD__';
+  var script = document.currentScript, ds = (script && script.dataset) || {};
+  var server = (ds.server || (script && script.src ? new URL(script.src, location.href).origin
+    : location.origin)).replace(/\/+$/, '');
+  var view = { state: 'init', initFired: false, compatible: null, muteAll: false, guests: [],
+    domainInfo: { domain: location.hostname, authorized: null }, sessionInfo: null,
+    publicLinkEnabled: true, privacyEnabled: false };
+  var cbs = new Map(), calls = new Map(), seq = 0, worker = null, ready = false;
+  var outbox = [], local = false, failure = null, timings = { start: performance.now() };
+
+  function err(code, message) {
+    var e = new Error(message); e.name = 'CwmnError'; e.code = code; return e;
+  }
+  function copy(v) { return v === undefined ? undefined : JSON.parse(JSON.stringify(v)); }
+  function post(m) { if (ready) worker.postMessage(JSON.stringify(m)); else outbox.push(m); }
+  function invoke(fn, args) {
+    try { fn.apply(null, args); } catch (e) { console.error('CwmnAPI: an event callback threw', e); }
+  }
+  function deliver(ids, args) {
+    ids.forEach(function (id) {
+      var s = cbs.get(id);
+      if (!s) return;
+      if (s.once) cbs.delete(id);
+      invoke(s.fn, args || []);
+    });
+  }
+  // Without Python (no WebAssembly, or the SDK failed to load) the stub fires events itself.
+  function localEmit(name, state) {
+    if (state) view.state = state;
+    if (name === 'init') view.initFired = true;
+    var ids = [];
+    cbs.forEach(function (s, id) { if (s.ev === name) ids.push(id); });
+    deliver(ids);
+  }
+  function checkState(path) {
+    var ok = T.fn[path][1].map(function (i) { return T.st[i]; });
+    if (ok.indexOf(view.state) < 0) {
+      throw err('invalid_state', 'CwmnAPI.' + path + '() is not valid in state "' + view.state +
+        '"; it is valid in: "' + ok.join('", "') + '"');
+    }
+  }
+  function subscribe(name, fn, once) {
+    if (T.ev.indexOf(name) < 0) {
+      throw err('invalid_params', 'unknown event ' + JSON.stringify(name) + "; known events: '" +
+        T.ev.join("', '") + "'");
+    }
+    if (typeof fn !== 'function') {
+      throw err('invalid_params', 'the callback for \'' + name + '\' must be a function, got ' +
+        (fn === null ? 'null' : typeof fn));
+    }
+    if (!view.initFired && name !== 'init') {
+      throw err('invalid_state', "cannot subscribe to '" + name + "' before 'init' has fired; " +
+        "subscribe inside your CwmnAPI.on('init', ...) callback");
+    }
+    var id = ++seq;
+    cbs.set(id, { ev: name, fn: fn, once: once });
+    if (local) {
+      if (name === 'init' && view.initFired) setTimeout(function () { deliver([id]); }, 0);
+    } else {
+      post({ op: 'on', event: name, id: id, once: once });
+    }
+    return id;
+  }
+  function unsubscribe(id) {
+    if (cbs.delete(id) && !local) post({ op: 'off', id: id });
+  }
+
+  var api = {
+    __cwmn: true,
+    on: function (name, fn) { subscribe(name, fn, false); },
+    once: function (name, fn) {
+      var id = subscribe(name, fn, true);
+      return function () { unsubscribe(id); };
+    },
+    off: function (name, fn) {
+      cbs.forEach(function (s, id) { if (s.ev === name && s.fn === fn) unsubscribe(id); });
+    },
+    _debug: function () { return { server: server, build: BUILD, timings: timings, failure: failure }; }
+  };
+  Object.keys(T.fn).forEach(function (path) {
+    var parts = path.split('.'), name = parts.pop(), ns = api;
+    if (parts.length) ns = api[parts[0]] = api[parts[0]] || {};
+    var key = T.get[path];
+    ns[name] = T.fn[path][0] ? function () {
+      checkState(path);
+      return copy(view[key]);
+    } : function () {
+      var args = Array.prototype.slice.call(arguments);
+      return new Promise(function (resolve, reject) {
+        if (failure) return reject(err('network', failure));
+        var body;
+        try { body = JSON.parse(JSON.stringify(args)); } catch (e) {
+          return reject(err('invalid_params', 'CwmnAPI.' + path + '(): arguments must be plain ' +
+            'data (' + e.message + ')'));
+        }
+        if (local) { try { checkState(path); } catch (e) { return reject(e); } }
+        var id = ++seq;
+        calls.set(id, { resolve: resolve, reject: reject });
+        post({ op: 'call', id: id, path: path, args: body });
+      });
+    };
+  });
+  window.CwmnAPI = api;
+
+  var features = {};
+  T.feat.forEach(function (f) {
+    try { features[f] = window[f] !== undefined && window[f] !== null; } catch (e) { features[f] = false; }
+  });
+  view.compatible = T.feat.every(function (f) { return features[f]; });
+
+  function whenDomReady(fn) {
+    if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', fn);
+    else setTimeout(fn, 0);
+  }
+  function fail(message) {
+    if (failure) return;
+    failure = 'CWMN could not load from ' + server + ': ' + message;
+    console.error(failure);
+    local = true;
+    calls.forEach(function (c) { c.reject(err('network', failure)); });
+    calls.clear();
+    whenDomReady(function () {
+      if (!view.initFired) localEmit('init');
+      localEmit('init failed');
+    });
+  }
+  function onWorker(event) {
+    var m = JSON.parse(event.data);
+    if (m.op === 'ready') {
+      timings.python = performance.now();
+      whenDomReady(function () {
+        ready = true;
+        worker.postMessage(JSON.stringify({ op: 'boot', config: { server: server,
+          pageUrl: location.href, features: features } }));
+        outbox.splice(0).forEach(post);
+      });
+    } else if (m.op === 'emit') {
+      view = m.view;
+      timings[m.event] = timings[m.event] || performance.now();
+      deliver(m.ids, m.args);
+    } else if (m.op === 'view') {
+      view = m.view;
+    } else if (m.op === 'result') {
+      var c = calls.get(m.id);
+      if (!c) return;
+      calls.delete(m.id);
+      if (m.ok) c.resolve(m.value); else c.reject(err(m.error.code, m.error.message));
+    } else if (m.op === 'fatal') {
+      fail(m.message);
+    }
+  }
+
+  if (!features.WebAssembly || !features.Worker) {
+    // Python cannot run here: the stub itself reports the incompatible browser.
+    local = true;
+    whenDomReady(function () {
+      localEmit('init');
+      localEmit('incompatible', 'incompatible browser');
+      localEmit('init failed');
+    });
+    return;
+  }
+  try {
+    var src = 'import ' + JSON.stringify(server + '/assets/' + BUILD + '/worker.mjs') + ';';
+    var url = URL.createObjectURL(new Blob([src], { type: 'text/javascript' }));
+    worker = new Worker(url, { type: 'module', name: 'cwmn' });
+    worker.onmessage = onWorker;
+    worker.onerror = function (e) { fail((e && e.message) || 'the worker failed to start'); };
+  } catch (e) {
+    fail(e.message);
+  }
+})();

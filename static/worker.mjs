@@ -1,0 +1,22 @@
+// cwmn_web worker: loads Pyodide and the cwmn_web package, then hands the page's messages
+// to Python (cwmn_web.browser.worker). Loading here keeps wasm compilation off the page's
+// main thread, so the host page never freezes while CWMN starts.
+import { loadPyodide } from './pyodide/pyodide.mjs';
+
+const base = new URL('./pyodide/', import.meta.url).href;
+try {
+  const pyodide = await loadPyodide({ indexURL: base, lockFileURL: base + 'pyodide-lock.json' });
+  const failed = [];
+  await pyodide.loadPackage(['cwmn-web'], {
+    checkIntegrity: true,
+    messageCallback: () => {},
+    errorCallback: (message) => failed.push(message),
+  });
+  // loadPackage reports failures through errorCallback only: check what really loaded.
+  if (!pyodide.loadedPackages['cwmn-web']) {
+    throw new Error('the cwmn_web package did not load: ' + (failed.join('; ') || 'unknown error'));
+  }
+  pyodide.pyimport('cwmn_web.browser.worker').start(self);
+} catch (error) {
+  self.postMessage(JSON.stringify({ op: 'fatal', message: String((error && error.message) || error) }));
+}
