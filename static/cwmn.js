@@ -150,6 +150,8 @@
       if (!c) return;
       calls.delete(m.id);
       if (m.ok) c.resolve(m.value); else c.reject(err(m.error.code, m.error.message));
+    } else if (m.op === 'marks') {
+      Object.keys(m.marks).forEach(function (k) { timings[k] = m.marks[k] - performance.timeOrigin; });
     } else if (m.op === 'fatal') {
       fail(m.message);
     }

@@ -4,8 +4,10 @@
 import { loadPyodide } from './pyodide/pyodide.mjs';
 
 const base = new URL('./pyodide/', import.meta.url).href;
+const marks = { workerStart: performance.timeOrigin + performance.now() };
 try {
   const pyodide = await loadPyodide({ indexURL: base, lockFileURL: base + 'pyodide-lock.json' });
+  marks.pyodide = performance.timeOrigin + performance.now();
   const failed = [];
   await pyodide.loadPackage(['cwmn-web'], {
     checkIntegrity: true,
@@ -16,6 +18,8 @@ try {
   if (!pyodide.loadedPackages['cwmn-web']) {
     throw new Error('the cwmn_web package did not load: ' + (failed.join('; ') || 'unknown error'));
   }
+  marks.package = performance.timeOrigin + performance.now();
+  self.postMessage(JSON.stringify({ op: 'marks', marks }));
   pyodide.pyimport('cwmn_web.browser.worker').start(self);
 } catch (error) {
   self.postMessage(JSON.stringify({ op: 'fatal', message: String((error && error.message) || error) }));

@@ -1,0 +1,97 @@
+"""Shared bench plumbing: the cwmn server in-process (counting bytes sent), page servers,
+Chromium, and the main-thread block probe."""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+
+from cwmn_web.server.app import create_app
+from cwmn_web.server.config import Settings
+from cwmn_web.testing import PageServer, free_port
+
+PAGES = Path(__file__).parent / "pages"
+
+#: Installed before any page script: long tasks, plus the largest gap between two tasks
+#: (a MessageChannel ping-pong), which also sees blocks shorter than the 50 ms long-task bar.
+BLOCK_PROBE = """
+(() => {
+  const b = window.__blocks = { maxGap: 0, longTasks: [], stop: false };
+  try {
+    new PerformanceObserver((list) => list.getEntries()
+      .forEach((e) => b.longTasks.push(e.duration))).observe({ type: 'longtask', buffered: true });
+  } catch (e) {}
+  let last = performance.now();
+  const ch = new MessageChannel();
+  ch.port1.onmessage = () => {
+    const now = performance.now();
+    b.maxGap = Math.max(b.maxGap, now - last);
+    last = now;
+    if (!b.stop) ch.port2.postMessage(0);
+  };
+  ch.port2.postMessage(0);
+})();
+"""
+
+
+class ByteCounter:
+    """ASGI middleware counting response body bytes (what crossed the wire from the server)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.bytes = 0
+        self.requests = 0
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        async def counting_send(message: Any) -> None:
+            if message["type"] == "http.response.body":
+                self.bytes += len(message.get("body", b""))
+            elif message["type"] == "http.response.start":
+                self.requests += 1
+            await send(message)
+
+        await self.app(scope, receive, counting_send)
+
+    def reset(self) -> tuple[int, int]:
+        out = (self.bytes, self.requests)
+        self.bytes = self.requests = 0
+        return out
+
+
+@contextlib.contextmanager
+def cwmn_server(data_dir: Path) -> Iterator[tuple[str, ByteCounter]]:
+    counter = ByteCounter(create_app(Settings(data_dir=data_dir)))
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(counter, host="127.0.0.1", port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}", counter
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+@contextlib.contextmanager
+def page_server(server_url: str) -> Iterator[PageServer]:
+    with PageServer(PAGES, lambda: server_url).running() as site:
+        yield site
+
+
+def stats(values: list[float]) -> dict[str, float]:
+    ordered = sorted(values)
+    return {
+        "median": ordered[len(ordered) // 2],
+        "min": ordered[0],
+        "max": ordered[-1],
+    }

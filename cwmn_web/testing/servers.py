@@ -1,0 +1,158 @@
+"""Real servers for end-to-end tests: cwmn-web in a subprocess and a customer-page server."""
+
+from __future__ import annotations
+
+import contextlib
+import http.server
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+__all__ = ["CwmnServer", "PageServer", "free_port"]
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+class CwmnServer:
+    """``cwmn-web serve`` on a free port with its own data directory."""
+
+    def __init__(
+        self,
+        data_dir: Path,
+        host: str = "127.0.0.1",
+        port: int | None = None,
+        env: dict[str, str] | None = None,
+    ) -> None:
+        self.host, self.port = host, port or free_port(host)
+        self.data_dir = data_dir
+        self.env = env or {}
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.log_path = data_dir / "server.log"
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def cli(self, *args: str) -> str:
+        """Run ``cwmn-web ARGS`` against this server's database; return its output."""
+        out = subprocess.run(
+            [sys.executable, "-m", "cwmn_web.server.cli", *args],
+            env=self._env(),
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        return out.stdout
+
+    def _env(self) -> dict[str, str]:
+        return {**os.environ, "CWMN_DATA_DIR": str(self.data_dir), **self.env}
+
+    def start(self, timeout: float = 30.0) -> CwmnServer:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        with self.log_path.open("ab") as log:
+            self.proc = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "cwmn_web.server.cli",
+                    "serve",
+                    "--host",
+                    self.host,
+                    "--port",
+                    str(self.port),
+                ],
+                env=self._env(),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"cwmn-web exited: {self.log_path.read_text()[-2000:]}")
+            with contextlib.suppress(OSError):
+                urllib.request.urlopen(f"{self.url}/healthz", timeout=1).read()
+                return self
+            time.sleep(0.1)
+        raise RuntimeError(f"cwmn-web did not answer on {self.url} in {timeout:g} s")
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def __enter__(self) -> CwmnServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+class PageServer:
+    """Serves a folder of customer pages over real HTTP (a different origin from cwmn-web).
+
+    ``__CWMN_SERVER__`` in an HTML file is replaced by ``server_url()`` when served.
+    """
+
+    def __init__(self, root: Path, server_url: Callable[[], str], host: str = "127.0.0.1") -> None:
+        self.root, self.server_url, self.host = root, server_url, host
+        self.port = free_port(host)
+        self._httpd: http.server.ThreadingHTTPServer | None = None
+
+    def url(self, path: str = "", hostname: str | None = None) -> str:
+        return f"http://{hostname or self.host}:{self.port}/{path.lstrip('/')}"
+
+    def start(self) -> PageServer:
+        owner = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                rel = self.path.split("?", 1)[0].lstrip("/") or "index.html"
+                target = (owner.root / rel).resolve()
+                if owner.root.resolve() not in target.parents or not target.is_file():
+                    self.send_error(404)
+                    return
+                body = target.read_bytes()
+                if target.suffix == ".html":
+                    body = body.replace(b"__CWMN_SERVER__", owner.server_url().encode())
+                kind = "text/html" if target.suffix == ".html" else "text/javascript"
+                self.send_response(200)
+                self.send_header("Content-Type", f"{kind}; charset=utf-8")
+                self.send_header("Content-Length", str(len(body)))
+                self.send_header("Cache-Control", "no-store")
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self._httpd = http.server.ThreadingHTTPServer((self.host, self.port), Handler)
+        self._httpd.daemon_threads = True
+        threading.Thread(target=self._httpd.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self._httpd:
+            self._httpd.shutdown()
+            self._httpd.server_close()
+
+    @contextlib.contextmanager
+    def running(self) -> Iterator[PageServer]:
+        self.start()
+        try:
+            yield self
+        finally:
+            self.stop()
