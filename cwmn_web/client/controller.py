@@ -17,6 +17,8 @@ from ..errors import (
     InvalidState,
     NotFound,
     NotImplementedCapability,
+    ProtocolError,
+    Unauthorized,
 )
 from ..protocol.messages import EndSession, Message, SessionEnded, SessionStarted, StartSession
 from .bus import Bus
@@ -89,9 +91,10 @@ class HostController:
 
     def view(self, state: State | None = None) -> dict[str, Any]:
         """Everything the stub's synchronous getters answer from."""
-        session = self._session
+        state = state or self.state
+        session = self._session if state is State.IN_SESSION else None
         return {
-            "state": (state or self.state).value,
+            "state": state.value,
             "initFired": self.bus.init_fired,
             "compatible": not missing_features(self.config.features),
             "domainInfo": self.domain_info,
@@ -172,24 +175,34 @@ class HostController:
             )
         if self.domain_info.get("authorized") is None:
             await self._load_domain_info()
+        if self.domain_info.get("authorized") is False:
+            raise Unauthorized(f"the domain {self.config.domain} is not authorized to use CWMN")
         self._move(Trigger.START)
+        link: Link | None = None
         try:
             link = await self._open_link()
-            reply = await link.request(
-                StartSession(
-                    host_name=params["hostName"], host_email=params["hostEmail"], is_replay=False
-                )
+            start = StartSession(
+                host_name=params["hostName"], host_email=params["hostEmail"], is_replay=False
             )
-        except CwmnError as exc:
+            reply = await link.request(start)
+            if not isinstance(reply, SessionStarted):
+                raise ProtocolError(f"expected session_started, got {reply.type}")
+        except CwmnError:
+            if link is not None:
+                await link.close()
             self._move(Trigger.CONNECT_FAILED)
-            raise exc
-        assert isinstance(reply, SessionStarted)
+            raise
         self._session = _Session(link, _session_info(reply, self.config.page_url))
         self._move(Trigger.CONNECTED, False)
         return dict(self._session.info)
 
     async def _open_link(self) -> Link:
-        conn = await asyncio.wait_for(self.ports.connect(self.config.ws_url), CONNECT_TIMEOUT)
+        try:
+            conn = await asyncio.wait_for(self.ports.connect(self.config.ws_url), CONNECT_TIMEOUT)
+        except TimeoutError:
+            raise CwmnError(
+                f"could not connect to {self.config.ws_url} in {CONNECT_TIMEOUT:g} s", "timeout"
+            ) from None
         link = Link(conn, self._on_push, self._on_lost)
         try:
             await link.open(self.config.page_url)
@@ -202,17 +215,19 @@ class HostController:
         session = self._require_session()
         with contextlib.suppress(CwmnError):
             await session.link.request(EndSession())
-        info = dict(session.info)
-        await self._finish(Trigger.END_REALTIME)
-        return {"sessionId": info["sessionId"], "reason": "ended"}
+        # The server may have ended the session (expiry) while we waited for its answer.
+        reason = "ended" if self._session is session else "expired"
+        await self._finish(session, Trigger.END_REALTIME)
+        return {"sessionId": session.info["sessionId"], "reason": reason}
 
-    async def _finish(self, trigger: Trigger) -> None:
-        """Close the session's link and go back to ``no session`` through ``init``."""
-        session, self._session = self._session, None
-        if session is not None:
-            await session.link.close()
+    async def _finish(self, session: _Session, trigger: Trigger) -> None:
+        """End ``session`` once, and go back to ``no session`` through ``init``."""
+        if self._session is not session:
+            return
+        self._move(trigger)  # 'expired' and 'end session' still see the session's info
+        self._session = None
         self.guests = []
-        self._move(trigger)
+        await session.link.close()
         self._move(Trigger.READY)
 
     def _require_session(self) -> _Session:
@@ -221,11 +236,11 @@ class HostController:
         return self._session
 
     def _on_push(self, message: Message) -> None:
-        if isinstance(message, SessionEnded) and self._session is not None:
-            trigger = (
-                Trigger.EXPIRE_REALTIME if message.reason == "expired" else Trigger.END_REALTIME
-            )
-            self._spawn(self._finish(trigger))
+        session = self._session
+        if isinstance(message, SessionEnded) and session is not None:
+            expired = message.reason == "expired"
+            trigger = Trigger.EXPIRE_REALTIME if expired else Trigger.END_REALTIME
+            self._spawn(self._finish(session, trigger))
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         """Run ``coro`` in the background, keeping a reference until it is done."""
@@ -239,7 +254,8 @@ class HostController:
 
     # -- local settings -----------------------------------------------------------------
     async def _remove_guest(self, params: dict[str, Any]) -> None:
-        self._guest(params["guestId"])
+        self.guests.remove(self._guest(params["guestId"]))
+        self.ports.publish(self.view())
 
     async def _mute_guest(self, params: dict[str, Any]) -> None:
         guest = self._guest(params["guestId"])

@@ -66,10 +66,11 @@ def decode_obj(obj: Any) -> Message:
 
 def decode(frame: str | bytes) -> Message:
     """Parse one text frame; raise ``protocol`` for bad JSON, types or sizes."""
-    if len(frame) > MAX_FRAME:
-        raise ProtocolError(f"frame of {len(frame)} bytes exceeds {MAX_FRAME}")
+    size = len(frame.encode() if isinstance(frame, str) else frame)
+    if size > MAX_FRAME:
+        raise ProtocolError(f"frame of {size} bytes exceeds {MAX_FRAME}")
     try:
         obj = json.loads(frame)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, RecursionError) as exc:
         raise ProtocolError(f"frame is not JSON: {exc}") from None
     return decode_obj(obj)

@@ -36,8 +36,9 @@ class AssetServer:
 
     def asset(self, request: Request) -> Response:
         build, rel = request.path_params["build"], request.path_params["path"]
-        target = (self.dist / "assets" / rel).resolve()
-        if self.dist not in target.parents or not target.is_file() or target.suffix == ".gz":
+        root = (self.dist / "assets").resolve()
+        target = (root / rel).resolve()
+        if root not in target.parents or not target.is_file() or target.suffix == ".gz":
             raise HTTPException(404, f"no asset {rel}")
         # An old build id still gets the current file, but only the current one is immutable.
         cache = IMMUTABLE if build == self.build_id else "no-cache"

@@ -53,7 +53,13 @@ class HostConnection:
 
     async def run(self) -> None:
         while True:
-            frame = await self.ws.receive_text()
+            event = await self.ws.receive()
+            if event["type"] == "websocket.disconnect":
+                return
+            frame = event.get("text")
+            if frame is None:
+                await self.ws.close(CLOSE_PROTOCOL, reason="frames must be text (JSON)")
+                return
             try:
                 message = codec.decode(frame)
             except CwmnError as exc:

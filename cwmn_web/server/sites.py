@@ -46,7 +46,9 @@ class Site:
 def normalise_domain(domain: str) -> str:
     """Lower-case, strip a trailing dot; ``*.example.com`` keeps its wildcard."""
     value = domain.strip().lower().rstrip(".")
-    if not value or (any(c in value for c in "/: ") and not value.startswith("[")):
+    if value.startswith("[") and value.endswith("]") and ":" in value:
+        return value[1:-1]  # an IPv6 literal, bare as hostname_of() gives it
+    if not value or any(c in value for c in "/: []"):
         raise ValueError(f"{domain!r} is not a domain name (no scheme, port or path)")
     return value
 

@@ -1,0 +1,127 @@
+"""cwmn_web.server.assets: the embed stub and versioned assets (gzip, CORS, cache, traversal)."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+from cwmn_web.server.assets import IMMUTABLE, STUB_CACHE, AssetServer
+
+from .conftest import DIST
+
+if TYPE_CHECKING:
+    from starlette.testclient import TestClient
+
+GZIP = {"accept-encoding": "gzip"}
+IDENTITY = {"accept-encoding": "identity"}
+
+
+def test_stub_is_javascript_with_cors(client: TestClient) -> None:
+    response = client.get("/cwmn.js", headers=IDENTITY)
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/javascript")
+    assert response.headers["access-control-allow-origin"] == "*"
+    assert response.headers["cross-origin-resource-policy"] == "cross-origin"
+    assert response.headers["cache-control"] == STUB_CACHE
+    assert "Accept-Encoding" in response.headers["vary"]
+    assert "content-encoding" not in response.headers
+    assert response.content == (DIST / "cwmn.js").read_bytes()
+
+
+def test_stub_is_built(client: TestClient, build_id: str) -> None:
+    body = client.get("/cwmn.js", headers=IDENTITY).text
+    assert "__CWMN_" not in body
+    assert build_id in body
+    assert "window.CwmnAPI" in body
+    assert '"session.start"' in body
+
+
+def test_stub_gzip_under_4_kb(client: TestClient) -> None:
+    response = client.get("/cwmn.js", headers=GZIP)
+    assert response.status_code == 200
+    assert response.headers["content-encoding"] == "gzip"
+    size = int(response.headers["content-length"])
+    assert size < 4096
+    assert size == (DIST / "cwmn.js.gz").stat().st_size
+    # httpx decodes the body: it must be the plain stub.
+    assert response.content == (DIST / "cwmn.js").read_bytes()
+    assert gzip.decompress((DIST / "cwmn.js.gz").read_bytes()) == response.content
+
+
+def test_worker_with_the_current_build_is_immutable(client: TestClient, build_id: str) -> None:
+    response = client.get(f"/assets/{build_id}/worker.mjs", headers=IDENTITY)
+    assert response.status_code == 200
+    assert response.headers["cache-control"] == IMMUTABLE
+    assert response.headers["content-type"].startswith("text/javascript")
+    assert response.headers["access-control-allow-origin"] == "*"
+    assert response.content == (DIST / "assets" / "worker.mjs").read_bytes()
+
+
+def test_worker_gzip(client: TestClient, build_id: str) -> None:
+    response = client.get(f"/assets/{build_id}/worker.mjs", headers=GZIP)
+    assert response.headers["content-encoding"] == "gzip"
+    assert response.content == (DIST / "assets" / "worker.mjs").read_bytes()
+
+
+def test_an_old_build_id_is_not_cached_as_immutable(client: TestClient) -> None:
+    response = client.get("/assets/0000000000000000/worker.mjs")
+    assert response.status_code == 200
+    assert response.headers["cache-control"] == "no-cache"
+
+
+def test_nested_asset(client: TestClient, build_id: str) -> None:
+    response = client.get(f"/assets/{build_id}/pyodide/pyodide-lock.json", headers=IDENTITY)
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("application/json")
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "worker.mjs.gz",
+        "missing.js",
+        "pyodide",
+        "pyodide/",
+        "",
+    ],
+)
+def test_missing_gz_or_directory_assets_are_404(
+    client: TestClient, build_id: str, path: str
+) -> None:
+    assert client.get(f"/assets/{build_id}/{path}").status_code == 404
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/assets/x/../../pyproject.toml",
+        "/assets/x/../../../pyproject.toml",
+        "/assets/x/%2e%2e/%2e%2e/pyproject.toml",
+        "/assets/x/%2e%2e/%2e%2e/%2e%2e/pyproject.toml",
+        "/assets/x/%2E%2E/%2E%2E/%2E%2E/pyproject.toml",
+        "/assets/x/..%2f..%2f..%2fpyproject.toml",
+        "/assets/x/%2e%2e%2f%2e%2e%2f%2e%2e%2fpyproject.toml",
+        "/assets/x/%2e%2e/%2e%2e/%2e%2e/cwmn_web/errors.py",
+        "/assets/x/%2e%2e/%2e%2e/index.html",
+        "/assets/x/%2e%2e/BUILD",
+        "/assets/x/%2e%2e/cwmn.js",
+        "/assets/x//etc/passwd",
+        "/static/../pyproject.toml",
+        "/static/%2e%2e/pyproject.toml",
+        "/static/..%2fpyproject.toml",
+        "/assets/x/%2fetc%2fpasswd",
+    ],
+)
+def test_path_traversal_is_404(client: TestClient, path: str) -> None:
+    response = client.get(path)
+    assert response.status_code == 404
+    assert "[project]" not in response.text
+    assert "root:" not in response.text
+
+
+def test_missing_build_is_reported_with_the_fix(tmp_path: Path) -> None:
+    with pytest.raises(RuntimeError, match=r"build\.py"):
+        _ = AssetServer(tmp_path).build_id

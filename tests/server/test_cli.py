@@ -1,0 +1,92 @@
+"""cwmn_web.server.cli: ``cwmn-web site ...`` and ``init-db`` against CWMN_DATA_DIR."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from cwmn_web.server import cli
+from cwmn_web.server.store import Store
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("CWMN_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("CWMN_DATABASE_URL", raising=False)
+    return tmp_path
+
+
+@pytest.fixture
+def stored(data_dir: Path) -> Iterator[Store]:
+    """The store the CLI writes to (read after the command ran)."""
+    store = Store(f"sqlite:///{data_dir / 'cwmn.sqlite3'}")
+    yield store
+    store.engine.dispose()
+
+
+def test_site_add(data_dir: Path, stored: Store, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["site", "add", "example.com"]) == 0
+    assert capsys.readouterr().out == "example.com authorized for site default\n"
+    assert (data_dir / "cwmn.sqlite3").exists()
+    site = stored.site_for_host("example.com")
+    assert site is not None
+    assert site.name == "default"
+
+
+def test_site_add_to_a_named_site_and_list(
+    stored: Store, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main(["site", "add", "*.example.com", "--site", "shop"]) == 0
+    capsys.readouterr()
+    assert cli.main(["site", "list"]) == 0
+    assert capsys.readouterr().out == "default: 127.0.0.1, localhost\nshop: *.example.com\n"
+    shop = stored.site_for_host("a.example.com")
+    assert shop is not None
+    assert shop.name == "shop"
+
+
+def test_site_add_conflict(stored: Store, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["site", "add", "example.com", "--site", "shop"]) == 0
+    assert cli.main(["site", "add", "example.com", "--site", "blog"]) == 2
+    assert "another site" in capsys.readouterr().err
+
+
+def test_site_add_refuses_a_url(stored: Store, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["site", "add", "https://example.com"]) == 2
+    assert "not a domain name" in capsys.readouterr().err
+
+
+def test_site_remove(stored: Store, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["site", "add", "example.com"]) == 0
+    assert cli.main(["site", "remove", "example.com"]) == 0
+    assert "example.com removed" in capsys.readouterr().out
+    assert stored.site_for_host("example.com") is None
+    assert cli.main(["site", "remove", "example.com"]) == 1
+    assert "was not authorized" in capsys.readouterr().err
+
+
+def test_init_db(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["init-db"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("database ready: sqlite:///")
+    assert str(data_dir.resolve()) in out
+    assert (data_dir / "cwmn.sqlite3").exists()
+
+
+def test_database_url_overrides_the_data_dir(
+    tmp_path: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    other = tmp_path / "elsewhere" / "db.sqlite3"
+    monkeypatch.setenv("CWMN_DATABASE_URL", f"sqlite:///{other}")
+    assert cli.main(["init-db"]) == 0
+    assert other.exists()
+    assert not (data_dir / "cwmn.sqlite3").exists()
+
+
+@pytest.mark.parametrize("argv", [[], ["site"], ["site", "add"], ["bogus"]])
+def test_usage_errors(data_dir: Path, argv: list[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        cli.main(argv)
+    assert info.value.code == 2

@@ -1,0 +1,197 @@
+"""cwmn_web.protocol: every message round-trips; malformed frames are ``protocol`` errors."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from cwmn_web.errors import CwmnError, ProtocolError
+from cwmn_web.protocol import MESSAGE_TYPES, PROTOCOL_VERSION, decode, encode
+from cwmn_web.protocol.codec import MAX_FRAME, decode_obj, encode_obj
+from cwmn_web.protocol.messages import (
+    EndSession,
+    ErrorReply,
+    Hello,
+    Message,
+    Ping,
+    Pong,
+    SessionEnded,
+    SessionStarted,
+    StartSession,
+    Welcome,
+)
+
+SAMPLES: list[Message] = [
+    Hello(ref=1, version=PROTOCOL_VERSION, role="host", page_url="https://shop.example.com/ü"),
+    Welcome(ref=1, version=PROTOCOL_VERSION, server_time=1700000000.25),
+    StartSession(ref=2, host_name="Ann", host_email="ann@example.com", is_replay=True),
+    SessionStarted(
+        ref=2,
+        session_id="s1",
+        resume_token="tok",
+        started_at=1700000000.5,
+        is_replay=False,
+        host_name="Ann",
+        host_email="ann@example.com",
+        settings={"maxGuests": 10, "maskSelectors": [".x"], "nested": {"a": None}},
+    ),
+    EndSession(ref=3),
+    SessionEnded(ref=0, session_id="s1", reason="expired"),
+    ErrorReply(ref=4, code="invalid_state", message="not now"),
+    Ping(ref=5),
+    Pong(ref=5),
+]
+
+
+def test_samples_cover_every_message_type() -> None:
+    assert {m.type for m in SAMPLES} == set(MESSAGE_TYPES)
+    assert set(MESSAGE_TYPES) == {
+        "hello",
+        "welcome",
+        "start_session",
+        "session_started",
+        "end_session",
+        "session_ended",
+        "error",
+        "ping",
+        "pong",
+    }
+    for tag, cls in MESSAGE_TYPES.items():
+        assert cls.type == tag
+
+
+@pytest.mark.parametrize("message", SAMPLES, ids=[m.type for m in SAMPLES])
+def test_round_trip(message: Message) -> None:
+    frame = encode(message)
+    assert isinstance(frame, str)
+    assert decode(frame) == message
+    assert decode(frame.encode()) == message
+    assert decode_obj(encode_obj(message)) == message
+
+
+def test_wire_form() -> None:
+    frame = encode(StartSession(ref=7, host_name="Zoë", host_email="z@e.com"))
+    assert frame == (
+        '{"type":"start_session","ref":7,"host_name":"Zoë","host_email":"z@e.com",'
+        '"is_replay":false}'
+    )
+    assert encode_obj(Ping()) == {"type": "ping", "ref": 0}
+
+
+def test_missing_fields_take_defaults() -> None:
+    assert decode('{"type":"hello"}') == Hello(ref=0, version=PROTOCOL_VERSION, role="host")
+    assert decode('{"type":"session_ended","ref":3}') == SessionEnded(ref=3, reason="ended")
+
+
+def test_unknown_extra_fields_are_ignored() -> None:
+    frame = '{"type":"ping","ref":9,"future":{"x":1},"type2":"hello"}'
+    assert decode(frame) == Ping(ref=9)
+
+
+def test_int_is_accepted_where_float_is_expected() -> None:
+    message = decode('{"type":"welcome","server_time":5}')
+    assert isinstance(message, Welcome)
+    assert message.server_time == 5
+
+
+def assert_protocol(frame: str | bytes) -> str:
+    with pytest.raises(ProtocolError) as info:
+        decode(frame)
+    assert isinstance(info.value, CwmnError)
+    assert info.value.code == "protocol"
+    return info.value.message
+
+
+@pytest.mark.parametrize(
+    "obj", [[], [{"type": "ping"}], 1, 1.5, "ping", None, True], ids=lambda o: repr(o)
+)
+def test_non_object_is_protocol_error(obj: Any) -> None:
+    assert "JSON object" in assert_protocol(json.dumps(obj))
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        '{"type":"nope"}',
+        '{"type":"Hello"}',
+        '{"type":""}',
+        '{"ref":1}',
+        '{"type":null}',
+        '{"type":["hello"]}',
+        '{"type":1}',
+    ],
+)
+def test_unknown_or_missing_type_is_protocol_error(frame: str) -> None:
+    assert "unknown message type" in assert_protocol(frame)
+
+
+@pytest.mark.parametrize(
+    "frame",
+    ["", "{", "not json", "{'type':'ping'}", '{"type":"ping"} x', b"\xff\xfe\x00"],
+    ids=repr,
+)
+def test_bad_json_is_protocol_error(frame: str | bytes) -> None:
+    assert "not JSON" in assert_protocol(frame)
+
+
+@pytest.mark.parametrize(
+    ("obj", "field"),
+    [
+        ({"type": "ping", "ref": "1"}, "ping.ref"),
+        ({"type": "ping", "ref": 1.5}, "ping.ref"),
+        ({"type": "ping", "ref": True}, "ping.ref"),
+        ({"type": "ping", "ref": None}, "ping.ref"),
+        ({"type": "hello", "version": True}, "hello.version"),
+        ({"type": "hello", "version": "1"}, "hello.version"),
+        ({"type": "hello", "page_url": 5}, "hello.page_url"),
+        ({"type": "welcome", "server_time": False}, "welcome.server_time"),
+        ({"type": "welcome", "server_time": "now"}, "welcome.server_time"),
+        ({"type": "start_session", "is_replay": 1}, "start_session.is_replay"),
+        ({"type": "start_session", "is_replay": "true"}, "start_session.is_replay"),
+        ({"type": "start_session", "host_name": ["Ann"]}, "start_session.host_name"),
+        ({"type": "session_started", "settings": []}, "session_started.settings"),
+        ({"type": "session_started", "settings": "{}"}, "session_started.settings"),
+        ({"type": "error", "code": 3}, "error.code"),
+    ],
+)
+def test_wrong_field_types_are_protocol_errors(obj: dict[str, Any], field: str) -> None:
+    message = assert_protocol(json.dumps(obj))
+    assert message.startswith(field + " must be")
+
+
+def test_bool_where_int_expected_names_int() -> None:
+    message = assert_protocol('{"type":"hello","version":true}')
+    assert message == "hello.version must be int, got bool"
+
+
+def test_oversize_frame_is_protocol_error() -> None:
+    padding = "x" * MAX_FRAME
+    message = assert_protocol('{"type":"ping","pad":"' + padding + '"}')
+    assert str(MAX_FRAME) in message
+
+
+def test_frame_at_the_limit_is_decoded() -> None:
+    head = '{"type":"ping","pad":"'
+    frame = head + "x" * (MAX_FRAME - len(head) - 2) + '"}'
+    assert len(frame) == MAX_FRAME
+    assert decode(frame) == Ping()
+
+
+def test_messages_are_frozen() -> None:
+    message = Ping(ref=1)
+    with pytest.raises(AttributeError):
+        message.ref = 2  # type: ignore[misc]
+
+
+def test_deeply_nested_json_is_a_protocol_error() -> None:
+    with pytest.raises(ProtocolError):
+        decode("[" * 100_000)
+
+
+def test_frame_size_counts_bytes_not_characters() -> None:
+    frame = '{"type":"ping","x":"' + "é" * (MAX_FRAME // 2) + '"}'
+    assert len(frame) < MAX_FRAME
+    with pytest.raises(ProtocolError, match="bytes exceeds"):
+        decode(frame)

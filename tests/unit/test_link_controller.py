@@ -1,0 +1,867 @@
+"""cwmn_web.client.link and cwmn_web.client.controller over an in-memory wire.
+
+A fake server coroutine answers like ``cwmn_web.server`` would, with the shared codec; the
+Ports record every delivery with the view state the page would see.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+
+from cwmn_web.client.compat import REQUIRED_FEATURES
+from cwmn_web.client.controller import ClientConfig, HostController
+from cwmn_web.client.link import Link
+from cwmn_web.client.states import State
+from cwmn_web.errors import CwmnError, NetworkError, ProtocolError
+from cwmn_web.protocol import codec
+from cwmn_web.protocol.messages import (
+    EndSession,
+    ErrorReply,
+    Hello,
+    Message,
+    Ping,
+    Pong,
+    SessionEnded,
+    SessionStarted,
+    StartSession,
+    Welcome,
+)
+
+SERVER = "http://cwmn.test"
+PAGE = "https://shop.example.com/cart?x=1"
+FEATURES = {name: True for name in REQUIRED_FEATURES}
+DOMAIN_INFO = {
+    "domain": "shop.example.com",
+    "authorized": True,
+    "site": {"id": 1, "name": "default"},
+    "features": {"realtime": True},
+    "settings": {"maxGuests": 10},
+}
+HOST = {"hostName": "Host Name", "hostEmail": "noreply@clickwithmenow.com", "isReplay": False}
+_CLOSED = "\x00closed"
+
+
+# -- the in-memory wire ---------------------------------------------------------------------
+class FakeConnection:
+    """One end of a pipe of text frames; ``recv`` raises ``NetworkError`` once closed."""
+
+    def __init__(self, inbox: asyncio.Queue[str], outbox: asyncio.Queue[str]) -> None:
+        self.inbox, self.outbox = inbox, outbox
+        self.closed = False
+
+    async def send(self, frame: str) -> None:
+        if self.closed:
+            raise NetworkError("send on a closed connection")
+        await self.outbox.put(frame)
+
+    async def recv(self) -> str:
+        frame = await self.inbox.get()
+        if frame == _CLOSED:
+            self.closed = True
+            raise NetworkError("the connection was closed")
+        return frame
+
+    async def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            await self.outbox.put(_CLOSED)
+            await self.inbox.put(_CLOSED)
+
+
+class FakeServer:
+    """Answers hello, start_session, end_session and ping like cwmn_web.server."""
+
+    def __init__(self) -> None:
+        self.received: list[Message] = []
+        self.start_error: ErrorReply | None = None
+        self.silent = False
+        self.client: FakeConnection | None = None
+        self._to_client: asyncio.Queue[str] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def accept(self) -> FakeConnection:
+        to_server: asyncio.Queue[str] = asyncio.Queue()
+        self._to_client = asyncio.Queue()
+        self.client = FakeConnection(self._to_client, to_server)
+        self._tasks.append(asyncio.ensure_future(self._serve(to_server)))
+        return self.client
+
+    async def push(self, message: Message) -> None:
+        assert self._to_client is not None
+        await self._to_client.put(codec.encode(message))
+
+    async def drop(self) -> None:
+        """The network breaks: the client's next ``recv`` fails."""
+        assert self._to_client is not None
+        await self._to_client.put(_CLOSED)
+
+    async def _serve(self, inbox: asyncio.Queue[str]) -> None:
+        while (frame := await inbox.get()) != _CLOSED:
+            message = codec.decode(frame)
+            self.received.append(message)
+            if self.silent:
+                continue
+            await self.push(self._answer(message))
+
+    def _answer(self, message: Message) -> Message:
+        ref = message.ref
+        if isinstance(message, Hello):
+            return Welcome(ref=ref, server_time=1000.0)
+        if isinstance(message, StartSession):
+            if self.start_error is not None:
+                return ErrorReply(
+                    ref=ref, code=self.start_error.code, message=self.start_error.message
+                )
+            return SessionStarted(
+                ref=ref,
+                session_id="s1",
+                resume_token="tok",
+                started_at=1000.0,
+                host_name=message.host_name,
+                host_email=message.host_email,
+                settings={"maxGuests": 10},
+            )
+        if isinstance(message, EndSession):
+            return SessionEnded(ref=ref, session_id="s1", reason="ended")
+        if isinstance(message, Ping):
+            return Pong(ref=ref)
+        return ErrorReply(ref=ref, code="protocol", message=f"unexpected {message.type}")
+
+
+class FakePorts:
+    """Records deliveries as (event, args, view state) and published views."""
+
+    def __init__(
+        self,
+        domain_info: dict[str, Any] | None = None,
+        fetch_error: CwmnError | None = None,
+        connect_error: CwmnError | None = None,
+    ) -> None:
+        self.domain_info = dict(DOMAIN_INFO if domain_info is None else domain_info)
+        self.fetch_error = fetch_error
+        self.connect_error = connect_error
+        self.server = FakeServer()
+        self.deliveries: list[tuple[str, tuple[Any, ...], str]] = []
+        self.handles: list[tuple[str, tuple[Any, ...]]] = []
+        self.views: list[dict[str, Any]] = []
+        self.published: list[dict[str, Any]] = []
+        self.fetched: list[str] = []
+        self.connected: list[str] = []
+
+    def deliver(self, delivery: Any, view: dict[str, Any]) -> None:
+        self.deliveries.append((delivery.event, delivery.args, view["state"]))
+        self.handles.append((delivery.event, delivery.handles))
+        self.views.append(view)
+
+    def publish(self, view: dict[str, Any]) -> None:
+        self.published.append(view)
+
+    async def fetch_json(self, url: str) -> dict[str, Any]:
+        self.fetched.append(url)
+        if self.fetch_error is not None:
+            raise self.fetch_error
+        return dict(self.domain_info)
+
+    async def connect(self, url: str) -> FakeConnection:
+        self.connected.append(url)
+        if self.connect_error is not None:
+            raise self.connect_error
+        return self.server.accept()
+
+    def now(self) -> float:
+        return 1000.0
+
+    def view_at(self, event: str) -> dict[str, Any]:
+        return next(
+            v for (e, _, _), v in zip(self.deliveries, self.views, strict=True) if e == event
+        )
+
+
+def make(ports: FakePorts | None = None, **features: bool) -> tuple[HostController, FakePorts]:
+    ports = ports or FakePorts()
+    config = ClientConfig(server=SERVER, page_url=PAGE, features={**FEATURES, **features})
+    return HostController(ports, config), ports
+
+
+def run(body: Callable[[], Awaitable[None]]) -> None:
+    asyncio.run(body())  # type: ignore[arg-type]
+
+
+async def settle(predicate: Callable[[], bool]) -> None:
+    for _ in range(200):
+        if predicate():
+            return
+        await asyncio.sleep(0)
+    raise AssertionError("the controller did not settle")
+
+
+async def booted(ports: FakePorts | None = None) -> tuple[HostController, FakePorts]:
+    controller, ports = make(ports)
+    await controller.boot()
+    assert controller.state is State.NO_SESSION
+    return controller, ports
+
+
+async def in_session(ports: FakePorts | None = None) -> tuple[HostController, FakePorts]:
+    controller, ports = await booted(ports)
+    await controller.call("session.start", (dict(HOST),))
+    assert controller.state is State.IN_SESSION
+    return controller, ports
+
+
+async def call_error(controller: HostController, path: str, *args: Any) -> CwmnError:
+    with pytest.raises(CwmnError) as info:
+        await controller.call(path, args)
+    return info.value
+
+
+# -- config -----------------------------------------------------------------------------------
+def test_client_config_urls() -> None:
+    assert ClientConfig("http://cwmn.test:8000/", PAGE).ws_url == "ws://cwmn.test:8000/ws"
+    assert ClientConfig("https://cwmn.test", PAGE).ws_url == "wss://cwmn.test/ws"
+    assert ClientConfig(SERVER, PAGE).domain == "shop.example.com"
+
+
+# -- boot ----------------------------------------------------------------------------------------
+def test_boot_fires_init_then_ready_no_session() -> None:
+    async def body() -> None:
+        controller, ports = make()
+        await controller.boot()
+        assert ports.deliveries == [
+            ("init", (), "init"),
+            ("ready no session", (), "no session"),
+        ]
+        assert ports.fetched == [f"{SERVER}/api/domain-info"]
+        assert controller.state is State.NO_SESSION
+        view = controller.view()
+        assert view["state"] == "no session"
+        assert view["initFired"] is True
+        assert view["compatible"] is True
+        assert view["domainInfo"] == DOMAIN_INFO
+        assert view["sessionInfo"] is None
+        assert ports.views[0]["initFired"] is True
+
+    run(body)
+
+
+def test_boot_twice_is_invalid_state() -> None:
+    async def body() -> None:
+        controller, ports = await booted()
+        with pytest.raises(CwmnError) as info:
+            await controller.boot()
+        assert info.value.code == "invalid_state"
+        assert len(ports.deliveries) == 2
+
+    run(body)
+
+
+@pytest.mark.parametrize("missing", ["WebAssembly", "Worker", "sessionStorage"])
+def test_boot_with_a_missing_feature_is_incompatible(missing: str) -> None:
+    async def body() -> None:
+        controller, ports = make(**{missing: False})
+        await controller.boot()
+        assert ports.deliveries == [
+            ("init", (), "init"),
+            ("incompatible", (), "incompatible browser"),
+            ("init failed", (), "incompatible browser"),
+        ]
+        assert ports.fetched == []
+        assert controller.state is State.INCOMPATIBLE
+        assert controller.view()["compatible"] is False
+
+    run(body)
+
+
+def test_boot_with_no_features_reported_is_incompatible() -> None:
+    async def body() -> None:
+        ports = FakePorts()
+        controller = HostController(ports, ClientConfig(SERVER, PAGE))
+        await controller.boot()
+        assert controller.state is State.INCOMPATIBLE
+
+    run(body)
+
+
+def test_boot_on_an_unauthorized_domain() -> None:
+    async def body() -> None:
+        info = {"domain": "shop.example.com", "authorized": False}
+        controller, ports = make(FakePorts(domain_info=info))
+        await controller.boot()
+        assert ports.deliveries == [
+            ("init", (), "init"),
+            ("unauthorized", (), "unauthorized"),
+            ("init failed", (), "unauthorized"),
+        ]
+        assert controller.state is State.UNAUTHORIZED
+        assert controller.view()["domainInfo"] == info
+
+    run(body)
+
+
+def test_boot_when_domain_info_is_unreachable_still_gets_ready() -> None:
+    async def body() -> None:
+        controller, ports = make(FakePorts(fetch_error=NetworkError("offline")))
+        await controller.boot()
+        assert [d[0] for d in ports.deliveries] == ["init", "ready no session"]
+        assert controller.state is State.NO_SESSION
+        info = controller.view()["domainInfo"]
+        assert info["authorized"] is None
+        assert info["domain"] == "shop.example.com"
+        assert info["error"] == {"code": "network", "message": "offline"}
+
+    run(body)
+
+
+def test_subscriptions_get_their_handles() -> None:
+    async def body() -> None:
+        controller, ports = make()
+        with pytest.raises(CwmnError) as info:
+            controller.subscribe("ready no session", 1)
+        assert info.value.code == "invalid_state"
+        controller.subscribe("init", 2)
+        await controller.boot()
+        assert ports.handles == [("init", (2,)), ("ready no session", ())]
+        controller.subscribe("init", 3, once=True)
+        assert ports.handles[-1] == ("init", (3,))
+        assert ports.deliveries[-1] == ("init", (), "no session")
+        controller.subscribe("session pending", 4)
+        controller.subscribe("session pending", 5)
+        controller.unsubscribe(4)
+        await controller.call("session.start", (dict(HOST),))
+        assert ("session pending", (5,)) in ports.handles
+
+    run(body)
+
+
+# -- session.start --------------------------------------------------------------------------------
+def test_session_start() -> None:
+    async def body() -> None:
+        controller, ports = await booted()
+        result = await controller.call("session.start", (dict(HOST),))
+        assert result == {
+            "sessionId": "s1",
+            "isReplay": False,
+            "hostName": "Host Name",
+            "hostEmail": "noreply@clickwithmenow.com",
+            "startedAt": 1000.0,
+            "pageUrl": PAGE,
+        }
+        assert ports.deliveries[2:] == [
+            ("session pending", (), "session pending"),
+            ("in session", (False,), "in session"),
+        ]
+        assert ports.view_at("session pending")["sessionInfo"] is None
+        assert ports.view_at("in session")["sessionInfo"] == result
+        assert controller.view()["sessionInfo"] == result
+        assert ports.connected == ["ws://cwmn.test/ws"]
+        hello, start = ports.server.received
+        assert isinstance(hello, Hello)
+        assert hello.page_url == PAGE
+        assert start == StartSession(
+            ref=start.ref, host_name="Host Name", host_email=HOST["hostEmail"], is_replay=False
+        )
+        assert start.ref != hello.ref
+
+    run(body)
+
+
+def test_session_start_when_connect_fails() -> None:
+    async def body() -> None:
+        controller, ports = await booted(FakePorts(connect_error=NetworkError("refused")))
+        error = await call_error(controller, "session.start", dict(HOST))
+        assert error.code == "network"
+        assert ports.deliveries[2:] == [
+            ("session pending", (), "session pending"),
+            ("session failed", (), "session pending"),
+            ("ready no session", (), "no session"),
+        ]
+        assert controller.state is State.NO_SESSION
+        assert controller.view()["sessionInfo"] is None
+
+    run(body)
+
+
+def test_session_start_refused_by_the_server() -> None:
+    async def body() -> None:
+        ports = FakePorts()
+        ports.server.start_error = ErrorReply(code="unauthorized", message="not this domain")
+        controller, ports = await booted(ports)
+        error = await call_error(controller, "session.start", dict(HOST))
+        assert (error.code, error.message) == ("unauthorized", "not this domain")
+        assert [d[0] for d in ports.deliveries[2:]] == [
+            "session pending",
+            "session failed",
+            "ready no session",
+        ]
+        assert controller.state is State.NO_SESSION
+        # The client may try again.
+        ports.server.start_error = None
+        await controller.call("session.start", (dict(HOST),))
+        assert controller.state is State.IN_SESSION
+
+    run(body)
+
+
+def test_session_start_reloads_missing_domain_info() -> None:
+    async def body() -> None:
+        ports = FakePorts(fetch_error=NetworkError("offline"))
+        controller, ports = await booted(ports)
+        ports.fetch_error = None
+        await controller.call("session.start", (dict(HOST),))
+        assert len(ports.fetched) == 2
+        assert controller.view()["domainInfo"] == DOMAIN_INFO
+
+    run(body)
+
+
+# -- ending -----------------------------------------------------------------------------------
+def test_end_session() -> None:
+    async def body() -> None:
+        controller, ports = await in_session()
+        before = len(ports.deliveries)
+        result = await controller.call("session.endSession", ())
+        assert result == {"sessionId": "s1", "reason": "ended"}
+        assert ports.deliveries[before:] == [
+            ("end session", (), "in session"),
+            ("reinit", (), "init"),
+            ("ready no session", (), "no session"),
+        ]
+        assert isinstance(ports.server.received[-1], EndSession)
+        assert ports.server.client is not None and ports.server.client.closed
+        assert controller.state is State.NO_SESSION
+        assert controller.view()["sessionInfo"] is None
+        assert controller.view()["guests"] == []
+
+    run(body)
+
+
+@pytest.mark.parametrize(
+    ("reason", "events"),
+    [
+        ("expired", ["expired", "end session", "reinit", "ready no session"]),
+        ("ended", ["end session", "reinit", "ready no session"]),
+    ],
+)
+def test_server_ends_the_session(reason: str, events: list[str]) -> None:
+    async def body() -> None:
+        controller, ports = await in_session()
+        before = len(ports.deliveries)
+        await ports.server.push(SessionEnded(session_id="s1", reason=reason))
+        await settle(lambda: controller.state is State.NO_SESSION)
+        staged = ports.deliveries[before:]
+        assert [d[0] for d in staged] == events
+        assert [d[2] for d in staged] == ["in session"] * (len(events) - 2) + [
+            "init",
+            "no session",
+        ]
+        assert ports.server.client is not None and ports.server.client.closed
+        # A new session can start afterwards.
+        await controller.call("session.start", (dict(HOST),))
+        assert controller.state is State.IN_SESSION
+
+    run(body)
+
+
+def test_lost_connection_is_a_connection_issue() -> None:
+    async def body() -> None:
+        controller, ports = await in_session()
+        await ports.server.drop()
+        await settle(lambda: ports.deliveries[-1][0] == "connection issue")
+        assert ports.deliveries[-1] == ("connection issue", (), "in session")
+        assert controller.state is State.IN_SESSION
+
+    run(body)
+
+
+# -- wrong states, unbuilt capabilities, local settings --------------------------------------------
+@pytest.mark.parametrize(
+    ("stage", "path", "args"),
+    [
+        ("init", "session.start", (HOST,)),
+        ("no session", "session.endSession", ()),
+        ("no session", "guest.muteAllGuests", (True,)),
+        ("no session", "guest.removeGuest", ("g1",)),
+        ("no session", "replay.dismissError", ()),
+        ("no session", "replay.sendVideo", ()),
+        ("in session", "session.start", (HOST,)),
+        ("in session", "session.inviteToHost", ({},)),
+        ("in session", "replay.getVideoURL", ()),
+    ],
+)
+def test_calls_in_the_wrong_state(stage: str, path: str, args: tuple[Any, ...]) -> None:
+    async def body() -> None:
+        if stage == "init":
+            controller, ports = make()
+        elif stage == "no session":
+            controller, ports = await booted()
+        else:
+            controller, ports = await in_session()
+        state, delivered = controller.state, len(ports.deliveries)
+        error = await call_error(controller, path, *args)
+        assert error.code == "invalid_state"
+        assert f'"{stage}"' in error.message
+        assert controller.state is state
+        assert len(ports.deliveries) == delivered
+
+    run(body)
+
+
+def test_state_is_checked_before_params() -> None:
+    async def body() -> None:
+        controller, _ = await booted()
+        error = await call_error(controller, "guest.muteGuest", 1, 2, 3)
+        assert error.code == "invalid_state"
+
+    run(body)
+
+
+def test_bad_params_leave_the_state_alone() -> None:
+    async def body() -> None:
+        controller, ports = await booted()
+        bad = {**HOST, "hostEmail": "a@b.com\r\nBcc: x@y.com"}
+        error = await call_error(controller, "session.start", bad)
+        assert error.code == "invalid_params"
+        assert "hostEmail" in error.message
+        assert controller.state is State.NO_SESSION
+        assert len(ports.deliveries) == 2
+        assert ports.connected == []
+
+    run(body)
+
+
+@pytest.mark.parametrize("path", ["getCurrentState", "on", "guest.getGuestList", "nope.nothing"])
+def test_call_refuses_sync_and_unknown_functions(path: str) -> None:
+    async def body() -> None:
+        controller, _ = await booted()
+        error = await call_error(controller, path)
+        assert error.code == "invalid_params"
+        assert path in error.message
+
+    run(body)
+
+
+def test_replay_start_is_not_implemented() -> None:
+    async def body() -> None:
+        controller, ports = await booted()
+        error = await call_error(controller, "session.start", {**HOST, "isReplay": True})
+        assert error.code == "not_implemented"
+        assert "isReplay" in error.message
+        assert controller.state is State.NO_SESSION
+        assert len(ports.deliveries) == 2
+        assert ports.connected == []
+
+    run(body)
+
+
+@pytest.mark.parametrize(
+    ("path", "args"),
+    [
+        ("guest.getInviteLink", ()),
+        ("guest.inviteGuest", ({"guestName": "G", "guestPhone": "3145550000"},)),
+        ("publicLink.generate", ()),
+        ("replay.muteAudio", (True,)),
+    ],
+)
+def test_unbuilt_capabilities_in_session(path: str, args: tuple[Any, ...]) -> None:
+    async def body() -> None:
+        controller, _ = await in_session()
+        error = await call_error(controller, path, *args)
+        assert error.code == "not_implemented"
+        assert f"CwmnAPI.{path}()" in error.message
+        assert controller.state is State.IN_SESSION
+
+    run(body)
+
+
+def test_invite_to_host_is_not_implemented() -> None:
+    async def body() -> None:
+        controller, _ = await booted()
+        params = {
+            "hostName": "Host",
+            "hostEmail": "noreply@clickwithmenow.com",
+            "inviteName": "Ann",
+            "inviteEmail": "ann@example.com",
+            "message": "Please host",
+            "url": "https://shop.example.com/",
+        }
+        error = await call_error(controller, "session.inviteToHost", params)
+        assert error.code == "not_implemented"
+
+    run(body)
+
+
+@pytest.mark.parametrize(
+    ("path", "args"),
+    [
+        ("guest.removeGuest", ("ghost",)),
+        ("guest.removeGuest", ({"guestId": "ghost"},)),
+        ("guest.muteGuest", ("ghost", True)),
+        ("guest.muteGuest", ({"guestId": "ghost", "muted": False},)),
+    ],
+)
+def test_unknown_guest_is_not_found(path: str, args: tuple[Any, ...]) -> None:
+    async def body() -> None:
+        controller, _ = await in_session()
+        error = await call_error(controller, path, *args)
+        assert error.code == "not_found"
+        assert "'ghost'" in error.message
+
+    run(body)
+
+
+def test_mute_a_known_guest_publishes_the_view() -> None:
+    async def body() -> None:
+        controller, ports = await in_session()
+        controller.guests = [{"guestId": "g1", "name": "G", "muted": False}]
+        assert await controller.call("guest.muteGuest", ("g1", True)) is None
+        assert ports.published[-1]["guests"] == [{"guestId": "g1", "name": "G", "muted": True}]
+
+    run(body)
+
+
+@pytest.mark.parametrize(
+    ("path", "key", "value"),
+    [
+        ("guest.muteAllGuests", "muteAll", True),
+        ("publicLink.setEnabled", "publicLinkEnabled", False),
+        ("privacy.setEnabled", "privacyEnabled", True),
+    ],
+)
+def test_local_settings_update_the_published_view(path: str, key: str, value: bool) -> None:
+    async def body() -> None:
+        controller, ports = await in_session()
+        assert controller.view()[key] is not value
+        assert await controller.call(path, (value,)) is value
+        assert ports.published[-1][key] is value
+        assert ports.published[-1]["state"] == "in session"
+        assert controller.view()[key] is value
+        assert await controller.call(path, (not value,)) is (not value)
+        assert ports.published[-1][key] is (not value)
+
+    run(body)
+
+
+# -- the link on its own -------------------------------------------------------------------------
+class LinkRig:
+    def __init__(self) -> None:
+        self.server = FakeServer()
+        self.pushes: list[Message] = []
+        self.lost: list[CwmnError] = []
+        self.link = Link(self.server.accept(), self.pushes.append, self.lost.append)
+
+
+def test_link_handshake_refs_and_pushes() -> None:
+    async def body() -> None:
+        rig = LinkRig()
+        welcome = await rig.link.open(PAGE)
+        assert isinstance(welcome, Welcome)
+        assert welcome.ref == 1
+        pong = await rig.link.request(Ping())
+        assert pong == Pong(ref=2)
+        await rig.server.push(SessionEnded(session_id="s1", reason="expired"))
+        await rig.server.push(Pong(ref=99))  # an answer to nothing is dropped
+        await settle(lambda: bool(rig.pushes))
+        assert rig.pushes == [SessionEnded(session_id="s1", reason="expired")]
+        await rig.link.close()
+        assert rig.lost == []
+
+    run(body)
+
+
+def test_link_error_reply_raises_its_code() -> None:
+    async def body() -> None:
+        rig = LinkRig()
+        await rig.link.open(PAGE)
+        rig.server.start_error = ErrorReply(code="rate_limited", message="slow down")
+        with pytest.raises(CwmnError) as info:
+            await rig.link.request(StartSession(host_name="a", host_email="a@b.com"))
+        assert (info.value.code, info.value.message) == ("rate_limited", "slow down")
+        await rig.link.close()
+
+    run(body)
+
+
+def test_link_unknown_error_code_is_protocol() -> None:
+    async def body() -> None:
+        rig = LinkRig()
+        await rig.link.open(PAGE)
+        rig.server.start_error = ErrorReply(code="teapot", message="short")
+        with pytest.raises(ProtocolError):
+            await rig.link.request(StartSession())
+        await rig.link.close()
+
+    run(body)
+
+
+def test_link_timeout() -> None:
+    async def body() -> None:
+        rig = LinkRig()
+        rig.server.silent = True
+        with pytest.raises(CwmnError) as info:
+            await rig.link.request(Ping(), timeout=0.01)
+        assert info.value.code == "timeout"
+        assert "ping" in info.value.message
+        await rig.link.close()
+
+    run(body)
+
+
+def test_link_open_expects_welcome() -> None:
+    async def body() -> None:
+        rig = LinkRig()
+        rig.server._answer = lambda message: Pong(ref=message.ref)  # type: ignore[method-assign]
+        with pytest.raises(ProtocolError, match="expected welcome"):
+            await rig.link.open(PAGE)
+        await rig.link.close()
+
+    run(body)
+
+
+def test_link_lost_fails_pending_requests_and_reports_once() -> None:
+    async def body() -> None:
+        rig = LinkRig()
+        await rig.link.open(PAGE)
+        rig.server.silent = True
+        pending = asyncio.ensure_future(rig.link.request(Ping()))
+        await settle(lambda: len(rig.server.received) == 2)
+        await rig.server.drop()
+        with pytest.raises(NetworkError):
+            await pending
+        assert len(rig.lost) == 1
+        assert rig.lost[0].code == "network"
+        await rig.link.close()
+        assert len(rig.lost) == 1
+
+    run(body)
+
+
+def test_link_bad_frame_from_server_is_lost_with_protocol() -> None:
+    async def body() -> None:
+        rig = LinkRig()
+        await rig.link.open(PAGE)
+        assert rig.server._to_client is not None
+        await rig.server._to_client.put('{"type":"bogus"}')
+        await settle(lambda: bool(rig.lost))
+        assert rig.lost[0].code == "protocol"
+        await rig.link.close()
+
+    run(body)
+
+
+def test_link_close_fails_pending_without_reporting_loss() -> None:
+    async def body() -> None:
+        rig = LinkRig()
+        await rig.link.open(PAGE)
+        rig.server.silent = True
+        pending = asyncio.ensure_future(rig.link.request(Ping()))
+        await settle(lambda: len(rig.server.received) == 2)
+        await rig.link.close()
+        with pytest.raises(NetworkError):
+            await pending
+        assert rig.lost == []
+
+    run(body)
+
+
+# -- regressions --------------------------------------------------------------------------------
+def test_connect_timeout_fails_the_session_with_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
+    import cwmn_web.client.controller as controller_module
+
+    monkeypatch.setattr(controller_module, "CONNECT_TIMEOUT", 0.01)
+
+    class Hanging(FakePorts):
+        async def connect(self, url: str) -> FakeConnection:
+            await asyncio.sleep(10)
+            raise AssertionError("unreachable")
+
+    async def body() -> None:
+        controller, ports = await booted(Hanging())
+        error = await call_error(controller, "session.start", dict(HOST))
+        assert error.code == "timeout"
+        assert [d[0] for d in ports.deliveries][-2:] == ["session failed", "ready no session"]
+        assert controller.state is State.NO_SESSION
+
+    run(body)
+
+
+def test_refused_start_closes_its_connection() -> None:
+    async def body() -> None:
+        ports = FakePorts()
+        ports.server.start_error = ErrorReply(code="rate_limited", message="slow down")
+        controller, _ = await booted(ports)
+        error = await call_error(controller, "session.start", dict(HOST))
+        assert error.code == "rate_limited"
+        assert ports.server.client is not None and ports.server.client.closed
+
+    run(body)
+
+
+def test_unexpected_start_reply_is_a_protocol_error() -> None:
+    async def body() -> None:
+        ports = FakePorts()
+        original = ports.server._answer
+        ports.server._answer = lambda m: (  # type: ignore[method-assign]
+            Pong(ref=m.ref) if isinstance(m, StartSession) else original(m)
+        )
+        controller, _ = await booted(ports)
+        error = await call_error(controller, "session.start", dict(HOST))
+        assert error.code == "protocol"
+        assert controller.state is State.NO_SESSION
+
+    run(body)
+
+
+def test_end_session_racing_a_server_expiry_ends_once() -> None:
+    async def body() -> None:
+        ports = FakePorts()
+        controller, _ = await in_session(ports)
+        ports.server.silent = True
+        task = asyncio.ensure_future(controller.call("session.endSession", ()))
+        await settle(lambda: any(isinstance(m, EndSession) for m in ports.server.received))
+        await ports.server.push(SessionEnded(session_id="s1", reason="expired"))
+        await settle(lambda: controller.state is State.NO_SESSION)
+        await ports.server.push(SessionEnded(ref=3, session_id="s1", reason="ended"))
+        result = await task
+        assert result == {"sessionId": "s1", "reason": "expired"}
+        names = [d[0] for d in ports.deliveries]
+        assert names.count("end session") == 1 and names.count("expired") == 1
+
+    run(body)
+
+
+def test_end_session_event_still_sees_the_session_info() -> None:
+    async def body() -> None:
+        controller, ports = await in_session()
+        await controller.call("session.endSession", ())
+        assert ports.view_at("end session")["sessionInfo"]["sessionId"] == "s1"
+        assert ports.view_at("reinit")["sessionInfo"] is None
+
+    run(body)
+
+
+def test_start_on_a_domain_found_unauthorized_is_refused() -> None:
+    async def body() -> None:
+        ports = FakePorts(fetch_error=NetworkError("offline"))
+        controller, _ = await booted(ports)
+        ports.fetch_error = None
+        ports.domain_info = {"domain": "shop.example.com", "authorized": False}
+        error = await call_error(controller, "session.start", dict(HOST))
+        assert error.code == "unauthorized"
+        assert controller.state is State.NO_SESSION and ports.connected == []
+
+    run(body)
+
+
+def test_remove_guest_removes_it() -> None:
+    async def body() -> None:
+        controller, ports = await in_session()
+        controller.guests.append({"guestId": "g1", "name": "Ann", "muted": False})
+        await controller.call("guest.removeGuest", ("g1",))
+        assert controller.view()["guests"] == []
+        assert ports.published[-1]["guests"] == []
+
+    run(body)
