@@ -7,6 +7,7 @@ Ports record every delivery with the view state the page would see.
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -188,7 +189,21 @@ def make(ports: FakePorts | None = None, **features: bool) -> tuple[HostControll
 
 
 def run(body: Callable[[], Awaitable[None]]) -> None:
-    asyncio.run(body())  # type: ignore[arg-type]
+    """Run ``body`` on a fresh event loop in its own thread: Playwright's sync API keeps a
+    loop running in the main thread once browser tests have started."""
+    errors: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            asyncio.run(body())  # type: ignore[arg-type]
+        except BaseException as exc:
+            errors.append(exc)
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    thread.join()
+    if errors:
+        raise errors[0]
 
 
 async def settle(predicate: Callable[[], bool]) -> None:
