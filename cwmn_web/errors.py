@@ -27,6 +27,9 @@ CODES: dict[str, str] = {
     "not_implemented": "This capability is not available in this version of cwmn_web.",
     "protocol": "A peer sent a message that breaks the protocol.",
     "server_error": "The server failed while handling the request.",
+    "link_invalid": "The link does not exist, was revoked, or has expired.",
+    "link_used": "The private link was already used on another device.",
+    "session_ended": "The session has ended.",
 }
 
 

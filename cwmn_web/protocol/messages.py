@@ -17,14 +17,29 @@ __all__ = [
     "CLOSE_UNSUPPORTED_VERSION",
     "MESSAGE_TYPES",
     "PROTOCOL_VERSION",
+    "Ack",
+    "CreateLink",
     "EndSession",
     "ErrorReply",
+    "GuestJoined",
+    "GuestLeft",
     "Hello",
+    "HostStatus",
+    "Join",
+    "Joined",
+    "LinkCreated",
     "Message",
+    "MirrorFrame",
+    "Ok",
+    "Paused",
     "Ping",
     "Pong",
+    "ResumeSession",
     "SessionEnded",
+    "SessionResumed",
     "SessionStarted",
+    "SetPrivacy",
+    "SnapshotRequest",
     "StartSession",
     "Welcome",
 ]
@@ -119,6 +134,139 @@ class Pong(Message):
     type: ClassVar[str] = "pong"
 
 
+@dataclass(frozen=True)
+class Ok(Message):
+    """Generic success answer to a request that returns nothing."""
+
+    type: ClassVar[str] = "ok"
+
+
+@dataclass(frozen=True)
+class ResumeSession(Message):
+    """Host → server after :class:`Hello`, instead of :class:`StartSession`: take the session
+    back after a reconnect (same ``page_id``) or on a new page of the site (new ``page_id``)."""
+
+    type: ClassVar[str] = "resume_session"
+    resume_token: str = ""
+    page_id: str = ""
+
+
+@dataclass(frozen=True)
+class SessionResumed(Message):
+    """Answer to :class:`ResumeSession`. ``acked_seq`` is the last mirror frame of this page
+    the server holds (0 on a new page: the host starts with a snapshot)."""
+
+    type: ClassVar[str] = "session_resumed"
+    session_id: str = ""
+    started_at: float = 0.0
+    is_replay: bool = False
+    host_name: str = ""
+    host_email: str = ""
+    acked_seq: int = 0
+    settings: dict[str, Any] = field(default_factory=dict)
+    privacy: bool = False
+
+
+@dataclass(frozen=True)
+class MirrorFrame(Message):
+    """One piece of the mirror stream (docs/MIRROR.md): host → server → guests."""
+
+    type: ClassVar[str] = "mirror"
+    seq: int = 0
+    kind: str = ""
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Ack(Message):
+    """Server → host push: every mirror frame up to ``seq`` is stored."""
+
+    type: ClassVar[str] = "ack"
+    seq: int = 0
+
+
+@dataclass(frozen=True)
+class SnapshotRequest(Message):
+    """Server → host push: send a fresh snapshot (the server's log cannot serve a guest)."""
+
+    type: ClassVar[str] = "snapshot_request"
+
+
+@dataclass(frozen=True)
+class CreateLink(Message):
+    """Host → server: a one-time private link for one guest."""
+
+    type: ClassVar[str] = "create_link"
+
+
+@dataclass(frozen=True)
+class LinkCreated(Message):
+    type: ClassVar[str] = "link_created"
+    url: str = ""
+    expires_at: float = 0.0
+
+
+@dataclass(frozen=True)
+class SetPrivacy(Message):
+    """Host → server: host privacy on (guests see "host paused sharing") or off."""
+
+    type: ClassVar[str] = "set_privacy"
+    enabled: bool = False
+
+
+@dataclass(frozen=True)
+class GuestJoined(Message):
+    """Server → host push: a guest connected (``guest`` is the API's guest object)."""
+
+    type: ClassVar[str] = "guest_joined"
+    guest: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class GuestLeft(Message):
+    type: ClassVar[str] = "guest_left"
+    guest: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Join(Message):
+    """Guest → server after :class:`Hello` (role ``guest``): join through a link token.
+
+    ``last_seq`` is the last frame the guest applied (0 on first join): on a reconnect the
+    server sends only what came after it, or a fresh snapshot."""
+
+    type: ClassVar[str] = "join"
+    token: str = ""
+    name: str = ""
+    last_seq: int = 0
+
+
+@dataclass(frozen=True)
+class Joined(Message):
+    type: ClassVar[str] = "joined"
+    guest_id: str = ""
+    session_id: str = ""
+    host_name: str = ""
+    paused: bool = False
+    host_connected: bool = True
+
+
+@dataclass(frozen=True)
+class Paused(Message):
+    """Server → guest push: the host turned privacy on (``paused``) or off."""
+
+    type: ClassVar[str] = "paused"
+    paused: bool = False
+
+
+@dataclass(frozen=True)
+class HostStatus(Message):
+    """Server → guest push: the host's connection dropped or came back."""
+
+    type: ClassVar[str] = "host_status"
+    connected: bool = True
+
+
 MESSAGE_TYPES: dict[str, type[Message]] = {
     cls.type: cls
     for cls in (
@@ -131,5 +279,20 @@ MESSAGE_TYPES: dict[str, type[Message]] = {
         ErrorReply,
         Ping,
         Pong,
+        Ok,
+        ResumeSession,
+        SessionResumed,
+        MirrorFrame,
+        Ack,
+        SnapshotRequest,
+        CreateLink,
+        LinkCreated,
+        SetPrivacy,
+        GuestJoined,
+        GuestLeft,
+        Join,
+        Joined,
+        Paused,
+        HostStatus,
     )
 }
