@@ -174,7 +174,8 @@ def build() -> str:
         log(f"wrote {wheel_name} ({len(wheel)} bytes)")
     original = json.loads((pyodide / "pyodide-lock.json").read_text())
     write_if_changed(out / "pyodide-lock.json", lock_file(original, wheel_name, wheel))
-    write_if_changed(ASSETS / "worker.mjs", (ROOT / "static" / "worker.mjs").read_bytes())
+    for module in ("worker.mjs", "capture.mjs"):
+        write_if_changed(ASSETS / module, (ROOT / "static" / module).read_bytes())
 
     digest = hashlib.sha256()
     for path in sorted(p for p in ASSETS.rglob("*") if p.is_file() and p.suffix != ".gz"):

@@ -3,7 +3,16 @@
 (function () {
   'use strict';
   if (window.CwmnAPI && window.CwmnAPI.__cwmn) return; // embedded twice: keep the first
-  var T = __CWMN_TABLES__, BUILD = '__CWMN_BUILD__';
+  var T = __CWMN_TABLES__, BUILD = '__CWMN_BUILD__', KEY = 'cwmn:session';
+  // Closed shadow roots are invisible later: remember them as the page creates them.
+  var shadows = new WeakMap(), attach = Element.prototype.attachShadow;
+  if (attach) {
+    Element.prototype.attachShadow = function (init) {
+      var root = attach.call(this, init);
+      shadows.set(this, root);
+      return root;
+    };
+  }
   var script = document.currentScript, ds = (script && script.dataset) || {};
   var server = (ds.server || (script && script.src ? new URL(script.src, location.href).origin
     : location.origin)).replace(/\/+$/, '');
@@ -12,6 +21,7 @@
     publicLinkEnabled: true, privacyEnabled: false };
   var cbs = new Map(), calls = new Map(), seq = 0, worker = null, ready = false;
   var outbox = [], local = false, failure = null, timings = { start: performance.now() };
+  var assets = server + '/assets/' + BUILD + '/', capture = null;
 
   function err(code, message) {
     var e = new Error(message); e.name = 'CwmnError'; e.code = code; return e;
@@ -135,8 +145,12 @@
       timings.python = performance.now();
       whenDomReady(function () {
         ready = true;
+        var resume = null;
+        try { resume = JSON.parse(sessionStorage.getItem(KEY)); } catch (e) { /* none */ }
         worker.postMessage(JSON.stringify({ op: 'boot', config: { server: server,
-          pageUrl: location.href, features: features } }));
+          pageUrl: location.href, features: features, resume: resume,
+          mask: ds.maskSelectors ? [ds.maskSelectors] : [],
+          block: ds.blockSelectors ? [ds.blockSelectors] : [] } }));
         outbox.splice(0).forEach(post);
       });
     } else if (m.op === 'emit') {
@@ -150,6 +164,20 @@
       if (!c) return;
       calls.delete(m.id);
       if (m.ok) c.resolve(m.value); else c.reject(err(m.error.code, m.error.message));
+    } else if (m.op === 'store') {
+      try {
+        if (m.value) sessionStorage.setItem(KEY, JSON.stringify(m.value));
+        else sessionStorage.removeItem(KEY);
+      } catch (e) { /* storage disabled: no resume across pages */ }
+    } else if (m.op === 'capture') {
+      if (capture) capture.then(function (c) { c.stop(); });
+      if (m.start) {
+        capture = import(assets + 'capture.mjs');
+        capture.then(function (c) {
+          c.start(m.config, function (kind, data) { post({ op: 'mirror', kind: kind, data: data }); },
+            shadows);
+        }, function (e) { console.error('CWMN: could not load the capture module', e); });
+      }
     } else if (m.op === 'marks') {
       Object.keys(m.marks).forEach(function (k) { timings[k] = m.marks[k] - performance.timeOrigin; });
     } else if (m.op === 'fatal') {
@@ -168,7 +196,7 @@
     return;
   }
   try {
-    var src = 'import ' + JSON.stringify(server + '/assets/' + BUILD + '/worker.mjs') + ';';
+    var src = 'import ' + JSON.stringify(assets + 'worker.mjs') + ';';
     var url = URL.createObjectURL(new Blob([src], { type: 'text/javascript' }));
     worker = new Worker(url, { type: 'module', name: 'cwmn' });
     worker.onmessage = onWorker;

@@ -50,6 +50,12 @@ class WorkerBridge:
     def publish(self, view: dict[str, Any]) -> None:
         self.post({"op": "view", "view": view})
 
+    def capture(self, start: bool, config: dict[str, Any] | None) -> None:
+        self.post({"op": "capture", "start": start, "config": config})
+
+    def store(self, key: str, value: dict[str, Any] | None) -> None:
+        self.post({"op": "store", "key": key, "value": value})
+
     async def fetch_json(self, url: str) -> dict[str, Any]:
         try:
             response = await pyfetch(url, mode="cors", credentials="omit", cache="no-store")
@@ -86,6 +92,9 @@ class WorkerBridge:
                     server=config["server"],
                     page_url=config["pageUrl"],
                     features=config.get("features", {}),
+                    resume=config.get("resume"),
+                    mask=tuple(config.get("mask") or ()),
+                    block=tuple(config.get("block") or ()),
                 ),
             )
             self._spawn(self.controller.boot())
@@ -97,6 +106,8 @@ class WorkerBridge:
             controller.subscribe(message["event"], message["id"], bool(message.get("once")))
         elif op == "off":
             controller.unsubscribe(message["id"])
+        elif op == "mirror":
+            controller.on_capture(str(message["kind"]), message["data"])
         elif op == "call":
             self._spawn(
                 self._call(

@@ -1,12 +1,14 @@
 """The host: runs the state machine, the bus and every CwmnAPI call against the server.
 
 Effects go through :class:`~cwmn_web.client.ports.Ports`; nothing here imports ``js``.
+The live session itself (link, mirror stream, reconnects) is :mod:`.hosting`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import secrets
 from collections.abc import Awaitable, Callable, Coroutine, Hashable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,19 +22,33 @@ from ..errors import (
     ProtocolError,
     Unauthorized,
 )
-from ..protocol.messages import EndSession, Message, SessionEnded, SessionStarted, StartSession
+from ..protocol.messages import (
+    CreateLink,
+    EndSession,
+    LinkCreated,
+    Message,
+    ResumeSession,
+    SessionResumed,
+    SessionStarted,
+    SetPrivacy,
+    StartSession,
+)
 from .bus import Bus
 from .compat import missing_features
 from .events import staged_events
+from .hosting import CONNECT_TIMEOUT, HostSession
 from .link import Link
 from .ports import Ports
 from .spec import FUNCTIONS, check_state
 from .states import TRANSITIONS, Machine, State, Trigger
 from .validation import validate
 
-__all__ = ["ClientConfig", "HostController"]
+__all__ = ["CONNECT_TIMEOUT", "RESUME_KEY", "ClientConfig", "HostController"]
 
-CONNECT_TIMEOUT = 10.0
+#: sessionStorage key holding ``{token, sessionId}`` so the next page of the site resumes.
+RESUME_KEY = "cwmn:session"
+DEFAULT_MASK = ("[data-cwmn-mask]", ".cwmn-mask")
+DEFAULT_BLOCK = ("[data-cwmn-block]",)
 
 
 @dataclass(frozen=True)
@@ -42,6 +58,10 @@ class ClientConfig:
     server: str
     page_url: str
     features: Mapping[str, object] = field(default_factory=dict)
+    resume: Mapping[str, Any] | None = None
+    mask: tuple[str, ...] = ()
+    block: tuple[str, ...] = ()
+    page_id: str = field(default_factory=lambda: secrets.token_hex(8))
 
     @property
     def ws_url(self) -> str:
@@ -51,12 +71,6 @@ class ClientConfig:
     @property
     def domain(self) -> str:
         return urlsplit(self.page_url).hostname or ""
-
-
-@dataclass
-class _Session:
-    link: Link
-    info: dict[str, Any]
 
 
 class HostController:
@@ -71,12 +85,12 @@ class HostController:
         self.mute_all = False
         self.public_link_enabled = True
         self.privacy_enabled = False
-        self.guests: list[dict[str, Any]] = []
-        self._session: _Session | None = None
+        self._session: HostSession | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._handlers: dict[str, Callable[[dict[str, Any]], Awaitable[Any]]] = {
             "session.start": self._start,
             "session.endSession": self._end,
+            "guest.getInviteLink": self._invite_link,
             "guest.removeGuest": self._remove_guest,
             "guest.muteGuest": self._mute_guest,
             "guest.muteAllGuests": self._mute_all,
@@ -89,6 +103,10 @@ class HostController:
     def state(self) -> State:
         return self.machine.state
 
+    @property
+    def guests(self) -> list[dict[str, Any]]:
+        return self._session.guests if self._session else []
+
     def view(self, state: State | None = None) -> dict[str, Any]:
         """Everything the stub's synchronous getters answer from."""
         state = state or self.state
@@ -99,14 +117,17 @@ class HostController:
             "compatible": not missing_features(self.config.features),
             "domainInfo": self.domain_info,
             "sessionInfo": dict(session.info) if session else None,
-            "guests": list(self.guests),
+            "guests": [dict(g) for g in session.guests] if session else [],
             "muteAll": self.mute_all,
             "publicLinkEnabled": self.public_link_enabled,
             "privacyEnabled": self.privacy_enabled,
         }
 
-    def _emit(self, event: str, *args: Any, state: State | None = None) -> None:
+    def emit(self, event: str, *args: Any, state: State | None = None) -> None:
         self.ports.deliver(self.bus.emit(event, *args), self.view(state))
+
+    def publish(self) -> None:
+        self.ports.publish(self.view())
 
     def _move(self, trigger: Trigger, *args: Any) -> None:
         """Apply ``trigger`` and fire its events, each with the state it occurs in."""
@@ -115,7 +136,7 @@ class HostController:
         self.machine.apply(trigger)
         assert transition is not None
         for event, state in staged_events(source, transition):
-            self._emit(event, *(args if event == "in session" else ()), state=state)
+            self.emit(event, *(args if event == "in session" else ()), state=state)
 
     # -- subscriptions ------------------------------------------------------------------
     def subscribe(self, event: str, handle: Hashable, once: bool = False) -> None:
@@ -128,15 +149,20 @@ class HostController:
 
     # -- boot ---------------------------------------------------------------------------
     async def boot(self) -> None:
-        """Fire ``init``, then settle in ``no session``, ``incompatible`` or ``unauthorized``."""
+        """Fire ``init``, then settle in ``no session``, ``incompatible`` or ``unauthorized``
+        (or resume the session this tab was hosting on the previous page)."""
         for event in self.machine.boot():
-            self._emit(event)
+            self.emit(event)
         if missing_features(self.config.features):
             self._move(Trigger.INCOMPATIBLE)
             return
         await self._load_domain_info()
         if self.domain_info.get("authorized") is False:
             self._move(Trigger.UNAUTHORIZED)
+            return
+        resume = self.config.resume
+        if resume and isinstance(resume.get("token"), str):
+            await self._resume(str(resume["token"]))
             return
         self._move(Trigger.READY)
 
@@ -153,6 +179,13 @@ class HostController:
             }
             return
         self.domain_info = info
+
+    def capture_config(self) -> dict[str, Any]:
+        """Mask and block selectors: the site's settings, plus the script tag's own."""
+        settings = self.domain_info.get("settings") or {}
+        mask = [*DEFAULT_MASK, *settings.get("maskSelectors", ()), *self.config.mask]
+        block = [*DEFAULT_BLOCK, *settings.get("blockSelectors", ()), *self.config.block]
+        return {"mask": list(dict.fromkeys(mask)), "block": list(dict.fromkeys(block))}
 
     # -- calls --------------------------------------------------------------------------
     async def call(self, path: str, args: tuple[Any, ...]) -> Any:
@@ -178,23 +211,53 @@ class HostController:
         if self.domain_info.get("authorized") is False:
             raise Unauthorized(f"the domain {self.config.domain} is not authorized to use CWMN")
         self._move(Trigger.START)
+        start = StartSession(
+            host_name=params["hostName"], host_email=params["hostEmail"], is_replay=False
+        )
+        link, reply = await self._connect(start, SessionStarted)
+        assert isinstance(reply, SessionStarted)
+        self.privacy_enabled = False
+        info = _session_info(reply, self.config.page_url)
+        return self._begin(link, reply.resume_token, info, resuming=False)
+
+    async def _resume(self, token: str) -> None:
+        """Take back the session this tab hosted on the site's previous page."""
+        self._move(Trigger.RESUME)
+        request = ResumeSession(resume_token=token, page_id=self.config.page_id)
+        try:
+            link, reply = await self._connect(request, SessionResumed)
+        except CwmnError:
+            self.ports.store(RESUME_KEY, None)
+            return
+        assert isinstance(reply, SessionResumed)
+        self.privacy_enabled = reply.privacy
+        self._begin(link, token, _session_info(reply, self.config.page_url), resuming=True)
+
+    async def _connect(self, request: Message, expected: type[Message]) -> tuple[Link, Message]:
+        """Open a link and send ``request``; on failure fire ``session failed`` and raise."""
         link: Link | None = None
         try:
             link = await self._open_link()
-            start = StartSession(
-                host_name=params["hostName"], host_email=params["hostEmail"], is_replay=False
-            )
-            reply = await link.request(start)
-            if not isinstance(reply, SessionStarted):
-                raise ProtocolError(f"expected session_started, got {reply.type}")
+            reply = await link.request(request)
+            if not isinstance(reply, expected):
+                raise ProtocolError(f"expected {expected.type}, got {reply.type}")
         except CwmnError:
             if link is not None:
                 await link.close()
             self._move(Trigger.CONNECT_FAILED)
             raise
-        self._session = _Session(link, _session_info(reply, self.config.page_url))
-        self._move(Trigger.CONNECTED, False)
-        return dict(self._session.info)
+        return link, reply
+
+    def _begin(
+        self, link: Link, token: str, info: dict[str, Any], *, resuming: bool
+    ) -> dict[str, Any]:
+        session = HostSession(self, link, token, info)
+        self._session = session
+        self.ports.store(RESUME_KEY, {"token": token, "sessionId": info["sessionId"]})
+        self._move(Trigger.RESUMED if resuming else Trigger.CONNECTED, resuming)
+        if not self.privacy_enabled:
+            self.ports.capture(True, self.capture_config())
+        return dict(info)
 
     async def _open_link(self) -> Link:
         try:
@@ -211,56 +274,74 @@ class HostController:
             raise
         return link
 
+    async def open_link(self) -> Link:
+        """A new link for the current session (used by reconnects)."""
+        return await self._open_link()
+
     async def _end(self, params: dict[str, Any]) -> dict[str, Any]:
         session = self._require_session()
         with contextlib.suppress(CwmnError):
             await session.link.request(EndSession())
         # The server may have ended the session (expiry) while we waited for its answer.
         reason = "ended" if self._session is session else "expired"
-        await self._finish(session, Trigger.END_REALTIME)
+        await self.finish(session, Trigger.END_REALTIME)
         return {"sessionId": session.info["sessionId"], "reason": reason}
 
-    async def _finish(self, session: _Session, trigger: Trigger) -> None:
+    async def finish(self, session: HostSession, trigger: Trigger) -> None:
         """End ``session`` once, and go back to ``no session`` through ``init``."""
         if self._session is not session:
             return
+        self.ports.capture(False, None)
+        self.ports.store(RESUME_KEY, None)
         self._move(trigger)  # 'expired' and 'end session' still see the session's info
         self._session = None
-        self.guests = []
-        await session.link.close()
+        self.privacy_enabled = False
+        await session.close()
         self._move(Trigger.READY)
 
-    def _require_session(self) -> _Session:
+    def _require_session(self) -> HostSession:
         if self._session is None:
             raise InvalidState("there is no session on this page")
         return self._session
 
     def _on_push(self, message: Message) -> None:
-        session = self._session
-        if isinstance(message, SessionEnded) and session is not None:
-            expired = message.reason == "expired"
-            trigger = Trigger.EXPIRE_REALTIME if expired else Trigger.END_REALTIME
-            self._spawn(self._finish(session, trigger))
+        if self._session is not None:
+            self._session.on_push(message)
 
-    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+    def _on_lost(self, exc: CwmnError) -> None:
+        if self._session is not None and self.state is State.IN_SESSION:
+            self._session.on_lost(exc)
+
+    def spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         """Run ``coro`` in the background, keeping a reference until it is done."""
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    def _on_lost(self, exc: CwmnError) -> None:
-        if self._session is not None and self.state is State.IN_SESSION:
-            self._emit("connection issue")
+    # -- the mirror stream --------------------------------------------------------------
+    def on_capture(self, kind: str, raw: dict[str, Any]) -> None:
+        """A raw frame from the page's capture code (docs/MIRROR.md)."""
+        session = self._session
+        if session is None or self.privacy_enabled or self.state is not State.IN_SESSION:
+            return
+        session.send_capture(kind, raw)
 
-    # -- local settings -----------------------------------------------------------------
+    # -- guests and settings ------------------------------------------------------------
+    async def _invite_link(self, params: dict[str, Any]) -> str:
+        reply = await self._require_session().link.request(CreateLink())
+        if not isinstance(reply, LinkCreated):
+            raise ProtocolError(f"expected link_created, got {reply.type}")
+        return reply.url
+
     async def _remove_guest(self, params: dict[str, Any]) -> None:
-        self.guests.remove(self._guest(params["guestId"]))
-        self.ports.publish(self.view())
+        session = self._require_session()
+        session.guests.remove(self._guest(params["guestId"]))
+        self.publish()
 
     async def _mute_guest(self, params: dict[str, Any]) -> None:
         guest = self._guest(params["guestId"])
         guest["muted"] = params["muted"]
-        self.ports.publish(self.view())
+        self.publish()
 
     def _guest(self, guest_id: str) -> dict[str, Any]:
         for guest in self.guests:
@@ -273,21 +354,33 @@ class HostController:
 
     async def _mute_all(self, params: dict[str, Any]) -> bool:
         self.mute_all = params["status"]
-        self.ports.publish(self.view())
+        self.publish()
         return self.mute_all
 
     async def _set_public_link(self, params: dict[str, Any]) -> bool:
         self.public_link_enabled = params["enabled"]
-        self.ports.publish(self.view())
+        self.publish()
         return self.public_link_enabled
 
     async def _set_privacy(self, params: dict[str, Any]) -> bool:
-        self.privacy_enabled = params["enabled"]
-        self.ports.publish(self.view())
-        return self.privacy_enabled
+        """Privacy on: capture stops in the page at once, so nothing more leaves it."""
+        session = self._require_session()
+        enabled = params["enabled"]
+        if enabled == self.privacy_enabled:
+            return enabled
+        if enabled:
+            self.privacy_enabled = True
+            self.ports.capture(False, None)
+            await session.link.request(SetPrivacy(enabled=True))
+        else:
+            await session.link.request(SetPrivacy(enabled=False))
+            self.privacy_enabled = False
+            self.ports.capture(True, self.capture_config())  # a fresh snapshot
+        self.publish()
+        return enabled
 
 
-def _session_info(reply: SessionStarted, page_url: str) -> dict[str, Any]:
+def _session_info(reply: SessionStarted | SessionResumed, page_url: str) -> dict[str, Any]:
     return {
         "sessionId": reply.session_id,
         "isReplay": reply.is_replay,

@@ -68,6 +68,18 @@ class Link:
             raise CwmnError.from_dict({"code": reply.code, "message": reply.message})
         return reply
 
+    async def send(self, message: Message) -> None:
+        """Send ``message`` without waiting for an answer (raises ``NetworkError``)."""
+        await self._conn.send(codec.encode(message))
+
+    async def send_text(self, frame: str) -> None:
+        """Send an already encoded frame (raises ``NetworkError``)."""
+        await self._conn.send(frame)
+
+    @property
+    def closed(self) -> bool:
+        return self._closing
+
     async def close(self) -> None:
         self._closing = True
         with contextlib.suppress(CwmnError):

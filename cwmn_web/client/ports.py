@@ -36,6 +36,14 @@ class Ports(Protocol):
         """Make ``view`` the answer of the page's synchronous getters."""
         ...
 
+    def capture(self, start: bool, config: dict[str, Any] | None) -> None:
+        """Start capturing the page (a fresh snapshot first) with ``config``, or stop."""
+        ...
+
+    def store(self, key: str, value: dict[str, Any] | None) -> None:
+        """Keep ``value`` in the tab's sessionStorage under ``key`` (None removes it)."""
+        ...
+
     async def fetch_json(self, url: str) -> dict[str, Any]:
         """GET ``url`` (with the page's Origin); raise ``NetworkError`` if unreachable."""
         ...

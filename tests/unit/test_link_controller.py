@@ -20,14 +20,24 @@ from cwmn_web.client.states import State
 from cwmn_web.errors import CwmnError, NetworkError, ProtocolError
 from cwmn_web.protocol import codec
 from cwmn_web.protocol.messages import (
+    Ack,
+    CreateLink,
     EndSession,
     ErrorReply,
+    GuestJoined,
+    GuestLeft,
     Hello,
+    LinkCreated,
     Message,
+    MirrorFrame,
+    Ok,
     Ping,
     Pong,
+    ResumeSession,
     SessionEnded,
+    SessionResumed,
     SessionStarted,
+    SetPrivacy,
     StartSession,
     Welcome,
 )
@@ -78,6 +88,9 @@ class FakeServer:
 
     def __init__(self) -> None:
         self.received: list[Message] = []
+        self.frames: list[MirrorFrame] = []
+        self.acked = 0
+        self.page_id = ""
         self.start_error: ErrorReply | None = None
         self.silent = False
         self.client: FakeConnection | None = None
@@ -130,6 +143,27 @@ class FakeServer:
             return SessionEnded(ref=ref, session_id="s1", reason="ended")
         if isinstance(message, Ping):
             return Pong(ref=ref)
+        if isinstance(message, SetPrivacy):
+            return Ok(ref=ref)
+        if isinstance(message, CreateLink):
+            return LinkCreated(ref=ref, url="http://cwmn.test/join/tok123", expires_at=9.0)
+        if isinstance(message, ResumeSession):
+            if message.resume_token != "tok":
+                return ErrorReply(ref=ref, code="session_ended", message="over")
+            acked = self.acked if message.page_id == self.page_id else 0
+            self.page_id = message.page_id
+            return SessionResumed(
+                ref=ref,
+                session_id="s1",
+                started_at=1000.0,
+                host_name="Host Name",
+                host_email="noreply@clickwithmenow.com",
+                acked_seq=acked,
+            )
+        if isinstance(message, MirrorFrame):
+            self.frames.append(message)
+            self.acked = message.seq
+            return Ack(seq=message.seq)
         return ErrorReply(ref=ref, code="protocol", message=f"unexpected {message.type}")
 
 
@@ -152,6 +186,8 @@ class FakePorts:
         self.published: list[dict[str, Any]] = []
         self.fetched: list[str] = []
         self.connected: list[str] = []
+        self.captures: list[tuple[bool, dict[str, Any] | None]] = []
+        self.stored: dict[str, dict[str, Any] | None] = {}
 
     def deliver(self, delivery: Any, view: dict[str, Any]) -> None:
         self.deliveries.append((delivery.event, delivery.args, view["state"]))
@@ -160,6 +196,12 @@ class FakePorts:
 
     def publish(self, view: dict[str, Any]) -> None:
         self.published.append(view)
+
+    def capture(self, start: bool, config: dict[str, Any] | None) -> None:
+        self.captures.append((start, config))
+
+    def store(self, key: str, value: dict[str, Any] | None) -> None:
+        self.stored[key] = value
 
     async def fetch_json(self, url: str) -> dict[str, Any]:
         self.fetched.append(url)
@@ -575,7 +617,6 @@ def test_replay_start_is_not_implemented() -> None:
 @pytest.mark.parametrize(
     ("path", "args"),
     [
-        ("guest.getInviteLink", ()),
         ("guest.inviteGuest", ({"guestName": "G", "guestPhone": "3145550000"},)),
         ("publicLink.generate", ()),
         ("replay.muteAudio", (True,)),
@@ -631,7 +672,7 @@ def test_unknown_guest_is_not_found(path: str, args: tuple[Any, ...]) -> None:
 def test_mute_a_known_guest_publishes_the_view() -> None:
     async def body() -> None:
         controller, ports = await in_session()
-        controller.guests = [{"guestId": "g1", "name": "G", "muted": False}]
+        controller.guests.append({"guestId": "g1", "name": "G", "muted": False})
         assert await controller.call("guest.muteGuest", ("g1", True)) is None
         assert ports.published[-1]["guests"] == [{"guestId": "g1", "name": "G", "muted": True}]
 
@@ -878,5 +919,161 @@ def test_remove_guest_removes_it() -> None:
         await controller.call("guest.removeGuest", ("g1",))
         assert controller.view()["guests"] == []
         assert ports.published[-1]["guests"] == []
+
+    run(body)
+
+
+# -- live session: links, privacy, mirror stream, guests, reconnect, resume -------------------
+def test_invite_link_comes_from_the_server() -> None:
+    async def body() -> None:
+        controller, _ = await in_session()
+        assert await controller.call("guest.getInviteLink", ()) == "http://cwmn.test/join/tok123"
+
+    run(body)
+
+
+def test_session_start_captures_and_remembers_the_session() -> None:
+    async def body() -> None:
+        controller, ports = await in_session()
+        assert ports.captures[-1][0] is True
+        assert "[data-cwmn-mask]" in ports.captures[-1][1]["mask"]
+        assert ports.stored["cwmn:session"] == {"token": "tok", "sessionId": "s1"}
+        await controller.call("session.endSession", ())
+        assert ports.captures[-1] == (False, None)
+        assert ports.stored["cwmn:session"] is None
+
+    run(body)
+
+
+def test_capture_frames_are_masked_numbered_and_acked() -> None:
+    async def body() -> None:
+        controller, ports = await in_session()
+        raw = {"nodes": [[1, 0, 1, "html", []], [2, 1, 3, None, 6]], "url": PAGE, "base": PAGE}
+        controller.on_capture("snapshot", raw)
+        controller.on_capture("scroll", {"id": 0, "x": 0, "y": 40})
+        await settle(lambda: len(ports.server.frames) == 2)
+        snap = ports.server.frames[0]
+        assert (snap.seq, snap.kind) == (1, "snapshot")
+        assert snap.data["nodes"][1] == [2, 1, 3, "******"]
+        await settle(
+            lambda: controller._session is not None and not controller._session.outbox.pending
+        )
+
+    run(body)
+
+
+def test_privacy_stops_capture_and_drops_frames() -> None:
+    async def body() -> None:
+        controller, ports = await in_session()
+        assert await controller.call("privacy.setEnabled", (True,)) is True
+        assert ports.captures[-1] == (False, None)
+        controller.on_capture("scroll", {"id": 0, "x": 0, "y": 1})
+        await asyncio.sleep(0.01)
+        assert ports.server.frames == []
+        assert any(isinstance(m, SetPrivacy) and m.enabled for m in ports.server.received)
+        assert await controller.call("privacy.setEnabled", (False,)) is False
+        assert ports.captures[-1][0] is True
+
+    run(body)
+
+
+def test_guest_pushes_fire_events_and_update_the_list() -> None:
+    async def body() -> None:
+        controller, ports = await in_session()
+        guest = {"guestId": "g1", "name": "Ann", "muted": False, "pointer": None, "via": "private"}
+        await ports.server.push(GuestJoined(guest=guest))
+        await settle(lambda: controller.view()["guests"] == [guest])
+        await ports.server.push(GuestLeft(guest={"guestId": "g1"}))
+        await settle(lambda: controller.view()["guests"] == [])
+        names = [(d[0], d[1]) for d in ports.deliveries[-4:]]
+        assert names == [
+            ("guest connected", ("g1", guest)),
+            ("roomdata update", ([guest],)),
+            ("guest disconnected", ("g1", guest)),
+            ("roomdata update", ([],)),
+        ]
+
+    run(body)
+
+
+def test_reconnect_resends_what_the_server_lacks(monkeypatch: pytest.MonkeyPatch) -> None:
+    import cwmn_web.client.hosting as hosting
+
+    monkeypatch.setattr(hosting, "RECONNECT_DELAYS", (0.0,))
+
+    async def body() -> None:
+        controller, ports = await in_session()
+        controller.on_capture("snapshot", {"nodes": [], "url": PAGE})
+        await settle(lambda: len(ports.server.frames) == 1)
+        ports.server.silent = True  # frames 2 and 3 reach nobody and are never acked
+        controller.on_capture("scroll", {"id": 0, "x": 0, "y": 2})
+        controller.on_capture("scroll", {"id": 0, "x": 0, "y": 3})
+        await settle(lambda: len(ports.server.received) >= 4)
+        ports.server.silent = False
+        await ports.server.drop()
+        await settle(lambda: [d[0] for d in ports.deliveries][-1] == "connection issue resolved")
+        await settle(lambda: [f.seq for f in ports.server.frames] == [1, 2, 3])
+        names = [d[0] for d in ports.deliveries]
+        assert names.count("connection issue") == 1
+        assert controller.state is State.IN_SESSION
+
+    run(body)
+
+
+def test_reconnect_to_an_ended_session_expires(monkeypatch: pytest.MonkeyPatch) -> None:
+    import cwmn_web.client.hosting as hosting
+
+    monkeypatch.setattr(hosting, "RECONNECT_DELAYS", (0.0,))
+
+    async def body() -> None:
+        controller, ports = await in_session()
+        controller._session.token = "stale"  # the server no longer knows it
+        await ports.server.drop()
+        await settle(lambda: controller.state is State.NO_SESSION)
+        names = [d[0] for d in ports.deliveries]
+        assert names[-5:] == [
+            "connection issue",
+            "expired",
+            "end session",
+            "reinit",
+            "ready no session",
+        ]
+
+    run(body)
+
+
+def test_boot_resumes_the_previous_pages_session() -> None:
+    async def body() -> None:
+        ports = FakePorts()
+        config = ClientConfig(
+            server=SERVER,
+            page_url=PAGE,
+            features=FEATURES,
+            resume={"token": "tok", "sessionId": "s1"},
+        )
+        controller = HostController(ports, config)
+        await controller.boot()
+        assert controller.state is State.IN_SESSION
+        assert [(d[0], d[1]) for d in ports.deliveries] == [
+            ("init", ()),
+            ("session pending", ()),
+            ("in session", (True,)),
+        ]
+        assert ports.captures[-1][0] is True
+
+    run(body)
+
+
+def test_boot_with_a_stale_resume_token_fails_the_session() -> None:
+    async def body() -> None:
+        ports = FakePorts()
+        config = ClientConfig(
+            server=SERVER, page_url=PAGE, features=FEATURES, resume={"token": "stale"}
+        )
+        controller = HostController(ports, config)
+        await controller.boot()
+        assert controller.state is State.NO_SESSION
+        assert [d[0] for d in ports.deliveries][-2:] == ["session failed", "ready no session"]
+        assert ports.stored["cwmn:session"] is None
 
     run(body)

@@ -1,0 +1,177 @@
+"""A live hosted session: its link, the mirror stream, guests, and reconnecting.
+
+Nothing lost on a dropped connection: frames stay in the :class:`~.outbox.Outbox` until the
+server acknowledges them, and a reconnect re-sends what the server lacks. No ``js`` here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Coroutine
+from typing import Any, Protocol
+
+from ..errors import CwmnError
+from ..protocol import codec
+from ..protocol.messages import (
+    Ack,
+    GuestJoined,
+    GuestLeft,
+    Message,
+    ResumeSession,
+    SessionEnded,
+    SessionResumed,
+    SnapshotRequest,
+)
+from .link import Link
+from .mirror import MirrorEncoder
+from .outbox import Outbox
+from .ports import Ports
+from .states import State, Trigger
+
+__all__ = ["CONNECT_TIMEOUT", "RECONNECT_DELAYS", "HostSession", "SessionEvents"]
+
+CONNECT_TIMEOUT = 10.0
+#: Seconds between reconnect attempts; the last one repeats until RECONNECT_GIVE_UP.
+RECONNECT_DELAYS = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
+RECONNECT_GIVE_UP = 180.0
+_GONE = ("session_ended", "not_found")
+
+
+class SessionEvents(Protocol):
+    """What a :class:`HostSession` needs from the controller that owns it."""
+
+    ports: Ports
+    privacy_enabled: bool
+
+    @property
+    def state(self) -> State: ...
+
+    @property
+    def config(self) -> Any: ...
+
+    def emit(self, event: str, *args: Any, state: State | None = None) -> None: ...
+
+    def publish(self) -> None: ...
+
+    def spawn(self, coro: Coroutine[Any, Any, None]) -> None: ...
+
+    def capture_config(self) -> dict[str, Any]: ...
+
+    async def open_link(self) -> Link: ...
+
+    async def finish(self, session: HostSession, trigger: Trigger) -> None: ...
+
+
+class HostSession:
+    """The session this page hosts, from ``in session`` until it ends."""
+
+    def __init__(self, owner: SessionEvents, link: Link, token: str, info: dict[str, Any]) -> None:
+        self.owner = owner
+        self.link = link
+        self.token = token
+        self.info = info
+        self.guests: list[dict[str, Any]] = []
+        self.outbox = Outbox()
+        self.encoder = MirrorEncoder(owner.config.page_url)
+        self.connected = True
+        self.closed = False
+
+    # -- mirror stream ------------------------------------------------------------------
+    def send_capture(self, kind: str, raw: dict[str, Any]) -> None:
+        """Encode a raw capture frame, number it, keep it, and send it if connected."""
+        data = self.encoder.frame(kind, raw)
+        frame = self.outbox.add(kind, data)
+        if self.connected:
+            self.owner.spawn(self._send(codec.encode(frame)))
+
+    async def _send(self, text: str) -> None:
+        # On failure the link reports the loss; the frame stays in the outbox.
+        with contextlib.suppress(CwmnError):
+            await self.link.send_text(text)
+
+    # -- pushes from the server ---------------------------------------------------------
+    def on_push(self, message: Message) -> None:
+        if isinstance(message, Ack):
+            self.outbox.ack(message.seq)
+        elif isinstance(message, SnapshotRequest):
+            self.resnapshot()
+        elif isinstance(message, GuestJoined):
+            self._guest_joined(dict(message.guest))
+        elif isinstance(message, GuestLeft):
+            self._guest_left(dict(message.guest))
+        elif isinstance(message, SessionEnded):
+            expired = message.reason == "expired"
+            trigger = Trigger.EXPIRE_REALTIME if expired else Trigger.END_REALTIME
+            self.owner.spawn(self.owner.finish(self, trigger))
+
+    def resnapshot(self) -> None:
+        if not self.owner.privacy_enabled:
+            self.owner.ports.capture(True, self.owner.capture_config())
+
+    def _guest_joined(self, guest: dict[str, Any]) -> None:
+        guest_id = str(guest.get("guestId", ""))
+        self.guests = [g for g in self.guests if g.get("guestId") != guest_id] + [guest]
+        self.owner.publish()
+        self.owner.emit("guest connected", guest_id, guest)
+        self.owner.emit("roomdata update", [dict(g) for g in self.guests])
+
+    def _guest_left(self, guest: dict[str, Any]) -> None:
+        guest_id = str(guest.get("guestId", ""))
+        known = next((g for g in self.guests if g.get("guestId") == guest_id), guest)
+        self.guests = [g for g in self.guests if g.get("guestId") != guest_id]
+        self.owner.publish()
+        self.owner.emit("guest disconnected", guest_id, known)
+        self.owner.emit("roomdata update", [dict(g) for g in self.guests])
+
+    # -- connection loss ----------------------------------------------------------------
+    def on_lost(self, exc: CwmnError) -> None:
+        if self.closed or not self.connected:
+            return
+        self.connected = False
+        self.owner.emit("connection issue")
+        self.owner.spawn(self._reconnect())
+
+    async def _reconnect(self) -> None:
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + RECONNECT_GIVE_UP
+        attempt = 0
+        while not self.closed:
+            await asyncio.sleep(RECONNECT_DELAYS[min(attempt, len(RECONNECT_DELAYS) - 1)])
+            attempt += 1
+            if self.closed:
+                return
+            try:
+                link = await self.owner.open_link()
+            except CwmnError:
+                if loop.time() > give_up:
+                    break
+                continue
+            try:
+                request = ResumeSession(resume_token=self.token, page_id=self.owner.config.page_id)
+                reply = await link.request(request)
+            except CwmnError as exc:
+                await link.close()
+                if exc.code in _GONE:
+                    break
+                continue
+            if not isinstance(reply, SessionResumed):
+                await link.close()
+                continue
+            await self._resumed(link, reply)
+            return
+        await self.owner.finish(self, Trigger.EXPIRE_REALTIME)
+
+    async def _resumed(self, link: Link, reply: SessionResumed) -> None:
+        self.link = link
+        self.connected = True
+        if self.outbox.needs_snapshot:
+            self.resnapshot()
+        else:
+            for frame in self.outbox.unacked(reply.acked_seq):
+                await self._send(codec.encode(frame))
+        self.owner.emit("connection issue resolved")
+
+    async def close(self) -> None:
+        self.closed = True
+        await self.link.close()

@@ -1,0 +1,153 @@
+"""Raw capture records → wire records: masking placeholders filled, URLs made absolute.
+
+The page's capture code (static/capture.mjs) never reads private content; it sends the
+length of a masked text or value. This module decides what goes on the wire in its place,
+and resolves relative URLs against the page's base URL so guests load the same resources.
+Formats: docs/MIRROR.md. No I/O here.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+from urllib.parse import urljoin
+
+from ..errors import ProtocolError
+
+__all__ = ["MASK_CHAR", "MirrorEncoder", "mask"]
+
+MASK_CHAR = "*"
+MAX_MASK = 64
+#: Attributes whose value is one URL.
+URL_ATTRS = frozenset(
+    {
+        "href",
+        "src",
+        "action",
+        "formaction",
+        "poster",
+        "background",
+        "cite",
+        "data",
+        "xlink:href",
+        "longdesc",
+        "usemap",
+        "lowsrc",
+        "manifest",
+        "codebase",
+    }
+)
+SRCSET_ATTRS = frozenset({"srcset", "imagesrcset"})
+_CSS_URL = re.compile(r"""url\(\s*(['"]?)([^'")]+)\1\s*\)""", re.IGNORECASE)
+_SKIP_SCHEMES = ("data:", "blob:", "javascript:", "about:", "#", "mailto:", "tel:")
+
+
+def mask(length: int) -> str:
+    """What a masked text or value of ``length`` characters becomes on the wire."""
+    return MASK_CHAR * max(0, min(int(length), MAX_MASK))
+
+
+class MirrorEncoder:
+    """Encodes the raw frames of one page; ``base`` is the page's base URL."""
+
+    def __init__(self, base: str = "") -> None:
+        self.base = base
+
+    # -- frames -------------------------------------------------------------------------
+    def frame(self, kind: str, raw: dict[str, Any]) -> dict[str, Any]:
+        """The wire data of one raw frame of ``kind``."""
+        if kind == "snapshot":
+            return self.snapshot(raw)
+        if kind == "mutations":
+            return self.mutations(raw)
+        if kind in ("scroll", "viewport", "pointer"):
+            return {k: v for k, v in raw.items() if isinstance(v, int | float)}
+        raise ProtocolError(f"unknown capture frame kind {kind!r}")
+
+    def snapshot(self, raw: dict[str, Any]) -> dict[str, Any]:
+        self.base = str(raw.get("base") or raw.get("url") or self.base)
+        return {
+            "nodes": [self.record(r) for r in raw.get("nodes", [])],
+            "url": str(raw.get("url", "")),
+            "title": str(raw.get("title", "")),
+            "viewport": list(raw.get("viewport", [0, 0])),
+            "scroll": list(raw.get("scroll", [0, 0])),
+            "adopted": [self.css(str(c)) for c in raw.get("adopted", [])],
+        }
+
+    def mutations(self, raw: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "removes": [int(i) for i in raw.get("removes", [])],
+            "adds": [self.record(r) for r in raw.get("adds", [])],
+            "order": [[int(p), [int(c) for c in kids]] for p, kids in raw.get("order", [])],
+            "attrs": [self.attr_change(a) for a in raw.get("attrs", [])],
+            "texts": [self.text_change(t) for t in raw.get("texts", [])],
+        }
+
+    # -- records ------------------------------------------------------------------------
+    def record(self, raw: list[Any]) -> list[Any]:
+        """One node record; masked text (``[id, parent, 3, None, length]``) becomes stars."""
+        node_id, parent, kind = int(raw[0]), int(raw[1]), int(raw[2])
+        if kind == 1:
+            return [node_id, parent, 1, str(raw[3]), self.attrs(raw[3], raw[4])]
+        if kind == 3:
+            text = mask(raw[4]) if raw[3] is None else str(raw[3])
+            return [node_id, parent, 3, text]
+        if kind in (8, 11):
+            return [node_id, parent, kind, str(raw[3]) if kind == 11 else ""]
+        raise ProtocolError(f"unknown node kind {kind} in a capture record")
+
+    def attrs(self, tag: str, flat: list[Any]) -> list[str]:
+        out: list[str] = []
+        for i in range(0, len(flat) - 1, 2):
+            name, value = self.attr(str(flat[i]), flat[i + 1])
+            out += [name, value]
+        return out
+
+    def attr(self, name: str, value: Any) -> tuple[str, str]:
+        """One attribute; ``cwmn:masked`` (a length) becomes a starred ``cwmn:value``."""
+        if name == "cwmn:masked":
+            return "cwmn:value", mask(value)
+        text = str(value)
+        lower = name.lower()
+        if lower in URL_ATTRS:
+            return name, self.url(text)
+        if lower in SRCSET_ATTRS:
+            return name, self.srcset(text)
+        if lower == "style" or name == "cwmn:css":
+            return name, self.css(text)
+        return name, text
+
+    def attr_change(self, change: list[Any]) -> list[Any]:
+        node_id, name, value = int(change[0]), str(change[1]), change[2]
+        if value is None:
+            return [node_id, name, None]
+        name, text = self.attr(name, value)
+        return [node_id, name, text]
+
+    def text_change(self, change: list[Any]) -> list[Any]:
+        """``[id, text]``, or ``[id, None, length]`` for masked text."""
+        if len(change) >= 3 and change[1] is None:
+            return [int(change[0]), mask(change[2])]
+        return [int(change[0]), str(change[1])]
+
+    # -- URLs ---------------------------------------------------------------------------
+    def url(self, value: str) -> str:
+        stripped = value.strip()
+        if not stripped or not self.base or stripped.lower().startswith(_SKIP_SCHEMES):
+            return value
+        return urljoin(self.base, stripped)
+
+    def srcset(self, value: str) -> str:
+        parts = []
+        for candidate in value.split(","):
+            bits = candidate.strip().split(None, 1)
+            if bits:
+                parts.append(" ".join([self.url(bits[0]), *bits[1:]]))
+        return ", ".join(parts)
+
+    def css(self, text: str) -> str:
+        """Make ``url(...)`` references in CSS text absolute."""
+        if "url(" not in text.lower():
+            return text
+        return _CSS_URL.sub(lambda m: f'url("{self.url(m.group(2))}")', text)

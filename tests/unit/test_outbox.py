@@ -1,0 +1,32 @@
+"""cwmn_web.client.outbox: numbering, acks, re-sending, and the memory bound."""
+
+from __future__ import annotations
+
+from cwmn_web.client.outbox import Outbox
+
+
+def test_frames_are_numbered_and_kept_until_acked() -> None:
+    box = Outbox()
+    seqs = [box.add("scroll", {"y": i}).seq for i in range(5)]
+    assert seqs == [1, 2, 3, 4, 5]
+    box.ack(3)
+    assert box.pending == 2
+    assert [f.seq for f in box.unacked(3)] == [4, 5]
+    box.ack(99)  # never past what was sent
+    assert box.acked == 5 and box.pending == 0
+
+
+def test_unacked_after_a_reconnect_drops_what_the_server_has() -> None:
+    box = Outbox()
+    for i in range(4):
+        box.add("scroll", {"y": i})
+    assert [f.seq for f in box.unacked(2)] == [3, 4]
+
+
+def test_overflow_asks_for_a_snapshot() -> None:
+    box = Outbox(max_frames=3)
+    for i in range(4):
+        box.add("scroll", {"y": i})
+    assert box.needs_snapshot and box.pending == 0
+    box.add("snapshot", {"nodes": []})
+    assert not box.needs_snapshot and box.pending == 1
