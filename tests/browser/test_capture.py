@@ -108,7 +108,7 @@ def test_snapshot_reads_the_page_but_nothing_private(
     assert attrs_of(by_id["agree"])["cwmn:checked"] == "1"
     assert attrs_of(by_id["pick"])["cwmn:value"] == "b"
     blocked = by_id["blocked"]
-    assert attrs_of(blocked)["cwmn:block"] == "120×40"  # noqa: RUF001 (docs/MIRROR.md's W×H)
+    assert attrs_of(blocked)["cwmn:block"] == "120×40"  # noqa: RUF001 (the W-by-H form of docs/MIRROR.md)
     assert not any(r[1] == blocked[0] for r in snap["nodes"])
     assert ".from-cssom" in attrs_of(by_id["cssom"])["cwmn:css"]
     assert "cwmn:css" not in attrs_of(by_id["plain"])
