@@ -39,7 +39,10 @@ unit: $(VENV)/.installed
 test: browsers build lint
 	$(PY) -m pytest -q
 
-bench: browsers build
+bench/node_modules/.package-lock.json: bench/package-lock.json
+	npm ci --prefix bench --no-audit --no-fund --silent
+
+bench: browsers build bench/node_modules/.package-lock.json
 	$(PY) -m bench
 
 clean:

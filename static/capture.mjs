@@ -178,6 +178,7 @@ class Capture {
     for (const sheet of document.adoptedStyleSheets || []) {
       try { adopted.push(Array.from(sheet.cssRules, (r) => r.cssText).join('\n')); } catch (e) { /* */ }
     }
+    stats.snapshotMs = performance.now() - t0;
     this.send('snapshot', {
       nodes, url: location.href, base: document.baseURI, title: document.title,
       viewport: [innerWidth, innerHeight], scroll: [scrollX, scrollY], adopted,
@@ -254,6 +255,12 @@ class Capture {
   }
   flush() {
     if (this.snapshotting || this.stopped) return;
+    const t0 = performance.now();
+    this.flushOnce();
+    stats.flushes += 1;
+    stats.lastFlushMs = performance.now() - t0;
+  }
+  flushOnce() {
     const records = this.records;
     this.records = [];
     if (records.length) this.flushMutations(records);
@@ -337,6 +344,9 @@ function pairs(id, flat) {
   for (let i = 0; i < flat.length; i += 2) out.push([id, flat[i], flat[i + 1]]);
   return out;
 }
+
+/** What the last snapshot and flush cost on the main thread (for benchmarks). */
+export const stats = { snapshotMs: 0, lastFlushMs: 0, flushes: 0 };
 
 let patched = false;
 function patchCssom() {
