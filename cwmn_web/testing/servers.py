@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import http.server
+import mimetypes
 import os
 import socket
 import subprocess
@@ -128,9 +129,11 @@ class PageServer:
                 body = target.read_bytes()
                 if target.suffix == ".html":
                     body = body.replace(b"__CWMN_SERVER__", owner.server_url().encode())
-                kind = "text/html" if target.suffix == ".html" else "text/javascript"
+                kind = mimetypes.guess_type(target.name)[0] or "application/octet-stream"
+                if kind.startswith("text/") or kind.endswith("javascript"):
+                    kind += "; charset=utf-8"
                 self.send_response(200)
-                self.send_header("Content-Type", f"{kind}; charset=utf-8")
+                self.send_header("Content-Type", kind)
                 self.send_header("Content-Length", str(len(body)))
                 self.send_header("Cache-Control", "no-store")
                 self.end_headers()
