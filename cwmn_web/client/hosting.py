@@ -165,7 +165,8 @@ class HostSession:
     async def _resumed(self, link: Link, reply: SessionResumed) -> None:
         self.link = link
         self.connected = True
-        if self.outbox.needs_snapshot:
+        if self.outbox.needs_snapshot or reply.acked_seq < self.outbox.acked:
+            # Frames are missing (too many to keep, or a server that restarted lost them).
             self.resnapshot()
         else:
             for frame in self.outbox.unacked(reply.acked_seq):
