@@ -7,7 +7,7 @@ import platform
 import time
 from pathlib import Path
 
-from . import capture, embed
+from . import capture, embed, latency
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -16,7 +16,7 @@ def main() -> None:
     stamp = time.strftime("%Y-%m-%d")
     machine = f"{platform.node()} {platform.machine()} {platform.processor() or ''}".strip()
     out = {"date": stamp, "machine": machine}
-    for name, module in (("embed", embed), ("capture", capture)):
+    for name, module in (("embed", embed), ("capture", capture), ("latency", latency)):
         results = module.run()
         out[name] = results
         print("\n".join(module.report(results)), flush=True)

@@ -31,8 +31,18 @@ def browser_type_launch_args(
 
 @pytest.fixture(scope="session")
 def cwmn_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CwmnServer]:
-    with CwmnServer(tmp_path_factory.mktemp("cwmn-data")) as server:
+    data = tmp_path_factory.mktemp("cwmn-data")
+    # Every frame hosts send is logged, so tests can check what left the host's browser.
+    with CwmnServer(data, env={"CWMN_FRAME_LOG": str(data / "frames.log")}) as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def guest_context(browser: Browser) -> Iterator[BrowserContext]:
+    """The guests' browser: another profile (its own cookies) than the host's."""
+    context = browser.new_context(viewport={"width": 1000, "height": 700})
+    yield context
+    context.close()
 
 
 @pytest.fixture(scope="session")
