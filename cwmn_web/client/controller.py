@@ -212,7 +212,10 @@ class HostController:
             raise Unauthorized(f"the domain {self.config.domain} is not authorized to use CWMN")
         self._move(Trigger.START)
         start = StartSession(
-            host_name=params["hostName"], host_email=params["hostEmail"], is_replay=False
+            host_name=params["hostName"],
+            host_email=params["hostEmail"],
+            is_replay=False,
+            page_id=self.config.page_id,
         )
         link, reply = await self._connect(start, SessionStarted)
         assert isinstance(reply, SessionStarted)

@@ -13,7 +13,9 @@ __all__ = [
     "CLOSE_BAD_ORIGIN",
     "CLOSE_NORMAL",
     "CLOSE_PROTOCOL",
+    "CLOSE_REPLACED",
     "CLOSE_SESSION_ENDED",
+    "CLOSE_TRY_AGAIN_LATER",
     "CLOSE_UNSUPPORTED_VERSION",
     "MESSAGE_TYPES",
     "PROTOCOL_VERSION",
@@ -52,6 +54,10 @@ CLOSE_PROTOCOL = 4400
 CLOSE_BAD_ORIGIN = 4403
 CLOSE_UNSUPPORTED_VERSION = 4426
 CLOSE_SESSION_ENDED = 4410
+#: A newer connection of the same host or guest took over: do not reconnect automatically.
+CLOSE_REPLACED = 4409
+#: The peer fell too far behind (its messages piled up): reconnect and resume.
+CLOSE_TRY_AGAIN_LATER = 1013
 
 
 @dataclass(frozen=True)
@@ -87,6 +93,7 @@ class StartSession(Message):
     host_name: str = ""
     host_email: str = ""
     is_replay: bool = False
+    page_id: str = ""
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""The Starlette application: routes for the embed, domain info, the host socket, the demo."""
+"""The Starlette application: the embed, domain info, host and guest sockets, join pages,
+the demo."""
 
 from __future__ import annotations
 
@@ -15,7 +16,10 @@ from starlette.staticfiles import StaticFiles
 
 from .assets import CORS, AssetServer
 from .config import Settings
+from .guest_socket import guest_socket
 from .host_socket import host_socket
+from .join_page import JoinPage
+from .relay import Relay
 from .sites import hostname_of
 from .store import Store
 
@@ -28,6 +32,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     store = store or Store(settings.db_url)
     store.create()
     assets = AssetServer(settings.dist_dir)
+    relay = Relay(settings, store)
 
     async def domain_info(request: Request) -> Response:
         origin = request.headers.get("origin")
@@ -63,7 +68,10 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         _ = assets.build_id  # fail at start, with the fix in the message, when assets are not built
-        yield
+        try:
+            yield
+        finally:
+            await relay.shutdown()
 
     routes = [
         Route("/", playground),
@@ -71,10 +79,14 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         Route("/assets/{build}/{path:path}", assets.asset),
         Route("/api/domain-info", domain_info),
         Route("/healthz", health),
+        Route("/join/{token}", JoinPage(settings, store, assets).page),
         WebSocketRoute("/ws", host_socket),
+        WebSocketRoute("/ws/guest", guest_socket),
         Mount("/static", StaticFiles(directory=settings.static_dir), name="static"),
     ]
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.store = store
     app.state.settings = settings
+    app.state.relay = relay
+    app.state.assets = assets
     return app

@@ -13,19 +13,46 @@ REPO_STATIC = Path(__file__).resolve().parents[2] / "static"
 DEFAULT_DOMAINS = ("localhost", "127.0.0.1")
 
 
+def _env(name: str, default: str) -> str:
+    return os.environ.get(name, default)
+
+
+def _frame_log() -> Path | None:
+    value = os.environ.get("CWMN_FRAME_LOG", "")
+    return Path(value) if value else None
+
+
 @dataclass(frozen=True)
 class Settings:
-    """``CWMN_DATA_DIR`` (default ``./data``), ``CWMN_DATABASE_URL`` (default a SQLite file in
-    the data dir; ``postgresql+psycopg://…`` works too), ``CWMN_STATIC_DIR``."""
+    """Every setting has an environment variable:
 
-    data_dir: Path = field(default_factory=lambda: Path(os.environ.get("CWMN_DATA_DIR", "data")))
-    database_url: str = field(default_factory=lambda: os.environ.get("CWMN_DATABASE_URL", ""))
+    - ``CWMN_DATA_DIR`` (default ``./data``), ``CWMN_DATABASE_URL`` (default a SQLite file in
+      the data dir; ``postgresql+psycopg://…`` works too), ``CWMN_STATIC_DIR``;
+    - ``CWMN_MAX_SESSION_SECONDS`` (14400): a live session then ends as ``expired``;
+    - ``CWMN_HOST_GRACE_SECONDS`` (60): how long a session waits for its host to come back;
+    - ``CWMN_LINK_TTL_SECONDS`` (86400): lifetime of a private link;
+    - ``CWMN_PUBLIC_URL``: this server's public ``http(s)://host[:port]`` for links (default:
+      taken from the host socket's own URL);
+    - ``CWMN_FRAME_LOG``: a file to which every text frame a host sends is appended, one per
+      line (a debugging aid; off by default).
+    """
+
+    data_dir: Path = field(default_factory=lambda: Path(_env("CWMN_DATA_DIR", "data")))
+    database_url: str = field(default_factory=lambda: _env("CWMN_DATABASE_URL", ""))
     static_dir: Path = field(
-        default_factory=lambda: Path(os.environ.get("CWMN_STATIC_DIR", str(REPO_STATIC)))
+        default_factory=lambda: Path(_env("CWMN_STATIC_DIR", str(REPO_STATIC)))
     )
-    max_session_seconds: int = field(
-        default_factory=lambda: int(os.environ.get("CWMN_MAX_SESSION_SECONDS", "14400"))
+    max_session_seconds: float = field(
+        default_factory=lambda: float(_env("CWMN_MAX_SESSION_SECONDS", "14400"))
     )
+    host_grace_seconds: float = field(
+        default_factory=lambda: float(_env("CWMN_HOST_GRACE_SECONDS", "60"))
+    )
+    link_ttl_seconds: float = field(
+        default_factory=lambda: float(_env("CWMN_LINK_TTL_SECONDS", "86400"))
+    )
+    public_url: str = field(default_factory=lambda: _env("CWMN_PUBLIC_URL", ""))
+    frame_log: Path | None = field(default_factory=_frame_log)
 
     @property
     def db_url(self) -> str:

@@ -4,17 +4,21 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from ..errors import CwmnError, InvalidState, ProtocolError
+from ..errors import InvalidState, ProtocolError
 from ..protocol.messages import (
     PROTOCOL_VERSION,
+    CreateLink,
     EndSession,
     Hello,
     Message,
+    MirrorFrame,
     Ping,
+    ResumeSession,
+    SetPrivacy,
     StartSession,
 )
 
-__all__ = ["HostPhase", "HostProtocol"]
+__all__ = ["HostPhase", "HostProtocol", "check_hello"]
 
 
 class HostPhase(StrEnum):
@@ -26,10 +30,25 @@ class HostPhase(StrEnum):
 
 _ALLOWED: dict[HostPhase, tuple[type[Message], ...]] = {
     HostPhase.AWAITING_HELLO: (Hello,),
-    HostPhase.READY: (StartSession, Ping),
-    HostPhase.IN_SESSION: (EndSession, Ping),
+    HostPhase.READY: (StartSession, ResumeSession, Ping),
+    HostPhase.IN_SESSION: (MirrorFrame, CreateLink, SetPrivacy, EndSession, Ping),
     HostPhase.ENDED: (Ping,),
 }
+#: Dropped without an answer: frames the host sent before it learnt that the session ended.
+_IGNORED: dict[HostPhase, tuple[type[Message], ...]] = {
+    HostPhase.ENDED: (MirrorFrame,),
+}
+
+
+def check_hello(message: Hello, role: str) -> None:
+    """Raise ``protocol`` for another protocol version or a client of another role."""
+    if message.version != PROTOCOL_VERSION:
+        raise ProtocolError(
+            f"protocol version {message.version} is not supported; this server speaks "
+            f"{PROTOCOL_VERSION}: reload the page to get the current cwmn.js"
+        )
+    if message.role != role:
+        raise ProtocolError(f"this socket is for role {role!r}, not {message.role!r}")
 
 
 class HostProtocol:
@@ -39,25 +58,25 @@ class HostProtocol:
         self.phase = HostPhase.AWAITING_HELLO
         self.session_id = ""
 
-    def check(self, message: Message) -> None:
-        """Raise a coded error if ``message`` may not come now."""
-        if isinstance(message, Hello) and message.version != PROTOCOL_VERSION:
-            raise CwmnError(
-                f"protocol version {message.version} is not supported; this server speaks "
-                f"{PROTOCOL_VERSION}: reload the page to get the current cwmn.js",
-                "protocol",
-            )
+    def check(self, message: Message) -> bool:
+        """Raise a coded error if ``message`` may not come now; False: drop it silently."""
+        if isinstance(message, Hello):
+            check_hello(message, "host")
+        if isinstance(message, _IGNORED.get(self.phase, ())):
+            return False
         if not isinstance(message, _ALLOWED[self.phase]):
             if self.phase is HostPhase.AWAITING_HELLO:
                 raise ProtocolError(f"expected hello first, got {message.type}")
             raise InvalidState(
                 f"{message.type} is not valid while the connection is {self.phase.value}"
             )
+        return True
 
     def greeted(self) -> None:
         self.phase = HostPhase.READY
 
     def started(self, session_id: str) -> None:
+        """After StartSession or ResumeSession."""
         self.phase = HostPhase.IN_SESSION
         self.session_id = session_id
 

@@ -1,34 +1,48 @@
-"""The WebSocket endpoint hosts connect to: Origin check, handshake, session start/end."""
+"""The WebSocket endpoint hosts connect to (``/ws``): Origin check, handshake, the session
+(start, resume, end), links, privacy, and the mirror frames the relay fans out to guests."""
 
 from __future__ import annotations
 
 import contextlib
 import time
+from pathlib import Path
 
 from starlette.concurrency import run_in_threadpool
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from ..errors import CwmnError
+from ..errors import CwmnError, NotFound
 from ..protocol import codec
 from ..protocol.messages import (
     CLOSE_BAD_ORIGIN,
     CLOSE_PROTOCOL,
+    CreateLink,
     EndSession,
     ErrorReply,
     Hello,
+    LinkCreated,
     Message,
+    MirrorFrame,
+    Ok,
     Ping,
     Pong,
+    ResumeSession,
     SessionEnded,
+    SessionResumed,
     SessionStarted,
+    SetPrivacy,
     StartSession,
     Welcome,
 )
+from .config import Settings
 from .host_protocol import HostProtocol
+from .links import join_url, public_base
+from .relay import HostLink, LiveRoom, Relay
 from .sites import Site, hostname_of
-from .store import Store
+from .store import SessionRecord, Store
 
-__all__ = ["host_socket"]
+__all__ = ["append_frame_log", "host_socket"]
+
+MAX_PAGE_ID = 200
 
 
 async def host_socket(ws: WebSocket) -> None:
@@ -40,68 +54,167 @@ async def host_socket(ws: WebSocket) -> None:
         await ws.close(CLOSE_BAD_ORIGIN, reason="origin not authorized")
         return
     await ws.accept()
-    conn = HostConnection(ws, store, site, origin)
-    with contextlib.suppress(WebSocketDisconnect):
-        await conn.run()
+    conn = HostConnection(ws, ws.app.state.relay, ws.app.state.settings, store, site, origin)
+    closed_by_us = False
+    try:
+        with contextlib.suppress(WebSocketDisconnect):
+            closed_by_us = await conn.run()
+    finally:
+        conn.closed()  # synchronous: it must run even when the task is being cancelled
+    if closed_by_us:
+        await conn.link.peer.flush()
+    else:
+        conn.link.peer.discard()
 
 
 class HostConnection:
-    def __init__(self, ws: WebSocket, store: Store, site: Site, origin: str) -> None:
-        self.ws, self.store, self.site, self.origin = ws, store, site, origin
+    """Reads one host socket, answers requests, and hands the session work to the relay."""
+
+    def __init__(
+        self,
+        ws: WebSocket,
+        relay: Relay,
+        settings: Settings,
+        store: Store,
+        site: Site,
+        origin: str,
+    ) -> None:
+        self.ws, self.relay, self.settings, self.store = ws, relay, settings, store
+        self.site, self.origin = site, origin
         self.protocol = HostProtocol()
+        self.link = HostLink(relay.peer(ws), self.protocol)
+        self.live: LiveRoom | None = None
         self.page_url = ""
 
-    async def run(self) -> None:
+    async def run(self) -> bool:
+        """Serve until the socket closes; True if this side closed it (bad frame)."""
         while True:
             event = await self.ws.receive()
             if event["type"] == "websocket.disconnect":
-                return
+                return False
             frame = event.get("text")
             if frame is None:
-                await self.ws.close(CLOSE_PROTOCOL, reason="frames must be text (JSON)")
-                return
+                self.link.peer.close(CLOSE_PROTOCOL, "frames must be text (JSON)")
+                return True
+            if self.settings.frame_log is not None:
+                append_frame_log(self.settings.frame_log, frame)
             try:
                 message = codec.decode(frame)
             except CwmnError as exc:
-                await self.ws.close(CLOSE_PROTOCOL, reason=exc.message[:120])
-                return
+                self.link.peer.close(CLOSE_PROTOCOL, exc.message)
+                return True
             try:
-                self.protocol.check(message)
-                reply = await self.handle(message)
+                if not self.protocol.check(message):
+                    continue
+                replies = await self.handle(message)
             except CwmnError as exc:
-                reply = ErrorReply(ref=message.ref, code=exc.code, message=exc.message)
-            await self.ws.send_text(codec.encode(reply))
+                replies = [ErrorReply(ref=message.ref, code=exc.code, message=exc.message)]
+            for reply in replies:
+                self.link.peer.send(reply)
 
-    async def handle(self, message: Message) -> Message:
+    def closed(self) -> None:
+        if self.live is not None:
+            self.relay.host_gone(self.live, self.link)
+
+    async def handle(self, message: Message) -> list[Message]:
+        """The answers to one checked message (a reply first, then any pushes)."""
+        if isinstance(message, MirrorFrame):
+            assert self.live is not None
+            self.relay.frame(self.live, message, self.link)
+            return []
         if isinstance(message, Hello):
             self.page_url = message.page_url[:2048]
             self.protocol.greeted()
-            return Welcome(ref=message.ref, server_time=time.time())
+            return [Welcome(ref=message.ref, server_time=time.time())]
         if isinstance(message, StartSession):
-            record = await run_in_threadpool(
-                self.store.create_session,
-                self.site.id,
-                message.host_name[:200],
-                message.host_email[:254],
-                message.is_replay,
-                self.origin,
-                self.page_url,
-            )
-            self.protocol.started(record.id)
-            return SessionStarted(
-                ref=message.ref,
-                session_id=record.id,
-                resume_token=record.resume_token,
-                started_at=record.created_at,
-                is_replay=record.is_replay,
-                host_name=record.host_name,
-                host_email=record.host_email,
-                settings=self.site.info(hostname_of(self.origin))["settings"],
-            )
+            return [await self.start(message)]
+        if isinstance(message, ResumeSession):
+            return await self.resume(message)
+        if isinstance(message, CreateLink):
+            return [await self.create_link(message)]
+        if isinstance(message, SetPrivacy):
+            assert self.live is not None
+            self.relay.set_privacy(self.live, message.enabled)
+            return [Ok(ref=message.ref)]
         if isinstance(message, EndSession):
+            assert self.live is not None
             session_id = self.protocol.session_id
-            await run_in_threadpool(self.store.end_session, session_id, "ended")
+            await self.relay.end(self.live, "ended", tell_host=False)
             self.protocol.ended()
-            return SessionEnded(ref=message.ref, session_id=session_id, reason="ended")
+            return [SessionEnded(ref=message.ref, session_id=session_id, reason="ended")]
         assert isinstance(message, Ping)
-        return Pong(ref=message.ref)
+        return [Pong(ref=message.ref)]
+
+    def _site_settings(self) -> dict[str, object]:
+        settings: dict[str, object] = self.site.info(hostname_of(self.origin))["settings"]
+        return settings
+
+    async def start(self, message: StartSession) -> SessionStarted:
+        record = await run_in_threadpool(
+            self.store.create_session,
+            self.site.id,
+            message.host_name[:200],
+            message.host_email[:254],
+            message.is_replay,
+            self.origin,
+            self.page_url,
+        )
+        self.live = self.relay.start(record, self.link, message.page_id[:MAX_PAGE_ID])
+        self.protocol.started(record.id)
+        return SessionStarted(
+            ref=message.ref,
+            session_id=record.id,
+            resume_token=record.resume_token,
+            started_at=record.created_at,
+            is_replay=record.is_replay,
+            host_name=record.host_name,
+            host_email=record.host_email,
+            settings=self._site_settings(),
+        )
+
+    async def resume(self, message: ResumeSession) -> list[Message]:
+        """Take the session back: same page → the server's last seq, new page → 0."""
+        record: SessionRecord | None = None
+        if 0 < len(message.resume_token) <= 200:
+            record = await run_in_threadpool(
+                self.store.session_by_resume_token, message.resume_token
+            )
+        if record is None or record.site_id != self.site.id:
+            raise NotFound("no session has this resume token: start a new session")
+        if not await self.relay.check_open(record):
+            raise CwmnError("the session has ended: start a new session", "session_ended")
+        self.live, back = self.relay.resume(record, message.page_id[:MAX_PAGE_ID], self.link)
+        self.protocol.started(record.id)
+        reply = SessionResumed(
+            ref=message.ref,
+            session_id=record.id,
+            started_at=record.created_at,
+            is_replay=record.is_replay,
+            host_name=record.host_name,
+            host_email=record.host_email,
+            acked_seq=back.acked_seq,
+            settings=self._site_settings(),
+            privacy=self.live.room.privacy,
+        )
+        return [reply, *self.relay.roster(back)]
+
+    async def create_link(self, message: CreateLink) -> LinkCreated:
+        record = await run_in_threadpool(
+            self.store.create_link, self.protocol.session_id, self.settings.link_ttl_seconds
+        )
+        base = public_base(self.settings.public_url, str(self.ws.url))
+        return LinkCreated(
+            ref=message.ref, url=join_url(base, record.token), expires_at=record.expires_at
+        )
+
+
+def append_frame_log(path: Path, frame: str) -> None:
+    """Append ``frame`` to ``path`` as one line (``CWMN_FRAME_LOG``, a debugging aid).
+
+    Raw line breaks can only sit between JSON tokens, where a space means the same; the
+    separators ``str.splitlines`` also honours are written as JSON escapes instead."""
+    line = frame.replace("\r", " ").replace("\n", " ")
+    for char in ("\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029"):
+        line = line.replace(char, f"\\u{ord(char):04x}")
+    with path.open("a", encoding="utf-8") as file:
+        file.write(line + "\n")

@@ -6,7 +6,14 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-__all__ = ["DEFAULT_SETTINGS", "Site", "domain_matches", "hostname_of", "normalise_domain"]
+__all__ = [
+    "DEFAULT_SETTINGS",
+    "Site",
+    "domain_matches",
+    "hostname_of",
+    "normalise_domain",
+    "same_origin",
+]
 
 DEFAULT_SETTINGS: dict[str, Any] = {
     "maxGuests": 10,
@@ -21,7 +28,7 @@ FEATURES: dict[str, bool] = {
     "emailInvites": False,
     "smsInvites": False,
     "publicLink": False,
-    "privateLink": False,
+    "privateLink": True,
 }
 
 
@@ -56,6 +63,28 @@ def normalise_domain(domain: str) -> str:
 def hostname_of(origin: str) -> str:
     """``https://shop.example.com:8443`` → ``shop.example.com``."""
     return (urlsplit(origin).hostname or "").lower()
+
+
+def same_origin(origin: str, host: str, public_url: str = "") -> bool:
+    """Is ``origin`` (a browser's Origin header) this server, reached as ``host`` (the Host
+    header) or, behind a proxy, as ``public_url``? Compares host names and ports; a port left
+    out means the default port of the Origin's scheme."""
+    try:
+        seen = urlsplit(origin)
+        if seen.scheme not in ("http", "https") or not seen.hostname:
+            return False
+        default = 443 if seen.scheme == "https" else 80
+        want = (seen.hostname, seen.port or default)
+        served = urlsplit("//" + host)
+        if (served.hostname, served.port or default) == want:
+            return True
+        public = urlsplit(public_url)
+        return bool(public_url) and (public.scheme, public.hostname, public.port or default) == (
+            seen.scheme,
+            *want,
+        )
+    except ValueError:  # a port that is not a number
+        return False
 
 
 def domain_matches(pattern: str, hostname: str) -> bool:

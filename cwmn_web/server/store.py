@@ -1,4 +1,7 @@
-"""Storage with SQLAlchemy: sites, their domains, and sessions. SQLite by default."""
+"""Storage with SQLAlchemy: sites, their domains, sessions and links. SQLite by default.
+
+Secrets (resume tokens, link tokens, device cookies) are stored only as sha256 hashes.
+"""
 
 from __future__ import annotations
 
@@ -30,7 +33,7 @@ from sqlalchemy.engine import Engine
 from .config import DEFAULT_DOMAINS
 from .sites import Site, domain_matches, normalise_domain
 
-__all__ = ["SessionRecord", "Store"]
+__all__ = ["LinkRecord", "SessionRecord", "Store", "token_hash"]
 
 metadata = MetaData()
 sites = Table(
@@ -56,10 +59,23 @@ sessions = Table(
     Column("is_replay", Boolean, nullable=False, default=False),
     Column("origin", String(300), nullable=False),
     Column("page_url", Text, nullable=False, default=""),
-    Column("resume_token_hash", String(64), nullable=False),
+    Column("resume_token_hash", String(64), nullable=False, index=True),
     Column("created_at", Float, nullable=False),
     Column("ended_at", Float),
     Column("end_reason", String(32)),
+)
+links = Table(
+    "links",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("session_id", String(64), ForeignKey("sessions.id"), nullable=False, index=True),
+    Column("kind", String(16), nullable=False, default="private"),
+    Column("device_hash", String(64)),
+    Column("guest_id", String(64)),
+    Column("guest_name", String(100)),
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
+    Column("revoked_at", Float),
 )
 
 
@@ -73,6 +89,23 @@ class SessionRecord:
     created_at: float
     ended_at: float | None
     resume_token: str = ""
+
+
+@dataclass(frozen=True)
+class LinkRecord:
+    """A join link. ``device_hash``/``guest_id`` are set by the first guest that joins."""
+
+    token_hash: str
+    session_id: str
+    kind: str
+    created_at: float
+    expires_at: float
+    revoked_at: float | None = None
+    device_hash: str | None = None
+    guest_id: str | None = None
+    guest_name: str | None = None
+    token: str = ""
+    """The token itself: only on the record :meth:`Store.create_link` returns."""
 
 
 class Store:
@@ -175,7 +208,7 @@ class Store:
                     is_replay=is_replay,
                     origin=origin,
                     page_url=page_url,
-                    resume_token_hash=_hash(resume_token),
+                    resume_token_hash=token_hash(resume_token),
                     created_at=created,
                 )
             )
@@ -201,12 +234,85 @@ class Store:
             r.id, r.site_id, r.host_name, r.host_email, r.is_replay, r.created_at, r.ended_at
         )
 
+    def session_by_resume_token(self, resume_token: str) -> SessionRecord | None:
+        """The session whose resume token is ``resume_token`` (only its hash is stored)."""
+        with self.engine.connect() as db:
+            r = db.execute(
+                select(sessions.c.id).where(
+                    sessions.c.resume_token_hash == token_hash(resume_token)
+                )
+            ).first()
+        return self.get_session(r.id) if r else None
+
     def session_rows(self) -> list[dict[str, Any]]:
         with self.engine.connect() as db:
             return [dict(r._mapping) for r in db.execute(select(sessions)).all()]
 
+    # -- links ------------------------------------------------------------------------
+    def create_link(
+        self, session_id: str, ttl_seconds: float, kind: str = "private", now: float | None = None
+    ) -> LinkRecord:
+        """A new link to ``session_id``; the returned record alone carries the token."""
+        token = secrets.token_urlsafe(24)  # 192 bits
+        created = time.time() if now is None else now
+        record = LinkRecord(
+            token_hash=token_hash(token),
+            session_id=session_id,
+            kind=kind,
+            created_at=created,
+            expires_at=created + ttl_seconds,
+            token=token,
+        )
+        with self.engine.begin() as db:
+            db.execute(
+                links.insert().values(
+                    token_hash=record.token_hash,
+                    session_id=session_id,
+                    kind=kind,
+                    created_at=created,
+                    expires_at=record.expires_at,
+                )
+            )
+        return record
 
-def _hash(token: str) -> str:
+    def link_by_token(self, token: str) -> LinkRecord | None:
+        with self.engine.connect() as db:
+            r = db.execute(select(links).where(links.c.token_hash == token_hash(token))).first()
+        return LinkRecord(**r._mapping) if r else None
+
+    def bind_link(
+        self, hashed: str, device_hash: str, guest_id: str, guest_name: str
+    ) -> LinkRecord | None:
+        """Bind an unbound link to ``device_hash`` (with a new ``guest_id``), atomically.
+
+        The device it is bound to also updates the guest's name. Returns the link as it is
+        now; its ``device_hash`` says whether this device holds it."""
+        with self.engine.begin() as db:
+            db.execute(
+                update(links)
+                .where(links.c.token_hash == hashed, links.c.device_hash.is_(None))
+                .values(device_hash=device_hash, guest_id=guest_id)
+            )
+            db.execute(
+                update(links)
+                .where(links.c.token_hash == hashed, links.c.device_hash == device_hash)
+                .values(guest_name=guest_name)
+            )
+            r = db.execute(select(links).where(links.c.token_hash == hashed)).first()
+        return LinkRecord(**r._mapping) if r else None
+
+    def revoke_link(self, token: str, now: float | None = None) -> bool:
+        with self.engine.begin() as db:
+            result = db.execute(
+                update(links)
+                .where(links.c.token_hash == token_hash(token), links.c.revoked_at.is_(None))
+                .values(revoked_at=time.time() if now is None else now)
+            )
+            return result.rowcount > 0
+
+
+def token_hash(token: str) -> str:
+    """The sha256 (hex) under which a secret token is stored."""
     return hashlib.sha256(token.encode()).hexdigest()
 
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
@@ -14,7 +16,7 @@ from cwmn_web.server.app import create_app
 from cwmn_web.server.config import Settings
 from cwmn_web.server.store import Store
 
-__all__ = ["TestClient"]
+__all__ = ["LiveClient", "TestClient"]
 
 ROOT = Path(__file__).resolve().parents[2]
 STATIC = ROOT / "static"
@@ -46,3 +48,45 @@ def settings(tmp_path: Path) -> Settings:
 def client(settings: Settings, store: Store, build_id: str) -> Iterator[TestClient]:
     with TestClient(create_app(settings, store)) as client:
         yield client
+
+
+VIEWER_HTML = (
+    "<!doctype html><title>viewer</title>"
+    '<script src="/assets/__CWMN_BUILD__/viewer.mjs" type="module"></script>\n'
+)
+
+
+@pytest.fixture(scope="session")
+def live_static(tmp_path_factory: pytest.TempPathFactory, build_id: str) -> Path:
+    """A static dir with a stand-in ``viewer.html`` and the real ``dist`` (linked)."""
+    static = tmp_path_factory.mktemp("static")
+    (static / "dist").symlink_to(DIST, target_is_directory=True)
+    (static / "viewer.html").write_text(VIEWER_HTML)
+    return static
+
+
+LiveClient = Callable[..., AbstractContextManager[TestClient]]
+
+
+@pytest.fixture
+def live_client(tmp_path: Path, store: Store, live_static: Path) -> LiveClient:
+    """``with live_client(host_grace_seconds=0.2) as client:`` — the app with the stand-in
+    viewer and any settings overridden (timers default to values no test waits for)."""
+
+    @contextmanager
+    def make(**overrides: Any) -> Iterator[TestClient]:
+        values: dict[str, Any] = {
+            "data_dir": tmp_path,
+            "database_url": "",
+            "static_dir": live_static,
+            "host_grace_seconds": 60.0,
+            "max_session_seconds": 3600.0,
+            "link_ttl_seconds": 3600.0,
+            "public_url": "",
+            "frame_log": None,
+            **overrides,
+        }
+        with TestClient(create_app(Settings(**values), store)) as client:
+            yield client
+
+    return make

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import json
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
@@ -15,23 +17,34 @@ from cwmn_web.protocol.messages import (
     CLOSE_BAD_ORIGIN,
     CLOSE_PROTOCOL,
     PROTOCOL_VERSION,
+    CreateLink,
     EndSession,
     ErrorReply,
     Hello,
+    LinkCreated,
     Message,
+    MirrorFrame,
+    Ok,
     Ping,
     Pong,
+    ResumeSession,
     SessionEnded,
+    SessionResumed,
     SessionStarted,
+    SetPrivacy,
     StartSession,
     Welcome,
 )
 from cwmn_web.server.sites import DEFAULT_SETTINGS
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from starlette.testclient import TestClient, WebSocketTestSession
 
     from cwmn_web.server.store import Store
+
+    from .conftest import LiveClient
 
 ORIGIN = "http://localhost:1234"
 PAGE = "http://localhost:1234/shop"
@@ -246,3 +259,131 @@ def test_deeply_nested_frame_closes_4400(client: TestClient) -> None:
         with pytest.raises(WebSocketDisconnect) as info:
             w.ws.receive_text()
     assert info.value.code == 4400
+
+
+# -- resume, links, privacy, the frame log ----------------------------------------------------
+def test_a_guest_hello_is_refused_here(client: TestClient) -> None:
+    with wire(client) as w:
+        reply = w.ask(Hello(ref=1, role="guest"))
+        assert isinstance(reply, ErrorReply)
+        assert reply.code == "protocol"
+
+
+@pytest.mark.parametrize("token", ["", "nope", "x" * 300])
+def test_resume_with_an_unknown_token(client: TestClient, token: str) -> None:
+    with wire(client) as w:
+        w.hello()
+        reply = w.ask(ResumeSession(ref=2, resume_token=token, page_id="p"))
+        assert isinstance(reply, ErrorReply)
+        assert (reply.ref, reply.code) == (2, "not_found")
+        # Still ready: a new session may start.
+        assert isinstance(w.ask(StartSession(ref=3, host_name="A")), SessionStarted)
+
+
+def test_resume_is_only_for_the_sessions_site(client: TestClient, store: Store) -> None:
+    store.add_domain("shop.example.com", "shop")
+    with wire(client) as w:
+        started = w.start()
+    with wire(client, "https://shop.example.com") as w:
+        w.hello()
+        reply = w.ask(ResumeSession(ref=2, resume_token=started.resume_token, page_id="p"))
+        assert isinstance(reply, ErrorReply)
+        assert reply.code == "not_found"
+
+
+def test_resume_an_ended_session(client: TestClient) -> None:
+    with wire(client) as w:
+        started = w.start()
+        w.ask(EndSession(ref=3))
+    with wire(client) as w:
+        w.hello()
+        reply = w.ask(ResumeSession(ref=2, resume_token=started.resume_token, page_id="p"))
+        assert isinstance(reply, ErrorReply)
+        assert reply.code == "session_ended"
+
+
+def test_resume_keeps_privacy(client: TestClient) -> None:
+    with wire(client) as w:
+        started = w.start()
+        assert w.ask(SetPrivacy(ref=3, enabled=True)) == Ok(ref=3)
+    with wire(client) as w:
+        w.hello()
+        reply = w.ask(ResumeSession(ref=2, resume_token=started.resume_token, page_id="p"))
+        assert isinstance(reply, SessionResumed)
+        assert reply.privacy is True
+
+
+def test_create_link(client: TestClient, store: Store) -> None:
+    with wire(client) as w:
+        started = w.start()
+        before = time.time()
+        reply = w.ask(CreateLink(ref=3))
+        assert isinstance(reply, LinkCreated)
+        assert reply.ref == 3
+        base, token = reply.url.rsplit("/join/", 1)
+        assert base == "http://testserver"  # from ws://testserver
+        assert len(token) >= 32
+        assert before + 86400 - 5 < reply.expires_at <= time.time() + 86400
+        link = store.link_by_token(token)
+        assert link is not None
+        assert (link.session_id, link.kind, link.device_hash) == (
+            started.session_id,
+            "private",
+            None,
+        )
+
+
+def test_create_link_needs_a_session(client: TestClient) -> None:
+    with wire(client) as w:
+        w.hello()
+        reply = w.ask(CreateLink(ref=2))
+        assert isinstance(reply, ErrorReply)
+        assert reply.code == "invalid_state"
+
+
+def test_link_urls_over_wss_and_with_a_public_url(live_client: LiveClient, store: Store) -> None:
+    store.add_domain("shop.example.com")
+    with (
+        live_client() as client,
+        client.websocket_connect(
+            "wss://cobrowse.example.com:8443/ws", headers={"origin": "https://shop.example.com"}
+        ) as ws,
+    ):
+        w = Wire(ws)
+        w.start()
+        reply = w.ask(CreateLink(ref=3))
+        assert isinstance(reply, LinkCreated)
+        assert reply.url.startswith("https://cobrowse.example.com:8443/join/")
+    public = "https://cb.example.com/"
+    with live_client(public_url=public, link_ttl_seconds=60) as client, wire(client) as w:
+        w.start()
+        reply = w.ask(CreateLink(ref=3))
+        assert isinstance(reply, LinkCreated)
+        assert reply.url.startswith("https://cb.example.com/join/")
+        assert reply.expires_at <= time.time() + 60
+
+
+def test_the_frame_log(live_client: LiveClient, tmp_path: Path) -> None:
+    log = tmp_path / "frames.log"
+    frames = [
+        codec.encode(Hello(ref=1, page_url=PAGE)),
+        codec.encode(StartSession(ref=2, host_name="Ann")),
+        codec.encode(MirrorFrame(seq=1, kind="snapshot", data={"t": "a\nb\u2028c\u0085é"})),
+        '{"type": "ping",\r\n "ref": 3}',
+    ]
+    with live_client(frame_log=log) as client, wire(client) as w:
+        for frame in frames:
+            w.ws.send_text(frame)
+        w.ws.send_text(codec.encode(Ping(ref=4)))
+        while codec.decode(w.ws.receive_text()) != Pong(ref=4):
+            pass
+    lines = log.read_text(encoding="utf-8").splitlines()
+    assert len(lines) == 5
+    assert [json.loads(line) for line in lines[:4]] == [json.loads(f) for f in frames]
+    assert "é" in lines[2]  # as sent, not re-escaped: a masking test can search the text
+
+
+def test_no_frame_log_by_default(client: TestClient, tmp_path: Path) -> None:
+    with wire(client) as w:
+        w.start()
+    assert list(tmp_path.glob("*.log")) == []

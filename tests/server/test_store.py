@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import TYPE_CHECKING
 
 import pytest
@@ -109,3 +110,56 @@ def test_session_ids_are_unique(store: Store) -> None:
 def test_unknown_session(store: Store) -> None:
     assert store.get_session("nope") is None
     assert store.end_session("nope", "ended") is False
+
+
+def test_session_by_resume_token(store: Store) -> None:
+    record = store.create_session(1, "Ann", "a@b.com", False, "o", "p")
+    found = store.session_by_resume_token(record.resume_token)
+    assert found is not None
+    assert found.id == record.id
+    assert store.session_by_resume_token("nope") is None
+    assert store.session_by_resume_token("") is None
+
+
+def test_links(store: Store) -> None:
+    session = store.create_session(1, "Ann", "a@b.com", False, "o", "p")
+    link = store.create_link(session.id, 86400, now=100.0)
+    assert len(link.token) >= 32  # 24 random bytes, URL-safe
+    assert (link.session_id, link.kind, link.created_at, link.expires_at) == (
+        session.id,
+        "private",
+        100.0,
+        86500.0,
+    )
+    assert link.token_hash == hashlib.sha256(link.token.encode()).hexdigest()
+    stored = store.link_by_token(link.token)
+    assert stored is not None
+    assert stored.token == ""  # only the hash is kept
+    assert (stored.device_hash, stored.guest_id, stored.revoked_at) == (None, None, None)
+    assert store.link_by_token("nope") is None
+
+
+def test_binding_a_link_is_first_come(store: Store) -> None:
+    session = store.create_session(1, "Ann", "a@b.com", False, "o", "p")
+    link = store.create_link(session.id, 60)
+    first = store.bind_link(link.token_hash, "dev-a", "g1", "Bob")
+    assert first is not None
+    assert (first.device_hash, first.guest_id, first.guest_name) == ("dev-a", "g1", "Bob")
+    again = store.bind_link(link.token_hash, "dev-a", "g2", "Robert")
+    assert again is not None
+    assert (again.guest_id, again.guest_name) == ("g1", "Robert")  # same guest, new name
+    other = store.bind_link(link.token_hash, "dev-b", "g3", "Eve")
+    assert other is not None
+    assert (other.device_hash, other.guest_id, other.guest_name) == ("dev-a", "g1", "Robert")
+    assert store.bind_link("unknown", "dev-a", "g4", "X") is None
+
+
+def test_revoke_link(store: Store) -> None:
+    session = store.create_session(1, "Ann", "a@b.com", False, "o", "p")
+    link = store.create_link(session.id, 60)
+    assert store.revoke_link(link.token, now=5.0) is True
+    assert store.revoke_link(link.token) is False
+    revoked = store.link_by_token(link.token)
+    assert revoked is not None
+    assert revoked.revoked_at == 5.0
+    assert store.revoke_link("nope") is False

@@ -120,7 +120,7 @@ def test_wire_form() -> None:
     frame = encode(StartSession(ref=7, host_name="Zoë", host_email="z@e.com"))
     assert frame == (
         '{"type":"start_session","ref":7,"host_name":"Zoë","host_email":"z@e.com",'
-        '"is_replay":false}'
+        '"is_replay":false,"page_id":""}'
     )
     assert encode_obj(Ping()) == {"type": "ping", "ref": 0}
 

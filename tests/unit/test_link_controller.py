@@ -126,6 +126,7 @@ class FakeServer:
         if isinstance(message, Hello):
             return Welcome(ref=ref, server_time=1000.0)
         if isinstance(message, StartSession):
+            self.page_id = message.page_id
             if self.start_error is not None:
                 return ErrorReply(
                     ref=ref, code=self.start_error.code, message=self.start_error.message
@@ -419,8 +420,13 @@ def test_session_start() -> None:
         assert isinstance(hello, Hello)
         assert hello.page_url == PAGE
         assert start == StartSession(
-            ref=start.ref, host_name="Host Name", host_email=HOST["hostEmail"], is_replay=False
+            ref=start.ref,
+            host_name="Host Name",
+            host_email=HOST["hostEmail"],
+            is_replay=False,
+            page_id=controller.config.page_id,
         )
+        assert len(start.page_id) == 16
         assert start.ref != hello.ref
 
     run(body)

@@ -1,0 +1,163 @@
+"""The WebSocket endpoint guests connect to (``/ws/guest``): same-origin only, hello, join
+through a link token bound to the device cookie, then the host's mirror stream."""
+
+from __future__ import annotations
+
+import contextlib
+import secrets
+import time
+
+from starlette.concurrency import run_in_threadpool
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from ..errors import CwmnError
+from ..protocol import codec
+from ..protocol.messages import (
+    CLOSE_BAD_ORIGIN,
+    CLOSE_NORMAL,
+    CLOSE_PROTOCOL,
+    CLOSE_SESSION_ENDED,
+    ErrorReply,
+    Hello,
+    Join,
+    Message,
+    Ping,
+    Pong,
+    Welcome,
+)
+from .config import Settings
+from .guest_protocol import GuestProtocol
+from .links import (
+    DEVICE_COOKIE,
+    check_link,
+    clean_guest_name,
+    device_hash,
+    usable_token,
+)
+from .relay import LiveRoom, Peer, Relay
+from .rooms import Guest
+from .sites import same_origin
+from .store import LinkRecord, SessionRecord, Store
+
+__all__ = ["JOIN_REFUSALS", "guest_socket"]
+
+#: What a refused guest is told, by error code.
+JOIN_REFUSALS: dict[str, str] = {
+    "link_invalid": "This link is not valid: it may have expired or been revoked. "
+    "Ask the host for a new link.",
+    "session_ended": "This session has ended.",
+    "link_used": "This private link was already used on another device. "
+    "Ask the host for a new link.",
+    "cookies_required": "This browser did not send its device cookie: open the link itself "
+    "in a browser that accepts cookies.",
+}
+
+
+async def guest_socket(ws: WebSocket) -> None:
+    """One guest connection. Only pages of this server may open it (the viewer)."""
+    settings: Settings = ws.app.state.settings
+    origin, host = ws.headers.get("origin", ""), ws.headers.get("host", "")
+    if not same_origin(origin, host, settings.public_url):
+        await ws.close(CLOSE_BAD_ORIGIN, reason="origin not allowed")
+        return
+    await ws.accept()
+    conn = GuestConnection(ws, ws.app.state.relay, settings, ws.app.state.store)
+    closed_by_us = False
+    try:
+        with contextlib.suppress(WebSocketDisconnect):
+            closed_by_us = await conn.run()
+    finally:
+        conn.closed()  # synchronous: it must run even when the task is being cancelled
+    if closed_by_us:
+        await conn.peer.flush()
+    else:
+        conn.peer.discard()
+
+
+class JoinRefused(CwmnError):
+    """A join the link rules refuse; the guest is told why and disconnected."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(JOIN_REFUSALS[code], code)
+
+
+class GuestConnection:
+    """Reads one guest socket: hello, join, pings. Frames reach it through the relay."""
+
+    def __init__(self, ws: WebSocket, relay: Relay, settings: Settings, store: Store) -> None:
+        self.ws, self.relay, self.settings, self.store = ws, relay, settings, store
+        self.protocol = GuestProtocol()
+        self.peer: Peer = relay.peer(ws)
+        self.live: LiveRoom | None = None
+        self.guest_id = ""
+
+    async def run(self) -> bool:
+        """Serve until the socket closes; True if this side closed it."""
+        while True:
+            event = await self.ws.receive()
+            if event["type"] == "websocket.disconnect":
+                return False
+            frame = event.get("text")
+            if frame is None:
+                self.peer.close(CLOSE_PROTOCOL, "frames must be text (JSON)")
+                return True
+            try:
+                message = codec.decode(frame)
+            except CwmnError as exc:
+                self.peer.close(CLOSE_PROTOCOL, exc.message)
+                return True
+            try:
+                self.protocol.check(message)
+                reply = await self.handle(message)
+            except JoinRefused as exc:
+                self.peer.send(ErrorReply(ref=message.ref, code=exc.code, message=exc.message))
+                ended = exc.code == "session_ended"
+                self.peer.close(CLOSE_SESSION_ENDED if ended else CLOSE_NORMAL, exc.code)
+                return True
+            except CwmnError as exc:
+                reply = ErrorReply(ref=message.ref, code=exc.code, message=exc.message)
+            if reply is not None:
+                self.peer.send(reply)
+
+    def closed(self) -> None:
+        if self.live is not None:
+            self.relay.guest_gone(self.live, self.guest_id, self.peer)
+
+    async def handle(self, message: Message) -> Message | None:
+        if isinstance(message, Hello):
+            self.protocol.greeted()
+            return Welcome(ref=message.ref, server_time=time.time())
+        if isinstance(message, Join):
+            await self.join(message)
+            return None  # the relay sent Joined, then what the guest needs
+        assert isinstance(message, Ping)
+        return Pong(ref=message.ref)
+
+    async def join(self, message: Join) -> None:
+        """Validate the link and the device, bind the link on first use, take a seat."""
+        link: LinkRecord | None = None
+        session: SessionRecord | None = None
+        if usable_token(message.token):
+            link = await run_in_threadpool(self.store.link_by_token, message.token)
+        if link is not None:
+            session = await run_in_threadpool(self.store.get_session, link.session_id)
+        device = device_hash(self.ws.cookies.get(DEVICE_COOKIE))
+        code = check_link(link, session, device, time.time(), self.settings.max_session_seconds)
+        if code is None and device is None:
+            code = "cookies_required"  # an unbound link: nothing to bind it to
+        if code is not None:
+            raise JoinRefused(code)
+        assert link is not None and session is not None and device is not None
+        name = clean_guest_name(message.name)
+        bound = await run_in_threadpool(
+            self.store.bind_link, link.token_hash, device, secrets.token_urlsafe(12), name
+        )
+        if bound is None or bound.device_hash != device or bound.guest_id is None:
+            raise JoinRefused("link_used")  # another device joined first
+        if not await self.relay.check_open(session):
+            raise JoinRefused("session_ended")
+        self.live = self.relay.room_for_guest(session)
+        self.guest_id = bound.guest_id
+        guest = Guest(bound.guest_id, name, joined_at=time.time(), via=bound.kind)
+        self.relay.join(self.live, guest, self.peer, max(message.last_seq, 0), message.ref)
+        self.protocol.joined()

@@ -1,0 +1,88 @@
+"""Join links: who may use one, the device cookie, guest names and link URLs. No I/O here.
+
+A private link admits one guest. Its first *join* (the guest's ``Join`` on the socket) binds
+it to the guest's device cookie; opening the page does not, so link previews and mail
+scanners that fetch the URL cannot use it up. After that the same device may come back any
+number of times; any other device (or a browser without the cookie) is refused.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from .store import LinkRecord, SessionRecord, token_hash
+
+__all__ = [
+    "DEVICE_COOKIE",
+    "MAX_GUEST_NAME",
+    "check_link",
+    "clean_guest_name",
+    "device_hash",
+    "join_url",
+    "public_base",
+    "session_expired",
+    "usable_token",
+]
+
+DEVICE_COOKIE = "cwmn_device"
+MAX_GUEST_NAME = 100
+MAX_TOKEN = 200
+
+
+def device_hash(cookie: str | None) -> str | None:
+    """The stored form of a device cookie (None without a cookie)."""
+    return token_hash(cookie) if cookie else None
+
+
+def session_expired(session: SessionRecord, max_seconds: float, now: float) -> bool:
+    """Past its maximum duration (even if nothing has marked it ended yet)."""
+    return session.created_at + max_seconds <= now
+
+
+def check_link(
+    link: LinkRecord | None,
+    session: SessionRecord | None,
+    device: str | None,
+    now: float,
+    max_session_seconds: float,
+) -> str | None:
+    """The error code that refuses ``device`` (a device hash) on ``link``, or None.
+
+    ``link_invalid``: unknown, revoked or expired; ``session_ended``: its session is over;
+    ``link_used``: bound to another device (or ``device`` is None and it is bound).
+    An unbound link is accepted; binding it is the caller's next step.
+    """
+    if link is None or link.revoked_at is not None or link.expires_at <= now:
+        return "link_invalid"
+    if (
+        session is None
+        or session.ended_at is not None
+        or session_expired(session, max_session_seconds, now)
+    ):
+        return "session_ended"
+    if link.device_hash is not None and link.device_hash != device:
+        return "link_used"
+    return None
+
+
+def usable_token(token: str) -> bool:
+    """Worth a database lookup: tokens are short URL-safe strings."""
+    return 0 < len(token) <= MAX_TOKEN
+
+
+def clean_guest_name(name: str) -> str:
+    """Stripped, at most 100 characters, ``Guest`` when empty."""
+    return name.strip()[:MAX_GUEST_NAME].strip() or "Guest"
+
+
+def public_base(public_url: str, socket_url: str) -> str:
+    """``CWMN_PUBLIC_URL`` if set, else the origin of ``socket_url`` (ws→http, wss→https)."""
+    if public_url:
+        return public_url.rstrip("/")
+    parts = urlsplit(socket_url)
+    scheme = {"ws": "http", "wss": "https"}.get(parts.scheme, parts.scheme)
+    return f"{scheme}://{parts.netloc}"
+
+
+def join_url(base: str, token: str) -> str:
+    return f"{base}/join/{token}"

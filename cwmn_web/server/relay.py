@@ -1,0 +1,372 @@
+"""Live sessions at the socket edge: each room's sockets, the fan-out and the timers.
+
+Feeds the sans-I/O :class:`~cwmn_web.server.rooms.Room` and carries out what it decides.
+Every socket sends through its own :class:`Peer` queue, so a slow or dead guest never holds
+up the host or the other guests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.websockets import WebSocket
+
+from ..protocol import codec
+from ..protocol.messages import (
+    CLOSE_REPLACED,
+    CLOSE_SESSION_ENDED,
+    CLOSE_TRY_AGAIN_LATER,
+    Ack,
+    GuestJoined,
+    GuestLeft,
+    HostStatus,
+    Joined,
+    Message,
+    MirrorFrame,
+    Paused,
+    SessionEnded,
+    SnapshotRequest,
+)
+from .config import Settings
+from .host_protocol import HostProtocol
+from .links import session_expired
+from .rooms import Guest, HostReturn, Room
+from .store import SessionRecord, Store
+
+__all__ = ["HostLink", "LiveRoom", "Peer", "Relay", "close_reason"]
+
+log = logging.getLogger("cwmn_web.server")
+
+#: Text a peer may have waiting before it counts as too slow (frames are shared strings,
+#: so this bounds latency more than memory). Above the room log's 16 MB, which a joining
+#: guest receives at once.
+MAX_QUEUED_CHARS = 64 * 1024 * 1024
+FLUSH_TIMEOUT = 5.0
+ENDED_MEMORY = 10_000
+
+
+def close_reason(text: str) -> str:
+    """A close reason cut to the protocol's 123 bytes (whole characters)."""
+    return text.encode()[:120].decode(errors="ignore")
+
+
+class Peer:
+    """The sending side of one socket: a queue drained by its own task.
+
+    :meth:`send` never waits. A peer whose queue grows past ``max_queued`` characters is
+    closed with 1013; a failed write stops the peer. Either way ``on_failed`` is called once.
+    """
+
+    def __init__(
+        self,
+        ws: WebSocket,
+        spawn: Callable[[Coroutine[Any, Any, None]], asyncio.Task[None]],
+        max_queued: int = MAX_QUEUED_CHARS,
+    ) -> None:
+        self.ws = ws
+        self.open = True
+        self.on_failed: Callable[[], None] | None = None
+        self.max_queued = max_queued
+        self._spawn = spawn
+        self._queue: asyncio.Queue[str | tuple[int, str]] = asyncio.Queue()
+        self._queued = 0
+        self._writer = spawn(self._drain())
+
+    def send(self, message: Message | str) -> bool:
+        """Queue ``message`` (or an already encoded frame); False if the peer is closed."""
+        if not self.open:
+            return False
+        text = message if isinstance(message, str) else codec.encode(message)
+        if self._queued + len(text) > self.max_queued:
+            self.abort(CLOSE_TRY_AGAIN_LATER, "too far behind: reconnect")
+            return False
+        self._queued += len(text)
+        self._queue.put_nowait(text)
+        return True
+
+    def close(self, code: int, reason: str) -> None:
+        """Close the socket once what is queued has been sent."""
+        if self.open:
+            self.open = False
+            self._queue.put_nowait((code, close_reason(reason)))
+
+    def abort(self, code: int, reason: str) -> None:
+        """Close now, dropping what is queued."""
+        self.open = False
+        self._writer.cancel()
+        self._spawn(self._close_after(self._writer, code, close_reason(reason)))
+        self._failed()
+
+    def discard(self) -> None:
+        """The client is gone: stop writing."""
+        self.open = False
+        self._writer.cancel()
+
+    async def flush(self, timeout: float = FLUSH_TIMEOUT) -> None:
+        """Wait (bounded) until the queue and a pending close are written."""
+        with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+            await asyncio.wait_for(asyncio.shield(self._writer), timeout)
+
+    async def _drain(self) -> None:
+        try:
+            while True:
+                item = await self._queue.get()
+                if isinstance(item, tuple):
+                    await self.ws.close(*item)
+                    return
+                self._queued -= len(item)
+                await self.ws.send_text(item)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # the socket is gone; its reader sees the disconnect
+            self.open = False
+            self._failed()
+
+    async def _close_after(self, writer: asyncio.Task[None], code: int, reason: str) -> None:
+        with contextlib.suppress(BaseException):
+            await writer
+        with contextlib.suppress(Exception):
+            await self.ws.close(code, reason)
+
+    def _failed(self) -> None:
+        callback, self.on_failed = self.on_failed, None
+        if callback is not None:
+            callback()
+
+
+@dataclass(eq=False)
+class HostLink:
+    """A host connection as the relay sees it: where to send, and its phase to move."""
+
+    peer: Peer
+    protocol: HostProtocol
+
+
+@dataclass(eq=False)
+class LiveRoom:
+    """A room with its sockets and timers."""
+
+    room: Room
+    host: HostLink | None = None
+    guests: dict[str, Peer] = field(default_factory=dict)
+    grace: asyncio.Task[None] | None = None
+    expiry: asyncio.Task[None] | None = None
+
+
+class Relay:
+    """Every live room of this process (kept in ``app.state.relay``)."""
+
+    def __init__(self, settings: Settings, store: Store) -> None:
+        self.settings = settings
+        self.store = store
+        self.rooms: dict[str, LiveRoom] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        # Sessions ended here whose store update may still be on its way.
+        self._ended: OrderedDict[str, None] = OrderedDict()
+
+    # -- tasks ------------------------------------------------------------------------------
+    def spawn(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    def peer(self, ws: WebSocket) -> Peer:
+        return Peer(ws, self.spawn)
+
+    async def shutdown(self) -> None:
+        """Stop every timer and writer (sessions stay open in the store: hosts resume)."""
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self.rooms.clear()
+
+    # -- opening ----------------------------------------------------------------------------
+    def start(self, record: SessionRecord, host: HostLink, page_id: str = "") -> LiveRoom:
+        """A new session's room, its host attached and on page ``page_id``."""
+        live = self._open(record, host)
+        live.room.page_id = page_id
+        return live
+
+    def resume(
+        self, record: SessionRecord, page_id: str, host: HostLink
+    ) -> tuple[LiveRoom, HostReturn]:
+        """Attach ``host`` to the session's room (recreated after a restart); returns the
+        room and what the host must learn (``acked_seq``, guest changes)."""
+        live = self.rooms.get(record.id) or self._open(record, None)
+        old = live.host
+        if old is not None and old is not host:
+            old.protocol.ended()
+            old.peer.close(CLOSE_REPLACED, "the session was resumed by another connection")
+        if live.grace is not None:
+            live.grace.cancel()
+            live.grace = None
+        was_away = not live.room.host_connected
+        back = live.room.attach_host(page_id)
+        live.host = host
+        if was_away:
+            self._broadcast(live, HostStatus(connected=True))
+        return live, back
+
+    def room_for_guest(self, record: SessionRecord) -> LiveRoom:
+        """The session's room; after a restart, one waiting for its host (grace timer on)."""
+        live = self.rooms.get(record.id)
+        if live is None:
+            live = self._open(record, None)
+            self._start_grace(live)
+        return live
+
+    def _open(self, record: SessionRecord, host: HostLink | None) -> LiveRoom:
+        room = Room(
+            record.id,
+            host_name=record.host_name,
+            started_at=record.created_at,
+            host_connected=host is not None,
+        )
+        live = LiveRoom(room, host=host)
+        left = record.created_at + self.settings.max_session_seconds - time.time()
+        live.expiry = self.spawn(self._end_later(live, max(left, 0.0)))
+        self.rooms[record.id] = live
+        return live
+
+    async def check_open(self, record: SessionRecord) -> bool:
+        """False if the session is over; one past its maximum duration is ended now."""
+        if record.ended_at is not None or record.id in self._ended:
+            return False
+        if not session_expired(record, self.settings.max_session_seconds, time.time()):
+            return True
+        live = self.rooms.get(record.id)
+        if live is not None:
+            await self.end(live, "expired", tell_host=True)
+        else:
+            self._remember_ended(record.id)
+            await run_in_threadpool(self.store.end_session, record.id, "expired")
+        return False
+
+    # -- the host ---------------------------------------------------------------------------
+    def frame(self, live: LiveRoom, frame: MirrorFrame, host: HostLink) -> None:
+        """One mirror frame from the host: relay, acknowledge, ask for a snapshot."""
+        result = live.room.receive_frame(frame)
+        if result.relay is not None:
+            for peer in list(live.guests.values()):
+                peer.send(result.relay)
+        if result.ack is not None:
+            host.peer.send(Ack(seq=result.ack))
+        if result.request_snapshot:
+            host.peer.send(SnapshotRequest())
+
+    def set_privacy(self, live: LiveRoom, enabled: bool) -> None:
+        if live.room.set_privacy(enabled):
+            self._broadcast(live, Paused(paused=enabled))
+
+    @staticmethod
+    def roster(back: HostReturn) -> list[Message]:
+        """The guest pushes for a host that is back (after its ``SessionResumed``)."""
+        return [GuestLeft(guest=g.to_dict()) for g in back.left] + [
+            GuestJoined(guest=g.to_dict()) for g in back.joined
+        ]
+
+    def host_gone(self, live: LiveRoom, host: HostLink) -> None:
+        """The host's socket closed without EndSession: tell guests, wait for a resume."""
+        if self.rooms.get(live.room.session_id) is not live or live.host is not host:
+            return  # ended, or another connection took over
+        live.host = None
+        live.room.detach_host()
+        self._broadcast(live, HostStatus(connected=False))
+        self._start_grace(live)
+
+    def _start_grace(self, live: LiveRoom) -> None:
+        if live.grace is None:
+            live.grace = self.spawn(self._end_later(live, self.settings.host_grace_seconds))
+
+    async def _end_later(self, live: LiveRoom, delay: float) -> None:
+        await asyncio.sleep(delay)
+        try:
+            await self.end(live, "expired", tell_host=True)
+        except Exception:
+            log.exception("could not expire session %s", live.room.session_id)
+
+    async def end(self, live: LiveRoom, reason: str, tell_host: bool) -> bool:
+        """End the session: guests (and the host if ``tell_host``) get ``SessionEnded``, the
+        room goes, the store records ``reason``. False if it had already ended."""
+        session_id = live.room.session_id
+        if self.rooms.get(session_id) is not live:
+            return False
+        del self.rooms[session_id]
+        self._remember_ended(session_id)
+        current = asyncio.current_task()
+        for task in (live.grace, live.expiry):
+            if task is not None and task is not current:
+                task.cancel()
+        ended = SessionEnded(session_id=session_id, reason=reason)
+        for peer in live.guests.values():
+            peer.on_failed = None
+            peer.send(ended)
+            peer.close(CLOSE_SESSION_ENDED, "session ended")
+        live.guests.clear()
+        if live.host is not None:
+            live.host.protocol.ended()
+            if tell_host:
+                live.host.peer.send(ended)
+        await run_in_threadpool(self.store.end_session, session_id, reason)
+        return True
+
+    def _remember_ended(self, session_id: str) -> None:
+        self._ended[session_id] = None
+        while len(self._ended) > ENDED_MEMORY:
+            self._ended.popitem(last=False)
+
+    # -- guests -----------------------------------------------------------------------------
+    def join(self, live: LiveRoom, guest: Guest, peer: Peer, last_seq: int, ref: int) -> None:
+        """Seat ``guest`` on ``peer`` (replacing its older socket): ``Joined``, then the
+        frames it needs (or ``Paused``); the host hears of a guest that was not present."""
+        room = live.room
+        old = live.guests.get(guest.guest_id)
+        if old is not None and old is not peer:
+            old.on_failed = None
+            old.close(CLOSE_REPLACED, "replaced by a newer connection of this guest")
+        new = room.add_guest(guest)
+        live.guests[guest.guest_id] = peer
+        peer.on_failed = lambda: self.guest_gone(live, guest.guest_id, peer)
+        peer.send(
+            Joined(
+                ref=ref,
+                guest_id=guest.guest_id,
+                session_id=room.session_id,
+                host_name=room.host_name,
+                paused=room.privacy,
+                host_connected=room.host_connected,
+            )
+        )
+        if room.privacy:
+            peer.send(Paused(paused=True))
+        for text in room.backlog(guest.guest_id, last_seq):
+            peer.send(text)
+        if live.host is not None:
+            if new:
+                live.host.peer.send(GuestJoined(guest=room.guests[guest.guest_id].to_dict()))
+            if room.request_snapshot_for_guest():
+                live.host.peer.send(SnapshotRequest())
+
+    def guest_gone(self, live: LiveRoom, guest_id: str, peer: Peer) -> None:
+        """``peer`` closed or failed; the host hears of it unless a newer socket took over."""
+        if live.guests.get(guest_id) is not peer:
+            return
+        del live.guests[guest_id]
+        guest = live.room.remove_guest(guest_id)
+        if guest is not None and live.host is not None:
+            live.host.peer.send(GuestLeft(guest=guest.to_dict()))
+
+    def _broadcast(self, live: LiveRoom, message: Message) -> None:
+        text = codec.encode(message)
+        for peer in list(live.guests.values()):
+            peer.send(text)

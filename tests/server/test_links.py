@@ -1,0 +1,118 @@
+"""cwmn_web.server.links and sites.same_origin: link rules and URLs (values only)."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+
+from cwmn_web.server.links import (
+    check_link,
+    clean_guest_name,
+    device_hash,
+    join_url,
+    public_base,
+    session_expired,
+    usable_token,
+)
+from cwmn_web.server.sites import same_origin
+from cwmn_web.server.store import LinkRecord, SessionRecord
+
+NOW = 1_000_000.0
+MAX = 3600.0
+SESSION = SessionRecord("s1", 1, "Ann", "a@b.com", False, created_at=NOW - 60, ended_at=None)
+LINK = LinkRecord("h", "s1", "private", created_at=NOW - 60, expires_at=NOW + 60)
+BOUND = LinkRecord("h", "s1", "private", NOW - 60, NOW + 60, device_hash="dev-a", guest_id="g1")
+
+
+@pytest.mark.parametrize(
+    ("link", "session", "device", "expected"),
+    [
+        (LINK, SESSION, "dev-a", None),
+        (LINK, SESSION, None, None),  # unbound: the caller binds (or asks for a cookie)
+        (BOUND, SESSION, "dev-a", None),
+        (BOUND, SESSION, "dev-b", "link_used"),
+        (BOUND, SESSION, None, "link_used"),
+        (None, SESSION, "dev-a", "link_invalid"),
+        (LinkRecord("h", "s1", "private", 0, NOW + 60, revoked_at=NOW - 1), SESSION, None,
+         "link_invalid"),
+        (LinkRecord("h", "s1", "private", 0, NOW), SESSION, None, "link_invalid"),
+        (LINK, None, "dev-a", "session_ended"),
+        (LINK, SessionRecord("s1", 1, "A", "e", False, NOW - 60, NOW - 1), None,
+         "session_ended"),
+        (LINK, SessionRecord("s1", 1, "A", "e", False, NOW - MAX, None), None,
+         "session_ended"),  # past its maximum, not yet marked
+        # An invalid link says so before saying anything about its session or device.
+        (LinkRecord("h", "s1", "private", 0, NOW), None, "dev-b", "link_invalid"),
+        (BOUND, None, "dev-b", "session_ended"),
+    ],
+)  # fmt: skip
+def test_check_link(
+    link: LinkRecord | None, session: SessionRecord | None, device: str | None, expected: str | None
+) -> None:
+    assert check_link(link, session, device, NOW, MAX) == expected
+
+
+def test_session_expired() -> None:
+    assert not session_expired(SESSION, MAX, NOW)
+    assert session_expired(SESSION, 60, NOW)
+
+
+def test_device_hash() -> None:
+    assert device_hash("abc") == hashlib.sha256(b"abc").hexdigest()
+    assert device_hash(None) is None
+    assert device_hash("") is None
+
+
+@pytest.mark.parametrize(
+    ("given", "kept"),
+    [("Bob", "Bob"), ("  Bob \n", "Bob"), ("", "Guest"), (" \t ", "Guest"),
+     ("x" * 101, "x" * 100), ("a" * 99 + " b", "a" * 99)],
+)  # fmt: skip
+def test_clean_guest_name(given: str, kept: str) -> None:
+    assert clean_guest_name(given) == kept
+
+
+def test_usable_token() -> None:
+    assert usable_token("abc")
+    assert not usable_token("")
+    assert not usable_token("x" * 201)
+
+
+@pytest.mark.parametrize(
+    ("public", "socket", "base"),
+    [
+        ("", "ws://127.0.0.1:8000/ws", "http://127.0.0.1:8000"),
+        ("", "wss://cobrowse.example.com/ws", "https://cobrowse.example.com"),
+        ("https://cb.example.com/", "ws://10.0.0.5:8000/ws", "https://cb.example.com"),
+    ],
+)
+def test_public_base(public: str, socket: str, base: str) -> None:
+    assert public_base(public, socket) == base
+    assert join_url(base, "T0K") == f"{base}/join/T0K"
+
+
+@pytest.mark.parametrize(
+    ("origin", "host", "public", "same"),
+    [
+        ("http://127.0.0.1:8000", "127.0.0.1:8000", "", True),
+        ("http://localhost", "localhost", "", True),
+        ("http://localhost:80", "localhost", "", True),
+        ("https://example.com", "example.com", "", True),
+        ("https://example.com", "example.com:443", "", True),
+        ("http://[::1]:8000", "[::1]:8000", "", True),
+        ("http://127.0.0.1:8001", "127.0.0.1:8000", "", False),
+        ("http://localhost:8000", "127.0.0.1:8000", "", False),
+        ("https://example.com", "example.com:8443", "", False),
+        ("null", "example.com", "", False),
+        ("", "example.com", "", False),
+        ("file://", "example.com", "", False),
+        ("http://example.com:x", "example.com", "", False),
+        ("http://example.com", "", "", False),
+        ("https://cb.example.com", "backend:8000", "https://cb.example.com", True),
+        ("http://cb.example.com", "backend:8000", "https://cb.example.com", False),
+        ("https://evil.example", "backend:8000", "https://cb.example.com", False),
+    ],
+)
+def test_same_origin(origin: str, host: str, public: str, same: bool) -> None:
+    assert same_origin(origin, host, public) is same

@@ -1,0 +1,296 @@
+"""cwmn_web.server.rooms: the mirror log and the room's decisions, values in and out."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from cwmn_web.protocol import codec
+from cwmn_web.protocol.messages import MirrorFrame
+from cwmn_web.server.rooms import (
+    MAX_LOG_BYTES,
+    MAX_LOG_FRAMES,
+    FrameResult,
+    Guest,
+    Room,
+    RoomLog,
+)
+
+
+def frame(seq: int, kind: str = "mutations", **data: object) -> MirrorFrame:
+    return MirrorFrame(seq=seq, kind=kind, data=dict(data))
+
+
+def snap(seq: int) -> MirrorFrame:
+    return frame(seq, "snapshot", nodes=[])
+
+
+def fill(log: RoomLog, first: int, last: int) -> None:
+    """A snapshot at ``first`` and mutations up to ``last``."""
+    for seq in range(first, last + 1):
+        f = snap(seq) if seq == first else frame(seq)
+        assert log.append(f, codec.encode(f))
+
+
+def seqs(frames: list[MirrorFrame]) -> list[int]:
+    return [f.seq for f in frames]
+
+
+# -- RoomLog ------------------------------------------------------------------------------
+def test_an_empty_log_has_nothing_to_give() -> None:
+    log = RoomLog()
+    assert (len(log), log.first_seq, log.last_seq, log.size) == (0, 0, 0, 0)
+    assert log.frames_after(0) == [] == log.frames_after(7)
+    assert (log.max_frames, log.max_bytes) == (MAX_LOG_FRAMES, MAX_LOG_BYTES) == (5000, 16 << 20)
+
+
+def test_frames_before_any_snapshot_are_not_kept() -> None:
+    log = RoomLog()
+    assert log.append(frame(1), "x") is False
+    assert len(log) == 0
+    assert log.append(snap(2), "s") is True
+    assert log.append(frame(3), "m") is True
+    assert seqs(log.frames_after(0)) == [2, 3]
+
+
+@pytest.mark.parametrize(
+    ("after", "expected"),
+    [
+        (0, [5, 6, 7, 8]),  # a new guest: the whole log, from its snapshot
+        (4, [5, 6, 7, 8]),  # before the snapshot: not covered
+        (5, [6, 7, 8]),
+        (6, [7, 8]),
+        (8, []),  # up to date
+        (9, [5, 6, 7, 8]),  # a seq the log never had (another page): start over
+        (-3, [5, 6, 7, 8]),
+    ],
+)
+def test_frames_after(after: int, expected: list[int]) -> None:
+    log = RoomLog()
+    fill(log, 5, 8)
+    assert seqs(log.frames_after(after)) == expected
+    assert log.texts_after(after) == [codec.encode(f) for f in log.frames_after(after)]
+
+
+def test_a_snapshot_starts_the_log_over() -> None:
+    log = RoomLog()
+    fill(log, 1, 4)
+    assert log.append(snap(5), "snapshot-5")
+    assert seqs(log.frames_after(0)) == [5]
+    assert seqs(log.frames_after(3)) == [5]  # 3 is no longer covered
+    assert (log.first_seq, log.last_seq, log.size) == (5, 5, len("snapshot-5"))
+
+
+def test_the_log_drops_everything_past_its_frame_bound() -> None:
+    log = RoomLog(max_frames=3)
+    fill(log, 1, 3)
+    assert log.append(frame(4), "m") is False
+    assert (len(log), log.size) == (0, 0)
+    assert log.append(frame(5), "m") is False  # still waiting for a snapshot
+    assert log.append(snap(6), "s") is True
+
+
+def test_the_log_drops_everything_past_its_byte_bound() -> None:
+    log = RoomLog(max_bytes=100)
+    assert log.append(snap(1), "s" * 60)
+    assert log.size == 60
+    assert log.append(frame(2), "m" * 40)  # exactly at the bound is fine
+    assert log.append(frame(3), "m") is False
+    assert (len(log), log.size) == (0, 0)
+
+
+def test_clear() -> None:
+    log = RoomLog()
+    fill(log, 1, 3)
+    log.clear()
+    assert (len(log), log.size, log.frames_after(0)) == (0, 0, [])
+
+
+# -- Room: the mirror stream ---------------------------------------------------------------
+def relayed(result: FrameResult) -> dict[str, object]:
+    assert result.relay is not None
+    message: dict[str, object] = json.loads(result.relay)
+    return message
+
+
+def test_frames_in_order_are_kept_relayed_and_acked() -> None:
+    room = Room("s1")
+    first = room.receive_frame(MirrorFrame(ref=9, seq=1, kind="snapshot", data={"nodes": []}))
+    assert first.ack == 1
+    assert not first.request_snapshot
+    assert relayed(first) == {"type": "mirror", "ref": 0, "seq": 1, "kind": "snapshot",
+                              "data": {"nodes": []}}  # fmt: skip
+    second = room.receive_frame(frame(2, texts=[[4, "a"]]))
+    assert (second.ack, relayed(second)["seq"]) == (2, 2)
+    assert room.last_seq == 2
+    assert room.log.texts_after(0) == [first.relay, second.relay]
+
+
+def test_duplicates_are_ignored() -> None:
+    room = Room("s1")
+    room.receive_frame(snap(1))
+    room.receive_frame(frame(2))
+    for seq in (1, 2, 0, -1):
+        assert room.receive_frame(frame(seq)) == FrameResult()
+    assert (room.last_seq, len(room.log)) == (2, 2)
+
+
+def test_a_gap_asks_for_a_snapshot_once_and_relays_nothing_until_it_comes() -> None:
+    room = Room("s1")
+    room.receive_frame(snap(1))
+    gap = room.receive_frame(frame(5))
+    assert gap == FrameResult(ack=5, relay=None, request_snapshot=True)
+    assert len(room.log) == 0
+    assert room.receive_frame(frame(6)) == FrameResult(ack=6)  # asked already
+    assert room.receive_frame(frame(8)) == FrameResult(ack=8)
+    fresh = room.receive_frame(snap(9))
+    assert fresh.relay is not None
+    assert not room.snapshot_requested
+    assert relayed(room.receive_frame(frame(10)))["seq"] == 10
+
+
+def test_a_snapshot_after_a_gap_is_taken() -> None:
+    room = Room("s1")
+    result = room.receive_frame(snap(40))  # a host that kept its numbering after a restart
+    assert (result.ack, result.request_snapshot) == (40, False)
+    assert relayed(result)["seq"] == 40
+
+
+def test_mutations_before_any_snapshot_ask_for_one() -> None:
+    room = Room("s1")
+    assert room.receive_frame(frame(1)) == FrameResult(ack=1, request_snapshot=True)
+
+
+def test_an_overflowing_log_asks_for_a_snapshot() -> None:
+    room = Room("s1", log=RoomLog(max_frames=2))
+    room.receive_frame(snap(1))
+    room.receive_frame(frame(2))
+    assert room.receive_frame(frame(3)) == FrameResult(ack=3, request_snapshot=True)
+    assert room.receive_frame(frame(4)) == FrameResult(ack=4)
+
+
+def test_no_snapshot_request_while_the_host_is_away() -> None:
+    room = Room("s1", host_connected=False)
+    assert room.receive_frame(frame(1)).request_snapshot is False
+    assert room.snapshot_requested is False
+
+
+def test_privacy_drops_frames_and_needs_a_new_snapshot_after() -> None:
+    room = Room("s1")
+    room.receive_frame(snap(1))
+    assert room.set_privacy(True) is True
+    assert room.set_privacy(True) is False
+    assert len(room.log) == 0  # nothing of the page stays either
+    assert room.receive_frame(snap(2)) == FrameResult(ack=2)
+    assert room.receive_frame(frame(3)) == FrameResult(ack=3)
+    assert room.backlog("g1", 0) == []
+    assert room.set_privacy(False) is True
+    # A stale mutation (sent before the host's fresh snapshot) is not relayed.
+    assert room.receive_frame(frame(4)) == FrameResult(ack=4, request_snapshot=True)
+    assert relayed(room.receive_frame(snap(5)))["kind"] == "snapshot"
+
+
+# -- Room: host and guests -----------------------------------------------------------------
+def test_attach_host_same_page_keeps_the_log_new_page_starts_over() -> None:
+    room = Room("s1")
+    assert room.attach_host("p1").acked_seq == 0  # StartSession named no page: start over
+    room.receive_frame(snap(1))
+    room.receive_frame(frame(2))
+    room.detach_host()
+    assert room.host_connected is False
+    assert room.attach_host("p1").acked_seq == 2
+    assert room.host_connected is True
+    assert len(room.log) == 2
+    assert room.attach_host("p2").acked_seq == 0
+    assert (room.page_id, room.last_seq, len(room.log)) == ("p2", 0, 0)
+    assert room.attach_host("").acked_seq == 0  # no page id never matches
+    assert room.page_id == ""
+
+
+def test_backlog_honours_last_seq_only_on_the_page_the_guest_saw() -> None:
+    room = Room("s1")
+    room.receive_frame(snap(1))
+    room.receive_frame(frame(2))
+    room.add_guest(Guest("g1", "Bob", 1.0))
+    assert len(room.backlog("g1", 0)) == 2
+    room.receive_frame(frame(3))
+    room.remove_guest("g1")
+    assert len(room.backlog("g1", 2)) == 1  # same page: only what came after
+    # The host moves to another page while g1 is away; seqs start over there.
+    room.add_guest(Guest("g2", "Cy", 2.0))
+    room.attach_host("p2")
+    for seq in range(1, 6):
+        room.receive_frame(snap(seq) if seq == 1 else frame(seq))
+    assert len(room.backlog("g1", 3)) == 5  # its seq 3 was another page's: everything
+    assert len(room.backlog("g2", 3)) == 2  # g2 followed the new page live
+    assert len(room.backlog("stranger", 4)) == 5  # unknown to this room (a restart)
+
+
+def ids(guests: list[Guest]) -> list[str]:
+    return [g.guest_id for g in guests]
+
+
+def test_guests_come_and_go() -> None:
+    room = Room("s1")
+    assert room.add_guest(Guest("g1", "Bob", 10.0)) is True
+    assert room.add_guest(Guest("g1", "Bobby", 99.0)) is False  # a reconnect
+    assert room.guests["g1"].name == "Bobby"
+    assert room.guests["g1"].joined_at == 10.0
+    assert room.remove_guest("g1") is not None
+    assert room.remove_guest("g1") is None
+
+
+def test_a_host_back_on_its_page_hears_only_what_changed() -> None:
+    room = Room("s1", page_id="p1")
+    for gid in ("g1", "g2", "g3"):
+        room.add_guest(Guest(gid, gid, 1.0))
+    room.detach_host()
+    room.remove_guest("g1")  # gone
+    room.remove_guest("g2")  # gone and back: the page never noticed
+    room.add_guest(Guest("g2", "g2", 2.0))
+    room.add_guest(Guest("g4", "g4", 3.0))  # new
+    room.add_guest(Guest("g5", "g5", 3.0))  # came and went
+    room.remove_guest("g5")
+    back = room.attach_host("p1")
+    assert (ids(back.left), ids(back.joined)) == (["g1"], ["g4"])
+
+
+def test_a_host_on_a_new_page_hears_of_every_guest() -> None:
+    room = Room("s1", page_id="p1")
+    room.add_guest(Guest("g1", "Bob", 1.0))
+    room.detach_host()
+    room.add_guest(Guest("g2", "Cy", 2.0))
+    back = room.attach_host("p2")
+    assert (ids(back.left), ids(back.joined)) == ([], ["g1", "g2"])
+
+
+def test_a_takeover_on_the_same_page_hears_nothing_new() -> None:
+    room = Room("s1", page_id="p1")
+    room.add_guest(Guest("g1", "Bob", 1.0))
+    back = room.attach_host("p1")  # the old connection never dropped
+    assert (back.left, back.joined) == ([], [])
+    assert ids(room.attach_host("p2").joined) == ["g1"]
+
+
+def test_guest_object() -> None:
+    assert Guest("g1", "Bob", 12.5).to_dict() == {
+        "guestId": "g1",
+        "name": "Bob",
+        "muted": False,
+        "pointer": None,
+        "joinedAt": 12.5,
+        "via": "private",
+    }
+
+
+def test_snapshot_for_a_joining_guest() -> None:
+    room = Room("s1")
+    assert room.request_snapshot_for_guest() is False  # the first snapshot is on its way
+    room.receive_frame(snap(1))
+    assert room.request_snapshot_for_guest() is False  # the log can serve the guest
+    room.set_privacy(True)
+    assert room.request_snapshot_for_guest() is False  # nothing to show anyway
+    room.set_privacy(False)
+    assert room.request_snapshot_for_guest() is True
+    assert room.request_snapshot_for_guest() is False  # asked already
