@@ -40,11 +40,12 @@ PYODIDE_FILES = (
     "pyodide.asm.wasm",
     "python_stdlib.zip",
 )
-WHEEL_PACKAGES = ("", "protocol", "client", "browser")  # the server stays out of the browser
+WHEEL_PACKAGES = ("", "protocol", "client", "viewer", "browser")  # no server code
 CACHE = ROOT / ".build"
 DIST = ROOT / "static" / "dist"
 ASSETS = DIST / "assets"
 ZIP_DATE = (2020, 1, 1, 0, 0, 0)
+VIEWER_FILES = ("viewer.html", "viewer.js", "viewer.css")
 GZIP_SUFFIXES = (".js", ".mjs", ".wasm", ".json")  # wheels and zips are compressed already
 
 
@@ -184,6 +185,8 @@ def build() -> str:
     tables = json.dumps(stub_tables(), separators=(",", ":"))
     digest.update(tables.encode())
     digest.update((ROOT / "static" / "cwmn.js").read_bytes())
+    for name in VIEWER_FILES:  # served from /static with ?v=BUILD: a change needs a new id
+        digest.update((ROOT / "static" / name).read_bytes())
     build_id = digest.hexdigest()[:16]
 
     stub = (ROOT / "static" / "cwmn.js").read_text()

@@ -284,8 +284,8 @@ class Capture {
       } else if (r.type === 'attributes') {
         if (!attrs.has(r.target)) attrs.set(r.target, new Set());
         attrs.get(r.target).add(r.attributeName);
-      } else if (r.type === 'characterData') {
-        texts.set(r.target, true);
+      } else if (r.type === 'characterData' && r.target.nodeType === TEXT) {
+        texts.set(r.target, true); // comments' content is never sent
       }
     }
     const adds = [];

@@ -25,6 +25,7 @@ SECRETS = (
     "SECRET-CARD-4111",
     "SECRET-BLOCKED-TEXT",
     "SECRET-TYPED",
+    "SECRET-COMMENT",
 )
 CONFIG = {"mask": ["[data-cwmn-mask]", ".cwmn-mask"], "block": ["[data-cwmn-block]"]}
 
@@ -135,6 +136,8 @@ def test_changes_are_flushed_as_mutations(
         document.getElementById('masked-div').firstChild.data = 'SECRET-TYPED-CHANGE';
         document.getElementById('img').remove();
         document.getElementById('cssom').sheet.insertRule('.later { color: red; }', 0);
+        const note = [...document.body.childNodes].find((n) => n.nodeType === 8);
+        note.data = 'SECRET-COMMENT-CHANGED';
     }"""
     )
     page.fill("#name", "Typed name")

@@ -147,7 +147,8 @@ def test_session_resumes_across_navigation_and_guests_follow(
     guests.append(guest)
     frame.locator("#title").wait_for()
     guest.evaluate("window.notReloaded = true")
-    host.click("#next")
+    with host.expect_navigation():
+        host.click("#next")
     wait_state(host, "in session")
     assert events(host) == ["init", "session pending", "in session"]
     assert host.evaluate("window.__cwmnLog.events[2].args") == [True]
@@ -158,8 +159,10 @@ def test_session_resumes_across_navigation_and_guests_follow(
     frame.locator("#counter", has_text="on page two").wait_for()
     assert settle(host, "CwmnAPI.session.endSession()")["ok"]
     # Ended: the next page of the site does not resume.
-    host.click("#back")
+    with host.expect_navigation():
+        host.click("#back")
     wait_state(host, "no session")
+    assert events(host) == ["init", "ready no session"]
 
 
 def test_hostile_page_runs_nothing_in_the_viewer(

@@ -1,0 +1,68 @@
+"""The worker side of the guest's page ⇄ worker bridge: runs a GuestSession over a WebSocket.
+
+Messages are JSON strings both ways. Page → worker: ``{op: "boot", config: {server, token,
+name}}``. Worker → page: ``ready``, then the session's ops: ``joined``, ``frame`` (sanitized),
+``status``, ``warning`` (cwmn_web.viewer.session). The rules live there; this only does I/O.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from typing import Any
+
+from pyodide.ffi import create_proxy  # type: ignore[import-not-found]
+
+from .. import __version__
+from ..viewer.session import GuestSession, guest_ws_url
+from .connection import BrowserConnection
+
+__all__ = ["ClosingConnection", "ViewerBridge", "start"]
+
+
+class ClosingConnection(BrowserConnection):
+    """A :class:`BrowserConnection` that remembers the close code the server sent."""
+
+    close_code: int | None = None
+
+    def _on_close(self, event: Any) -> None:
+        self.close_code = int(event.code)
+        super()._on_close(event)
+
+
+class ViewerBridge:
+    """Boots one :class:`GuestSession` and posts its ops to the page."""
+
+    def __init__(self, scope: Any) -> None:
+        self.scope = scope
+        self.session: GuestSession | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._listener = create_proxy(self.on_message)
+
+    def post(self, message: dict[str, Any]) -> None:
+        self.scope.postMessage(json.dumps(message, separators=(",", ":")))
+
+    def on_message(self, event: Any) -> None:
+        try:
+            message = json.loads(str(event.data))
+            if message.get("op") != "boot":
+                raise ValueError(f"unknown op {message.get('op')!r}")
+            if self.session is not None:
+                raise RuntimeError("boot received twice")
+            config = message["config"]
+            url = guest_ws_url(str(config["server"]))
+            self.session = GuestSession(str(config["token"]), str(config.get("name") or "Guest"))
+            self._task = asyncio.ensure_future(
+                self.session.run(lambda: ClosingConnection.open(url), self.post)
+            )
+        except Exception as exc:  # never let one bad message kill the bridge
+            print(f"cwmn_web viewer: could not handle a page message: {exc!r}", file=sys.stderr)
+
+
+def start(scope: Any) -> ViewerBridge:
+    """Take over the worker's ``onmessage`` and tell the page Python is ready."""
+    bridge = ViewerBridge(scope)
+    scope.onmessage = bridge._listener
+    bridge.post({"op": "ready", "version": __version__})
+    return bridge

@@ -1,0 +1,229 @@
+"""The guest's worker in real browsers: worker.mjs?entry=viewer runs cwmn_web.browser.
+viewer_worker in Pyodide, talks to a scripted fake guest endpoint (a real WebSocket), and the
+page's CwmnViewer builds what it posts: sanitized frames, statuses, a reconnect, the end."""
+
+from __future__ import annotations
+
+import queue
+import re
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from playwright.sync_api import BrowserContext, Page
+from websockets.sync.server import Server, ServerConnection, serve
+
+from cwmn_web.protocol import codec
+from cwmn_web.protocol.messages import (
+    CLOSE_SESSION_ENDED,
+    Hello,
+    HostStatus,
+    Join,
+    Joined,
+    Message,
+    MirrorFrame,
+    Paused,
+    SessionEnded,
+    Welcome,
+)
+from cwmn_web.testing import PageServer, free_port
+from tests.unit.test_viewer_sanitize import html_records, js, page
+
+from .test_cobrowse import host_session
+from .test_embed import settle
+
+Script = Callable[[ServerConnection], None]
+
+
+class FakeGuestEndpoint:
+    """``/ws/guest`` played by scripts, one per connection, in order; records what came in."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.scripts: queue.Queue[Script] = queue.Queue()
+        self.errors: list[BaseException] = []
+        self.server: Server = serve(self._handle, "127.0.0.1", self.port)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def wait(self, tab: Page, expression: str, timeout: float = 90.0) -> None:
+        """Wait for ``expression`` in ``tab``; fail at once with a script's own error."""
+        deadline = time.monotonic() + timeout
+        while not (self.errors or tab.evaluate(expression)):
+            assert time.monotonic() < deadline, f"timed out waiting for {expression}"
+            tab.wait_for_timeout(100)
+        if self.errors:
+            raise self.errors[0]
+
+    def _handle(self, conn: ServerConnection) -> None:
+        try:
+            self.scripts.get(timeout=30)(conn)
+        except BaseException as exc:  # reported by the test, not lost in this thread
+            self.errors.append(exc)
+            conn.close()
+
+
+def expect(conn: ServerConnection) -> Message:
+    frame = conn.recv(timeout=30)
+    assert isinstance(frame, str)
+    return codec.decode(frame)
+
+
+def push(conn: ServerConnection, *messages: Message) -> None:
+    for message in messages:
+        conn.send(codec.encode(message))
+
+
+def describe(op: dict[str, Any]) -> str:
+    """``frame:SEQ``, or the op and the names of its fields: ``status:paused``."""
+    if op["op"] == "frame":
+        return f"frame:{op['seq']}"
+    return op["op"] + ":" + ",".join(k for k in sorted(op) if k != "op")
+
+
+@pytest.fixture(scope="module")
+def endpoint() -> Iterator[FakeGuestEndpoint]:
+    fake = FakeGuestEndpoint()
+    yield fake
+    fake.server.shutdown()
+
+
+HOSTILE_PAGE = page(
+    f'<h1 id="title">Shared page</h1><script>{js("worker-script")}</script>'
+    f'<img id="pic" src="x:" onerror="{js("worker-img")}"><p id="status">one</p>'
+)
+
+
+def test_the_viewer_worker_joins_builds_reconnects_and_ends(
+    open_page: Callable[..., Page],
+    customer_site: PageServer,
+    endpoint: FakeGuestEndpoint,
+) -> None:
+    nodes = html_records(HOSTILE_PAGE)
+    body = next(r[0] for r in nodes if r[2] == 1 and r[3] == "body")
+    status_text = next(r[0] for r in nodes if r[2] == 3 and r[3] == "one")
+    joins: list[Message] = []
+    snapshot = {
+        "nodes": nodes,
+        "url": "https://shop.example.com/",
+        "title": "Shop",
+        "viewport": [1280, 960],
+        "scroll": [0, 0],
+        "adopted": [],
+    }
+
+    def greet(conn: ServerConnection) -> None:
+        assert expect(conn) == Hello(ref=1, role="guest")
+        joins.append(expect(conn))
+        push(conn, Welcome(ref=1), Joined(ref=2, guest_id="g1", session_id="s1", host_name="Hal"))
+
+    def first(conn: ServerConnection) -> None:
+        greet(conn)
+        adds = [[500, body, 1, "img", ["src", "x:", "onerror", js("worker-added")]]]
+        push(
+            conn,
+            MirrorFrame(seq=1, kind="snapshot", data=snapshot),
+            MirrorFrame(seq=2, kind="mutations", data={"adds": adds, "order": []}),
+            MirrorFrame(seq=3, kind="pointer", data={"x": 64, "y": 48}),
+            Paused(paused=True),
+            Paused(paused=False),
+            HostStatus(connected=False),
+        )
+        conn.close(1011, "server restarting")
+
+    def second(conn: ServerConnection) -> None:
+        greet(conn)
+        push(
+            conn,
+            HostStatus(connected=True),
+            MirrorFrame(seq=3, kind="pointer", data={"x": 999, "y": 999}),  # a replay: ignored
+            MirrorFrame(seq=4, kind="mutations", data={"texts": [[status_text, "two"]]}),
+            SessionEnded(session_id="s1", reason="ended"),
+        )
+        conn.close(CLOSE_SESSION_ENDED, "session ended")
+
+    endpoint.scripts.put(first)
+    endpoint.scripts.put(second)
+    tab = open_page(
+        customer_site.url(f"viewer-worker.html?ws={endpoint.url}&token=tok-1"),
+        wait_for_state=None,
+    )
+    endpoint.wait(tab, "() => ops.some((op) => op.op === 'status' && op.ended)")
+    assert joins == [
+        Join(ref=2, token="tok-1", name="Ann", last_seq=0),
+        Join(ref=2, token="tok-1", name="Ann", last_seq=3),
+    ]
+    ops: list[dict[str, Any]] = tab.evaluate("ops")
+    summary = [describe(op) for op in ops if op["op"] != "marks"]
+    assert summary == [
+        "status:connecting",  # the page, once the name is known
+        "joined:guestId,hostConnected,hostName,paused,sessionId",
+        "frame:1",
+        "frame:2",
+        "frame:3",
+        "status:paused",
+        "status:paused",
+        "status:hostConnected",
+        "status:reconnecting",
+        "joined:guestId,hostConnected,hostName,paused,sessionId",
+        "status:hostConnected",
+        "frame:4",
+        "status:ended",
+    ]
+    built = tab.evaluate(
+        """() => { const doc = viewer.iframe.contentDocument;
+            return {html: doc.body.innerHTML, cursor: viewer.cursor.style.transform,
+                    status: viewer.status.textContent, scale: viewer.scale}; }"""
+    )
+    assert built == {
+        "html": '<h1 id="title">Shared page</h1><img id="pic" src="x:"><p id="status">two</p>'
+        '<img src="x:">',
+        "cursor": "translate(32px, 24px)",  # (64, 48) at half size: 1280 by 960 in 640 by 480
+        "status": "The session has ended",
+        "scale": 0.5,
+    }
+    assert tab.evaluate("__pwned") == []
+
+
+def test_the_join_page_asks_the_guest_name_under_its_csp(
+    open_page: Callable[..., Page],
+    customer_site: PageServer,
+    guest_context: BrowserContext,
+) -> None:
+    """The real /join/TOKEN page of the server: the name form, then the live view, with no
+    CSP violation (no inline script or handler) and the host seeing the chosen name."""
+    host, link = host_session(open_page, customer_site)
+    guest = guest_context.new_page()
+    problems: list[str] = []
+    guest.on("console", lambda m: problems.append(f"{m.type}: {m.text}"))
+    guest.on("pageerror", lambda e: problems.append(f"pageerror: {e}"))
+    try:
+        guest.goto(link)
+        form = guest.locator("#cwmn-name")
+        form.wait_for()
+        assert guest.input_value("#cwmn-name-input") == "Guest"
+        guest.fill("#cwmn-name-input", "  Zoe  ")
+        guest.click("#cwmn-name button")
+        assert form.is_hidden()
+        frame = guest.frame_locator("iframe.cwmn-frame")
+        frame.locator("#title").wait_for(timeout=60_000)
+        assert guest.title() == "Host page one \u00b7 CWMN"
+        host.wait_for_function("CwmnAPI.guest.getGuestList().some((g) => g.name === 'Zoe')")
+        stage = guest.evaluate(
+            """() => { const v = window.cwmnViewer, r = v.stage.getBoundingClientRect();
+                return [v.iframe.getAttribute('sandbox'), v.status.hidden, r.width, r.height,
+                        document.elementFromPoint(r.width / 2, r.height / 2) === v.shield]; }"""
+        )
+        assert stage == ["allow-same-origin", True, 1000, 700, True]
+        assert settle(host, "CwmnAPI.session.endSession()")["ok"]
+        guest.wait_for_function("!window.cwmnViewer.status.hidden")
+        assert guest.text_content(".cwmn-status") == "The session has ended"
+        csp = re.compile(r"Content.Security.Policy|CSP", re.IGNORECASE)
+        assert [p for p in problems if csp.search(p) or p.startswith("pageerror")] == []
+    finally:
+        guest.close()
