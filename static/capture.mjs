@@ -41,6 +41,9 @@ class Capture {
       this.queueFlush();
     });
     this.listeners = [];
+    this.frames = new WeakSet();
+    this.reloaded = new Set();
+    this.focusId = 0;
     this.pendingAttrs = [];
     this.latest = new Map();
   }
@@ -71,6 +74,7 @@ class Capture {
       }
       return [[id, parentId, ELEMENT, tagName(el), attrs], false];
     }
+    if (el.tagName === 'IFRAME' && this.frameDocument(el)) return this.frameRecord(el, id, parentId);
     const secret = VALUE_TAGS[el.tagName] && this.secretValue(el);
     for (const a of el.attributes) {
       if (secret && a.name === 'value') continue;
@@ -88,6 +92,35 @@ class Capture {
     }
     if (el.scrollTop || el.scrollLeft) attrs.push('cwmn:scroll', el.scrollLeft + ',' + el.scrollTop);
     return [[id, parentId, ELEMENT, tagName(el), attrs], true];
+  }
+  frameDocument(iframe) {
+    try {
+      const doc = iframe.contentDocument;
+      return doc && doc.documentElement ? doc : null;
+    } catch (e) {
+      return null; // cross-origin: shown as an empty box by the viewer
+    }
+  }
+  frameRecord(iframe, id, parentId) {
+    // A same-origin frame becomes a box of the frame's size holding the frame's document
+    // in a shadow root (docs/MIRROR.md): styles stay scoped, and nothing runs.
+    const r = iframe.getBoundingClientRect(), cs = getComputedStyle(iframe);
+    const style = 'display:' + (cs.display === 'inline' ? 'inline-block' : cs.display) +
+      ';width:' + r.width + 'px;height:' + r.height + 'px;overflow:hidden;box-sizing:border-box;' +
+      'border:' + cs.border + ';vertical-align:' + cs.verticalAlign;
+    const attrs = ['style', style, 'cwmn:frame', '1'];
+    for (const name of ['id', 'class', 'title']) {
+      if (iframe.hasAttribute(name)) attrs.push(name, iframe.getAttribute(name));
+    }
+    this.watchFrame(iframe);
+    return [[id, parentId, ELEMENT, 'div', attrs], true];
+  }
+  watchFrame(iframe) {
+    if (this.frames.has(iframe)) return;
+    this.frames.add(iframe);
+    const reload = () => { this.reloaded.add(iframe); this.queueFlush(); };
+    iframe.addEventListener('load', reload);
+    this.listeners.push([iframe, 'load', reload, undefined]);
   }
   formState(el, secret, attrs) {
     if (el.type === 'checkbox' || el.type === 'radio') {
@@ -136,28 +169,47 @@ class Capture {
         sliceEnd = performance.now() + SLICE_MS;
       }
       const [node, pid] = stack.pop();
-      let children = null;
-      if (node.nodeType === ELEMENT) {
-        const [record, descend] = this.elementRecord(node, pid);
-        out.push(record);
-        if (descend) {
-          children = node.childNodes;
-          const shadow = this.shadowOf(node);
-          if (shadow) {
-            const sid = idOf(shadow);
-            this.observe(shadow);
-            pushChildren(stack, children, record[0]);
-            out.push([sid, record[0], SHADOW, 'shadow']);
-            pushChildren(stack, shadow.childNodes, sid);
-            continue;
-          }
-          pushChildren(stack, children, record[0]);
-        }
-      } else if (node.nodeType === TEXT) {
-        out.push(this.textRecord(node, pid));
-      } else if (node.nodeType === COMMENT) {
-        out.push([idOf(node), pid, COMMENT, '']);
+      try {
+        this.visit(node, pid, stack, out);
+      } catch (e) {
+        // One node the page made odd must not stop the mirror: skip it, say so once.
+        if (!this.warned) { this.warned = true; console.warn('CWMN: a node could not be read', e); }
       }
+    }
+  }
+
+  /** Record one node and push its children (light DOM, shadow root, frame document). */
+  visit(node, pid, stack, out) {
+    if (node.nodeType === TEXT) {
+      out.push(this.textRecord(node, pid));
+      return;
+    }
+    if (node.nodeType === COMMENT) {
+      out.push([idOf(node), pid, COMMENT, '']);
+      return;
+    }
+    if (node.nodeType !== ELEMENT) return;
+    const [record, descend] = this.elementRecord(node, pid);
+    out.push(record);
+    if (!descend) return;
+    const id = record[0];
+    const doc = node.tagName === 'IFRAME' && this.frameDocument(node);
+    if (doc) {
+      const sid = idOf(doc);
+      this.observe(doc);
+      out.push([sid, id, SHADOW, 'shadow', doc.baseURI]);
+      pushChildren(stack, [doc.documentElement], sid);
+      return;
+    }
+    // Pushed before the shadow root's children, so those are read first (records stay
+    // in pre-order: the shadow root right after its host).
+    pushChildren(stack, node.childNodes, id);
+    const shadow = this.shadowOf(node);
+    if (shadow) {
+      const sid = idOf(shadow);
+      this.observe(shadow);
+      out.push([sid, id, SHADOW, 'shadow']);
+      pushChildren(stack, shadow.childNodes, sid);
     }
   }
 
@@ -197,6 +249,10 @@ class Capture {
     on(document, 'change', (e) => this.onInput(e.target), true);
     on(document, 'scroll', (e) => this.onScroll(e.target), { capture: true, passive: true });
     on(window, 'resize', () => this.throttled('viewport', { w: innerWidth, h: innerHeight }), { passive: true });
+    on(document, 'focusin', (e) => this.onFocus(e.target), true);
+    on(document, 'focusout', () => setTimeout(() => this.pollFocus(), 0), true);
+    // Focus moved while the window has no system focus fires no event: poll it as well.
+    this.focusTimer = setInterval(() => this.pollFocus(), 250);
     on(document, 'mousemove', (e) => this.throttled('pointer', { x: e.pageX, y: e.pageY }),
       { capture: true, passive: true });
     this.canvasTimer = setInterval(() => this.pollCanvases(), 1000);
@@ -207,6 +263,7 @@ class Capture {
     this.observer.disconnect();
     for (const [t, type, fn, opts] of this.listeners) t.removeEventListener(type, fn, opts);
     clearInterval(this.canvasTimer);
+    clearInterval(this.focusTimer);
   }
 
   // -- changes --------------------------------------------------------------------------
@@ -216,6 +273,17 @@ class Capture {
     this.formState(el, this.secretValue(el), attrs);
     this.pendingAttrs.push(...pairs(ids.get(el), attrs));
     this.queueFlush();
+  }
+  onFocus(el) {
+    const id = el ? ids.get(el) : 0;
+    if (id === undefined || id === this.focusId) return;
+    this.focusId = id;
+    this.throttled('focus', { id });
+  }
+  pollFocus() {
+    const active = document.activeElement;
+    this.onFocus(active && active !== document.body && active !== document.documentElement
+      ? active : null);
   }
   onScroll(target) {
     const el = target === document ? null : target;
@@ -263,7 +331,7 @@ class Capture {
   flushOnce() {
     const records = this.records;
     this.records = [];
-    if (records.length) this.flushMutations(records);
+    if (records.length || this.reloaded.size) this.flushMutations(records);
     else if (this.pendingAttrs.length) this.send('mutations', { removes: [], adds: [], order: [], attrs: this.takeAttrs(), texts: [] });
     for (const [kind, data] of this.latest.values()) this.send(kind, data);
     this.latest.clear();
@@ -288,13 +356,18 @@ class Capture {
         texts.set(r.target, true); // comments' content is never sent
       }
     }
+    for (const iframe of this.reloaded) {
+      if (iframe.isConnected && ids.has(iframe)) { added.add(iframe); parents.add(iframe.parentNode); }
+    }
+    this.reloaded.clear();
     const adds = [];
     const inAdded = (node) => {
       for (let p = node.parentNode; p; p = p.parentNode) if (added.has(p)) return true;
       return false;
     };
     for (const node of added) {
-      if (!node.isConnected || inAdded(node) || !ids.has(node.parentNode) && node.parentNode !== document) continue;
+      if (!node.isConnected || inAdded(node)) continue;
+      if (!ids.has(node.parentNode) && node.parentNode !== document) continue;
       const pid = node.parentNode === document ? 0 : ids.get(node.parentNode);
       this.serializeNow(node, pid, adds);
     }

@@ -174,9 +174,10 @@
       if (m.start) {
         capture = import(assets + 'capture.mjs');
         capture.then(function (c) {
-          c.start(m.config, function (kind, data) { post({ op: 'mirror', kind: kind, data: data }); },
-            shadows);
-        }, function (e) { console.error('CWMN: could not load the capture module', e); });
+          return c.start(m.config, function (kind, data) {
+            post({ op: 'mirror', kind: kind, data: data });
+          }, shadows);
+        }).catch(function (e) { console.error('CWMN: page capture failed', e); });
       }
     } else if (m.op === 'marks') {
       Object.keys(m.marks).forEach(function (k) { timings[k] = m.marks[k] - performance.timeOrigin; });

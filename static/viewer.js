@@ -66,6 +66,18 @@
       if (kind === 'snapshot') this.snapshot(data);
       else if (kind === 'mutations') this.mutations(data);
       else if (kind === 'scroll') this.scroll(data);
+      else if (kind === 'focus') this.focus(data);
+    }
+
+    /** Outline the host's focused element (id 0: nothing has focus). */
+    focus({ id }) {
+      const previous = this.focused;
+      if (previous) attempt(() => previous.style.removeProperty('outline'));
+      const el = this.nodes.get(id);
+      this.focused = el && el.nodeType === ELEMENT ? el : null;
+      if (this.focused) {
+        attempt(() => this.focused.style.setProperty('outline', '2px solid #4c8bf5', 'important'));
+      }
     }
 
     snapshot(data) {
@@ -292,7 +304,7 @@
         this.mirror.snapshot(data);
         this.title = data.title || '';
         if (this.options.title) document.title = this.title ? this.title + ' \u00b7 CWMN' : 'CWMN';
-      } else if (kind === 'mutations' || kind === 'scroll') {
+      } else if (kind === 'mutations' || kind === 'scroll' || kind === 'focus') {
         this.mirror.apply(kind, data);
       } else if (kind === 'viewport') {
         this.fit([data.w, data.h]);

@@ -52,6 +52,8 @@ class MirrorEncoder:
 
     def __init__(self, base: str = "") -> None:
         self.base = base
+        #: Base URLs inside same-origin frames: node id → its frame document's base.
+        self.frame_bases: dict[int, str] = {}
 
     # -- frames -------------------------------------------------------------------------
     def frame(self, kind: str, raw: dict[str, Any]) -> dict[str, Any]:
@@ -60,12 +62,13 @@ class MirrorEncoder:
             return self.snapshot(raw)
         if kind == "mutations":
             return self.mutations(raw)
-        if kind in ("scroll", "viewport", "pointer"):
+        if kind in ("scroll", "viewport", "pointer", "focus"):
             return {k: v for k, v in raw.items() if isinstance(v, int | float)}
         raise ProtocolError(f"unknown capture frame kind {kind!r}")
 
     def snapshot(self, raw: dict[str, Any]) -> dict[str, Any]:
         self.base = str(raw.get("base") or raw.get("url") or self.base)
+        self.frame_bases = {}
         return {
             "nodes": [self.record(r) for r in raw.get("nodes", [])],
             "url": str(raw.get("url", "")),
@@ -86,10 +89,19 @@ class MirrorEncoder:
 
     # -- records ------------------------------------------------------------------------
     def record(self, raw: list[Any]) -> list[Any]:
-        """One node record; masked text (``[id, parent, 3, None, length]``) becomes stars."""
+        """One node record; masked text (``[id, parent, 3, None, length]``) becomes stars.
+
+        A frame's shadow root (``[id, host, 11, "shadow", base]``) sets the base URL of the
+        nodes below it; the base itself stays in the host's browser.
+        """
         node_id, parent, kind = int(raw[0]), int(raw[1]), int(raw[2])
+        base = self.frame_bases.get(parent)
+        if kind == 11 and len(raw) > 4 and raw[4]:
+            base = str(raw[4])
+        if base is not None:
+            self.frame_bases[node_id] = base
         if kind == 1:
-            return [node_id, parent, 1, str(raw[3]), self.attrs(raw[3], raw[4])]
+            return [node_id, parent, 1, str(raw[3]), self.attrs(raw[3], raw[4], base)]
         if kind == 3:
             text = mask(raw[4]) if raw[3] is None else str(raw[3])
             return [node_id, parent, 3, text]
@@ -97,32 +109,32 @@ class MirrorEncoder:
             return [node_id, parent, kind, str(raw[3]) if kind == 11 else ""]
         raise ProtocolError(f"unknown node kind {kind} in a capture record")
 
-    def attrs(self, tag: str, flat: list[Any]) -> list[str]:
+    def attrs(self, tag: str, flat: list[Any], base: str | None = None) -> list[str]:
         out: list[str] = []
         for i in range(0, len(flat) - 1, 2):
-            name, value = self.attr(str(flat[i]), flat[i + 1])
+            name, value = self.attr(str(flat[i]), flat[i + 1], base)
             out += [name, value]
         return out
 
-    def attr(self, name: str, value: Any) -> tuple[str, str]:
+    def attr(self, name: str, value: Any, base: str | None = None) -> tuple[str, str]:
         """One attribute; ``cwmn:masked`` (a length) becomes a starred ``cwmn:value``."""
         if name == "cwmn:masked":
             return "cwmn:value", mask(value)
         text = str(value)
         lower = name.lower()
         if lower in URL_ATTRS:
-            return name, self.url(text)
+            return name, self.url(text, base)
         if lower in SRCSET_ATTRS:
-            return name, self.srcset(text)
+            return name, self.srcset(text, base)
         if lower == "style" or name == "cwmn:css":
-            return name, self.css(text)
+            return name, self.css(text, base)
         return name, text
 
     def attr_change(self, change: list[Any]) -> list[Any]:
         node_id, name, value = int(change[0]), str(change[1]), change[2]
         if value is None:
             return [node_id, name, None]
-        name, text = self.attr(name, value)
+        name, text = self.attr(name, value, self.frame_bases.get(node_id))
         return [node_id, name, text]
 
     def text_change(self, change: list[Any]) -> list[Any]:
@@ -132,22 +144,23 @@ class MirrorEncoder:
         return [int(change[0]), str(change[1])]
 
     # -- URLs ---------------------------------------------------------------------------
-    def url(self, value: str) -> str:
+    def url(self, value: str, base: str | None = None) -> str:
+        base = base or self.base
         stripped = value.strip()
-        if not stripped or not self.base or stripped.lower().startswith(_SKIP_SCHEMES):
+        if not stripped or not base or stripped.lower().startswith(_SKIP_SCHEMES):
             return value
-        return urljoin(self.base, stripped)
+        return urljoin(base, stripped)
 
-    def srcset(self, value: str) -> str:
+    def srcset(self, value: str, base: str | None = None) -> str:
         parts = []
         for candidate in value.split(","):
             bits = candidate.strip().split(None, 1)
             if bits:
-                parts.append(" ".join([self.url(bits[0]), *bits[1:]]))
+                parts.append(" ".join([self.url(bits[0], base), *bits[1:]]))
         return ", ".join(parts)
 
-    def css(self, text: str) -> str:
+    def css(self, text: str, base: str | None = None) -> str:
         """Make ``url(...)`` references in CSS text absolute."""
         if "url(" not in text.lower():
             return text
-        return _CSS_URL.sub(lambda m: f'url("{self.url(m.group(2))}")', text)
+        return _CSS_URL.sub(lambda m: f'url("{self.url(m.group(2), base)}")', text)

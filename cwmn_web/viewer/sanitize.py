@@ -319,6 +319,11 @@ class Sanitizer:
             }
         if kind == "pointer":
             return {"x": _number(data.get("x")), "y": _number(data.get("y"))}
+        if kind == "focus":
+            focused = _node_id(data.get("id", 0))
+            if focused is None:
+                raise ProtocolError(f"bad focus target {data.get('id')!r}")
+            return {"id": focused}
         raise ProtocolError(f"unknown mirror frame kind {kind!r}")
 
     def snapshot(self, data: dict[str, Any]) -> dict[str, Any]:

@@ -117,7 +117,15 @@ def test_snapshot_reads_the_page_but_nothing_private(
     texts = {r[3] for r in snap["nodes"] if r[2] == 3}
     assert {"open shadow text", "closed shadow text"} <= texts
     shadows = [r for r in snap["nodes"] if r[2] == 11]
-    assert {r[1] for r in shadows} == {by_id["open-host"][0], by_id["closed-host"][0]}
+    frame_box = by_id["same"]
+    assert frame_box[3] == "div" and attrs_of(frame_box)["cwmn:frame"] == "1"
+    assert "width:304px" in attrs_of(frame_box)["style"]  # 300 + the 2px border, each side
+    assert {r[1] for r in shadows} == {by_id["open-host"][0], by_id["closed-host"][0], frame_box[0]}
+    assert "Text inside a frame" in texts
+    assert by_id["opaque"][3] == "iframe"  # cross-origin: kept as an element, not read
+    assert attrs_of(by_id["frame-link"])["href"] == customer_site.url(
+        "frames/deep.html", hostname="localhost"
+    )
 
 
 def test_changes_are_flushed_as_mutations(
@@ -140,6 +148,11 @@ def test_changes_are_flushed_as_mutations(
         note.data = 'SECRET-COMMENT-CHANGED';
     }"""
     )
+    page.evaluate("""() => {
+        const doc = document.getElementById('same').contentDocument;
+        doc.getElementById('inframe').textContent = 'Frame changed';
+    }""")
+    page.focus("#name")
     page.fill("#name", "Typed name")
     page.fill("#pw", "SECRET-TYPED")
     page.wait_for_function(
@@ -160,6 +173,13 @@ def test_changes_are_flushed_as_mutations(
     assert any(a[1] == "cwmn:value" and a[2] == "*" * len("SECRET-TYPED") for a in attrs)
     assert any(a[1] == "cwmn:css" and ".later" in a[2] for a in attrs)
     texts = [t for m in muts for t in m["texts"]]
+    frame_adds = [r for m in muts for r in m["adds"] if r[2] == 3]
+    assert any(t[1] == "Frame changed" for t in texts) or any(
+        r[3] == "Frame changed" for r in frame_adds
+    )
+    focus = [d for k, d in out if k == "focus"]
+    snap_ids = {attrs_of(r).get("id"): r[0] for r in out[0][1]["nodes"] if r[2] == 1}
+    assert {"id": snap_ids["name"]} in focus
     assert any(t[1] == "Changed heading" for t in texts)
     assert any(t[1] == "*" * len("SECRET-TYPED-CHANGE") for t in texts)
     assert any(m["removes"] for m in muts)

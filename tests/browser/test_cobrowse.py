@@ -82,6 +82,14 @@ def test_guest_watches_the_host_page_live(
     host.fill("#name", "typed by host")
     host.wait_for_timeout(300)
     assert frame.locator("#name").input_value() == "typed by host"
+    # The host's focus shows as an outline; a same-origin frame's page is mirrored too.
+    frame.locator("#name[style*='outline']").wait_for(state="attached")
+    assert frame.locator("#inframe").text_content() == "Text inside a frame"
+    host.evaluate(
+        "document.getElementById('embedded').contentDocument"
+        ".getElementById('inframe').textContent = 'frame changed live'"
+    )
+    frame.locator("#inframe", has_text="frame changed live").wait_for()
 
     # Masked content shows as stars and never left the host's browser.
     assert set(frame.locator("#secret").text_content()) == {"*"}
