@@ -9,17 +9,15 @@ the recorder's extra main-thread time over the storm alone, and bytes per change
 from __future__ import annotations
 
 import json
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from playwright.sync_api import Page, sync_playwright
+from playwright.sync_api import Page
 
 from cwmn_web.client.mirror import MirrorEncoder
-from cwmn_web.testing import launch_args
 
-from .harness import BLOCK_PROBE, cwmn_server, page_server, stats
+from .harness import BLOCK_PROBE, rig, stats
 
 NODE_COUNTS = (1_000, 10_000, 50_000)
 RUNS = 3
@@ -112,13 +110,8 @@ def run() -> dict[str, Any]:
     if not RRWEB.exists():
         raise SystemExit("rrweb is missing: run `npm ci --prefix bench` (make bench does)")
     results: dict[str, Any] = {"snapshot": {}, "storm": {}}
-    with (
-        tempfile.TemporaryDirectory() as tmp,
-        cwmn_server(Path(tmp)) as (url, _),
-        page_server(url) as site,
-        sync_playwright() as pw,
-    ):
-        browser = pw.chromium.launch(**launch_args("chromium"))
+    with rig() as r:
+        url, site, browser = r.url, r.site, r.browser
         context = browser.new_context()
         context.add_init_script(BLOCK_PROBE)
         build = (Path(__file__).parents[1] / "static" / "dist" / "BUILD").read_text().strip()
@@ -168,7 +161,6 @@ def run() -> dict[str, Any]:
                     storm["cw_b" if name == "cwmn" else "rr_b"].append(out["bytes"])
                 page.close()
         results["storm"] = {key: stats(values) for key, values in storm.items()}
-        browser.close()
     return results
 
 

@@ -6,16 +6,13 @@ Baseline = the same plain page without the embed, measured in the same run.
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
 from typing import Any
 
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser
 
-from cwmn_web.testing import launch_args
 from cwmn_web.testing.recorder import recorder_script
 
-from .harness import BLOCK_PROBE, ByteCounter, cwmn_server, page_server, stats
+from .harness import BLOCK_PROBE, ByteCounter, rig, stats
 
 RUNS = 3
 
@@ -50,13 +47,8 @@ def _visit(
 
 def run() -> dict[str, Any]:
     results: dict[str, Any] = {}
-    with (
-        tempfile.TemporaryDirectory() as tmp,
-        cwmn_server(Path(tmp)) as (url, counter),
-        page_server(url) as site,
-        sync_playwright() as pw,
-    ):
-        browser = pw.chromium.launch(**launch_args("chromium"))
+    with rig() as r:
+        counter, site, browser = r.counter, r.site, r.browser
         embed_url = site.url("plain.html", hostname="localhost")
         base_url = site.url("baseline.html", hostname="localhost")
         cold, warm = [], []
@@ -74,7 +66,6 @@ def run() -> dict[str, Any]:
             context.add_init_script(BLOCK_PROBE)
             baseline.append(_visit(browser, context, base_url, counter, False, window))
             context.close()
-        browser.close()
     for name, runs in (("cold", cold), ("warm", warm), ("baseline", baseline)):
         results[name] = {key: stats([r[key] for r in runs]) for key in runs[0]}
     return results

@@ -4,17 +4,20 @@ Chromium, and the main-thread block probe."""
 from __future__ import annotations
 
 import contextlib
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import uvicorn
+from playwright.sync_api import Browser, sync_playwright
 
 from cwmn_web.server.app import create_app
 from cwmn_web.server.config import Settings
-from cwmn_web.testing import PageServer, free_port
+from cwmn_web.testing import PageServer, free_port, launch_args
 
 PAGES = Path(__file__).parent / "pages"
 
@@ -86,6 +89,32 @@ def cwmn_server(data_dir: Path) -> Iterator[tuple[str, ByteCounter]]:
 def page_server(server_url: str) -> Iterator[PageServer]:
     with PageServer(PAGES, lambda: server_url).running() as site:
         yield site
+
+
+@dataclass
+class Rig:
+    """One bench run's parts: the cwmn server (with its byte counter), the page server,
+    and Debian's Chromium."""
+
+    url: str
+    counter: ByteCounter
+    site: PageServer
+    browser: Browser
+
+
+@contextlib.contextmanager
+def rig() -> Iterator[Rig]:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        cwmn_server(Path(tmp)) as (url, counter),
+        page_server(url) as site,
+        sync_playwright() as pw,
+    ):
+        browser = pw.chromium.launch(**launch_args("chromium"))
+        try:
+            yield Rig(url, counter, site, browser)
+        finally:
+            browser.close()
 
 
 def stats(values: list[float]) -> dict[str, float]:

@@ -7,15 +7,9 @@ painted), notes the difference. Both run in one Chromium, so they share the cloc
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
 from typing import Any
 
-from playwright.sync_api import sync_playwright
-
-from cwmn_web.testing import launch_args
-
-from .harness import cwmn_server, page_server, percentile
+from .harness import percentile, rig
 
 CHANGES = 200
 INTERVAL_MS = 50
@@ -35,13 +29,8 @@ WATCH = """() => {
 
 
 def run() -> dict[str, Any]:
-    with (
-        tempfile.TemporaryDirectory() as tmp,
-        cwmn_server(Path(tmp)) as (url, _),
-        page_server(url) as site,
-        sync_playwright() as pw,
-    ):
-        browser = pw.chromium.launch(**launch_args("chromium"))
+    with rig() as r:
+        site, browser = r.site, r.browser
         host = browser.new_context().new_page()
         host.goto(site.url("latency.html", hostname="localhost"))
         host.wait_for_function("CwmnAPI.getCurrentState() === 'no session'", timeout=60_000)
@@ -60,7 +49,6 @@ def run() -> dict[str, Any]:
             host.wait_for_timeout(INTERVAL_MS)
         host.wait_for_timeout(500)
         latencies: list[float] = guest.evaluate("latencies")
-        browser.close()
     return {
         "changes": CHANGES,
         "seen": len(latencies),

@@ -11,11 +11,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from ..errors import CwmnError
-from ..protocol import codec
 from ..protocol.messages import (
     CLOSE_BAD_ORIGIN,
     CLOSE_NORMAL,
-    CLOSE_PROTOCOL,
     CLOSE_SESSION_ENDED,
     ErrorReply,
     Hello,
@@ -34,7 +32,7 @@ from .links import (
     device_hash,
     usable_token,
 )
-from .relay import LiveRoom, Peer, Relay
+from .relay import LiveRoom, Peer, Relay, SocketClosed, read_message
 from .rooms import Guest
 from .sites import same_origin
 from .store import LinkRecord, SessionRecord, Store
@@ -94,18 +92,10 @@ class GuestConnection:
     async def run(self) -> bool:
         """Serve until the socket closes; True if this side closed it."""
         while True:
-            event = await self.ws.receive()
-            if event["type"] == "websocket.disconnect":
-                return False
-            frame = event.get("text")
-            if frame is None:
-                self.peer.close(CLOSE_PROTOCOL, "frames must be text (JSON)")
-                return True
             try:
-                message = codec.decode(frame)
-            except CwmnError as exc:
-                self.peer.close(CLOSE_PROTOCOL, exc.message)
-                return True
+                message = await read_message(self.ws, self.peer)
+            except SocketClosed as closed:
+                return closed.by_us
             try:
                 self.protocol.check(message)
                 reply = await self.handle(message)

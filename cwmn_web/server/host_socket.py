@@ -11,10 +11,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from ..errors import CwmnError, NotFound
-from ..protocol import codec
 from ..protocol.messages import (
     CLOSE_BAD_ORIGIN,
-    CLOSE_PROTOCOL,
     CreateLink,
     EndSession,
     ErrorReply,
@@ -36,7 +34,7 @@ from ..protocol.messages import (
 from .config import Settings
 from .host_protocol import HostProtocol
 from .links import join_url, public_base
-from .relay import HostLink, LiveRoom, Relay
+from .relay import HostLink, LiveRoom, Relay, SocketClosed, read_message
 from .sites import Site, hostname_of
 from .store import SessionRecord, Store
 
@@ -88,21 +86,13 @@ class HostConnection:
 
     async def run(self) -> bool:
         """Serve until the socket closes; True if this side closed it (bad frame)."""
+        log = self.settings.frame_log
+        on_text = (lambda frame: append_frame_log(log, frame)) if log is not None else None
         while True:
-            event = await self.ws.receive()
-            if event["type"] == "websocket.disconnect":
-                return False
-            frame = event.get("text")
-            if frame is None:
-                self.link.peer.close(CLOSE_PROTOCOL, "frames must be text (JSON)")
-                return True
-            if self.settings.frame_log is not None:
-                append_frame_log(self.settings.frame_log, frame)
             try:
-                message = codec.decode(frame)
-            except CwmnError as exc:
-                self.link.peer.close(CLOSE_PROTOCOL, exc.message)
-                return True
+                message = await read_message(self.ws, self.link.peer, on_text)
+            except SocketClosed as closed:
+                return closed.by_us
             try:
                 if not self.protocol.check(message):
                     continue

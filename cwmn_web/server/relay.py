@@ -19,8 +19,10 @@ from typing import Any
 from starlette.concurrency import run_in_threadpool
 from starlette.websockets import WebSocket
 
+from ..errors import CwmnError
 from ..protocol import codec
 from ..protocol.messages import (
+    CLOSE_PROTOCOL,
     CLOSE_REPLACED,
     CLOSE_SESSION_ENDED,
     CLOSE_TRY_AGAIN_LATER,
@@ -56,6 +58,36 @@ ENDED_MEMORY = 10_000
 def close_reason(text: str) -> str:
     """A close reason cut to the protocol's 123 bytes (whole characters)."""
     return text.encode()[:120].decode(errors="ignore")
+
+
+class SocketClosed(Exception):
+    """The socket is done: ``by_us`` when this side closed it (a bad frame)."""
+
+    def __init__(self, by_us: bool) -> None:
+        super().__init__("closed by us" if by_us else "closed by the peer")
+        self.by_us = by_us
+
+
+async def read_message(
+    ws: WebSocket, peer: Peer, on_text: Callable[[str], None] | None = None
+) -> Message:
+    """The next message on ``ws``; a binary or malformed frame closes it with 4400.
+
+    Raises :class:`SocketClosed` when the socket is done."""
+    event = await ws.receive()
+    if event["type"] == "websocket.disconnect":
+        raise SocketClosed(by_us=False)
+    frame = event.get("text")
+    if frame is None:
+        peer.close(CLOSE_PROTOCOL, "frames must be text (JSON)")
+        raise SocketClosed(by_us=True)
+    if on_text is not None:
+        on_text(frame)
+    try:
+        return codec.decode(frame)
+    except CwmnError as exc:
+        peer.close(CLOSE_PROTOCOL, exc.message)
+        raise SocketClosed(by_us=True) from None
 
 
 class Peer:
