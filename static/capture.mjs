@@ -44,6 +44,7 @@ class Capture {
     this.frames = new WeakSet();
     this.reloaded = new Set();
     this.focusId = 0;
+    this.readScroll = true;
     this.pendingAttrs = [];
     this.latest = new Map();
   }
@@ -90,7 +91,11 @@ class Capture {
       const png = this.canvasImage(el);
       if (png) attrs.push('cwmn:canvas', png);
     }
-    if (el.scrollTop || el.scrollLeft) attrs.push('cwmn:scroll', el.scrollLeft + ',' + el.scrollTop);
+    // Reading scroll offsets forces a layout: done in snapshots only; a subtree added later
+    // reports its scrolling through scroll events.
+    if (this.readScroll && (el.scrollTop || el.scrollLeft)) {
+      attrs.push('cwmn:scroll', el.scrollLeft + ',' + el.scrollTop);
+    }
     return [[id, parentId, ELEMENT, tagName(el), attrs], true];
   }
   frameDocument(iframe) {
@@ -161,12 +166,14 @@ class Capture {
   /** Serialize the subtree at ``root`` in pre-order; ``sliced`` yields every SLICE_MS. */
   async serialize(root, parentId, out, sliced) {
     const stack = [[root, parentId]];
-    let sliceEnd = performance.now() + SLICE_MS;
+    let sliceStart = performance.now(), sliceEnd = sliceStart + SLICE_MS;
     while (stack.length) {
       if (sliced && performance.now() > sliceEnd) {
+        stats.snapshotBusyMs += performance.now() - sliceStart;
         await yieldToBrowser();
         if (this.stopped) return;
-        sliceEnd = performance.now() + SLICE_MS;
+        sliceStart = performance.now();
+        sliceEnd = sliceStart + SLICE_MS;
       }
       const [node, pid] = stack.pop();
       try {
@@ -176,6 +183,7 @@ class Capture {
         if (!this.warned) { this.warned = true; console.warn('CWMN: a node could not be read', e); }
       }
     }
+    if (sliced) stats.snapshotBusyMs += performance.now() - sliceStart;
   }
 
   /** Record one node and push its children (light DOM, shadow root, frame document). */
@@ -191,7 +199,8 @@ class Capture {
     if (node.nodeType !== ELEMENT) return;
     const [record, descend] = this.elementRecord(node, pid);
     out.push(record);
-    if (!descend) return;
+    // A script's source is of no use to guests (nothing runs in the viewer): not sent.
+    if (!descend || node.tagName === 'SCRIPT') return;
     const id = record[0];
     const doc = node.tagName === 'IFRAME' && this.frameDocument(node);
     if (doc) {
@@ -224,6 +233,7 @@ class Capture {
     this.records = [];
     const nodes = [];
     const t0 = performance.now();
+    stats.snapshotBusyMs = 0;
     await this.serialize(document.documentElement, 0, nodes, true);
     if (this.stopped) return;
     const adopted = [];
@@ -366,7 +376,7 @@ class Capture {
       return false;
     };
     for (const node of added) {
-      if (!node.isConnected || inAdded(node)) continue;
+      if (!node.isConnected || inAdded(node) || node.parentNode.nodeName === 'SCRIPT') continue;
       if (!ids.has(node.parentNode) && node.parentNode !== document) continue;
       const pid = node.parentNode === document ? 0 : ids.get(node.parentNode);
       this.serializeNow(node, pid, adds);
@@ -392,6 +402,7 @@ class Capture {
     const textOut = [];
     for (const node of texts.keys()) {
       if (!ids.has(node) || !node.isConnected || inAdded(node)) continue;
+      if (node.parentNode && node.parentNode.nodeName === 'SCRIPT') continue;
       const record = this.textRecord(node, 0);
       textOut.push(record.length === 5 ? [record[0], null, record[4]] : [record[0], record[3]]);
     }
@@ -402,7 +413,9 @@ class Capture {
   serializeNow(node, parentId, out) {
     // Added subtrees are serialized at once (not sliced), so mutations stay in order: an
     // async function runs synchronously up to its first await, and unsliced it never awaits.
+    this.readScroll = false;
     this.serialize(node, parentId, out, false);
+    this.readScroll = true;
   }
 }
 
@@ -419,7 +432,7 @@ function pairs(id, flat) {
 }
 
 /** What the last snapshot and flush cost on the main thread (for benchmarks). */
-export const stats = { snapshotMs: 0, lastFlushMs: 0, flushes: 0 };
+export const stats = { snapshotMs: 0, snapshotBusyMs: 0, lastFlushMs: 0, flushes: 0 };
 
 let patched = false;
 function patchCssom() {

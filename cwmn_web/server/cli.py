@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 
@@ -27,6 +28,24 @@ def main(argv: list[str] | None = None) -> int:
     rm = site_sub.add_parser("remove", help="stop authorizing DOMAIN")
     rm.add_argument("domain")
     site_sub.add_parser("list", help="list sites and their domains")
+    mask = site_sub.add_parser(
+        "privacy", help="set the CSS selectors whose content is masked or blocked on SITE's pages"
+    )
+    mask.add_argument("site", help="site name (see `cwmn-web site list`)")
+    mask.add_argument(
+        "--mask",
+        action="append",
+        default=None,
+        metavar="SELECTOR",
+        help="mask the text and values of matching elements (repeatable)",
+    )
+    mask.add_argument(
+        "--block",
+        action="append",
+        default=None,
+        metavar="SELECTOR",
+        help="send matching elements as empty boxes (repeatable)",
+    )
     args = parser.parse_args(argv)
 
     settings = Settings()
@@ -53,6 +72,18 @@ def main(argv: list[str] | None = None) -> int:
             print(f"cwmn-web: {args.domain} was not authorized", file=sys.stderr)
             return 1
         print(f"{args.domain} removed")
+    elif args.action == "privacy":
+        changes = {}
+        if args.mask is not None:
+            changes["maskSelectors"] = args.mask
+        if args.block is not None:
+            changes["blockSelectors"] = args.block
+        try:
+            site_obj = store.update_settings(args.site, changes)
+        except KeyError as exc:
+            print(f"cwmn-web: {exc.args[0]}", file=sys.stderr)
+            return 1
+        print(f"{site_obj.name}: {json.dumps(site_obj.settings)}")
     else:
         for s in store.list_sites():
             print(f"{s.name}: {', '.join(s.domains) or '(no domains)'}")

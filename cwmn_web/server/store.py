@@ -173,6 +173,20 @@ class Store:
             for r in rows
         ]
 
+    def update_settings(self, site_name: str, changes: dict[str, Any]) -> Site:
+        """Merge ``changes`` into the site's settings (what ``getDomainInfo()`` reports)."""
+        site = self.site_by_name(site_name)
+        if site is None:
+            raise KeyError(f"no site named {site_name!r}")
+        merged = {**site.settings, **changes}
+        with self.engine.begin() as db:
+            db.execute(
+                update(sites).where(sites.c.name == site_name).values(settings=json.dumps(merged))
+            )
+        updated = self.site_by_name(site_name)
+        assert updated is not None
+        return updated
+
     def site_by_name(self, name: str) -> Site | None:
         return next((s for s in self.list_sites() if s.name == name), None)
 

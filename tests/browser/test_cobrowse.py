@@ -14,7 +14,7 @@ from cwmn_web.testing import CwmnServer, PageServer, free_port
 from .conftest import PAGES, events, wait_state
 from .test_embed import START, settle
 
-SECRETS = ("SECRET-ACCOUNT-NUMBER", "SECRET-PASSWORD")
+SECRETS = ("SECRET-ACCOUNT-NUMBER", "SECRET-PASSWORD", "SECRET-MASKED-BY-THE-SCRIPT-TAG")
 
 
 def host_session(
@@ -93,6 +93,7 @@ def test_guest_watches_the_host_page_live(
 
     # Masked content shows as stars and never left the host's browser.
     assert set(frame.locator("#secret").text_content()) == {"*"}
+    assert set(frame.locator("#tag-secret").text_content()) == {"*"}  # data-mask-selectors
     assert set(frame.locator("#pw").input_value()) == {"*"}
     sent = frames_sent(cwmn_server)
     assert '"type":"mirror"' in sent and "Host page one" in sent

@@ -90,3 +90,21 @@ def test_usage_errors(data_dir: Path, argv: list[str]) -> None:
     with pytest.raises(SystemExit) as info:
         cli.main(argv)
     assert info.value.code == 2
+
+
+def test_site_privacy_selectors_reach_domain_info(
+    stored: Store, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert (
+        cli.main(
+            ["site", "privacy", "default", "--mask", ".iban", "--mask", "#ssn", "--block", "video"]
+        )
+        == 0
+    )
+    capsys.readouterr()
+    site = stored.site_by_name("default")
+    assert site is not None
+    info = site.info("localhost")["settings"]
+    assert info["maskSelectors"] == [".iban", "#ssn"] and info["blockSelectors"] == ["video"]
+    assert cli.main(["site", "privacy", "nope", "--mask", "x"]) == 1
+    assert "no site named 'nope'" in capsys.readouterr().err
