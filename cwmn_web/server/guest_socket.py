@@ -3,12 +3,11 @@ through a link token bound to the device cookie, then the host's mirror stream."
 
 from __future__ import annotations
 
-import contextlib
 import secrets
 import time
 
 from starlette.concurrency import run_in_threadpool
-from starlette.websockets import WebSocket, WebSocketDisconnect
+from starlette.websockets import WebSocket
 
 from ..errors import CwmnError
 from ..protocol.messages import (
@@ -32,7 +31,7 @@ from .links import (
     device_hash,
     usable_token,
 )
-from .relay import LiveRoom, Peer, Relay, SocketClosed, read_message
+from .relay import LiveRoom, Peer, Relay, SocketClosed, read_message, serve
 from .rooms import Guest
 from .sites import same_origin
 from .store import LinkRecord, SessionRecord, Store
@@ -60,16 +59,7 @@ async def guest_socket(ws: WebSocket) -> None:
         return
     await ws.accept()
     conn = GuestConnection(ws, ws.app.state.relay, settings, ws.app.state.store)
-    closed_by_us = False
-    try:
-        with contextlib.suppress(WebSocketDisconnect):
-            closed_by_us = await conn.run()
-    finally:
-        conn.closed()  # synchronous: it must run even when the task is being cancelled
-    if closed_by_us:
-        await conn.peer.flush()
-    else:
-        conn.peer.discard()
+    await serve(conn.run, conn.closed, conn.peer)
 
 
 class JoinRefused(CwmnError):

@@ -3,12 +3,11 @@
 
 from __future__ import annotations
 
-import contextlib
 import time
 from pathlib import Path
 
 from starlette.concurrency import run_in_threadpool
-from starlette.websockets import WebSocket, WebSocketDisconnect
+from starlette.websockets import WebSocket
 
 from ..errors import CwmnError, NotFound
 from ..protocol.messages import (
@@ -34,7 +33,7 @@ from ..protocol.messages import (
 from .config import Settings
 from .host_protocol import HostProtocol
 from .links import join_url, public_base
-from .relay import HostLink, LiveRoom, Relay, SocketClosed, read_message
+from .relay import HostLink, LiveRoom, Relay, SocketClosed, read_message, serve
 from .sites import Site, hostname_of
 from .store import SessionRecord, Store
 
@@ -53,16 +52,7 @@ async def host_socket(ws: WebSocket) -> None:
         return
     await ws.accept()
     conn = HostConnection(ws, ws.app.state.relay, ws.app.state.settings, store, site, origin)
-    closed_by_us = False
-    try:
-        with contextlib.suppress(WebSocketDisconnect):
-            closed_by_us = await conn.run()
-    finally:
-        conn.closed()  # synchronous: it must run even when the task is being cancelled
-    if closed_by_us:
-        await conn.link.peer.flush()
-    else:
-        conn.link.peer.discard()
+    await serve(conn.run, conn.closed, conn.link.peer)
 
 
 class HostConnection:

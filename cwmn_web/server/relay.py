@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
-from starlette.websockets import WebSocket
+from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from ..errors import CwmnError
 from ..protocol import codec
@@ -88,6 +88,24 @@ async def read_message(
     except CwmnError as exc:
         peer.close(CLOSE_PROTOCOL, exc.message)
         raise SocketClosed(by_us=True) from None
+
+
+async def serve(
+    run: Callable[[], Coroutine[Any, Any, bool]], closed: Callable[[], None], peer: Peer
+) -> None:
+    """Run a connection until its socket is done, then tidy up: ``closed()`` always runs
+    (even when the task is cancelled); what is still queued is flushed only when this side
+    closed the socket (a peer that left cannot read it)."""
+    closed_by_us = False
+    try:
+        with contextlib.suppress(WebSocketDisconnect):
+            closed_by_us = await run()
+    finally:
+        closed()  # synchronous: it must run even when the task is being cancelled
+    if closed_by_us:
+        await peer.flush()
+    else:
+        peer.discard()
 
 
 class Peer:
