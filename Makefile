@@ -36,7 +36,7 @@ lint: $(VENV)/.installed
 unit: $(VENV)/.installed
 	$(PY) -m pytest tests/unit tests/server -q
 
-test: browsers build lint
+test: browsers build lint bench/node_modules/.package-lock.json
 	$(PY) -m pytest -q
 
 bench/node_modules/.package-lock.json: bench/package-lock.json

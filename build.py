@@ -32,6 +32,7 @@ sys.path.insert(0, str(ROOT))
 
 from cwmn_web import __version__  # noqa: E402
 from cwmn_web.client.spec import stub_tables  # noqa: E402
+from cwmn_web.client.typescript import declarations  # noqa: E402
 
 PYODIDE_VERSION = "314.0.7"
 PYODIDE_FILES = (
@@ -193,6 +194,7 @@ def build() -> str:
     stub = stub.replace("__CWMN_TABLES__", tables).replace("__CWMN_BUILD__", build_id)
     write_if_changed(DIST / "cwmn.js", stub.encode())
     write_if_changed(DIST / "BUILD", (build_id + "\n").encode())
+    write_if_changed(DIST / "cwmn.d.ts", declarations().encode())
     for path in [DIST / "cwmn.js", *ASSETS.rglob("*")]:
         if path.is_file() and path.suffix in GZIP_SUFFIXES:
             gzip_beside(path)

@@ -76,6 +76,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     routes = [
         Route("/", playground),
         Route("/cwmn.js", assets.stub),
+        Route("/cwmn.d.ts", assets.types),
         Route("/assets/{build}/{path:path}", assets.asset),
         Route("/api/domain-info", domain_info),
         Route("/healthz", health),

@@ -13,6 +13,7 @@ __all__ = ["AssetServer"]
 
 mimetypes.add_type("text/javascript", ".mjs")
 mimetypes.add_type("application/wasm", ".wasm")
+mimetypes.add_type("text/plain", ".ts")
 IMMUTABLE = "public, max-age=31536000, immutable"
 STUB_CACHE = "public, max-age=300"
 CORS = {"Access-Control-Allow-Origin": "*", "Cross-Origin-Resource-Policy": "cross-origin"}
@@ -33,6 +34,10 @@ class AssetServer:
 
     def stub(self, request: Request) -> Response:
         return self._file(request, self.dist / "cwmn.js", STUB_CACHE)
+
+    def types(self, request: Request) -> Response:
+        """``cwmn.d.ts``: TypeScript declarations of ``window.CwmnAPI``, next to the stub."""
+        return self._file(request, self.dist / "cwmn.d.ts", STUB_CACHE)
 
     def asset(self, request: Request) -> Response:
         build, rel = request.path_params["build"], request.path_params["path"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -39,8 +40,22 @@ def test_reference_example_runs_verbatim(
     assert dialogs == ["ready to start session"]
 
 
+def declared_functions(types: str) -> list[str]:
+    """The function paths that cwmn.d.ts declares on the CwmnAPI interface."""
+    body = types.split("export interface CwmnAPI {", 1)[1].split("\n}\n", 1)[0]
+    paths, namespace = [], ""
+    for line in body.splitlines():
+        if m := re.match(r"^  (\w+): \{$", line):
+            namespace = m.group(1) + "."
+        elif line == "  };":
+            namespace = ""
+        elif m := re.match(r"^ {2,4}(\w+)[<(]", line):
+            paths.append(namespace + m.group(1))
+    return paths
+
+
 def test_every_reference_function_exists(
-    open_page: Callable[..., Page], customer_site: PageServer
+    open_page: Callable[..., Page], customer_site: PageServer, cwmn_server: CwmnServer
 ) -> None:
     page = open_page(customer_site.url("plain.html", hostname="localhost"))
     missing = page.evaluate(
@@ -52,6 +67,21 @@ def test_every_reference_function_exists(
         list(FUNCTIONS),
     )
     assert missing == []
+    # cwmn.d.ts, served next to cwmn.js, declares exactly the live object's functions.
+    live = page.evaluate(
+        """() => {
+            const out = [];
+            const walk = (obj, prefix) => Object.keys(obj).forEach((k) => {
+                if (k.startsWith('_')) return;
+                if (typeof obj[k] === 'function') out.push(prefix + k);
+                else if (obj[k] && typeof obj[k] === 'object') walk(obj[k], prefix + k + '.');
+            });
+            walk(CwmnAPI, '');
+            return out;
+        }"""
+    )
+    types = page.evaluate("url => fetch(url).then(r => r.text())", cwmn_server.url + "/cwmn.d.ts")
+    assert sorted(live) == sorted(declared_functions(types))
     assert page.evaluate("CwmnAPI.isCompatible()") is True
     info = page.evaluate("CwmnAPI.getDomainInfo()")
     assert info["domain"] == "localhost" and info["authorized"] is True

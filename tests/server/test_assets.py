@@ -125,3 +125,11 @@ def test_path_traversal_is_404(client: TestClient, path: str) -> None:
 def test_missing_build_is_reported_with_the_fix(tmp_path: Path) -> None:
     with pytest.raises(RuntimeError, match=r"build\.py"):
         _ = AssetServer(tmp_path).build_id
+
+
+def test_typescript_declarations_next_to_the_stub(client: TestClient) -> None:
+    response = client.get("/cwmn.d.ts", headers={"Origin": "http://localhost:3000"})
+    assert response.status_code == 200
+    assert response.headers["access-control-allow-origin"] == "*"
+    assert "export interface CwmnAPI {" in response.text
+    assert "declare global" in response.text
