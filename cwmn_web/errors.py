@@ -30,6 +30,7 @@ CODES: dict[str, str] = {
     "link_invalid": "The link does not exist, was revoked, or has expired.",
     "link_used": "The private link was already used on another device.",
     "session_ended": "The session has ended.",
+    "room_full": "The session already has as many guests as its site allows.",
     "cookies_required": "The browser sent no device cookie; a private link needs one.",
 }
 

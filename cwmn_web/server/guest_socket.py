@@ -33,7 +33,7 @@ from .links import (
 )
 from .relay import LiveRoom, Peer, Relay, SocketClosed, read_message, serve
 from .rooms import Guest
-from .sites import same_origin
+from .sites import DEFAULT_SETTINGS, same_origin
 from .store import LinkRecord, SessionRecord, Store
 
 __all__ = ["JOIN_REFUSALS", "guest_socket"]
@@ -47,6 +47,8 @@ JOIN_REFUSALS: dict[str, str] = {
     "Ask the host for a new link.",
     "cookies_required": "This browser did not send its device cookie: open the link itself "
     "in a browser that accepts cookies.",
+    "room_full": "This session is full: it already has as many guests as it allows. "
+    "Ask the host to make room, then open the link again.",
 }
 
 
@@ -136,7 +138,13 @@ class GuestConnection:
             raise JoinRefused("link_used")  # another device joined first
         if not await self.relay.check_open(session):
             raise JoinRefused("session_ended")
-        self.live = self.relay.room_for_guest(session)
+        live = self.relay.room_for_guest(session)
+        if bound.guest_id not in live.room.guests:
+            site = await run_in_threadpool(self.store.site_by_id, session.site_id)
+            limit = int({**DEFAULT_SETTINGS, **(site.settings if site else {})}["maxGuests"])
+            if len(live.room.guests) >= limit:
+                raise JoinRefused("room_full")
+        self.live = live
         self.guest_id = bound.guest_id
         guest = Guest(bound.guest_id, name, joined_at=time.time(), via=bound.kind)
         self.relay.join(self.live, guest, self.peer, max(message.last_seq, 0), message.ref)

@@ -187,6 +187,9 @@ class Store:
         assert updated is not None
         return updated
 
+    def site_by_id(self, site_id: int) -> Site | None:
+        return next((s for s in self.list_sites() if s.id == site_id), None)
+
     def site_by_name(self, name: str) -> Site | None:
         return next((s for s in self.list_sites() if s.name == name), None)
 

@@ -268,3 +268,29 @@ def test_joining_after_a_server_restart(live_client: LiveClient, store: Store) -
         assert live.grace is not None
         assert bob.push().type == "session_ended"  # nobody came back
     eventually(lambda: store.session_rows()[0]["end_reason"] == "expired")
+
+
+def test_the_sites_guest_limit(live_client: LiveClient, store: Store) -> None:
+    store.update_settings("default", {"maxGuests": 1})
+    with live_client() as client, host(client) as h:
+        h.start()
+        first, second = h.link(), h.link()
+
+        def seated() -> int:
+            return len(next(iter(relay_of(client).rooms.values())).room.guests)
+
+        with guest(client, "device-a") as bob:
+            bob_id = bob.joined(first).guest_id
+            with guest(client, "device-b") as eve:
+                refused = eve.refused(second)
+                assert refused.code == "room_full"
+                assert "full" in refused.message
+        eventually(lambda: seated() == 0)
+        # The guest who had the seat may come back; the room is not fuller for it.
+        with guest(client, "device-a") as again:
+            assert again.joined(first).guest_id == bob_id
+            with guest(client, "device-b") as eve:
+                assert eve.refused(second).code == "room_full"
+        eventually(lambda: seated() == 0)
+        with guest(client, "device-b") as eve:
+            eve.joined(second)  # a free seat: the second guest gets it
