@@ -180,6 +180,11 @@ class HostController:
             return
         self.domain_info = info
 
+    def start_capture(self) -> None:
+        """Have the page capture again from a fresh snapshot, unless host privacy is on."""
+        if not self.privacy_enabled:
+            self.ports.capture(True, self.capture_config())
+
     def capture_config(self) -> dict[str, Any]:
         """Mask and block selectors: the site's settings, plus the script tag's own."""
         settings = self.domain_info.get("settings") or {}
@@ -258,8 +263,7 @@ class HostController:
         self._session = session
         self.ports.store(RESUME_KEY, {"token": token, "sessionId": info["sessionId"]})
         self._move(Trigger.RESUMED if resuming else Trigger.CONNECTED, resuming)
-        if not self.privacy_enabled:
-            self.ports.capture(True, self.capture_config())
+        self.start_capture()
         return dict(info)
 
     async def _open_link(self) -> Link:
@@ -378,7 +382,7 @@ class HostController:
         else:
             await session.link.request(SetPrivacy(enabled=False))
             self.privacy_enabled = False
-            self.ports.capture(True, self.capture_config())  # a fresh snapshot
+            self.start_capture()
         self.publish()
         return enabled
 

@@ -26,7 +26,6 @@ from ..protocol.messages import (
 from .link import Link
 from .mirror import MirrorEncoder
 from .outbox import Outbox
-from .ports import Ports
 from .states import State, Trigger
 
 __all__ = ["CONNECT_TIMEOUT", "RECONNECT_DELAYS", "HostSession", "SessionEvents"]
@@ -41,9 +40,6 @@ _GONE = ("session_ended", "not_found")
 class SessionEvents(Protocol):
     """What a :class:`HostSession` needs from the controller that owns it."""
 
-    ports: Ports
-    privacy_enabled: bool
-
     @property
     def state(self) -> State: ...
 
@@ -56,7 +52,7 @@ class SessionEvents(Protocol):
 
     def spawn(self, coro: Coroutine[Any, Any, None]) -> None: ...
 
-    def capture_config(self) -> dict[str, Any]: ...
+    def start_capture(self) -> None: ...
 
     async def open_link(self) -> Link: ...
 
@@ -95,7 +91,7 @@ class HostSession:
         if isinstance(message, Ack):
             self.outbox.ack(message.seq)
         elif isinstance(message, SnapshotRequest):
-            self.resnapshot()
+            self.owner.start_capture()
         elif isinstance(message, GuestJoined):
             self._guest_joined(dict(message.guest))
         elif isinstance(message, GuestLeft):
@@ -104,10 +100,6 @@ class HostSession:
             expired = message.reason == "expired"
             trigger = Trigger.EXPIRE_REALTIME if expired else Trigger.END_REALTIME
             self.owner.spawn(self.owner.finish(self, trigger))
-
-    def resnapshot(self) -> None:
-        if not self.owner.privacy_enabled:
-            self.owner.ports.capture(True, self.owner.capture_config())
 
     def _guest_joined(self, guest: dict[str, Any]) -> None:
         guest_id = str(guest.get("guestId", ""))
@@ -167,7 +159,7 @@ class HostSession:
         self.connected = True
         if self.outbox.needs_snapshot or reply.acked_seq < self.outbox.acked:
             # Frames are missing (too many to keep, or a server that restarted lost them).
-            self.resnapshot()
+            self.owner.start_capture()
         else:
             for frame in self.outbox.unacked(reply.acked_seq):
                 await self._send(codec.encode(frame))
