@@ -13,6 +13,7 @@ __all__ = [
     "CLOSE_BAD_ORIGIN",
     "CLOSE_NORMAL",
     "CLOSE_PROTOCOL",
+    "CLOSE_REMOVED",
     "CLOSE_REPLACED",
     "CLOSE_SESSION_ENDED",
     "CLOSE_TRY_AGAIN_LATER",
@@ -21,10 +22,14 @@ __all__ = [
     "PROTOCOL_VERSION",
     "Ack",
     "CreateLink",
+    "CreatePublicLink",
     "EndSession",
     "ErrorReply",
+    "GuestClick",
     "GuestJoined",
     "GuestLeft",
+    "GuestPointer",
+    "GuestUpdated",
     "Hello",
     "HostStatus",
     "Join",
@@ -32,15 +37,23 @@ __all__ = [
     "LinkCreated",
     "Message",
     "MirrorFrame",
+    "MuteAll",
+    "MuteGuest",
+    "Muted",
     "Ok",
     "Paused",
     "Ping",
+    "PointerClick",
+    "PointerMove",
     "Pong",
+    "RemoveGuest",
+    "Removed",
     "ResumeSession",
     "SessionEnded",
     "SessionResumed",
     "SessionStarted",
     "SetPrivacy",
+    "SetPublicLink",
     "SnapshotRequest",
     "StartSession",
     "Welcome",
@@ -56,6 +69,8 @@ CLOSE_UNSUPPORTED_VERSION = 4426
 CLOSE_SESSION_ENDED = 4410
 #: A newer connection of the same host or guest took over: do not reconnect automatically.
 CLOSE_REPLACED = 4409
+#: The host removed this guest: its link no longer admits it.
+CLOSE_REMOVED = 4401
 #: The peer fell too far behind (its messages piled up): reconnect and resume.
 CLOSE_TRY_AGAIN_LATER = 1013
 
@@ -172,6 +187,8 @@ class SessionResumed(Message):
     acked_seq: int = 0
     settings: dict[str, Any] = field(default_factory=dict)
     privacy: bool = False
+    mute_all: bool = False
+    public_link: bool = True
 
 
 @dataclass(frozen=True)
@@ -256,6 +273,8 @@ class Joined(Message):
     host_name: str = ""
     paused: bool = False
     host_connected: bool = True
+    muted: bool = False
+    color: str = ""
 
 
 @dataclass(frozen=True)
@@ -272,6 +291,115 @@ class HostStatus(Message):
 
     type: ClassVar[str] = "host_status"
     connected: bool = True
+
+
+@dataclass(frozen=True)
+class GuestUpdated(Message):
+    """Server → host push: a guest's object changed (its mute flag)."""
+
+    type: ClassVar[str] = "guest_updated"
+    guest: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class MuteGuest(Message):
+    """Host → server: set one guest's own mute flag (answered with :class:`Ok`)."""
+
+    type: ClassVar[str] = "mute_guest"
+    guest_id: str = ""
+    muted: bool = True
+
+
+@dataclass(frozen=True)
+class MuteAll(Message):
+    """Host → server: the room's mute-all flag, independent of each guest's own flag."""
+
+    type: ClassVar[str] = "mute_all"
+    muted: bool = True
+
+
+@dataclass(frozen=True)
+class RemoveGuest(Message):
+    """Host → server: remove a guest; its link stops admitting it."""
+
+    type: ClassVar[str] = "remove_guest"
+    guest_id: str = ""
+
+
+@dataclass(frozen=True)
+class SetPublicLink(Message):
+    """Host → server: admit new guests through the session's public link, or not."""
+
+    type: ClassVar[str] = "set_public_link"
+    enabled: bool = True
+
+
+@dataclass(frozen=True)
+class CreatePublicLink(Message):
+    """Host → server: the session's reusable public link (answered with
+    :class:`LinkCreated`; the same link each time while the server runs)."""
+
+    type: ClassVar[str] = "create_public_link"
+
+
+@dataclass(frozen=True)
+class PointerMove(Message):
+    """Guest → server: the guest's pointer in the host page's document coordinates
+    (CSS pixels); ``visible`` False when it left the host's page."""
+
+    type: ClassVar[str] = "pointer_move"
+    x: float = 0.0
+    y: float = 0.0
+    visible: bool = True
+
+
+@dataclass(frozen=True)
+class PointerClick(Message):
+    """Guest → server: the guest clicked at (``x``, ``y``), document coordinates."""
+
+    type: ClassVar[str] = "pointer_click"
+    x: float = 0.0
+    y: float = 0.0
+
+
+@dataclass(frozen=True)
+class GuestPointer(Message):
+    """Server → host and the other guests: where a (not muted) guest's pointer is."""
+
+    type: ClassVar[str] = "guest_pointer"
+    guest_id: str = ""
+    name: str = ""
+    color: str = ""
+    x: float = 0.0
+    y: float = 0.0
+    visible: bool = True
+
+
+@dataclass(frozen=True)
+class GuestClick(Message):
+    """Server → host and the other guests: a (not muted) guest clicked."""
+
+    type: ClassVar[str] = "guest_click"
+    guest_id: str = ""
+    name: str = ""
+    color: str = ""
+    x: float = 0.0
+    y: float = 0.0
+
+
+@dataclass(frozen=True)
+class Muted(Message):
+    """Server → guest push: whether this guest is muted now (own flag or mute-all)."""
+
+    type: ClassVar[str] = "muted"
+    muted: bool = False
+
+
+@dataclass(frozen=True)
+class Removed(Message):
+    """Server → guest push, then a close with :data:`CLOSE_REMOVED`."""
+
+    type: ClassVar[str] = "removed"
 
 
 MESSAGE_TYPES: dict[str, type[Message]] = {
@@ -301,5 +429,17 @@ MESSAGE_TYPES: dict[str, type[Message]] = {
         Joined,
         Paused,
         HostStatus,
+        GuestUpdated,
+        MuteGuest,
+        MuteAll,
+        RemoveGuest,
+        SetPublicLink,
+        CreatePublicLink,
+        PointerMove,
+        PointerClick,
+        GuestPointer,
+        GuestClick,
+        Muted,
+        Removed,
     )
 }
