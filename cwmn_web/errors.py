@@ -32,6 +32,8 @@ CODES: dict[str, str] = {
     "session_ended": "The session has ended.",
     "room_full": "The session already has as many guests as its site allows.",
     "cookies_required": "The browser sent no device cookie; a private link needs one.",
+    "guest_removed": "The host removed this guest from the session.",
+    "public_link_disabled": "The host turned the session's public link off.",
 }
 
 

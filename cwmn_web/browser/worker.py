@@ -53,6 +53,9 @@ class WorkerBridge:
     def capture(self, start: bool, config: dict[str, Any] | None) -> None:
         self.post({"op": "capture", "start": start, "config": config})
 
+    def overlay(self, message: dict[str, Any]) -> None:
+        self.post(message)
+
     def store(self, key: str, value: dict[str, Any] | None) -> None:
         self.post({"op": "store", "key": key, "value": value})
 

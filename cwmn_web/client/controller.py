@@ -24,13 +24,18 @@ from ..errors import (
 )
 from ..protocol.messages import (
     CreateLink,
+    CreatePublicLink,
     EndSession,
     LinkCreated,
     Message,
+    MuteAll,
+    MuteGuest,
+    RemoveGuest,
     ResumeSession,
     SessionResumed,
     SessionStarted,
     SetPrivacy,
+    SetPublicLink,
     StartSession,
 )
 from .bus import Bus
@@ -95,6 +100,7 @@ class HostController:
             "guest.muteGuest": self._mute_guest,
             "guest.muteAllGuests": self._mute_all,
             "publicLink.setEnabled": self._set_public_link,
+            "publicLink.generate": self._public_link,
             "privacy.setEnabled": self._set_privacy,
         }
 
@@ -128,6 +134,9 @@ class HostController:
 
     def publish(self) -> None:
         self.ports.publish(self.view())
+
+    def overlay(self, message: dict[str, Any]) -> None:
+        self.ports.overlay(message)
 
     def _move(self, trigger: Trigger, *args: Any) -> None:
         """Apply ``trigger`` and fire its events, each with the state it occurs in."""
@@ -225,6 +234,7 @@ class HostController:
         link, reply = await self._connect(start, SessionStarted)
         assert isinstance(reply, SessionStarted)
         self.privacy_enabled = False
+        self.mute_all, self.public_link_enabled = False, True
         info = _session_info(reply, self.config.page_url)
         return self._begin(link, reply.resume_token, info, resuming=False)
 
@@ -239,6 +249,7 @@ class HostController:
             return
         assert isinstance(reply, SessionResumed)
         self.privacy_enabled = reply.privacy
+        self.mute_all, self.public_link_enabled = reply.mute_all, reply.public_link
         self._begin(link, token, _session_info(reply, self.config.page_url), resuming=True)
 
     async def _connect(self, request: Message, expected: type[Message]) -> tuple[Link, Message]:
@@ -299,6 +310,7 @@ class HostController:
         if self._session is not session:
             return
         self.ports.capture(False, None)
+        self.ports.overlay({"op": "cursors", "cursors": []})
         self.ports.store(RESUME_KEY, None)
         self._move(trigger)  # 'expired' and 'end session' still see the session's info
         self._session = None
@@ -335,20 +347,28 @@ class HostController:
 
     # -- guests and settings ------------------------------------------------------------
     async def _invite_link(self, params: dict[str, Any]) -> str:
-        reply = await self._require_session().link.request(CreateLink())
+        return await self._link(CreateLink())
+
+    async def _public_link(self, params: dict[str, Any]) -> str:
+        return await self._link(CreatePublicLink())
+
+    async def _link(self, request: CreateLink | CreatePublicLink) -> str:
+        reply = await self._require_session().link.request(request)
         if not isinstance(reply, LinkCreated):
             raise ProtocolError(f"expected link_created, got {reply.type}")
         return reply.url
 
     async def _remove_guest(self, params: dict[str, Any]) -> None:
+        """The server removes the guest; its ``guest_left`` push updates the list first."""
         session = self._require_session()
-        session.guests.remove(self._guest(params["guestId"]))
-        self.publish()
+        guest_id = self._guest(params["guestId"])["guestId"]
+        await session.link.request(RemoveGuest(guest_id=guest_id))
 
     async def _mute_guest(self, params: dict[str, Any]) -> None:
-        guest = self._guest(params["guestId"])
-        guest["muted"] = params["muted"]
-        self.publish()
+        """The server mutes the guest; its ``guest_updated`` push updates the list first."""
+        session = self._require_session()
+        guest_id = self._guest(params["guestId"])["guestId"]
+        await session.link.request(MuteGuest(guest_id=guest_id, muted=params["muted"]))
 
     def _guest(self, guest_id: str) -> dict[str, Any]:
         for guest in self.guests:
@@ -360,12 +380,18 @@ class HostController:
         )
 
     async def _mute_all(self, params: dict[str, Any]) -> bool:
-        self.mute_all = params["status"]
-        self.publish()
+        session = self._require_session()
+        status = params["status"]
+        await session.link.request(MuteAll(muted=status))
+        if status != self.mute_all:
+            self.mute_all = status
+            session.mute_all_changed()
         return self.mute_all
 
     async def _set_public_link(self, params: dict[str, Any]) -> bool:
-        self.public_link_enabled = params["enabled"]
+        enabled = params["enabled"]
+        await self._require_session().link.request(SetPublicLink(enabled=enabled))
+        self.public_link_enabled = enabled
         self.publish()
         return self.public_link_enabled
 

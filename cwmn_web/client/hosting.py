@@ -15,8 +15,11 @@ from ..errors import CwmnError
 from ..protocol import codec
 from ..protocol.messages import (
     Ack,
+    GuestClick,
     GuestJoined,
     GuestLeft,
+    GuestPointer,
+    GuestUpdated,
     Message,
     ResumeSession,
     SessionEnded,
@@ -27,6 +30,7 @@ from .link import Link
 from .mirror import MirrorEncoder
 from .outbox import Outbox
 from .states import State, Trigger
+from .throttle import Throttle
 
 __all__ = ["CONNECT_TIMEOUT", "RECONNECT_DELAYS", "HostSession", "SessionEvents"]
 
@@ -54,6 +58,8 @@ class SessionEvents(Protocol):
 
     def start_capture(self) -> None: ...
 
+    def overlay(self, message: dict[str, Any]) -> None: ...
+
     async def open_link(self) -> Link: ...
 
     async def finish(self, session: HostSession, trigger: Trigger) -> None: ...
@@ -72,10 +78,36 @@ class HostSession:
         self.encoder = MirrorEncoder(owner.config.page_url)
         self.connected = True
         self.closed = False
+        self.pointer: Throttle[dict[str, Any]] = Throttle()
+        self._pointer_timer: asyncio.TimerHandle | None = None
 
     # -- mirror stream ------------------------------------------------------------------
     def send_capture(self, kind: str, raw: dict[str, Any]) -> None:
-        """Encode a raw capture frame, number it, keep it, and send it if connected."""
+        """Encode a raw capture frame, number it, keep it, and send it if connected.
+
+        The host's pointer goes out at most ~30 times a second (the last position always)."""
+        if kind == "pointer":
+            loop = asyncio.get_running_loop()
+            held = self.pointer.offer(raw, loop.time())
+            if held is None:
+                self._pointer_later(loop)
+                return
+        self.send_capture_now(kind, raw)
+
+    def _pointer_later(self, loop: asyncio.AbstractEventLoop) -> None:
+        due = self.pointer.next_due()
+        if due is None or self._pointer_timer is not None:
+            return
+
+        def fire() -> None:
+            self._pointer_timer = None
+            held = self.pointer.due(loop.time())
+            if held is not None and not self.closed and self.owner.state is State.IN_SESSION:
+                self.send_capture_now("pointer", held)
+
+        self._pointer_timer = loop.call_at(due, fire)
+
+    def send_capture_now(self, kind: str, raw: dict[str, Any]) -> None:
         data = self.encoder.frame(kind, raw)
         frame = self.outbox.add(kind, data)
         if self.connected:
@@ -96,6 +128,12 @@ class HostSession:
             self._guest_joined(dict(message.guest))
         elif isinstance(message, GuestLeft):
             self._guest_left(dict(message.guest))
+        elif isinstance(message, GuestUpdated):
+            self._guest_updated(dict(message.guest))
+        elif isinstance(message, GuestPointer):
+            self._guest_pointer(message)
+        elif isinstance(message, GuestClick):
+            self._guest_click(message)
         elif isinstance(message, SessionEnded):
             expired = message.reason == "expired"
             trigger = Trigger.EXPIRE_REALTIME if expired else Trigger.END_REALTIME
@@ -106,7 +144,9 @@ class HostSession:
         self.guests = [g for g in self.guests if g.get("guestId") != guest_id] + [guest]
         self.owner.publish()
         self.owner.emit("guest connected", guest_id, guest)
-        self.owner.emit("roomdata update", [dict(g) for g in self.guests])
+        self.room_changed()
+        if guest.get("pointer") is not None:
+            self.draw_cursors()
 
     def _guest_left(self, guest: dict[str, Any]) -> None:
         guest_id = str(guest.get("guestId", ""))
@@ -114,7 +154,68 @@ class HostSession:
         self.guests = [g for g in self.guests if g.get("guestId") != guest_id]
         self.owner.publish()
         self.owner.emit("guest disconnected", guest_id, known)
+        self.room_changed()
+        if known.get("pointer") is not None:
+            self.draw_cursors()
+
+    def _find(self, guest_id: str) -> dict[str, Any] | None:
+        return next((g for g in self.guests if g.get("guestId") == guest_id), None)
+
+    def _guest_updated(self, guest: dict[str, Any]) -> None:
+        known = self._find(str(guest.get("guestId", "")))
+        if known is None:
+            return
+        known.update(guest)
+        self.owner.publish()
+        self.room_changed()
+        self.draw_cursors()
+
+    def mute_all_changed(self) -> None:
+        """The room's mute-all flag changed: every guest's muted state may have."""
+        self.owner.publish()
+        self.room_changed()
+
+    def _guest_pointer(self, message: GuestPointer) -> None:
+        """A guest's pointer moved (the server relays ≤40/s, never a muted guest's)."""
+        guest = self._find(message.guest_id)
+        if guest is None:
+            return
+        guest["pointer"] = {"x": message.x, "y": message.y} if message.visible else None
+        self.owner.publish()
+        self.room_changed()
+        self.draw_cursors()
+
+    def _guest_click(self, message: GuestClick) -> None:
+        if self._find(message.guest_id) is None:
+            return
+        self.owner.overlay(
+            {
+                "op": "ripple",
+                "x": message.x,
+                "y": message.y,
+                "color": message.color,
+                "name": message.name,
+            }
+        )
+        self.owner.emit("click", message.guest_id)
+
+    def room_changed(self) -> None:
         self.owner.emit("roomdata update", [dict(g) for g in self.guests])
+
+    def draw_cursors(self) -> None:
+        """Show the guests' pointers on the host page (none while privacy hides the page)."""
+        cursors = [
+            {
+                "id": g["guestId"],
+                "name": g.get("name", ""),
+                "color": g.get("color", ""),
+                "x": g["pointer"]["x"],
+                "y": g["pointer"]["y"],
+            }
+            for g in self.guests
+            if g.get("pointer")
+        ]
+        self.owner.overlay({"op": "cursors", "cursors": cursors})
 
     # -- connection loss ----------------------------------------------------------------
     def on_lost(self, exc: CwmnError) -> None:
@@ -167,4 +268,6 @@ class HostSession:
 
     async def close(self) -> None:
         self.closed = True
+        if self._pointer_timer is not None:
+            self._pointer_timer.cancel()
         await self.link.close()

@@ -40,6 +40,11 @@ class Ports(Protocol):
         """Start capturing the page (a fresh snapshot first) with ``config``, or stop."""
         ...
 
+    def overlay(self, message: dict[str, Any]) -> None:
+        """Draw on the host page: ``{op: "cursors", cursors: [{id, name, color, x, y}]}``
+        (guests' pointers, document coordinates) or ``{op: "ripple", x, y, color, name}``."""
+        ...
+
     def store(self, key: str, value: dict[str, Any] | None) -> None:
         """Keep ``value`` in the tab's sessionStorage under ``key`` (None removes it)."""
         ...

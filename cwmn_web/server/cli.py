@@ -46,6 +46,14 @@ def main(argv: list[str] | None = None) -> int:
         metavar="SELECTOR",
         help="send matching elements as empty boxes (repeatable)",
     )
+    limits = site_sub.add_parser("settings", help="set SITE's session limits")
+    limits.add_argument("site", help="site name (see `cwmn-web site list`)")
+    limits.add_argument(
+        "--max-guests",
+        type=_positive,
+        metavar="N",
+        help="guests admitted at once per session (default 10)",
+    )
     args = parser.parse_args(argv)
 
     settings = Settings()
@@ -72,12 +80,15 @@ def main(argv: list[str] | None = None) -> int:
             print(f"cwmn-web: {args.domain} was not authorized", file=sys.stderr)
             return 1
         print(f"{args.domain} removed")
-    elif args.action == "privacy":
-        changes = {}
-        if args.mask is not None:
-            changes["maskSelectors"] = args.mask
-        if args.block is not None:
-            changes["blockSelectors"] = args.block
+    elif args.action in ("privacy", "settings"):
+        changes: dict[str, object] = {}
+        if args.action == "privacy":
+            if args.mask is not None:
+                changes["maskSelectors"] = args.mask
+            if args.block is not None:
+                changes["blockSelectors"] = args.block
+        elif args.max_guests is not None:
+            changes["maxGuests"] = args.max_guests
         try:
             site_obj = store.update_settings(args.site, changes)
         except KeyError as exc:
@@ -88,6 +99,13 @@ def main(argv: list[str] | None = None) -> int:
         for s in store.list_sites():
             print(f"{s.name}: {', '.join(s.domains) or '(no domains)'}")
     return 0
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if not 1 <= value <= 1000:
+        raise argparse.ArgumentTypeError("must be a whole number from 1 to 1000")
+    return value
 
 
 if __name__ == "__main__":

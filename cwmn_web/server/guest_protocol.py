@@ -5,7 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 from ..errors import InvalidState, ProtocolError
-from ..protocol.messages import Hello, Join, Message, Ping
+from ..protocol.messages import Hello, Join, Message, Ping, PointerClick, PointerMove
 from .host_protocol import check_hello
 
 __all__ = ["GuestPhase", "GuestProtocol"]
@@ -20,7 +20,7 @@ class GuestPhase(StrEnum):
 _ALLOWED: dict[GuestPhase, tuple[type[Message], ...]] = {
     GuestPhase.AWAITING_HELLO: (Hello,),
     GuestPhase.READY: (Join, Ping),
-    GuestPhase.JOINED: (Ping,),
+    GuestPhase.JOINED: (Ping, PointerMove, PointerClick),
 }
 
 

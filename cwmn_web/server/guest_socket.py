@@ -19,6 +19,8 @@ from ..protocol.messages import (
     Join,
     Message,
     Ping,
+    PointerClick,
+    PointerMove,
     Pong,
     Welcome,
 )
@@ -47,6 +49,9 @@ JOIN_REFUSALS: dict[str, str] = {
     "Ask the host for a new link.",
     "cookies_required": "This browser did not send its device cookie: open the link itself "
     "in a browser that accepts cookies.",
+    "guest_removed": "The host removed you from this session.",
+    "public_link_disabled": "The host has turned this link off: no one new can join through "
+    "it. Ask the host for another link.",
     "room_full": "This session is full: it already has as many guests as it allows. "
     "Ask the host to make room, then open the link again.",
 }
@@ -112,11 +117,22 @@ class GuestConnection:
         if isinstance(message, Join):
             await self.join(message)
             return None  # the relay sent Joined, then what the guest needs
+        if isinstance(message, PointerMove):
+            assert self.live is not None
+            self.relay.guest_pointer(self.live, self.guest_id, message)
+            return None
+        if isinstance(message, PointerClick):
+            assert self.live is not None
+            self.relay.guest_click(self.live, self.guest_id, message)
+            return None
         assert isinstance(message, Ping)
         return Pong(ref=message.ref)
 
     async def join(self, message: Join) -> None:
-        """Validate the link and the device, bind the link on first use, take a seat."""
+        """Validate the link and the device, bind a private link on first use, take a seat.
+
+        A removed guest is refused; a guest already seated through a public link the host
+        has since turned off may come back (reload, reconnect)."""
         link: LinkRecord | None = None
         session: SessionRecord | None = None
         if usable_token(message.token):
@@ -125,27 +141,38 @@ class GuestConnection:
             session = await run_in_threadpool(self.store.get_session, link.session_id)
         device = device_hash(self.ws.cookies.get(DEVICE_COOKIE))
         code = check_link(link, session, device, time.time(), self.settings.max_session_seconds)
+        seated = await run_in_threadpool(self.store.guest_on_link, link, device) if link else None
+        if seated is not None and seated.removed_at is not None:
+            code = "guest_removed"
+        elif seated is not None and code == "public_link_disabled":
+            code = None
         if code is None and device is None:
-            code = "cookies_required"  # an unbound link: nothing to bind it to
+            code = "cookies_required"  # nothing to bind the link to, or to know the guest by
         if code is not None:
             raise JoinRefused(code)
         assert link is not None and session is not None and device is not None
         name = clean_guest_name(message.name)
-        bound = await run_in_threadpool(
-            self.store.bind_link, link.token_hash, device, secrets.token_urlsafe(12), name
-        )
-        if bound is None or bound.device_hash != device or bound.guest_id is None:
-            raise JoinRefused("link_used")  # another device joined first
+        guest_id = seated.guest_id if seated else secrets.token_urlsafe(12)
+        if link.kind != "public":
+            bound = await run_in_threadpool(
+                self.store.bind_link, link.token_hash, device, guest_id, name
+            )
+            if bound is None or bound.device_hash != device or bound.guest_id is None:
+                raise JoinRefused("link_used")  # another device joined first
+            link, guest_id = bound, bound.guest_id
         if not await self.relay.check_open(session):
             raise JoinRefused("session_ended")
         live = self.relay.room_for_guest(session)
-        if bound.guest_id not in live.room.guests:
+        if guest_id not in live.room.guests:
             site = await run_in_threadpool(self.store.site_by_id, session.site_id)
             limit = int({**DEFAULT_SETTINGS, **(site.settings if site else {})}["maxGuests"])
             if len(live.room.guests) >= limit:
                 raise JoinRefused("room_full")
+        record = await run_in_threadpool(
+            self.store.seat_guest, session.id, link, device, guest_id, name
+        )
         self.live = live
-        self.guest_id = bound.guest_id
-        guest = Guest(bound.guest_id, name, joined_at=time.time(), via=bound.kind)
+        self.guest_id = record.guest_id
+        guest = Guest(record.guest_id, name, joined_at=record.joined_at, via=record.via)
         self.relay.join(self.live, guest, self.peer, max(message.last_seq, 0), message.ref)
         self.protocol.joined()

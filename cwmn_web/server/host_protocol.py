@@ -8,13 +8,18 @@ from ..errors import InvalidState, ProtocolError
 from ..protocol.messages import (
     PROTOCOL_VERSION,
     CreateLink,
+    CreatePublicLink,
     EndSession,
     Hello,
     Message,
     MirrorFrame,
+    MuteAll,
+    MuteGuest,
     Ping,
+    RemoveGuest,
     ResumeSession,
     SetPrivacy,
+    SetPublicLink,
     StartSession,
 )
 
@@ -31,7 +36,18 @@ class HostPhase(StrEnum):
 _ALLOWED: dict[HostPhase, tuple[type[Message], ...]] = {
     HostPhase.AWAITING_HELLO: (Hello,),
     HostPhase.READY: (StartSession, ResumeSession, Ping),
-    HostPhase.IN_SESSION: (MirrorFrame, CreateLink, SetPrivacy, EndSession, Ping),
+    HostPhase.IN_SESSION: (
+        MirrorFrame,
+        CreateLink,
+        CreatePublicLink,
+        SetPublicLink,
+        SetPrivacy,
+        MuteGuest,
+        MuteAll,
+        RemoveGuest,
+        EndSession,
+        Ping,
+    ),
     HostPhase.ENDED: (Ping,),
 }
 #: Dropped without an answer: frames the host sent before it learnt that the session ended.

@@ -13,20 +13,25 @@ from ..errors import CwmnError, NotFound
 from ..protocol.messages import (
     CLOSE_BAD_ORIGIN,
     CreateLink,
+    CreatePublicLink,
     EndSession,
     ErrorReply,
     Hello,
     LinkCreated,
     Message,
     MirrorFrame,
+    MuteAll,
+    MuteGuest,
     Ok,
     Ping,
     Pong,
+    RemoveGuest,
     ResumeSession,
     SessionEnded,
     SessionResumed,
     SessionStarted,
     SetPrivacy,
+    SetPublicLink,
     StartSession,
     Welcome,
 )
@@ -34,6 +39,7 @@ from .config import Settings
 from .host_protocol import HostProtocol
 from .links import join_url, public_base
 from .relay import HostLink, LiveRoom, Relay, SocketClosed, read_message, serve
+from .rooms import Room
 from .sites import Site, hostname_of
 from .store import SessionRecord, Store
 
@@ -112,9 +118,10 @@ class HostConnection:
             return await self.resume(message)
         if isinstance(message, CreateLink):
             return [await self.create_link(message)]
-        if isinstance(message, SetPrivacy):
-            assert self.live is not None
-            self.relay.set_privacy(self.live, message.enabled)
+        if isinstance(message, CreatePublicLink):
+            return [await self.public_link(message)]
+        if isinstance(message, (SetPrivacy, SetPublicLink, MuteGuest, MuteAll, RemoveGuest)):
+            await self.control(message)
             return [Ok(ref=message.ref)]
         if isinstance(message, EndSession):
             assert self.live is not None
@@ -165,6 +172,8 @@ class HostConnection:
             raise CwmnError("the session has ended: start a new session", "session_ended")
         self.live, back = self.relay.resume(record, message.page_id[:MAX_PAGE_ID], self.link)
         self.protocol.started(record.id)
+        room = self.live.room
+        room.public_enabled = await run_in_threadpool(self.store.public_links_enabled, record.id)
         reply = SessionResumed(
             ref=message.ref,
             session_id=record.id,
@@ -174,7 +183,9 @@ class HostConnection:
             host_email=record.host_email,
             acked_seq=back.acked_seq,
             settings=self._site_settings(),
-            privacy=self.live.room.privacy,
+            privacy=room.privacy,
+            mute_all=room.mute_all,
+            public_link=room.public_enabled,
         )
         return [reply, *self.relay.roster(back)]
 
@@ -186,6 +197,49 @@ class HostConnection:
         return LinkCreated(
             ref=message.ref, url=join_url(base, record.token), expires_at=record.expires_at
         )
+
+    async def control(
+        self, message: SetPrivacy | SetPublicLink | MuteGuest | MuteAll | RemoveGuest
+    ) -> None:
+        """A host setting; what it changes is pushed before the ``Ok``."""
+        live = self.live
+        assert live is not None
+        if isinstance(message, SetPrivacy):
+            self.relay.set_privacy(live, message.enabled)
+        elif isinstance(message, SetPublicLink):
+            await self._public_link()  # its row holds the flag, also across restarts
+            await run_in_threadpool(
+                self.store.set_public_links, live.room.session_id, message.enabled
+            )
+            live.room.public_enabled = message.enabled
+        elif isinstance(message, MuteGuest):
+            self.relay.mute_guest(live, message.guest_id, message.muted, self.link)
+        elif isinstance(message, MuteAll):
+            self.relay.mute_all(live, message.muted)
+        else:
+            await self.relay.remove_guest(live, message.guest_id)
+
+    async def public_link(self, message: CreatePublicLink) -> LinkCreated:
+        room = await self._public_link()
+        return LinkCreated(ref=message.ref, url=room.public_url, expires_at=room.public_expires)
+
+    async def _public_link(self) -> Room:
+        """The session's public link: made once, then the same one (it lasts as long as
+        the session may). Made while the link is off, it starts off."""
+        live = self.live
+        assert live is not None
+        room = live.room
+        if not room.public_url:
+            ends = room.started_at + self.settings.max_session_seconds
+            record = await run_in_threadpool(
+                self.store.create_link, room.session_id, max(ends - time.time(), 0.0), "public"
+            )
+            if not room.public_enabled:
+                await run_in_threadpool(self.store.set_public_links, room.session_id, False)
+            base = public_base(self.settings.public_url, str(self.ws.url))
+            room.public_url = join_url(base, record.token)
+            room.public_expires = record.expires_at
+        return room
 
 
 def append_frame_log(path: Path, frame: str) -> None:

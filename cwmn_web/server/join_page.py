@@ -44,6 +44,13 @@ REFUSALS: dict[str, tuple[int, str, str]] = {
         "incompletely. Ask the host for a new link.",
     ),
     "session_ended": (410, "Session ended", "This session has ended."),
+    "guest_removed": (403, "Removed by the host", "The host removed you from this session."),
+    "public_link_disabled": (
+        403,
+        "Link turned off",
+        "The host has turned this link off: no one new can join through it. "
+        "Ask the host for another link.",
+    ),
     "link_used": (
         403,
         "Link already used",
@@ -84,9 +91,14 @@ class JoinPage:
             else None
         )
         session = await run_in_threadpool(self.store.get_session, link.session_id) if link else None
-        code = check_link(
-            link, session, device_hash(cookie), time.time(), self.settings.max_session_seconds
-        )
+        device = device_hash(cookie)
+        code = check_link(link, session, device, time.time(), self.settings.max_session_seconds)
+        if link is not None and code in (None, "link_invalid", "public_link_disabled"):
+            guest = await run_in_threadpool(self.store.guest_on_link, link, device)
+            if guest is not None and guest.removed_at is not None:
+                code = "guest_removed"
+            elif guest is not None and code == "public_link_disabled":
+                code = None  # a guest already in may come back (reload, reconnect)
         if code is not None:
             return message_page(*REFUSALS[code])
         viewer = self.settings.static_dir / "viewer.html"

@@ -1,6 +1,7 @@
 """Join links: who may use one, the device cookie, guest names and link URLs. No I/O here.
 
-A private link admits one guest. Its first *join* (the guest's ``Join`` on the socket) binds
+A private link admits one guest; a public link admits any number while the host keeps it
+enabled, each device as its own guest. Its first *join* (the guest's ``Join`` on the socket) binds
 it to the guest's device cookie; opening the page does not, so link previews and mail
 scanners that fetch the URL cannot use it up. After that the same device may come back any
 number of times; any other device (or a browser without the cookie) is refused.
@@ -48,19 +49,23 @@ def check_link(
 ) -> str | None:
     """The error code that refuses ``device`` (a device hash) on ``link``, or None.
 
-    ``link_invalid``: unknown, revoked or expired; ``session_ended``: its session is over;
-    ``link_used``: bound to another device (or ``device`` is None and it is bound).
-    An unbound link is accepted; binding it is the caller's next step.
+    ``link_invalid``: unknown, revoked or expired; ``public_link_disabled``: a public link
+    the host turned off; ``session_ended``: its session is over; ``link_used``: a private
+    link bound to another device (or ``device`` is None and it is bound). An unbound link
+    is accepted; binding it is the caller's next step. (Whether this device's guest was
+    removed is the store's to say: see ``Store.guest_on_link``.)
     """
-    if link is None or link.revoked_at is not None or link.expires_at <= now:
+    if link is None or link.expires_at <= now:
         return "link_invalid"
+    if link.revoked_at is not None:
+        return "public_link_disabled" if link.kind == "public" else "link_invalid"
     if (
         session is None
         or session.ended_at is not None
         or session_expired(session, max_session_seconds, now)
     ):
         return "session_ended"
-    if link.device_hash is not None and link.device_hash != device:
+    if link.kind != "public" and link.device_hash is not None and link.device_hash != device:
         return "link_used"
     return None
 

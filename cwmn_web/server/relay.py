@@ -13,27 +13,35 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from ..errors import CwmnError
+from ..errors import CwmnError, NotFound
 from ..protocol import codec
 from ..protocol.messages import (
     CLOSE_PROTOCOL,
+    CLOSE_REMOVED,
     CLOSE_REPLACED,
     CLOSE_SESSION_ENDED,
     CLOSE_TRY_AGAIN_LATER,
     Ack,
+    GuestClick,
     GuestJoined,
     GuestLeft,
+    GuestPointer,
+    GuestUpdated,
     HostStatus,
     Joined,
     Message,
     MirrorFrame,
+    Muted,
     Paused,
+    PointerClick,
+    PointerMove,
+    Removed,
     SessionEnded,
     SnapshotRequest,
 )
@@ -264,7 +272,7 @@ class Relay:
         back = live.room.attach_host(page_id)
         live.host = host
         if was_away:
-            self._broadcast(live, HostStatus(connected=True))
+            self._to_guests(live, HostStatus(connected=True))
         return live, back
 
     def room_for_guest(self, record: SessionRecord) -> LiveRoom:
@@ -316,7 +324,7 @@ class Relay:
 
     def set_privacy(self, live: LiveRoom, enabled: bool) -> None:
         if live.room.set_privacy(enabled):
-            self._broadcast(live, Paused(paused=enabled))
+            self._to_guests(live, Paused(paused=enabled))
 
     @staticmethod
     def roster(back: HostReturn) -> list[Message]:
@@ -331,7 +339,7 @@ class Relay:
             return  # ended, or another connection took over
         live.host = None
         live.room.detach_host()
-        self._broadcast(live, HostStatus(connected=False))
+        self._to_guests(live, HostStatus(connected=False))
         self._start_grace(live)
 
     def _start_grace(self, live: LiveRoom) -> None:
@@ -395,6 +403,8 @@ class Relay:
                 host_name=room.host_name,
                 paused=room.privacy,
                 host_connected=room.host_connected,
+                muted=room.muted(guest.guest_id),
+                color=room.guests[guest.guest_id].color,
             )
         )
         if room.privacy:
@@ -413,10 +423,104 @@ class Relay:
             return
         del live.guests[guest_id]
         guest = live.room.remove_guest(guest_id)
-        if guest is not None and live.host is not None:
-            live.host.peer.send(GuestLeft(guest=guest.to_dict()))
+        if guest is not None:
+            self._left(live, guest)
 
-    def _broadcast(self, live: LiveRoom, message: Message) -> None:
+    def _left(self, live: LiveRoom, guest: Guest) -> None:
+        """The host hears that ``guest`` left; the other guests stop drawing its pointer."""
+        if live.host is not None:
+            live.host.peer.send(GuestLeft(guest=guest.to_dict()))
+        if guest.pointer is not None:
+            hidden = GuestPointer(guest_id=guest.guest_id, name=guest.name, visible=False)
+            self._to_guests(live, hidden, but=guest.guest_id)
+
+    # -- pointers and clicks ----------------------------------------------------------------
+    def guest_pointer(self, live: LiveRoom, guest_id: str, move: PointerMove) -> None:
+        """A guest's pointer moved: tell the host and the others, unless it is muted."""
+        room = live.room
+        if not room.move_pointer(guest_id, move.x, move.y, move.visible, time.monotonic()):
+            return
+        guest = room.guests[guest_id]
+        message = GuestPointer(
+            guest_id=guest_id,
+            name=guest.name,
+            color=guest.color,
+            x=move.x,
+            y=move.y,
+            visible=move.visible,
+        )
+        self._to_everyone(live, message, but=guest_id)
+
+    def guest_click(self, live: LiveRoom, guest_id: str, click: PointerClick) -> None:
+        """A guest clicked: the host (a ``click`` event and a ripple) and the others see it."""
+        room = live.room
+        if not room.click(guest_id, time.monotonic()):
+            return
+        guest = room.guests[guest_id]
+        message = GuestClick(
+            guest_id=guest_id, name=guest.name, color=guest.color, x=click.x, y=click.y
+        )
+        self._to_everyone(live, message, but=guest_id)
+
+    def _to_everyone(self, live: LiveRoom, message: Message, but: str) -> None:
         text = codec.encode(message)
-        for peer in list(live.guests.values()):
-            peer.send(text)
+        if live.host is not None:
+            live.host.peer.send(text)
+        self._to_guests(live, text, but)
+
+    @staticmethod
+    def _to_guests(live: LiveRoom, message: Message | str, but: str = "") -> None:
+        text = message if isinstance(message, str) else codec.encode(message)
+        for guest_id, peer in list(live.guests.items()):
+            if guest_id != but:
+                peer.send(text)
+
+    # -- the host's controls ----------------------------------------------------------------
+    def _present(self, live: LiveRoom, guest_id: str) -> Guest:
+        guest = live.room.guests.get(guest_id)
+        if guest is None:
+            raise NotFound(
+                f"no guest with id {guest_id!r} in this session; "
+                "CwmnAPI.guest.getGuestList() lists the guests"
+            )
+        return guest
+
+    def mute_guest(self, live: LiveRoom, guest_id: str, muted: bool, host: HostLink) -> None:
+        """Set a guest's own mute flag; the host gets ``GuestUpdated`` before its answer."""
+        self._present(live, guest_id)
+        changed = live.room.set_muted(guest_id, muted)
+        host.peer.send(GuestUpdated(guest=live.room.guests[guest_id].to_dict()))
+        if changed:
+            self._mute_changed(live, [guest_id])
+
+    def mute_all(self, live: LiveRoom, muted: bool) -> None:
+        self._mute_changed(live, live.room.set_mute_all(muted))
+
+    def _mute_changed(self, live: LiveRoom, guest_ids: list[str]) -> None:
+        """Tell each guest whether it is muted now; a muted guest's pointer disappears."""
+        room = live.room
+        for guest_id in guest_ids:
+            muted = room.muted(guest_id)
+            peer = live.guests.get(guest_id)
+            if peer is not None:
+                peer.send(Muted(muted=muted))
+            guest = room.guests.get(guest_id)
+            if muted and guest is not None and guest.pointer is not None:
+                room.guests[guest_id] = replace(guest, pointer=None)
+                hidden = GuestPointer(
+                    guest_id=guest_id, name=guest.name, color=guest.color, visible=False
+                )
+                self._to_everyone(live, hidden, but=guest_id)
+
+    async def remove_guest(self, live: LiveRoom, guest_id: str) -> None:
+        """Remove a guest for good: its link stops admitting it, its viewer says so."""
+        self._present(live, guest_id)
+        await run_in_threadpool(self.store.remove_guest, live.room.session_id, guest_id)
+        guest = live.room.remove_guest(guest_id)
+        peer = live.guests.pop(guest_id, None)
+        if peer is not None:
+            peer.on_failed = None
+            peer.send(Removed())
+            peer.close(CLOSE_REMOVED, "removed by the host")
+        if guest is not None:
+            self._left(live, guest)

@@ -16,6 +16,9 @@ from ..protocol.messages import MirrorFrame
 __all__ = [
     "MAX_LOG_BYTES",
     "MAX_LOG_FRAMES",
+    "MIN_CLICK_INTERVAL",
+    "MIN_POINTER_INTERVAL",
+    "PALETTE",
     "FrameResult",
     "Guest",
     "HostReturn",
@@ -23,9 +26,27 @@ __all__ = [
     "RoomLog",
 ]
 
+#: Guests' cursor colours, in the order guests first join a room.
+PALETTE = (
+    "#e5484d",
+    "#2563eb",
+    "#16a34a",
+    "#d97706",
+    "#9333ea",
+    "#0891b2",
+    "#db2777",
+    "#65a30d",
+    "#4f46e5",
+    "#b45309",
+)
+#: A guest's pointer moves relayed at most this often (its viewer sends ≤30/s).
+MIN_POINTER_INTERVAL = 1 / 40
+#: A guest's clicks relayed at most this often.
+MIN_CLICK_INTERVAL = 1 / 10
 MAX_LOG_FRAMES = 5_000
 MAX_LOG_BYTES = 16 * 1024 * 1024
 SNAPSHOT = "snapshot"
+POINTER = "pointer"
 
 
 class RoomLog:
@@ -44,6 +65,8 @@ class RoomLog:
         self._texts: list[str] = []
         self.size = 0
         """Encoded text held, in characters."""
+        self.relayed_seq = 0
+        """The last seq relayed to guests without being kept (see :meth:`relayed`)."""
 
     def __len__(self) -> int:
         return len(self._frames)
@@ -75,14 +98,22 @@ class RoomLog:
             return False
         return True
 
+    def relayed(self, seq: int) -> None:
+        """A frame after the log's last was relayed but not kept (a pointer frame)."""
+        self.relayed_seq = seq
+
     def clear(self) -> None:
+        self.relayed_seq = 0
         self._frames.clear()
         self._texts.clear()
         self.size = 0
 
     def _start(self, seq: int) -> int:
-        """Index of the first frame a guest that applied up to ``seq`` needs."""
-        if self._frames and self.first_seq <= seq <= self.last_seq:
+        """Index of the first frame a guest that applied up to ``seq`` needs.
+
+        A seq up to :attr:`relayed_seq` that the log does not hold was a frame relayed
+        without being kept (a pointer): the guest has everything before it too."""
+        if self._frames and self.first_seq <= seq <= max(self.last_seq, self.relayed_seq):
             return bisect.bisect_right(self._frames, seq, key=lambda f: f.seq)
         return 0
 
@@ -98,7 +129,10 @@ class RoomLog:
 
 @dataclass
 class Guest:
-    """One guest in a room; :meth:`to_dict` is the API's guest object."""
+    """One guest in a room; :meth:`to_dict` is the API's guest object.
+
+    ``muted`` is the guest's own flag (``muteGuest``); the room's ``mute_all`` is separate,
+    and the guest is muted when either is set."""
 
     guest_id: str
     name: str
@@ -106,6 +140,7 @@ class Guest:
     via: str = "private"
     muted: bool = False
     pointer: dict[str, float] | None = None
+    color: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -115,6 +150,7 @@ class Guest:
             "pointer": self.pointer,
             "joinedAt": self.joined_at,
             "via": self.via,
+            "color": self.color,
         }
 
 
@@ -164,9 +200,21 @@ class Room:
     page_generation: int = 0
     """Counts the host's page changes; seqs restart on each page."""
     snapshot_requested: bool = False
+    pointer_text: str = ""
+    """The host's last pointer frame (encoded) on the current page, for joining guests."""
+    mute_all: bool = False
+    public_enabled: bool = True
+    public_url: str = ""
+    """The session's public link, once made (the server keeps only its token's hash)."""
+    public_expires: float = 0.0
     _guest_generation: dict[str, int] = field(default_factory=dict)
     _known_to_host: dict[str, Guest] = field(default_factory=dict)
     """The guests the host's page knew of when it lost the room."""
+    _muted: set[str] = field(default_factory=set)
+    """Guests muted by the host: kept while they are away, so a reconnect stays muted."""
+    _colors: dict[str, str] = field(default_factory=dict)
+    _last_move: dict[str, float] = field(default_factory=dict)
+    _last_click: dict[str, float] = field(default_factory=dict)
 
     # -- the mirror stream ----------------------------------------------------------------
     def receive_frame(self, frame: MirrorFrame) -> FrameResult:
@@ -181,10 +229,17 @@ class Room:
             self.log.clear()  # guests cannot apply what follows a hole
             return FrameResult(ack=frame.seq, request_snapshot=self._request_snapshot())
         text = codec.encode(replace(frame, ref=0))
+        if frame.kind == POINTER:
+            # Not logged: a pointer stream would fill the log; a joining guest gets the last.
+            self.pointer_text = text if len(self.log) else ""
+            if self.pointer_text:
+                self.log.relayed(frame.seq)
+            return FrameResult(ack=frame.seq, relay=self.pointer_text or None)
         if not self.log.append(frame, text):
             return FrameResult(ack=frame.seq, request_snapshot=self._request_snapshot())
         if frame.kind == SNAPSHOT:
             self.snapshot_requested = False
+            self.pointer_text = ""
         return FrameResult(ack=frame.seq, relay=text)
 
     def _request_snapshot(self) -> bool:
@@ -244,15 +299,61 @@ class Room:
 
     # -- guests -----------------------------------------------------------------------------
     def add_guest(self, guest: Guest) -> bool:
-        """Register ``guest``; True if it was not present (the host must be told)."""
-        new = guest.guest_id not in self.guests
+        """Register ``guest``; True if it was not present (the host must be told).
+
+        A guest coming back keeps its colour and its mute flag."""
+        gid = guest.guest_id
+        new = gid not in self.guests
         if not new:
-            guest = replace(guest, joined_at=self.guests[guest.guest_id].joined_at)
-        self.guests[guest.guest_id] = guest
+            guest = replace(guest, joined_at=self.guests[gid].joined_at)
+        color = self._colors.setdefault(gid, PALETTE[len(self._colors) % len(PALETTE)])
+        self.guests[gid] = replace(guest, color=color, muted=gid in self._muted, pointer=None)
         return new
 
     def remove_guest(self, guest_id: str) -> Guest | None:
         return self.guests.pop(guest_id, None)
+
+    def muted(self, guest_id: str) -> bool:
+        """Whether the guest's pointer and clicks reach no one (own flag or mute-all)."""
+        return self.mute_all or guest_id in self._muted
+
+    def set_muted(self, guest_id: str, muted: bool) -> bool:
+        """Set a present guest's own flag; True if that made it muted or unmuted."""
+        before = self.muted(guest_id)
+        if muted:
+            self._muted.add(guest_id)
+        else:
+            self._muted.discard(guest_id)
+        self.guests[guest_id] = replace(self.guests[guest_id], muted=muted)
+        return self.muted(guest_id) != before
+
+    def set_mute_all(self, muted: bool) -> list[str]:
+        """Set the room's flag; the present guests whose muted state changed."""
+        before = {gid: self.muted(gid) for gid in self.guests}
+        self.mute_all = muted
+        return [gid for gid, was in before.items() if self.muted(gid) != was]
+
+    def move_pointer(self, guest_id: str, x: float, y: float, visible: bool, now: float) -> bool:
+        """Record a guest's pointer; False if it must reach no one (muted, too fast)."""
+        guest = self.guests.get(guest_id)
+        if guest is None or self.muted(guest_id):
+            return False
+        last = self._last_move.get(guest_id, float("-inf"))
+        if visible and now - last < MIN_POINTER_INTERVAL:
+            return False  # a hidden pointer always goes out: it is the last word
+        self._last_move[guest_id] = now
+        pointer = {"x": x, "y": y} if visible else None
+        self.guests[guest_id] = replace(guest, pointer=pointer)
+        return True
+
+    def click(self, guest_id: str, now: float) -> bool:
+        """Whether a guest's click may reach the others (not muted, not too fast)."""
+        if guest_id not in self.guests or self.muted(guest_id):
+            return False
+        if now - self._last_click.get(guest_id, float("-inf")) < MIN_CLICK_INTERVAL:
+            return False
+        self._last_click[guest_id] = now
+        return True
 
     def backlog(self, guest_id: str, last_seq: int) -> list[str]:
         """The frames (encoded) a joining guest needs, given the last seq it applied.
@@ -262,4 +363,7 @@ class Room:
         if self._guest_generation.get(guest_id) != self.page_generation:
             last_seq = 0
         self._guest_generation[guest_id] = self.page_generation
-        return [] if self.privacy else self.log.texts_after(last_seq)
+        if self.privacy:
+            return []
+        texts = self.log.texts_after(last_seq)
+        return [*texts, self.pointer_text] if self.pointer_text and len(self.log) else texts

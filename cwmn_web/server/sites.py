@@ -27,7 +27,7 @@ FEATURES: dict[str, bool] = {
     "replay": False,
     "emailInvites": False,
     "smsInvites": False,
-    "publicLink": False,
+    "publicLink": True,
     "privateLink": True,
 }
 

@@ -33,7 +33,7 @@ from sqlalchemy.engine import Engine
 from .config import DEFAULT_DOMAINS
 from .sites import Site, domain_matches, normalise_domain
 
-__all__ = ["LinkRecord", "SessionRecord", "Store", "token_hash"]
+__all__ = ["GuestRecord", "LinkRecord", "SessionRecord", "Store", "token_hash"]
 
 metadata = MetaData()
 sites = Table(
@@ -77,6 +77,18 @@ links = Table(
     Column("expires_at", Float, nullable=False),
     Column("revoked_at", Float),
 )
+guests = Table(
+    "guests",
+    metadata,
+    Column("guest_id", String(64), primary_key=True),
+    Column("session_id", String(64), ForeignKey("sessions.id"), nullable=False, index=True),
+    Column("link_hash", String(64), nullable=False),
+    Column("device_hash", String(64), nullable=False),
+    Column("via", String(16), nullable=False),
+    Column("name", String(100), nullable=False, default=""),
+    Column("joined_at", Float, nullable=False),
+    Column("removed_at", Float),
+)
 
 
 @dataclass(frozen=True)
@@ -106,6 +118,20 @@ class LinkRecord:
     guest_name: str | None = None
     token: str = ""
     """The token itself: only on the record :meth:`Store.create_link` returns."""
+
+
+@dataclass(frozen=True)
+class GuestRecord:
+    """A guest that joined a session once, on one device, through one link."""
+
+    guest_id: str
+    session_id: str
+    link_hash: str
+    device_hash: str
+    via: str
+    name: str
+    joined_at: float
+    removed_at: float | None = None
 
 
 class Store:
@@ -326,6 +352,104 @@ class Store:
                 .values(revoked_at=time.time() if now is None else now)
             )
             return result.rowcount > 0
+
+    def set_public_links(self, session_id: str, enabled: bool, now: float | None = None) -> None:
+        """Let the session's public links admit new guests, or not (``revoked_at``)."""
+        stamp = None if enabled else (time.time() if now is None else now)
+        with self.engine.begin() as db:
+            db.execute(
+                update(links)
+                .where(links.c.session_id == session_id, links.c.kind == "public")
+                .values(revoked_at=stamp)
+            )
+
+    def public_links_enabled(self, session_id: str) -> bool:
+        """False once the host disabled its public link (True before it made one)."""
+        with self.engine.connect() as db:
+            r = db.execute(
+                select(links.c.revoked_at)
+                .where(links.c.session_id == session_id, links.c.kind == "public")
+                .limit(1)
+            ).first()
+        return r is None or r.revoked_at is None
+
+    # -- guests -----------------------------------------------------------------------
+    def seat_guest(
+        self,
+        session_id: str,
+        link: LinkRecord,
+        device_hash: str,
+        guest_id: str,
+        name: str,
+        now: float | None = None,
+    ) -> GuestRecord:
+        """The guest this device is on ``link`` (created on its first join).
+
+        A private link names its guest (``link.guest_id``); on a public link each device
+        is its own guest. A known guest keeps its id and ``joined_at`` (its name updates)."""
+        if link.kind != "public" and link.guest_id:
+            guest_id = link.guest_id
+        with self.engine.begin() as db:
+            query = select(guests).where(guests.c.session_id == session_id)
+            if link.kind == "public":
+                query = query.where(
+                    guests.c.link_hash == link.token_hash, guests.c.device_hash == device_hash
+                )
+            else:
+                query = query.where(guests.c.guest_id == guest_id)
+            row = db.execute(query).first()
+            if row is None:
+                db.execute(
+                    guests.insert().values(
+                        guest_id=guest_id,
+                        session_id=session_id,
+                        link_hash=link.token_hash,
+                        device_hash=device_hash,
+                        via=link.kind,
+                        name=name,
+                        joined_at=time.time() if now is None else now,
+                    )
+                )
+            else:
+                db.execute(
+                    update(guests).where(guests.c.guest_id == row.guest_id).values(name=name)
+                )
+            row = db.execute(
+                select(guests).where(guests.c.guest_id == (row.guest_id if row else guest_id))
+            ).first()
+        return GuestRecord(**row._mapping)
+
+    def guest_on_link(self, link: LinkRecord, device_hash: str | None) -> GuestRecord | None:
+        """The guest ``device_hash`` is (or was) on ``link``, if it ever joined."""
+        if device_hash is None:
+            return None
+        with self.engine.connect() as db:
+            r = db.execute(
+                select(guests).where(
+                    guests.c.link_hash == link.token_hash, guests.c.device_hash == device_hash
+                )
+            ).first()
+        return GuestRecord(**r._mapping) if r else None
+
+    def remove_guest(self, session_id: str, guest_id: str, now: float | None = None) -> bool:
+        """Mark the guest removed and revoke the private link it came through."""
+        stamp = time.time() if now is None else now
+        with self.engine.begin() as db:
+            row = db.execute(
+                select(guests).where(
+                    guests.c.guest_id == guest_id, guests.c.session_id == session_id
+                )
+            ).first()
+            if row is None:
+                return False
+            db.execute(update(guests).where(guests.c.guest_id == guest_id).values(removed_at=stamp))
+            if row.via != "public":
+                db.execute(
+                    update(links)
+                    .where(links.c.token_hash == row.link_hash, links.c.revoked_at.is_(None))
+                    .values(revoked_at=stamp)
+                )
+        return True
 
 
 def token_hash(token: str) -> str:

@@ -108,3 +108,18 @@ def test_site_privacy_selectors_reach_domain_info(
     assert info["maskSelectors"] == [".iban", "#ssn"] and info["blockSelectors"] == ["video"]
     assert cli.main(["site", "privacy", "nope", "--mask", "x"]) == 1
     assert "no site named 'nope'" in capsys.readouterr().err
+
+
+def test_site_settings_max_guests(stored: Store, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["init-db"]) == 0
+    site = stored.site_by_name("default")
+    assert site is not None and site.info("localhost")["settings"]["maxGuests"] == 10
+    assert cli.main(["site", "settings", "default", "--max-guests", "3"]) == 0
+    assert '"maxGuests": 3' in capsys.readouterr().out
+    site = stored.site_by_name("default")
+    assert site is not None and site.info("localhost")["settings"]["maxGuests"] == 3
+    for bad in ("0", "-2", "many"):
+        with pytest.raises(SystemExit) as info:
+            cli.main(["site", "settings", "default", "--max-guests", bad])
+        assert info.value.code == 2
+    assert "from 1 to 1000" in capsys.readouterr().err

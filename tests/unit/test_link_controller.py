@@ -22,22 +22,30 @@ from cwmn_web.protocol import codec
 from cwmn_web.protocol.messages import (
     Ack,
     CreateLink,
+    CreatePublicLink,
     EndSession,
     ErrorReply,
+    GuestClick,
     GuestJoined,
     GuestLeft,
+    GuestPointer,
+    GuestUpdated,
     Hello,
     LinkCreated,
     Message,
     MirrorFrame,
+    MuteAll,
+    MuteGuest,
     Ok,
     Ping,
     Pong,
+    RemoveGuest,
     ResumeSession,
     SessionEnded,
     SessionResumed,
     SessionStarted,
     SetPrivacy,
+    SetPublicLink,
     StartSession,
     Welcome,
 )
@@ -119,7 +127,17 @@ class FakeServer:
             self.received.append(message)
             if self.silent:
                 continue
+            for push in self._pushes(message):
+                await self.push(push)
             await self.push(self._answer(message))
+
+    def _pushes(self, message: Message) -> list[Message]:
+        """What the server pushes before its answer (like cwmn_web.server's relay)."""
+        if isinstance(message, MuteGuest):
+            return [GuestUpdated(guest={"guestId": message.guest_id, "muted": message.muted})]
+        if isinstance(message, RemoveGuest):
+            return [GuestLeft(guest={"guestId": message.guest_id})]
+        return []
 
     def _answer(self, message: Message) -> Message:
         ref = message.ref
@@ -144,8 +162,10 @@ class FakeServer:
             return SessionEnded(ref=ref, session_id="s1", reason="ended")
         if isinstance(message, Ping):
             return Pong(ref=ref)
-        if isinstance(message, SetPrivacy):
+        if isinstance(message, SetPrivacy | SetPublicLink | MuteAll | MuteGuest | RemoveGuest):
             return Ok(ref=ref)
+        if isinstance(message, CreatePublicLink):
+            return LinkCreated(ref=ref, url="http://cwmn.test/join/public1", expires_at=9.0)
         if isinstance(message, CreateLink):
             return LinkCreated(ref=ref, url="http://cwmn.test/join/tok123", expires_at=9.0)
         if isinstance(message, ResumeSession):
@@ -188,6 +208,7 @@ class FakePorts:
         self.fetched: list[str] = []
         self.connected: list[str] = []
         self.captures: list[tuple[bool, dict[str, Any] | None]] = []
+        self.overlays: list[dict[str, Any]] = []
         self.stored: dict[str, dict[str, Any] | None] = {}
 
     def deliver(self, delivery: Any, view: dict[str, Any]) -> None:
@@ -200,6 +221,9 @@ class FakePorts:
 
     def capture(self, start: bool, config: dict[str, Any] | None) -> None:
         self.captures.append((start, config))
+
+    def overlay(self, message: dict[str, Any]) -> None:
+        self.overlays.append(message)
 
     def store(self, key: str, value: dict[str, Any] | None) -> None:
         self.stored[key] = value
@@ -624,7 +648,6 @@ def test_replay_start_is_not_implemented() -> None:
     ("path", "args"),
     [
         ("guest.inviteGuest", ({"guestName": "G", "guestPhone": "3145550000"},)),
-        ("publicLink.generate", ()),
         ("replay.muteAudio", (True,)),
     ],
 )
@@ -675,12 +698,21 @@ def test_unknown_guest_is_not_found(path: str, args: tuple[Any, ...]) -> None:
     run(body)
 
 
-def test_mute_a_known_guest_publishes_the_view() -> None:
+def test_mute_a_known_guest_goes_through_the_server() -> None:
     async def body() -> None:
         controller, ports = await in_session()
-        controller.guests.append({"guestId": "g1", "name": "G", "muted": False})
+        await ports.server.push(GuestJoined(guest={"guestId": "g1", "name": "G", "muted": False}))
+        await settle(lambda: len(controller.guests) == 1)
         assert await controller.call("guest.muteGuest", ("g1", True)) is None
+        assert MuteGuest(ref=ports.server.received[-1].ref, guest_id="g1", muted=True) in (
+            ports.server.received
+        )
+        # The server's guest_updated came before the answer: the list is current already.
         assert ports.published[-1]["guests"] == [{"guestId": "g1", "name": "G", "muted": True}]
+        assert ports.deliveries[-1][:2] == (
+            "roomdata update",
+            ([{"guestId": "g1", "name": "G", "muted": True}],),
+        )
 
     run(body)
 
@@ -693,7 +725,7 @@ def test_mute_a_known_guest_publishes_the_view() -> None:
         ("privacy.setEnabled", "privacyEnabled", True),
     ],
 )
-def test_local_settings_update_the_published_view(path: str, key: str, value: bool) -> None:
+def test_settings_update_the_published_view(path: str, key: str, value: bool) -> None:
     async def body() -> None:
         controller, ports = await in_session()
         assert controller.view()[key] is not value
@@ -703,6 +735,69 @@ def test_local_settings_update_the_published_view(path: str, key: str, value: bo
         assert controller.view()[key] is value
         assert await controller.call(path, (not value,)) is (not value)
         assert ports.published[-1][key] is (not value)
+        sent = {type(m) for m in ports.server.received}
+        assert sent & {MuteAll, SetPublicLink, SetPrivacy}
+
+    run(body)
+
+
+def test_public_link_comes_from_the_server() -> None:
+    async def body() -> None:
+        controller, ports = await in_session()
+        url = await controller.call("publicLink.generate", ())
+        assert url == "http://cwmn.test/join/public1"
+        assert any(isinstance(m, CreatePublicLink) for m in ports.server.received)
+
+    run(body)
+
+
+def test_guest_pointers_and_clicks_reach_the_page() -> None:
+    async def body() -> None:
+        controller, ports = await in_session()
+        guest = {"guestId": "g1", "name": "Ann", "muted": False, "pointer": None, "color": "#f00"}
+        await ports.server.push(GuestJoined(guest=guest))
+        await ports.server.push(GuestPointer(guest_id="g1", name="Ann", color="#f00", x=10, y=2000))
+        await settle(lambda: bool(ports.overlays))
+        assert ports.overlays[-1] == {
+            "op": "cursors",
+            "cursors": [{"id": "g1", "name": "Ann", "color": "#f00", "x": 10, "y": 2000}],
+        }
+        assert controller.view()["guests"][0]["pointer"] == {"x": 10, "y": 2000}
+        assert ports.deliveries[-1][:2] == ("roomdata update", (controller.view()["guests"],))
+        await ports.server.push(GuestClick(guest_id="g1", name="Ann", color="#f00", x=11, y=9))
+        await settle(lambda: ports.deliveries[-1][0] == "click")
+        assert ports.deliveries[-1][1] == ("g1",)
+        assert ports.overlays[-1] == {
+            "op": "ripple",
+            "x": 11,
+            "y": 9,
+            "color": "#f00",
+            "name": "Ann",
+        }
+        await ports.server.push(GuestPointer(guest_id="g1", visible=False))
+        await settle(
+            lambda: ports.overlays[-1]["op"] == "cursors" and not ports.overlays[-1]["cursors"]
+        )
+        assert controller.view()["guests"][0]["pointer"] is None
+        # Unknown guests are ignored; ending the session clears the page.
+        await ports.server.push(GuestClick(guest_id="ghost"))
+        await controller.call("session.endSession", ())
+        assert ports.overlays[-1] == {"op": "cursors", "cursors": []}
+        assert [d[0] for d in ports.deliveries].count("click") == 1
+
+    run(body)
+
+
+def test_host_pointer_frames_are_throttled_with_the_last_one_kept() -> None:
+    async def body() -> None:
+        controller, ports = await in_session()
+        controller.on_capture("snapshot", {"nodes": [], "url": PAGE, "base": PAGE})
+        for i in range(50):  # one burst, far faster than 30/s
+            controller.on_capture("pointer", {"x": i, "y": i})
+        await asyncio.sleep(0.1)
+        pointers = [f.data for f in ports.server.frames if f.kind == "pointer"]
+        assert pointers[0] == {"x": 0, "y": 0} and pointers[-1] == {"x": 49, "y": 49}
+        assert len(pointers) == 2
 
     run(body)
 
@@ -918,13 +1013,16 @@ def test_start_on_a_domain_found_unauthorized_is_refused() -> None:
     run(body)
 
 
-def test_remove_guest_removes_it() -> None:
+def test_remove_guest_goes_through_the_server() -> None:
     async def body() -> None:
         controller, ports = await in_session()
-        controller.guests.append({"guestId": "g1", "name": "Ann", "muted": False})
-        await controller.call("guest.removeGuest", ("g1",))
+        await ports.server.push(GuestJoined(guest={"guestId": "g1", "name": "Ann", "muted": False}))
+        await settle(lambda: len(controller.guests) == 1)
+        await controller.call("guest.removeGuest", ({"guestId": "g1"},))
+        assert any(isinstance(m, RemoveGuest) and m.guest_id == "g1" for m in ports.server.received)
         assert controller.view()["guests"] == []
         assert ports.published[-1]["guests"] == []
+        assert [d[0] for d in ports.deliveries[-2:]] == ["guest disconnected", "roomdata update"]
 
     run(body)
 

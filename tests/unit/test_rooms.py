@@ -281,6 +281,7 @@ def test_guest_object() -> None:
         "pointer": None,
         "joinedAt": 12.5,
         "via": "private",
+        "color": "",
     }
 
 
@@ -294,3 +295,81 @@ def test_snapshot_for_a_joining_guest() -> None:
     room.set_privacy(False)
     assert room.request_snapshot_for_guest() is True
     assert room.request_snapshot_for_guest() is False  # asked already
+
+
+# -- pointers, muting ---------------------------------------------------------------------
+def test_host_pointer_frames_are_relayed_not_logged_and_a_joining_guest_gets_the_last() -> None:
+    room = Room("s1")
+    room.receive_frame(snap(1))
+    for seq in range(2, 6002):  # far more than the log keeps: no snapshot is ever asked for
+        result = room.receive_frame(frame(seq, "pointer", x=seq, y=1))
+        assert result.relay is not None and not result.request_snapshot
+    room.receive_frame(frame(6002))
+    assert seqs(room.log.frames_after(0)) == [1, 6002]
+    room.receive_frame(frame(6003, "pointer", x=7, y=8))
+    backlog = [json.loads(t) for t in room.backlog("g1", 0)]
+    assert [(f["seq"], f["kind"]) for f in backlog] == [
+        (1, "snapshot"),
+        (6002, "mutations"),
+        (6003, "pointer"),
+    ]
+    # A guest that applied the last pointer frame is up to date.
+    assert room.log.texts_after(6003) == []
+    # A new page's snapshot forgets the old pointer.
+    room.receive_frame(snap(6004))
+    assert [json.loads(t)["kind"] for t in room.backlog("g1", 0)] == ["snapshot"]
+
+
+def test_pointer_frames_before_a_snapshot_go_nowhere() -> None:
+    room = Room("s1")
+    result = room.receive_frame(frame(1, "pointer", x=1, y=1))
+    assert result.ack == 1 and result.relay is None
+    assert room.backlog("g1", 0) == []
+
+
+def guest_room(*ids: str) -> Room:
+    room = Room("s1")
+    for gid in ids:
+        room.add_guest(Guest(gid, gid.upper(), joined_at=1.0))
+    return room
+
+
+def test_guests_get_distinct_colours_that_survive_a_reconnect() -> None:
+    room = guest_room("a", "b", "c")
+    colours = [room.guests[g].color for g in "abc"]
+    assert len(set(colours)) == 3 and all(c.startswith("#") for c in colours)
+    room.remove_guest("b")
+    room.add_guest(Guest("b", "B", joined_at=5.0))
+    assert room.guests["b"].color == colours[1]
+
+
+def test_mute_flags_are_independent() -> None:
+    room = guest_room("a", "b")
+    assert room.set_muted("a", True) is True
+    assert (room.muted("a"), room.muted("b")) == (True, False)
+    assert room.set_mute_all(True) == ["b"]  # a was muted already
+    assert room.set_muted("a", False) is False  # still muted by mute-all
+    assert room.guests["a"].muted is False and room.muted("a")
+    room.set_muted("a", True)
+    assert room.set_mute_all(False) == ["b"]
+    assert (room.muted("a"), room.muted("b")) == (True, False)
+    # The own flag outlives a reconnect.
+    room.remove_guest("a")
+    room.add_guest(Guest("a", "A", joined_at=9.0))
+    assert room.guests["a"].muted is True and room.muted("a")
+
+
+def test_pointer_moves_are_rate_limited_and_dropped_when_muted() -> None:
+    room = guest_room("a")
+    assert room.move_pointer("a", 10, 20, True, now=0.0)
+    assert room.guests["a"].pointer == {"x": 10, "y": 20}
+    assert not room.move_pointer("a", 11, 20, True, now=0.01)  # faster than 40/s
+    assert room.move_pointer("a", 0, 0, False, now=0.011)  # hiding always goes out
+    assert room.guests["a"].pointer is None
+    assert room.move_pointer("a", 12, 20, True, now=0.2)
+    room.set_muted("a", True)
+    assert not room.move_pointer("a", 13, 20, True, now=1.0)
+    assert not room.click("a", now=1.0)
+    room.set_muted("a", False)
+    assert room.click("a", now=2.0) and not room.click("a", now=2.05)
+    assert not room.move_pointer("nobody", 1, 1, True, now=3.0)
