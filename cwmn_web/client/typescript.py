@@ -59,10 +59,14 @@ export interface CwmnError extends Error {
 export interface Guest {
   guestId: string;
   name: string;
+  /** The guest's own flag (muteGuest); it is muted when this or getMuteAllGuests() is set. */
   muted: boolean;
+  /** Where the guest points, in the host page's document coordinates (CSS px). */
   pointer: { x: number; y: number } | null;
   joinedAt: number;
   via: 'private' | 'public' | 'invite';
+  /** The colour of the guest's cursor (CSS hex). */
+  color: string;
 }
 
 export interface ReplayProgress { percent: number; stage: string; etaSeconds: number | null; }
