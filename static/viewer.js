@@ -1,7 +1,9 @@
 /* cwmn_web viewer: rebuilds the host's page (docs/MIRROR.md) in a sandboxed iframe.
    The sandbox never allows scripts, forms, popups or top navigation, and a transparent shield
    takes every pointer event. The worker has sanitized each frame already
-   (cwmn_web/viewer/sanitize.py); either defence holds alone. No inline scripts, no framework. */
+   (cwmn_web/viewer/sanitize.py); either defence holds alone. No inline scripts, no framework.
+   The shield also reports the guest's own pointer and clicks (host document coordinates) to
+   `viewer.onInput`; other guests' pointers and clicks are drawn over the page. */
 (function () {
   'use strict';
 
@@ -19,7 +21,20 @@
     paused: 'The host paused sharing',
     hostDown: 'The host\u2019s connection dropped \u2014 waiting for them to come back',
     ended: 'The session has ended',
+    removed: 'The host removed you from this session.',
   };
+  const MUTED = 'The host muted your pointer';
+  const COLOR = /^#(?:[0-9a-f]{3,4}|[0-9a-f]{6}|[0-9a-f]{8})$/i;
+  const DEFAULT_COLOR = '#e5484d';
+  const RIPPLE_MS = 600;
+
+  /** A colour the stylesheet may use (a plain hex colour), else the default. */
+  function color(value) {
+    return typeof value === 'string' && COLOR.test(value) ? value : DEFAULT_COLOR;
+  }
+  function finite(value) {
+    return typeof value === 'number' && Number.isFinite(value);
+  }
 
   /** fn(), or null if it throws: hostile or odd records must never stop a build. */
   function attempt(fn) {
@@ -259,13 +274,25 @@
       this.statusText = document.createElement('p');
       this.status.append(this.statusText);
       this.status.hidden = true;
+      this.mutedBadge = div('cwmn-muted');
+      this.mutedBadge.textContent = MUTED;
+      this.mutedBadge.setAttribute('role', 'status');
+      this.mutedBadge.hidden = true;
       this.screen.append(this.iframe, this.cursor, this.shield);
-      this.stage.append(this.screen, this.status);
+      this.stage.append(this.screen, this.mutedBadge, this.status);
       this.state = { connecting: false, reconnecting: false, paused: false, hostDown: false,
-        ended: null, error: null };
+        ended: null, removed: false, error: null };
       this.size = [1024, 768];
       this.scale = 1;
       this.pointer = null;
+      this.guests = new Map(); // guestId → {el, label, x, y}: other guests' cursors
+      this.muted = false;
+      this.color = DEFAULT_COLOR; // this guest's own colour (from `joined`)
+      /** Set by `connect()`: receives {op: 'pointer', x, y, visible} and {op: 'click', x, y}. */
+      this.onInput = null;
+      this.shield.addEventListener('pointermove', (e) => this.input(e, 'pointer', true));
+      this.shield.addEventListener('pointerleave', (e) => this.input(e, 'pointer', false));
+      this.shield.addEventListener('click', (e) => this.input(e, 'click'));
       this.title = '';
       this.hostName = '';
       this.mirror = null;
@@ -287,6 +314,8 @@
         return;
       }
       this.mirror = new Mirror(doc);
+      // Listeners of this page run even though the sandbox disables the frame's own scripts.
+      doc.defaultView.addEventListener('scroll', () => this.drawPointer(), { passive: true });
       const queued = this.queue.splice(0);
       for (const [kind, data] of queued) this.apply(kind, data);
       this.resolveReady(this);
@@ -334,14 +363,88 @@
       this.drawPointer();
     }
 
+    /** The iframe's scroll offset (the host's, once a frame scrolled it). */
+    scrolled() {
+      const win = attempt(() => this.iframe.contentWindow);
+      return [(win && win.scrollX) || 0, (win && win.scrollY) || 0];
+    }
+
+    /** Host document coordinates → a `translate()` on the screen. */
+    place(el, x, y) {
+      const [sx, sy] = this.scrolled();
+      const [left, top] = [(x - sx) * this.scale, (y - sy) * this.scale];
+      el.style.transform = 'translate(' + left + 'px, ' + top + 'px)';
+    }
+
+    /** A point of this page (clientX, clientY) → host document coordinates. */
+    toDocument(clientX, clientY) {
+      const box = this.screen.getBoundingClientRect();
+      const [sx, sy] = this.scrolled();
+      return [(clientX - box.left) / this.scale + sx, (clientY - box.top) / this.scale + sy];
+    }
+
+    /** Place every cursor and ripple (after a scroll, a new size or a new position). */
     drawPointer() {
       const p = this.pointer;
-      if (!p) return;
-      const win = attempt(() => this.iframe.contentWindow);
-      const x = (p.x - ((win && win.scrollX) || 0)) * this.scale;
-      const y = (p.y - ((win && win.scrollY) || 0)) * this.scale;
-      this.cursor.hidden = false;
-      this.cursor.style.transform = 'translate(' + x + 'px, ' + y + 'px)';
+      if (p) {
+        this.cursor.hidden = false;
+        this.place(this.cursor, p.x, p.y);
+      }
+      for (const guest of this.guests.values()) this.place(guest.el, guest.x, guest.y);
+      for (const ripple of this.screen.querySelectorAll('.cwmn-ripple')) {
+        this.place(ripple, ripple.cwmnX, ripple.cwmnY);
+      }
+    }
+
+    /** Another guest's pointer ({guestId, name, color, x, y, visible}). */
+    guestPointer(message) {
+      const id = String(message.guestId || '');
+      if (!id || !finite(message.x) || !finite(message.y)) return;
+      let guest = this.guests.get(id);
+      if (!guest) {
+        const el = div('cwmn-guest-cursor');
+        el.dataset.guestId = id;
+        const label = document.createElement('span');
+        label.className = 'cwmn-guest-label';
+        el.append(label);
+        guest = { el, label };
+        this.guests.set(id, guest);
+        this.screen.insertBefore(el, this.shield);
+      }
+      guest.label.textContent = String(message.name || 'Guest');
+      guest.el.style.setProperty('--cwmn-color', color(message.color));
+      guest.x = message.x;
+      guest.y = message.y;
+      guest.el.hidden = message.visible === false;
+      this.place(guest.el, guest.x, guest.y);
+    }
+
+    /** A click ripple at (x, y), document coordinates, fading out over ~600 ms. */
+    ripple(x, y, rgb) {
+      if (!finite(x) || !finite(y)) return;
+      const el = div('cwmn-ripple');
+      el.cwmnX = x;
+      el.cwmnY = y;
+      el.style.setProperty('--cwmn-color', color(rgb));
+      this.place(el, x, y);
+      this.screen.insertBefore(el, this.shield);
+      setTimeout(() => el.remove(), RIPPLE_MS + 50);
+    }
+
+    /** The guest's own pointer over the shield → `onInput` (and a ripple for a click). */
+    input(event, op, visible) {
+      const s = this.state;
+      if (this.muted || s.removed || s.ended || s.error) return;
+      const [x, y] = this.toDocument(event.clientX, event.clientY);
+      if (!finite(x) || !finite(y)) return;
+      const message = op === 'click' ? { op, x, y } : { op, x, y, visible };
+      if (op === 'click') this.ripple(x, y, this.color);
+      if (this.onInput) attempt(() => this.onInput(message));
+    }
+
+    setMuted(muted) {
+      this.muted = !!muted;
+      this.mutedBadge.hidden = !this.muted;
     }
 
     /** Route one message from the worker (`frame`, `joined`, `status`, `fatal`, …). */
@@ -354,7 +457,20 @@
         Object.assign(s, { connecting: false, reconnecting: false, paused: !!message.paused,
           hostDown: message.hostConnected === false });
         this.hostName = message.hostName || '';
+        this.color = color(message.color);
+        this.setMuted(message.muted);
+        // Whoever pointed before a reconnect may have left: cursors come back as they move.
+        for (const guest of this.guests.values()) guest.el.remove();
+        this.guests.clear();
+      } else if (message.op === 'pointer') {
+        this.guestPointer(message);
+        return;
+      } else if (message.op === 'click') {
+        this.ripple(message.x, message.y, message.color);
+        return;
       } else if (message.op === 'status') {
+        if ('muted' in message) this.setMuted(message.muted);
+        if (message.removed) s.removed = true;
         if ('connecting' in message) s.connecting = !!message.connecting;
         if ('reconnecting' in message) s.reconnecting = !!message.reconnecting;
         if ('paused' in message) s.paused = !!message.paused;
@@ -376,6 +492,7 @@
     currentStatus() {
       const s = this.state;
       if (s.error) return [s.error, 'error'];
+      if (s.removed) return [MESSAGES.removed, 'removed'];
       for (const kind of ['ended', 'reconnecting', 'connecting', 'paused', 'hostDown']) {
         if (s[kind]) return [MESSAGES[kind], kind];
       }
@@ -398,10 +515,14 @@
   /** Wire a viewer worker (worker.mjs?entry=viewer) to `viewer`: boot it with `config`
       ({server, token}) once Python is ready and `name` (a value or a Promise) is known. */
   function connect(viewer, worker, config, name) {
-    let ready = false, chosen = null;
+    let ready = false, chosen = null, booted = false;
     const boot = () => {
-      if (!ready || chosen === null) return;
+      if (!ready || chosen === null || booted) return;
+      booted = true;
       worker.postMessage(JSON.stringify({ op: 'boot', config: Object.assign({}, config, { name: chosen }) }));
+    };
+    viewer.onInput = (message) => {
+      if (booted) worker.postMessage(JSON.stringify(message));
     };
     worker.onmessage = (event) => {
       const message = attempt(() => JSON.parse(event.data));

@@ -1,8 +1,10 @@
 """The worker side of the guest's page ⇄ worker bridge: runs a GuestSession over a WebSocket.
 
 Messages are JSON strings both ways. Page → worker: ``{op: "boot", config: {server, token,
-name}}``. Worker → page: ``ready``, then the session's ops: ``joined``, ``frame`` (sanitized),
-``status``, ``warning`` (cwmn_web.viewer.session). The rules live there; this only does I/O.
+name}}``, then the guest's own pointer: ``{op: "pointer", x, y, visible}`` and ``{op: "click",
+x, y}`` (host document coordinates, CSS px). Worker → page: ``ready``, then the session's
+ops: ``joined``, ``frame`` (sanitized), ``status``, ``pointer`` and ``click`` (other guests'),
+``warning`` (cwmn_web.viewer.session). The rules live there; this only does I/O.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+import time
 from typing import Any
 
 from pyodide.ffi import create_proxy  # type: ignore[import-not-found]
@@ -46,18 +49,31 @@ class ViewerBridge:
     def on_message(self, event: Any) -> None:
         try:
             message = json.loads(str(event.data))
-            if message.get("op") != "boot":
-                raise ValueError(f"unknown op {message.get('op')!r}")
-            if self.session is not None:
-                raise RuntimeError("boot received twice")
-            config = message["config"]
-            url = guest_ws_url(str(config["server"]))
-            self.session = GuestSession(str(config["token"]), str(config.get("name") or "Guest"))
-            self._task = asyncio.ensure_future(
-                self.session.run(lambda: ClosingConnection.open(url), self.post)
-            )
+            op = message.get("op")
+            if op == "boot":
+                self.boot(message["config"])
+            elif op == "pointer":
+                if self.session is not None:  # before boot there is nobody to tell
+                    self.session.pointer(
+                        message.get("x"), message.get("y"), message.get("visible"), time.monotonic()
+                    )
+            elif op == "click":
+                if self.session is not None:
+                    self.session.click(message.get("x"), message.get("y"), time.monotonic())
+            else:
+                raise ValueError(f"unknown op {op!r}")
         except Exception as exc:  # never let one bad message kill the bridge
             print(f"cwmn_web viewer: could not handle a page message: {exc!r}", file=sys.stderr)
+
+    def boot(self, config: dict[str, Any]) -> None:
+        """Start the session (once) against ``config["server"]``."""
+        if self.session is not None:
+            raise RuntimeError("boot received twice")
+        url = guest_ws_url(str(config["server"]))
+        self.session = GuestSession(str(config["token"]), str(config.get("name") or "Guest"))
+        self._task = asyncio.ensure_future(
+            self.session.run(lambda: ClosingConnection.open(url), self.post, clock=time.monotonic)
+        )
 
 
 def start(scope: Any) -> ViewerBridge:

@@ -217,6 +217,8 @@ class LiveRoom:
     guests: dict[str, Peer] = field(default_factory=dict)
     grace: asyncio.Task[None] | None = None
     expiry: asyncio.Task[None] | None = None
+    held_pointers: dict[str, asyncio.TimerHandle] = field(default_factory=dict)
+    """Timers sending a guest's held pointer move (see ``Room.move_pointer``)."""
 
 
 class Relay:
@@ -365,6 +367,8 @@ class Relay:
         for task in (live.grace, live.expiry):
             if task is not None and task is not current:
                 task.cancel()
+        for timer in live.held_pointers.values():
+            timer.cancel()
         ended = SessionEnded(session_id=session_id, reason=reason)
         for peer in live.guests.values():
             peer.on_failed = None
@@ -436,18 +440,38 @@ class Relay:
 
     # -- pointers and clicks ----------------------------------------------------------------
     def guest_pointer(self, live: LiveRoom, guest_id: str, move: PointerMove) -> None:
-        """A guest's pointer moved: tell the host and the others, unless it is muted."""
+        """A guest's pointer moved: tell the host and the others, unless it is muted.
+
+        Moves that come too fast are held and the newest goes out when its time comes."""
         room = live.room
-        if not room.move_pointer(guest_id, move.x, move.y, move.visible, time.monotonic()):
+        now = time.monotonic()
+        if room.move_pointer(guest_id, move.x, move.y, move.visible, now):
+            self._send_pointer(live, guest_id)
             return
-        guest = room.guests[guest_id]
+        due = room.pointer_due_at(guest_id)
+        if due is not None and guest_id not in live.held_pointers:
+            loop = asyncio.get_running_loop()
+            live.held_pointers[guest_id] = loop.call_later(
+                due - now, self._held_pointer, live, guest_id
+            )
+
+    def _held_pointer(self, live: LiveRoom, guest_id: str) -> None:
+        live.held_pointers.pop(guest_id, None)
+        if self.rooms.get(live.room.session_id) is live and live.room.pointer_due(
+            guest_id, time.monotonic()
+        ):
+            self._send_pointer(live, guest_id)
+
+    def _send_pointer(self, live: LiveRoom, guest_id: str) -> None:
+        guest = live.room.guests[guest_id]
+        pointer = guest.pointer
         message = GuestPointer(
             guest_id=guest_id,
             name=guest.name,
             color=guest.color,
-            x=move.x,
-            y=move.y,
-            visible=move.visible,
+            x=pointer["x"] if pointer else 0.0,
+            y=pointer["y"] if pointer else 0.0,
+            visible=pointer is not None,
         )
         self._to_everyone(live, message, but=guest_id)
 

@@ -214,6 +214,7 @@ class Room:
     """Guests muted by the host: kept while they are away, so a reconnect stays muted."""
     _colors: dict[str, str] = field(default_factory=dict)
     _last_move: dict[str, float] = field(default_factory=dict)
+    _held_move: dict[str, tuple[float, float]] = field(default_factory=dict)
     _last_click: dict[str, float] = field(default_factory=dict)
 
     # -- the mirror stream ----------------------------------------------------------------
@@ -334,17 +335,37 @@ class Room:
         return [gid for gid, was in before.items() if self.muted(gid) != was]
 
     def move_pointer(self, guest_id: str, x: float, y: float, visible: bool, now: float) -> bool:
-        """Record a guest's pointer; False if it must reach no one (muted, too fast)."""
+        """Record a guest's pointer; True if it goes out now.
+
+        A move faster than ``MIN_POINTER_INTERVAL`` after the last one is held (the newest
+        replacing an older one) until :meth:`pointer_due` says so, so the final position is
+        never lost; a hidden pointer always goes out at once. Muted: reaches no one."""
         guest = self.guests.get(guest_id)
         if guest is None or self.muted(guest_id):
+            self._held_move.pop(guest_id, None)
             return False
         last = self._last_move.get(guest_id, float("-inf"))
         if visible and now - last < MIN_POINTER_INTERVAL:
-            return False  # a hidden pointer always goes out: it is the last word
+            self._held_move[guest_id] = (x, y)
+            return False
+        self._held_move.pop(guest_id, None)
         self._last_move[guest_id] = now
-        pointer = {"x": x, "y": y} if visible else None
-        self.guests[guest_id] = replace(guest, pointer=pointer)
+        self.guests[guest_id] = replace(guest, pointer={"x": x, "y": y} if visible else None)
         return True
+
+    def pointer_due_at(self, guest_id: str) -> float | None:
+        """When a held move of the guest may go out (None: nothing held)."""
+        if guest_id not in self._held_move:
+            return None
+        return self._last_move.get(guest_id, float("-inf")) + MIN_POINTER_INTERVAL
+
+    def pointer_due(self, guest_id: str, now: float) -> bool:
+        """Take the held move if its time has come; True if it goes out now."""
+        due = self.pointer_due_at(guest_id)
+        if due is None or now < due:
+            return False
+        x, y = self._held_move.pop(guest_id)
+        return self.move_pointer(guest_id, x, y, True, now)
 
     def click(self, guest_id: str, now: float) -> bool:
         """Whether a guest's click may reach the others (not muted, not too fast)."""

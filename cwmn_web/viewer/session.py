@@ -3,40 +3,56 @@
 :class:`GuestSession` does no I/O: frames go in, and frames to send, ops for the viewer page
 and the delay before the next attempt come out. :meth:`GuestSession.run` drives it over
 connections the caller opens (the browser edge, or an in-memory wire in tests). No ``js``.
+
+The guest's own pointer goes the other way: the viewer page reports it with :meth:`pointer`
+and :meth:`click`; moves are throttled (leading and trailing, ≤30/s), clicks limited to 10/s,
+and nothing is sent before joining or while the host has muted this guest.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
+import re
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
+from ..client.throttle import POINTER_INTERVAL, Throttle
 from ..errors import CwmnError, ProtocolError
 from ..protocol import codec
 from ..protocol.messages import (
     CLOSE_BAD_ORIGIN,
     CLOSE_PROTOCOL,
+    CLOSE_REMOVED,
     CLOSE_REPLACED,
     CLOSE_SESSION_ENDED,
     CLOSE_UNSUPPORTED_VERSION,
     PROTOCOL_VERSION,
     ErrorReply,
+    GuestClick,
+    GuestPointer,
     Hello,
     HostStatus,
     Join,
     Joined,
     Message,
     MirrorFrame,
+    Muted,
     Paused,
     Ping,
+    PointerClick,
+    PointerMove,
     Pong,
+    Removed,
     SessionEnded,
     Welcome,
 )
 from .sanitize import Sanitizer
 
 __all__ = [
+    "CLICK_INTERVAL",
     "GUEST_PATH",
     "TRANSIENT_CODES",
     "Backoff",
@@ -58,6 +74,11 @@ FINAL_CLOSES: dict[int, tuple[str, str]] = {
 HELLO_REF, JOIN_REF = 1, 2
 CONNECT_TIMEOUT = 10.0
 JOIN_TIMEOUT = 15.0  # an open socket that never says "joined" is treated as lost
+#: At most one click per this many seconds goes out (the server relays no more either).
+CLICK_INTERVAL = 1 / 10
+#: Colours the page may use as CSS: ``#rgb``, ``#rgba``, ``#rrggbb`` or ``#rrggbbaa``.
+_COLOR = re.compile(r"#(?:[0-9a-fA-F]{3,4}|[0-9a-fA-F]{6}|[0-9a-fA-F]{8})")
+_DEFAULT_COLOR = "#e5484d"
 
 
 class GuestConnection(Protocol):
@@ -101,7 +122,8 @@ class GuestSession:
 
     Per connection: :meth:`connected`, then :meth:`receive` for each frame, then
     :meth:`lost` (which answers the delay before the next attempt, or ``None`` to stop).
-    After each call, send :meth:`to_send` and post :meth:`page_ops` to the viewer.
+    After each call, send :meth:`to_send` and post :meth:`page_ops` to the viewer; when
+    :meth:`next_due` is a time, call :meth:`tick` then (a held pointer position is due).
     """
 
     def __init__(self, token: str, name: str) -> None:
@@ -110,10 +132,17 @@ class GuestSession:
         self.joined = False
         self.done = False  # ended, or failed for good: never reconnect
         self.drop = False  # the server asked for another try: close this connection
+        self.muted = False  # the host muted this guest: its pointer and clicks stay here
+        self.guest_id = ""
+        self.color = ""
         self.sanitizer = Sanitizer()
         self.backoff = Backoff()
+        #: Called whenever something new is queued to send (``run`` wakes up on it).
+        self.wake: Callable[[], None] = lambda: None
         self._send: list[Message] = []
         self._ops: list[dict[str, Any]] = []
+        self._moves: Throttle[PointerMove] = Throttle(POINTER_INTERVAL)
+        self._last_click = -math.inf
 
     # -- outputs -------------------------------------------------------------------------
     def to_send(self) -> list[str]:
@@ -130,7 +159,8 @@ class GuestSession:
     def connected(self) -> None:
         """A new connection is open: greet the server and (re)join after ``last_seq``."""
         self.joined = self.drop = False
-        self._send += [
+        self._moves.reset()
+        self._send = [  # nothing of an earlier connection goes before the greeting
             Hello(ref=HELLO_REF, role="guest"),
             Join(ref=JOIN_REF, token=self.token, name=self.name, last_seq=self.last_seq),
         ]
@@ -143,6 +173,36 @@ class GuestSession:
             self._fail(exc)
             return
         self.handle(message)
+
+    def pointer(self, x: Any, y: Any, visible: Any, now: float) -> None:
+        """The guest's pointer moved to (``x``, ``y``) in the host page's document (CSS px),
+        or left it (``visible`` False). Dropped unless joined, not muted and well-formed."""
+        if not (self._may_point() and _finite(x) and _finite(y) and isinstance(visible, bool)):
+            return
+        move = self._moves.offer(PointerMove(x=float(x), y=float(y), visible=visible), now)
+        if move is not None:
+            self._queue(move)
+
+    def click(self, x: Any, y: Any, now: float | None = None) -> None:
+        """The guest clicked at (``x``, ``y``), document coordinates. At most one click per
+        :data:`CLICK_INTERVAL` (``now``: ``time.monotonic()`` when not given)."""
+        if not (self._may_point() and _finite(x) and _finite(y)):
+            return
+        now = time.monotonic() if now is None else now
+        if now - self._last_click < CLICK_INTERVAL:
+            return
+        self._last_click = now
+        self._queue(PointerClick(x=float(x), y=float(y)))
+
+    def next_due(self) -> float | None:
+        """When a held pointer position may go out (call :meth:`tick` then), or None."""
+        return self._moves.next_due() if self._may_point() else None
+
+    def tick(self, now: float) -> None:
+        """Queue the held pointer position if its time has come."""
+        move = self._moves.due(now) if self._may_point() else None
+        if move is not None:
+            self._queue(move)
 
     def handle(self, message: Message) -> None:
         if self.done:
@@ -160,6 +220,8 @@ class GuestSession:
         elif isinstance(message, Joined):
             self.joined = True
             self.backoff.reset()
+            self.guest_id, self.muted = message.guest_id, message.muted
+            self.color = _color(message.color)
             self._ops.append(
                 {
                     "op": "joined",
@@ -168,8 +230,41 @@ class GuestSession:
                     "hostName": message.host_name,
                     "paused": message.paused,
                     "hostConnected": message.host_connected,
+                    "muted": message.muted,
+                    "color": self.color,
                 }
             )
+        elif isinstance(message, GuestPointer):
+            if message.guest_id != self.guest_id and _finite(message.x) and _finite(message.y):
+                self._ops.append(
+                    {
+                        "op": "pointer",
+                        "guestId": message.guest_id,
+                        "name": message.name,
+                        "color": _color(message.color),
+                        "x": message.x,
+                        "y": message.y,
+                        "visible": message.visible,
+                    }
+                )
+        elif isinstance(message, GuestClick):
+            if message.guest_id != self.guest_id and _finite(message.x) and _finite(message.y):
+                self._ops.append(
+                    {
+                        "op": "click",
+                        "guestId": message.guest_id,
+                        "name": message.name,
+                        "color": _color(message.color),
+                        "x": message.x,
+                        "y": message.y,
+                    }
+                )
+        elif isinstance(message, Muted):
+            self.muted = message.muted
+            self._moves.reset()  # a position held from before must not go out later
+            self._ops.append({"op": "status", "muted": message.muted})
+        elif isinstance(message, Removed):
+            self._removed()
         elif isinstance(message, Paused):
             self._ops.append({"op": "status", "paused": message.paused})
         elif isinstance(message, HostStatus):
@@ -190,7 +285,11 @@ class GuestSession:
         """The connection closed (``close_code`` if the server sent one): the seconds to
         wait before reconnecting, or ``None`` when the session is over."""
         self.joined = False
+        self._moves.reset()
         if self.done:
+            return None
+        if close_code == CLOSE_REMOVED:
+            self._removed()
             return None
         if close_code == CLOSE_SESSION_ENDED:
             self.done = True
@@ -209,30 +308,74 @@ class GuestSession:
         connect: Callable[[], Awaitable[GuestConnection]],
         post: Callable[[dict[str, Any]], None],
         sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        """Connect, read and reconnect (after the backoff) until the session is over."""
-        while True:
-            conn: GuestConnection | None = None
-            try:
-                conn = await asyncio.wait_for(connect(), CONNECT_TIMEOUT)
-                self.connected()
-                await self._flush(conn, post)
-                while not (self.done or self.drop):
-                    timeout = None if self.joined else JOIN_TIMEOUT
-                    self.receive(await asyncio.wait_for(conn.recv(), timeout))
+        """Connect, read and reconnect (after the backoff) until the session is over.
+
+        ``clock`` must be the one the caller passes to :meth:`pointer`: held positions are
+        sent when it reaches :meth:`next_due`."""
+        woken = asyncio.Event()
+        self.wake = woken.set
+        try:
+            while True:
+                conn: GuestConnection | None = None
+                try:
+                    conn = await asyncio.wait_for(connect(), CONNECT_TIMEOUT)
+                    self.connected()
                     await self._flush(conn, post)
-            except (CwmnError, TimeoutError):
-                pass  # the socket failed or went quiet: lost() decides what comes next
-            finally:
-                if conn is not None:
-                    with contextlib.suppress(CwmnError):
-                        await conn.close()
-            delay = self.lost(conn.close_code if conn is not None else None)
-            for op in self.page_ops():
-                post(op)
-            if delay is None:
-                return
-            await sleep(delay)
+                    await self._serve(conn, post, woken, clock)
+                except (CwmnError, TimeoutError):
+                    pass  # the socket failed or went quiet: lost() decides what comes next
+                finally:
+                    if conn is not None:
+                        with contextlib.suppress(CwmnError):
+                            await conn.close()
+                delay = self.lost(conn.close_code if conn is not None else None)
+                for op in self.page_ops():
+                    post(op)
+                if delay is None:
+                    return
+                await sleep(delay)
+        finally:
+            self.wake = lambda: None
+
+    async def _serve(
+        self,
+        conn: GuestConnection,
+        post: Callable[[dict[str, Any]], None],
+        woken: asyncio.Event,
+        clock: Callable[[], float],
+    ) -> None:
+        """Read frames and send what the page queues, until this connection is done."""
+        receiving = asyncio.ensure_future(conn.recv())
+        waking: asyncio.Future[Any] | None = None
+        quiet_until = clock() + JOIN_TIMEOUT  # until joined, a frame at least this often
+        try:
+            while not (self.done or self.drop):
+                # Anything queued from here on sets `woken`; anything queued already (during
+                # the last flush) goes out without waiting.
+                woken.clear()
+                if not self._send:
+                    if waking is None or waking.done():
+                        waking = asyncio.ensure_future(woken.wait())
+                    limits = (self.next_due(), None if self.joined else quiet_until)
+                    due = [d for d in limits if d is not None]
+                    timeout = max(0.0, min(due) - clock()) if due else None
+                    await asyncio.wait(
+                        {receiving, waking}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+                    )
+                if receiving.done():
+                    self.receive(receiving.result())  # raises once the socket is closed
+                    receiving = asyncio.ensure_future(conn.recv())
+                    quiet_until = clock() + JOIN_TIMEOUT
+                elif not self.joined and clock() >= quiet_until:
+                    raise TimeoutError
+                self.tick(clock())
+                await self._flush(conn, post)
+        finally:
+            for task in (receiving, waking):
+                if task is not None:
+                    task.cancel()
 
     async def _flush(self, conn: GuestConnection, post: Callable[[dict[str, Any]], None]) -> None:
         for op in self.page_ops():
@@ -257,3 +400,24 @@ class GuestSession:
     def _fail(self, exc: CwmnError) -> None:
         self.done = True
         self._ops.append({"op": "status", "error": exc.to_dict()})
+
+    def _removed(self) -> None:
+        self.done = True
+        self._ops.append({"op": "status", "removed": True})
+
+    def _may_point(self) -> bool:
+        return self.joined and not (self.muted or self.done or self.drop)
+
+    def _queue(self, message: Message) -> None:
+        self._send.append(message)
+        self.wake()
+
+
+def _finite(value: Any) -> bool:
+    """A real, finite number (not a bool, not NaN or infinite)."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _color(value: str) -> str:
+    """``value`` if it is a plain hex colour, else the default (it ends up in CSS)."""
+    return value if _COLOR.fullmatch(value) else _DEFAULT_COLOR

@@ -547,6 +547,25 @@ def test_the_shield_takes_every_pointer_event(harness: Page, viewer: Callable[..
         ),
         ([{"op": "status", "ended": "expired"}], "The session has ended", "ended"),
         (
+            [{"op": "joined"}, {"op": "status", "removed": True}],
+            "The host removed you from this session.",
+            "removed",
+        ),
+        (
+            [{"op": "status", "removed": True}, {"op": "status", "ended": "ended"}],
+            "The host removed you from this session.",
+            "removed",
+        ),
+        (
+            [
+                {"op": "status", "removed": True},
+                {"op": "status", "error": {"code": "network", "message": "Gone."}},
+            ],
+            "Gone.",
+            "error",
+        ),
+        ([{"op": "joined", "muted": True}], None, ""),  # a badge, not the overlay
+        (
             [{"op": "status", "error": {"code": "link_used", "message": "Ask for a new link."}}],
             "Ask for a new link.",
             "error",
@@ -573,6 +592,204 @@ def test_status_overlays(
         [key, ops],
     )
     assert shown == [text, kind]
+
+
+# -- other guests, muting, the guest's own pointer ---------------------------------------------
+GUEST_CURSORS = """k => { const v = viewers[k];
+    return Array.from(v.screen.querySelectorAll('.cwmn-guest-cursor'), (el) => ({
+        id: el.dataset.guestId, name: el.querySelector('.cwmn-guest-label').textContent,
+        hidden: el.hidden, visible: el.getClientRects().length > 0,
+        transform: el.style.transform,
+        arrow: getComputedStyle(el, '::before').backgroundColor,
+        label: getComputedStyle(el.querySelector('.cwmn-guest-label')).backgroundColor,
+        underShield: el.compareDocumentPosition(v.shield) === Node.DOCUMENT_POSITION_FOLLOWING,
+        pointerEvents: getComputedStyle(el).pointerEvents,
+    })); }"""
+RIPPLES = """k => { const v = viewers[k];
+    return Array.from(v.screen.querySelectorAll('.cwmn-ripple'), (el) => ({
+        transform: el.style.transform,
+        ring: getComputedStyle(el, '::before').borderTopColor,
+        pointerEvents: getComputedStyle(el).pointerEvents,
+    })); }"""
+
+
+def handle(tab: Page, key: str, *ops: dict[str, Any]) -> None:
+    tab.evaluate("([k, ops]) => ops.forEach((op) => viewers[k].handle(op))", [key, list(ops)])
+
+
+def approx(value: float) -> Any:
+    return pytest.approx(value, abs=0.01)
+
+
+def test_other_guests_cursors_follow_the_page(harness: Page, viewer: Callable[..., str]) -> None:
+    key = viewer(500, 400)
+    apply(harness, key, "snapshot", safe("snapshot", snapshot(TALL_PAGE, viewport=(1000, 500))))
+    bo = {"op": "pointer", "guestId": "g2", "name": "Bo", "color": "#16a34a", "visible": True}
+    evil = "<img src=x onerror=__pwn('name')>"
+    handle(
+        harness,
+        key,
+        {**bo, "x": 100, "y": 400},
+        {"op": "pointer", "guestId": "g3", "name": evil, "color": "red;x:url(y)", "x": 2, "y": 2},
+    )
+    cursors = harness.evaluate(GUEST_CURSORS, key)
+    assert cursors == [
+        {
+            "id": "g2",
+            "name": "Bo",
+            "hidden": False,
+            "visible": True,
+            "transform": "translate(50px, 200px)",  # (100, 400) at half size
+            "arrow": "rgb(22, 163, 74)",
+            "label": "rgb(22, 163, 74)",
+            "underShield": True,
+            "pointerEvents": "none",
+        },
+        {
+            "id": "g3",
+            "name": evil,  # as text
+            "hidden": False,
+            "visible": True,
+            "transform": "translate(1px, 1px)",
+            "arrow": "rgb(229, 72, 77)",  # not a plain hex colour: the default
+            "label": "rgb(229, 72, 77)",
+            "underShield": True,
+            "pointerEvents": "none",
+        },
+    ]
+
+    def where() -> dict[str, str | None]:
+        cursors = harness.evaluate(GUEST_CURSORS, key)
+        return {c["id"]: None if c["hidden"] else c["transform"] for c in cursors}
+
+    apply(harness, key, "scroll", {"id": 0, "x": 200, "y": 300})  # the host scrolls
+    assert where() == {"g2": "translate(-50px, 50px)", "g3": "translate(-99px, -149px)"}
+    handle(harness, key, {**bo, "x": 300, "y": 500})
+    assert where()["g2"] == "translate(50px, 100px)"
+    harness.wait_for_timeout(200)  # past the 80 ms transition: the arrow is really there
+    at = harness.evaluate(
+        """k => { const v = viewers[k], s = v.screen.getBoundingClientRect();
+            const r = v.screen.querySelector('[data-guest-id="g2"]').getBoundingClientRect();
+            return [r.left - s.left, r.top - s.top]; }""",
+        key,
+    )
+    assert at == [pytest.approx(50, abs=0.5), pytest.approx(100, abs=0.5)]
+    # However the frame scrolls (here: not through a frame), the cursors follow.
+    harness.evaluate("k => viewers[k].iframe.contentWindow.scrollTo(0, 100)", key)
+    harness.wait_for_function(
+        "k => viewers[k].screen.querySelector('[data-guest-id=g2]').style.transform"
+        " === 'translate(150px, 200px)'",
+        arg=key,
+        timeout=2000,
+    )
+    harness.evaluate("k => viewers[k].iframe.contentWindow.scrollTo(200, 300)", key)
+    harness.wait_for_function("k => viewers[k].iframe.contentWindow.scrollY === 300", arg=key)
+    apply(harness, key, "viewport", {"w": 2000, "h": 400})  # re-fit: a quarter
+    assert where()["g2"] == "translate(25px, 50px)"
+    handle(harness, key, {**bo, "x": 300, "y": 500, "visible": False})
+    assert where()["g2"] is None
+    assert [c["visible"] for c in harness.evaluate(GUEST_CURSORS, key)] == [False, True]
+    handle(harness, key, {**bo, "x": 400, "y": 500})
+    assert where()["g2"] == "translate(50px, 50px)"
+    handle(harness, key, {"op": "joined"})  # after a reconnect, cursors come back as they move
+    assert harness.evaluate(GUEST_CURSORS, key) == []
+    assert harness.evaluate(HITS) == []
+
+
+def test_clicks_show_a_ripple_that_fades(harness: Page, viewer: Callable[..., str]) -> None:
+    key = viewer(500, 400)
+    apply(harness, key, "snapshot", safe("snapshot", snapshot(TALL_PAGE, viewport=(1000, 500))))
+    apply(harness, key, "scroll", {"id": 0, "x": 0, "y": 100})
+    handle(
+        harness,
+        key,
+        {"op": "click", "guestId": "g2", "name": "Bo", "color": "#2563eb", "x": 40, "y": 300},
+    )
+    assert harness.evaluate(RIPPLES, key) == [
+        {"transform": "translate(20px, 100px)", "ring": "rgb(37, 99, 235)", "pointerEvents": "none"}
+    ]
+    apply(harness, key, "scroll", {"id": 0, "x": 0, "y": 200})  # it stays on its spot
+    assert harness.evaluate(RIPPLES, key)[0]["transform"] == "translate(20px, 50px)"
+    harness.wait_for_function(
+        "k => viewers[k].screen.querySelectorAll('.cwmn-ripple').length === 0",
+        arg=key,
+        timeout=2000,
+    )
+
+
+MUTED_BADGE = """k => { const v = viewers[k], b = v.mutedBadge;
+    return [b.className, b.hidden || b.getClientRects().length === 0 ? null : b.textContent,
+            v.status.hidden]; }"""
+
+
+def test_the_muted_badge(harness: Page, viewer: Callable[..., str]) -> None:
+    key = viewer(400, 300)
+    assert harness.evaluate(MUTED_BADGE, key) == ["cwmn-muted", None, True]
+    handle(harness, key, {"op": "joined", "muted": True, "color": "#16a34a"})
+    shown = ["cwmn-muted", "The host muted your pointer", True]  # the page stays visible
+    assert harness.evaluate(MUTED_BADGE, key) == shown
+    handle(harness, key, {"op": "status", "muted": False})
+    assert harness.evaluate(MUTED_BADGE, key) == ["cwmn-muted", None, True]
+    handle(harness, key, {"op": "status", "muted": True})
+    assert harness.evaluate(MUTED_BADGE, key) == shown
+    handle(harness, key, {"op": "joined", "muted": False})
+    assert harness.evaluate(MUTED_BADGE, key) == ["cwmn-muted", None, True]
+
+
+#: A stand-in worker for viewer ``k``: records what ``CwmnViewer.connect`` posts to it.
+FAKE_WORKER = """k => {
+    const worker = { posted: [], postMessage(m) { this.posted.push(JSON.parse(m)); } };
+    (window.workers = window.workers || {})[k] = worker;
+    CwmnViewer.connect(viewers[k], worker, { server: 'http://x', token: 't' }, 'Ann');
+    worker.onmessage({ data: JSON.stringify({ op: 'ready' }) }); }"""
+
+
+def test_the_guest_pointer_goes_to_the_worker_in_host_document_coordinates(
+    harness: Page, viewer: Callable[..., str]
+) -> None:
+    key = viewer(500, 400)
+    apply(harness, key, "snapshot", safe("snapshot", snapshot(TALL_PAGE, viewport=(1000, 500))))
+    apply(harness, key, "scroll", {"id": 0, "x": 200, "y": 300})  # half size, scrolled
+    harness.evaluate(FAKE_WORKER, key)
+    harness.wait_for_function("k => workers[k].posted.length === 1", arg=key)  # the boot
+    handle(harness, key, {"op": "joined", "guestId": "g1", "color": "#9333ea", "muted": False})
+
+    def posted() -> list[dict[str, Any]]:
+        return list(harness.evaluate("k => workers[k].posted.splice(0)", key))
+
+    assert [op["op"] for op in posted()] == ["boot"]
+    left, top = harness.evaluate(
+        """k => { const v = viewers[k]; v.stage.scrollIntoView();
+            const r = v.screen.getBoundingClientRect(); return [r.left, r.top]; }""",
+        key,
+    )
+    harness.mouse.move(left + 100, top + 60)
+    harness.mouse.move(left + 150, top + 80)
+    moves = posted()
+    at = {"x": approx(150 / 0.5 + 200), "y": approx(80 / 0.5 + 300)}  # half size, scrolled
+    assert moves[-1] == {"op": "pointer", **at, "visible": True}
+    assert all(m["op"] == "pointer" and m["visible"] for m in moves)
+    harness.mouse.click(left + 20, top + 10)
+    clicks = [m for m in posted() if m["op"] == "click"]
+    assert clicks == [{"op": "click", "x": approx(20 / 0.5 + 200), "y": approx(10 / 0.5 + 300)}]
+    ripples = harness.evaluate(RIPPLES, key)  # its own click, in its own colour
+    assert [r["ring"] for r in ripples] == ["rgb(147, 51, 234)"]
+    assert ripples[0]["transform"] == "translate(20px, 10px)"
+    harness.mouse.move(left + 10, top - 30)  # off the shared page
+    left_at = {"x": approx(10 / 0.5 + 200), "y": approx(-30 / 0.5 + 300)}
+    assert posted()[-1] == {"op": "pointer", **left_at, "visible": False}
+
+    handle(harness, key, {"op": "status", "muted": True})  # muted: nothing goes out
+    harness.mouse.move(left + 100, top + 60)
+    harness.mouse.click(left + 100, top + 60)
+    harness.mouse.move(left + 10, top - 30)
+    assert posted() == []
+    handle(harness, key, {"op": "status", "muted": False})
+    harness.mouse.move(left + 100, top + 60)
+    assert posted()[-1]["visible"] is True
+    handle(harness, key, {"op": "status", "removed": True})  # removed: nothing either
+    harness.mouse.move(left + 10, top - 30)
+    assert posted() == []
 
 
 # -- hostile frames ----------------------------------------------------------------------------

@@ -1,9 +1,11 @@
 """The guest's worker in real browsers: worker.mjs?entry=viewer runs cwmn_web.browser.
 viewer_worker in Pyodide, talks to a scripted fake guest endpoint (a real WebSocket), and the
-page's CwmnViewer builds what it posts: sanitized frames, statuses, a reconnect, the end."""
+page's CwmnViewer builds what it posts: sanitized frames, statuses, a reconnect, the end; and
+the guest's own pointer going out while other guests' pointers come in."""
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import re
 import threading
@@ -17,14 +19,20 @@ from websockets.sync.server import Server, ServerConnection, serve
 
 from cwmn_web.protocol import codec
 from cwmn_web.protocol.messages import (
+    CLOSE_REMOVED,
     CLOSE_SESSION_ENDED,
+    GuestPointer,
     Hello,
     HostStatus,
     Join,
     Joined,
     Message,
     MirrorFrame,
+    Muted,
     Paused,
+    PointerClick,
+    PointerMove,
+    Removed,
     SessionEnded,
     Welcome,
 )
@@ -162,7 +170,7 @@ def test_the_viewer_worker_joins_builds_reconnects_and_ends(
     summary = [describe(op) for op in ops if op["op"] != "marks"]
     assert summary == [
         "status:connecting",  # the page, once the name is known
-        "joined:guestId,hostConnected,hostName,paused,sessionId",
+        "joined:color,guestId,hostConnected,hostName,muted,paused,sessionId",
         "frame:1",
         "frame:2",
         "frame:3",
@@ -170,7 +178,7 @@ def test_the_viewer_worker_joins_builds_reconnects_and_ends(
         "status:paused",
         "status:hostConnected",
         "status:reconnecting",
-        "joined:guestId,hostConnected,hostName,paused,sessionId",
+        "joined:color,guestId,hostConnected,hostName,muted,paused,sessionId",
         "status:hostConnected",
         "frame:4",
         "status:ended",
@@ -188,6 +196,97 @@ def test_the_viewer_worker_joins_builds_reconnects_and_ends(
         "scale": 0.5,
     }
     assert tab.evaluate("__pwned") == []
+
+
+def test_the_viewer_worker_sends_the_guest_pointer_and_draws_the_others(
+    open_page: Callable[..., Page],
+    customer_site: PageServer,
+    endpoint: FakeGuestEndpoint,
+) -> None:
+    """Mouse over the shield → the worker's throttled PointerMove/PointerClick in the host's
+    document coordinates; GuestPointer → a labelled cursor; muted → silence; removed → the
+    end, without reconnecting."""
+    tall = page('<div style="height: 3000px">tall</div>')
+    snapshot = {
+        "nodes": html_records(tall),
+        "url": "https://shop.example.com/",
+        "title": "Shop",
+        "viewport": [1280, 960],  # half size in the 640 by 480 stage
+        "scroll": [0, 0],
+        "adopted": [],
+    }
+    came: queue.Queue[list[Message]] = queue.Queue()
+    muted_moves = threading.Event()
+    reconnected = threading.Event()
+
+    def quiet(conn: ServerConnection, seconds: float) -> list[Message]:
+        """What the guest sends until it says nothing for ``seconds``."""
+        out: list[Message] = []
+        while True:
+            try:
+                out.append(codec.decode(str(conn.recv(timeout=seconds))))
+            except TimeoutError:
+                return out
+
+    def script(conn: ServerConnection) -> None:
+        assert expect(conn) == Hello(ref=1, role="guest")
+        expect(conn)
+        joined = Joined(ref=2, guest_id="g1", session_id="s1", host_name="Hal", color="#9333ea")
+        push(
+            conn,
+            Welcome(ref=1),
+            joined,
+            MirrorFrame(seq=1, kind="snapshot", data=snapshot),
+            MirrorFrame(seq=2, kind="scroll", data={"id": 0, "x": 0, "y": 200}),
+            GuestPointer(guest_id="g2", name="Bo", color="#16a34a", x=100, y=300),
+        )
+        came.put(quiet(conn, 1.5))  # the test moves and clicks meanwhile
+        push(conn, Muted(muted=True))
+        assert muted_moves.wait(30)
+        assert quiet(conn, 0.5) == []
+        push(conn, Removed())
+        conn.close(CLOSE_REMOVED, "removed")
+
+    def again(conn: ServerConnection) -> None:
+        reconnected.set()
+        conn.close()
+
+    endpoint.scripts.put(script)
+    endpoint.scripts.put(again)
+    try:
+        tab = open_page(
+            customer_site.url(f"viewer-worker.html?ws={endpoint.url}&token=tok-2"),
+            wait_for_state=None,
+        )
+        endpoint.wait(tab, "() => viewer.screen.querySelector('.cwmn-guest-cursor')")
+        cursor = tab.evaluate(
+            """() => { const el = viewer.screen.querySelector('.cwmn-guest-cursor');
+                return [el.dataset.guestId, el.textContent, el.style.transform]; }"""
+        )
+        assert cursor == ["g2", "Bo", "translate(50px, 50px)"]  # (100, 300 - 200) at half
+        box = "() => { const r = viewer.screen.getBoundingClientRect(); return [r.left, r.top]; }"
+        left, top = tab.evaluate(box)
+        tab.mouse.move(left + 10, top + 10)
+        tab.mouse.move(left + 100, top + 50, steps=8)
+        tab.mouse.click(left + 100, top + 50)
+        sent = came.get(timeout=30)
+        moves = [m for m in sent if isinstance(m, PointerMove)]
+        assert sent[0] == PointerMove(x=20, y=220, visible=True)  # the leading edge
+        assert moves[-1] == PointerMove(x=200, y=300, visible=True)  # the trailing one
+        assert [m for m in sent if not isinstance(m, PointerMove)] == [PointerClick(x=200, y=300)]
+
+        endpoint.wait(tab, "() => !viewer.mutedBadge.hidden")
+        tab.mouse.move(left + 200, top + 200, steps=4)
+        tab.mouse.click(left + 200, top + 200)
+        muted_moves.set()
+        endpoint.wait(tab, "() => viewer.status.dataset.kind === 'removed'")
+        assert tab.text_content(".cwmn-status") == "The host removed you from this session."
+        tab.wait_for_timeout(1500)
+        assert not reconnected.is_set()
+        assert [op for op in tab.evaluate("ops") if op.get("reconnecting")] == []
+    finally:
+        with contextlib.suppress(queue.Empty):
+            endpoint.scripts.get_nowait()
 
 
 def test_the_join_page_asks_the_guest_name_under_its_csp(

@@ -363,8 +363,14 @@ def test_pointer_moves_are_rate_limited_and_dropped_when_muted() -> None:
     room = guest_room("a")
     assert room.move_pointer("a", 10, 20, True, now=0.0)
     assert room.guests["a"].pointer == {"x": 10, "y": 20}
-    assert not room.move_pointer("a", 11, 20, True, now=0.01)  # faster than 40/s
-    assert room.move_pointer("a", 0, 0, False, now=0.011)  # hiding always goes out
+    assert not room.move_pointer("a", 11, 20, True, now=0.01)  # faster than 40/s: held
+    assert not room.move_pointer("a", 12, 21, True, now=0.015)  # the newest is held
+    assert room.pointer_due_at("a") == 0.025
+    assert not room.pointer_due("a", now=0.02)
+    assert room.pointer_due("a", now=0.03)
+    assert room.guests["a"].pointer == {"x": 12, "y": 21}  # the final position is not lost
+    assert room.pointer_due_at("a") is None
+    assert room.move_pointer("a", 0, 0, False, now=0.031)  # hiding always goes out
     assert room.guests["a"].pointer is None
     assert room.move_pointer("a", 12, 20, True, now=0.2)
     room.set_muted("a", True)

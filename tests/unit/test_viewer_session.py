@@ -1,4 +1,5 @@
-"""cwmn_web.viewer.session: joining, frame order, statuses, reconnects — no browser, no socket.
+"""cwmn_web.viewer.session: joining, frame order, statuses, reconnects, the guest's pointer —
+no browser, no socket.
 
 The first tests feed frames to a GuestSession by hand; the last ones run it against a fake
 guest endpoint over an in-memory wire, dropping connections to watch it come back.
@@ -7,7 +8,10 @@ guest endpoint over an in-memory wire, dropping connections to watch it come bac
 from __future__ import annotations
 
 import asyncio
+import itertools
+import math
 import threading
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -17,26 +21,33 @@ from cwmn_web.errors import NetworkError
 from cwmn_web.protocol import codec
 from cwmn_web.protocol.messages import (
     CLOSE_BAD_ORIGIN,
+    CLOSE_REMOVED,
     CLOSE_REPLACED,
     CLOSE_SESSION_ENDED,
     CLOSE_TRY_AGAIN_LATER,
     PROTOCOL_VERSION,
     ErrorReply,
+    GuestClick,
+    GuestPointer,
     Hello,
     HostStatus,
     Join,
     Joined,
     Message,
     MirrorFrame,
+    Muted,
     Ok,
     Paused,
     Ping,
+    PointerClick,
+    PointerMove,
     Pong,
+    Removed,
     SessionEnded,
     Welcome,
 )
 from cwmn_web.viewer import session as session_module
-from cwmn_web.viewer.session import Backoff, GuestSession, guest_ws_url
+from cwmn_web.viewer.session import CLICK_INTERVAL, Backoff, GuestSession, guest_ws_url
 
 SNAPSHOT = {
     "nodes": [
@@ -69,13 +80,13 @@ def sent(session: GuestSession) -> list[Message]:
     return [codec.decode(f) for f in session.to_send()]
 
 
-def started(last_seq: int = 0) -> GuestSession:
+def started(last_seq: int = 0, **fields: Any) -> GuestSession:
     session = GuestSession("tok", "Ann")
     session.last_seq = last_seq
     session.connected()
     session.to_send()
     session.receive(codec.encode(Welcome(ref=1)))
-    session.receive(joined())
+    session.receive(joined(**fields))
     session.page_ops()
     return session
 
@@ -110,8 +121,8 @@ def test_connecting_says_hello_as_a_guest_then_joins() -> None:
     ]
     assert session.to_send() == []
     session.receive(codec.encode(Welcome(ref=1, version=PROTOCOL_VERSION)))
-    session.receive(joined(paused=True, host_connected=False))
-    assert session.joined
+    session.receive(joined(paused=True, host_connected=False, muted=True, color="#2563eb"))
+    assert session.joined and session.muted
     assert session.page_ops() == [
         {
             "op": "joined",
@@ -120,9 +131,21 @@ def test_connecting_says_hello_as_a_guest_then_joins() -> None:
             "hostName": "Hal",
             "paused": True,
             "hostConnected": False,
+            "muted": True,
+            "color": "#2563eb",
         }
     ]
     assert session.page_ops() == []
+
+
+@pytest.mark.parametrize("color", ["", "red", "#12", "#1234567", "url(x)", "#e5484d;x:y"])
+def test_a_colour_that_is_not_plain_hex_becomes_the_default(color: str) -> None:
+    """Colours end up in the page's CSS: nothing but ``#hex`` gets there."""
+    session = started(color=color)
+    session.receive(codec.encode(GuestPointer(guest_id="g2", name="Bo", color=color, x=1, y=2)))
+    session.receive(codec.encode(GuestClick(guest_id="g2", name="Bo", color=color, x=1, y=2)))
+    assert session.color == "#e5484d"
+    assert [op["color"] for op in session.page_ops()] == ["#e5484d", "#e5484d"]
 
 
 def test_frames_are_sanitized_and_numbered() -> None:
@@ -261,6 +284,188 @@ def test_a_server_of_another_protocol_version_is_final() -> None:
     session.receive(codec.encode(Welcome(ref=1, version=PROTOCOL_VERSION + 1)))
     [op] = session.page_ops()
     assert op["error"]["code"] == "protocol" and "reload" in op["error"]["message"]
+
+
+# -- other guests' pointers, muting, removal -----------------------------------------------
+def test_other_guests_pointers_and_clicks_become_page_ops() -> None:
+    session = started()
+    for message in (
+        GuestPointer(guest_id="g2", name="Bo", color="#16a34a", x=10.5, y=2000, visible=True),
+        GuestPointer(guest_id="g2", name="Bo", color="#16a34a", x=11, y=2001, visible=False),
+        GuestClick(guest_id="g3", name="Cy", color="#D97706", x=3, y=4),
+        GuestPointer(guest_id="g1", name="Ann", color="#e5484d", x=1, y=1),  # its own: no
+        GuestClick(guest_id="g1", name="Ann", color="#e5484d", x=1, y=1),
+    ):
+        session.receive(codec.encode(message))
+    assert session.page_ops() == [
+        {
+            "op": "pointer",
+            "guestId": "g2",
+            "name": "Bo",
+            "color": "#16a34a",
+            "x": 10.5,
+            "y": 2000,
+            "visible": True,
+        },
+        {
+            "op": "pointer",
+            "guestId": "g2",
+            "name": "Bo",
+            "color": "#16a34a",
+            "x": 11,
+            "y": 2001,
+            "visible": False,
+        },
+        {"op": "click", "guestId": "g3", "name": "Cy", "color": "#D97706", "x": 3, "y": 4},
+    ]
+    assert session.to_send() == []
+
+
+def test_muted_becomes_a_status_and_silences_the_guest() -> None:
+    session = started()
+    session.pointer(1, 1, True, now=10.0)
+    assert sent(session) == [PointerMove(x=1, y=1, visible=True)]
+    session.pointer(2, 2, True, now=10.01)  # held for the trailing edge…
+    session.receive(codec.encode(Muted(muted=True)))
+    assert session.page_ops() == [{"op": "status", "muted": True}]
+    assert session.muted and session.next_due() is None
+    session.tick(11.0)  # …and forgotten: it must not go out once muted
+    session.pointer(3, 3, True, now=12.0)
+    session.click(3, 3, now=12.0)
+    assert session.to_send() == []
+    session.receive(codec.encode(Muted(muted=False)))
+    assert session.page_ops() == [{"op": "status", "muted": False}]
+    session.pointer(4, 4, False, now=13.0)
+    session.click(4, 4, now=13.0)
+    assert sent(session) == [PointerMove(x=4, y=4, visible=False), PointerClick(x=4, y=4)]
+
+
+def test_a_guest_that_joins_muted_sends_nothing() -> None:
+    session = started(muted=True)
+    session.pointer(1, 1, True, now=1.0)
+    session.click(1, 1, now=1.0)
+    assert session.to_send() == [] and session.next_due() is None
+
+
+def test_removed_is_final() -> None:
+    session = started()
+    session.receive(codec.encode(Removed()))
+    assert session.done
+    assert session.page_ops() == [{"op": "status", "removed": True}]
+    session.pointer(1, 1, True, now=1.0)
+    session.receive(frame(1, "snapshot"))
+    assert session.to_send() == [] and session.page_ops() == []
+    assert session.lost(CLOSE_REMOVED) is None
+    assert session.page_ops() == []  # said once
+
+
+def test_the_removed_close_code_alone_is_final_too() -> None:
+    session = started()
+    assert session.lost(CLOSE_REMOVED) is None
+    assert session.page_ops() == [{"op": "status", "removed": True}] and session.done
+
+
+# -- the guest's own pointer ------------------------------------------------------------------
+def test_pointer_moves_are_throttled_to_30_a_second_and_the_last_one_goes_out() -> None:
+    session = started()
+    moves: list[tuple[float, Message]] = []
+    t = 100.0
+    for i in range(400):  # 2 seconds of moves every 5 ms
+        t = 100.0 + i * 0.005
+        session.tick(t)
+        session.pointer(i, 2 * i, True, now=t)
+        moves += [(t, m) for m in sent(session)]
+    assert moves[0] == (100.0, PointerMove(x=0, y=0, visible=True))  # the leading edge
+    assert moves[-1][1] != PointerMove(x=399, y=798, visible=True)  # still held…
+    due = session.next_due()
+    assert due is not None and t < due <= t + 1 / 30
+    session.tick(due - 0.001)
+    assert session.to_send() == []
+    session.tick(due)  # …until its time comes
+    moves += [(due, m) for m in sent(session)]
+    assert moves[-1][1] == PointerMove(x=399, y=798, visible=True)
+    assert session.next_due() is None
+    times = [when for when, _ in moves]
+    gaps = [b - a for a, b in itertools.pairwise(times)]
+    assert min(gaps) >= 1 / 30 - 1e-9
+    assert len(moves) <= 2 * 30 + 1
+    assert all(isinstance(m, PointerMove) for _, m in moves)
+
+
+def test_a_hidden_pointer_is_the_last_word() -> None:
+    session = started()
+    session.pointer(5, 5, True, now=1.0)
+    session.pointer(6, 6, True, now=1.01)
+    session.pointer(6, 6, False, now=1.02)  # left the page
+    session.tick(1.0 + 1 / 30)
+    assert sent(session) == [
+        PointerMove(x=5, y=5, visible=True),
+        PointerMove(x=6, y=6, visible=False),
+    ]
+
+
+def test_clicks_go_out_at_most_ten_a_second() -> None:
+    session = started()
+    assert pytest.approx(0.1) == CLICK_INTERVAL
+    for i in range(64):  # 64 clicks in a second (times exact in binary)
+        session.click(i, i, now=50.0 + i / 64)
+    clicks = sent(session)
+    assert clicks[0] == PointerClick(x=0, y=0)
+    assert all(isinstance(c, PointerClick) for c in clicks)
+    assert [c.x for c in clicks] == [7 * i for i in range(10)]  # 7/64 s is the first ≥ 0.1 s
+
+
+@pytest.mark.parametrize(
+    ("x", "y", "visible"),
+    [
+        (math.nan, 1, True),
+        (1, math.inf, True),
+        (-math.inf, 1, True),
+        ("1", 2, True),
+        (None, 2, True),
+        (True, 2, True),
+        (1, [2], True),
+        (1, 2, "yes"),
+        (1, 2, None),
+        (1, 2, 1),
+    ],
+)
+def test_garbage_from_the_page_is_dropped(x: Any, y: Any, visible: Any) -> None:
+    session = started()
+    session.pointer(x, y, visible, now=1.0)
+    if visible is True:
+        session.click(x, y, now=1.0)
+    assert session.to_send() == [] and session.next_due() is None
+    session.pointer(1, 2, True, now=1.0)  # and the throttle did not count it
+    assert sent(session) == [PointerMove(x=1, y=2, visible=True)]
+
+
+def test_nothing_is_sent_before_joining_and_nothing_stale_after_a_reconnect() -> None:
+    session = GuestSession("tok", "Ann")
+    session.pointer(1, 1, True, now=1.0)
+    session.click(1, 1, now=1.0)
+    session.connected()
+    session.pointer(1, 1, True, now=1.0)  # connected, not joined yet
+    assert [type(m) for m in sent(session)] == [Hello, Join]
+    session.receive(joined())
+    session.pointer(1, 1, True, now=2.0)
+    session.pointer(2, 2, True, now=2.01)  # held
+    session.click(3, 3, now=2.02)  # queued, never written: the socket dropped
+    assert session.lost(1006) == 0.5
+    assert session.next_due() is None
+    session.tick(5.0)
+    session.connected()
+    assert [type(m) for m in sent(session)] == [Hello, Join]
+    session.tick(5.0)
+    session.pointer(1, 1, True, now=5.0)
+    assert session.to_send() == []  # not joined again yet
+
+
+def test_integers_go_out_as_floats() -> None:
+    session = started()
+    session.pointer(3, 4, True, now=1.0)
+    [move] = session.to_send()
+    assert move == '{"type":"pointer_move","ref":0,"x":3.0,"y":4.0,"visible":true}'
 
 
 # -- losing the connection -------------------------------------------------------------------
@@ -491,5 +696,58 @@ def test_a_socket_that_never_says_joined_is_dropped(monkeypatch: pytest.MonkeyPa
         assert [op["op"] for op in wire.ops] == ["status", "joined", "status"]
         assert wire.ops[0] == {"op": "status", "reconnecting": True}
         assert wire.ops[2] == {"op": "status", "ended": "ended"}
+
+    run(body)
+
+
+def test_the_loop_sends_the_pointer_at_any_time_and_stops_when_removed() -> None:
+    """No frame needs to arrive for the guest's pointer to go out, the trailing position
+    comes on time, and after ``removed`` (and its close) nothing reconnects."""
+    session = GuestSession("tok", "Ann")
+
+    async def server(conn: WireConnection) -> None:
+        await greet(conn, last_seq=0)
+        while not session.joined:
+            await asyncio.sleep(0.001)
+        start = time.monotonic()
+        session.pointer(10, 20, True, time.monotonic())
+        session.pointer(11, 21, True, time.monotonic())  # held: the server sends nothing
+        session.pointer(12, 22, True, time.monotonic())
+        assert await conn.expect() == PointerMove(x=10, y=20, visible=True)
+        assert await conn.expect() == PointerMove(x=12, y=22, visible=True)
+        assert 1 / 30 - 0.005 <= time.monotonic() - start < 1.0
+        await asyncio.sleep(0.1)  # the click interval after nothing: no wait
+        session.click(5, 6, time.monotonic())
+        assert await conn.expect() == PointerClick(x=5, y=6)
+        await conn.push(Muted(muted=True))
+        while not session.muted:
+            await asyncio.sleep(0.001)
+        session.pointer(1, 1, True, time.monotonic())
+        await conn.push(Removed())
+        await conn.server_close(CLOSE_REMOVED)
+        assert await asyncio.wait_for(conn.outbox.get(), 5) == _CLOSED  # nothing else first
+
+    async def body() -> None:
+        wire = Wire(server)
+        await wire.run(session)
+        assert wire.ops[1:] == [
+            {"op": "status", "muted": True},
+            {"op": "status", "removed": True},
+        ]
+        assert wire.sleeps == [] and session.done and session.wake() is None
+
+    run(body)
+
+
+def test_the_loop_closes_a_removed_guest_without_a_removed_message() -> None:
+    async def server(conn: WireConnection) -> None:
+        await greet(conn, last_seq=0)
+        await conn.server_close(CLOSE_REMOVED)
+
+    async def body() -> None:
+        wire = Wire(server)
+        await wire.run(GuestSession("tok", "Ann"))
+        assert wire.ops[-1] == {"op": "status", "removed": True}
+        assert wire.sleeps == []
 
     run(body)
