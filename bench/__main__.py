@@ -1,27 +1,37 @@
-"""``python -m bench``: run every benchmark, print ratios, save JSON under bench/results/."""
+"""``python -m bench [NAME…]``: run every benchmark (or those named: embed, capture, latency,
+fanout), print ratios, save JSON under bench/results/."""
 
 from __future__ import annotations
 
 import json
 import platform
+import sys
 import time
 from pathlib import Path
 
-from . import capture, embed, latency
+from . import capture, embed, fanout, latency
 
 RESULTS = Path(__file__).parent / "results"
+BENCHES = {"embed": embed, "capture": capture, "latency": latency, "fanout": fanout}
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    names = list(sys.argv[1:] if argv is None else argv) or list(BENCHES)
+    unknown = [n for n in names if n not in BENCHES]
+    if unknown:
+        sys.exit(f"unknown bench {', '.join(unknown)}; choose from {', '.join(BENCHES)}")
     stamp = time.strftime("%Y-%m-%d")
     machine = f"{platform.node()} {platform.machine()} {platform.processor() or ''}".strip()
     out = {"date": stamp, "machine": machine}
-    for name, module in (("embed", embed), ("capture", capture), ("latency", latency)):
+    for name in names:
+        module = BENCHES[name]
         results = module.run()
         out[name] = results
         print("\n".join(module.report(results)), flush=True)
     RESULTS.mkdir(exist_ok=True)
-    path = RESULTS / f"bench-{stamp}.json"
+    # a partial run gets its own file, so it does not replace the day's full run
+    suffix = "" if names == list(BENCHES) else "-" + "-".join(names)
+    path = RESULTS / f"bench-{stamp}{suffix}.json"
     path.write_text(json.dumps(out, indent=1))
     print(f"saved {path}")
 
