@@ -101,7 +101,8 @@ class HostSession:
 
         def fire() -> None:
             self._pointer_timer = None
-            held = self.pointer.due(loop.time())
+            # The loop may run a timer up to its clock resolution early: it is due anyway.
+            held = self.pointer.due(max(loop.time(), due))
             if held is not None and not self.closed and self.owner.state is State.IN_SESSION:
                 self.send_capture_now("pointer", held)
 

@@ -457,9 +457,11 @@ class Relay:
 
     def _held_pointer(self, live: LiveRoom, guest_id: str) -> None:
         live.held_pointers.pop(guest_id, None)
-        if self.rooms.get(live.room.session_id) is live and live.room.pointer_due(
-            guest_id, time.monotonic()
-        ):
+        due = live.room.pointer_due_at(guest_id)
+        if due is None or self.rooms.get(live.room.session_id) is not live:
+            return
+        # The loop may run a timer up to its clock resolution early: it is due all the same.
+        if live.room.pointer_due(guest_id, max(time.monotonic(), due)):
             self._send_pointer(live, guest_id)
 
     def _send_pointer(self, live: LiveRoom, guest_id: str) -> None:

@@ -182,6 +182,8 @@ class GuestSession:
         move = self._moves.offer(PointerMove(x=float(x), y=float(y), visible=visible), now)
         if move is not None:
             self._queue(move)
+        else:
+            self.wake()  # a held position: the run loop must wait for its due time
 
     def click(self, x: Any, y: Any, now: float | None = None) -> None:
         """The guest clicked at (``x``, ``y``), document coordinates. At most one click per
