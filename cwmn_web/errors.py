@@ -7,10 +7,13 @@ __all__ = [
     "CwmnError",
     "InvalidParams",
     "InvalidState",
+    "InviteFailed",
+    "InviteUnavailable",
     "NetworkError",
     "NotFound",
     "NotImplementedCapability",
     "ProtocolError",
+    "RateLimited",
     "Unauthorized",
 ]
 
@@ -34,6 +37,9 @@ CODES: dict[str, str] = {
     "cookies_required": "The browser sent no device cookie; a private link needs one.",
     "guest_removed": "The host removed this guest from the session.",
     "public_link_disabled": "The host turned the session's public link off.",
+    "invite_failed": "The mail server or SMS provider refused the invite (its reply says why).",
+    "invite_unavailable": "The server could not reach its mail server or SMS provider; "
+    "nothing was sent: try again later.",
 }
 
 
@@ -103,3 +109,21 @@ class ProtocolError(CwmnError):
     """The peer misbehaved (as opposed to the caller misusing the API)."""
 
     code = "protocol"
+
+
+class RateLimited(CwmnError):
+    """Too many requests; the message says when to try again."""
+
+    code = "rate_limited"
+
+
+class InviteFailed(CwmnError):
+    """The mail server or SMS provider refused an invite."""
+
+    code = "invite_failed"
+
+
+class InviteUnavailable(CwmnError):
+    """The mail server or SMS provider could not be reached (or refused our credentials)."""
+
+    code = "invite_unavailable"

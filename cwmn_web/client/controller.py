@@ -26,6 +26,8 @@ from ..protocol.messages import (
     CreateLink,
     CreatePublicLink,
     EndSession,
+    InviteGuest,
+    InviteSent,
     LinkCreated,
     Message,
     MuteAll,
@@ -48,12 +50,14 @@ from .spec import FUNCTIONS, check_state
 from .states import TRANSITIONS, Machine, State, Trigger
 from .validation import validate
 
-__all__ = ["CONNECT_TIMEOUT", "RESUME_KEY", "ClientConfig", "HostController"]
+__all__ = ["CONNECT_TIMEOUT", "INVITE_TIMEOUT", "RESUME_KEY", "ClientConfig", "HostController"]
 
 #: sessionStorage key holding ``{token, sessionId}`` so the next page of the site resumes.
 RESUME_KEY = "cwmn:session"
 DEFAULT_MASK = ("[data-cwmn-mask]", ".cwmn-mask")
 DEFAULT_BLOCK = ("[data-cwmn-block]",)
+#: An invite waits for a mail server or an SMS provider (the server gives each 20 s).
+INVITE_TIMEOUT = 60.0
 
 
 @dataclass(frozen=True)
@@ -95,6 +99,7 @@ class HostController:
         self._handlers: dict[str, Callable[[dict[str, Any]], Awaitable[Any]]] = {
             "session.start": self._start,
             "session.endSession": self._end,
+            "guest.inviteGuest": self._invite_guest,
             "guest.getInviteLink": self._invite_link,
             "guest.removeGuest": self._remove_guest,
             "guest.muteGuest": self._mute_guest,
@@ -348,6 +353,26 @@ class HostController:
     # -- guests and settings ------------------------------------------------------------
     async def _invite_link(self, params: dict[str, Any]) -> str:
         return await self._link(CreateLink())
+
+    async def _invite_guest(self, params: dict[str, Any]) -> dict[str, Any]:
+        """The server checks again, sends (or keeps in its outbox) and answers once the mail
+        server or SMS provider took the invite."""
+        email = params["channel"] == "email"
+        request = InviteGuest(
+            guest_name=params.get("guestName") or "",
+            guest_email=params["guestEmail"] if email else "",
+            guest_phone="" if email else params["guestPhone"],
+            message=params.get("message") or "",
+        )
+        reply = await self._require_session().link.request(request, INVITE_TIMEOUT)
+        if not isinstance(reply, InviteSent):
+            raise ProtocolError(f"expected invite_sent, got {reply.type}")
+        return {
+            "inviteId": reply.invite_id,
+            "channel": reply.channel,
+            "to": reply.to,
+            "status": reply.status,
+        }
 
     async def _public_link(self, params: dict[str, Any]) -> str:
         return await self._link(CreatePublicLink())

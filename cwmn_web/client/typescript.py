@@ -27,7 +27,7 @@ SIGNATURES: dict[str, str] = {
     "session.inviteToHost": "(params: InviteToHostParams): Promise<unknown>",
     "session.endSession": "(): Promise<{ sessionId: string; reason: 'ended' | 'expired' }>",
     "session.getSessionInfo": "(): SessionInfo",
-    "guest.inviteGuest": "(params: EmailInviteParams | SmsInviteParams): Promise<unknown>",
+    "guest.inviteGuest": "(params: EmailInviteParams | SmsInviteParams): Promise<InviteResult>",
     "guest.getInviteLink": "(): Promise<string>",
     "guest.removeGuest": "(params: { guestId: string } | string): Promise<void>",
     "guest.muteGuest": (
@@ -96,6 +96,14 @@ export interface InviteToHostParams {
 }
 export interface EmailInviteParams { guestName: string; guestEmail: string; message?: string; }
 export interface SmsInviteParams { guestPhone: string; guestName?: string; message?: string; }
+export interface InviteResult {
+  inviteId: string;
+  channel: 'email' | 'sms';
+  /** The guest's address, or the phone number in E.164 (+13145550000). */
+  to: string;
+  /** 'outbox': the server has no mail or SMS settings and kept it (GET /outbox). */
+  status: 'sent' | 'outbox';
+}
 export interface SendVideoParams { toEmails?: string[]; subject?: string; message?: string; }
 """
 

@@ -13,7 +13,16 @@ from urllib.parse import urlsplit
 
 from ..errors import InvalidParams
 
-__all__ = ["VALIDATORS", "validate"]
+__all__ = [
+    "MAX_EMAIL",
+    "MAX_MESSAGE",
+    "MAX_NAME",
+    "VALIDATORS",
+    "clean_message",
+    "has_control",
+    "is_email",
+    "validate",
+]
 
 MAX_NAME = 100
 MAX_MESSAGE = 1000
@@ -21,8 +30,29 @@ MAX_EMAIL = 254
 _EMAIL = re.compile(
     r"^[^\s@<>()\[\],;:\"\\]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$"
 )
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+#: Control characters, C1 controls and Unicode line separators: never in a name or header.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+#: The same, less line feed and tab: what a message (a body text) may not contain.
+_BODY_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
 _PHONE = re.compile(r"^\+?[0-9 ().\-]{7,20}$")
+
+
+def is_email(value: str) -> bool:
+    """One plain address (``local@domain.tld``): no name, no list, no spaces or line breaks."""
+    if len(value) > MAX_EMAIL or has_control(value):
+        return False
+    return _EMAIL.fullmatch(value) is not None
+
+
+def has_control(value: str) -> bool:
+    """Does ``value`` hold a control character or line separator (CR and LF included)?"""
+    return _CONTROL.search(value) is not None
+
+
+def clean_message(value: str) -> str | None:
+    """A message with its line breaks as ``\\n``; None if it holds other control characters."""
+    value = value.replace("\r\n", "\n").replace("\r", "\n")
+    return None if _BODY_CONTROL.search(value) else value
 
 
 def _params(path: str, args: tuple[Any, ...], allowed: tuple[str, ...]) -> dict[str, Any]:
@@ -66,15 +96,30 @@ def _text(
 
 def _name(path: str, params: dict[str, Any], key: str, required: bool = True) -> str | None:
     value = _text(path, params, key, MAX_NAME, required)
-    if value is not None and _CONTROL.search(value):
-        raise InvalidParams(f"CwmnAPI.{path}(): {key} must not contain control characters")
+    if value is not None and has_control(value):
+        raise InvalidParams(
+            f"CwmnAPI.{path}(): {key} must not contain line breaks or control characters"
+        )
     return value
+
+
+def _message(path: str, params: dict[str, Any], key: str = "message") -> str | None:
+    value = _text(path, params, key, MAX_MESSAGE, required=False)
+    if value is None:
+        return None
+    cleaned = clean_message(value)
+    if cleaned is None:
+        raise InvalidParams(
+            f"CwmnAPI.{path}(): {key} must not contain control characters (line breaks and "
+            "tabs are fine)"
+        )
+    return cleaned
 
 
 def _email(path: str, params: dict[str, Any], key: str) -> str:
     value = _text(path, params, key, MAX_EMAIL)
     assert value is not None
-    if not _EMAIL.match(value):
+    if not is_email(value):
         raise InvalidParams(f"CwmnAPI.{path}(): {key} {value!r} is not a valid email address")
     return value
 
@@ -126,7 +171,7 @@ def invite_to_host(path: str, args: tuple[Any, ...]) -> dict[str, Any]:
         "hostEmail": _email(path, p, "hostEmail"),
         "inviteName": _name(path, p, "inviteName"),
         "inviteEmail": _email(path, p, "inviteEmail"),
-        "message": _text(path, p, "message", MAX_MESSAGE, required=False),
+        "message": _message(path, p),
         "url": url,
     }
 
@@ -147,7 +192,7 @@ def invite_guest(path: str, args: tuple[Any, ...]) -> dict[str, Any]:
             "channel": "sms",
             "guestPhone": phone,
             "guestName": _name(path, p, "guestName", required=False),
-            "message": _text(path, p, "message", MAX_MESSAGE, required=False),
+            "message": _message(path, p),
         }
     if p.get("guestEmail") in (None, ""):
         raise InvalidParams(
@@ -158,7 +203,7 @@ def invite_guest(path: str, args: tuple[Any, ...]) -> dict[str, Any]:
         "channel": "email",
         "guestName": _name(path, p, "guestName"),
         "guestEmail": _email(path, p, "guestEmail"),
-        "message": _text(path, p, "message", MAX_MESSAGE, required=False),
+        "message": _message(path, p),
     }
 
 
@@ -201,7 +246,7 @@ def send_video(path: str, args: tuple[Any, ...]) -> dict[str, Any]:
     return {
         "toEmails": emails,
         "subject": _name(path, p, "subject", required=False),
-        "message": _text(path, p, "message", MAX_MESSAGE, required=False),
+        "message": _message(path, p),
     }
 
 

@@ -32,6 +32,8 @@ __all__ = [
     "GuestUpdated",
     "Hello",
     "HostStatus",
+    "InviteGuest",
+    "InviteSent",
     "Join",
     "Joined",
     "LinkCreated",
@@ -402,6 +404,32 @@ class Removed(Message):
     type: ClassVar[str] = "removed"
 
 
+@dataclass(frozen=True)
+class InviteGuest(Message):
+    """Host → server: email (``guest_email``, ``guest_name``) or text (``guest_phone``) a
+    personal invite link to a guest; ``message`` is the host's note. Answered with
+    :class:`InviteSent` once the mail server or SMS provider took it."""
+
+    type: ClassVar[str] = "invite_guest"
+    guest_name: str = ""
+    guest_email: str = ""
+    guest_phone: str = ""
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class InviteSent(Message):
+    """Answer to :class:`InviteGuest`: ``channel`` ``email`` or ``sms``, ``to`` the address
+    or E.164 number, ``status`` ``sent`` (delivered to the provider) or ``outbox`` (kept in
+    the server's development outbox)."""
+
+    type: ClassVar[str] = "invite_sent"
+    invite_id: str = ""
+    channel: str = ""
+    to: str = ""
+    status: str = ""
+
+
 MESSAGE_TYPES: dict[str, type[Message]] = {
     cls.type: cls
     for cls in (
@@ -441,5 +469,7 @@ MESSAGE_TYPES: dict[str, type[Message]] = {
         GuestClick,
         Muted,
         Removed,
+        InviteGuest,
+        InviteSent,
     )
 }

@@ -1,9 +1,10 @@
 """The Starlette application: the embed, domain info, host and guest sockets, join pages,
-the demo."""
+the development outbox, the demo."""
 
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -18,12 +19,16 @@ from .assets import CORS, AssetServer
 from .config import Settings
 from .guest_socket import guest_socket
 from .host_socket import host_socket
+from .invites.outbox_page import OutboxPage
+from .invites.service import Invites, make_transports
 from .join_page import JoinPage
 from .relay import Relay
 from .sites import hostname_of
 from .store import Store
 
 __all__ = ["create_app"]
+
+log = logging.getLogger("cwmn_web.server")
 
 
 def create_app(settings: Settings | None = None, store: Store | None = None) -> Starlette:
@@ -33,6 +38,10 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     store.create()
     assets = AssetServer(settings.dist_dir)
     relay = Relay(settings, store)
+    invites = Invites(settings, store, *make_transports(settings, store))
+    outbox = OutboxPage(settings.outbox_page.strip().lower(), store, invites)
+    channels = ", ".join(f"{c} via {t.name}" for c, t in invites.transports.items())
+    log.info("invites: %s%s", channels, " (see /outbox)" if invites.outbox_active else "")
 
     async def domain_info(request: Request) -> Response:
         origin = request.headers.get("origin")
@@ -81,6 +90,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         Route("/api/domain-info", domain_info),
         Route("/healthz", health),
         Route("/join/{token}", JoinPage(settings, store, assets).page),
+        Route("/outbox", outbox.page),
         WebSocketRoute("/ws", host_socket),
         WebSocketRoute("/ws/guest", guest_socket),
         Mount("/static", StaticFiles(directory=settings.static_dir), name="static"),
@@ -89,5 +99,6 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.state.store = store
     app.state.settings = settings
     app.state.relay = relay
+    app.state.invites = invites
     app.state.assets = assets
     return app

@@ -1,4 +1,4 @@
-"""``cwmn-web``: serve, manage sites, create the database."""
+"""``cwmn-web``: serve, manage sites, create the database, read the development outbox."""
 
 from __future__ import annotations
 
@@ -46,13 +46,23 @@ def main(argv: list[str] | None = None) -> int:
         metavar="SELECTOR",
         help="send matching elements as empty boxes (repeatable)",
     )
-    limits = site_sub.add_parser("settings", help="set SITE's session limits")
+    limits = site_sub.add_parser("settings", help="set SITE's session limits and SMS region")
     limits.add_argument("site", help="site name (see `cwmn-web site list`)")
     limits.add_argument(
         "--max-guests",
         type=_positive,
         metavar="N",
         help="guests admitted at once per session (default 10)",
+    )
+    limits.add_argument(
+        "--default-region",
+        type=_region,
+        metavar="CC",
+        help="country of SMS invite numbers written without +country code (default US)",
+    )
+    outbox = sub.add_parser("outbox", help="print the invites kept in the development outbox")
+    outbox.add_argument(
+        "--limit", type=_positive, default=10, metavar="N", help="the newest N (default 10)"
     )
     args = parser.parse_args(argv)
 
@@ -68,6 +78,10 @@ def main(argv: list[str] | None = None) -> int:
     store.create()
     if args.command == "init-db":
         print(f"database ready: {settings.db_url}")
+    elif args.command == "outbox":
+        from .invites.outbox_page import render_outbox_text
+
+        print(render_outbox_text(store.outbox_messages(args.limit)), end="")
     elif args.action == "add":
         try:
             site_obj = store.add_domain(args.domain, args.site)
@@ -87,8 +101,11 @@ def main(argv: list[str] | None = None) -> int:
                 changes["maskSelectors"] = args.mask
             if args.block is not None:
                 changes["blockSelectors"] = args.block
-        elif args.max_guests is not None:
-            changes["maxGuests"] = args.max_guests
+        else:
+            if args.max_guests is not None:
+                changes["maxGuests"] = args.max_guests
+            if args.default_region is not None:
+                changes["defaultRegion"] = args.default_region
         try:
             site_obj = store.update_settings(args.site, changes)
         except KeyError as exc:
@@ -106,6 +123,15 @@ def _positive(text: str) -> int:
     if not 1 <= value <= 1000:
         raise argparse.ArgumentTypeError("must be a whole number from 1 to 1000")
     return value
+
+
+def _region(text: str) -> str:
+    import phonenumbers
+
+    region = text.strip().upper()
+    if region not in phonenumbers.SUPPORTED_REGIONS:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a two-letter country code (e.g. US, GB)")
+    return region
 
 
 if __name__ == "__main__":

@@ -17,6 +17,10 @@ def _env(name: str, default: str) -> str:
     return os.environ.get(name, default)
 
 
+def _number(name: str, default: str) -> float:
+    return float(_env(name, default))
+
+
 def _frame_log() -> Path | None:
     value = os.environ.get("CWMN_FRAME_LOG", "")
     return Path(value) if value else None
@@ -34,7 +38,15 @@ class Settings:
     - ``CWMN_PUBLIC_URL``: this server's public ``http(s)://host[:port]`` for links (default:
       taken from the host socket's own URL);
     - ``CWMN_FRAME_LOG``: a file to which every text frame a host sends is appended, one per
-      line (a debugging aid; off by default).
+      line (a debugging aid; off by default);
+    - invites (docs/LIVE.md, "Invites"): ``CWMN_SMTP_HOST`` (unset: emails go to the
+      outbox), ``CWMN_SMTP_PORT`` (587), ``CWMN_SMTP_USER``, ``CWMN_SMTP_PASSWORD``,
+      ``CWMN_SMTP_STARTTLS`` (``auto``/``on``/``off``), ``CWMN_SMTP_TLS`` (implicit TLS,
+      ``off``), ``CWMN_MAIL_FROM``; ``CWMN_TWILIO_ACCOUNT_SID``, ``CWMN_TWILIO_AUTH_TOKEN``,
+      ``CWMN_TWILIO_FROM`` (all unset: texts go to the outbox), ``CWMN_TWILIO_BASE_URL``;
+      ``CWMN_SEND_TIMEOUT`` (20 s per message); ``CWMN_OUTBOX_PAGE`` (``auto``/``on``/``off``);
+      ``CWMN_INVITES_PER_SESSION`` (10) per ``CWMN_INVITES_SESSION_WINDOW`` (600 s) and
+      ``CWMN_INVITES_PER_SITE`` (100) per ``CWMN_INVITES_SITE_WINDOW`` (3600 s).
     """
 
     data_dir: Path = field(default_factory=lambda: Path(_env("CWMN_DATA_DIR", "data")))
@@ -53,6 +65,35 @@ class Settings:
     )
     public_url: str = field(default_factory=lambda: _env("CWMN_PUBLIC_URL", ""))
     frame_log: Path | None = field(default_factory=_frame_log)
+    smtp_host: str = field(default_factory=lambda: _env("CWMN_SMTP_HOST", ""))
+    smtp_port: int = field(default_factory=lambda: int(_env("CWMN_SMTP_PORT", "587")))
+    smtp_user: str = field(default_factory=lambda: _env("CWMN_SMTP_USER", ""))
+    smtp_password: str = field(default_factory=lambda: _env("CWMN_SMTP_PASSWORD", ""), repr=False)
+    smtp_starttls: str = field(default_factory=lambda: _env("CWMN_SMTP_STARTTLS", "auto"))
+    smtp_tls: str = field(default_factory=lambda: _env("CWMN_SMTP_TLS", "off"))
+    send_timeout: float = field(default_factory=lambda: _number("CWMN_SEND_TIMEOUT", "20"))
+    mail_from: str = field(
+        default_factory=lambda: _env("CWMN_MAIL_FROM", "cwmn_web <noreply@localhost>")
+    )
+    twilio_account_sid: str = field(default_factory=lambda: _env("CWMN_TWILIO_ACCOUNT_SID", ""))
+    twilio_auth_token: str = field(
+        default_factory=lambda: _env("CWMN_TWILIO_AUTH_TOKEN", ""), repr=False
+    )
+    twilio_from: str = field(default_factory=lambda: _env("CWMN_TWILIO_FROM", ""))
+    twilio_base_url: str = field(
+        default_factory=lambda: _env("CWMN_TWILIO_BASE_URL", "https://api.twilio.com")
+    )
+    outbox_page: str = field(default_factory=lambda: _env("CWMN_OUTBOX_PAGE", "auto"))
+    invites_per_session: int = field(
+        default_factory=lambda: int(_env("CWMN_INVITES_PER_SESSION", "10"))
+    )
+    invites_session_window: float = field(
+        default_factory=lambda: _number("CWMN_INVITES_SESSION_WINDOW", "600")
+    )
+    invites_per_site: int = field(default_factory=lambda: int(_env("CWMN_INVITES_PER_SITE", "100")))
+    invites_site_window: float = field(
+        default_factory=lambda: _number("CWMN_INVITES_SITE_WINDOW", "3600")
+    )
 
     @property
     def db_url(self) -> str:

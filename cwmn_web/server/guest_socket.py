@@ -151,7 +151,9 @@ class GuestConnection:
         if code is not None:
             raise JoinRefused(code)
         assert link is not None and session is not None and device is not None
-        name = clean_guest_name(message.name)
+        # An invite link knows its guest's name; the viewer sends it too (?name= in the URL).
+        given = message.name.strip() or (link.guest_name if link.kind == "invite" else "")
+        name = clean_guest_name(given or "")
         guest_id = seated.guest_id if seated else secrets.token_urlsafe(12)
         if link.kind != "public":
             bound = await run_in_threadpool(

@@ -1,15 +1,17 @@
 """The WebSocket endpoint hosts connect to (``/ws``): Origin check, handshake, the session
-(start, resume, end), links, privacy, and the mirror frames the relay fans out to guests."""
+(start, resume, end), links, invites, privacy, and the mirror frames the relay fans out to
+guests."""
 
 from __future__ import annotations
 
+import logging
 import time
 from pathlib import Path
 
 from starlette.concurrency import run_in_threadpool
 from starlette.websockets import WebSocket
 
-from ..errors import CwmnError, NotFound
+from ..errors import CwmnError, NotFound, RateLimited
 from ..protocol.messages import (
     CLOSE_BAD_ORIGIN,
     CreateLink,
@@ -17,6 +19,8 @@ from ..protocol.messages import (
     EndSession,
     ErrorReply,
     Hello,
+    InviteGuest,
+    InviteSent,
     LinkCreated,
     Message,
     MirrorFrame,
@@ -37,15 +41,19 @@ from ..protocol.messages import (
 )
 from .config import Settings
 from .host_protocol import HostProtocol
+from .invites.service import Inviter, Invites
 from .links import join_url, public_base
 from .relay import HostLink, LiveRoom, Relay, SocketClosed, read_message, serve
 from .rooms import Room
-from .sites import Site, hostname_of
+from .sites import DEFAULT_SETTINGS, Site, hostname_of
 from .store import SessionRecord, Store
 
 __all__ = ["append_frame_log", "host_socket"]
 
 MAX_PAGE_ID = 200
+#: Invites one host connection may have on their way at once.
+MAX_INVITES_IN_FLIGHT = 4
+log = logging.getLogger("cwmn_web.server")
 
 
 async def host_socket(ws: WebSocket) -> None:
@@ -57,7 +65,8 @@ async def host_socket(ws: WebSocket) -> None:
         await ws.close(CLOSE_BAD_ORIGIN, reason="origin not authorized")
         return
     await ws.accept()
-    conn = HostConnection(ws, ws.app.state.relay, ws.app.state.settings, store, site, origin)
+    state = ws.app.state
+    conn = HostConnection(ws, state.relay, state.settings, store, site, origin, state.invites)
     await serve(conn.run, conn.closed, conn.link.peer)
 
 
@@ -72,13 +81,15 @@ class HostConnection:
         store: Store,
         site: Site,
         origin: str,
+        invites: Invites,
     ) -> None:
         self.ws, self.relay, self.settings, self.store = ws, relay, settings, store
-        self.site, self.origin = site, origin
+        self.site, self.origin, self.invites = site, origin, invites
         self.protocol = HostProtocol()
         self.link = HostLink(relay.peer(ws), self.protocol)
         self.live: LiveRoom | None = None
         self.page_url = ""
+        self.inviting = 0
 
     async def run(self) -> bool:
         """Serve until the socket closes; True if this side closed it (bad frame)."""
@@ -120,6 +131,17 @@ class HostConnection:
             return [await self.create_link(message)]
         if isinstance(message, CreatePublicLink):
             return [await self.public_link(message)]
+        if isinstance(message, InviteGuest):
+            # Sending takes a while (a mail server, an SMS provider): answered when done,
+            # while this loop goes on taking mirror frames.
+            if self.inviting >= MAX_INVITES_IN_FLIGHT:
+                raise RateLimited(
+                    f"{MAX_INVITES_IN_FLIGHT} invites are already on their way: wait for their "
+                    "answers, then try again"
+                )
+            self.inviting += 1
+            self.relay.spawn(self.invite(message))
+            return []
         if isinstance(message, (SetPrivacy, SetPublicLink, MuteGuest, MuteAll, RemoveGuest)):
             await self.control(message)
             return [Ok(ref=message.ref)]
@@ -197,6 +219,39 @@ class HostConnection:
         return LinkCreated(
             ref=message.ref, url=join_url(base, record.token), expires_at=record.expires_at
         )
+
+    async def invite(self, message: InviteGuest) -> None:
+        """Send an email or SMS invite; answer ``InviteSent`` or an error."""
+        live = self.live
+        assert live is not None
+        region = self._site_settings().get("defaultRegion") or DEFAULT_SETTINGS["defaultRegion"]
+        inviter = Inviter(
+            site_id=self.site.id,
+            session_id=live.room.session_id,
+            host_name=live.room.host_name,
+            region=str(region),
+            base_url=public_base(self.settings.public_url, str(self.ws.url)),
+        )
+        reply: Message
+        try:
+            sent = await self.invites.send(inviter, message)
+            reply = InviteSent(
+                ref=message.ref,
+                invite_id=sent.invite_id,
+                channel=sent.channel,
+                to=sent.to,
+                status=sent.status,
+            )
+        except CwmnError as exc:
+            reply = ErrorReply(ref=message.ref, code=exc.code, message=exc.message)
+        except Exception:
+            log.exception("invite failed")
+            reply = ErrorReply(
+                ref=message.ref, code="server_error", message="the server failed to send it"
+            )
+        finally:
+            self.inviting -= 1
+        self.link.peer.send(reply)
 
     async def control(
         self, message: SetPrivacy | SetPublicLink | MuteGuest | MuteAll | RemoveGuest

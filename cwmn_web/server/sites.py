@@ -25,8 +25,8 @@ DEFAULT_SETTINGS: dict[str, Any] = {
 FEATURES: dict[str, bool] = {
     "realtime": True,
     "replay": False,
-    "emailInvites": False,
-    "smsInvites": False,
+    "emailInvites": True,
+    "smsInvites": True,
     "publicLink": True,
     "privateLink": True,
 }

@@ -1,4 +1,5 @@
-"""Storage with SQLAlchemy: sites, their domains, sessions and links. SQLite by default.
+"""Storage with SQLAlchemy: sites, their domains, sessions, links, guests, invites and the
+development outbox. SQLite by default.
 
 Secrets (resume tokens, link tokens, device cookies) are stored only as sha256 hashes.
 """
@@ -33,7 +34,15 @@ from sqlalchemy.engine import Engine
 from .config import DEFAULT_DOMAINS
 from .sites import Site, domain_matches, normalise_domain
 
-__all__ = ["GuestRecord", "LinkRecord", "SessionRecord", "Store", "token_hash"]
+__all__ = [
+    "GuestRecord",
+    "InviteRecord",
+    "LinkRecord",
+    "OutboxRecord",
+    "SessionRecord",
+    "Store",
+    "token_hash",
+]
 
 metadata = MetaData()
 sites = Table(
@@ -90,6 +99,38 @@ guests = Table(
     Column("removed_at", Float),
 )
 
+invites = Table(
+    "invites",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("kind", String(16), nullable=False, default="guest"),
+    Column("site_id", Integer, ForeignKey("sites.id"), nullable=False, index=True),
+    # None for an invite that makes its session later (an invite to host).
+    Column("session_id", String(64), ForeignKey("sessions.id"), index=True),
+    Column("link_hash", String(64)),
+    Column("channel", String(8), nullable=False),
+    Column("recipient", String(254), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("provider", String(16), nullable=False, default=""),
+    Column("provider_id", String(256)),
+    Column("error", Text),
+    Column("created_at", Float, nullable=False, index=True),
+    Column("finished_at", Float),
+)
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("invite_id", String(32), ForeignKey("invites.id"), nullable=False),
+    Column("channel", String(8), nullable=False),
+    Column("recipient", String(400), nullable=False),
+    Column("subject", Text, nullable=False, default=""),
+    Column("body_text", Text, nullable=False),
+    Column("body_html", Text),
+    Column("link", Text, nullable=False, default=""),
+    Column("created_at", Float, nullable=False),
+)
+
 
 @dataclass(frozen=True)
 class SessionRecord:
@@ -132,6 +173,41 @@ class GuestRecord:
     name: str
     joined_at: float
     removed_at: float | None = None
+
+
+@dataclass(frozen=True)
+class InviteRecord:
+    """One invite the server tried to send (status ``sending``, ``sent``, ``outbox`` or
+    ``failed``); ``kind`` is ``guest`` (``guest.inviteGuest``)."""
+
+    id: str
+    kind: str
+    site_id: int
+    session_id: str | None
+    link_hash: str | None
+    channel: str
+    recipient: str
+    status: str
+    provider: str
+    provider_id: str | None
+    error: str | None
+    created_at: float
+    finished_at: float | None
+
+
+@dataclass(frozen=True)
+class OutboxRecord:
+    """A message kept in the development outbox instead of being delivered."""
+
+    id: int
+    invite_id: str
+    channel: str
+    recipient: str
+    subject: str
+    body_text: str
+    body_html: str | None
+    link: str
+    created_at: float
 
 
 class Store:
@@ -293,9 +369,17 @@ class Store:
 
     # -- links ------------------------------------------------------------------------
     def create_link(
-        self, session_id: str, ttl_seconds: float, kind: str = "private", now: float | None = None
+        self,
+        session_id: str,
+        ttl_seconds: float,
+        kind: str = "private",
+        now: float | None = None,
+        guest_name: str | None = None,
     ) -> LinkRecord:
-        """A new link to ``session_id``; the returned record alone carries the token."""
+        """A new link to ``session_id``; the returned record alone carries the token.
+
+        ``kind``: ``private``, ``public`` or ``invite`` (a private link sent by the server;
+        ``guest_name`` is then the invitee's name, used when the guest names nobody)."""
         token = secrets.token_urlsafe(24)  # 192 bits
         created = time.time() if now is None else now
         record = LinkRecord(
@@ -304,6 +388,7 @@ class Store:
             kind=kind,
             created_at=created,
             expires_at=created + ttl_seconds,
+            guest_name=guest_name,
             token=token,
         )
         with self.engine.begin() as db:
@@ -314,6 +399,7 @@ class Store:
                     kind=kind,
                     created_at=created,
                     expires_at=record.expires_at,
+                    guest_name=guest_name,
                 )
             )
         return record
@@ -450,6 +536,110 @@ class Store:
                     .values(revoked_at=stamp)
                 )
         return True
+
+    # -- invites and the outbox ---------------------------------------------------------
+    def add_invite(
+        self,
+        invite_id: str,
+        site_id: int,
+        session_id: str | None,
+        channel: str,
+        recipient: str,
+        link_hash: str | None,
+        kind: str = "guest",
+        now: float | None = None,
+    ) -> None:
+        """Record an invite about to be sent (status ``sending``)."""
+        with self.engine.begin() as db:
+            db.execute(
+                invites.insert().values(
+                    id=invite_id,
+                    kind=kind,
+                    site_id=site_id,
+                    session_id=session_id,
+                    link_hash=link_hash,
+                    channel=channel,
+                    recipient=recipient,
+                    status="sending",
+                    created_at=time.time() if now is None else now,
+                )
+            )
+
+    def finish_invite(
+        self,
+        invite_id: str,
+        status: str,
+        provider: str,
+        provider_id: str | None = None,
+        error: str | None = None,
+        now: float | None = None,
+    ) -> None:
+        with self.engine.begin() as db:
+            db.execute(
+                update(invites)
+                .where(invites.c.id == invite_id)
+                .values(
+                    status=status,
+                    provider=provider,
+                    provider_id=provider_id,
+                    error=error,
+                    finished_at=time.time() if now is None else now,
+                )
+            )
+
+    def invite_times(
+        self, since: float, *, session_id: str | None = None, site_id: int | None = None
+    ) -> list[float]:
+        """When the invites of a session (or of a site) made since ``since`` were made,
+        oldest first: what the rate limits count."""
+        query = select(invites.c.created_at).where(invites.c.created_at > since)
+        if session_id is not None:
+            query = query.where(invites.c.session_id == session_id)
+        if site_id is not None:
+            query = query.where(invites.c.site_id == site_id)
+        with self.engine.connect() as db:
+            return [r[0] for r in db.execute(query.order_by(invites.c.created_at)).all()]
+
+    def list_invites(self, session_id: str | None = None) -> list[InviteRecord]:
+        query = select(invites).order_by(invites.c.created_at)
+        if session_id is not None:
+            query = query.where(invites.c.session_id == session_id)
+        with self.engine.connect() as db:
+            return [InviteRecord(**r._mapping) for r in db.execute(query).all()]
+
+    def add_outbox(
+        self,
+        invite_id: str,
+        channel: str,
+        recipient: str,
+        subject: str,
+        body_text: str,
+        body_html: str | None,
+        link: str,
+        now: float | None = None,
+    ) -> int:
+        """Keep a message in the outbox instead of delivering it; returns its id."""
+        with self.engine.begin() as db:
+            return int(
+                db.execute(
+                    outbox.insert().values(
+                        invite_id=invite_id,
+                        channel=channel,
+                        recipient=recipient,
+                        subject=subject,
+                        body_text=body_text,
+                        body_html=body_html,
+                        link=link,
+                        created_at=time.time() if now is None else now,
+                    )
+                ).inserted_primary_key[0]
+            )
+
+    def outbox_messages(self, limit: int = 50) -> list[OutboxRecord]:
+        """The newest ``limit`` outbox messages, newest first."""
+        query = select(outbox).order_by(outbox.c.created_at.desc(), outbox.c.id.desc())
+        with self.engine.connect() as db:
+            return [OutboxRecord(**r._mapping) for r in db.execute(query.limit(limit)).all()]
 
 
 def token_hash(token: str) -> str:

@@ -84,6 +84,13 @@ def live_client(tmp_path: Path, store: Store, live_static: Path) -> LiveClient:
             "link_ttl_seconds": 3600.0,
             "public_url": "",
             "frame_log": None,
+            # Invites: the outbox, whatever this machine's environment says.
+            "smtp_host": "",
+            "twilio_account_sid": "",
+            "twilio_auth_token": "",
+            "twilio_from": "",
+            "mail_from": "cwmn_web <noreply@localhost>",
+            "outbox_page": "auto",
             **overrides,
         }
         with TestClient(create_app(Settings(**values), store)) as client:

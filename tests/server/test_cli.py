@@ -123,3 +123,14 @@ def test_site_settings_max_guests(stored: Store, capsys: pytest.CaptureFixture[s
             cli.main(["site", "settings", "default", "--max-guests", bad])
         assert info.value.code == 2
     assert "from 1 to 1000" in capsys.readouterr().err
+
+
+def test_site_settings_default_region(stored: Store, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["site", "settings", "default", "--default-region", "gb"]) == 0
+    assert '"defaultRegion": "GB"' in capsys.readouterr().out
+    site = stored.site_by_name("default")
+    assert site is not None and site.info("localhost")["settings"]["defaultRegion"] == "GB"
+    with pytest.raises(SystemExit) as info:
+        cli.main(["site", "settings", "default", "--default-region", "XX"])
+    assert info.value.code == 2
+    assert "two-letter country code" in capsys.readouterr().err

@@ -23,6 +23,8 @@ from cwmn_web.protocol.messages import (
     GuestUpdated,
     Hello,
     HostStatus,
+    InviteGuest,
+    InviteSent,
     Join,
     Joined,
     LinkCreated,
@@ -96,6 +98,8 @@ SAMPLES: list[Message] = [
     GuestClick(guest_id="g1", name="Ann", color="#e5484d", x=3, y=4),
     Muted(muted=True),
     Removed(),
+    InviteGuest(ref=10, guest_name="Zoë", guest_email="z@example.com", message="Hi\nthere"),
+    InviteSent(ref=10, invite_id="i1", channel="sms", to="+13145550000", status="sent"),
 ]
 
 
@@ -138,6 +142,8 @@ def test_samples_cover_every_message_type() -> None:
         "guest_click",
         "muted",
         "removed",
+        "invite_guest",
+        "invite_sent",
     }
     for tag, cls in MESSAGE_TYPES.items():
         assert cls.type == tag

@@ -31,6 +31,8 @@ from cwmn_web.protocol.messages import (
     GuestPointer,
     GuestUpdated,
     Hello,
+    InviteGuest,
+    InviteSent,
     LinkCreated,
     Message,
     MirrorFrame,
@@ -168,6 +170,17 @@ class FakeServer:
             return LinkCreated(ref=ref, url="http://cwmn.test/join/public1", expires_at=9.0)
         if isinstance(message, CreateLink):
             return LinkCreated(ref=ref, url="http://cwmn.test/join/tok123", expires_at=9.0)
+        if isinstance(message, InviteGuest):
+            if message.guest_email.endswith("@refused.test"):
+                return ErrorReply(ref=ref, code="invite_failed", message="550 no such user")
+            email = bool(message.guest_email)
+            return InviteSent(
+                ref=ref,
+                invite_id="inv1",
+                channel="email" if email else "sms",
+                to=message.guest_email or "+13145550000",
+                status="sent",
+            )
         if isinstance(message, ResumeSession):
             if message.resume_token != "tok":
                 return ErrorReply(ref=ref, code="session_ended", message="over")
@@ -647,7 +660,6 @@ def test_replay_start_is_not_implemented() -> None:
 @pytest.mark.parametrize(
     ("path", "args"),
     [
-        ("guest.inviteGuest", ({"guestName": "G", "guestPhone": "3145550000"},)),
         ("replay.muteAudio", (True,)),
     ],
 )
@@ -658,6 +670,91 @@ def test_unbuilt_capabilities_in_session(path: str, args: tuple[Any, ...]) -> No
         assert error.code == "not_implemented"
         assert f"CwmnAPI.{path}()" in error.message
         assert controller.state is State.IN_SESSION
+
+    run(body)
+
+
+def test_email_invite_goes_through_the_server() -> None:
+    async def body() -> None:
+        controller, ports = await in_session()
+        params = {"guestName": "Guest Name", "guestEmail": "g@example.com", "message": "Hi\r\n!"}
+        result = await controller.call("guest.inviteGuest", (params,))
+        assert result == {
+            "inviteId": "inv1",
+            "channel": "email",
+            "to": "g@example.com",
+            "status": "sent",
+        }
+        sent = [m for m in ports.server.received if isinstance(m, InviteGuest)]
+        assert sent == [
+            InviteGuest(
+                ref=sent[0].ref,
+                guest_name="Guest Name",
+                guest_email="g@example.com",
+                guest_phone="",
+                message="Hi\n!",
+            )
+        ]
+
+    run(body)
+
+
+def test_sms_invite_goes_through_the_server() -> None:
+    async def body() -> None:
+        controller, ports = await in_session()
+        result = await controller.call(
+            "guest.inviteGuest", ({"guestName": "Guest Name", "guestPhone": "3145550000"},)
+        )
+        assert result["channel"] == "sms" and result["to"] == "+13145550000"
+        (sent,) = [m for m in ports.server.received if isinstance(m, InviteGuest)]
+        assert (sent.guest_phone, sent.guest_email, sent.guest_name, sent.message) == (
+            "3145550000",
+            "",
+            "Guest Name",
+            "",
+        )
+
+    run(body)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"guestName": "G\r\nBcc: x@y.com", "guestEmail": "g@example.com"},
+        {"guestName": "G", "guestEmail": "g@example.com\r\nBcc: x@y.com"},
+        {"guestName": "G", "guestEmail": "g@example.com", "message": "m" * 1001},
+        {"guestName": "G", "guestEmail": "g@example.com", "message": "bell\x07"},
+        {"guestPhone": "call me"},
+    ],
+)
+def test_bad_invites_never_reach_the_server(params: dict[str, Any]) -> None:
+    async def body() -> None:
+        controller, ports = await in_session()
+        error = await call_error(controller, "guest.inviteGuest", params)
+        assert error.code == "invalid_params"
+        assert not any(isinstance(m, InviteGuest) for m in ports.server.received)
+
+    run(body)
+
+
+def test_invite_refused_by_the_server_rejects_with_its_code() -> None:
+    async def body() -> None:
+        controller, _ = await in_session()
+        params = {"guestName": "G", "guestEmail": "nobody@refused.test"}
+        error = await call_error(controller, "guest.inviteGuest", params)
+        assert (error.code, error.message) == ("invite_failed", "550 no such user")
+        assert controller.state is State.IN_SESSION
+
+    run(body)
+
+
+def test_invite_outside_a_session_is_invalid_state() -> None:
+    async def body() -> None:
+        controller, ports = await booted()
+        params = {"guestName": "G", "guestEmail": "g@example.com"}
+        error = await call_error(controller, "guest.inviteGuest", params)
+        assert error.code == "invalid_state"
+        assert ports.connected == []
 
     run(body)
 

@@ -213,6 +213,25 @@ def test_invite_guest_bad(params: dict[str, Any], fields: tuple[str, ...]) -> No
         assert field in message
 
 
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"guestName": "G\r\nBcc: x@y.com", "guestEmail": EMAIL}, "guestName"),
+        ({"guestName": "G\u2028Bcc: x@y.com", "guestEmail": EMAIL}, "guestName"),
+        ({"guestName": "G\x85H", "guestEmail": EMAIL}, "guestName"),
+        ({"guestName": "G", "guestEmail": EMAIL, "message": "clear \x1b[2J"}, "message"),
+        ({"guestPhone": "3145550000", "message": "\x00"}, "message"),
+    ],
+)
+def test_invite_header_injection_and_control_characters(params: dict[str, Any], field: str) -> None:
+    assert field in bad("guest.inviteGuest", params)
+
+
+def test_message_line_breaks_are_normalised() -> None:
+    params = {"guestName": "G", "guestEmail": EMAIL, "message": "a\r\nb\rc\td"}
+    assert validate("guest.inviteGuest", (params,))["message"] == "a\nb\nc\td"
+
+
 def test_empty_phone_falls_back_to_email_invite() -> None:
     params = {"guestName": "G", "guestEmail": EMAIL, "guestPhone": ""}
     assert validate("guest.inviteGuest", (params,))["channel"] == "email"

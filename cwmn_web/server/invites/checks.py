@@ -1,0 +1,87 @@
+"""The server's own check of an :class:`InviteGuest` (the client's is a courtesy: a
+hand-made socket skips it). No I/O here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from email.errors import HeaderParseError
+from email.headerregistry import Address
+
+from ...client.validation import (
+    MAX_EMAIL,
+    MAX_MESSAGE,
+    MAX_NAME,
+    clean_message,
+    has_control,
+    is_email,
+)
+from ...errors import InvalidParams
+from ...protocol.messages import InviteGuest
+from .phones import normalise_phone
+
+__all__ = ["InviteRequest", "check_invite"]
+
+
+@dataclass(frozen=True)
+class InviteRequest:
+    """A checked invite: ``to`` is the address (email) or the E.164 number (sms)."""
+
+    channel: str
+    to: str
+    guest_name: str
+    message: str
+
+
+def check_invite(request: InviteGuest, region: str) -> InviteRequest:
+    """Raise ``invalid_params`` unless ``request`` is one well-formed email or SMS invite;
+    phone numbers without a country code are read in ``region``."""
+    email, phone = request.guest_email.strip(), request.guest_phone.strip()
+    if email and phone:
+        raise InvalidParams("give either guestEmail (email invite) or guestPhone (SMS), not both")
+    if not email and not phone:
+        raise InvalidParams(
+            "give guestName and guestEmail for an email invite, or guestPhone for an SMS invite"
+        )
+    name = _name(request.guest_name, required=bool(email))
+    message = _message(request.message)
+    if phone:
+        return InviteRequest("sms", normalise_phone(phone, region), name, message)
+    return InviteRequest("email", _email(email), name, message)
+
+
+def _name(value: str, required: bool) -> str:
+    name = value.strip()
+    if not name and required:
+        raise InvalidParams("guestName is required for an email invite")
+    if len(name) > MAX_NAME:
+        raise InvalidParams(f"guestName is {len(name)} characters; at most {MAX_NAME}")
+    if has_control(name):
+        raise InvalidParams("guestName must not contain line breaks or control characters")
+    return name
+
+
+def _email(value: str) -> str:
+    if len(value) > MAX_EMAIL:
+        raise InvalidParams(f"guestEmail is {len(value)} characters; at most {MAX_EMAIL}")
+    if not is_email(value):
+        raise InvalidParams(f"guestEmail {value[:80]!r} is not a valid email address")
+    try:
+        address = Address(addr_spec=value)
+    except (ValueError, HeaderParseError, IndexError) as exc:  # defects are ValueErrors
+        raise InvalidParams(
+            f"guestEmail {value[:80]!r} is not a valid email address ({exc})"
+        ) from None
+    if address.addr_spec != value:
+        raise InvalidParams(f"guestEmail {value[:80]!r} is not a plain email address")
+    return value
+
+
+def _message(value: str) -> str:
+    message = clean_message(value.strip())
+    if message is None:
+        raise InvalidParams(
+            "message must not contain control characters (line breaks and tabs are fine)"
+        )
+    if len(message) > MAX_MESSAGE:
+        raise InvalidParams(f"message is {len(message)} characters; at most {MAX_MESSAGE}")
+    return message

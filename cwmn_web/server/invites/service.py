@@ -1,0 +1,227 @@
+"""Invites end to end: check, rate-limit, make the personal link, compose, send, record.
+
+One :class:`Invites` per app (``app.state.invites``); the host socket calls :meth:`send`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from email.headerregistry import Address
+
+from starlette.concurrency import run_in_threadpool
+
+from ...errors import CwmnError
+from ...protocol.messages import InviteGuest
+from ..config import Settings
+from ..store import LinkRecord, Store
+from .checks import InviteRequest, check_invite
+from .compose import build_email, email_content, invite_url, parse_sender, sms_text
+from .limits import Limit, check_limits
+from .smtp import SmtpTransport
+from .transports import OutboxTransport, Outgoing, Transport
+from .twilio import TwilioTransport
+
+__all__ = ["InviteResult", "Inviter", "Invites", "make_transports"]
+
+log = logging.getLogger("cwmn_web.server.invites")
+_SWITCH = {"on": True, "true": True, "1": True, "yes": True}
+_SWITCH |= {"off": False, "false": False, "0": False, "no": False}
+
+
+@dataclass(frozen=True)
+class Inviter:
+    """Who invites: a host's live session, and where its links point."""
+
+    site_id: int
+    session_id: str
+    host_name: str
+    region: str
+    base_url: str
+
+
+@dataclass(frozen=True)
+class InviteResult:
+    invite_id: str
+    channel: str
+    to: str
+    status: str
+
+
+class Invites:
+    """Sends invites through ``email`` and ``sms`` transports under the settings' limits."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        email: Transport,
+        sms: Transport,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.settings, self.store = settings, store
+        self.transports = {"email": email, "sms": sms}
+        self.sender = parse_sender(settings.mail_from)
+        self.limits = (
+            Limit("session", settings.invites_per_session, settings.invites_session_window),
+            Limit("site", settings.invites_per_site, settings.invites_site_window),
+        )
+        self.clock = clock
+        self._lock = asyncio.Lock()
+
+    @property
+    def outbox_active(self) -> bool:
+        """Does a channel deliver to the development outbox?"""
+        return any(isinstance(t, OutboxTransport) for t in self.transports.values())
+
+    async def send(self, inviter: Inviter, message: InviteGuest) -> InviteResult:
+        """Send one invite; raise ``invalid_params``, ``rate_limited``, ``invite_failed``
+        or ``invite_unavailable`` (nothing is sent before every check passed)."""
+        request = check_invite(message, inviter.region)
+        invite_id, link, now = await self._reserve(inviter, request)
+        transport = self.transports[request.channel]
+        item = self._compose(inviter, request, invite_id, link, now)
+        try:
+            delivery = await transport.deliver(item)
+        except Exception as exc:
+            error = exc if isinstance(exc, CwmnError) else None
+            if error is None:
+                log.exception("invite %s: %s failed", invite_id, transport.name)
+                error = CwmnError("the server failed while sending the invite", "server_error")
+            await run_in_threadpool(
+                self.store.finish_invite, invite_id, "failed", transport.name, None, error.message
+            )
+            await run_in_threadpool(self.store.revoke_link, link.token)  # nobody received it
+            raise error from None
+        await run_in_threadpool(
+            self.store.finish_invite,
+            invite_id,
+            delivery.status,
+            transport.name,
+            delivery.provider_id,
+        )
+        return InviteResult(invite_id, request.channel, request.to, delivery.status)
+
+    async def _reserve(
+        self, inviter: Inviter, request: InviteRequest
+    ) -> tuple[str, LinkRecord, float]:
+        """Check the limits and record the invite with its new link, one invite at a time
+        (so concurrent invites cannot all pass the same count)."""
+        session_limit, site_limit = self.limits
+        async with self._lock:
+            now = self.clock()
+            by_session = await run_in_threadpool(
+                self.store.invite_times,
+                now - session_limit.window,
+                session_id=inviter.session_id,
+            )
+            by_site = await run_in_threadpool(
+                self.store.invite_times, now - site_limit.window, site_id=inviter.site_id
+            )
+            check_limits([(session_limit, by_session), (site_limit, by_site)], now)
+            link = await run_in_threadpool(
+                self.store.create_link,
+                inviter.session_id,
+                self.settings.link_ttl_seconds,
+                "invite",
+                now,
+                request.guest_name or None,
+            )
+            invite_id = secrets.token_urlsafe(12)
+            await run_in_threadpool(
+                self.store.add_invite,
+                invite_id,
+                inviter.site_id,
+                inviter.session_id,
+                request.channel,
+                request.to,
+                link.token_hash,
+                "guest",
+                now,
+            )
+        return invite_id, link, now
+
+    def _compose(
+        self,
+        inviter: Inviter,
+        request: InviteRequest,
+        invite_id: str,
+        link: LinkRecord,
+        now: float,
+    ) -> Outgoing:
+        url = invite_url(inviter.base_url, link.token, request.guest_name)
+        name, to = request.guest_name, request.to
+        if request.channel == "sms":
+            text = sms_text(inviter.host_name, name, url, request.message)
+            return Outgoing(invite_id, "sms", to, to, "", text, None, url)
+        content = email_content(
+            inviter.host_name, name, url, request.message, self.settings.link_ttl_seconds
+        )
+        email = build_email(content, self.sender, name, to, now)
+        recipient = str(Address(display_name=name, addr_spec=to))
+        return Outgoing(
+            invite_id,
+            "email",
+            to,
+            recipient,
+            content.subject,
+            content.text,
+            content.html,
+            url,
+            email,
+        )
+
+
+def make_transports(settings: Settings, store: Store) -> tuple[Transport, Transport]:
+    """The email and SMS transports the settings ask for (the outbox for a channel without
+    settings). Raise ValueError, naming the variable, for settings that cannot work."""
+    parse_sender(settings.mail_from)
+    outbox = OutboxTransport(store)
+    email: Transport = outbox
+    if settings.smtp_host:
+        email = SmtpTransport(
+            settings.smtp_host,
+            settings.smtp_port,
+            username=settings.smtp_user,
+            password=settings.smtp_password,
+            start_tls=_switch("CWMN_SMTP_STARTTLS", settings.smtp_starttls, auto=True),
+            use_tls=bool(_switch("CWMN_SMTP_TLS", settings.smtp_tls, auto=False)),
+            timeout=settings.send_timeout,
+        )
+    twilio = {
+        "CWMN_TWILIO_ACCOUNT_SID": settings.twilio_account_sid,
+        "CWMN_TWILIO_AUTH_TOKEN": settings.twilio_auth_token,
+        "CWMN_TWILIO_FROM": settings.twilio_from,
+    }
+    sms: Transport = outbox
+    if any(twilio.values()):
+        missing = [name for name, value in twilio.items() if not value]
+        if missing:
+            raise ValueError(f"SMS invites need {', '.join(missing)} too (or none of them)")
+        if not settings.twilio_base_url.startswith(("https://", "http://")):
+            raise ValueError("CWMN_TWILIO_BASE_URL must be an http(s) URL")
+        sms = TwilioTransport(
+            settings.twilio_account_sid,
+            settings.twilio_auth_token,
+            settings.twilio_from,
+            settings.twilio_base_url,
+            settings.send_timeout,
+        )
+    return email, sms
+
+
+def _switch(name: str, value: str, auto: bool) -> bool | None:
+    """``on``/``off`` (and ``auto`` → None where ``auto`` is allowed)."""
+    key = value.strip().lower()
+    if auto and key in ("", "auto"):
+        return None
+    if key == "" and not auto:
+        return False
+    if key not in _SWITCH:
+        choices = "auto, on or off" if auto else "on or off"
+        raise ValueError(f"{name} must be {choices}, not {value!r}")
+    return _SWITCH[key]
