@@ -8,9 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page
+from playwright.sync_api import Browser, BrowserContext, Page, Playwright
 
 from cwmn_web.testing import CwmnServer, PageServer, launch_args
+from cwmn_web.testing.providers import FakeTwilio, SmtpSink
 from cwmn_web.testing.recorder import recorder_script
 
 PAGES = Path(__file__).parent / "pages"
@@ -30,10 +31,37 @@ def browser_type_launch_args(
 
 
 @pytest.fixture(scope="session")
-def cwmn_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CwmnServer]:
+def smtp_sink() -> Iterator[SmtpSink]:
+    """A real SMTP server the cwmn-web server sends its emails to."""
+    with SmtpSink() as sink:
+        yield sink
+
+
+@pytest.fixture(scope="session")
+def fake_twilio() -> Iterator[FakeTwilio]:
+    """A local HTTP server speaking Twilio's Messages API, receiving the texts."""
+    with FakeTwilio() as twilio:
+        yield twilio
+
+
+@pytest.fixture(scope="session")
+def cwmn_server(
+    tmp_path_factory: pytest.TempPathFactory, smtp_sink: SmtpSink, fake_twilio: FakeTwilio
+) -> Iterator[CwmnServer]:
     data = tmp_path_factory.mktemp("cwmn-data")
-    # Every frame hosts send is logged, so tests can check what left the host's browser.
-    with CwmnServer(data, env={"CWMN_FRAME_LOG": str(data / "frames.log")}) as server:
+    env = {
+        # Every frame hosts send is logged, so tests can check what left the host's browser.
+        "CWMN_FRAME_LOG": str(data / "frames.log"),
+        "CWMN_SMTP_HOST": smtp_sink.host,
+        "CWMN_SMTP_PORT": str(smtp_sink.port),
+        "CWMN_SMTP_STARTTLS": "off",
+        "CWMN_MAIL_FROM": "CWMN <noreply@cwmn.test>",
+        "CWMN_TWILIO_ACCOUNT_SID": fake_twilio.account_sid,
+        "CWMN_TWILIO_AUTH_TOKEN": fake_twilio.auth_token,
+        "CWMN_TWILIO_FROM": "+15005550006",
+        "CWMN_TWILIO_BASE_URL": fake_twilio.url,
+    }
+    with CwmnServer(data, env=env) as server:
         yield server
 
 
@@ -83,6 +111,32 @@ def open_page(shared_context: BrowserContext) -> Iterator[Callable[..., Page]]:
     yield _open
     for page in pages:
         page.close()
+
+
+@pytest.fixture(scope="session")
+def other_browser(playwright: Playwright, browser_name: str) -> Iterator[Browser]:
+    """The other engine, so guests in one room use Chromium and Firefox at once."""
+    name = "firefox" if browser_name == "chromium" else "chromium"
+    browser = getattr(playwright, name).launch(**launch_args(name))
+    yield browser
+    browser.close()
+
+
+@pytest.fixture
+def contexts(browser: Browser, other_browser: Browser) -> Iterator[Callable[..., BrowserContext]]:
+    """New browser profiles (each its own device cookie), closed after the test."""
+    made: list[BrowserContext] = []
+
+    def make(other: bool = False) -> BrowserContext:
+        context = (other_browser if other else browser).new_context(
+            viewport={"width": 900, "height": 640}
+        )
+        made.append(context)
+        return context
+
+    yield make
+    for context in made:
+        context.close()
 
 
 def wait_state(page: Page, state: str, timeout: float = 60_000) -> None:

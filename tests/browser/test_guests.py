@@ -4,45 +4,19 @@ guest limit (all real: server, browsers, sockets)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, Playwright
+from playwright.sync_api import BrowserContext, Page
 
-from cwmn_web.testing import CwmnServer, PageServer, launch_args
+from cwmn_web.testing import CwmnServer, PageServer
 
 from .conftest import wait_state
 from .test_embed import START, settle
 
 pytestmark = pytest.mark.timeout(240)
 ROOM = "CwmnAPI.guest.getGuestList()"
-
-
-@pytest.fixture(scope="module")
-def other_browser(playwright: Playwright, browser_name: str) -> Iterator[Browser]:
-    """The other engine, so guests in one room use Chromium and Firefox at once."""
-    name = "firefox" if browser_name == "chromium" else "chromium"
-    browser = getattr(playwright, name).launch(**launch_args(name))
-    yield browser
-    browser.close()
-
-
-@pytest.fixture
-def contexts(browser: Browser, other_browser: Browser) -> Iterator[Callable[..., BrowserContext]]:
-    """New browser profiles (each its own device cookie), closed after the test."""
-    made: list[BrowserContext] = []
-
-    def make(other: bool = False) -> BrowserContext:
-        context = (other_browser if other else browser).new_context(
-            viewport={"width": 900, "height": 640}
-        )
-        made.append(context)
-        return context
-
-    yield make
-    for context in made:
-        context.close()
 
 
 def join(context: BrowserContext, link: str, name: str) -> Page:
