@@ -1,5 +1,5 @@
 """``python -m bench [NAME…]``: run every benchmark (or those named: embed, capture, latency,
-fanout), print ratios, save JSON under bench/results/."""
+fanout, pointer), print ratios, save JSON under bench/results/."""
 
 from __future__ import annotations
 
@@ -9,10 +9,16 @@ import sys
 import time
 from pathlib import Path
 
-from . import capture, embed, fanout, latency
+from . import capture, embed, fanout, latency, pointer
 
 RESULTS = Path(__file__).parent / "results"
-BENCHES = {"embed": embed, "capture": capture, "latency": latency, "fanout": fanout}
+BENCHES = {
+    "embed": embed,
+    "capture": capture,
+    "latency": latency,
+    "fanout": fanout,
+    "pointer": pointer,
+}
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -7,6 +7,9 @@ const ELEMENT = 1, TEXT = 3, COMMENT = 8, SHADOW = 11;
 const HTML_NS = 'http://www.w3.org/1999/xhtml';
 const VALUE_TAGS = { INPUT: 1, TEXTAREA: 1, SELECT: 1 };
 const MAX_CANVAS_PIXELS = 2e6;
+// Our own overlay (guests' pointers, static/cursors.mjs) is never mirrored.
+const OVERLAY = 'data-cwmn-overlay';
+const isOverlay = (node) => node.nodeType === ELEMENT && node.hasAttribute(OVERLAY);
 
 const ids = new WeakMap();
 let nextId = 1;
@@ -196,7 +199,7 @@ class Capture {
       out.push([idOf(node), pid, COMMENT, '']);
       return;
     }
-    if (node.nodeType !== ELEMENT) return;
+    if (node.nodeType !== ELEMENT || node.hasAttribute(OVERLAY)) return;
     const [record, descend] = this.elementRecord(node, pid);
     out.push(record);
     // A script's source is of no use to guests (nothing runs in the viewer): not sent.
@@ -377,6 +380,7 @@ class Capture {
     };
     for (const node of added) {
       if (!node.isConnected || inAdded(node) || node.parentNode.nodeName === 'SCRIPT') continue;
+      if (isOverlay(node)) continue;
       if (!ids.has(node.parentNode) && node.parentNode !== document) continue;
       const pid = node.parentNode === document ? 0 : ids.get(node.parentNode);
       this.serializeNow(node, pid, adds);
@@ -392,7 +396,7 @@ class Capture {
     for (const [el, names] of attrs) {
       if (!ids.has(el) || !el.isConnected || added.has(el) || inAdded(el)) continue;
       const id = ids.get(el);
-      if (this.blocked(el)) continue;
+      if (this.blocked(el) || isOverlay(el)) continue;
       const secret = VALUE_TAGS[el.tagName] && this.secretValue(el);
       for (const name of names) {
         if (secret && name === 'value') continue;

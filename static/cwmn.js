@@ -21,7 +21,7 @@
     publicLinkEnabled: true, privacyEnabled: false };
   var cbs = new Map(), calls = new Map(), seq = 0, worker = null, ready = false;
   var outbox = [], local = false, failure = null, timings = { start: performance.now() };
-  var assets = server + '/assets/' + BUILD + '/', capture = null;
+  var assets = server + '/assets/' + BUILD + '/', capture = null, cursors = null;
 
   function err(code, message) {
     var e = new Error(message); e.name = 'CwmnError'; e.code = code; return e;
@@ -179,6 +179,10 @@
           }, shadows);
         }).catch(function (e) { console.error('CWMN: page capture failed', e); });
       }
+    } else if (m.op === 'cursors' || m.op === 'ripple') {
+      cursors = cursors || import(assets + 'cursors.mjs');
+      cursors.then(function (c) { c.handle(m, attach); })
+        .catch(function (e) { console.error('CWMN: pointers failed', e); });
     } else if (m.op === 'marks') {
       Object.keys(m.marks).forEach(function (k) { timings[k] = m.marks[k] - performance.timeOrigin; });
     } else if (m.op === 'fatal') {
