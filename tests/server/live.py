@@ -9,6 +9,9 @@ from contextlib import contextmanager
 from itertools import count
 from typing import TYPE_CHECKING, Any
 
+import pytest
+from starlette.websockets import WebSocketDisconnect
+
 from cwmn_web.protocol import codec
 from cwmn_web.protocol.messages import (
     CreateLink,
@@ -72,6 +75,13 @@ class Wire:
         out = list(self.pushes)
         self.pushes.clear()
         return out
+
+    def closed_code(self) -> int:
+        """The close code the server ends with (after any messages still on their way)."""
+        with pytest.raises(WebSocketDisconnect) as info:
+            while True:
+                self.receive()
+        return info.value.code
 
     def frames(self) -> list[tuple[int, str]]:
         """``(seq, kind)`` of the mirror frames among :meth:`drain`."""

@@ -8,7 +8,6 @@ from itertools import count
 from typing import TYPE_CHECKING
 
 import pytest
-from starlette.websockets import WebSocketDisconnect
 
 from cwmn_web.protocol.messages import (
     CLOSE_REMOVED,
@@ -56,13 +55,6 @@ def public_token(h: Host) -> str:
 
 def of(wire: Host | Guest, kind: type[Message]) -> list[Message]:
     return [m for m in wire.drain() if isinstance(m, kind)]
-
-
-def closed_code(wire: Guest) -> int:
-    with pytest.raises(WebSocketDisconnect) as info:
-        while True:
-            wire.receive()
-    return info.value.code
 
 
 def moves(wire: Host | Guest) -> list[tuple[str, float, float, bool]]:
@@ -177,7 +169,7 @@ def test_unknown_guests_are_not_found_and_nothing_changes(live_client: LiveClien
 def removed(client: TestClient, h: Host, bob: Guest, bob_id: str) -> None:
     ok(h, RemoveGuest(ref=next(_refs), guest_id=bob_id))
     assert isinstance(bob.push(), Removed)
-    assert closed_code(bob) == CLOSE_REMOVED
+    assert bob.closed_code() == CLOSE_REMOVED
     left = of(h, GuestLeft)
     assert [m.guest["guestId"] for m in left] == [bob_id]
 

@@ -30,7 +30,7 @@ from cwmn_web.protocol.messages import (
 from cwmn_web.server.relay import Relay
 from cwmn_web.server.store import links
 
-from .live import SERVER, Guest, eventually, guest, host
+from .live import SERVER, eventually, guest, host
 
 if TYPE_CHECKING:
     from starlette.testclient import TestClient
@@ -45,13 +45,6 @@ pytestmark = pytest.mark.timeout(30)
 def relay_of(client: TestClient) -> Relay:
     relay: Relay = client.app.state.relay  # type: ignore[attr-defined]
     return relay
-
-
-def closed_code(wire: Guest) -> int:
-    with pytest.raises(WebSocketDisconnect) as info:
-        while True:
-            wire.receive()
-    return info.value.code
 
 
 def link_row(store: Store) -> dict[str, object]:
@@ -163,7 +156,7 @@ def test_join_and_device_binding(live_client: LiveClient, store: Store) -> None:
                 refused = other.refused(token)
                 assert refused.code == "link_used"
                 assert "another device" in refused.message
-                assert closed_code(other) == CLOSE_NORMAL
+                assert other.closed_code() == CLOSE_NORMAL
 
 
 def test_a_link_needs_the_device_cookie_to_bind(live_client: LiveClient) -> None:
@@ -184,7 +177,7 @@ def test_an_unknown_link_is_invalid(live_client: LiveClient, token: str) -> None
         refused = g.refused(token)
         assert refused.code == "link_invalid"
         assert "not valid" in refused.message
-        assert closed_code(g) == CLOSE_NORMAL
+        assert g.closed_code() == CLOSE_NORMAL
 
 
 def test_revoked_and_expired_links_are_invalid(live_client: LiveClient, store: Store) -> None:
@@ -207,7 +200,7 @@ def test_a_link_to_an_ended_session(live_client: LiveClient) -> None:
         with guest(client) as g:
             refused = g.refused(token)
             assert refused.code == "session_ended"
-            assert closed_code(g) == CLOSE_SESSION_ENDED
+            assert g.closed_code() == CLOSE_SESSION_ENDED
 
 
 @pytest.mark.parametrize(
@@ -233,7 +226,7 @@ def test_a_reconnect_replaces_the_old_socket(live_client: LiveClient) -> None:
             guest_id = old.joined(token).guest_id
             with guest(client) as new:
                 assert new.joined(token).guest_id == guest_id
-                assert closed_code(old) == CLOSE_REPLACED
+                assert old.closed_code() == CLOSE_REPLACED
                 old_socket.close()
                 h.mirror(1, "snapshot")
                 h.sync()

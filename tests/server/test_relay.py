@@ -10,7 +10,6 @@ from contextlib import ExitStack
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from starlette.websockets import WebSocketDisconnect
 
 from cwmn_web.errors import CODES
 from cwmn_web.protocol import codec
@@ -74,14 +73,6 @@ def wait_for(wire: Wire, kind: type[Message]) -> Any:
     while not isinstance(message := wire.push(), kind):
         pass
     return message
-
-
-def closed_code(wire: Wire) -> int:
-    """The close code the server ends with (after any messages still on their way)."""
-    with pytest.raises(WebSocketDisconnect) as info:
-        while True:
-            wire.receive()
-    return info.value.code
 
 
 # -- relay --------------------------------------------------------------------------------
@@ -249,7 +240,7 @@ def test_end_session_tells_guests(live_client: LiveClient, store: Store) -> None
             ended = h.ask(EndSession(ref=9))
             assert ended == SessionEnded(ref=9, session_id=started.session_id, reason="ended")
             assert bob.push() == SessionEnded(session_id=started.session_id, reason="ended")
-            assert closed_code(bob) == CLOSE_SESSION_ENDED
+            assert bob.closed_code() == CLOSE_SESSION_ENDED
         assert relay_of(client).rooms == {}
         assert h.ask(Ping(ref=10)) == Pong(ref=10)
     (row,) = store.session_rows()
@@ -267,7 +258,7 @@ def test_host_drop_then_grace_expiry(live_client: LiveClient, store: Store) -> N
         assert bob.push() == HostStatus(connected=False)
         assert bob.push() == SessionEnded(session_id=started.session_id, reason="expired")
         assert time.monotonic() - begun > 0.25
-        assert closed_code(bob) == CLOSE_SESSION_ENDED
+        assert bob.closed_code() == CLOSE_SESSION_ENDED
         eventually(lambda: store.session_rows()[0]["end_reason"] == "expired")
         assert relay_of(client).rooms == {}
         with host(client) as again:
@@ -332,7 +323,7 @@ def test_a_second_connection_takes_the_session_over(live_client: LiveClient) -> 
             bob.joined(token)
             with host(client) as second:
                 second.resumed(started.resume_token, "p1")
-                assert closed_code(first) == CLOSE_REPLACED
+                assert first.closed_code() == CLOSE_REPLACED
                 first_socket.close()
                 # The replaced connection going away is not the host leaving.
                 live = relay_of(client).rooms[started.session_id]
@@ -351,7 +342,7 @@ def test_maximum_duration(live_client: LiveClient, store: Store) -> None:
             ended = SessionEnded(session_id=started.session_id, reason="expired")
             assert wait_for(h, SessionEnded) == ended
             assert bob.push() == ended
-            assert closed_code(bob) == CLOSE_SESSION_ENDED
+            assert bob.closed_code() == CLOSE_SESSION_ENDED
         eventually(lambda: store.session_rows()[0]["end_reason"] == "expired")
         reply = h.ask(CreateLink(ref=20))
         assert isinstance(reply, ErrorReply)
