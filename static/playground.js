@@ -5,6 +5,7 @@
     ['getCurrentState', ''], ['isCompatible', ''], ['getDomainInfo', ''],
     ['session.start', '[{"hostName": "Host Name", "hostEmail": "host@example.com", "isReplay": false}]'],
     ['session.inviteToHost', '[{"hostName": "Demo", "hostEmail": "noreply@example.com", "inviteName": "Ann", "inviteEmail": "ann@example.com", "message": "Please show me", "url": "' + location.href + '"}]'],
+    ['session.acceptHostInvite', ''], ['session.declineHostInvite', ''],
     ['session.endSession', ''], ['session.getSessionInfo', ''],
     ['guest.inviteGuest', '[{"guestName": "Guest Name", "guestEmail": "guest@example.com", "message": "Join my session!"}]'],
     ['guest.getInviteLink', ''], ['guest.removeGuest', '[{"guestId": "g1"}]'],
@@ -21,6 +22,8 @@
     'connection issue resolved', 'guest connected', 'guest disconnected', 'roomdata update', 'click',
     'waiting for replay', 'replay progress', 'replay complete', 'replay error',
     'replay timeout warning', 'replay timeout'];
+  // Not 'host invite': without a listener, a page opened through an invitation to host shows
+  // CWMN's own consent dialog (docs/LIVE.md, "Invite to host").
   var log = document.getElementById('log'), stateEl = document.getElementById('state');
 
   function show(v) {

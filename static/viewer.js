@@ -20,6 +20,7 @@
     reconnecting: 'Reconnecting…',
     paused: 'The host paused sharing',
     hostDown: 'The host\u2019s connection dropped \u2014 waiting for them to come back',
+    waiting: 'Waiting for the host to start sharing\u2026',
     ended: 'The session has ended',
     removed: 'The host removed you from this session.',
   };
@@ -281,7 +282,7 @@
       this.screen.append(this.iframe, this.cursor, this.shield);
       this.stage.append(this.screen, this.mutedBadge, this.status);
       this.state = { connecting: false, reconnecting: false, paused: false, hostDown: false,
-        ended: null, removed: false, error: null };
+        waiting: false, ended: null, removed: false, error: null };
       this.size = [1024, 768];
       this.scale = 1;
       this.pointer = null;
@@ -455,7 +456,7 @@
         this.apply(message.kind, message.data);
       } else if (message.op === 'joined') {
         Object.assign(s, { connecting: false, reconnecting: false, paused: !!message.paused,
-          hostDown: message.hostConnected === false });
+          hostDown: message.hostConnected === false, waiting: !!message.waiting });
         this.hostName = message.hostName || '';
         this.color = color(message.color);
         this.setMuted(message.muted);
@@ -475,6 +476,7 @@
         if ('reconnecting' in message) s.reconnecting = !!message.reconnecting;
         if ('paused' in message) s.paused = !!message.paused;
         if ('hostConnected' in message) s.hostDown = !message.hostConnected;
+        if (message.hostConnected) s.waiting = false; // the invited host started
         if ('ended' in message) s.ended = String(message.ended || 'ended');
         if (message.error) s.error = String(message.error.message || message.error.code);
       } else if (message.op === 'fatal') {
@@ -494,7 +496,13 @@
       if (s.error) return [s.error, 'error'];
       if (s.removed) return [MESSAGES.removed, 'removed'];
       for (const kind of ['ended', 'reconnecting', 'connecting', 'paused', 'hostDown']) {
-        if (s[kind]) return [MESSAGES[kind], kind];
+        if (!s[kind]) continue;
+        if (kind === 'hostDown' && s.waiting) { // invited to host: not started yet
+          const name = this.hostName;
+          return [name ? 'Waiting for ' + name + ' to start sharing\u2026' : MESSAGES.waiting,
+            'waiting'];
+        }
+        return [MESSAGES[kind], kind];
       }
       return null;
     }

@@ -23,11 +23,16 @@ from ..errors import (
     Unauthorized,
 )
 from ..protocol.messages import (
+    AcceptHostInvite,
     CreateLink,
     CreatePublicLink,
     EndSession,
+    GetHostInvite,
+    HostInviteInfo,
+    HostInviteSent,
     InviteGuest,
     InviteSent,
+    InviteToHost,
     LinkCreated,
     Message,
     MuteAll,
@@ -58,6 +63,7 @@ DEFAULT_MASK = ("[data-cwmn-mask]", ".cwmn-mask")
 DEFAULT_BLOCK = ("[data-cwmn-block]",)
 #: An invite waits for a mail server or an SMS provider (the server gives each 20 s).
 INVITE_TIMEOUT = 60.0
+MAX_EARLY_PUSHES = 1000
 
 
 @dataclass(frozen=True)
@@ -68,6 +74,8 @@ class ClientConfig:
     page_url: str
     features: Mapping[str, object] = field(default_factory=dict)
     resume: Mapping[str, Any] | None = None
+    host_invite: str | None = None
+    """The token of the invitation to host this page was opened through (its fragment)."""
     mask: tuple[str, ...] = ()
     block: tuple[str, ...] = ()
     page_id: str = field(default_factory=lambda: secrets.token_hex(8))
@@ -95,9 +103,15 @@ class HostController:
         self.public_link_enabled = True
         self.privacy_enabled = False
         self._session: HostSession | None = None
+        self._host_invite: tuple[str, dict[str, Any]] | None = None
+        #: Pushes that came right after the answer that starts a session, before it existed.
+        self._early: list[Message] = []
         self._tasks: set[asyncio.Task[None]] = set()
         self._handlers: dict[str, Callable[[dict[str, Any]], Awaitable[Any]]] = {
             "session.start": self._start,
+            "session.inviteToHost": self._invite_to_host,
+            "session.acceptHostInvite": self._accept_host_invite,
+            "session.declineHostInvite": self._decline_host_invite,
             "session.endSession": self._end,
             "guest.inviteGuest": self._invite_guest,
             "guest.getInviteLink": self._invite_link,
@@ -164,7 +178,8 @@ class HostController:
     # -- boot ---------------------------------------------------------------------------
     async def boot(self) -> None:
         """Fire ``init``, then settle in ``no session``, ``incompatible`` or ``unauthorized``
-        (or resume the session this tab was hosting on the previous page)."""
+        (or resume the session this tab was hosting on the previous page); then offer the
+        invitation to host the page was opened through, if any."""
         for event in self.machine.boot():
             self.emit(event)
         if missing_features(self.config.features):
@@ -177,8 +192,10 @@ class HostController:
         resume = self.config.resume
         if resume and isinstance(resume.get("token"), str):
             await self._resume(str(resume["token"]))
-            return
-        self._move(Trigger.READY)
+        else:
+            self._move(Trigger.READY)
+        if self.config.host_invite and self.state is State.NO_SESSION:
+            await self._offer_host_invite(self.config.host_invite)
 
     async def _load_domain_info(self) -> None:
         url = f"{self.config.server.rstrip('/')}/api/domain-info"
@@ -225,10 +242,7 @@ class HostController:
             raise NotImplementedCapability(
                 "replay sessions (isReplay: true) are not available in cwmn_web yet"
             )
-        if self.domain_info.get("authorized") is None:
-            await self._load_domain_info()
-        if self.domain_info.get("authorized") is False:
-            raise Unauthorized(f"the domain {self.config.domain} is not authorized to use CWMN")
+        await self._require_authorized()
         self._move(Trigger.START)
         start = StartSession(
             host_name=params["hostName"],
@@ -237,11 +251,107 @@ class HostController:
             page_id=self.config.page_id,
         )
         link, reply = await self._connect(start, SessionStarted)
+        return self._started(link, reply)
+
+    def _started(self, link: Link, reply: Message) -> dict[str, Any]:
+        """A new realtime session is on (``SessionStarted``): host it."""
         assert isinstance(reply, SessionStarted)
         self.privacy_enabled = False
         self.mute_all, self.public_link_enabled = False, True
         info = _session_info(reply, self.config.page_url)
         return self._begin(link, reply.resume_token, info, resuming=False)
+
+    async def _require_authorized(self) -> None:
+        if self.domain_info.get("authorized") is None:
+            await self._load_domain_info()
+        if self.domain_info.get("authorized") is False:
+            raise Unauthorized(f"the domain {self.config.domain} is not authorized to use CWMN")
+
+    # -- invitations to host ------------------------------------------------------------
+    async def _invite_to_host(self, params: dict[str, Any]) -> dict[str, Any]:
+        """The server emails the invitee and answers with the inviter's own join link; this
+        page stays in ``no session``."""
+        await self._require_authorized()
+        request = InviteToHost(
+            host_name=params["hostName"],
+            host_email=params["hostEmail"],
+            invite_name=params["inviteName"],
+            invite_email=params["inviteEmail"],
+            message=params.get("message") or "",
+            url=params["url"],
+        )
+        link = await self._open_link()
+        try:
+            reply = await link.request(request, INVITE_TIMEOUT)
+        finally:
+            await link.close()
+        if not isinstance(reply, HostInviteSent):
+            raise ProtocolError(f"expected host_invite_sent, got {reply.type}")
+        return {
+            "inviteId": reply.invite_id,
+            "joinUrl": reply.join_url,
+            "expiresAt": reply.expires_at,
+            "status": reply.status,
+        }
+
+    async def _offer_host_invite(self, token: str) -> None:
+        """The page was opened through an invitation to host: learn what it says, then fire
+        ``host invite``, or have the page ask in the default dialog if nobody listens."""
+        try:
+            link = await self._open_link()
+            try:
+                reply = await link.request(GetHostInvite(token=token))
+            finally:
+                await link.close()
+            if not isinstance(reply, HostInviteInfo):
+                raise ProtocolError(f"expected host_invite_info, got {reply.type}")
+        except CwmnError as exc:
+            self.ports.warn(f"CWMN: the invitation to host cannot be used: {exc.message}")
+            return
+        await self.ports.settled()  # every listener the page's callbacks added is known
+        if self.state is not State.NO_SESSION:
+            return
+        invite = {
+            "inviteId": reply.invite_id,
+            "inviterName": reply.inviter_name,
+            "hostName": reply.host_name,
+            "hostEmail": reply.host_email,
+            "message": reply.message,
+            "expiresAt": reply.expires_at,
+        }
+        self._host_invite = (token, invite)
+        if self.bus.listeners("host invite"):
+            self.emit("host invite", dict(invite))
+        else:
+            self.overlay({"op": "consent", "invite": dict(invite)})
+
+    def _pending_invite(self) -> str:
+        if self._host_invite is None:
+            raise NotFound(
+                "there is no invitation to host on this page: it comes with a page opened "
+                "through the link of an invitation email (see the 'host invite' event)"
+            )
+        return self._host_invite[0]
+
+    async def _accept_host_invite(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Host the session the invitation made; the inviter may be waiting in it."""
+        token = self._pending_invite()
+        await self._require_authorized()
+        self._move(Trigger.START)
+        accept = AcceptHostInvite(token=token, page_id=self.config.page_id)
+        try:
+            link, reply = await self._connect(accept, SessionStarted)
+        except CwmnError as exc:
+            if exc.code not in ("network", "timeout"):
+                self._host_invite = None  # refused for good (used, expired)
+            raise
+        self._host_invite = None
+        return self._started(link, reply)
+
+    async def _decline_host_invite(self, params: dict[str, Any]) -> None:
+        """Forget the invitation on this page (its link works again until it expires)."""
+        self._pending_invite()
+        self._host_invite = None
 
     async def _resume(self, token: str) -> None:
         """Take back the session this tab hosted on the site's previous page."""
@@ -260,6 +370,7 @@ class HostController:
     async def _connect(self, request: Message, expected: type[Message]) -> tuple[Link, Message]:
         """Open a link and send ``request``; on failure fire ``session failed`` and raise."""
         link: Link | None = None
+        self._early = []
         try:
             link = await self._open_link()
             reply = await link.request(request)
@@ -280,6 +391,9 @@ class HostController:
         self.ports.store(RESUME_KEY, {"token": token, "sessionId": info["sessionId"]})
         self._move(Trigger.RESUMED if resuming else Trigger.CONNECTED, resuming)
         self.start_capture()
+        early, self._early = self._early, []
+        for message in early:  # e.g. the guests already waiting, pushed after the answer
+            session.on_push(message)
         return dict(info)
 
     async def _open_link(self) -> Link:
@@ -331,6 +445,8 @@ class HostController:
     def _on_push(self, message: Message) -> None:
         if self._session is not None:
             self._session.on_push(message)
+        elif self.state is State.SESSION_PENDING and len(self._early) < MAX_EARLY_PUSHES:
+            self._early.append(message)
 
     def _on_lost(self, exc: CwmnError) -> None:
         if self._session is not None and self.state is State.IN_SESSION:

@@ -75,10 +75,19 @@ _CATALOGUE = (
     _e("replay error", (S.REPLAY_ERROR,), "The replay video failed to render."),
 )
 
-#: Documented additions of the original product (INTERPRETATION.md).
+#: Documented additions: the original product's (INTERPRETATION.md), and ``host invite``
+#: (the page was opened through an invitation to host; docs/LIVE.md, "Invite to host").
 _EXTRAS = (
     _e("replay timeout warning", (S.IN_SESSION,), "The recording nears its maximum length."),
     _e("replay timeout", (S.IN_SESSION,), "The recording stopped at its maximum length."),
+    _e(
+        "host invite",
+        (S.NO_SESSION,),
+        "This page was opened through an invitation to host: ask the visitor, then call "
+        "session.acceptHostInvite() or session.declineHostInvite() (without a listener, "
+        "CWMN asks in its own dialog).",
+        ("invite", "HostInvite"),
+    ),
 )
 
 EVENTS: dict[str, EventSpec] = {e.name: e for e in _CATALOGUE + _EXTRAS}

@@ -42,7 +42,18 @@ class Ports(Protocol):
 
     def overlay(self, message: dict[str, Any]) -> None:
         """Draw on the host page: ``{op: "cursors", cursors: [{id, name, color, x, y}]}``
-        (guests' pointers, document coordinates) or ``{op: "ripple", x, y, color, name}``."""
+        (guests' pointers, document coordinates), ``{op: "ripple", x, y, color, name}``, or
+        ``{op: "consent", invite}`` (the default dialog for an invitation to host, which
+        answers with ``session.acceptHostInvite()`` or ``session.declineHostInvite()``)."""
+        ...
+
+    async def settled(self) -> None:
+        """Return once the page has handled everything posted to it so far (so every
+        callback its event callbacks subscribed is known)."""
+        ...
+
+    def warn(self, message: str) -> None:
+        """Report ``message`` on the page's console."""
         ...
 
     def store(self, key: str, value: dict[str, Any] | None) -> None:

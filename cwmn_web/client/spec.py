@@ -79,6 +79,18 @@ FUNCTIONS: dict[str, FunctionSpec] = {
             "{hostName, hostEmail, inviteName, inviteEmail, message, url}",
             "Invite someone to host a session ('with me').",
         ),
+        _f(
+            "session.acceptHostInvite",
+            (S.NO_SESSION,),
+            "",
+            "Host the session this page's invitation to host asks for (the visitor agreed).",
+        ),
+        _f(
+            "session.declineHostInvite",
+            (S.NO_SESSION,),
+            "",
+            "Turn down this page's invitation to host (its link still works until it expires).",
+        ),
         _f("session.endSession", _IN, "", "End the hosted session."),
         _f("session.getSessionInfo", _IN, "", "Info about the current session.", sync=True),
         _f(

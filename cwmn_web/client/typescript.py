@@ -24,7 +24,9 @@ SIGNATURES: dict[str, str] = {
     "isCompatible": "(): boolean",
     "getDomainInfo": "(): DomainInfo",
     "session.start": "(params: StartParams): Promise<SessionInfo>",
-    "session.inviteToHost": "(params: InviteToHostParams): Promise<unknown>",
+    "session.inviteToHost": "(params: InviteToHostParams): Promise<HostInviteResult>",
+    "session.acceptHostInvite": "(): Promise<SessionInfo>",
+    "session.declineHostInvite": "(): Promise<void>",
     "session.endSession": "(): Promise<{ sessionId: string; reason: 'ended' | 'expired' }>",
     "session.getSessionInfo": "(): SessionInfo",
     "guest.inviteGuest": "(params: EmailInviteParams | SmsInviteParams): Promise<InviteResult>",
@@ -93,6 +95,25 @@ export interface StartParams { hostName: string; hostEmail: string; isReplay?: b
 export interface InviteToHostParams {
   hostName: string; hostEmail: string; inviteName: string; inviteEmail: string;
   message?: string; url: string;
+}
+export interface HostInviteResult {
+  inviteId: string;
+  /** The inviter's own join link: it waits for the invitee to share, then shows the page. */
+  joinUrl: string;
+  /** When the invitation expires (seconds since the epoch). */
+  expiresAt: number;
+  /** 'outbox': the server has no mail settings and kept it (GET /outbox). */
+  status: 'sent' | 'outbox';
+}
+/** What an invitation to host says ('host invite' event). */
+export interface HostInvite {
+  inviteId: string;
+  inviterName: string;
+  /** The invitee: the session's host once accepted. */
+  hostName: string;
+  hostEmail: string;
+  message: string;
+  expiresAt: number;
 }
 export interface EmailInviteParams { guestName: string; guestEmail: string; message?: string; }
 export interface SmsInviteParams { guestPhone: string; guestName?: string; message?: string; }

@@ -257,6 +257,8 @@ def _no_args(path: str, args: tuple[Any, ...]) -> dict[str, Any]:
 VALIDATORS: dict[str, Callable[[str, tuple[Any, ...]], dict[str, Any]]] = {
     "session.start": session_start,
     "session.inviteToHost": invite_to_host,
+    "session.acceptHostInvite": _no_args,
+    "session.declineHostInvite": _no_args,
     "session.endSession": _no_args,
     "guest.inviteGuest": invite_guest,
     "guest.getInviteLink": _no_args,

@@ -20,20 +20,25 @@ __all__ = [
     "CLOSE_UNSUPPORTED_VERSION",
     "MESSAGE_TYPES",
     "PROTOCOL_VERSION",
+    "AcceptHostInvite",
     "Ack",
     "CreateLink",
     "CreatePublicLink",
     "EndSession",
     "ErrorReply",
+    "GetHostInvite",
     "GuestClick",
     "GuestJoined",
     "GuestLeft",
     "GuestPointer",
     "GuestUpdated",
     "Hello",
+    "HostInviteInfo",
+    "HostInviteSent",
     "HostStatus",
     "InviteGuest",
     "InviteSent",
+    "InviteToHost",
     "Join",
     "Joined",
     "LinkCreated",
@@ -277,6 +282,8 @@ class Joined(Message):
     host_connected: bool = True
     muted: bool = False
     color: str = ""
+    waiting: bool = False
+    """No host yet: the session waits for the person invited to host it (``host_name``)."""
 
 
 @dataclass(frozen=True)
@@ -430,6 +437,67 @@ class InviteSent(Message):
     status: str = ""
 
 
+@dataclass(frozen=True)
+class InviteToHost(Message):
+    """Host socket → server, before any session: email ``invite_name`` (``invite_email``) an
+    invitation to host a session on ``url`` ("with me"); ``host_name``/``host_email`` are
+    the inviter's. Answered with :class:`HostInviteSent` once the mail server took it."""
+
+    type: ClassVar[str] = "invite_to_host"
+    host_name: str = ""
+    host_email: str = ""
+    invite_name: str = ""
+    invite_email: str = ""
+    message: str = ""
+    url: str = ""
+
+
+@dataclass(frozen=True)
+class HostInviteSent(Message):
+    """Answer to :class:`InviteToHost`: the inviter's own ``join_url`` (it waits for the
+    invitee, then shows the page), the invitation's expiry, and ``status`` (``sent`` or
+    ``outbox``)."""
+
+    type: ClassVar[str] = "host_invite_sent"
+    invite_id: str = ""
+    join_url: str = ""
+    expires_at: float = 0.0
+    status: str = ""
+
+
+@dataclass(frozen=True)
+class GetHostInvite(Message):
+    """Host → server, before any session: what the invitation with ``token`` says (the
+    invitee's page asks before asking the invitee to agree)."""
+
+    type: ClassVar[str] = "get_host_invite"
+    token: str = ""
+
+
+@dataclass(frozen=True)
+class HostInviteInfo(Message):
+    """Answer to :class:`GetHostInvite`: who invites (``inviter_name``), whom
+    (``host_name``, ``host_email``), their note and when the invitation expires."""
+
+    type: ClassVar[str] = "host_invite_info"
+    invite_id: str = ""
+    inviter_name: str = ""
+    host_name: str = ""
+    host_email: str = ""
+    message: str = ""
+    expires_at: float = 0.0
+
+
+@dataclass(frozen=True)
+class AcceptHostInvite(Message):
+    """Host → server after :class:`Hello`, instead of :class:`StartSession`: the invitee
+    agreed; host the session the invitation made. Answered with :class:`SessionStarted`."""
+
+    type: ClassVar[str] = "accept_host_invite"
+    token: str = ""
+    page_id: str = ""
+
+
 MESSAGE_TYPES: dict[str, type[Message]] = {
     cls.type: cls
     for cls in (
@@ -471,5 +539,10 @@ MESSAGE_TYPES: dict[str, type[Message]] = {
         Removed,
         InviteGuest,
         InviteSent,
+        InviteToHost,
+        HostInviteSent,
+        GetHostInvite,
+        HostInviteInfo,
+        AcceptHostInvite,
     )
 }

@@ -7,11 +7,14 @@ from enum import StrEnum
 from ..errors import InvalidState, ProtocolError
 from ..protocol.messages import (
     PROTOCOL_VERSION,
+    AcceptHostInvite,
     CreateLink,
     CreatePublicLink,
     EndSession,
+    GetHostInvite,
     Hello,
     InviteGuest,
+    InviteToHost,
     Message,
     MirrorFrame,
     MuteAll,
@@ -36,7 +39,14 @@ class HostPhase(StrEnum):
 
 _ALLOWED: dict[HostPhase, tuple[type[Message], ...]] = {
     HostPhase.AWAITING_HELLO: (Hello,),
-    HostPhase.READY: (StartSession, ResumeSession, Ping),
+    HostPhase.READY: (
+        StartSession,
+        ResumeSession,
+        InviteToHost,
+        GetHostInvite,
+        AcceptHostInvite,
+        Ping,
+    ),
     HostPhase.IN_SESSION: (
         MirrorFrame,
         CreateLink,
@@ -94,7 +104,7 @@ class HostProtocol:
         self.phase = HostPhase.READY
 
     def started(self, session_id: str) -> None:
-        """After StartSession or ResumeSession."""
+        """After StartSession, ResumeSession or AcceptHostInvite."""
         self.phase = HostPhase.IN_SESSION
         self.session_id = session_id
 

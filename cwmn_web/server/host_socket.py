@@ -1,12 +1,14 @@
 """The WebSocket endpoint hosts connect to (``/ws``): Origin check, handshake, the session
-(start, resume, end), links, invites, privacy, and the mirror frames the relay fans out to
-guests."""
+(start, resume, end), links, invites, invitations to host, privacy, and the mirror frames
+the relay fans out to guests."""
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Coroutine
 from pathlib import Path
+from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.websockets import WebSocket
@@ -14,13 +16,18 @@ from starlette.websockets import WebSocket
 from ..errors import CwmnError, NotFound, RateLimited
 from ..protocol.messages import (
     CLOSE_BAD_ORIGIN,
+    AcceptHostInvite,
     CreateLink,
     CreatePublicLink,
     EndSession,
     ErrorReply,
+    GetHostInvite,
     Hello,
+    HostInviteInfo,
+    HostInviteSent,
     InviteGuest,
     InviteSent,
+    InviteToHost,
     LinkCreated,
     Message,
     MirrorFrame,
@@ -40,7 +47,9 @@ from ..protocol.messages import (
     Welcome,
 )
 from .config import Settings
+from .host_invites import accept_invitation, find_invitation
 from .host_protocol import HostProtocol
+from .invites.host import send_host_invite
 from .invites.service import Inviter, Invites
 from .links import join_url, public_base
 from .relay import HostLink, LiveRoom, Relay, SocketClosed, read_message, serve
@@ -131,7 +140,7 @@ class HostConnection:
             return [await self.create_link(message)]
         if isinstance(message, CreatePublicLink):
             return [await self.public_link(message)]
-        if isinstance(message, InviteGuest):
+        if isinstance(message, (InviteGuest, InviteToHost)):
             # Sending takes a while (a mail server, an SMS provider): answered when done,
             # while this loop goes on taking mirror frames.
             if self.inviting >= MAX_INVITES_IN_FLIGHT:
@@ -140,8 +149,17 @@ class HostConnection:
                     "answers, then try again"
                 )
             self.inviting += 1
-            self.relay.spawn(self.invite(message))
+            work: Coroutine[Any, Any, Message] = (
+                self.invite(message)
+                if isinstance(message, InviteGuest)
+                else self.invite_to_host(message)
+            )
+            self.relay.spawn(self.answer_later(message.ref, work))
             return []
+        if isinstance(message, GetHostInvite):
+            return [await self.host_invite_info(message)]
+        if isinstance(message, AcceptHostInvite):
+            return await self.accept_host_invite(message)
         if isinstance(message, (SetPrivacy, SetPublicLink, MuteGuest, MuteAll, RemoveGuest)):
             await self.control(message)
             return [Ok(ref=message.ref)]
@@ -215,13 +233,26 @@ class HostConnection:
         record = await run_in_threadpool(
             self.store.create_link, self.protocol.session_id, self.settings.link_ttl_seconds
         )
-        base = public_base(self.settings.public_url, str(self.ws.url))
         return LinkCreated(
-            ref=message.ref, url=join_url(base, record.token), expires_at=record.expires_at
+            ref=message.ref, url=join_url(self._base(), record.token), expires_at=record.expires_at
         )
 
-    async def invite(self, message: InviteGuest) -> None:
-        """Send an email or SMS invite; answer ``InviteSent`` or an error."""
+    async def answer_later(self, ref: int, work: Coroutine[Any, Any, Message]) -> None:
+        """Send what ``work`` answers (an invite on its way), or its error."""
+        reply: Message
+        try:
+            reply = await work
+        except CwmnError as exc:
+            reply = ErrorReply(ref=ref, code=exc.code, message=exc.message)
+        except Exception:
+            log.exception("invite failed")
+            reply = ErrorReply(ref=ref, code="server_error", message="the server failed to send it")
+        finally:
+            self.inviting -= 1
+        self.link.peer.send(reply)
+
+    async def invite(self, message: InviteGuest) -> InviteSent:
+        """Send an email or SMS invite to a guest of this session."""
         live = self.live
         assert live is not None
         region = self._site_settings().get("defaultRegion") or DEFAULT_SETTINGS["defaultRegion"]
@@ -230,28 +261,67 @@ class HostConnection:
             session_id=live.room.session_id,
             host_name=live.room.host_name,
             region=str(region),
-            base_url=public_base(self.settings.public_url, str(self.ws.url)),
+            base_url=self._base(),
         )
-        reply: Message
-        try:
-            sent = await self.invites.send(inviter, message)
-            reply = InviteSent(
-                ref=message.ref,
-                invite_id=sent.invite_id,
-                channel=sent.channel,
-                to=sent.to,
-                status=sent.status,
-            )
-        except CwmnError as exc:
-            reply = ErrorReply(ref=message.ref, code=exc.code, message=exc.message)
-        except Exception:
-            log.exception("invite failed")
-            reply = ErrorReply(
-                ref=message.ref, code="server_error", message="the server failed to send it"
-            )
-        finally:
-            self.inviting -= 1
-        self.link.peer.send(reply)
+        sent = await self.invites.send(inviter, message)
+        return InviteSent(
+            ref=message.ref,
+            invite_id=sent.invite_id,
+            channel=sent.channel,
+            to=sent.to,
+            status=sent.status,
+        )
+
+    async def invite_to_host(self, message: InviteToHost) -> HostInviteSent:
+        """Email an invitation to host a session on one of this site's pages."""
+        sent = await send_host_invite(
+            self.invites, self.site.id, self.site.domains, self.origin, self._base(), message
+        )
+        return HostInviteSent(
+            ref=message.ref,
+            invite_id=sent.invite_id,
+            join_url=sent.join_url,
+            expires_at=sent.expires_at,
+            status=sent.status,
+        )
+
+    async def host_invite_info(self, message: GetHostInvite) -> HostInviteInfo:
+        """What an invitation to host says, for the invitee's page to show."""
+        invite, session = await find_invitation(self.store, message.token, self.site.id)
+        return HostInviteInfo(
+            ref=message.ref,
+            invite_id=invite.invite_id,
+            inviter_name=invite.inviter_name,
+            host_name=session.host_name,
+            host_email=session.host_email,
+            message=invite.message,
+            expires_at=invite.expires_at,
+        )
+
+    async def accept_host_invite(self, message: AcceptHostInvite) -> list[Message]:
+        """The invitee agreed: this connection hosts the session the invitation made (the
+        inviter may be waiting in it)."""
+        record = await accept_invitation(
+            self.store, message.token, self.site.id, self.origin, self.page_url
+        )
+        if not await self.relay.check_open(record):  # it expired as it was accepted
+            raise CwmnError("the invitation expired: ask for a new one", "link_invalid")
+        self.live, back = self.relay.accept(record, message.page_id[:MAX_PAGE_ID], self.link)
+        self.protocol.started(record.id)
+        reply = SessionStarted(
+            ref=message.ref,
+            session_id=record.id,
+            resume_token=record.resume_token,
+            started_at=record.created_at,
+            is_replay=False,
+            host_name=record.host_name,
+            host_email=record.host_email,
+            settings=self._site_settings(),
+        )
+        return [reply, *self.relay.roster(back)]
+
+    def _base(self) -> str:
+        return public_base(self.settings.public_url, str(self.ws.url))
 
     async def control(
         self, message: SetPrivacy | SetPublicLink | MuteGuest | MuteAll | RemoveGuest
@@ -291,8 +361,7 @@ class HostConnection:
             )
             if not room.public_enabled:
                 await run_in_threadpool(self.store.set_public_links, room.session_id, False)
-            base = public_base(self.settings.public_url, str(self.ws.url))
-            room.public_url = join_url(base, record.token)
+            room.public_url = join_url(self._base(), record.token)
             room.public_expires = record.expires_at
         return room
 

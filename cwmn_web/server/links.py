@@ -11,16 +11,18 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from .store import LinkRecord, SessionRecord, token_hash
+from .store import HostInviteRecord, LinkRecord, SessionRecord, token_hash
 
 __all__ = [
     "DEVICE_COOKIE",
     "MAX_GUEST_NAME",
+    "check_host_invite",
     "check_link",
     "clean_guest_name",
     "device_hash",
     "join_url",
     "public_base",
+    "session_ends_at",
     "session_expired",
     "usable_token",
 ]
@@ -35,9 +37,31 @@ def device_hash(cookie: str | None) -> str | None:
     return token_hash(cookie) if cookie else None
 
 
+def session_ends_at(session: SessionRecord, max_seconds: float) -> float:
+    """When the session expires: its maximum duration after it started, or, while it waits
+    for the host it invited, when the invitation expires."""
+    if session.waiting_until is not None:
+        return session.waiting_until
+    return session.created_at + max_seconds
+
+
 def session_expired(session: SessionRecord, max_seconds: float, now: float) -> bool:
     """Past its maximum duration (even if nothing has marked it ended yet)."""
-    return session.created_at + max_seconds <= now
+    return session_ends_at(session, max_seconds) <= now
+
+
+def check_host_invite(
+    invite: HostInviteRecord | None, session: SessionRecord | None, now: float
+) -> str | None:
+    """Why an invitation to host cannot be used, or None: ``link_used`` (accepted
+    already), ``link_invalid`` (unknown, expired, or its session is over)."""
+    if invite is None or session is None:
+        return "link_invalid"
+    if invite.used_at is not None:
+        return "link_used"
+    if invite.expires_at <= now or session.ended_at is not None:
+        return "link_invalid"
+    return None
 
 
 def check_link(

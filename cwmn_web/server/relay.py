@@ -47,7 +47,7 @@ from ..protocol.messages import (
 )
 from .config import Settings
 from .host_protocol import HostProtocol
-from .links import session_expired
+from .links import session_ends_at, session_expired
 from .rooms import Guest, HostReturn, Room
 from .store import SessionRecord, Store
 
@@ -277,12 +277,28 @@ class Relay:
             self._to_guests(live, HostStatus(connected=True))
         return live, back
 
+    def accept(
+        self, record: SessionRecord, page_id: str, host: HostLink
+    ) -> tuple[LiveRoom, HostReturn]:
+        """The invited host arrives (``AcceptHostInvite``): the room the inviter may be
+        waiting in starts now, its maximum duration counted from ``record.created_at``."""
+        live = self.rooms.get(record.id)
+        if live is not None:
+            live.room.started_at = record.created_at
+            live.room.waiting = False
+            if live.expiry is not None:
+                live.expiry.cancel()
+            self._expire(live, record)
+        return self.resume(record, page_id, host)
+
     def room_for_guest(self, record: SessionRecord) -> LiveRoom:
-        """The session's room; after a restart, one waiting for its host (grace timer on)."""
+        """The session's room; after a restart, one waiting for its host (grace timer on),
+        or for the host it invited (until the invitation expires)."""
         live = self.rooms.get(record.id)
         if live is None:
             live = self._open(record, None)
-            self._start_grace(live)
+            if not live.room.waiting:
+                self._start_grace(live)
         return live
 
     def _open(self, record: SessionRecord, host: HostLink | None) -> LiveRoom:
@@ -291,12 +307,17 @@ class Relay:
             host_name=record.host_name,
             started_at=record.created_at,
             host_connected=host is not None,
+            waiting=record.waiting_until is not None,
         )
         live = LiveRoom(room, host=host)
-        left = record.created_at + self.settings.max_session_seconds - time.time()
-        live.expiry = self.spawn(self._end_later(live, max(left, 0.0)))
+        self._expire(live, record)
         self.rooms[record.id] = live
         return live
+
+    def _expire(self, live: LiveRoom, record: SessionRecord) -> None:
+        """End the session when ``record`` says it expires."""
+        ends = session_ends_at(record, self.settings.max_session_seconds)
+        live.expiry = self.spawn(self._end_later(live, max(ends - time.time(), 0.0)))
 
     async def check_open(self, record: SessionRecord) -> bool:
         """False if the session is over; one past its maximum duration is ended now."""
@@ -409,6 +430,7 @@ class Relay:
                 host_connected=room.host_connected,
                 muted=room.muted(guest.guest_id),
                 color=room.guests[guest.guest_id].color,
+                waiting=room.waiting,
             )
         )
         if room.privacy:

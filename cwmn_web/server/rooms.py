@@ -191,6 +191,8 @@ class Room:
     started_at: float = 0.0
     privacy: bool = False
     host_connected: bool = True
+    waiting: bool = False
+    """No host yet: the session waits for the person it invited to host it."""
     page_id: str = ""
     """The host's current page ("" after StartSession, which carries none)."""
     last_seq: int = 0

@@ -1,5 +1,5 @@
-"""Storage with SQLAlchemy: sites, their domains, sessions, links, guests, invites and the
-development outbox. SQLite by default.
+"""Storage with SQLAlchemy: sites, their domains, sessions, links, guests, invites (to guests
+and to host), and the development outbox. SQLite by default.
 
 Secrets (resume tokens, link tokens, device cookies) are stored only as sha256 hashes.
 """
@@ -36,6 +36,7 @@ from .sites import Site, domain_matches, normalise_domain
 
 __all__ = [
     "GuestRecord",
+    "HostInviteRecord",
     "InviteRecord",
     "LinkRecord",
     "OutboxRecord",
@@ -117,6 +118,22 @@ invites = Table(
     Column("created_at", Float, nullable=False, index=True),
     Column("finished_at", Float),
 )
+# An invitation to host ("with me"): its session waits for the invitee until it is used.
+host_invites = Table(
+    "host_invites",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("invite_id", String(32), ForeignKey("invites.id"), nullable=False, unique=True),
+    Column("session_id", String(64), ForeignKey("sessions.id"), nullable=False, unique=True),
+    Column("site_id", Integer, ForeignKey("sites.id"), nullable=False),
+    Column("url", Text, nullable=False),
+    Column("inviter_name", String(100), nullable=False),
+    Column("inviter_email", String(254), nullable=False),
+    Column("message", Text, nullable=False, default=""),
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
+    Column("used_at", Float),
+)
 outbox = Table(
     "outbox",
     metadata,
@@ -142,6 +159,28 @@ class SessionRecord:
     created_at: float
     ended_at: float | None
     resume_token: str = ""
+    waiting_until: float | None = None
+    """Set while the session waits for the host it invited (until the invitation expires);
+    ``created_at`` becomes the time the invitee accepted."""
+
+
+@dataclass(frozen=True)
+class HostInviteRecord:
+    """An invitation to host. The invitee (the session's ``host_name``/``host_email``)
+    uses it once; ``token`` is only on the record :meth:`Store.create_host_invite` returns."""
+
+    token_hash: str
+    invite_id: str
+    session_id: str
+    site_id: int
+    url: str
+    inviter_name: str
+    inviter_email: str
+    message: str
+    created_at: float
+    expires_at: float
+    used_at: float | None = None
+    token: str = ""
 
 
 @dataclass(frozen=True)
@@ -178,7 +217,8 @@ class GuestRecord:
 @dataclass(frozen=True)
 class InviteRecord:
     """One invite the server tried to send (status ``sending``, ``sent``, ``outbox`` or
-    ``failed``); ``kind`` is ``guest`` (``guest.inviteGuest``)."""
+    ``failed``); ``kind`` is ``guest`` (``guest.inviteGuest``) or ``host``
+    (``session.inviteToHost``)."""
 
     id: str
     kind: str
@@ -345,12 +385,27 @@ class Store:
             return result.rowcount > 0
 
     def get_session(self, session_id: str) -> SessionRecord | None:
+        joined = sessions.outerjoin(host_invites, host_invites.c.session_id == sessions.c.id)
+        query = (
+            select(sessions, host_invites.c.expires_at.label("invite_expires"))
+            .select_from(joined)
+            .where(sessions.c.id == session_id)
+        )
         with self.engine.connect() as db:
-            r = db.execute(select(sessions).where(sessions.c.id == session_id)).first()
+            r = db.execute(query.add_columns(host_invites.c.used_at.label("invite_used"))).first()
         if r is None:
             return None
+        pending = r.invite_expires is not None and r.invite_used is None
+        waiting = r.invite_expires if pending else None
         return SessionRecord(
-            r.id, r.site_id, r.host_name, r.host_email, r.is_replay, r.created_at, r.ended_at
+            r.id,
+            r.site_id,
+            r.host_name,
+            r.host_email,
+            r.is_replay,
+            r.created_at,
+            r.ended_at,
+            waiting_until=waiting,
         )
 
     def session_by_resume_token(self, resume_token: str) -> SessionRecord | None:
@@ -640,6 +695,162 @@ class Store:
         query = select(outbox).order_by(outbox.c.created_at.desc(), outbox.c.id.desc())
         with self.engine.connect() as db:
             return [OutboxRecord(**r._mapping) for r in db.execute(query.limit(limit)).all()]
+
+    # -- invitations to host ------------------------------------------------------------
+    def create_host_invite(
+        self,
+        site_id: int,
+        *,
+        origin: str,
+        url: str,
+        inviter: tuple[str, str],
+        invitee: tuple[str, str],
+        message: str,
+        ttl_seconds: float,
+        join_ttl_seconds: float,
+        now: float | None = None,
+    ) -> tuple[HostInviteRecord, LinkRecord]:
+        """In one transaction: a session for ``invitee`` (name, email) to host, waiting for
+        them; the inviter's private link to it; the invite (``sending``, kind ``host``); and
+        the one-time invitation token. Returns the invitation and the link, with tokens."""
+        created = time.time() if now is None else now
+        token, session_id = secrets.token_urlsafe(24), secrets.token_urlsafe(16)
+        invite_id = secrets.token_urlsafe(12)
+        record = HostInviteRecord(
+            token_hash(token),
+            invite_id,
+            session_id,
+            site_id,
+            url,
+            inviter[0],
+            inviter[1],
+            message,
+            created,
+            created + ttl_seconds,
+            token=token,
+        )
+        join_token = secrets.token_urlsafe(24)
+        link = LinkRecord(
+            token_hash(join_token),
+            session_id,
+            "private",
+            created,
+            created + join_ttl_seconds,
+            token=join_token,
+        )
+        with self.engine.begin() as db:
+            db.execute(
+                sessions.insert().values(
+                    id=session_id,
+                    site_id=site_id,
+                    host_name=invitee[0],
+                    host_email=invitee[1],
+                    is_replay=False,
+                    origin=origin,
+                    page_url=url,
+                    resume_token_hash=token_hash(secrets.token_urlsafe(32)),
+                    created_at=created,
+                )
+            )
+            db.execute(
+                links.insert().values(
+                    token_hash=link.token_hash,
+                    session_id=session_id,
+                    kind=link.kind,
+                    created_at=created,
+                    expires_at=link.expires_at,
+                )
+            )
+            db.execute(
+                invites.insert().values(
+                    id=invite_id,
+                    kind="host",
+                    site_id=site_id,
+                    session_id=session_id,
+                    link_hash=record.token_hash,
+                    channel="email",
+                    recipient=invitee[1],
+                    status="sending",
+                    created_at=created,
+                )
+            )
+            values = {k: v for k, v in vars(record).items() if k != "token"}
+            db.execute(host_invites.insert().values(**values))
+        return record, link
+
+    def host_invite_by_token(self, token: str) -> HostInviteRecord | None:
+        with self.engine.connect() as db:
+            r = db.execute(
+                select(host_invites).where(host_invites.c.token_hash == token_hash(token))
+            ).first()
+        return HostInviteRecord(**r._mapping) if r else None
+
+    def accept_host_invite(
+        self, token: str, site_id: int, origin: str, page_url: str, now: float | None = None
+    ) -> SessionRecord | str:
+        """Use the invitation once: its session starts now, hosted from ``origin``, with a
+        new resume token (on the returned record). Or the refusal: ``link_invalid``
+        (unknown, another site's, expired, or its session is over) or ``link_used``."""
+        stamp = time.time() if now is None else now
+        hashed = token_hash(token)
+        resume_token = secrets.token_urlsafe(32)
+        with self.engine.begin() as db:
+            query = select(host_invites).where(host_invites.c.token_hash == hashed)
+            row = db.execute(query).first()
+            session = (
+                db.execute(select(sessions).where(sessions.c.id == row.session_id)).first()
+                if row is not None
+                else None
+            )
+            if row is None or session is None or row.site_id != site_id:
+                return "link_invalid"
+            if row.used_at is not None:
+                return "link_used"
+            if row.expires_at <= stamp or session.ended_at is not None:
+                return "link_invalid"
+            used = db.execute(
+                update(host_invites)
+                .where(host_invites.c.token_hash == hashed, host_invites.c.used_at.is_(None))
+                .values(used_at=stamp)
+            )
+            if used.rowcount != 1:
+                return "link_used"
+            db.execute(
+                update(sessions)
+                .where(sessions.c.id == row.session_id)
+                .values(
+                    created_at=stamp,
+                    origin=origin,
+                    page_url=page_url,
+                    resume_token_hash=token_hash(resume_token),
+                )
+            )
+        return SessionRecord(
+            session.id,
+            session.site_id,
+            session.host_name,
+            session.host_email,
+            False,
+            stamp,
+            None,
+            resume_token,
+        )
+
+    def cancel_host_invite(self, record: HostInviteRecord, now: float | None = None) -> None:
+        """Nobody received the invitation: its session ends and its links stop working."""
+        stamp = time.time() if now is None else now
+        with self.engine.begin() as db:
+            db.execute(
+                update(host_invites)
+                .where(host_invites.c.token_hash == record.token_hash)
+                .values(expires_at=stamp)
+            )
+            db.execute(
+                update(links)
+                .where(links.c.session_id == record.session_id, links.c.revoked_at.is_(None))
+                .values(revoked_at=stamp)
+            )
+        self.end_session(record.session_id, "invite_failed", stamp)
 
 
 def token_hash(token: str) -> str:

@@ -234,6 +234,7 @@ class GuestSession:
                     "hostConnected": message.host_connected,
                     "muted": message.muted,
                     "color": self.color,
+                    "waiting": message.waiting,
                 }
             )
         elif isinstance(message, GuestPointer):

@@ -170,7 +170,7 @@ def test_the_viewer_worker_joins_builds_reconnects_and_ends(
     summary = [describe(op) for op in ops if op["op"] != "marks"]
     assert summary == [
         "status:connecting",  # the page, once the name is known
-        "joined:color,guestId,hostConnected,hostName,muted,paused,sessionId",
+        "joined:color,guestId,hostConnected,hostName,muted,paused,sessionId,waiting",
         "frame:1",
         "frame:2",
         "frame:3",
@@ -178,7 +178,7 @@ def test_the_viewer_worker_joins_builds_reconnects_and_ends(
         "status:paused",
         "status:hostConnected",
         "status:reconnecting",
-        "joined:color,guestId,hostConnected,hostName,muted,paused,sessionId",
+        "joined:color,guestId,hostConnected,hostName,muted,paused,sessionId,waiting",
         "status:hostConnected",
         "frame:4",
         "status:ended",

@@ -11,20 +11,25 @@ from cwmn_web.errors import CwmnError, ProtocolError
 from cwmn_web.protocol import MESSAGE_TYPES, PROTOCOL_VERSION, decode, encode
 from cwmn_web.protocol.codec import MAX_FRAME, decode_obj, encode_obj
 from cwmn_web.protocol.messages import (
+    AcceptHostInvite,
     Ack,
     CreateLink,
     CreatePublicLink,
     EndSession,
     ErrorReply,
+    GetHostInvite,
     GuestClick,
     GuestJoined,
     GuestLeft,
     GuestPointer,
     GuestUpdated,
     Hello,
+    HostInviteInfo,
+    HostInviteSent,
     HostStatus,
     InviteGuest,
     InviteSent,
+    InviteToHost,
     Join,
     Joined,
     LinkCreated,
@@ -83,7 +88,7 @@ SAMPLES: list[Message] = [
     GuestJoined(guest={"guestId": "g1", "name": "Ann", "pointer": None}),
     GuestLeft(guest={"guestId": "g1"}),
     Join(ref=1, token="abc", name="Bob", last_seq=4),
-    Joined(ref=1, guest_id="g1", session_id="s1", host_name="Ann", paused=False),
+    Joined(ref=1, guest_id="g1", session_id="s1", host_name="Ann", paused=False, waiting=True),
     Paused(paused=True),
     HostStatus(connected=False),
     GuestUpdated(guest={"guestId": "g1", "muted": True}),
@@ -100,6 +105,29 @@ SAMPLES: list[Message] = [
     Removed(),
     InviteGuest(ref=10, guest_name="Zoë", guest_email="z@example.com", message="Hi\nthere"),
     InviteSent(ref=10, invite_id="i1", channel="sms", to="+13145550000", status="sent"),
+    InviteToHost(
+        ref=11,
+        host_name="Ann",
+        host_email="ann@example.com",
+        invite_name="Zoë",
+        invite_email="z@example.com",
+        message="Show me\nplease",
+        url="https://shop.example.com/cart",
+    ),
+    HostInviteSent(
+        ref=11, invite_id="i2", join_url="http://s/join/abc?name=Ann", expires_at=9.5, status="sent"
+    ),
+    GetHostInvite(ref=12, token="tok"),
+    HostInviteInfo(
+        ref=12,
+        invite_id="i2",
+        inviter_name="Ann",
+        host_name="Zoë",
+        host_email="z@example.com",
+        message="",
+        expires_at=9.5,
+    ),
+    AcceptHostInvite(ref=13, token="tok", page_id="p1"),
 ]
 
 
@@ -144,6 +172,11 @@ def test_samples_cover_every_message_type() -> None:
         "removed",
         "invite_guest",
         "invite_sent",
+        "invite_to_host",
+        "host_invite_sent",
+        "get_host_invite",
+        "host_invite_info",
+        "accept_host_invite",
     }
     for tag, cls in MESSAGE_TYPES.items():
         assert cls.type == tag

@@ -33,13 +33,14 @@ REFERENCE: dict[str, tuple[tuple[str, ...], frozenset[State]]] = {
     "replay complete": ((), frozenset({S.REPLAY_COMPLETE})),
     "replay error": ((), frozenset({S.REPLAY_ERROR})),
 }
-EXTRAS = {"replay timeout warning", "replay timeout"}
+REPLAY_EXTRAS = {"replay timeout warning", "replay timeout"}
+EXTRAS = REPLAY_EXTRAS | {"host invite"}
 
 
-def test_catalogue_is_the_21_reference_events_plus_the_2_extras() -> None:
+def test_catalogue_is_the_21_reference_events_plus_the_3_extras() -> None:
     assert len(REFERENCE) == 21
     assert set(EVENTS) == set(REFERENCE) | EXTRAS
-    assert len(EVENTS) == 23
+    assert len(EVENTS) == 24
     assert frozenset(EXTRAS) == EXTRA_EVENTS
     # The reference's order comes first, the extras after it.
     assert list(EVENTS)[:21] == list(REFERENCE)
@@ -61,10 +62,15 @@ def test_argument_types() -> None:
     assert EVENTS["roomdata update"].args == (("roomdata", "Guest[]"),)
 
 
-def test_extras_occur_while_recording() -> None:
-    for name in EXTRAS:
+def test_replay_extras_occur_while_recording() -> None:
+    for name in REPLAY_EXTRAS:
         assert EVENTS[name].states == frozenset({S.IN_SESSION})
         assert EVENTS[name].args == ()
+
+
+def test_host_invite_occurs_in_no_session_with_the_invitation() -> None:
+    assert EVENTS["host invite"].states == frozenset({S.NO_SESSION})
+    assert EVENTS["host invite"].args == (("invite", "HostInvite"),)
 
 
 def test_every_event_the_table_fires_is_catalogued() -> None:

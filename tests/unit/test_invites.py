@@ -4,6 +4,7 @@ server's own checks, the rate limits, the outbox views."""
 from __future__ import annotations
 
 import email
+import re
 from email import policy
 from email.message import EmailMessage
 from typing import Any
@@ -11,7 +12,7 @@ from typing import Any
 import pytest
 
 from cwmn_web.errors import CwmnError, InvalidParams, RateLimited
-from cwmn_web.protocol.messages import InviteGuest
+from cwmn_web.protocol.messages import InviteGuest, InviteToHost
 from cwmn_web.server.invites.checks import InviteRequest, check_invite
 from cwmn_web.server.invites.compose import (
     build_email,
@@ -20,6 +21,12 @@ from cwmn_web.server.invites.compose import (
     lifetime,
     parse_sender,
     sms_text,
+)
+from cwmn_web.server.invites.host import (
+    HostInviteRequest,
+    check_host_invite_request,
+    check_url,
+    host_invite_email,
 )
 from cwmn_web.server.invites.limits import Limit, check_limits, duration, retry_after
 from cwmn_web.server.invites.outbox_page import render_outbox, render_outbox_text
@@ -275,3 +282,61 @@ def test_the_outbox_as_text() -> None:
     assert text.count('email to "<b>Eve</b>" <eve@example.com>') == 2
     assert "Subject: <script>alert(1)</script> invited you" in text
     assert render_outbox_text([]) == "The outbox is empty.\n"
+
+
+# -- invitations to host ------------------------------------------------------------------------
+def host_request(**changes: str) -> InviteToHost:
+    fields = {
+        "host_name": "Ivy",
+        "host_email": "ivy@example.com",
+        "invite_name": "Hana",
+        "invite_email": "hana@example.com",
+        "message": " Show me\r\nplease ",
+        "url": "https://shop.example.com:8443/cart#/x",
+        **changes,
+    }
+    return InviteToHost(**fields)
+
+
+def test_check_host_invite_request() -> None:
+    request = check_host_invite_request(host_request(), ("*.example.com",))
+    assert request == HostInviteRequest(
+        "Ivy",
+        "ivy@example.com",
+        "Hana",
+        "hana@example.com",
+        "Show me\nplease",
+        "https://shop.example.com:8443/cart#/x",
+    )
+
+
+@pytest.mark.parametrize(
+    ("url", "words"),
+    [
+        ("https://example.com.evil.test/", "authorizes"),
+        ("https://shop.example.com\r\n/", "http(s) URL of at most"),
+        ("https://shop.example.com /", "http(s) URL of at most"),
+        ("data:text/html,shop.example.com", "http(s)"),
+        ("//shop.example.com/", "http(s)"),
+        ("https://a:b@shop.example.com/", "password"),
+    ],
+)
+def test_host_invite_urls(url: str, words: str) -> None:
+    with pytest.raises(InvalidParams, match=re.escape(words)):
+        check_url(url, ("*.example.com",))
+
+
+def test_the_host_invite_email_escapes_and_says_what_is_shared() -> None:
+    request = check_host_invite_request(
+        host_request(host_name="Ivy <i>", message="<script>x</script>"), ("*.example.com",)
+    )
+    content = host_invite_email(request, "https://cwmn.test/host-invite/T", 86400)
+    assert content.subject == "Ivy <i> invites you to share your screen"
+    assert "shop.example.com:8443" in content.text and "<script>x</script>" in content.text
+    assert "expires in 24 hours" in content.text
+    assert "Open the page and share your screen: https://cwmn.test/host-invite/T" in content.text
+    assert "<script>" not in content.html and "&lt;script&gt;" in content.html
+    assert "Ivy &lt;i&gt;" in content.html and "<i>" not in content.html
+    assert 'href="https://cwmn.test/host-invite/T"' in content.html
+    message = reparse(build_email(content, SENDER, "Hana", "hana@example.com", 1.0))
+    assert message["Subject"] == content.subject and message["To"] == "Hana <hana@example.com>"

@@ -20,19 +20,24 @@ from cwmn_web.client.states import State
 from cwmn_web.errors import CwmnError, NetworkError, ProtocolError
 from cwmn_web.protocol import codec
 from cwmn_web.protocol.messages import (
+    AcceptHostInvite,
     Ack,
     CreateLink,
     CreatePublicLink,
     EndSession,
     ErrorReply,
+    GetHostInvite,
     GuestClick,
     GuestJoined,
     GuestLeft,
     GuestPointer,
     GuestUpdated,
     Hello,
+    HostInviteInfo,
+    HostInviteSent,
     InviteGuest,
     InviteSent,
+    InviteToHost,
     LinkCreated,
     Message,
     MirrorFrame,
@@ -63,6 +68,16 @@ DOMAIN_INFO = {
     "settings": {"maxGuests": 10},
 }
 HOST = {"hostName": "Host Name", "hostEmail": "noreply@clickwithmenow.com", "isReplay": False}
+INVITE_TO_HOST = {
+    "hostName": "Ivy",
+    "hostEmail": "ivy@example.com",
+    "inviteName": "Hana",
+    "inviteEmail": "hana@example.com",
+    "message": "Show me\r\nplease",
+    "url": "https://shop.example.com/cart",
+}
+HOST_TOKEN = "host-tok"
+WAITING_GUEST = {"guestId": "g-ivy", "name": "Ivy", "muted": False, "pointer": None}
 _CLOSED = "\x00closed"
 
 
@@ -102,6 +117,7 @@ class FakeServer:
         self.acked = 0
         self.page_id = ""
         self.start_error: ErrorReply | None = None
+        self.invite_used = False
         self.silent = False
         self.client: FakeConnection | None = None
         self._to_client: asyncio.Queue[str] | None = None
@@ -131,7 +147,11 @@ class FakeServer:
                 continue
             for push in self._pushes(message):
                 await self.push(push)
-            await self.push(self._answer(message))
+            answer = self._answer(message)
+            await self.push(answer)
+            if isinstance(message, AcceptHostInvite) and isinstance(answer, SessionStarted):
+                # Like the relay: who waits in the room comes right after the answer.
+                await self.push(GuestJoined(guest=dict(WAITING_GUEST)))
 
     def _pushes(self, message: Message) -> list[Message]:
         """What the server pushes before its answer (like cwmn_web.server's relay)."""
@@ -181,6 +201,41 @@ class FakeServer:
                 to=message.guest_email or "+13145550000",
                 status="sent",
             )
+        if isinstance(message, InviteToHost):
+            if "evil" in message.url:
+                return ErrorReply(ref=ref, code="invalid_params", message="url: not this site")
+            return HostInviteSent(
+                ref=ref,
+                invite_id="hi1",
+                join_url="http://cwmn.test/join/wait1?name=Ivy",
+                expires_at=87400.0,
+                status="sent",
+            )
+        if isinstance(message, GetHostInvite):
+            if message.token != HOST_TOKEN:
+                return ErrorReply(ref=ref, code="link_invalid", message="expired")
+            return HostInviteInfo(
+                ref=ref,
+                invite_id="hi1",
+                inviter_name="Ivy",
+                host_name="Hana",
+                host_email="hana@example.com",
+                message="Show me",
+                expires_at=87400.0,
+            )
+        if isinstance(message, AcceptHostInvite):
+            if message.token != HOST_TOKEN or self.invite_used:
+                return ErrorReply(ref=ref, code="link_used", message="already used")
+            self.invite_used = True
+            self.page_id = message.page_id
+            return SessionStarted(
+                ref=ref,
+                session_id="s2",
+                resume_token="tok2",
+                started_at=2000.0,
+                host_name="Hana",
+                host_email="hana@example.com",
+            )
         if isinstance(message, ResumeSession):
             if message.resume_token != "tok":
                 return ErrorReply(ref=ref, code="session_ended", message="over")
@@ -223,11 +278,28 @@ class FakePorts:
         self.captures: list[tuple[bool, dict[str, Any] | None]] = []
         self.overlays: list[dict[str, Any]] = []
         self.stored: dict[str, dict[str, Any] | None] = {}
+        self.warnings: list[str] = []
+        self.settles = 0
+        #: What the page's callbacks do for an event; like the real page, it happens later
+        #: (their subscriptions reach the worker after it), by the next ``settled()``.
+        self.on_event: dict[str, Callable[[], None]] = {}
+        self._page_work: list[Callable[[], None]] = []
 
     def deliver(self, delivery: Any, view: dict[str, Any]) -> None:
         self.deliveries.append((delivery.event, delivery.args, view["state"]))
         self.handles.append((delivery.event, delivery.handles))
         self.views.append(view)
+        if delivery.event in self.on_event:
+            self._page_work.append(self.on_event[delivery.event])
+
+    async def settled(self) -> None:
+        self.settles += 1
+        work, self._page_work = self._page_work, []
+        for action in work:
+            action()
+
+    def warn(self, message: str) -> None:
+        self.warnings.append(message)
 
     def publish(self, view: dict[str, Any]) -> None:
         self.published.append(view)
@@ -759,19 +831,228 @@ def test_invite_outside_a_session_is_invalid_state() -> None:
     run(body)
 
 
-def test_invite_to_host_is_not_implemented() -> None:
+# -- invitations to host ---------------------------------------------------------------------
+def test_invite_to_host_goes_through_the_server_and_stays_in_no_session() -> None:
+    async def body() -> None:
+        controller, ports = await booted()
+        result = await controller.call("session.inviteToHost", (dict(INVITE_TO_HOST),))
+        assert result == {
+            "inviteId": "hi1",
+            "joinUrl": "http://cwmn.test/join/wait1?name=Ivy",
+            "expiresAt": 87400.0,
+            "status": "sent",
+        }
+        hello, sent = ports.server.received
+        assert isinstance(hello, Hello) and hello.page_url == PAGE
+        assert sent == InviteToHost(
+            ref=sent.ref,
+            host_name="Ivy",
+            host_email="ivy@example.com",
+            invite_name="Hana",
+            invite_email="hana@example.com",
+            message="Show me\nplease",
+            url="https://shop.example.com/cart",
+        )
+        assert controller.state is State.NO_SESSION
+        assert [d[0] for d in ports.deliveries] == ["init", "ready no session"]
+        assert ports.server.client is not None and ports.server.client.closed  # link closed
+
+    run(body)
+
+
+def test_invite_to_host_refused_by_the_server_rejects_with_its_code() -> None:
     async def body() -> None:
         controller, _ = await booted()
-        params = {
-            "hostName": "Host",
-            "hostEmail": "noreply@clickwithmenow.com",
-            "inviteName": "Ann",
-            "inviteEmail": "ann@example.com",
-            "message": "Please host",
-            "url": "https://shop.example.com/",
-        }
+        params = {**INVITE_TO_HOST, "url": "https://evil.example.net/"}
         error = await call_error(controller, "session.inviteToHost", params)
-        assert error.code == "not_implemented"
+        assert (error.code, error.message) == ("invalid_params", "url: not this site")
+        assert controller.state is State.NO_SESSION
+
+    run(body)
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"url": "ftp://shop.example.com/"},
+        {"inviteEmail": "hana@example.com\r\nBcc: x@y.com"},
+        {"inviteName": ""},
+        {"extra": 1},
+    ],
+)
+def test_bad_invitations_to_host_never_reach_the_server(changes: dict[str, Any]) -> None:
+    async def body() -> None:
+        controller, ports = await booted()
+        error = await call_error(controller, "session.inviteToHost", {**INVITE_TO_HOST, **changes})
+        assert error.code == "invalid_params"
+        assert ports.connected == []
+
+    run(body)
+
+
+async def invited(ports: FakePorts, token: str = HOST_TOKEN) -> HostController:
+    """Boot a page opened through an invitation to host (the stub passed its token)."""
+    config = ClientConfig(server=SERVER, page_url=PAGE, features=FEATURES, host_invite=token)
+    controller = HostController(ports, config)
+    await controller.boot()
+    return controller
+
+
+def test_an_invited_page_fires_host_invite_to_a_listener_added_in_ready_no_session() -> None:
+    async def body() -> None:
+        ports = FakePorts()
+        controller: HostController | None = None
+
+        def listen() -> None:  # the page's 'ready no session' callback subscribes
+            assert controller is not None
+            controller.subscribe("host invite", 7)
+
+        ports.on_event["ready no session"] = listen
+        controller = HostController(
+            ports, ClientConfig(SERVER, PAGE, FEATURES, host_invite=HOST_TOKEN)
+        )
+        await controller.boot()
+        assert ports.settles == 1  # the listener was known before deciding
+        invite = {
+            "inviteId": "hi1",
+            "inviterName": "Ivy",
+            "hostName": "Hana",
+            "hostEmail": "hana@example.com",
+            "message": "Show me",
+            "expiresAt": 87400.0,
+        }
+        assert ports.deliveries[-1] == ("host invite", (invite,), "no session")
+        assert ports.handles[-1] == ("host invite", (7,))
+        assert not any(o["op"] == "consent" for o in ports.overlays)
+        lookup = [m for m in ports.server.received if isinstance(m, GetHostInvite)]
+        assert lookup == [GetHostInvite(ref=lookup[0].ref, token=HOST_TOKEN)]
+        assert controller.state is State.NO_SESSION
+
+    run(body)
+
+
+def test_without_a_listener_the_page_shows_the_default_dialog() -> None:
+    async def body() -> None:
+        ports = FakePorts()
+        controller = await invited(ports)
+        (consent,) = [o for o in ports.overlays if o["op"] == "consent"]
+        assert consent["invite"]["inviterName"] == "Ivy"
+        assert consent["invite"]["message"] == "Show me"
+        assert [d[0] for d in ports.deliveries] == ["init", "ready no session"]
+        assert controller.state is State.NO_SESSION
+
+    run(body)
+
+
+def test_accepting_hosts_the_invited_session_with_the_waiting_inviter() -> None:
+    async def body() -> None:
+        ports = FakePorts()
+        controller = await invited(ports)
+        result = await controller.call("session.acceptHostInvite", ())
+        assert result == {
+            "sessionId": "s2",
+            "isReplay": False,
+            "hostName": "Hana",
+            "hostEmail": "hana@example.com",
+            "startedAt": 2000.0,
+            "pageUrl": PAGE,
+        }
+        (accept,) = [m for m in ports.server.received if isinstance(m, AcceptHostInvite)]
+        assert (accept.token, accept.page_id) == (HOST_TOKEN, controller.config.page_id)
+        events = [d[0] for d in ports.deliveries]
+        assert events[2:5] == ["session pending", "in session", "guest connected"]
+        assert ports.view_at("in session")["sessionInfo"] == result
+        assert ports.stored["cwmn:session"] == {"token": "tok2", "sessionId": "s2"}
+        assert ports.captures[-1][0] is True
+        # The inviter, pushed right after the answer, is in the list.
+        assert [g["guestId"] for g in controller.guests] == ["g-ivy"]
+        # The invitation is used: there is nothing left to accept after the session.
+        await controller.call("session.endSession", ())
+        error = await call_error(controller, "session.acceptHostInvite")
+        assert error.code == "not_found"
+
+    run(body)
+
+
+def test_a_refused_acceptance_fails_the_session_and_forgets_the_invitation() -> None:
+    async def body() -> None:
+        ports = FakePorts()
+        controller = await invited(ports)
+        ports.server.invite_used = True  # accepted in another tab meanwhile
+        error = await call_error(controller, "session.acceptHostInvite")
+        assert (error.code, error.message) == ("link_used", "already used")
+        assert [d[0] for d in ports.deliveries][-3:] == [
+            "session pending",
+            "session failed",
+            "ready no session",
+        ]
+        assert controller.state is State.NO_SESSION
+        assert (await call_error(controller, "session.acceptHostInvite")).code == "not_found"
+
+    run(body)
+
+
+def test_declining_forgets_the_invitation() -> None:
+    async def body() -> None:
+        ports = FakePorts()
+        controller = await invited(ports)
+        assert await controller.call("session.declineHostInvite", ()) is None
+        assert controller.state is State.NO_SESSION
+        assert not any(isinstance(m, AcceptHostInvite) for m in ports.server.received)
+        for path in ("session.acceptHostInvite", "session.declineHostInvite"):
+            assert (await call_error(controller, path)).code == "not_found"
+        # The page may still start a session of its own.
+        await controller.call("session.start", (dict(HOST),))
+        assert controller.state is State.IN_SESSION
+
+    run(body)
+
+
+def test_an_unusable_invitation_is_reported_on_the_console_only() -> None:
+    async def body() -> None:
+        ports = FakePorts()
+        controller = await invited(ports, token="expired-tok")
+        assert [d[0] for d in ports.deliveries] == ["init", "ready no session"]
+        assert ports.overlays == [] and ports.settles == 0
+        (warning,) = ports.warnings
+        assert "invitation to host" in warning and "expired" in warning
+        assert (await call_error(controller, "session.acceptHostInvite")).code == "not_found"
+
+    run(body)
+
+
+def test_a_page_without_an_invitation_has_nothing_to_accept() -> None:
+    async def body() -> None:
+        controller, ports = await booted()
+        error = await call_error(controller, "session.acceptHostInvite")
+        assert error.code == "not_found" and "host invite" in error.message
+        assert ports.connected == [] and ports.settles == 0
+
+    run(body)
+
+
+def test_a_resumed_session_wins_over_an_invitation() -> None:
+    async def body() -> None:
+        ports = FakePorts()
+        config = ClientConfig(
+            SERVER, PAGE, FEATURES, resume={"token": "tok"}, host_invite=HOST_TOKEN
+        )
+        controller = HostController(ports, config)
+        await controller.boot()
+        assert controller.state is State.IN_SESSION
+        assert not any(isinstance(m, GetHostInvite) for m in ports.server.received)
+
+    run(body)
+
+
+@pytest.mark.parametrize(
+    ("path", "args"),
+    [("session.acceptHostInvite", (1,)), ("session.declineHostInvite", ({},))],
+)
+def test_answers_to_an_invitation_take_no_arguments(path: str, args: tuple[Any, ...]) -> None:
+    async def body() -> None:
+        controller, _ = await booted()
+        assert (await call_error(controller, path, *args)).code == "invalid_params"
 
     run(body)
 

@@ -48,6 +48,11 @@ REFERENCE: dict[str, frozenset[State]] = {
     "replay.getRenderingProgress": RENDER,
     "replay.dismissError": frozenset({S.REPLAY_ERROR}),
 }
+#: Documented additions: the invitee's answer to an invitation to host (docs/LIVE.md).
+EXTRAS: dict[str, frozenset[State]] = {
+    "session.acceptHostInvite": frozenset({S.NO_SESSION}),
+    "session.declineHostInvite": frozenset({S.NO_SESSION}),
+}
 #: INTERPRETATION.md: "Purely local getters ... return values synchronously."
 SYNC_GETTERS = {
     "getCurrentState",
@@ -67,16 +72,16 @@ def test_all_states_is_every_state() -> None:
     assert len(ALL_STATES) == 9
 
 
-def test_functions_are_exactly_the_reference_functions() -> None:
+def test_functions_are_exactly_the_reference_functions_and_the_extras() -> None:
     assert len(REFERENCE) == 28
-    assert set(FUNCTIONS) == set(REFERENCE)
+    assert set(FUNCTIONS) == set(REFERENCE) | set(EXTRAS)
 
 
-@pytest.mark.parametrize("path", list(REFERENCE))
+@pytest.mark.parametrize("path", list(REFERENCE) + list(EXTRAS))
 def test_valid_states(path: str) -> None:
     spec = FUNCTIONS[path]
     assert spec.path == path
-    assert spec.states == REFERENCE[path]
+    assert spec.states == {**REFERENCE, **EXTRAS}[path]
     assert spec.doc
 
 
@@ -98,7 +103,7 @@ def test_local_functions_are_the_stub_answered_ones() -> None:
 
 def test_every_promise_function_has_a_validator() -> None:
     promises = {path for path, spec in FUNCTIONS.items() if not spec.sync}
-    assert len(promises) == 17
+    assert len(promises) == 19
     assert set(VALIDATORS) == promises
 
 

@@ -306,6 +306,8 @@ def test_flags(path: str, key: str) -> None:
     "path",
     [
         "session.endSession",
+        "session.acceptHostInvite",
+        "session.declineHostInvite",
         "guest.getInviteLink",
         "publicLink.generate",
         "replay.getVideoURL",

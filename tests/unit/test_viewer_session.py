@@ -133,9 +133,18 @@ def test_connecting_says_hello_as_a_guest_then_joins() -> None:
             "hostConnected": False,
             "muted": True,
             "color": "#2563eb",
+            "waiting": False,
         }
     ]
     assert session.page_ops() == []
+
+
+def test_a_session_waiting_for_its_invited_host_says_so() -> None:
+    session = GuestSession("tok", "Ann")
+    session.connected()
+    session.receive(joined(host_connected=False, waiting=True))
+    (op,) = session.page_ops()
+    assert (op["hostName"], op["hostConnected"], op["waiting"]) == ("Hal", False, True)
 
 
 @pytest.mark.parametrize("color", ["", "red", "#12", "#1234567", "url(x)", "#e5484d;x:y"])

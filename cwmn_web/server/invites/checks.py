@@ -19,7 +19,7 @@ from ...errors import InvalidParams
 from ...protocol.messages import InviteGuest
 from .phones import normalise_phone
 
-__all__ = ["InviteRequest", "check_invite"]
+__all__ = ["InviteRequest", "check_email", "check_invite", "check_message", "check_name"]
 
 
 @dataclass(frozen=True)
@@ -42,41 +42,41 @@ def check_invite(request: InviteGuest, region: str) -> InviteRequest:
         raise InvalidParams(
             "give guestName and guestEmail for an email invite, or guestPhone for an SMS invite"
         )
-    name = _name(request.guest_name, required=bool(email))
-    message = _message(request.message)
+    name = check_name(request.guest_name, required=bool(email))
+    message = check_message(request.message)
     if phone:
         return InviteRequest("sms", normalise_phone(phone, region), name, message)
-    return InviteRequest("email", _email(email), name, message)
+    return InviteRequest("email", check_email(email), name, message)
 
 
-def _name(value: str, required: bool) -> str:
+def check_name(value: str, required: bool, key: str = "guestName") -> str:
+    """A person's name: one line, at most 100 characters (``key`` names it in errors)."""
     name = value.strip()
     if not name and required:
-        raise InvalidParams("guestName is required for an email invite")
+        raise InvalidParams(f"{key} is required" + " for an email invite" * (key == "guestName"))
     if len(name) > MAX_NAME:
-        raise InvalidParams(f"guestName is {len(name)} characters; at most {MAX_NAME}")
+        raise InvalidParams(f"{key} is {len(name)} characters; at most {MAX_NAME}")
     if has_control(name):
-        raise InvalidParams("guestName must not contain line breaks or control characters")
+        raise InvalidParams(f"{key} must not contain line breaks or control characters")
     return name
 
 
-def _email(value: str) -> str:
+def check_email(value: str, key: str = "guestEmail") -> str:
+    """One plain address (``key`` names it in errors)."""
     if len(value) > MAX_EMAIL:
-        raise InvalidParams(f"guestEmail is {len(value)} characters; at most {MAX_EMAIL}")
+        raise InvalidParams(f"{key} is {len(value)} characters; at most {MAX_EMAIL}")
     if not is_email(value):
-        raise InvalidParams(f"guestEmail {value[:80]!r} is not a valid email address")
+        raise InvalidParams(f"{key} {value[:80]!r} is not a valid email address")
     try:
         address = Address(addr_spec=value)
     except (ValueError, HeaderParseError, IndexError) as exc:  # defects are ValueErrors
-        raise InvalidParams(
-            f"guestEmail {value[:80]!r} is not a valid email address ({exc})"
-        ) from None
+        raise InvalidParams(f"{key} {value[:80]!r} is not a valid email address ({exc})") from None
     if address.addr_spec != value:
-        raise InvalidParams(f"guestEmail {value[:80]!r} is not a plain email address")
+        raise InvalidParams(f"{key} {value[:80]!r} is not a plain email address")
     return value
 
 
-def _message(value: str) -> str:
+def check_message(value: str) -> str:
     message = clean_message(value.strip())
     if message is None:
         raise InvalidParams(

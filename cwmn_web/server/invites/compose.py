@@ -20,7 +20,10 @@ __all__ = [
     "EmailContent",
     "build_email",
     "email_content",
+    "html_email",
     "invite_url",
+    "lifetime",
+    "one_line",
     "parse_sender",
     "sms_text",
 ]
@@ -63,6 +66,7 @@ def email_content(
     subject = f"{host} invited you to a shared screen"
     note = f"{host} wrote:\n\n{message}\n\n" if message else ""
     expiry = lifetime(link_seconds)
+    fine = f"It is for you alone: it works on one device and expires in {expiry}."
     text = (
         f"Hello {guest_name},\n\n"
         f"{host} invited you to see their screen, live, in your browser.\n\n"
@@ -72,6 +76,19 @@ def email_content(
         "Nothing to install.\n\n"
         "If you did not expect this invitation, you can ignore this email.\n"
     )
+    lead = (
+        f"<strong>{html.escape(host)}</strong> invited you to see their screen, live, in "
+        "your browser."
+    )
+    body = html_email(subject, guest_name, lead, message, "Join the shared screen", url, fine)
+    return EmailContent(subject, text, body)
+
+
+def html_email(
+    subject: str, name: str, lead: str, message: str, button: str, url: str, fine: str
+) -> str:
+    """An email's HTML part: hello ``name``, ``lead`` (HTML), the sender's ``message``
+    quoted, a ``button`` to ``url``, and ``fine`` print. Every other value is escaped."""
     e = html.escape
     lines = e(message).replace("\n", "<br>")
     quote = (
@@ -80,7 +97,7 @@ def email_content(
         if message
         else ""
     )
-    body = (
+    return (
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width,initial-scale=1">'
         f"<title>{e(subject)}</title></head>"
@@ -88,20 +105,17 @@ def email_content(
         'font:16px/1.5 system-ui,-apple-system,Segoe UI,sans-serif">'
         '<div style="max-width:32em;margin:0 auto;background:#fff;border-radius:8px;'
         'padding:24px">'
-        f"<p>Hello {e(guest_name)},</p>"
-        f"<p><strong>{e(host)}</strong> invited you to see their screen, live, in your "
-        "browser.</p>"
+        f"<p>Hello {e(name)},</p>"
+        f"<p>{lead}</p>"
         f"{quote}"
         f'<p><a href="{e(url)}" style="display:inline-block;background:#2457d6;color:#fff;'
-        'text-decoration:none;padding:10px 18px;border-radius:6px">Join the shared screen</a>'
+        f'text-decoration:none;padding:10px 18px;border-radius:6px">{e(button)}</a>'
         "</p>"
         f'<p style="font-size:14px;color:#555">Or open this link: <a href="{e(url)}">'
-        f"{e(url)}</a><br>It is for you alone: it works on one device and expires in "
-        f"{e(expiry)}. Nothing to install.</p>"
+        f"{e(url)}</a><br>{e(fine)} Nothing to install.</p>"
         '<p style="font-size:13px;color:#777">If you did not expect this invitation, you '
         "can ignore this email.</p></div></body></html>\n"
     )
-    return EmailContent(subject, text, body)
 
 
 def parse_sender(value: str) -> Address:

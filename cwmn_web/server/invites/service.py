@@ -6,10 +6,11 @@ One :class:`Invites` per app (``app.state.invites``); the host socket calls :met
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from email.headerregistry import Address
 
@@ -23,7 +24,7 @@ from .checks import InviteRequest, check_invite
 from .compose import build_email, email_content, invite_url, parse_sender, sms_text
 from .limits import Limit, check_limits
 from .smtp import SmtpTransport
-from .transports import OutboxTransport, Outgoing, Transport
+from .transports import Delivery, OutboxTransport, Outgoing, Transport
 from .twilio import TwilioTransport
 
 __all__ = ["InviteResult", "Inviter", "Invites", "make_transports"]
@@ -83,46 +84,67 @@ class Invites:
         or ``invite_unavailable`` (nothing is sent before every check passed)."""
         request = check_invite(message, inviter.region)
         invite_id, link, now = await self._reserve(inviter, request)
-        transport = self.transports[request.channel]
         item = self._compose(inviter, request, invite_id, link, now)
+        # Nobody received a link that failed to go out: it is revoked.
+        delivery = await self.deliver(item, lambda: self.store.revoke_link(link.token))
+        return InviteResult(invite_id, request.channel, request.to, delivery.status)
+
+    async def deliver(self, item: Outgoing, undo: Callable[[], object]) -> Delivery:
+        """Hand ``item`` to its channel's transport and record how it went; on failure
+        ``undo()`` runs (in a thread) and ``invite_failed``/``invite_unavailable`` (or
+        ``server_error``) is raised."""
+        transport = self.transports[item.channel]
         try:
             delivery = await transport.deliver(item)
         except Exception as exc:
             error = exc if isinstance(exc, CwmnError) else None
             if error is None:
-                log.exception("invite %s: %s failed", invite_id, transport.name)
+                log.exception("invite %s: %s failed", item.invite_id, transport.name)
                 error = CwmnError("the server failed while sending the invite", "server_error")
             await run_in_threadpool(
-                self.store.finish_invite, invite_id, "failed", transport.name, None, error.message
+                self.store.finish_invite,
+                item.invite_id,
+                "failed",
+                transport.name,
+                None,
+                error.message,
             )
-            await run_in_threadpool(self.store.revoke_link, link.token)  # nobody received it
+            await run_in_threadpool(undo)
             raise error from None
         await run_in_threadpool(
             self.store.finish_invite,
-            invite_id,
+            item.invite_id,
             delivery.status,
             transport.name,
             delivery.provider_id,
         )
-        return InviteResult(invite_id, request.channel, request.to, delivery.status)
+        return delivery
+
+    @contextlib.asynccontextmanager
+    async def slot(self, site_id: int, session_id: str | None = None) -> AsyncIterator[float]:
+        """Check the limits of the site (and of the session, if any) and yield the time;
+        record the invite before leaving. One invite at a time, so concurrent invites
+        cannot all pass the same count."""
+        session_limit, site_limit = self.limits
+        async with self._lock:
+            now = self.clock()
+            by_site = await run_in_threadpool(
+                self.store.invite_times, now - site_limit.window, site_id=site_id
+            )
+            checks = [(site_limit, by_site)]
+            if session_id is not None:
+                by_session = await run_in_threadpool(
+                    self.store.invite_times, now - session_limit.window, session_id=session_id
+                )
+                checks.insert(0, (session_limit, by_session))
+            check_limits(checks, now)
+            yield now
 
     async def _reserve(
         self, inviter: Inviter, request: InviteRequest
     ) -> tuple[str, LinkRecord, float]:
-        """Check the limits and record the invite with its new link, one invite at a time
-        (so concurrent invites cannot all pass the same count)."""
-        session_limit, site_limit = self.limits
-        async with self._lock:
-            now = self.clock()
-            by_session = await run_in_threadpool(
-                self.store.invite_times,
-                now - session_limit.window,
-                session_id=inviter.session_id,
-            )
-            by_site = await run_in_threadpool(
-                self.store.invite_times, now - site_limit.window, site_id=inviter.site_id
-            )
-            check_limits([(session_limit, by_session), (site_limit, by_site)], now)
+        """Check the limits and record the invite with its new link."""
+        async with self.slot(inviter.site_id, inviter.session_id) as now:
             link = await run_in_threadpool(
                 self.store.create_link,
                 inviter.session_id,

@@ -1,0 +1,146 @@
+// cwmn_web: the default consent dialog for an invitation to host (docs/LIVE.md, "Invite to
+// host"), shown when the page has no 'host invite' listener of its own; the answer calls
+// CwmnAPI.session.acceptHostInvite() or CwmnAPI.session.declineHostInvite().
+// Its content is in a closed shadow root (the page's CSS cannot restyle it, nor it the
+// page), on an element capture never mirrors (data-cwmn-overlay). Accessible: a labelled
+// modal dialog, focus on "Share my screen", Tab kept inside, Escape = "Not now", focus given
+// back to where it was.
+const HOST_CSS = [
+  'all:initial', 'display:block', 'position:fixed', 'top:0', 'left:0', 'right:0', 'bottom:0',
+  'margin:0', 'padding:0', 'border:0', 'z-index:2147483647', 'visibility:visible',
+  'opacity:1', 'pointer-events:auto',
+].map((d) => d + '!important').join(';');
+const SHEET = `
+.backdrop { position: fixed; inset: 0; display: flex; align-items: center;
+  justify-content: center; padding: 16px; box-sizing: border-box;
+  background: rgba(15, 18, 26, .45); }
+.dialog { box-sizing: border-box; width: 100%; max-width: 28em; padding: 22px 24px 18px;
+  border-radius: 10px; background: #fff; color: #1f2328; text-align: left; direction: ltr;
+  box-shadow: 0 12px 40px rgba(0, 0, 0, .3); font: 15px/1.5 system-ui, -apple-system,
+  "Segoe UI", Roboto, sans-serif; }
+h2 { margin: 0 0 8px; font-size: 18px; line-height: 1.3; font-weight: 650; }
+p { margin: 0 0 12px; }
+blockquote { margin: 0 0 12px; padding: 6px 12px; border-left: 3px solid #c8ccd6;
+  color: #444; white-space: pre-line; overflow-wrap: anywhere; max-height: 10em;
+  overflow: auto; }
+blockquote:empty { display: none; }
+.actions { display: flex; justify-content: flex-end; gap: 8px; flex-wrap: wrap;
+  margin-top: 16px; }
+button { font: inherit; font-weight: 600; padding: 8px 16px; border-radius: 6px;
+  cursor: pointer; border: 1px solid #b9bfcc; background: #fff; color: #1f2328; }
+button.yes { background: #2457d6; border-color: #2457d6; color: #fff; }
+button:focus-visible, button:focus { outline: 3px solid #9db8ff; outline-offset: 2px; }
+@media (prefers-color-scheme: dark) {
+  .dialog { background: #1e2128; color: #e8eaee; }
+  blockquote { color: #c9cdd6; border-color: #4a5060; }
+  button { background: #2a2e37; color: #e8eaee; border-color: #4a5060; }
+}
+`;
+
+let current = null; // {host, root, dialog, title, text, quote, buttons, done, promise}
+
+function el(tag, className, text) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+/** The stub's entry point: ask, then answer through ``api`` (``window.CwmnAPI``). */
+export async function show(invite, attachShadow, api) {
+  const yes = await ask(invite, attachShadow);
+  try {
+    await (yes ? api.session.acceptHostInvite() : api.session.declineHostInvite());
+  } catch (e) {
+    console.error('CWMN: invitation to host', e);
+  }
+}
+
+/** Ask the visitor whether to host the session ``invite`` ({inviterName, message, …})
+ * asks for; resolves true ("Share my screen") or false ("Not now", Escape). One dialog at a
+ * time: asking again while it is open gives the same answer. */
+export function ask(invite, attachShadow) {
+  if (current) return current.promise;
+  const info = invite || {};
+  const who = String(info.inviterName || '').trim() || 'Someone';
+  const host = document.createElement('cwmn-consent');
+  host.setAttribute('data-cwmn-overlay', '');
+  host.setAttribute('style', HOST_CSS);
+  const root = (attachShadow || Element.prototype.attachShadow).call(host, { mode: 'closed' });
+  const style = el('style');
+  style.textContent = SHEET;
+  const backdrop = el('div', 'backdrop');
+  const dialog = el('div', 'dialog');
+  dialog.setAttribute('role', 'dialog');
+  dialog.setAttribute('aria-modal', 'true');
+  dialog.setAttribute('aria-labelledby', 'cwmn-consent-title');
+  dialog.setAttribute('aria-describedby', 'cwmn-consent-text');
+  const title = el('h2', '', 'Share your screen with ' + who + '?');
+  title.id = 'cwmn-consent-title';
+  const text = el('p', '', who + ' invites you to share this page with them. They will see ' +
+    'this page and your pointer, but not passwords or masked fields.');
+  text.id = 'cwmn-consent-text';
+  const quote = el('blockquote', '', String(info.message || '').trim());
+  const no = el('button', 'no', 'Not now');
+  const yes = el('button', 'yes', 'Share my screen');
+  no.type = yes.type = 'button';
+  const actions = el('div', 'actions');
+  actions.append(no, yes);
+  dialog.append(title, text, quote, actions);
+  backdrop.append(dialog);
+  root.append(style, backdrop);
+
+  const before = document.activeElement;
+  let resolve;
+  const promise = new Promise((r) => { resolve = r; });
+  const done = (answer) => {
+    if (current === null || current.promise !== promise) return;
+    current = null;
+    host.remove();
+    if (before && typeof before.focus === 'function') {
+      try { before.focus({ preventScroll: true }); } catch (e) { /* it went away */ }
+    }
+    resolve(answer);
+  };
+  yes.addEventListener('click', () => done(true));
+  no.addEventListener('click', () => done(false));
+  dialog.addEventListener('keydown', (event) => {
+    if (event.key === 'Escape') {
+      event.preventDefault();
+      done(false);
+    } else if (event.key === 'Tab') { // keep focus inside: the two buttons, in turn
+      event.preventDefault();
+      (root.activeElement === yes ? no : yes).focus();
+    }
+  });
+  current = { host, root, dialog, title, text, quote, buttons: [no, yes], promise };
+  document.documentElement.append(host);
+  yes.focus({ preventScroll: true });
+  return promise;
+}
+
+/** What is shown, for tests and debugging (the shadow root stays closed): texts, roles, and
+ * each button's centre in viewport px and whether it has focus. */
+export function debugState() {
+  if (!current || !current.host.isConnected) return { open: false };
+  const { root, dialog, title, text, quote, buttons } = current;
+  return {
+    open: true,
+    role: dialog.getAttribute('role'),
+    modal: dialog.getAttribute('aria-modal') === 'true',
+    label: root.getElementById(dialog.getAttribute('aria-labelledby')).textContent,
+    description: root.getElementById(dialog.getAttribute('aria-describedby')).textContent,
+    title: title.textContent,
+    text: text.textContent,
+    message: quote.textContent,
+    buttons: buttons.map((b) => {
+      const r = b.getBoundingClientRect();
+      return {
+        label: b.textContent,
+        x: r.left + r.width / 2,
+        y: r.top + r.height / 2,
+        focused: root.activeElement === b,
+      };
+    }),
+  };
+}
