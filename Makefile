@@ -6,7 +6,7 @@ PORT ?= 8000
 HOST ?= 127.0.0.1
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test unit lint build db browsers bench clean
+.PHONY: run test unit lint build db browsers bench docs clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,9 @@ unit: $(VENV)/.installed
 
 test: browsers build lint bench/node_modules/.package-lock.json
 	$(PY) -m pytest -q
+
+docs: $(VENV)/.installed
+	$(PY) -m cwmn_web.server.reference
 
 bench/node_modules/.package-lock.json: bench/package-lock.json
 	npm ci --prefix bench --no-audit --no-fund --silent

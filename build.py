@@ -42,6 +42,13 @@ PYODIDE_FILES = (
     "python_stdlib.zip",
 )
 WHEEL_PACKAGES = ("", "protocol", "client", "viewer", "browser")  # no server code
+#: PyScript for pages whose own code is Python (static/pyscript.html); its dist/ is bundled,
+#: so the package alone is enough. The tarball's sha512 is pinned, as npm's lock would.
+PYSCRIPT_VERSION = "0.7.31"
+PYSCRIPT_INTEGRITY = (
+    "sha512-GqM1aonc1N4RTkNZ1zJ8jJk8+i2cqeztZslPsAiQtn+wHH"
+    "kUX9Z1FgIg4HjCvhBylB68UKmbTVTzOobpgPIMVQ=="
+)
 CACHE = ROOT / ".build"
 DIST = ROOT / "static" / "dist"
 ASSETS = DIST / "assets"
@@ -100,6 +107,38 @@ def fetch_pyodide() -> Path:
     if version != PYODIDE_VERSION:
         raise SystemExit(f"npm served pyodide {version}, expected {PYODIDE_VERSION}")
     (target / ".complete").write_text(PYODIDE_VERSION)
+    return target
+
+
+def fetch_pyscript() -> Path:
+    """Unpack @pyscript/core's dist/ (no source maps) and licence into .build/ once."""
+    target = CACHE / f"pyscript-{PYSCRIPT_VERSION}"
+    if (target / ".complete").exists():
+        return target
+    CACHE.mkdir(exist_ok=True)
+    tarball = CACHE / f"pyscript-core-{PYSCRIPT_VERSION}.tgz"
+    if not tarball.exists():
+        log(f"npm pack @pyscript/core@{PYSCRIPT_VERSION}")
+        spec = f"@pyscript/core@{PYSCRIPT_VERSION}"
+        cmd = ["npm", "pack", spec, "--json", "--pack-destination", str(CACHE)]
+        out = subprocess.run(cmd, check=True, capture_output=True, text=True)
+        (CACHE / json.loads(out.stdout)[0]["filename"]).rename(tarball)
+    digest = base64.b64encode(hashlib.sha512(tarball.read_bytes()).digest()).decode()
+    if f"sha512-{digest}" != PYSCRIPT_INTEGRITY:
+        tarball.unlink()
+        raise SystemExit(f"@pyscript/core {PYSCRIPT_VERSION}: the tarball's sha512 is not pinned")
+    shutil.rmtree(target, ignore_errors=True)
+    target.mkdir()
+    with tarfile.open(tarball) as tar:
+        for member in tar.getmembers():
+            name = member.name.removeprefix("package/")
+            keep = name == "LICENSE" or (
+                name.startswith("dist/") and "/" not in name[5:] and not name.endswith(".map")
+            )
+            data = tar.extractfile(member) if member.isfile() and keep else None
+            if data is not None:
+                (target / name.removeprefix("dist/")).write_bytes(data.read())
+    (target / ".complete").write_text(PYSCRIPT_VERSION)
     return target
 
 
@@ -168,6 +207,9 @@ def build() -> str:
         src, dst = pyodide / name, out / name
         if not dst.exists() or dst.stat().st_size != src.stat().st_size:
             shutil.copyfile(src, dst)
+    for src in sorted(fetch_pyscript().iterdir()):
+        if src.name != ".complete":
+            write_if_changed(ASSETS / "pyscript" / src.name, src.read_bytes())
     wheel_name, wheel = build_wheel()
     for old in out.glob("cwmn_web-*.whl*"):
         if old.name not in (wheel_name, wheel_name + ".gz"):
@@ -176,7 +218,7 @@ def build() -> str:
         log(f"wrote {wheel_name} ({len(wheel)} bytes)")
     original = json.loads((pyodide / "pyodide-lock.json").read_text())
     write_if_changed(out / "pyodide-lock.json", lock_file(original, wheel_name, wheel))
-    for module in ("worker.mjs", "capture.mjs", "cursors.mjs"):
+    for module in ("worker.mjs", "capture.mjs", "cursors.mjs", "consent.mjs"):
         write_if_changed(ASSETS / module, (ROOT / "static" / module).read_bytes())
 
     digest = hashlib.sha256()

@@ -1,5 +1,5 @@
 """``python -m bench [NAME…]``: run every benchmark (or those named: embed, capture, latency,
-fanout, pointer), print ratios, save JSON under bench/results/."""
+fanout, pointer, pyscript), print ratios, save JSON under bench/results/."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from . import capture, embed, fanout, latency, pointer
+from . import capture, embed, fanout, latency, pointer, pyscript
 
 RESULTS = Path(__file__).parent / "results"
 BENCHES = {
@@ -18,6 +18,7 @@ BENCHES = {
     "latency": latency,
     "fanout": fanout,
     "pointer": pointer,
+    "pyscript": pyscript,
 }
 
 

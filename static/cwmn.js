@@ -13,6 +13,10 @@
       return root;
     };
   }
+  // Invite to host (docs/LIVE.md): the token leaves the address bar.
+  var hi = /&?cwmn-host-invite=([\w-]+)/.exec(location.hash);
+  if (hi) try { history.replaceState(history.state, '', location.hash.replace(hi[0], '')
+    .replace(/^#$/, '') || location.pathname + location.search); } catch (e) { /* kept */ }
   var script = document.currentScript, ds = (script && script.dataset) || {};
   var server = (ds.server || (script && script.src ? new URL(script.src, location.href).origin
     : location.origin)).replace(/\/+$/, '');
@@ -148,7 +152,7 @@
         var resume = null;
         try { resume = JSON.parse(sessionStorage.getItem(KEY)); } catch (e) { /* none */ }
         worker.postMessage(JSON.stringify({ op: 'boot', config: { server: server,
-          pageUrl: location.href, features: features, resume: resume,
+          pageUrl: location.href, features: features, resume: resume, hostInvite: hi && hi[1],
           mask: ds.maskSelectors ? [ds.maskSelectors] : [],
           block: ds.blockSelectors ? [ds.blockSelectors] : [] } }));
         outbox.splice(0).forEach(post);
@@ -183,6 +187,11 @@
       cursors = cursors || import(assets + 'cursors.mjs');
       cursors.then(function (c) { c.handle(m, attach); })
         .catch(function (e) { console.error('CWMN: pointers failed', e); });
+    } else if (m.op === 'consent') {
+      import(assets + 'consent.mjs').then(function (c) { c.show(m.invite, attach, api); })
+        .catch(function (e) { console.error('CWMN: consent dialog failed', e); });
+    } else if (m.op === 'echo') {
+      post(m);
     } else if (m.op === 'marks') {
       Object.keys(m.marks).forEach(function (k) { timings[k] = m.marks[k] - performance.timeOrigin; });
     } else if (m.op === 'fatal') {
@@ -203,7 +212,10 @@
   try {
     var src = 'import ' + JSON.stringify(assets + 'worker.mjs') + ';';
     var url = URL.createObjectURL(new Blob([src], { type: 'text/javascript' }));
-    worker = new Worker(url, { type: 'module', name: 'cwmn' });
+    // Python in the page's own Pyodide: browser/page.py
+    var ch = ds.python === 'page' && new MessageChannel();
+    worker = ch ? ch.port1 : new Worker(url, { type: 'module', name: 'cwmn' });
+    if (ch) api._port = ch.port2;
     worker.onmessage = onWorker;
     worker.onerror = function (e) { fail((e && e.message) || 'the worker failed to start'); };
   } catch (e) {

@@ -22,6 +22,8 @@ from .connection import BrowserConnection
 
 __all__ = ["WorkerBridge", "start"]
 
+ECHO_TIMEOUT = 2.0
+
 
 class WorkerBridge:
     """Implements the host core's ports with postMessage, fetch and WebSocket."""
@@ -30,6 +32,7 @@ class WorkerBridge:
         self.scope = scope
         self.controller: HostController | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._echoes: dict[int, asyncio.Future[None]] = {}
         self._listener = create_proxy(self.on_message)
 
     # -- Ports --------------------------------------------------------------------------
@@ -58,6 +61,24 @@ class WorkerBridge:
 
     def store(self, key: str, value: dict[str, Any] | None) -> None:
         self.post({"op": "store", "key": key, "value": value})
+
+    async def settled(self) -> None:
+        """The page echoes ``{op: "echo", id}``: it has handled what was posted before."""
+        echo = len(self._echoes) + 1
+        while echo in self._echoes:
+            echo += 1
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._echoes[echo] = future
+        self.post({"op": "echo", "id": echo})
+        try:
+            await asyncio.wait_for(future, ECHO_TIMEOUT)
+        except TimeoutError:
+            pass  # a page that does not answer: go on with what is known
+        finally:
+            self._echoes.pop(echo, None)
+
+    def warn(self, message: str) -> None:
+        print(message, file=sys.stderr)
 
     async def fetch_json(self, url: str) -> dict[str, Any]:
         try:
@@ -96,6 +117,7 @@ class WorkerBridge:
                     page_url=config["pageUrl"],
                     features=config.get("features", {}),
                     resume=config.get("resume"),
+                    host_invite=_token(config.get("hostInvite")),
                     mask=tuple(config.get("mask") or ()),
                     block=tuple(config.get("block") or ()),
                 ),
@@ -109,6 +131,10 @@ class WorkerBridge:
             controller.subscribe(message["event"], message["id"], bool(message.get("once")))
         elif op == "off":
             controller.unsubscribe(message["id"])
+        elif op == "echo":
+            future = self._echoes.get(message.get("id"))
+            if future is not None and not future.done():
+                future.set_result(None)
         elif op == "mirror":
             controller.on_capture(str(message["kind"]), message["data"])
         elif op == "call":
@@ -137,6 +163,16 @@ class WorkerBridge:
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+
+def _token(value: Any) -> str | None:
+    """An invitation token from the page (URL-safe, short), or None."""
+    ok = isinstance(value, str) and 0 < len(value) <= 200
+    return (
+        value
+        if ok and value.isascii() and value.replace("-", "").replace("_", "").isalnum()
+        else None
+    )
 
 
 def start(scope: Any) -> WorkerBridge:

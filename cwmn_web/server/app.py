@@ -1,5 +1,5 @@
 """The Starlette application: the embed, domain info, host and guest sockets, join pages,
-the development outbox, the demo."""
+invitations to host, the development outbox, the demo."""
 
 from __future__ import annotations
 
@@ -17,11 +17,14 @@ from starlette.staticfiles import StaticFiles
 
 from .assets import CORS, AssetServer
 from .config import Settings
+from .demo_page import DemoPage
 from .guest_socket import guest_socket
+from .host_invites import HostInvitePage
 from .host_socket import host_socket
 from .invites.outbox_page import OutboxPage
 from .invites.service import Invites, make_transports
 from .join_page import JoinPage
+from .reference_page import ReferencePage
 from .relay import Relay
 from .sites import hostname_of
 from .store import Store
@@ -90,7 +93,10 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         Route("/api/domain-info", domain_info),
         Route("/healthz", health),
         Route("/join/{token}", JoinPage(settings, store, assets).page),
+        Route("/host-invite/{token}", HostInvitePage(store).page),
         Route("/outbox", outbox.page),
+        Route("/docs/api", ReferencePage().page),
+        Route("/demo/pyscript", DemoPage(settings.static_dir / "pyscript.html", assets).page),
         WebSocketRoute("/ws", host_socket),
         WebSocketRoute("/ws/guest", guest_socket),
         Mount("/static", StaticFiles(directory=settings.static_dir), name="static"),

@@ -1,5 +1,6 @@
-"""Browser test fixtures: one cwmn-web server, customer pages on other origins, and one
-browser context per browser (so Pyodide's files stay in the HTTP cache across tests)."""
+"""Browser test fixtures: one cwmn-web server and customer pages on other origins (from our
+pytest plugin, cwmn_web.testing.plugin, like a customer's tests), and one browser context
+per browser (so Pyodide's files stay in the HTTP cache across tests)."""
 
 from __future__ import annotations
 
@@ -45,13 +46,13 @@ def fake_twilio() -> Iterator[FakeTwilio]:
 
 
 @pytest.fixture(scope="session")
-def cwmn_server(
+def cwmn_server_env(
     tmp_path_factory: pytest.TempPathFactory, smtp_sink: SmtpSink, fake_twilio: FakeTwilio
-) -> Iterator[CwmnServer]:
-    data = tmp_path_factory.mktemp("cwmn-data")
-    env = {
+) -> dict[str, str]:
+    """The plugin's ``cwmn_server`` (cwmn_web.testing.plugin) with mail, SMS and a frame log."""
+    return {
         # Every frame hosts send is logged, so tests can check what left the host's browser.
-        "CWMN_FRAME_LOG": str(data / "frames.log"),
+        "CWMN_FRAME_LOG": str(tmp_path_factory.mktemp("cwmn-frames") / "frames.log"),
         "CWMN_SMTP_HOST": smtp_sink.host,
         "CWMN_SMTP_PORT": str(smtp_sink.port),
         "CWMN_SMTP_STARTTLS": "off",
@@ -61,8 +62,6 @@ def cwmn_server(
         "CWMN_TWILIO_FROM": "+15005550006",
         "CWMN_TWILIO_BASE_URL": fake_twilio.url,
     }
-    with CwmnServer(data, env=env) as server:
-        yield server
 
 
 @pytest.fixture(scope="session")
@@ -74,10 +73,16 @@ def guest_context(browser: Browser) -> Iterator[BrowserContext]:
 
 
 @pytest.fixture(scope="session")
-def customer_site(cwmn_server: CwmnServer) -> Iterator[PageServer]:
-    """Customer pages on http://localhost:PORT — another origin than the server's 127.0.0.1."""
-    with PageServer(PAGES, lambda: cwmn_server.url, host="127.0.0.1").running() as site:
-        yield site
+def cwmn_pages_dir() -> Path:
+    """The plugin's ``cwmn_site`` serves our customer pages."""
+    return PAGES
+
+
+@pytest.fixture(scope="session")
+def customer_site(cwmn_site: PageServer) -> PageServer:
+    """Customer pages on 127.0.0.1:PORT; open them as http://localhost:PORT/…, another
+    origin than the server's 127.0.0.1."""
+    return cwmn_site
 
 
 @pytest.fixture(scope="session")

@@ -35,7 +35,7 @@ def join(context: BrowserContext, link: str, name: str = "Ann") -> tuple[Page, F
 
 
 def frames_sent(server: CwmnServer) -> str:
-    log = server.data_dir / "frames.log"
+    log = Path(server.env["CWMN_FRAME_LOG"])
     return log.read_text() if log.exists() else ""
 
 
