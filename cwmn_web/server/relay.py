@@ -437,6 +437,13 @@ class Relay:
             peer.send(Paused(paused=True))
         for text in room.backlog(guest.guest_id, last_seq):
             peer.send(text)
+        for other in room.guests.values():  # where the others point now
+            if (
+                other.guest_id != guest.guest_id
+                and other.pointer
+                and not room.muted(other.guest_id)
+            ):
+                peer.send(self._pointer_of(other))
         if live.host is not None:
             if new:
                 live.host.peer.send(GuestJoined(guest=room.guests[guest.guest_id].to_dict()))
@@ -487,17 +494,19 @@ class Relay:
             self._send_pointer(live, guest_id)
 
     def _send_pointer(self, live: LiveRoom, guest_id: str) -> None:
-        guest = live.room.guests[guest_id]
+        self._to_everyone(live, self._pointer_of(live.room.guests[guest_id]), but=guest_id)
+
+    @staticmethod
+    def _pointer_of(guest: Guest) -> GuestPointer:
         pointer = guest.pointer
-        message = GuestPointer(
-            guest_id=guest_id,
+        return GuestPointer(
+            guest_id=guest.guest_id,
             name=guest.name,
             color=guest.color,
             x=pointer["x"] if pointer else 0.0,
             y=pointer["y"] if pointer else 0.0,
             visible=pointer is not None,
         )
-        self._to_everyone(live, message, but=guest_id)
 
     def guest_click(self, live: LiveRoom, guest_id: str, click: PointerClick) -> None:
         """A guest clicked: the host (a ``click`` event and a ripple) and the others see it."""

@@ -246,3 +246,19 @@ def test_resuming_host_learns_the_rooms_flags(live_client: LiveClient) -> None:
         with host(client) as h:
             back = h.resumed(started.resume_token, "page-2")
             assert (back.mute_all, back.public_link) == (True, False)
+
+
+def test_a_joining_guest_learns_where_the_others_point(live_client: LiveClient) -> None:
+    with live_client() as client, host(client) as h, ExitStack() as stack:
+        h.start()
+        bob = stack.enter_context(guest(client, "dev-b"))
+        bob_id = bob.joined(h.link(), "Bob").guest_id
+        bob.send(PointerMove(x=40, y=900))
+        bob.sync()
+        eve = stack.enter_context(guest(client, "dev-e"))
+        eve.joined(h.link(), "Eve")
+        assert moves(eve) == [(bob_id, 40, 900, True)]
+        ok(h, MuteGuest(ref=next(_refs), guest_id=bob_id, muted=True))
+        cat = stack.enter_context(guest(client, "dev-c"))
+        cat.joined(h.link(), "Cat")
+        assert moves(cat) == []  # a muted guest's pointer reaches no one
