@@ -27,7 +27,7 @@ db: $(VENV)/.installed
 	$(VENV)/bin/cwmn-web init-db
 
 run: build db
-	$(VENV)/bin/cwmn-web serve --host $(HOST) --port $(PORT)
+	CWMN_OUTBOX_PAGE=$${CWMN_OUTBOX_PAGE:-auto} $(VENV)/bin/cwmn-web serve --host $(HOST) --port $(PORT)
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .

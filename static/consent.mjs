@@ -65,10 +65,18 @@ export function ask(invite, attachShadow) {
   const who = String(info.inviterName || '').trim() || 'Someone';
   const host = document.createElement('cwmn-consent');
   host.setAttribute('data-cwmn-overlay', '');
-  host.setAttribute('style', HOST_CSS);
+  host.style.cssText = HOST_CSS; // CSSOM, not a style attribute: allowed by a strict page CSP
   const root = (attachShadow || Element.prototype.attachShadow).call(host, { mode: 'closed' });
-  const style = el('style');
-  style.textContent = SHEET;
+  // A constructed sheet is not an inline <style>: a page CSP without 'unsafe-inline' allows it.
+  let style = null;
+  if ('adoptedStyleSheets' in root && typeof CSSStyleSheet.prototype.replaceSync === 'function') {
+    const sheet = new CSSStyleSheet();
+    sheet.replaceSync(SHEET);
+    root.adoptedStyleSheets = [sheet];
+  } else {
+    style = el('style');
+    style.textContent = SHEET;
+  }
   const backdrop = el('div', 'backdrop');
   const dialog = el('div', 'dialog');
   dialog.setAttribute('role', 'dialog');
@@ -88,7 +96,8 @@ export function ask(invite, attachShadow) {
   actions.append(no, yes);
   dialog.append(title, text, quote, actions);
   backdrop.append(dialog);
-  root.append(style, backdrop);
+  if (style) root.append(style);
+  root.append(backdrop);
 
   const before = document.activeElement;
   let resolve;

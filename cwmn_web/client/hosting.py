@@ -204,7 +204,7 @@ class HostSession:
         self.owner.emit("roomdata update", [dict(g) for g in self.guests])
 
     def draw_cursors(self) -> None:
-        """Show the guests' pointers on the host page (none while privacy hides the page)."""
+        """Show the guests' pointers on the host page, at document coordinates."""
         cursors = [
             {
                 "id": g["guestId"],

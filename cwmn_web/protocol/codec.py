@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from functools import cache
 from typing import Any
 
@@ -34,7 +35,9 @@ def encode_obj(message: Message) -> dict[str, Any]:
 
 def encode(message: Message) -> str:
     """One text frame for ``message``."""
-    return json.dumps(encode_obj(message), separators=(",", ":"), ensure_ascii=False)
+    return json.dumps(
+        encode_obj(message), separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    )
 
 
 @cache
@@ -64,13 +67,26 @@ def decode_obj(obj: Any) -> Message:
     return cls(**values)
 
 
+def _not_a_number(name: str) -> Any:
+    """JSON has no NaN or Infinity: a peer sending them breaks every page that parses them."""
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite(text: str) -> float:
+    """A JSON number that fits a float (``1e999`` would be infinite)."""
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} is too large")
+    return value
+
+
 def decode(frame: str | bytes) -> Message:
     """Parse one text frame; raise ``protocol`` for bad JSON, types or sizes."""
     size = len(frame.encode() if isinstance(frame, str) else frame)
     if size > MAX_FRAME:
         raise ProtocolError(f"frame of {size} bytes exceeds {MAX_FRAME}")
     try:
-        obj = json.loads(frame)
+        obj = json.loads(frame, parse_constant=_not_a_number, parse_float=_finite)
     except (ValueError, RecursionError) as exc:
         raise ProtocolError(f"frame is not JSON: {exc}") from None
     return decode_obj(obj)

@@ -83,7 +83,7 @@ class Settings:
     twilio_base_url: str = field(
         default_factory=lambda: _env("CWMN_TWILIO_BASE_URL", "https://api.twilio.com")
     )
-    outbox_page: str = field(default_factory=lambda: _env("CWMN_OUTBOX_PAGE", "auto"))
+    outbox_page: str = field(default_factory=lambda: _env("CWMN_OUTBOX_PAGE", "off"))
     invites_per_session: int = field(
         default_factory=lambda: int(_env("CWMN_INVITES_PER_SESSION", "10"))
     )

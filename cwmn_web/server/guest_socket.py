@@ -164,15 +164,22 @@ class GuestConnection:
             link, guest_id = bound, bound.guest_id
         if not await self.relay.check_open(session):
             raise JoinRefused("session_ended")
-        live = self.relay.room_for_guest(session)
-        if guest_id not in live.room.guests:
-            site = await run_in_threadpool(self.store.site_by_id, session.site_id)
-            limit = int({**DEFAULT_SETTINGS, **(site.settings if site else {})}["maxGuests"])
-            if len(live.room.guests) >= limit:
-                raise JoinRefused("room_full")
+        site = await run_in_threadpool(self.store.site_by_id, session.site_id)
+        limit = int({**DEFAULT_SETTINGS, **(site.settings if site else {})}["maxGuests"])
         record = await run_in_threadpool(
             self.store.seat_guest, session.id, link, device, guest_id, name
         )
+        # Checked after the last await, so that nothing can change before the seat is taken:
+        # the session may have ended, the room filled or the host removed this guest since.
+        if record.removed_at is not None:
+            raise JoinRefused("guest_removed")
+        if not await self.relay.check_open(session):
+            raise JoinRefused("session_ended")
+        live = self.relay.room_for_guest(session)
+        if live.room.is_removed(record.guest_id):
+            raise JoinRefused("guest_removed")
+        if record.guest_id not in live.room.guests and len(live.room.guests) >= limit:
+            raise JoinRefused("room_full")
         self.live = live
         self.guest_id = record.guest_id
         guest = Guest(record.guest_id, name, joined_at=record.joined_at, via=record.via)

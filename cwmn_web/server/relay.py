@@ -572,6 +572,7 @@ class Relay:
     async def remove_guest(self, live: LiveRoom, guest_id: str) -> None:
         """Remove a guest for good: its link stops admitting it, its viewer says so."""
         self._present(live, guest_id)
+        live.room.mark_removed(guest_id)  # before the await: a join under way must not seat it
         await run_in_threadpool(self.store.remove_guest, live.room.session_id, guest_id)
         guest = live.room.remove_guest(guest_id)
         peer = live.guests.pop(guest_id, None)

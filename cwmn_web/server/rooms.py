@@ -212,6 +212,8 @@ class Room:
     _guest_generation: dict[str, int] = field(default_factory=dict)
     _known_to_host: dict[str, Guest] = field(default_factory=dict)
     """The guests the host's page knew of when it lost the room."""
+    _removed: set[str] = field(default_factory=set)
+    """Guests the host removed (their joins under way must not seat them again)."""
     _muted: set[str] = field(default_factory=set)
     """Guests muted by the host: kept while they are away, so a reconnect stays muted."""
     _colors: dict[str, str] = field(default_factory=dict)
@@ -314,7 +316,16 @@ class Room:
         return new
 
     def remove_guest(self, guest_id: str) -> Guest | None:
+        """The guest left (or was removed); what only a present guest needs is forgotten."""
+        for per_guest in (self._last_move, self._last_click, self._held_move):
+            per_guest.pop(guest_id, None)
         return self.guests.pop(guest_id, None)
+
+    def mark_removed(self, guest_id: str) -> None:
+        self._removed.add(guest_id)
+
+    def is_removed(self, guest_id: str) -> bool:
+        return guest_id in self._removed
 
     def muted(self, guest_id: str) -> bool:
         """Whether the guest's pointer and clicks reach no one (own flag or mute-all)."""

@@ -19,6 +19,7 @@ from sqlalchemy import (
     Column,
     Float,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
@@ -98,6 +99,7 @@ guests = Table(
     Column("name", String(100), nullable=False, default=""),
     Column("joined_at", Float, nullable=False),
     Column("removed_at", Float),
+    Index("ix_guests_link_device", "link_hash", "device_hash"),
 )
 
 invites = Table(
@@ -140,7 +142,7 @@ outbox = Table(
     Column("id", Integer, primary_key=True),
     Column("invite_id", String(32), ForeignKey("invites.id"), nullable=False),
     Column("channel", String(8), nullable=False),
-    Column("recipient", String(400), nullable=False),
+    Column("recipient", Text, nullable=False),  # "Name <address>" can pass 400 characters
     Column("subject", Text, nullable=False, default=""),
     Column("body_text", Text, nullable=False),
     Column("body_html", Text),

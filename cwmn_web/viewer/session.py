@@ -390,9 +390,14 @@ class GuestSession:
     def _frame(self, message: MirrorFrame) -> None:
         # A snapshot starts a page (and the host's seq starts over on each page load), so
         # it is always taken; anything else already applied is a replay after a reconnect.
-        if message.kind != "snapshot" and message.seq <= self.last_seq:
+        # The host's pointer is not kept in the server's log: a joining guest gets the last
+        # one after the log, whatever its seq, and it is never what a reconnect resumes from.
+        if message.kind == "pointer":
+            pass
+        elif message.kind != "snapshot" and message.seq <= self.last_seq:
             return
-        self.last_seq = message.seq
+        else:
+            self.last_seq = message.seq
         try:
             data = self.sanitizer.frame(message.kind, message.data)
         except ProtocolError as exc:

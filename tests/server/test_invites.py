@@ -452,7 +452,12 @@ def test_the_outbox_page(live_client: LiveClient) -> None:
 
 
 def test_the_outbox_page_is_local_and_only_while_the_outbox_is_used(
-    tmp_path: Path, store: Store, live_static: Path, sink: SmtpSink, twilio: FakeTwilio
+    tmp_path: Path,
+    store: Store,
+    live_static: Path,
+    sink: SmtpSink,
+    twilio: FakeTwilio,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     def page(local: bool, **settings: Any) -> int:
         values = {"data_dir": tmp_path, "static_dir": live_static, "outbox_page": "auto"}
@@ -469,6 +474,9 @@ def test_the_outbox_page_is_local_and_only_while_the_outbox_is_used(
     assert page(True, **smtp(sink), **sms(twilio)) == 404
     assert page(True, **none, outbox_page="off") == 404
     assert page(False, **smtp(sink), **sms(twilio), outbox_page="on") == 200
+    # Off unless asked for: behind a local reverse proxy every request would look local.
+    monkeypatch.delenv("CWMN_OUTBOX_PAGE", raising=False)
+    assert Settings().outbox_page == "off"
 
 
 def test_cli_outbox(

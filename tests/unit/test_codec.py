@@ -315,3 +315,24 @@ def test_frame_size_counts_bytes_not_characters() -> None:
     assert len(frame) < MAX_FRAME
     with pytest.raises(ProtocolError, match="bytes exceeds"):
         decode(frame)
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        '{"type":"pointer_move","x":NaN,"y":1}',
+        '{"type":"pointer_move","x":Infinity,"y":1}',
+        '{"type":"pointer_click","x":-Infinity,"y":1}',
+        '{"type":"pointer_move","x":1e999,"y":1}',
+        '{"type":"mirror","seq":1,"kind":"pointer","data":{"x":1e400}}',
+    ],
+)
+def test_non_finite_numbers_are_refused(frame: str) -> None:
+    """A NaN relayed to a host page would make every later message unparseable there."""
+    with pytest.raises(ProtocolError):
+        decode(frame)
+
+
+def test_encoding_never_writes_non_finite_numbers() -> None:
+    with pytest.raises(ValueError):
+        encode(PointerMove(x=float("nan"), y=0))

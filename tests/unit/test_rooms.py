@@ -379,3 +379,17 @@ def test_pointer_moves_are_rate_limited_and_dropped_when_muted() -> None:
     room.set_muted("a", False)
     assert room.click("a", now=2.0) and not room.click("a", now=2.05)
     assert not room.move_pointer("nobody", 1, 1, True, now=3.0)
+
+
+def test_a_guest_leaving_leaves_no_per_guest_pointer_state() -> None:
+    room = guest_room("a")
+    room.move_pointer("a", 1, 1, True, now=0.0)
+    room.move_pointer("a", 2, 2, True, now=0.001)  # held
+    room.click("a", now=0.0)
+    room.remove_guest("a")
+    assert room.pointer_due_at("a") is None
+    room.add_guest(Guest("a", "A", joined_at=2.0))
+    assert room.click("a", now=0.01)  # no rate memory from before
+    assert not room.is_removed("a")
+    room.mark_removed("a")
+    assert room.is_removed("a")

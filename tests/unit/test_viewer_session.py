@@ -171,6 +171,20 @@ def test_frames_are_sanitized_and_numbered() -> None:
     assert ops[0]["data"]["nodes"] == SAFE_NODES
     assert ops[1]["data"]["adds"] == [[7, 2, 3, "ok"]]
     assert ops[2]["data"] == {"x": 10, "y": 20}
+    assert session.last_seq == 2  # the pointer is not logged by the server: never resumed from
+
+
+def test_the_hosts_last_pointer_is_shown_whatever_its_seq() -> None:
+    """A joining guest gets the log, then the host's last pointer, which may be older."""
+    session = started()
+    for text in (frame(1, "snapshot"), frame(3, texts=[[5, "x"]]), frame(2, "pointer", x=4, y=5)):
+        session.receive(text)
+    ops = session.page_ops()
+    assert [(op["seq"], op["kind"]) for op in ops] == [
+        (1, "snapshot"),
+        (3, "mutations"),
+        (2, "pointer"),
+    ]
     assert session.last_seq == 3
 
 
@@ -205,7 +219,7 @@ def test_a_malformed_frame_is_skipped_with_a_warning() -> None:
     session = started()
     session.receive(frame(1, "teleport"))
     session.receive(frame(2, "pointer", x="1", y=2))
-    session.receive(frame(3, "pointer", x=1, y=2))
+    session.receive(frame(3, "scroll", id=0, x=1, y=2))
     ops = session.page_ops()
     assert [op["op"] for op in ops] == ["warning", "warning", "frame"]
     assert "teleport" in ops[0]["message"]
@@ -481,7 +495,7 @@ def test_integers_go_out_as_floats() -> None:
 def test_a_lost_connection_reconnects_with_backoff_and_rejoins_after_last_seq() -> None:
     session = started()
     session.receive(frame(1, "snapshot"))
-    session.receive(frame(2, "pointer", x=1, y=1))
+    session.receive(frame(2, "scroll", id=0, x=1, y=1))
     session.page_ops()
     delays = []
     for _ in range(6):
@@ -617,7 +631,7 @@ def test_the_loop_reconnects_and_resumes_until_the_session_ends() -> None:
     async def first(conn: WireConnection) -> None:
         await greet(conn, last_seq=0)
         await conn.push(frame(1, "snapshot"))
-        await conn.push(frame(2, "pointer", x=5, y=6))
+        await conn.push(frame(2, "scroll", id=0, x=5, y=6))
         await conn.server_close(1006)  # the network drops
 
     async def refused(conn: WireConnection) -> None:
@@ -627,7 +641,7 @@ def test_the_loop_reconnects_and_resumes_until_the_session_ends() -> None:
 
     async def second(conn: WireConnection) -> None:
         await greet(conn, last_seq=2)
-        await conn.push(frame(2, "pointer", x=5, y=6))  # already applied: ignored
+        await conn.push(frame(2, "scroll", id=0, x=5, y=6))  # already applied: ignored
         await conn.push(frame(3, "scroll", id=0, x=0, y=100))
         await conn.push(HostStatus(connected=False))
         await conn.push(SessionEnded(session_id="s1", reason="expired"))
