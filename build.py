@@ -70,6 +70,14 @@ def write_if_changed(path: Path, data: bytes) -> bool:
     return True
 
 
+def npm_pack(spec: str, tarball: Path) -> None:
+    """Download the npm package ``spec`` (name@version) from the registry as ``tarball``."""
+    log(f"npm pack {spec}")
+    cmd = ["npm", "pack", spec, "--json", "--pack-destination", str(CACHE)]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True)
+    (CACHE / json.loads(out.stdout)[0]["filename"]).rename(tarball)
+
+
 def fetch_pyodide() -> Path:
     """Unpack the pinned Pyodide npm package into .build/ once; return its folder."""
     target = CACHE / f"pyodide-{PYODIDE_VERSION}"
@@ -78,22 +86,7 @@ def fetch_pyodide() -> Path:
     CACHE.mkdir(exist_ok=True)
     tarball = CACHE / f"pyodide-{PYODIDE_VERSION}.tgz"
     if not tarball.exists():
-        log(f"npm pack pyodide@{PYODIDE_VERSION}")
-        out = subprocess.run(
-            [
-                "npm",
-                "pack",
-                f"pyodide@{PYODIDE_VERSION}",
-                "--json",
-                "--pack-destination",
-                str(CACHE),
-            ],
-            check=True,
-            capture_output=True,
-            text=True,
-        )
-        name = json.loads(out.stdout)[0]["filename"]
-        (CACHE / name).rename(tarball)
+        npm_pack(f"pyodide@{PYODIDE_VERSION}", tarball)
     shutil.rmtree(target, ignore_errors=True)
     target.mkdir()
     with tarfile.open(tarball) as tar:
@@ -118,11 +111,7 @@ def fetch_pyscript() -> Path:
     CACHE.mkdir(exist_ok=True)
     tarball = CACHE / f"pyscript-core-{PYSCRIPT_VERSION}.tgz"
     if not tarball.exists():
-        log(f"npm pack @pyscript/core@{PYSCRIPT_VERSION}")
-        spec = f"@pyscript/core@{PYSCRIPT_VERSION}"
-        cmd = ["npm", "pack", spec, "--json", "--pack-destination", str(CACHE)]
-        out = subprocess.run(cmd, check=True, capture_output=True, text=True)
-        (CACHE / json.loads(out.stdout)[0]["filename"]).rename(tarball)
+        npm_pack(f"@pyscript/core@{PYSCRIPT_VERSION}", tarball)
     digest = base64.b64encode(hashlib.sha512(tarball.read_bytes()).digest()).decode()
     if f"sha512-{digest}" != PYSCRIPT_INTEGRITY:
         tarball.unlink()

@@ -238,30 +238,9 @@ class GuestSession:
                 }
             )
         elif isinstance(message, GuestPointer):
-            if message.guest_id != self.guest_id and _finite(message.x) and _finite(message.y):
-                self._ops.append(
-                    {
-                        "op": "pointer",
-                        "guestId": message.guest_id,
-                        "name": message.name,
-                        "color": _color(message.color),
-                        "x": message.x,
-                        "y": message.y,
-                        "visible": message.visible,
-                    }
-                )
+            self._other_guest("pointer", message, visible=message.visible)
         elif isinstance(message, GuestClick):
-            if message.guest_id != self.guest_id and _finite(message.x) and _finite(message.y):
-                self._ops.append(
-                    {
-                        "op": "click",
-                        "guestId": message.guest_id,
-                        "name": message.name,
-                        "color": _color(message.color),
-                        "x": message.x,
-                        "y": message.y,
-                    }
-                )
+            self._other_guest("click", message)
         elif isinstance(message, Muted):
             self.muted = message.muted
             self._moves.reset()  # a position held from before must not go out later
@@ -404,6 +383,21 @@ class GuestSession:
             self._ops.append({"op": "warning", "message": f"frame {message.seq}: {exc.message}"})
             return
         self._ops.append({"op": "frame", "seq": message.seq, "kind": message.kind, "data": data})
+
+    def _other_guest(self, op: str, message: GuestPointer | GuestClick, **extra: Any) -> None:
+        """Another guest's pointer or click, for the page to draw (never our own)."""
+        if message.guest_id != self.guest_id and _finite(message.x) and _finite(message.y):
+            self._ops.append(
+                {
+                    "op": op,
+                    "guestId": message.guest_id,
+                    "name": message.name,
+                    "color": _color(message.color),
+                    "x": message.x,
+                    "y": message.y,
+                    **extra,
+                }
+            )
 
     def _fail(self, exc: CwmnError) -> None:
         self.done = True
