@@ -24,6 +24,7 @@ _SCALARS: dict[str, tuple[type, ...]] = {
     "str": (str,),
     "bool": (bool,),
     "dict[str, Any]": (dict,),
+    "list[str]": (list,),
 }
 
 
@@ -63,6 +64,8 @@ def decode_obj(obj: Any) -> Message:
             raise ProtocolError(
                 f"{kind}.{name} must be {allowed[-1].__name__}, got {type(value).__name__}"
             )
+        if isinstance(value, list) and not all(isinstance(v, str) for v in value):
+            raise ProtocolError(f"{kind}.{name} must be a list of strings")
         values[name] = value
     return cls(**values)
 

@@ -20,6 +20,8 @@ __all__ = [
     "CLOSE_UNSUPPORTED_VERSION",
     "MESSAGE_TYPES",
     "PROTOCOL_VERSION",
+    "REPLAY_STATUSES",
+    "AbandonReplay",
     "AcceptHostInvite",
     "Ack",
     "CreateLink",
@@ -55,7 +57,9 @@ __all__ = [
     "Pong",
     "RemoveGuest",
     "Removed",
+    "ReplayUpdate",
     "ResumeSession",
+    "SendVideo",
     "SessionEnded",
     "SessionResumed",
     "SessionStarted",
@@ -63,6 +67,8 @@ __all__ = [
     "SetPublicLink",
     "SnapshotRequest",
     "StartSession",
+    "VideoSent",
+    "WatchReplay",
     "Welcome",
 ]
 
@@ -206,6 +212,9 @@ class MirrorFrame(Message):
     seq: int = 0
     kind: str = ""
     data: dict[str, Any] = field(default_factory=dict)
+    t: float = 0.0
+    """When the host captured it: milliseconds since the epoch, the host's clock (replays
+    are timed by it; ``audio`` chunks carry their own ``t0``)."""
 
 
 @dataclass(frozen=True)
@@ -498,6 +507,71 @@ class AcceptHostInvite(Message):
     page_id: str = ""
 
 
+@dataclass(frozen=True)
+class WatchReplay(Message):
+    """Host → server after :class:`Hello` (or after ``EndSession`` on the same socket): follow
+    the replay of the session ``resume_token`` names. Answered with a :class:`ReplayUpdate`;
+    later updates are pushed (``ref`` 0) until it is complete, failed or abandoned."""
+
+    type: ClassVar[str] = "watch_replay"
+    resume_token: str = ""
+
+
+#: ReplayUpdate.status values, in the order a replay goes through them.
+REPLAY_STATUSES = ("recording", "queued", "rendering", "complete", "failed", "abandoned")
+
+
+@dataclass(frozen=True)
+class ReplayUpdate(Message):
+    """Server → host: where a replay's render job is. ``percent`` 0 to 100; ``stage`` one of
+    ``queued``, ``replaying``, ``encoding``, ``done``; ``eta_seconds`` < 0 when unknown;
+    ``video_url`` once complete; ``error`` once failed; ``send_status`` ``""``, ``queued``,
+    ``sent``, ``outbox`` or ``failed`` (a ``sendVideo`` asked for)."""
+
+    type: ClassVar[str] = "replay_update"
+    replay_id: str = ""
+    status: str = "queued"
+    percent: float = 0.0
+    stage: str = "queued"
+    eta_seconds: float = -1.0
+    duration: float = 0.0
+    """Length of the recording, seconds."""
+    video_url: str = ""
+    error: str = ""
+    send_status: str = ""
+
+
+@dataclass(frozen=True)
+class SendVideo(Message):
+    """Host → server: email the video's link to ``to_emails`` (the host's email if empty):
+    at once if rendered, else when rendering completes. Answered with :class:`VideoSent`."""
+
+    type: ClassVar[str] = "send_video"
+    resume_token: str = ""
+    to_emails: list[str] = field(default_factory=list)
+    subject: str = ""
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class VideoSent(Message):
+    """Server → host: ``status`` is ``sent`` (the mail server took it), ``outbox`` (no mail
+    server configured) or ``queued`` (sent when rendering completes)."""
+
+    type: ClassVar[str] = "video_sent"
+    status: str = ""
+    to: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class AbandonReplay(Message):
+    """Host → server: delete the recording and the video (a render under way stops).
+    Answered with :class:`Ok`."""
+
+    type: ClassVar[str] = "abandon_replay"
+    resume_token: str = ""
+
+
 MESSAGE_TYPES: dict[str, type[Message]] = {
     cls.type: cls
     for cls in (
@@ -544,5 +618,10 @@ MESSAGE_TYPES: dict[str, type[Message]] = {
         GetHostInvite,
         HostInviteInfo,
         AcceptHostInvite,
+        WatchReplay,
+        ReplayUpdate,
+        SendVideo,
+        VideoSent,
+        AbandonReplay,
     )
 }

@@ -11,6 +11,7 @@ from cwmn_web.errors import CwmnError, ProtocolError
 from cwmn_web.protocol import MESSAGE_TYPES, PROTOCOL_VERSION, decode, encode
 from cwmn_web.protocol.codec import MAX_FRAME, decode_obj, encode_obj
 from cwmn_web.protocol.messages import (
+    AbandonReplay,
     AcceptHostInvite,
     Ack,
     CreateLink,
@@ -46,7 +47,9 @@ from cwmn_web.protocol.messages import (
     Pong,
     Removed,
     RemoveGuest,
+    ReplayUpdate,
     ResumeSession,
+    SendVideo,
     SessionEnded,
     SessionResumed,
     SessionStarted,
@@ -54,6 +57,8 @@ from cwmn_web.protocol.messages import (
     SetPublicLink,
     SnapshotRequest,
     StartSession,
+    VideoSent,
+    WatchReplay,
     Welcome,
 )
 
@@ -128,6 +133,18 @@ SAMPLES: list[Message] = [
         expires_at=9.5,
     ),
     AcceptHostInvite(ref=13, token="tok", page_id="p1"),
+    WatchReplay(ref=14, resume_token="tok"),
+    ReplayUpdate(
+        replay_id="s1",
+        status="rendering",
+        percent=42.5,
+        stage="replaying",
+        eta_seconds=3.5,
+        duration=10.0,
+    ),
+    SendVideo(ref=15, resume_token="tok", to_emails=["a@example.com", "b@example.com"]),
+    VideoSent(ref=15, status="queued", to=["a@example.com"]),
+    AbandonReplay(ref=16, resume_token="tok"),
 ]
 
 
@@ -177,6 +194,11 @@ def test_samples_cover_every_message_type() -> None:
         "get_host_invite",
         "host_invite_info",
         "accept_host_invite",
+        "watch_replay",
+        "replay_update",
+        "send_video",
+        "video_sent",
+        "abandon_replay",
     }
     for tag, cls in MESSAGE_TYPES.items():
         assert cls.type == tag
@@ -336,3 +358,11 @@ def test_non_finite_numbers_are_refused(frame: str) -> None:
 def test_encoding_never_writes_non_finite_numbers() -> None:
     with pytest.raises(ValueError):
         encode(PointerMove(x=float("nan"), y=0))
+
+
+def test_lists_of_strings_only() -> None:
+    frame = '{"type":"send_video","ref":1,"to_emails":["a@example.com",7]}'
+    with pytest.raises(ProtocolError, match="list of strings"):
+        decode(frame)
+    with pytest.raises(ProtocolError, match="must be list"):
+        decode('{"type":"send_video","ref":1,"to_emails":"a@example.com"}')
