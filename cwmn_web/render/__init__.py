@@ -1,0 +1,25 @@
+"""Replay rendering: a recorded session (``stream.jsonl`` + narration) → ``video.mp4``.
+
+``render_replay`` (or ``render_replay_async``) is what the render worker calls; see
+:mod:`.renderer`. Needs Playwright, Chromium and ffmpeg (``CWMN_FFMPEG``/``CWMN_CHROMIUM`` to
+point at specific binaries).
+"""
+
+from .errors import Progress, RenderCancelled, RenderError
+from .ffmpeg import find_ffmpeg, find_ffprobe
+from .renderer import render_replay, render_replay_async
+from .timeline import Event, Segment, Timeline, read_recording
+
+__all__ = [
+    "Event",
+    "Progress",
+    "RenderCancelled",
+    "RenderError",
+    "Segment",
+    "Timeline",
+    "find_ffmpeg",
+    "find_ffprobe",
+    "read_recording",
+    "render_replay",
+    "render_replay_async",
+]

@@ -1,0 +1,24 @@
+"""The renderer's errors and its progress report."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["Progress", "RenderCancelled", "RenderError"]
+
+
+class RenderError(Exception):
+    """The recording cannot be rendered; the message says what was wrong."""
+
+
+class RenderCancelled(Exception):
+    """``should_stop()`` answered True: the render stopped and wrote nothing."""
+
+
+@dataclass
+class Progress:
+    """Where a render is: ``stage`` replaying (0 to 90 %), encoding (90 to 100 %) or done."""
+
+    percent: float
+    stage: str
+    eta_seconds: float  # -1: unknown

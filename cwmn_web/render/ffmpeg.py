@@ -1,0 +1,99 @@
+"""Finding ffmpeg, checking narration segments, and the encoder's command line."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+from .errors import RenderError
+from .timeline import Segment
+
+__all__ = ["check_segment", "encode_command", "find_ffmpeg", "find_ffprobe", "stderr_tail"]
+
+SAMPLE_RATE = 48_000
+
+
+def find_ffmpeg() -> str:
+    """``CWMN_FFMPEG``, else ``ffmpeg`` on the PATH, else imageio-ffmpeg's binary."""
+    path = os.environ.get("CWMN_FFMPEG") or shutil.which("ffmpeg")
+    if not path:
+        try:
+            import imageio_ffmpeg  # type: ignore[import-not-found]
+
+            path = imageio_ffmpeg.get_ffmpeg_exe()
+        except Exception:  # not installed, or it has no binary for this platform
+            path = None
+    if not path or not os.access(path, os.X_OK):
+        raise RenderError(
+            "ffmpeg not found: install it (apt-get install ffmpeg) or set CWMN_FFMPEG"
+        )
+    return path
+
+
+def find_ffprobe() -> str:
+    """``CWMN_FFPROBE``, else the ``ffprobe`` beside ffmpeg, else the one on the PATH."""
+    path = os.environ.get("CWMN_FFPROBE")
+    if not path:
+        sibling = Path(find_ffmpeg()).with_name("ffprobe")
+        path = str(sibling) if sibling.is_file() else shutil.which("ffprobe")
+    if not path or not os.access(path, os.X_OK):
+        raise RenderError("ffprobe not found: install ffmpeg or set CWMN_FFPROBE")
+    return path
+
+
+def stderr_tail(text: str | bytes, lines: int = 6) -> str:
+    """The last few lines ffmpeg wrote (where it says what went wrong)."""
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    return " | ".join(line.strip() for line in text.strip().splitlines()[-lines:])
+
+
+def check_segment(ffmpeg: str, segment: Segment) -> None:
+    """Decode a narration segment once; a RenderError when ffmpeg cannot."""
+    command = [ffmpeg, "-nostdin", "-v", "error", "-i", str(segment.path)]
+    command += ["-map", "0:a:0", "-f", "null", "-"]
+    result = subprocess.run(command, capture_output=True, timeout=300, check=False)
+    if result.returncode != 0:
+        raise RenderError(
+            f"audio segment {segment.path.name} cannot be decoded: {stderr_tail(result.stderr)}"
+        )
+
+
+def encode_command(
+    ffmpeg: str,
+    out: Path,
+    *,
+    fps: int,
+    duration: float,
+    started_at: float,
+    segments: list[Segment],
+    progress: Path,
+) -> list[str]:
+    """ffmpeg reading JPEG frames on stdin, narration segments placed on the timeline."""
+    command = [ffmpeg, "-nostdin", "-y", "-hide_banner", "-loglevel", "error"]
+    command += ["-progress", str(progress)]
+    command += ["-f", "image2pipe", "-c:v", "mjpeg", "-framerate", str(fps), "-i", "-"]
+    parts: list[str] = []
+    for i, segment in enumerate(segments, 1):
+        command += ["-i", str(segment.path)]
+        offset = segment.t0 - started_at  # ms
+        chain = f"[{i}:a]aresample={SAMPLE_RATE},asetpts=PTS-STARTPTS"
+        if offset >= 0:
+            chain += f",adelay={offset:.0f}:all=1"
+        else:  # started before the recording: its beginning is cut
+            chain += f",atrim=start={-offset / 1000:.3f},asetpts=PTS-STARTPTS"
+        parts.append(chain + f"[a{i}]")
+    if segments:
+        labels = "".join(f"[a{i}]" for i in range(1, len(segments) + 1))
+        mix = f"amix=inputs={len(segments)}:duration=longest:dropout_transition=0:normalize=0"
+        parts.append(f"{labels}{mix},apad[aout]")
+        command += ["-filter_complex", ";".join(parts), "-map", "0:v", "-map", "[aout]"]
+    else:
+        command += ["-f", "lavfi", "-i", f"anullsrc=r={SAMPLE_RATE}:cl=stereo"]
+        command += ["-map", "0:v", "-map", "1:a"]
+    command += ["-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p"]
+    command += ["-r", str(fps), "-c:a", "aac", "-b:a", "128k", "-ar", str(SAMPLE_RATE)]
+    command += ["-t", f"{duration:.3f}", "-movflags", "+faststart", "-f", "mp4", str(out)]
+    return command

@@ -1,0 +1,78 @@
+"""A tiny HTTP server on 127.0.0.1 for the render page (and nothing else).
+
+A real server rather than Playwright request routing: Chromium refuses a routed page's
+requests to 127.0.0.1 (a customer page served there, as in tests, would lose its images).
+"""
+
+from __future__ import annotations
+
+import http.server
+import os
+import threading
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from ..server.config import REPO_STATIC
+
+__all__ = ["FILES", "RenderPageServer", "static_dir"]
+
+#: The only files served: name → content type.
+FILES = {
+    "render.html": "text/html; charset=utf-8",
+    "render.js": "text/javascript; charset=utf-8",
+    "viewer.js": "text/javascript; charset=utf-8",
+    "viewer.css": "text/css; charset=utf-8",
+}
+
+
+def static_dir() -> Path:
+    """``CWMN_STATIC_DIR`` (as the server reads it), else the repository's ``static``."""
+    return Path(os.environ.get("CWMN_STATIC_DIR") or REPO_STATIC)
+
+
+class RenderPageServer:
+    """Serves :data:`FILES` from ``static`` at ``url`` while in a ``with`` block."""
+
+    def __init__(self, static: Path | None = None) -> None:
+        root = static or static_dir()
+        missing = [name for name in FILES if not (root / name).is_file()]
+        if missing:
+            raise FileNotFoundError(f"{root} lacks {', '.join(missing)}")
+        bodies = {name: (root / name).read_bytes() for name in FILES}
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                name = self.path.split("?", 1)[0].lstrip("/")
+                body = bodies.get(name)
+                if body is None:
+                    self.send_error(404)
+                    return
+                self.send_response(200)
+                self.send_header("Content-Type", FILES[name])
+                self.send_header("Content-Length", str(len(body)))
+                self.send_header("Cache-Control", "no-store")
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/render.html"
+        self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def __enter__(self) -> RenderPageServer:
+        self._thread.start()
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self._thread.join(5)

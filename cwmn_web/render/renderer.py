@@ -1,0 +1,295 @@
+"""Replay renderer: a recording directory → an MP4 (H.264 + AAC) of the host's page.
+
+Headless Chromium shows the guest viewer (static/render.html); the recording is stepped
+deterministically: output frame ``k`` shows every event with ``t ≤ started_at + k/fps``
+(applied in one ``evaluate`` per frame), a JPEG is taken only when something changed, and the
+JPEGs are piped to ffmpeg, which also places the narration segments on the timeline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import math
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from .errors import Progress, RenderCancelled, RenderError
+from .ffmpeg import check_segment, encode_command, find_ffmpeg, stderr_tail
+from .pageserver import RenderPageServer
+from .timeline import Event, read_recording
+
+__all__ = ["CHROMIUM_ARGS", "render_replay", "render_replay_async"]
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--mute-audio",
+    "--hide-scrollbars",
+]
+JPEG_QUALITY = 80
+SETTLE_MS = 1500  # after a snapshot: how long to wait for its images and stylesheets
+REPORT_EVERY = 0.5  # seconds between progress reports
+REPLAY_SHARE = 90.0  # percent of the bar for replaying; encoding gets the rest
+
+
+def _ignore(_: Progress) -> None:
+    pass
+
+
+def _never() -> bool:
+    return False
+
+
+def _batch(events: list[Event]) -> tuple[list[dict[str, Any]], bool]:
+    """The page messages for one output frame (only the last pointer position matters), and
+    whether a snapshot is among them."""
+    ops: list[dict[str, Any]] = []
+    pointer: dict[str, Any] | None = None
+    for event in events:
+        if event.kind == "pointer":
+            pointer = event.op()
+        else:
+            ops.append(event.op())
+    if pointer is not None:
+        ops.append(pointer)
+    return ops, any(e.kind == "snapshot" for e in events)
+
+
+class _Reporter:
+    """Throttled progress with an ETA from the rate so far."""
+
+    def __init__(self, progress: Callable[[Progress], None]) -> None:
+        self.progress = progress
+        self.start = time.monotonic()
+        self.last = -math.inf
+
+    def __call__(self, percent: float, stage: str, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self.last < REPORT_EVERY:
+            return
+        self.last = now
+        elapsed = now - self.start
+        eta = elapsed * (100 - percent) / percent if percent >= 1 else -1.0
+        self.progress(Progress(round(percent, 1), stage, round(eta, 1) if eta >= 0 else -1.0))
+
+
+async def render_replay_async(
+    recording: Path,
+    started_at: float,
+    ended_at: float,
+    out: Path,
+    *,
+    progress: Callable[[Progress], None] = _ignore,
+    should_stop: Callable[[], bool] = _never,
+    fps: int = 10,
+    size: tuple[int, int] = (1280, 720),
+    chromium: str | None = None,
+) -> None:
+    """Render ``recording`` (covering [started_at, ended_at], ms epoch) into ``out`` (MP4).
+
+    Raises RenderError for a corrupt recording or a failed encode, RenderCancelled when
+    ``should_stop()`` turns True; ``out`` is only ever written whole (tmp file + rename).
+    """
+    recording, out = Path(recording), Path(out)
+    if not (ended_at > started_at and fps > 0):
+        raise RenderError(f"nothing to render: ended_at {ended_at} ≤ started_at {started_at}")
+    duration = (ended_at - started_at) / 1000
+    width, height = (max(2, int(v) // 2 * 2) for v in size)  # H.264 4:2:0 needs even sizes
+    report = _Reporter(progress)
+    report(0, "replaying", force=True)
+    timeline = read_recording(recording)
+    ffmpeg = find_ffmpeg()
+    segments = [s for s in timeline.segments if s.t0 < ended_at]
+    for segment in segments:
+        await asyncio.to_thread(check_segment, ffmpeg, segment)
+    total = max(1, math.ceil(duration * fps - 1e-6))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.{os.getpid()}.partial")
+    with tempfile.TemporaryDirectory(prefix="cwmn-render-") as work:
+        log_path, progress_path = Path(work) / "ffmpeg.log", Path(work) / "progress"
+        command = encode_command(
+            ffmpeg,
+            tmp,
+            fps=fps,
+            duration=duration,
+            started_at=started_at,
+            segments=segments,
+            progress=progress_path,
+        )
+        with log_path.open("wb") as log:
+            proc = await asyncio.create_subprocess_exec(
+                *command, stdin=asyncio.subprocess.PIPE, stdout=log, stderr=log
+            )
+        try:
+            await _replay(
+                timeline.events,
+                proc,
+                started_at=started_at,
+                fps=fps,
+                total=total,
+                viewport=(width, height),
+                chromium=chromium,
+                should_stop=should_stop,
+                report=report,
+                log_path=log_path,
+            )
+            await _finish(proc, duration, progress_path, log_path, report)
+            os.replace(tmp, out)
+        except BaseException:
+            if proc.returncode is None:
+                with contextlib.suppress(ProcessLookupError):
+                    proc.kill()
+                await proc.wait()
+            tmp.unlink(missing_ok=True)
+            raise
+    report(100, "done", force=True)
+
+
+def render_replay(
+    recording: Path,
+    started_at: float,
+    ended_at: float,
+    out: Path,
+    *,
+    progress: Callable[[Progress], None] = _ignore,
+    should_stop: Callable[[], bool] = _never,
+    fps: int = 10,
+    size: tuple[int, int] = (1280, 720),
+    chromium: str | None = None,
+) -> None:
+    """:func:`render_replay_async` for synchronous callers (no event loop running)."""
+    asyncio.run(
+        render_replay_async(
+            recording,
+            started_at,
+            ended_at,
+            out,
+            progress=progress,
+            should_stop=should_stop,
+            fps=fps,
+            size=size,
+            chromium=chromium,
+        )
+    )
+
+
+async def _replay(
+    events: list[Event],
+    proc: asyncio.subprocess.Process,
+    *,
+    started_at: float,
+    fps: int,
+    total: int,
+    viewport: tuple[int, int],
+    chromium: str | None,
+    should_stop: Callable[[], bool],
+    report: _Reporter,
+    log_path: Path,
+) -> None:
+    """Step the render page through ``events`` and write one JPEG per output frame."""
+    from playwright.async_api import async_playwright
+
+    assert proc.stdin is not None
+    executable = chromium or os.environ.get("CWMN_CHROMIUM") or shutil.which("chromium")
+    if not executable:
+        raise RenderError("Chromium not found: install it (apt-get install chromium)")
+    with RenderPageServer() as server:
+        async with async_playwright() as pw:
+            browser = await pw.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+            try:
+                page = await browser.new_page(
+                    viewport={"width": viewport[0], "height": viewport[1]},
+                    device_scale_factor=1,
+                )
+                await page.goto(server.url)
+                await page.wait_for_function("() => window.cwmnRender !== undefined")
+                await page.evaluate("() => window.cwmnRender.ready")
+                cdp = await page.context.new_cdp_session(page)
+                shot: bytes | None = None
+                pending = 0
+                i = 0
+                for k in range(total):
+                    if should_stop():
+                        raise RenderCancelled("the render was stopped")
+                    until = started_at + k * 1000 / fps
+                    j = i
+                    while j < len(events) and events[j].t <= until:
+                        j += 1
+                    ops, snapshot = _batch(events[i:j])
+                    i = j
+                    if ops:
+                        pending = await page.evaluate("b => window.cwmnRender.apply(b)", ops)
+                        if snapshot:
+                            pending = await page.evaluate(
+                                "ms => window.cwmnRender.settle(ms)", SETTLE_MS
+                            )
+                    if ops or pending or shot is None:
+                        shot = await _screenshot(cdp)
+                    try:
+                        proc.stdin.write(shot)
+                        await proc.stdin.drain()
+                    except (BrokenPipeError, ConnectionResetError) as exc:
+                        await proc.wait()
+                        tail = stderr_tail(log_path.read_bytes())
+                        raise RenderError(f"ffmpeg failed: {tail}") from exc
+                    report(REPLAY_SHARE * (k + 1) / total, "replaying")
+            finally:
+                await browser.close()
+
+
+async def _screenshot(cdp: Any) -> bytes:
+    result = await cdp.send(
+        "Page.captureScreenshot",
+        {"format": "jpeg", "quality": JPEG_QUALITY, "optimizeForSpeed": True},
+    )
+    return base64.b64decode(result["data"])
+
+
+async def _finish(
+    proc: asyncio.subprocess.Process,
+    duration: float,
+    progress_path: Path,
+    log_path: Path,
+    report: _Reporter,
+) -> None:
+    """Close ffmpeg's input and wait for the MP4, reporting the encoder's position."""
+    assert proc.stdin is not None
+    proc.stdin.close()
+    with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+        await proc.stdin.wait_closed()
+    report(REPLAY_SHARE, "encoding", force=True)
+    while True:
+        try:
+            await asyncio.wait_for(proc.wait(), REPORT_EVERY)
+            break
+        except TimeoutError:
+            done = _encoded_seconds(progress_path) / duration if duration else 0
+            report(REPLAY_SHARE + (100 - REPLAY_SHARE) * min(1.0, done), "encoding")
+    if proc.returncode != 0:
+        tail = stderr_tail(log_path.read_bytes())
+        raise RenderError(f"ffmpeg failed (exit {proc.returncode}): {tail}")
+
+
+def _encoded_seconds(path: Path) -> float:
+    """The last ``out_time_us`` ffmpeg's ``-progress`` file reports, in seconds."""
+    try:
+        lines = path.read_text(errors="replace").splitlines()
+    except OSError:
+        return 0.0
+    for line in reversed(lines):
+        if line.startswith("out_time_us="):
+            with contextlib.suppress(ValueError):
+                return max(0.0, int(line.split("=", 1)[1]) / 1e6)
+    return 0.0

@@ -1,0 +1,151 @@
+"""A replay recording directory (``stream.jsonl``, ``audio.jsonl``, ``audio/``) read into a
+timeline of safe events.
+
+``stream.jsonl`` holds the host's wire frames as sent (not sanitized): each is sanitized here
+with one :class:`~cwmn_web.viewer.sanitize.Sanitizer`, as a guest's viewer would (a snapshot
+resets it). ``audio.jsonl`` lists the narration segments.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import ProtocolError
+from ..viewer.sanitize import Sanitizer
+from .errors import RenderError
+
+__all__ = ["Event", "Segment", "Timeline", "read_recording"]
+
+#: Frame kinds the viewer draws; ``privacy`` markers become ``status`` events.
+MIRROR_KINDS = frozenset({"snapshot", "mutations", "scroll", "viewport", "pointer", "focus"})
+
+
+@dataclass
+class Event:
+    """One thing for the render page: a sanitized ``frame`` or a privacy ``status``."""
+
+    t: float  # ms epoch
+    kind: str  # a MIRROR_KINDS kind, or "privacy"
+    data: dict[str, Any]
+
+    def op(self) -> dict[str, Any]:
+        """The message for ``window.cwmnRender.apply``."""
+        if self.kind == "privacy":
+            return {"op": "status", "paused": bool(self.data.get("enabled"))}
+        return {"op": "frame", "kind": self.kind, "data": self.data}
+
+
+@dataclass
+class Segment:
+    """One narration file, started at ``t0`` (ms epoch)."""
+
+    t0: float
+    path: Path
+    mime: str
+
+
+@dataclass
+class Timeline:
+    events: list[Event] = field(default_factory=list)
+    segments: list[Segment] = field(default_factory=list)
+    skipped: int = 0  # frames the sanitizer refused (as a guest's viewer skips them)
+
+
+def _line_error(name: str, number: int, why: str) -> RenderError:
+    return RenderError(f"corrupt recording: {name} line {number}: {why}")
+
+
+def _records(path: Path, name: str) -> list[tuple[int, dict[str, Any]]]:
+    """The JSON objects of a ``.jsonl`` file. A last line cut short without its newline (the
+    server stopped mid-write) is ignored; any other unreadable line is a RenderError."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise RenderError(f"cannot read {name}: {exc}") from exc
+    lines = raw.split(b"\n")
+    out: list[tuple[int, dict[str, Any]]] = []
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except (ValueError, UnicodeDecodeError) as exc:
+            if number == len(lines):  # no newline after it: an interrupted write
+                break
+            raise _line_error(name, number, f"not JSON ({exc})") from exc
+        if not isinstance(record, dict):
+            raise _line_error(name, number, "not a JSON object")
+        out.append((number, record))
+    return out
+
+
+def _time(value: Any) -> float | None:
+    ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    return float(value) if ok else None
+
+
+def read_stream(path: Path) -> tuple[list[Event], int]:
+    """Sanitized events of ``stream.jsonl`` in file order, and how many frames were skipped."""
+    sanitizer = Sanitizer()
+    events: list[Event] = []
+    skipped = 0
+    page: Any = None  # the page of the last snapshot: frames of another page wait for theirs
+    for number, record in _records(path, "stream.jsonl"):
+        t, kind, data = _time(record.get("t")), record.get("kind"), record.get("data")
+        if t is None or not isinstance(kind, str) or not isinstance(data, dict):
+            raise _line_error("stream.jsonl", number, "needs a numeric t, a kind and a data object")
+        if kind == "privacy":
+            events.append(Event(t, kind, {"enabled": bool(data.get("enabled"))}))
+            continue
+        if kind not in MIRROR_KINDS or (kind != "snapshot" and record.get("page") != page):
+            skipped += 1
+            continue
+        try:
+            safe = sanitizer.frame(kind, data)
+        except ProtocolError:
+            skipped += 1
+            continue
+        if kind == "snapshot":
+            page = record.get("page")
+        events.append(Event(t, kind, safe))
+    if not any(e.kind == "snapshot" for e in events):
+        raise RenderError("corrupt recording: stream.jsonl has no snapshot (nothing to show)")
+    return events, skipped
+
+
+def read_segments(recording: Path) -> list[Segment]:
+    """The narration segments of ``audio.jsonl`` (none when it is missing), by start time."""
+    path = recording / "audio.jsonl"
+    if not path.exists():
+        return []
+    root = recording.resolve()
+    segments: list[Segment] = []
+    seen: set[str] = set()
+    for number, record in _records(path, "audio.jsonl"):
+        t0, file = _time(record.get("t0")), record.get("file")
+        if t0 is None or not isinstance(file, str) or not file:
+            raise _line_error("audio.jsonl", number, "needs a numeric t0 and a file")
+        target = (recording / file).resolve()
+        if not target.is_relative_to(root):
+            raise _line_error("audio.jsonl", number, f"file {file!r} is outside the recording")
+        if not target.is_file():
+            raise RenderError(f"corrupt recording: audio segment {file} is missing")
+        if file in seen:
+            continue
+        seen.add(file)
+        segments.append(Segment(t0, target, str(record.get("mime") or "")))
+    segments.sort(key=lambda s: s.t0)
+    return segments
+
+
+def read_recording(recording: Path) -> Timeline:
+    """Everything the renderer needs from a recording directory."""
+    stream = recording / "stream.jsonl"
+    if not stream.is_file():
+        raise RenderError(f"corrupt recording: {stream} does not exist")
+    events, skipped = read_stream(stream)
+    return Timeline(events, read_segments(recording), skipped)

@@ -1,0 +1,52 @@
+/* cwmn_web replay renderer page: drives a CwmnViewer (viewer.js) without a worker. The renderer
+   (cwmn_web/render) sends batches of already sanitized messages, one batch per output frame:
+     await window.cwmnRender.ready;
+     const pending = window.cwmnRender.apply([{op: 'frame', kind, data}, {op: 'status', paused}]);
+     await window.cwmnRender.settle(ms);   // wait (at most ms) for images and stylesheets
+   `apply` answers how many images or stylesheets of the page are still loading. */
+(function () {
+  'use strict';
+
+  const PATIENCE_MS = 3000; // a resource still loading after this long no longer counts
+  const viewer = new window.CwmnViewer(document.getElementById('cwmn-stage'));
+  const seen = new WeakMap(); // element → when it was first found loading
+
+  /** Images and stylesheets of the built page that are still loading (recently enough). */
+  function pending() {
+    const doc = viewer.iframe.contentDocument;
+    if (!doc) return 0;
+    const now = performance.now();
+    let count = 0;
+    const loading = (el, busy) => {
+      if (!busy) return;
+      if (!seen.has(el)) seen.set(el, now);
+      if (now - seen.get(el) < PATIENCE_MS) count += 1;
+    };
+    for (const img of doc.images) loading(img, !img.complete);
+    for (const link of doc.querySelectorAll('link[rel~="stylesheet" i]')) {
+      loading(link, !link.sheet);
+    }
+    return count;
+  }
+
+  function apply(batch) {
+    for (const message of batch) viewer.handle(message);
+    return pending();
+  }
+
+  /** Resolves with the pending count once nothing loads, or after `ms` at most. */
+  async function settle(ms) {
+    const end = performance.now() + ms;
+    const doc = viewer.iframe.contentDocument;
+    if (doc && doc.fonts) {
+      await Promise.race([doc.fonts.ready, new Promise((r) => setTimeout(r, ms))]);
+    }
+    while (pending() > 0 && performance.now() < end) {
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    await new Promise((r) => requestAnimationFrame(() => r()));
+    return pending();
+  }
+
+  window.cwmnRender = { viewer, ready: viewer.ready.then(() => true), apply, settle };
+})();
