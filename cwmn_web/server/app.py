@@ -1,5 +1,5 @@
 """The Starlette application: the embed, domain info, host and guest sockets, join pages,
-invitations to host, the development outbox, the demo."""
+invitations to host, replay videos, the development outbox, the demo."""
 
 from __future__ import annotations
 
@@ -26,6 +26,8 @@ from .invites.service import Invites, make_transports
 from .join_page import JoinPage
 from .reference_page import ReferencePage
 from .relay import Relay
+from .replays.service import ReplayService
+from .replays.video_page import VideoPage
 from .sites import hostname_of
 from .store import Store
 
@@ -42,6 +44,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     assets = AssetServer(settings.dist_dir)
     relay = Relay(settings, store)
     invites = Invites(settings, store, *make_transports(settings, store))
+    replays = ReplayService(settings, store, invites)
     outbox = OutboxPage(settings.outbox_page.strip().lower(), store, invites)
     channels = ", ".join(f"{c} via {t.name}" for c, t in invites.transports.items())
     log.info("invites: %s%s", channels, " (see /outbox)" if invites.outbox_active else "")
@@ -94,6 +97,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         Route("/healthz", health),
         Route("/join/{token}", JoinPage(settings, store, assets).page),
         Route("/host-invite/{token}", HostInvitePage(store).page),
+        Route("/replay/{name}", VideoPage(settings, store).page),
         Route("/outbox", outbox.page),
         Route("/docs/api", ReferencePage().page),
         Route("/demo/pyscript", DemoPage(settings.static_dir / "pyscript.html", assets).page),
@@ -106,5 +110,6 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.state.settings = settings
     app.state.relay = relay
     app.state.invites = invites
+    app.state.replays = replays
     app.state.assets = assets
     return app

@@ -1,4 +1,5 @@
-"""``cwmn-web``: serve, manage sites, create the database, read the development outbox."""
+"""``cwmn-web``: serve, render replays, manage sites, create the database, read the
+development outbox."""
 
 from __future__ import annotations
 
@@ -19,6 +20,22 @@ def main(argv: list[str] | None = None) -> int:
     serve = sub.add_parser("serve", help="run the server (uvicorn)")
     serve.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
     serve.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+    worker = sub.add_parser(
+        "render-worker", help="render replay videos (run beside `serve`, any number of them)"
+    )
+    worker.add_argument("--once", action="store_true", help="render what is queued now, then exit")
+    worker.add_argument(
+        "--poll",
+        type=float,
+        default=2.0,
+        metavar="SECONDS",
+        help="how often to look for new jobs (default 2)",
+    )
+    replays = sub.add_parser("replays", help="replay recordings and videos")
+    replays_sub = replays.add_subparsers(dest="action", required=True)
+    replays_sub.add_parser(
+        "purge", help="delete replays older than CWMN_REPLAY_RETENTION_DAYS (default 30)"
+    )
     sub.add_parser("init-db", help="create the database and the default site")
     site = sub.add_parser("site", help="authorized domains")
     site_sub = site.add_subparsers(dest="action", required=True)
@@ -60,6 +77,12 @@ def main(argv: list[str] | None = None) -> int:
         metavar="CC",
         help="country of SMS invite numbers written without +country code (default US)",
     )
+    limits.add_argument(
+        "--replay-max-seconds",
+        type=_seconds,
+        metavar="N",
+        help="longest replay recording, in seconds (default 600)",
+    )
     outbox = sub.add_parser("outbox", help="print the invites kept in the development outbox")
     outbox.add_argument(
         "--limit", type=_positive, default=10, metavar="N", help="the newest N (default 10)"
@@ -74,10 +97,18 @@ def main(argv: list[str] | None = None) -> int:
 
         uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
         return 0
+    if args.command == "render-worker":
+        from .replays.worker import run_worker
+
+        return run_worker(settings, once=args.once, poll=max(args.poll, 0.05))
     store = Store(settings.db_url)
     store.create()
     if args.command == "init-db":
         print(f"database ready: {settings.db_url}")
+    elif args.command == "replays":
+        from .replays.service import purge_expired
+
+        print(f"{purge_expired(settings, store)} expired replay(s) deleted")
     elif args.command == "outbox":
         from .invites.outbox_page import render_outbox_text
 
@@ -106,6 +137,8 @@ def main(argv: list[str] | None = None) -> int:
                 changes["maxGuests"] = args.max_guests
             if args.default_region is not None:
                 changes["defaultRegion"] = args.default_region
+            if args.replay_max_seconds is not None:
+                changes["replayMaxSeconds"] = args.replay_max_seconds
         try:
             site_obj = store.update_settings(args.site, changes)
         except KeyError as exc:
@@ -122,6 +155,13 @@ def _positive(text: str) -> int:
     value = int(text)
     if not 1 <= value <= 1000:
         raise argparse.ArgumentTypeError("must be a whole number from 1 to 1000")
+    return value
+
+
+def _seconds(text: str) -> int:
+    value = int(text)
+    if not 10 <= value <= 14400:
+        raise argparse.ArgumentTypeError("must be a whole number of seconds from 10 to 14400")
     return value
 
 

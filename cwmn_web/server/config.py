@@ -46,7 +46,9 @@ class Settings:
       ``CWMN_TWILIO_FROM`` (all unset: texts go to the outbox), ``CWMN_TWILIO_BASE_URL``;
       ``CWMN_SEND_TIMEOUT`` (20 s per message); ``CWMN_OUTBOX_PAGE`` (``auto``/``on``/``off``);
       ``CWMN_INVITES_PER_SESSION`` (10) per ``CWMN_INVITES_SESSION_WINDOW`` (600 s) and
-      ``CWMN_INVITES_PER_SITE`` (100) per ``CWMN_INVITES_SITE_WINDOW`` (3600 s).
+      ``CWMN_INVITES_PER_SITE`` (100) per ``CWMN_INVITES_SITE_WINDOW`` (3600 s);
+    - replays (docs/REPLAY.md): ``CWMN_REPLAY_RETENTION_DAYS`` (30): recordings and videos
+      are deleted that long after the replay started.
     """
 
     data_dir: Path = field(default_factory=lambda: Path(_env("CWMN_DATA_DIR", "data")))
@@ -93,6 +95,9 @@ class Settings:
     invites_per_site: int = field(default_factory=lambda: int(_env("CWMN_INVITES_PER_SITE", "100")))
     invites_site_window: float = field(
         default_factory=lambda: _number("CWMN_INVITES_SITE_WINDOW", "3600")
+    )
+    replay_retention_days: float = field(
+        default_factory=lambda: _number("CWMN_REPLAY_RETENTION_DAYS", "30")
     )
 
     @property

@@ -7,6 +7,7 @@ from enum import StrEnum
 from ..errors import InvalidState, ProtocolError
 from ..protocol.messages import (
     PROTOCOL_VERSION,
+    AbandonReplay,
     AcceptHostInvite,
     CreateLink,
     CreatePublicLink,
@@ -22,12 +23,17 @@ from ..protocol.messages import (
     Ping,
     RemoveGuest,
     ResumeSession,
+    SendVideo,
     SetPrivacy,
     SetPublicLink,
     StartSession,
+    WatchReplay,
 )
 
 __all__ = ["HostPhase", "HostProtocol", "check_hello"]
+
+#: A replay's requests: on a fresh connection, or on the one whose session just ended.
+_REPLAY = (WatchReplay, SendVideo, AbandonReplay)
 
 
 class HostPhase(StrEnum):
@@ -45,6 +51,7 @@ _ALLOWED: dict[HostPhase, tuple[type[Message], ...]] = {
         InviteToHost,
         GetHostInvite,
         AcceptHostInvite,
+        *_REPLAY,
         Ping,
     ),
     HostPhase.IN_SESSION: (
@@ -60,7 +67,7 @@ _ALLOWED: dict[HostPhase, tuple[type[Message], ...]] = {
         EndSession,
         Ping,
     ),
-    HostPhase.ENDED: (Ping,),
+    HostPhase.ENDED: (*_REPLAY, Ping),
 }
 #: Dropped without an answer: frames the host sent before it learnt that the session ended.
 _IGNORED: dict[HostPhase, tuple[type[Message], ...]] = {

@@ -4,6 +4,7 @@ the relay fans out to guests."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Coroutine
@@ -13,9 +14,10 @@ from typing import Any
 from starlette.concurrency import run_in_threadpool
 from starlette.websockets import WebSocket
 
-from ..errors import CwmnError, NotFound, RateLimited
+from ..errors import CwmnError, InvalidState, NotFound, RateLimited
 from ..protocol.messages import (
     CLOSE_BAD_ORIGIN,
+    AbandonReplay,
     AcceptHostInvite,
     CreateLink,
     CreatePublicLink,
@@ -37,13 +39,16 @@ from ..protocol.messages import (
     Ping,
     Pong,
     RemoveGuest,
+    ReplayUpdate,
     ResumeSession,
+    SendVideo,
     SessionEnded,
     SessionResumed,
     SessionStarted,
     SetPrivacy,
     SetPublicLink,
     StartSession,
+    WatchReplay,
     Welcome,
 )
 from .config import Settings
@@ -53,6 +58,9 @@ from .invites.host import send_host_invite
 from .invites.service import Inviter, Invites
 from .links import join_url, public_base
 from .relay import HostLink, LiveRoom, Relay, SocketClosed, read_message, serve
+from .replays.recording import Recording, recording_dir
+from .replays.service import ReplayService, replay_update
+from .replays.sessions import open_recording
 from .rooms import Room
 from .sites import DEFAULT_SETTINGS, Site, hostname_of
 from .store import SessionRecord, Store
@@ -62,6 +70,10 @@ __all__ = ["append_frame_log", "host_socket"]
 MAX_PAGE_ID = 200
 #: Invites one host connection may have on their way at once.
 MAX_INVITES_IN_FLIGHT = 4
+#: How often a watched replay's row is read (its render worker is another process).
+WATCH_INTERVAL = 0.3
+DONE = ("complete", "failed", "abandoned")
+NO_GUESTS = "a replay recording has no guests"
 log = logging.getLogger("cwmn_web.server")
 
 
@@ -75,7 +87,9 @@ async def host_socket(ws: WebSocket) -> None:
         return
     await ws.accept()
     state = ws.app.state
-    conn = HostConnection(ws, state.relay, state.settings, store, site, origin, state.invites)
+    conn = HostConnection(
+        ws, state.relay, state.settings, store, site, origin, state.invites, state.replays
+    )
     await serve(conn.run, conn.closed, conn.link.peer)
 
 
@@ -91,9 +105,11 @@ class HostConnection:
         site: Site,
         origin: str,
         invites: Invites,
+        replays: ReplayService,
     ) -> None:
         self.ws, self.relay, self.settings, self.store = ws, relay, settings, store
-        self.site, self.origin, self.invites = site, origin, invites
+        self.site, self.origin, self.invites, self.replays = site, origin, invites, replays
+        self.watching: asyncio.Task[None] | None = None
         self.protocol = HostProtocol()
         self.link = HostLink(relay.peer(ws), self.protocol)
         self.live: LiveRoom | None = None
@@ -119,6 +135,8 @@ class HostConnection:
                 self.link.peer.send(reply)
 
     def closed(self) -> None:
+        if self.watching is not None:
+            self.watching.cancel()
         if self.live is not None:
             self.relay.host_gone(self.live, self.link)
 
@@ -132,6 +150,9 @@ class HostConnection:
             self.page_url = message.page_url[:2048]
             self.protocol.greeted()
             return [Welcome(ref=message.ref, server_time=time.time())]
+        guests_only = (CreateLink, CreatePublicLink, InviteGuest, SetPublicLink)
+        if isinstance(message, guests_only) and self.live and self.live.recording:
+            raise InvalidState(NO_GUESTS)
         if isinstance(message, StartSession):
             return [await self.start(message)]
         if isinstance(message, ResumeSession):
@@ -140,7 +161,7 @@ class HostConnection:
             return [await self.create_link(message)]
         if isinstance(message, CreatePublicLink):
             return [await self.public_link(message)]
-        if isinstance(message, (InviteGuest, InviteToHost)):
+        if isinstance(message, (InviteGuest, InviteToHost, SendVideo)):
             # Sending takes a while (a mail server, an SMS provider): answered when done,
             # while this loop goes on taking mirror frames.
             if self.inviting >= MAX_INVITES_IN_FLIGHT:
@@ -149,15 +170,22 @@ class HostConnection:
                     "answers, then try again"
                 )
             self.inviting += 1
-            work: Coroutine[Any, Any, Message] = (
-                self.invite(message)
-                if isinstance(message, InviteGuest)
-                else self.invite_to_host(message)
-            )
+            work: Coroutine[Any, Any, Message]
+            if isinstance(message, InviteGuest):
+                work = self.invite(message)
+            elif isinstance(message, SendVideo):
+                work = self.send_video(message)
+            else:
+                work = self.invite_to_host(message)
             self.relay.spawn(self.answer_later(message.ref, work))
             return []
         if isinstance(message, GetHostInvite):
             return [await self.host_invite_info(message)]
+        if isinstance(message, WatchReplay):
+            return [await self.watch_replay(message)]
+        if isinstance(message, AbandonReplay):
+            await self.abandon_replay(message)
+            return [Ok(ref=message.ref)]
         if isinstance(message, AcceptHostInvite):
             return await self.accept_host_invite(message)
         if isinstance(message, (SetPrivacy, SetPublicLink, MuteGuest, MuteAll, RemoveGuest)):
@@ -186,7 +214,9 @@ class HostConnection:
             self.origin,
             self.page_url,
         )
-        self.live = self.relay.start(record, self.link, message.page_id[:MAX_PAGE_ID])
+        recording = await self._new_recording(record) if record.is_replay else None
+        page_id = message.page_id[:MAX_PAGE_ID]
+        self.live = self.relay.start(record, self.link, page_id, recording)
         self.protocol.started(record.id)
         return SessionStarted(
             ref=message.ref,
@@ -210,7 +240,13 @@ class HostConnection:
             raise NotFound("no session has this resume token: start a new session")
         if not await self.relay.check_open(record):
             raise CwmnError("the session has ended: start a new session", "session_ended")
-        self.live, back = self.relay.resume(record, message.page_id[:MAX_PAGE_ID], self.link)
+        recording = None
+        if record.is_replay:
+            recording = self.relay.recording_of(record.id) or await run_in_threadpool(
+                open_recording, self.store, self.settings.data_dir, record
+            )
+        page_id = message.page_id[:MAX_PAGE_ID]
+        self.live, back = self.relay.resume(record, page_id, self.link, recording)
         self.protocol.started(record.id)
         room = self.live.room
         room.public_enabled = await run_in_threadpool(self.store.public_links_enabled, record.id)
@@ -228,6 +264,68 @@ class HostConnection:
             public_link=room.public_enabled,
         )
         return [reply, *self.relay.roster(back)]
+
+    async def _new_recording(self, record: SessionRecord) -> Recording:
+        """A replay session's row (its render job to be) and its recording."""
+        limit = self._site_settings().get("replayMaxSeconds")
+        seconds = float(limit) if isinstance(limit, (int, float)) and limit > 0 else 600.0
+        seconds = min(seconds, self.settings.max_session_seconds)
+        await run_in_threadpool(
+            lambda: self.store.replays.create(
+                record.id,
+                record.site_id,
+                record.host_name,
+                record.host_email,
+                max_seconds=seconds,
+                base_url=self._base(),
+                retention_seconds=self.settings.replay_retention_days * 86400,
+                now=record.created_at,
+            )
+        )
+        folder = recording_dir(self.settings.data_dir, record.id)
+        return await run_in_threadpool(Recording, folder, seconds)
+
+    async def watch_replay(self, message: WatchReplay) -> ReplayUpdate:
+        """The replay's state now; then a push whenever it changes, until it is done."""
+        record = await self.replays.find(message.resume_token, self.site.id)
+        if self.watching is not None:
+            self.watching.cancel()
+        first = replay_update(record, ref=message.ref)
+        self.watching = self.relay.spawn(self._follow(record.id, first))
+        return first
+
+    async def _follow(self, replay_id: str, last: ReplayUpdate) -> None:
+        def key(u: ReplayUpdate) -> tuple[object, ...]:
+            return (u.status, u.percent, u.stage, u.send_status)
+
+        while self.link.peer.open and not (
+            last.status in DONE and last.send_status not in ("queued", "sending")
+        ):
+            await asyncio.sleep(WATCH_INTERVAL)
+            try:
+                record = await self.replays.get(replay_id)
+                queued = record is not None and record.send_status == "queued"
+                if queued and await self.replays.deliver_queued(replay_id):
+                    record = await self.replays.get(replay_id)
+            except Exception:
+                log.exception("replay %s: watching failed", replay_id)
+                continue
+            update = replay_update(record, replay_id)
+            if key(update) != key(last):
+                self.link.peer.send(update)
+                last = update
+
+    async def send_video(self, message: SendVideo) -> Message:
+        record = await self.replays.find(message.resume_token, self.site.id)
+        return await self.replays.send(record, message)
+
+    async def abandon_replay(self, message: AbandonReplay) -> None:
+        """Throw the replay away; a session still recording ends first."""
+        record = await self.replays.find(message.resume_token, self.site.id)
+        live = self.relay.rooms.get(record.id)
+        if live is not None:
+            await self.relay.end(live, "ended", tell_host=True)
+        await self.replays.abandon(record)
 
     async def create_link(self, message: CreateLink) -> LinkCreated:
         record = await run_in_threadpool(

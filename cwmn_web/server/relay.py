@@ -48,6 +48,8 @@ from ..protocol.messages import (
 from .config import Settings
 from .host_protocol import HostProtocol
 from .links import session_ends_at, session_expired
+from .replays.recording import Recording
+from .replays.sessions import finish_recording, replay_limit
 from .rooms import Guest, HostReturn, Room
 from .store import SessionRecord, Store
 
@@ -219,6 +221,8 @@ class LiveRoom:
     expiry: asyncio.Task[None] | None = None
     held_pointers: dict[str, asyncio.TimerHandle] = field(default_factory=dict)
     """Timers sending a guest's held pointer move (see ``Room.move_pointer``)."""
+    recording: Recording | None = None
+    """A replay session's recording (None: a realtime session, nothing is recorded)."""
 
 
 class Relay:
@@ -248,21 +252,45 @@ class Relay:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        for live in self.rooms.values():
+            if live.recording is not None:
+                live.recording.close()
         self.rooms.clear()
 
     # -- opening ----------------------------------------------------------------------------
-    def start(self, record: SessionRecord, host: HostLink, page_id: str = "") -> LiveRoom:
-        """A new session's room, its host attached and on page ``page_id``."""
-        live = self._open(record, host)
+    def start(
+        self,
+        record: SessionRecord,
+        host: HostLink,
+        page_id: str = "",
+        recording: Recording | None = None,
+    ) -> LiveRoom:
+        """A new session's room, its host attached and on page ``page_id``; a replay
+        session's frames go to ``recording``."""
+        live = self._open(record, host, recording)
         live.room.page_id = page_id
         return live
 
+    def recording_of(self, session_id: str) -> Recording | None:
+        """The recording of the session's live room, if it has one here."""
+        live = self.rooms.get(session_id)
+        return live.recording if live is not None else None
+
     def resume(
-        self, record: SessionRecord, page_id: str, host: HostLink
+        self,
+        record: SessionRecord,
+        page_id: str,
+        host: HostLink,
+        recording: Recording | None = None,
     ) -> tuple[LiveRoom, HostReturn]:
         """Attach ``host`` to the session's room (recreated after a restart); returns the
         room and what the host must learn (``acked_seq``, guest changes)."""
-        live = self.rooms.get(record.id) or self._open(record, None)
+        live = self.rooms.get(record.id) or self._open(record, None, recording)
+        if live.recording is None and recording is not None:
+            live.recording = recording
+            if live.expiry is not None:
+                live.expiry.cancel()
+            self._expire(live, record)
         old = live.host
         if old is not None and old is not host:
             old.protocol.ended()
@@ -301,7 +329,9 @@ class Relay:
                 self._start_grace(live)
         return live
 
-    def _open(self, record: SessionRecord, host: HostLink | None) -> LiveRoom:
+    def _open(
+        self, record: SessionRecord, host: HostLink | None, recording: Recording | None = None
+    ) -> LiveRoom:
         room = Room(
             record.id,
             host_name=record.host_name,
@@ -309,14 +339,16 @@ class Relay:
             host_connected=host is not None,
             waiting=record.waiting_until is not None,
         )
-        live = LiveRoom(room, host=host)
+        live = LiveRoom(room, host=host, recording=recording)
         self._expire(live, record)
         self.rooms[record.id] = live
         return live
 
     def _expire(self, live: LiveRoom, record: SessionRecord) -> None:
-        """End the session when ``record`` says it expires."""
+        """End the session when ``record`` says it expires (a replay: past its length)."""
         ends = session_ends_at(record, self.settings.max_session_seconds)
+        if live.recording is not None:
+            ends = min(ends, record.created_at + replay_limit(live.recording.max_seconds))
         live.expiry = self.spawn(self._end_later(live, max(ends - time.time(), 0.0)))
 
     async def check_open(self, record: SessionRecord) -> bool:
@@ -331,12 +363,21 @@ class Relay:
         else:
             self._remember_ended(record.id)
             await run_in_threadpool(self.store.end_session, record.id, "expired")
+            if record.is_replay:
+                data_dir = self.settings.data_dir
+                await run_in_threadpool(finish_recording, self.store, data_dir, record.id)
         return False
 
     # -- the host ---------------------------------------------------------------------------
     def frame(self, live: LiveRoom, frame: MirrorFrame, host: HostLink) -> None:
-        """One mirror frame from the host: relay, acknowledge, ask for a snapshot."""
+        """One mirror frame from the host: record (a replay), relay, acknowledge, ask for
+        a snapshot. A replay's frame is written before its ack goes out."""
         result = live.room.receive_frame(frame)
+        if result.record and live.recording is not None:
+            try:
+                live.recording.take(frame, live.room.page_generation, time.time() * 1000)
+            except OSError:
+                log.exception("session %s: could not record a frame", live.room.session_id)
         if result.relay is not None:
             for peer in list(live.guests.values()):
                 peer.send(result.relay)
@@ -348,6 +389,9 @@ class Relay:
     def set_privacy(self, live: LiveRoom, enabled: bool) -> None:
         if live.room.set_privacy(enabled):
             self._to_guests(live, Paused(paused=enabled))
+            if live.recording is not None:
+                page, now = live.room.page_generation, time.time() * 1000
+                live.recording.privacy(enabled, page, now)
 
     @staticmethod
     def roster(back: HostReturn) -> list[Message]:
@@ -401,6 +445,11 @@ class Relay:
             if tell_host:
                 live.host.peer.send(ended)
         await run_in_threadpool(self.store.end_session, session_id, reason)
+        if live.recording is not None:
+            data_dir, recording = self.settings.data_dir, live.recording
+            await run_in_threadpool(
+                finish_recording, self.store, data_dir, session_id, recording, reason == "ended"
+            )
         return True
 
     def _remember_ended(self, session_id: str) -> None:

@@ -47,6 +47,8 @@ MAX_LOG_FRAMES = 5_000
 MAX_LOG_BYTES = 16 * 1024 * 1024
 SNAPSHOT = "snapshot"
 POINTER = "pointer"
+AUDIO = "audio"
+"""Narration chunks of a replay: numbered like the other frames, never logged or relayed."""
 
 
 class RoomLog:
@@ -160,11 +162,13 @@ class FrameResult:
 
     ``ack``: the seq to acknowledge (None for a duplicate). ``relay``: the text to send to
     every guest, if any. ``request_snapshot``: send the host a ``SnapshotRequest``.
+    ``record``: a replay session records this frame (what the room relays, and audio).
     """
 
     ack: int | None = None
     relay: str | None = None
     request_snapshot: bool = False
+    record: bool = False
 
 
 @dataclass(frozen=True)
@@ -228,6 +232,12 @@ class Room:
             return FrameResult()  # a duplicate (the host resent after a reconnect)
         in_order = frame.seq == self.last_seq + 1
         self.last_seq = frame.seq
+        if frame.kind == AUDIO:  # for the recording only, whatever the page does
+            if not in_order and not self.privacy:
+                self.log.clear()  # a hole: the page frames after it cannot be applied
+                asked = self._request_snapshot()
+                return FrameResult(ack=frame.seq, request_snapshot=asked, record=True)
+            return FrameResult(ack=frame.seq, record=True)
         if self.privacy:
             return FrameResult(ack=frame.seq)  # nothing of the page leaves the room
         if not in_order and frame.kind != SNAPSHOT:
@@ -239,13 +249,14 @@ class Room:
             self.pointer_text = text if len(self.log) else ""
             if self.pointer_text:
                 self.log.relayed(frame.seq)
-            return FrameResult(ack=frame.seq, relay=self.pointer_text or None)
+            relay = self.pointer_text or None
+            return FrameResult(ack=frame.seq, relay=relay, record=relay is not None)
         if not self.log.append(frame, text):
             return FrameResult(ack=frame.seq, request_snapshot=self._request_snapshot())
         if frame.kind == SNAPSHOT:
             self.snapshot_requested = False
             self.pointer_text = ""
-        return FrameResult(ack=frame.seq, relay=text)
+        return FrameResult(ack=frame.seq, relay=text, record=True)
 
     def _request_snapshot(self) -> bool:
         """Whether to ask the host now (once until a snapshot comes)."""

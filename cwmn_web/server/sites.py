@@ -24,7 +24,7 @@ DEFAULT_SETTINGS: dict[str, Any] = {
 }
 FEATURES: dict[str, bool] = {
     "realtime": True,
-    "replay": False,
+    "replay": True,
     "emailInvites": True,
     "smsInvites": True,
     "publicLink": True,

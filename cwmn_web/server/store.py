@@ -1,5 +1,5 @@
 """Storage with SQLAlchemy: sites, their domains, sessions, links, guests, invites (to guests
-and to host), and the development outbox. SQLite by default.
+and to host), the development outbox, and replays (``Store.replays``). SQLite by default.
 
 Secrets (resume tokens, link tokens, device cookies) are stored only as sha256 hashes.
 """
@@ -11,10 +11,12 @@ import json
 import secrets
 import time
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     Float,
@@ -34,6 +36,9 @@ from sqlalchemy.engine import Engine
 
 from .config import DEFAULT_DOMAINS
 from .sites import Site, domain_matches, normalise_domain
+
+if TYPE_CHECKING:
+    from .replays.db import ReplayStore
 
 __all__ = [
     "GuestRecord",
@@ -149,6 +154,37 @@ outbox = Table(
     Column("link", Text, nullable=False, default=""),
     Column("created_at", Float, nullable=False),
 )
+# A replay session's recording and its render job (one row per replay session; the
+# methods are in replays/db.py). Times are milliseconds since the epoch.
+replays = Table(
+    "replays",
+    metadata,
+    Column("id", String(64), ForeignKey("sessions.id"), primary_key=True),
+    Column("site_id", Integer, ForeignKey("sites.id"), nullable=False),
+    Column("host_name", String(200), nullable=False),
+    Column("host_email", String(254), nullable=False),
+    Column("status", String(16), nullable=False, index=True),
+    Column("percent", Float, nullable=False, default=0.0),
+    Column("stage", String(16), nullable=False, default="queued"),
+    Column("eta_seconds", Float, nullable=False, default=-1.0),
+    Column("error", Text),
+    Column("started_at", Float, nullable=False),
+    Column("ended_at", Float),
+    Column("max_seconds", Float, nullable=False),
+    Column("has_audio", Boolean, nullable=False, default=False),
+    Column("base_url", Text, nullable=False, default=""),
+    Column("video_token", String(64), nullable=False, unique=True),
+    Column("video_bytes", BigInteger),
+    Column("send_to", Text),
+    Column("send_subject", Text),
+    Column("send_message", Text),
+    Column("send_status", String(16), nullable=False, default=""),
+    Column("worker_id", String(64)),
+    Column("heartbeat_at", Float),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False, index=True),
+)
 
 
 @dataclass(frozen=True)
@@ -261,6 +297,13 @@ class Store:
         self.engine: Engine = create_engine(url, future=True)
         if url.startswith("sqlite"):
             event.listen(self.engine, "connect", _sqlite_pragmas)
+
+    @cached_property
+    def replays(self) -> ReplayStore:
+        """The ``replays`` table's methods."""
+        from .replays.db import ReplayStore
+
+        return ReplayStore(self.engine)
 
     def create(self) -> None:
         """Create the tables and the default site (authorizing localhost) if missing."""
@@ -605,8 +648,10 @@ class Store:
         link_hash: str | None,
         kind: str = "guest",
         now: float | None = None,
+        status: str = "sending",
     ) -> None:
-        """Record an invite about to be sent (status ``sending``)."""
+        """Record an invite about to be sent (status ``sending``; ``queued`` for a video
+        link sent once the video is ready)."""
         with self.engine.begin() as db:
             db.execute(
                 invites.insert().values(
@@ -617,7 +662,7 @@ class Store:
                     link_hash=link_hash,
                     channel=channel,
                     recipient=recipient,
-                    status="sending",
+                    status=status,
                     created_at=time.time() if now is None else now,
                 )
             )

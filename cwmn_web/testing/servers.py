@@ -25,7 +25,9 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 class CwmnServer:
-    """``cwmn-web serve`` on a free port with its own data directory."""
+    """``cwmn-web serve`` on a free port with its own data directory; with
+    ``render_worker`` (or :meth:`start_worker`) also ``cwmn-web render-worker`` beside it
+    (same environment, so the same data directory and database), stopped with the server."""
 
     def __init__(
         self,
@@ -33,12 +35,16 @@ class CwmnServer:
         host: str = "127.0.0.1",
         port: int | None = None,
         env: dict[str, str] | None = None,
+        render_worker: bool = False,
     ) -> None:
         self.host, self.port = host, port or free_port(host)
         self.data_dir = data_dir
         self.env = env or {}
+        self.render_worker = render_worker
         self.proc: subprocess.Popen[bytes] | None = None
+        self.worker: subprocess.Popen[bytes] | None = None
         self.log_path = data_dir / "server.log"
+        self.worker_log_path = data_dir / "render-worker.log"
 
     @property
     def url(self) -> str:
@@ -82,18 +88,35 @@ class CwmnServer:
                 raise RuntimeError(f"cwmn-web exited: {self.log_path.read_text()[-2000:]}")
             with contextlib.suppress(OSError):
                 urllib.request.urlopen(f"{self.url}/healthz", timeout=1).read()
+                if self.render_worker:
+                    self.start_worker()
                 return self
             time.sleep(0.1)
         raise RuntimeError(f"cwmn-web did not answer on {self.url} in {timeout:g} s")
 
+    def start_worker(self, poll: float = 0.2) -> CwmnServer:
+        """Run ``cwmn-web render-worker`` beside the server (once; log in
+        ``render-worker.log``). Call after :meth:`start` (the database exists then)."""
+        if self.worker is None or self.worker.poll() is not None:
+            with self.worker_log_path.open("ab") as log:
+                command = ["cwmn_web.server.cli", "render-worker", "--poll", str(poll)]
+                self.worker = subprocess.Popen(
+                    [sys.executable, "-m", *command],
+                    env=self._env(),
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
+        return self
+
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        for proc in (self.worker, self.proc):
+            if proc and proc.poll() is None:
+                proc.terminate()
+                try:
+                    proc.wait(10)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
 
     def __enter__(self) -> CwmnServer:
         return self.start()

@@ -121,22 +121,25 @@ class Invites:
         return delivery
 
     @contextlib.asynccontextmanager
-    async def slot(self, site_id: int, session_id: str | None = None) -> AsyncIterator[float]:
-        """Check the limits of the site (and of the session, if any) and yield the time;
-        record the invite before leaving. One invite at a time, so concurrent invites
-        cannot all pass the same count."""
+    async def slot(
+        self, site_id: int, session_id: str | None = None, count: int = 1
+    ) -> AsyncIterator[float]:
+        """Check that ``count`` more invites fit the limits of the site (and of the session,
+        if any) and yield the time; record them before leaving. One caller at a time, so
+        concurrent invites cannot all pass the same count."""
         session_limit, site_limit = self.limits
         async with self._lock:
             now = self.clock()
             by_site = await run_in_threadpool(
                 self.store.invite_times, now - site_limit.window, site_id=site_id
             )
-            checks = [(site_limit, by_site)]
+            more = [now] * (count - 1)
+            checks = [(site_limit, by_site + more)]
             if session_id is not None:
                 by_session = await run_in_threadpool(
                     self.store.invite_times, now - session_limit.window, session_id=session_id
                 )
-                checks.insert(0, (session_limit, by_session))
+                checks.insert(0, (session_limit, by_session + more))
             check_limits(checks, now)
             yield now
 

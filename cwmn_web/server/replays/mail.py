@@ -1,0 +1,149 @@
+"""Emailing a replay's video link: what the email says, and sending it through the same
+transport, records and limits as invites (``invites`` rows of kind ``video``)."""
+
+from __future__ import annotations
+
+import html
+import secrets
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from starlette.concurrency import run_in_threadpool
+
+from ...errors import CwmnError, InvalidParams
+from ...protocol.messages import SendVideo
+from ..invites.checks import check_email, check_message
+from ..invites.compose import EmailContent, build_email, html_email, one_line
+from ..invites.service import Invites
+from ..invites.transports import Outgoing
+from .db import ReplayRecord
+
+__all__ = [
+    "MAX_RECIPIENTS",
+    "MAX_SUBJECT",
+    "VideoRequest",
+    "check_send",
+    "reserve",
+    "send_links",
+    "video_email",
+    "video_url",
+]
+
+MAX_RECIPIENTS = 10
+MAX_SUBJECT = 200
+
+
+def video_url(record: ReplayRecord) -> str:
+    return f"{record.base_url}/replay/{record.video_token}.mp4"
+
+
+@dataclass(frozen=True)
+class VideoRequest:
+    """A checked :class:`SendVideo`: addresses (the host's if none), subject, message."""
+
+    to: list[str]
+    subject: str
+    message: str
+
+
+def check_send(message: SendVideo, host_email: str) -> VideoRequest:
+    """Raise ``invalid_params`` unless ``message`` is a well-formed request."""
+    if len(message.to_emails) > MAX_RECIPIENTS:
+        raise InvalidParams(f"toEmails has {len(message.to_emails)} addresses; at most 10")
+    to: list[str] = []
+    for value in message.to_emails or [host_email]:
+        address = check_email(value.strip(), "toEmails")
+        if address.lower() not in (a.lower() for a in to):
+            to.append(address)
+    subject = message.subject.strip()
+    if len(subject) > MAX_SUBJECT:
+        raise InvalidParams(f"subject is {len(subject)} characters; at most {MAX_SUBJECT}")
+    if subject != one_line(subject, MAX_SUBJECT):
+        raise InvalidParams("subject must be one line, without control characters")
+    return VideoRequest(to, subject, check_message(message.message))
+
+
+async def reserve(
+    invites: Invites, record: ReplayRecord, to: list[str], status: str
+) -> list[tuple[str, str]]:
+    """Check the invite limits for ``len(to)`` more and record one invite per address;
+    returns ``(invite_id, address)`` pairs."""
+    pairs = [(secrets.token_urlsafe(12), address) for address in to]
+    async with invites.slot(record.site_id, record.id, len(pairs)) as now:
+        for invite_id, address in pairs:
+            await run_in_threadpool(
+                invites.store.add_invite,
+                invite_id,
+                record.site_id,
+                record.id,
+                "email",
+                address,
+                None,
+                "video",
+                now,
+                status,
+            )
+    return pairs
+
+
+def video_email(record: ReplayRecord, subject: str, message: str) -> EmailContent:
+    """Subject (``subject`` or "<host> shared a recorded replay with you"), text, HTML."""
+    host = one_line(record.host_name) or "Someone"
+    subject = subject or f"{host} shared a recorded replay with you"
+    url = video_url(record)
+    minutes, seconds = divmod(round(record.duration), 60)
+    length = f"{minutes} min {seconds:02d} s" if minutes else f"{seconds} s"
+    day = datetime.fromtimestamp(record.expires_at, UTC)
+    until = f"{day.day} {day:%B %Y}"
+    note = f"{host} wrote:\n\n{message}\n\n" if message else ""
+    fine = f"The link works until {until}."
+    text = (
+        "Hello,\n\n"
+        f"{host} recorded their screen, with narration, and shared the video with you "
+        f"({length}).\n\n"
+        f"{note}"
+        f"Watch the replay: {url}\n\n"
+        f"{fine} Nothing to install: it plays in your browser.\n\n"
+        "If you did not expect this email, you can ignore it.\n"
+    )
+    lead = (
+        f"<strong>{html.escape(host)}</strong> recorded their screen, with narration, and "
+        f"shared the video with you ({html.escape(length)})."
+    )
+    body = html_email(subject, "there", lead, message, "Watch the replay", url, fine)
+    return EmailContent(subject, text, body)
+
+
+async def send_links(
+    invites: Invites,
+    record: ReplayRecord,
+    recipients: list[tuple[str, str]],
+    subject: str,
+    message: str,
+) -> tuple[str, CwmnError | None]:
+    """Email the link to each ``(invite_id, address)``; returns ``sent``/``outbox`` (any
+    delivered) or ``failed``, and the first error."""
+    content = video_email(record, subject, message)
+    delivered: list[str] = []
+    first_error: CwmnError | None = None
+    for invite_id, address in recipients:
+        email = build_email(content, invites.sender, "", address, time.time())
+        item = Outgoing(
+            invite_id,
+            "email",
+            address,
+            address,
+            content.subject,
+            content.text,
+            content.html,
+            video_url(record),
+            email,
+        )
+        try:
+            delivered.append((await invites.deliver(item, lambda: None)).status)
+        except CwmnError as exc:
+            first_error = first_error or exc
+    if not delivered:
+        return "failed", first_error
+    return ("outbox" if "outbox" in delivered else "sent"), first_error

@@ -1,0 +1,136 @@
+"""Replay requests of a host socket (``watch_replay``, ``send_video``, ``abandon_replay``),
+sending queued video links, and the retention purge. One per app (``app.state.replays``);
+the render worker makes its own."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import NoReturn
+
+from starlette.concurrency import run_in_threadpool
+
+from ...errors import InvalidState, NotFound
+from ...protocol.messages import ReplayUpdate, SendVideo, VideoSent
+from ..config import Settings
+from ..invites.service import Invites
+from ..store import Store
+from .db import ReplayRecord
+from .mail import check_send, reserve, send_links, video_url
+from .recording import remove_recording
+
+__all__ = ["ReplayService", "purge_expired", "replay_update"]
+
+log = logging.getLogger("cwmn_web.server.replays")
+MAX_TOKEN = 200
+
+
+def replay_update(record: ReplayRecord | None, replay_id: str = "", ref: int = 0) -> ReplayUpdate:
+    """What the host hears of ``record`` (gone: ``abandoned``)."""
+    if record is None:
+        return ReplayUpdate(ref=ref, replay_id=replay_id, status="abandoned", stage="done")
+    return ReplayUpdate(
+        ref=ref,
+        replay_id=record.id,
+        status=record.status,
+        percent=round(record.percent, 1),
+        stage=record.stage,
+        eta_seconds=record.eta_seconds,
+        duration=round(record.duration, 3),
+        video_url=video_url(record) if record.status == "complete" else "",
+        error=(record.error or "") if record.status == "failed" else "",
+        send_status=record.send_status,
+    )
+
+
+class ReplayService:
+    """Replays for hosts: find one by resume token, email its link, throw it away."""
+
+    def __init__(self, settings: Settings, store: Store, invites: Invites) -> None:
+        self.settings, self.store, self.invites = settings, store, invites
+
+    async def find(self, resume_token: str, site_id: int) -> ReplayRecord:
+        """The replay of the session ``resume_token`` names; ``not_found`` otherwise (a
+        realtime session's token, another site's, a purged replay)."""
+        session = None
+        if 0 < len(resume_token) <= MAX_TOKEN:
+            session = await run_in_threadpool(self.store.session_by_resume_token, resume_token)
+        record = None
+        if session is not None and session.site_id == site_id and session.is_replay:
+            record = await run_in_threadpool(self.store.replays.get, session.id)
+        if record is None:
+            raise NotFound("no replay has this resume token (it may have expired)")
+        return record
+
+    async def get(self, replay_id: str) -> ReplayRecord | None:
+        return await run_in_threadpool(self.store.replays.get, replay_id)
+
+    async def send(self, record: ReplayRecord, message: SendVideo) -> VideoSent:
+        """Email the link now (complete) or once rendered; ``invalid_params``,
+        ``rate_limited``, ``invite_failed``, ``invite_unavailable``; ``invalid_state``
+        when there is no video to send (failed or abandoned)."""
+        request = check_send(message, record.host_email)
+        if record.status not in ("recording", "queued", "rendering", "complete"):
+            raise_no_video(record)
+        waiting = record.status != "complete"
+        pairs = await reserve(self.invites, record, request.to, "queued" if waiting else "sending")
+        if waiting:
+            args = (record.id, pairs, request.subject, request.message)
+            if await run_in_threadpool(self.store.replays.request_send, *args):
+                return VideoSent(ref=message.ref, status="queued", to=request.to)
+            latest = await self.get(record.id)  # it completed (or failed) meanwhile
+            if latest is None or latest.status != "complete":
+                await self._cancel(pairs, "the replay has no video")
+                raise_no_video(latest)
+            record = latest
+        status, error = await send_links(
+            self.invites, record, pairs, request.subject, request.message
+        )
+        await run_in_threadpool(self.store.replays.finish_send, record.id, status)
+        if error is not None and status == "failed":
+            raise error
+        return VideoSent(ref=message.ref, status=status, to=request.to)
+
+    async def deliver_queued(self, replay_id: str) -> str | None:
+        """Send a complete replay's queued email, if this process wins it (exactly one
+        does: the render worker right after completing, or a host socket watching)."""
+        record = await run_in_threadpool(self.store.replays.claim_send, replay_id)
+        if record is None:
+            return None
+        status, error = await send_links(
+            self.invites,
+            record,
+            record.recipients,
+            record.send_subject or "",
+            record.send_message or "",
+        )
+        if error is not None:
+            log.warning("replay %s: video link not sent to everyone: %s", replay_id, error)
+        await run_in_threadpool(self.store.replays.finish_send, replay_id, status)
+        return status
+
+    async def abandon(self, record: ReplayRecord) -> None:
+        """Throw the replay away: its files go, a render under way stops, its URL 404s."""
+        await run_in_threadpool(self.store.replays.abandon, record.id)
+        if record.send_status == "queued":
+            await self._cancel(record.recipients, "the host abandoned the replay")
+        await run_in_threadpool(remove_recording, self.settings.data_dir, record.id)
+
+    async def _cancel(self, pairs: list[tuple[str, str]], why: str) -> None:
+        for invite_id, _ in pairs:
+            await run_in_threadpool(self.store.finish_invite, invite_id, "failed", "", None, why)
+
+
+def raise_no_video(record: ReplayRecord | None) -> NoReturn:
+    state = record.status if record is not None else "abandoned"
+    raise InvalidState(f"this replay is {state}: it has no video to send")
+
+
+def purge_expired(settings: Settings, store: Store, now: float | None = None) -> int:
+    """Delete the replays past their retention (files and rows); how many went."""
+    count = 0
+    for replay_id in store.replays.expired(time.time() if now is None else now):
+        remove_recording(settings.data_dir, replay_id)
+        store.replays.delete(replay_id)
+        count += 1
+    return count

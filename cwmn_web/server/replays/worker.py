@@ -1,0 +1,211 @@
+"""``cwmn-web render-worker``: renders queued replays into videos, one at a time.
+
+Claims a job with an atomic UPDATE (several workers may run), beats a heartbeat while it
+renders (a job whose heartbeat is older than ``stale_after`` is taken over: a restarted
+worker resumes it), writes progress to the row (at most twice a second), stops when the host
+abandons the replay, sends the queued video emails once it completes, and every few
+minutes purges expired replays and ends recordings their server abandoned.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import secrets
+import signal
+import socket
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from ..config import Settings
+from ..invites.service import Invites, make_transports
+from ..store import Store
+from .db import ReplayRecord
+from .recording import recording_dir, remove_recording
+from .service import ReplayService, purge_expired
+from .sessions import END_GRACE_SECONDS, finish_recording
+
+__all__ = ["RenderWorker", "run_worker"]
+
+log = logging.getLogger("cwmn_web.render_worker")
+HEARTBEAT_SECONDS = 5.0
+STALE_SECONDS = 30.0
+MAX_ATTEMPTS = 3
+PROGRESS_INTERVAL = 0.5
+STOP_CHECK_INTERVAL = 1.0
+HOUSEKEEPING_SECONDS = 300.0
+Renderer = Callable[..., None]
+
+
+class RenderWorker:
+    """One worker process's loop (see the module's docstring)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        *,
+        poll: float = 2.0,
+        stale_after: float = STALE_SECONDS,
+        heartbeat: float = HEARTBEAT_SECONDS,
+        renderer: Renderer | None = None,
+    ) -> None:
+        self.settings, self.store = settings, store
+        self.poll, self.stale_after, self.heartbeat = poll, stale_after, heartbeat
+        self.renderer = renderer
+        self.id = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+        invites = Invites(settings, store, *make_transports(settings, store))
+        self.service = ReplayService(settings, store, invites)
+        self._next_housekeeping = 0.0
+
+    def run(self, once: bool = False) -> int:
+        """Render jobs as they come (``once``: those queued now, then return); returns
+        how many were taken."""
+        taken = 0
+        while True:
+            if time.monotonic() >= self._next_housekeeping:
+                self.housekeeping()
+                self._next_housekeeping = time.monotonic() + HOUSEKEEPING_SECONDS
+            job = self.store.replays.claim(self.id, stale_after=self.stale_after)
+            if job is not None:
+                taken += 1
+                self.render(job)
+                continue
+            if once:
+                return taken
+            time.sleep(self.poll)
+
+    def housekeeping(self) -> None:
+        """Purge expired replays; end recordings nobody will end (their server went)."""
+        try:
+            purged = purge_expired(self.settings, self.store)
+            if purged:
+                log.info("purged %d expired replay(s)", purged)
+            now = time.time()
+            grace = END_GRACE_SECONDS + self.settings.host_grace_seconds
+            for row in self.store.replays.unfinished(now - grace):
+                if row.created_at + row.max_seconds + grace < now:
+                    self.store.end_session(row.id, "expired")
+                    finish_recording(self.store, self.settings.data_dir, row.id)
+        except Exception:
+            log.exception("housekeeping failed")
+
+    def render(self, job: ReplayRecord) -> None:
+        """Render one claimed job and record how it went."""
+        replays, folder = self.store.replays, recording_dir(self.settings.data_dir, job.id)
+        log.info("replay %s: rendering (attempt %d)", job.id, job.attempts)
+        lost = threading.Event()
+        beating = threading.Thread(target=self._beat, args=(job.id, lost), daemon=True)
+        beating.start()
+        try:
+            outcome = self._render(job, folder, lost)
+        except BaseException:  # stopped (SIGTERM, Ctrl-C): another worker takes it at once
+            replays.requeue(job.id, self.id)
+            raise
+        finally:
+            lost.set()
+            beating.join()
+        if outcome == "complete":
+            video = folder / "video.mp4"
+            if replays.complete(job.id, self.id, video.stat().st_size):
+                log.info("replay %s: complete", job.id)
+                status = asyncio.run(self.service.deliver_queued(job.id))
+                if status:
+                    log.info("replay %s: video link %s", job.id, status)
+        latest = replays.get(job.id)
+        if latest is None or latest.status == "abandoned":
+            remove_recording(self.settings.data_dir, job.id)  # a render may have written
+
+    def _render(self, job: ReplayRecord, folder: Path, lost: threading.Event) -> str:
+        from ...render import RenderCancelled, RenderError, render_replay
+
+        renderer = self.renderer or render_replay
+        replays = self.store.replays
+        if job.ended_at is None or not (folder / "stream.jsonl").exists():
+            replays.fail(job.id, self.id, "the recording is missing")
+            return "failed"
+        try:
+            renderer(
+                folder,
+                job.started_at,
+                job.ended_at,
+                folder / "video.mp4",
+                progress=self._progress(job.id),
+                should_stop=self._should_stop(job.id, lost),
+            )
+        except RenderCancelled:
+            log.info("replay %s: render stopped", job.id)
+            return "stopped"
+        except RenderError as exc:
+            log.warning("replay %s: render failed: %s", job.id, exc)
+            replays.fail(job.id, self.id, str(exc) or "the recording could not be rendered")
+            return "failed"
+        except Exception as exc:
+            log.exception("replay %s: render crashed", job.id)
+            if job.attempts >= MAX_ATTEMPTS:
+                replays.fail(job.id, self.id, f"rendering failed: {exc}")
+            else:
+                replays.requeue(job.id, self.id)
+            return "failed"
+        return "complete"
+
+    def _beat(self, replay_id: str, lost: threading.Event) -> None:
+        while not lost.wait(self.heartbeat):
+            try:
+                if not self.store.replays.heartbeat(replay_id, self.id):
+                    lost.set()  # abandoned, or taken over
+            except Exception:
+                log.exception("replay %s: heartbeat failed", replay_id)
+
+    def _progress(self, replay_id: str) -> Callable[[Any], None]:
+        last = {"at": 0.0, "stage": ""}
+
+        def report(progress: Any) -> None:
+            now = time.monotonic()
+            stage = str(progress.stage)
+            if stage == last["stage"] and now - float(last["at"]) < PROGRESS_INTERVAL:
+                return
+            last.update(at=now, stage=stage)
+            self.store.replays.progress(
+                replay_id, self.id, float(progress.percent), stage, float(progress.eta_seconds)
+            )
+
+        return report
+
+    def _should_stop(self, replay_id: str, lost: threading.Event) -> Callable[[], bool]:
+        checked = {"at": time.monotonic()}
+
+        def should_stop() -> bool:
+            now = time.monotonic()
+            if not lost.is_set() and now - checked["at"] >= STOP_CHECK_INTERVAL:
+                checked["at"] = now
+                row = self.store.replays.get(replay_id)
+                if row is None or row.status != "rendering" or row.worker_id != self.id:
+                    lost.set()
+            return lost.is_set()
+
+        return should_stop
+
+
+def run_worker(settings: Settings, once: bool = False, poll: float = 2.0) -> int:
+    """``cwmn-web render-worker``: run until stopped (SIGTERM/Ctrl-C), or drain (``once``)."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, stop)
+    store = Store(settings.db_url)
+    store.create()
+    worker = RenderWorker(settings, store, poll=poll)
+    log.info("render worker %s on %s", worker.id, settings.db_url)
+    try:
+        worker.run(once=once)
+    except (KeyboardInterrupt, SystemExit):
+        log.info("render worker %s stopped", worker.id)
+    return 0
