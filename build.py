@@ -207,7 +207,7 @@ def build() -> str:
         log(f"wrote {wheel_name} ({len(wheel)} bytes)")
     original = json.loads((pyodide / "pyodide-lock.json").read_text())
     write_if_changed(out / "pyodide-lock.json", lock_file(original, wheel_name, wheel))
-    for module in ("worker.mjs", "capture.mjs", "cursors.mjs", "consent.mjs"):
+    for module in ("worker.mjs", "capture.mjs", "cursors.mjs", "consent.mjs", "recorder.mjs"):
         write_if_changed(ASSETS / module, (ROOT / "static" / module).read_bytes())
 
     digest = hashlib.sha256()

@@ -47,6 +47,11 @@ function el(tag, className, text) {
 }
 
 /** The stub's entry point: ask, then answer through ``api`` (``window.CwmnAPI``). */
+/** The stub's entry point: `{op: 'consent', invite}`. */
+export function handle(message, attachShadow, api) {
+  return show(message.invite, attachShadow, api);
+}
+
 export async function show(invite, attachShadow, api) {
   const yes = await ask(invite, attachShadow);
   try {

@@ -25,7 +25,7 @@
     publicLinkEnabled: true, privacyEnabled: false };
   var cbs = new Map(), calls = new Map(), seq = 0, worker = null, ready = false;
   var outbox = [], local = false, failure = null, timings = { start: performance.now() };
-  var assets = server + '/assets/' + BUILD + '/', capture = null, cursors = null;
+  var assets = server + '/assets/' + BUILD + '/', capture = null, mods = {};
 
   function err(code, message) {
     var e = new Error(message); e.name = 'CwmnError'; e.code = code; return e;
@@ -183,13 +183,10 @@
           }, shadows);
         }).catch(function (e) { console.error('CWMN: page capture failed', e); });
       }
-    } else if (m.op === 'cursors' || m.op === 'ripple') {
-      cursors = cursors || import(assets + 'cursors.mjs');
-      cursors.then(function (c) { c.handle(m, attach); })
-        .catch(function (e) { console.error('CWMN: pointers failed', e); });
-    } else if (m.op === 'consent') {
-      import(assets + 'consent.mjs').then(function (c) { c.show(m.invite, attach, api); })
-        .catch(function (e) { console.error('CWMN: consent dialog failed', e); });
+    } else if (m.mod) { // cursors, consent dialog, recorder: static/<mod>.mjs
+      (mods[m.mod] = mods[m.mod] || import(assets + m.mod + '.mjs'))
+        .then(function (c) { c.handle(m, attach, api, post); })
+        .catch(function (e) { console.error('CWMN: ' + m.mod + ' failed', e); });
     } else if (m.op === 'echo') {
       post(m);
     } else if (m.op === 'marks') {

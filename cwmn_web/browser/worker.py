@@ -23,6 +23,8 @@ from .connection import BrowserConnection
 __all__ = ["WorkerBridge", "start"]
 
 ECHO_TIMEOUT = 2.0
+#: The page module (static/<name>.mjs) that handles each overlay op.
+_MODULES = {"cursors": "cursors", "ripple": "cursors", "consent": "consent", "record": "recorder"}
 
 
 class WorkerBridge:
@@ -57,7 +59,8 @@ class WorkerBridge:
         self.post({"op": "capture", "start": start, "config": config})
 
     def overlay(self, message: dict[str, Any]) -> None:
-        self.post(message)
+        """Page-side modules: the stub imports ``static/<mod>.mjs`` and calls its ``handle``."""
+        self.post({**message, "mod": _MODULES[message["op"]]})
 
     def store(self, key: str, value: dict[str, Any] | None) -> None:
         self.post({"op": "store", "key": key, "value": value})
@@ -137,6 +140,8 @@ class WorkerBridge:
                 future.set_result(None)
         elif op == "mirror":
             controller.on_capture(str(message["kind"]), message["data"])
+        elif op == "audio":
+            controller.on_audio(message)
         elif op == "call":
             self._spawn(
                 self._call(

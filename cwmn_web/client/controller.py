@@ -23,6 +23,7 @@ from ..errors import (
     Unauthorized,
 )
 from ..protocol.messages import (
+    AbandonReplay,
     AcceptHostInvite,
     CreateLink,
     CreatePublicLink,
@@ -39,18 +40,21 @@ from ..protocol.messages import (
     MuteGuest,
     RemoveGuest,
     ResumeSession,
+    SendVideo,
     SessionResumed,
     SessionStarted,
     SetPrivacy,
     SetPublicLink,
     StartSession,
+    VideoSent,
 )
 from .bus import Bus
 from .compat import missing_features
-from .events import staged_events
+from .events import EVENTS, staged_events
 from .hosting import CONNECT_TIMEOUT, HostSession
 from .link import Link
 from .ports import Ports
+from .replay import DEFAULT_MAX_SECONDS, DRAIN_TIMEOUT, Narration, ReplayWatch
 from .spec import FUNCTIONS, check_state
 from .states import TRANSITIONS, Machine, State, Trigger
 from .validation import validate
@@ -103,6 +107,8 @@ class HostController:
         self.public_link_enabled = True
         self.privacy_enabled = False
         self._session: HostSession | None = None
+        self._narration: Narration | None = None
+        self._watch: ReplayWatch | None = None
         self._host_invite: tuple[str, dict[str, Any]] | None = None
         #: Pushes that came right after the answer that starts a session, before it existed.
         self._early: list[Message] = []
@@ -121,6 +127,12 @@ class HostController:
             "publicLink.setEnabled": self._set_public_link,
             "publicLink.generate": self._public_link,
             "privacy.setEnabled": self._set_privacy,
+            "replay.muteAudio": self._mute_audio,
+            "replay.sendVideo": self._send_video,
+            "replay.getVideoURL": self._video_url,
+            "replay.abandonVideo": self._abandon_video,
+            "replay.getRenderingProgress": self._rendering_progress,
+            "replay.dismissError": self._dismiss_error,
         }
 
     # -- what the page sees -------------------------------------------------------------
@@ -136,12 +148,15 @@ class HostController:
         """Everything the stub's synchronous getters answer from."""
         state = state or self.state
         session = self._session if state is State.IN_SESSION else None
+        info = dict(session.info) if session else None
+        if info is not None and self._narration is not None:
+            info.update(self._narration.info)
         return {
             "state": state.value,
             "initFired": self.bus.init_fired,
             "compatible": not missing_features(self.config.features),
             "domainInfo": self.domain_info,
-            "sessionInfo": dict(session.info) if session else None,
+            "sessionInfo": info,
             "guests": [dict(g) for g in session.guests] if session else [],
             "muteAll": self.mute_all,
             "publicLinkEnabled": self.public_link_enabled,
@@ -158,13 +173,31 @@ class HostController:
         self.ports.overlay(message)
 
     def _move(self, trigger: Trigger, *args: Any) -> None:
-        """Apply ``trigger`` and fire its events, each with the state it occurs in."""
+        """Apply ``trigger`` and fire its events, each with the state it occurs in; ``args``
+        go to the events that take arguments (``in session``, ``replay progress``)."""
         source = self.state
         transition = TRANSITIONS[source].get(trigger)
         self.machine.apply(trigger)
         assert transition is not None
         for event, state in staged_events(source, transition):
-            self.emit(event, *(args if event == "in session" else ()), state=state)
+            self.emit(event, *(args if EVENTS[event].args else ()), state=state)
+
+    def move(self, trigger: Trigger, *args: Any) -> None:
+        """:meth:`_move`; a replay that is settled (sent, abandoned, dismissed) then goes on
+        to ``ready no session``."""
+        self._move(trigger, *args)
+        if self.state is State.INIT:
+            watch, self._watch = self._watch, None
+            if watch is not None:
+                self.spawn(watch.close())
+            self.ports.store(RESUME_KEY, None)
+            self._move(Trigger.READY)
+
+    def warn(self, message: str) -> None:
+        self.ports.warn(message)
+
+    def now_ms(self) -> float:
+        return self.ports.now() * 1000.0
 
     # -- subscriptions ------------------------------------------------------------------
     def subscribe(self, event: str, handle: Hashable, once: bool = False) -> None:
@@ -190,7 +223,10 @@ class HostController:
             self._move(Trigger.UNAUTHORIZED)
             return
         resume = self.config.resume
-        if resume and isinstance(resume.get("token"), str):
+        if resume and isinstance(resume.get("token"), str) and resume.get("replay"):
+            self._move(Trigger.RESUME_REPLAY)
+            self._watch_replay(str(resume["token"]), str(resume.get("sessionId", "")))
+        elif resume and isinstance(resume.get("token"), str):
             await self._resume(str(resume["token"]))
         else:
             self._move(Trigger.READY)
@@ -238,16 +274,12 @@ class HostController:
         return await handler(params)
 
     async def _start(self, params: dict[str, Any]) -> dict[str, Any]:
-        if params["isReplay"]:
-            raise NotImplementedCapability(
-                "replay sessions (isReplay: true) are not available in cwmn_web yet"
-            )
         await self._require_authorized()
         self._move(Trigger.START)
         start = StartSession(
             host_name=params["hostName"],
             host_email=params["hostEmail"],
-            is_replay=False,
+            is_replay=params["isReplay"],
             page_id=self.config.page_id,
         )
         link, reply = await self._connect(start, SessionStarted)
@@ -259,7 +291,7 @@ class HostController:
         self.privacy_enabled = False
         self.mute_all, self.public_link_enabled = False, True
         info = _session_info(reply, self.config.page_url)
-        return self._begin(link, reply.resume_token, info, resuming=False)
+        return self._begin(link, reply.resume_token, info, resuming=False, settings=reply.settings)
 
     async def _require_authorized(self) -> None:
         if self.domain_info.get("authorized") is None:
@@ -365,7 +397,9 @@ class HostController:
         assert isinstance(reply, SessionResumed)
         self.privacy_enabled = reply.privacy
         self.mute_all, self.public_link_enabled = reply.mute_all, reply.public_link
-        self._begin(link, token, _session_info(reply, self.config.page_url), resuming=True)
+        info = _session_info(reply, self.config.page_url)
+        muted = bool(self.config.resume and self.config.resume.get("muted"))
+        self._begin(link, token, info, resuming=True, settings=reply.settings, muted=muted)
 
     async def _connect(self, request: Message, expected: type[Message]) -> tuple[Link, Message]:
         """Open a link and send ``request``; on failure fire ``session failed`` and raise."""
@@ -384,26 +418,51 @@ class HostController:
         return link, reply
 
     def _begin(
-        self, link: Link, token: str, info: dict[str, Any], *, resuming: bool
+        self,
+        link: Link,
+        token: str,
+        info: dict[str, Any],
+        *,
+        resuming: bool,
+        settings: Mapping[str, Any] | None = None,
+        muted: bool = False,
     ) -> dict[str, Any]:
         session = HostSession(self, link, token, info)
         self._session = session
-        self.ports.store(RESUME_KEY, {"token": token, "sessionId": info["sessionId"]})
+        self._narration = Narration(self, session.send_frame) if info["isReplay"] else None
+        self._remember(session, muted=muted)
         self._move(Trigger.RESUMED if resuming else Trigger.CONNECTED, resuming)
         self.start_capture()
+        if self._narration is not None:
+            limit = (settings or {}).get("replayMaxSeconds") or DEFAULT_MAX_SECONDS
+            elapsed = max(0.0, self.ports.now() - float(info["startedAt"])) if resuming else 0.0
+            self._narration.start(
+                elapsed, float(limit), lambda: self.spawn(self._timed_out(session)), muted
+            )
         early, self._early = self._early, []
         for message in early:  # e.g. the guests already waiting, pushed after the answer
             session.on_push(message)
         return dict(info)
 
-    async def _open_link(self) -> Link:
+    def _remember(self, session: HostSession, muted: bool = False) -> None:
+        """Keep what the site's next page needs to take the session back (sessionStorage)."""
+        value = {"token": session.token, "sessionId": session.info["sessionId"]}
+        if muted:
+            value["muted"] = True
+        self.ports.store(RESUME_KEY, value)
+
+    async def _open_link(
+        self,
+        on_push: Callable[[Message], None] | None = None,
+        on_lost: Callable[[CwmnError], None] | None = None,
+    ) -> Link:
         try:
             conn = await asyncio.wait_for(self.ports.connect(self.config.ws_url), CONNECT_TIMEOUT)
         except TimeoutError:
             raise CwmnError(
                 f"could not connect to {self.config.ws_url} in {CONNECT_TIMEOUT:g} s", "timeout"
             ) from None
-        link = Link(conn, self._on_push, self._on_lost)
+        link = Link(conn, on_push or self._on_push, on_lost or self._on_lost)
         try:
             await link.open(self.config.page_url)
         except CwmnError:
@@ -411,31 +470,72 @@ class HostController:
             raise
         return link
 
-    async def open_link(self) -> Link:
-        """A new link for the current session (used by reconnects)."""
-        return await self._open_link()
+    async def open_link(
+        self,
+        on_push: Callable[[Message], None] | None = None,
+        on_lost: Callable[[CwmnError], None] | None = None,
+    ) -> Link:
+        """A new link (reconnects; following a replay's render with other handlers)."""
+        return await self._open_link(on_push, on_lost)
 
     async def _end(self, params: dict[str, Any]) -> dict[str, Any]:
         session = self._require_session()
+        await self._wrap_up(session)
         with contextlib.suppress(CwmnError):
             await session.link.request(EndSession())
         # The server may have ended the session (expiry) while we waited for its answer.
         reason = "ended" if self._session is session else "expired"
-        await self.finish(session, Trigger.END_REALTIME)
+        await self.finish(session, session.end_trigger("ended"))
         return {"sessionId": session.info["sessionId"], "reason": reason}
 
+    async def _wrap_up(self, session: HostSession) -> None:
+        """A replay's recording is complete before it ends: the page stops capturing, its
+        recorder hands over its last chunk, and the server holds every frame."""
+        narration = self._narration
+        if narration is None:
+            return
+        self.ports.capture(False, None)
+        await narration.stop()
+        if not await session.drain(DRAIN_TIMEOUT):
+            self.ports.warn("CWMN: the last seconds of the replay could not reach the server")
+
+    async def _timed_out(self, session: HostSession) -> None:
+        """The replay reached its maximum length: stop recording as ``endSession`` does."""
+        if self._session is not session or self.state is not State.IN_SESSION:
+            return
+        self.emit("replay timeout")
+        try:
+            await self._end({})
+        except CwmnError as exc:
+            self.ports.warn(f"CWMN: ending the replay at its maximum length failed: {exc}")
+
     async def finish(self, session: HostSession, trigger: Trigger) -> None:
-        """End ``session`` once, and go back to ``no session`` through ``init``."""
+        """End ``session`` once: back to ``no session`` through ``init``, or, for a replay,
+        to ``waiting for replay`` while the server renders it."""
         if self._session is not session:
             return
         self.ports.capture(False, None)
         self.ports.overlay({"op": "cursors", "cursors": []})
+        narration, self._narration = self._narration, None
+        replay = trigger in (Trigger.END_REPLAY, Trigger.EXPIRE_REPLAY)
         self.ports.store(RESUME_KEY, None)
+        if narration is not None:
+            narration.cancel()
         self._move(trigger)  # 'expired' and 'end session' still see the session's info
         self._session = None
         self.privacy_enabled = False
         await session.close()
-        self._move(Trigger.READY)
+        if replay:
+            self._watch_replay(session.token, session.info["sessionId"])
+        else:
+            self._move(Trigger.READY)
+
+    def _watch_replay(self, token: str, replay_id: str) -> None:
+        """Follow the render of the replay ``token`` names (also from the site's next page)."""
+        self.ports.store(RESUME_KEY, {"token": token, "sessionId": replay_id, "replay": True})
+        watch = ReplayWatch(self, token, replay_id)
+        self._watch = watch
+        self.spawn(watch.run())
 
     def _require_session(self) -> HostSession:
         if self._session is None:
@@ -457,6 +557,60 @@ class HostController:
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    # -- replays -------------------------------------------------------------------------
+    def on_audio(self, message: dict[str, Any]) -> None:
+        """A message from the page's recorder (static/recorder.mjs)."""
+        if self._narration is not None and self.state is State.IN_SESSION:
+            self._narration.on_audio(message)
+
+    async def _mute_audio(self, params: dict[str, Any]) -> bool:
+        session = self._require_session()
+        if self._narration is None:
+            raise InvalidState("this session is not a replay: there is no narration to mute")
+        muted = self._narration.mute(params["muted"])
+        self._remember(session, muted=muted)
+        return muted
+
+    def _require_watch(self) -> ReplayWatch:
+        if self._watch is None:
+            raise InvalidState("there is no replay on this page")
+        return self._watch
+
+    async def _send_video(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Email the video now (rendered) or when rendering completes (waiting)."""
+        watch = self._require_watch()
+        request = SendVideo(
+            resume_token=watch.token,
+            to_emails=list(params.get("toEmails") or ()),
+            subject=params.get("subject") or "",
+            message=params.get("message") or "",
+        )
+        reply = await watch.request(request, INVITE_TIMEOUT)
+        if not isinstance(reply, VideoSent):
+            raise ProtocolError(f"expected video_sent, got {reply.type}")
+        result = {"status": reply.status, "to": list(reply.to)}
+        if reply.status == "queued":
+            watch.send_queued = True
+        elif self.state is State.REPLAY_COMPLETE:
+            self.move(Trigger.SEND_VIDEO)
+        return result
+
+    async def _video_url(self, params: dict[str, Any]) -> str:
+        return self._require_watch().video_url()
+
+    async def _abandon_video(self, params: dict[str, Any]) -> None:
+        """The server deletes the recording and the video; the page goes back to no session."""
+        watch = self._require_watch()
+        await watch.request(AbandonReplay(resume_token=watch.token))
+        if self.state in (State.WAITING_FOR_REPLAY, State.REPLAY_COMPLETE):
+            self.move(Trigger.ABANDON_VIDEO)
+
+    async def _rendering_progress(self, params: dict[str, Any]) -> dict[str, Any]:
+        return self._require_watch().progress
+
+    async def _dismiss_error(self, params: dict[str, Any]) -> None:
+        self.move(Trigger.DISMISS_ERROR)
 
     # -- the mirror stream --------------------------------------------------------------
     def on_capture(self, kind: str, raw: dict[str, Any]) -> None:

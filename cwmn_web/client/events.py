@@ -78,7 +78,13 @@ _CATALOGUE = (
 #: Documented additions: the original product's (INTERPRETATION.md), and ``host invite``
 #: (the page was opened through an invitation to host; docs/LIVE.md, "Invite to host").
 _EXTRAS = (
-    _e("replay timeout warning", (S.IN_SESSION,), "The recording nears its maximum length."),
+    _e(
+        "replay timeout warning",
+        (S.IN_SESSION,),
+        "The recording nears its maximum length (one minute left, or half the maximum for "
+        "maxima under two minutes).",
+        ("secondsLeft", "number"),
+    ),
     _e("replay timeout", (S.IN_SESSION,), "The recording stopped at its maximum length."),
     _e(
         "host invite",

@@ -60,6 +60,10 @@ class SessionEvents(Protocol):
 
     def overlay(self, message: dict[str, Any]) -> None: ...
 
+    def now_ms(self) -> float:
+        """Milliseconds since the epoch (the host's clock)."""
+        ...
+
     async def open_link(self) -> Link: ...
 
     async def finish(self, session: HostSession, trigger: Trigger) -> None: ...
@@ -109,10 +113,21 @@ class HostSession:
         self._pointer_timer = loop.call_at(due, fire)
 
     def send_capture_now(self, kind: str, raw: dict[str, Any]) -> None:
-        data = self.encoder.frame(kind, raw)
-        frame = self.outbox.add(kind, data)
+        self.send_frame(kind, self.encoder.frame(kind, raw))
+
+    def send_frame(self, kind: str, data: dict[str, Any]) -> None:
+        """Number ``data`` (already encoded), keep it, and send it if connected."""
+        frame = self.outbox.add(kind, data, t=round(self.owner.now_ms()))
         if self.connected:
             self.owner.spawn(self._send(codec.encode(frame)))
+
+    async def drain(self, timeout: float) -> bool:
+        """Wait until the server holds every frame (True), or ``timeout`` seconds pass."""
+        loop = asyncio.get_running_loop()
+        end = loop.time() + timeout
+        while self.outbox.pending and loop.time() < end:
+            await asyncio.sleep(0.05)
+        return not self.outbox.pending
 
     async def _send(self, text: str) -> None:
         # On failure the link reports the loss; the frame stays in the outbox.
@@ -136,9 +151,7 @@ class HostSession:
         elif isinstance(message, GuestClick):
             self._guest_click(message)
         elif isinstance(message, SessionEnded):
-            expired = message.reason == "expired"
-            trigger = Trigger.EXPIRE_REALTIME if expired else Trigger.END_REALTIME
-            self.owner.spawn(self.owner.finish(self, trigger))
+            self.owner.spawn(self.owner.finish(self, self.end_trigger(message.reason)))
 
     def _guest_joined(self, guest: dict[str, Any]) -> None:
         guest_id = str(guest.get("guestId", ""))
@@ -218,6 +231,13 @@ class HostSession:
         ]
         self.owner.overlay({"op": "cursors", "cursors": cursors})
 
+    def end_trigger(self, reason: str) -> Trigger:
+        """The edge out of ``in session`` for an end with ``reason`` (``ended``/``expired``)."""
+        replay = bool(self.info.get("isReplay"))
+        if reason == "expired":
+            return Trigger.EXPIRE_REPLAY if replay else Trigger.EXPIRE_REALTIME
+        return Trigger.END_REPLAY if replay else Trigger.END_REALTIME
+
     # -- connection loss ----------------------------------------------------------------
     def on_lost(self, exc: CwmnError) -> None:
         if self.closed or not self.connected:
@@ -254,7 +274,7 @@ class HostSession:
                 continue
             await self._resumed(link, reply)
             return
-        await self.owner.finish(self, Trigger.EXPIRE_REALTIME)
+        await self.owner.finish(self, self.end_trigger("expired"))
 
     async def _resumed(self, link: Link, reply: SessionResumed) -> None:
         self.link = link

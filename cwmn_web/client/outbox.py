@@ -27,10 +27,11 @@ class Outbox:
     _frames: deque[tuple[MirrorFrame, int]] = field(default_factory=deque)
     _bytes: int = 0
 
-    def add(self, kind: str, data: dict[str, Any], size: int = 0) -> MirrorFrame:
-        """Number a frame and keep it until acknowledged; ``size`` estimates its bytes."""
+    def add(self, kind: str, data: dict[str, Any], size: int = 0, t: float = 0.0) -> MirrorFrame:
+        """Number a frame and keep it until acknowledged; ``size`` estimates its bytes, ``t``
+        is when it was captured (ms since the epoch)."""
         self.seq += 1
-        frame = MirrorFrame(seq=self.seq, kind=kind, data=data)
+        frame = MirrorFrame(seq=self.seq, kind=kind, data=data, t=t)
         size = size or _estimate(data)
         if kind == "snapshot":
             self.needs_snapshot = False
@@ -60,5 +61,7 @@ class Outbox:
 
 def _estimate(data: dict[str, Any]) -> int:
     """A cheap size estimate (bytes) for the outbox's memory bound."""
+    if "b64" in data:  # an audio chunk
+        return 128 + len(data["b64"])
     nodes = data.get("nodes") or data.get("adds") or ()
     return 256 + 96 * len(nodes) + 48 * (len(data.get("attrs", ())) + len(data.get("texts", ())))

@@ -34,6 +34,7 @@ class Trigger(StrEnum):
     READY = "ready"
     START = "start"
     RESUME = "resume"
+    RESUME_REPLAY = "resume replay"
     CONNECTED = "connected"
     RESUMED = "resumed"
     CONNECT_FAILED = "connect failed"
@@ -76,6 +77,7 @@ TRANSITIONS: dict[State, dict[Trigger, Transition]] = {
         T.UNAUTHORIZED: Transition(S.UNAUTHORIZED, "unauthorized", "init failed"),
         T.READY: Transition(S.NO_SESSION, "ready no session"),
         T.RESUME: Transition(S.SESSION_PENDING, "session pending"),
+        T.RESUME_REPLAY: Transition(S.WAITING_FOR_REPLAY, "waiting for replay"),
     },
     S.INCOMPATIBLE: {},
     S.UNAUTHORIZED: {},

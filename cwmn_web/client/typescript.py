@@ -44,7 +44,7 @@ SIGNATURES: dict[str, str] = {
     "privacy.setEnabled": "(enabled: boolean): Promise<boolean>",
     "privacy.getEnabled": "(): boolean",
     "replay.muteAudio": "(muted: boolean): Promise<boolean>",
-    "replay.sendVideo": "(params?: SendVideoParams): Promise<unknown>",
+    "replay.sendVideo": "(params?: SendVideoParams): Promise<SendVideoResult>",
     "replay.getVideoURL": "(): Promise<string>",
     "replay.abandonVideo": "(): Promise<void>",
     "replay.getRenderingProgress": "(): Promise<{ percent: number; completed: boolean }>",
@@ -71,7 +71,16 @@ export interface Guest {
   color: string;
 }
 
-export interface ReplayProgress { percent: number; stage: string; etaSeconds: number | null; }
+export interface ReplayProgress {
+  percent: number;
+  stage: 'queued' | 'replaying' | 'encoding' | 'done';
+  etaSeconds: number | null;
+}
+export interface SendVideoResult {
+  /** sent: the mail server took it; outbox: kept by the server; queued: sent once rendered. */
+  status: 'sent' | 'outbox' | 'queued';
+  to: string[];
+}
 
 export interface DomainInfo {
   domain: string;
@@ -89,6 +98,11 @@ export interface SessionInfo {
   hostEmail: string;
   startedAt: number;
   pageUrl: string;
+  /** Replays only: the narration (pending while the browser asks for the microphone). */
+  audio?: 'pending' | 'recording' | 'unavailable' | 'stopped';
+  audioMuted?: boolean;
+  /** Why there is no narration (audio 'unavailable'). */
+  audioError?: string;
 }
 
 export interface StartParams { hostName: string; hostEmail: string; isReplay?: boolean; }

@@ -16,6 +16,16 @@ from cwmn_web.testing.providers import FakeTwilio, SmtpSink
 from cwmn_web.testing.recorder import recorder_script
 
 PAGES = Path(__file__).parent / "pages"
+#: Replays record the host's microphone: a fake one (a tone), allowed without a prompt.
+FAKE_MICROPHONE: dict[str, dict[str, Any]] = {
+    "chromium": {"args": ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]},
+    "firefox": {
+        "firefox_user_prefs": {
+            "media.navigator.streams.fake": True,
+            "media.navigator.permission.disabled": True,
+        }
+    },
+}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -28,7 +38,10 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def browser_type_launch_args(
     browser_type_launch_args: dict[str, Any], browser_name: str
 ) -> dict[str, Any]:
-    return {**browser_type_launch_args, **launch_args(browser_name)}
+    return {
+        **browser_type_launch_args,
+        **launch_args(browser_name, **FAKE_MICROPHONE[browser_name]),
+    }
 
 
 @pytest.fixture(scope="session")
@@ -62,6 +75,14 @@ def cwmn_server_env(
         "CWMN_TWILIO_FROM": "+15005550006",
         "CWMN_TWILIO_BASE_URL": fake_twilio.url,
     }
+
+
+@pytest.fixture(scope="session")
+def replay_server(cwmn_server: CwmnServer) -> CwmnServer:
+    """``cwmn_server`` with a render worker beside it (``cwmn-web render-worker``, same
+    database and data directory; its log is ``cwmn_server.worker_log_path``): replays
+    recorded against it are rendered, their video emails sent to ``smtp_sink``."""
+    return cwmn_server.start_worker()
 
 
 @pytest.fixture(scope="session")

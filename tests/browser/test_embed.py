@@ -159,10 +159,8 @@ def test_wrong_state_and_bad_parameters(
     assert not_fn == "invalid_params"
     assert page.evaluate("CwmnAPI.getCurrentState()") == "no session"
 
-    replay = settle(
-        page, "CwmnAPI.session.start({hostName: 'A', hostEmail: 'a@example.com', isReplay: true})"
-    )
-    assert replay["code"] == "not_implemented"
+    early = settle(page, "CwmnAPI.replay.getVideoURL()")
+    assert early["code"] == "invalid_state" and "replay complete" in early["message"]
     assert page.evaluate("CwmnAPI.getCurrentState()") == "no session"
 
 
@@ -176,8 +174,8 @@ def test_in_session_functions(open_page: Callable[..., Page], customer_site: Pag
     assert bad["code"] == "invalid_params"
     gone = settle(page, "CwmnAPI.guest.removeGuest('nobody')")
     assert gone["code"] == "not_found" and "nobody" in gone["message"]
-    later = settle(page, "CwmnAPI.replay.muteAudio(true)")
-    assert later["code"] == "not_implemented"
+    live = settle(page, "CwmnAPI.replay.muteAudio(true)")
+    assert live["code"] == "invalid_state" and "not a replay" in live["message"]
     assert settle(page, "CwmnAPI.session.endSession()")["ok"]
     wait_state(page, "no session")
 

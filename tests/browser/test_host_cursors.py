@@ -229,10 +229,11 @@ def test_the_stub_forwards_the_workers_ops(
     page = open_cursors_page(open_page, customer_site, KEEP_WORKER)
 
     def post(message: dict[str, Any]) -> None:
-        """As if the worker had posted it (the stub only reads the event's data)."""
+        """As if the worker had posted it (the stub only reads the event's data; ``mod``
+        names the page module that handles it)."""
         page.evaluate(
             "(m) => __worker.dispatchEvent(new MessageEvent('message', {data: JSON.stringify(m)}))",
-            message,
+            {**message, "mod": "cursors"},
         )
 
     post({"op": "cursors", "cursors": [ANN, BOB]})

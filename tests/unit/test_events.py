@@ -65,7 +65,8 @@ def test_argument_types() -> None:
 def test_replay_extras_occur_while_recording() -> None:
     for name in REPLAY_EXTRAS:
         assert EVENTS[name].states == frozenset({S.IN_SESSION})
-        assert EVENTS[name].args == ()
+    assert EVENTS["replay timeout warning"].args == (("secondsLeft", "number"),)
+    assert EVENTS["replay timeout"].args == ()
 
 
 def test_host_invite_occurs_in_no_session_with_the_invitation() -> None:

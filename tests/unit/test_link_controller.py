@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -20,6 +21,7 @@ from cwmn_web.client.states import State
 from cwmn_web.errors import CwmnError, NetworkError, ProtocolError
 from cwmn_web.protocol import codec
 from cwmn_web.protocol.messages import (
+    AbandonReplay,
     AcceptHostInvite,
     Ack,
     CreateLink,
@@ -47,13 +49,17 @@ from cwmn_web.protocol.messages import (
     Ping,
     Pong,
     RemoveGuest,
+    ReplayUpdate,
     ResumeSession,
+    SendVideo,
     SessionEnded,
     SessionResumed,
     SessionStarted,
     SetPrivacy,
     SetPublicLink,
     StartSession,
+    VideoSent,
+    WatchReplay,
     Welcome,
 )
 
@@ -119,6 +125,10 @@ class FakeServer:
         self.start_error: ErrorReply | None = None
         self.invite_used = False
         self.silent = False
+        #: Replays: the render job as WatchReplay answers it, and what was asked of it.
+        self.settings: dict[str, Any] = {}
+        self.replay = ReplayUpdate(replay_id="s1", status="queued", stage="queued")
+        self.video_status = "sent"
         self.client: FakeConnection | None = None
         self._to_client: asyncio.Queue[str] | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -176,9 +186,10 @@ class FakeServer:
                 session_id="s1",
                 resume_token="tok",
                 started_at=1000.0,
+                is_replay=message.is_replay,
                 host_name=message.host_name,
                 host_email=message.host_email,
-                settings={"maxGuests": 10},
+                settings={"maxGuests": 10, **self.settings},
             )
         if isinstance(message, EndSession):
             return SessionEnded(ref=ref, session_id="s1", reason="ended")
@@ -249,6 +260,15 @@ class FakeServer:
                 host_email="noreply@clickwithmenow.com",
                 acked_seq=acked,
             )
+        if isinstance(message, WatchReplay):
+            if message.resume_token != "tok":
+                return ErrorReply(ref=ref, code="not_found", message="no such replay")
+            return replace(self.replay, ref=ref)
+        if isinstance(message, SendVideo):
+            status = "queued" if self.replay.status != "complete" else self.video_status
+            return VideoSent(ref=ref, status=status, to=message.to_emails or ["h@example.com"])
+        if isinstance(message, AbandonReplay):
+            return Ok(ref=ref)
         if isinstance(message, MirrorFrame):
             self.frames.append(message)
             self.acked = message.seq
@@ -712,36 +732,6 @@ def test_call_refuses_sync_and_unknown_functions(path: str) -> None:
         error = await call_error(controller, path)
         assert error.code == "invalid_params"
         assert path in error.message
-
-    run(body)
-
-
-def test_replay_start_is_not_implemented() -> None:
-    async def body() -> None:
-        controller, ports = await booted()
-        error = await call_error(controller, "session.start", {**HOST, "isReplay": True})
-        assert error.code == "not_implemented"
-        assert "isReplay" in error.message
-        assert controller.state is State.NO_SESSION
-        assert len(ports.deliveries) == 2
-        assert ports.connected == []
-
-    run(body)
-
-
-@pytest.mark.parametrize(
-    ("path", "args"),
-    [
-        ("replay.muteAudio", (True,)),
-    ],
-)
-def test_unbuilt_capabilities_in_session(path: str, args: tuple[Any, ...]) -> None:
-    async def body() -> None:
-        controller, _ = await in_session()
-        error = await call_error(controller, path, *args)
-        assert error.code == "not_implemented"
-        assert f"CwmnAPI.{path}()" in error.message
-        assert controller.state is State.IN_SESSION
 
     run(body)
 

@@ -120,7 +120,7 @@ def test_frames_in_order_are_kept_relayed_and_acked() -> None:
     assert first.ack == 1
     assert not first.request_snapshot
     assert relayed(first) == {"type": "mirror", "ref": 0, "seq": 1, "kind": "snapshot",
-                              "data": {"nodes": []}}  # fmt: skip
+                              "data": {"nodes": []}, "t": 0.0}  # fmt: skip
     second = room.receive_frame(frame(2, texts=[[4, "a"]]))
     assert (second.ack, relayed(second)["seq"]) == (2, 2)
     assert room.last_seq == 2

@@ -16,6 +16,7 @@ EXPECTED: dict[State, dict[Trigger, tuple[State, tuple[str, ...]]]] = {
         T.UNAUTHORIZED: (S.UNAUTHORIZED, ("unauthorized", "init failed")),
         T.READY: (S.NO_SESSION, ("ready no session",)),
         T.RESUME: (S.SESSION_PENDING, ("session pending",)),
+        T.RESUME_REPLAY: (S.WAITING_FOR_REPLAY, ("waiting for replay",)),
     },
     S.INCOMPATIBLE: {},
     S.UNAUTHORIZED: {},

@@ -1,0 +1,243 @@
+"""Replays end to end: the host's page records itself with narration (a fake microphone),
+the render worker turns it into an MP4, the host previews and emails it; the error paths."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import re
+import time
+import urllib.request
+from collections.abc import Callable
+from email.message import Message
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page
+
+from cwmn_web.testing import CwmnServer, PageServer
+from cwmn_web.testing.media import max_volume, pixel_at, probe
+from cwmn_web.testing.providers import SmtpSink
+
+from .conftest import events, wait_state
+from .test_embed import settle
+
+pytestmark = pytest.mark.timeout(300)
+REPLAY = "CwmnAPI.session.start({hostName: 'Rae', hostEmail: 'rae@example.com', isReplay: true})"
+VIDEO_LINK = re.compile(r"https?://\S+/replay/[A-Za-z0-9_-]+\.mp4")
+RED, GREEN, BLUE = (220, 30, 30), (30, 160, 60), (40, 60, 200)
+
+
+def close_to(color: tuple[int, int, int], expected: tuple[int, int, int]) -> bool:
+    return all(abs(a - b) <= 40 for a, b in zip(color, expected, strict=True))
+
+
+def paint(host: Page, rgb: tuple[int, int, int], name: str) -> float:
+    """Turn the host page's stage ``rgb``; return when (ms since the epoch)."""
+    return float(
+        host.evaluate(
+            """([rgb, name]) => {
+                document.getElementById('stage').style.background = `rgb(${rgb.join(',')})`;
+                document.getElementById('title').textContent = 'Stage ' + name;
+                return Date.now();
+            }""",
+            [list(rgb), name],
+        )
+    )
+
+
+def recorder_state(host: Page, server: CwmnServer) -> dict:
+    build = host.evaluate("CwmnAPI._debug().build")
+    url = f"{server.url}/assets/{build}/recorder.mjs"
+    return host.evaluate("u => import(u).then(m => m.debugState())", url)
+
+
+def download(url: str, path: Path, headers: dict[str, str] | None = None) -> tuple[int, Message]:
+    request = urllib.request.Request(url, headers=headers or {})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        path.write_bytes(response.read())
+        return response.status, response.headers
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float = 30.0) -> None:
+    end = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < end, "timed out"
+        time.sleep(0.1)
+
+
+def start_replay(host: Page) -> float:
+    started = settle(host, REPLAY)
+    assert started["ok"], started
+    info = started["value"]
+    assert info["isReplay"] is True
+    return float(info["startedAt"]) * 1000
+
+
+def test_record_render_preview_and_email(
+    open_page: Callable[..., Page],
+    customer_site: PageServer,
+    replay_server: CwmnServer,
+    smtp_sink: SmtpSink,
+    tmp_path: Path,
+    browser_name: str,
+) -> None:
+    host = open_page(customer_site.url("replay.html", hostname="localhost"))
+    started_at = start_replay(host)
+    host.wait_for_function("CwmnAPI.session.getSessionInfo().audio === 'recording'", timeout=20_000)
+    assert recorder_state(host, replay_server)["badge"] == "Recording replay"
+    t0 = float(host.evaluate("Date.now()"))
+
+    # About ten seconds: red, then green at ~3 s (with the narration muted from ~5.5 to
+    # ~7.5 s), blue at ~8 s; the pointer moves throughout.
+    for i in range(10):
+        host.mouse.move(100 + 40 * i, 200 + 10 * i)
+        host.wait_for_timeout(250)
+    green_at = paint(host, GREEN, "green")
+    host.wait_for_timeout(2500)
+    assert settle(host, "CwmnAPI.replay.muteAudio(true)")["value"] is True
+    muted_at = float(host.evaluate("Date.now()"))
+    assert recorder_state(host, replay_server)["badge"] == "Recording replay · microphone muted"
+    host.wait_for_timeout(2000)
+    assert settle(host, "CwmnAPI.replay.muteAudio(false)")["value"] is False
+    blue_at = paint(host, BLUE, "blue")
+    host.wait_for_timeout(2000)
+    ended = settle(host, "CwmnAPI.session.endSession()")
+    end_ms = float(host.evaluate("Date.now()"))
+    assert ended["ok"], ended
+    assert host.evaluate("CwmnAPI.getCurrentState()") == "waiting for replay"
+    assert events(host)[-2:] == ["end session", "waiting for replay"]
+
+    # Rendering: progress events, then complete.
+    wait_state(host, "replay complete", timeout=180_000)
+    log = host.evaluate("window.__cwmnLog.events")
+    progress = [e["args"][0] for e in log if e["name"] == "replay progress"]
+    assert progress, "no replay progress event"
+    assert all(set(p) == {"percent", "stage", "etaSeconds"} for p in progress)
+    assert all(0 <= p["percent"] <= 100 for p in progress)
+    rendering = settle(host, "CwmnAPI.replay.getRenderingProgress()")["value"]
+    assert rendering == {"percent": 100, "completed": True}
+
+    url = settle(host, "CwmnAPI.replay.getVideoURL()")["value"]
+    assert VIDEO_LINK.fullmatch(url), url
+    video = tmp_path / "replay.mp4"
+    status, headers = download(url, video)
+    assert status == 200 and headers["Content-Type"] == "video/mp4"
+    info = probe(video)
+    assert sorted(info.codecs) == [("audio", "aac"), ("video", "h264")]
+    length = (end_ms - started_at) / 1000
+    assert abs(info.duration - length) <= 0.05 * length, (info.duration, length)
+
+    # Frames at known times show the page as it was.
+    def at(ms: float) -> float:
+        return (ms - started_at) / 1000
+
+    assert close_to(pixel_at(video, at(t0) + 0.5, 0.5, 0.7), RED)
+    assert close_to(pixel_at(video, at(green_at) - 0.6, 0.5, 0.7), RED)
+    assert close_to(pixel_at(video, at(green_at) + 0.6, 0.5, 0.7), GREEN)
+    assert close_to(pixel_at(video, at(blue_at) + 0.6, 0.5, 0.7), BLUE)
+
+    # The narration: the fake microphone's tone, silence while muted.
+    assert max_volume(video, at(t0), at(green_at) - at(t0)) > -45
+    assert max_volume(video, at(muted_at) + 0.5, 1.0) < -60
+
+    # A range request, as a browser's video element seeks.
+    part = tmp_path / "part.bin"
+    status, headers = download(url, part, {"Range": "bytes=100-199"})
+    assert status == 206 and headers["Content-Range"].startswith("bytes 100-199/")
+    assert part.read_bytes() == video.read_bytes()[100:200]
+
+    # Email it: the link arrives on the SMTP server and plays.
+    mails = len(smtp_sink.messages)
+    sent = settle(
+        host,
+        "CwmnAPI.replay.sendVideo({toEmails: ['viewer@example.com'], subject: 'Our replay',"
+        " message: 'Have a look <b>now</b>'})",
+    )
+    assert sent["ok"], sent
+    assert sent["value"] == {"status": "sent", "to": ["viewer@example.com"]}
+    wait_state(host, "no session")
+    assert events(host)[-2:] == ["reinit", "ready no session"]
+    wait_for(lambda: len(smtp_sink.messages) == mails + 1)
+    mail = email.message_from_bytes(smtp_sink.messages[-1].data, policy=email.policy.default)
+    assert mail["To"].addresses[0].addr_spec == "viewer@example.com"
+    assert mail["Subject"] == "Our replay"
+    text = mail.get_body(("plain",)).get_content()
+    assert "Have a look <b>now</b>" in text
+    assert "<b>now</b>" not in mail.get_body(("html",)).get_content()
+    link = VIDEO_LINK.search(text)
+    assert link and link.group(0) == url
+
+    # Masking applied to the recording exactly as to a live session.
+    recording = replay_server.data_dir / "replays"
+    streams = list(recording.glob("*/stream.jsonl"))
+    assert streams and not any("SECRET-REPLAY" in p.read_text() for p in streams)
+
+
+def test_without_a_microphone_the_replay_says_so_and_can_be_abandoned(
+    open_page: Callable[..., Page],
+    customer_site: PageServer,
+    cwmn_server: CwmnServer,
+) -> None:
+    host = open_page(customer_site.url("replay.html", hostname="localhost"))
+    host.evaluate(
+        """() => { navigator.mediaDevices.getUserMedia = () =>
+            Promise.reject(new DOMException('Permission denied', 'NotAllowedError')); }"""
+    )
+    start_replay(host)
+    host.wait_for_function(
+        "CwmnAPI.session.getSessionInfo().audio === 'unavailable'", timeout=20_000
+    )
+    info = host.evaluate("CwmnAPI.session.getSessionInfo()")
+    assert info["audioError"].startswith("NotAllowedError")
+    assert recorder_state(host, cwmn_server)["badge"] == "Recording replay · no microphone"
+    host.wait_for_timeout(1000)
+    assert settle(host, "CwmnAPI.session.endSession()")["ok"]
+    replay_id = info["sessionId"]
+    folder = cwmn_server.data_dir / "replays" / replay_id
+    assert (folder / "stream.jsonl").exists()
+    assert settle(host, "CwmnAPI.replay.abandonVideo()")["ok"]
+    wait_state(host, "no session")
+    wait_for(lambda: not folder.exists())
+
+
+CORRUPT_RECORDER = """() => {
+  // A broken encoder: what it hands over is not audio.
+  class Broken extends EventTarget {
+    constructor(stream, options) { super(); this.stream = stream; this.state = 'inactive';
+      this.mimeType = 'audio/webm;codecs=opus'; }
+    static isTypeSupported() { return true; }
+    start() {
+      this.state = 'recording';
+      const junk = () => this.ondataavailable({ data: new Blob(['not audio at all']) });
+      this.timer = setInterval(junk, 300);
+    }
+    stop() {
+      clearInterval(this.timer);
+      this.state = 'inactive';
+      this.ondataavailable({ data: new Blob(['still not audio']) });
+      setTimeout(() => this.onstop(), 0);
+    }
+  }
+  window.MediaRecorder = Broken;
+}"""
+
+
+def test_a_corrupt_recording_ends_in_replay_error(
+    open_page: Callable[..., Page],
+    customer_site: PageServer,
+    replay_server: CwmnServer,
+) -> None:
+    host = open_page(customer_site.url("replay.html", hostname="localhost"))
+    host.evaluate(CORRUPT_RECORDER)
+    start_replay(host)
+    host.wait_for_function("CwmnAPI.session.getSessionInfo().audio === 'recording'", timeout=20_000)
+    host.wait_for_timeout(1500)
+    assert settle(host, "CwmnAPI.session.endSession()")["ok"]
+    wait_state(host, "replay error", timeout=120_000)
+    assert "replay error" in events(host)
+    wrong = settle(host, "CwmnAPI.replay.getVideoURL()")
+    assert (wrong["ok"], wrong["code"]) == (False, "invalid_state")
+    assert settle(host, "CwmnAPI.replay.dismissError()")["ok"]
+    wait_state(host, "no session")
+    assert events(host)[-2:] == ["reinit", "ready no session"]

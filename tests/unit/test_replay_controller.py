@@ -1,0 +1,286 @@
+"""Replays on the host side (cwmn_web.client.replay through the controller), over the
+in-memory wire of test_link_controller: narration frames, the end, following the render."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from dataclasses import replace
+from typing import Any
+
+import pytest
+
+from cwmn_web.client.controller import RESUME_KEY
+from cwmn_web.client.replay import checked_chunk, warning_lead
+from cwmn_web.client.states import State
+from cwmn_web.errors import ProtocolError
+from cwmn_web.protocol.messages import (
+    AbandonReplay,
+    EndSession,
+    MirrorFrame,
+    ReplayUpdate,
+    SendVideo,
+    StartSession,
+    WatchReplay,
+)
+
+from .test_link_controller import HOST, FakePorts, booted, call_error, make, run, settle
+
+REPLAY = {**HOST, "isReplay": True}
+CHUNK = {"segment": "seg1", "t0": 1_000_000.0, "mime": "audio/webm;codecs=opus"}
+
+
+async def until(predicate: Any, timeout: float = 3.0) -> None:
+    """Wait in real time (timers, the end's drain) until ``predicate()`` holds."""
+    loop = asyncio.get_running_loop()
+    end = loop.time() + timeout
+    while not predicate():
+        assert loop.time() < end, "timed out"
+        await asyncio.sleep(0.01)
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def events(ports: FakePorts) -> list[str]:
+    return [event for event, _, _ in ports.deliveries]
+
+
+async def recording(ports: FakePorts | None = None) -> tuple[Any, FakePorts]:
+    controller, ports = await booted(ports)
+    info = await controller.call("session.start", (dict(REPLAY),))
+    assert info["isReplay"] is True
+    assert controller.state is State.IN_SESSION
+    return controller, ports
+
+
+def test_a_replay_starts_recording_the_page_and_the_microphone() -> None:
+    async def body() -> None:
+        controller, ports = await recording()
+        start = [m for m in ports.server.received if isinstance(m, StartSession)]
+        assert start[-1].is_replay is True
+        assert ports.captures[-1][0] is True
+        assert ports.overlays[-1] == {"op": "record", "action": "start", "muted": False}
+        assert controller.view()["sessionInfo"]["audio"] == "pending"
+        controller.on_audio({"status": "recording", "segment": "seg1"})
+        assert controller.view()["sessionInfo"]["audio"] == "recording"
+        controller.on_audio({"chunk": {**CHUNK, "index": 0, "b64": b64(b"\x1aE\xdf\xa3")}})
+        controller.on_audio({"chunk": {**CHUNK, "index": 1, "b64": b64(b"more")}})
+        await settle(lambda: len(ports.server.frames) == 2)
+        first, second = ports.server.frames
+        assert (first.kind, first.data["index"], second.data["index"]) == ("audio", 0, 1)
+        assert first.data["b64"] == b64(b"\x1aE\xdf\xa3")
+        assert first.t == 1_000_000.0  # FakePorts.now() in ms: every frame is timed
+
+    run(body)
+
+
+def test_no_microphone_records_without_narration_and_says_so() -> None:
+    async def body() -> None:
+        controller, ports = await recording()
+        controller.on_audio({"status": "unavailable", "reason": "NotAllowedError: denied"})
+        info = controller.view()["sessionInfo"]
+        assert (info["audio"], info["audioError"]) == ("unavailable", "NotAllowedError: denied")
+        assert any("without narration" in w for w in ports.warnings)
+        assert controller.state is State.IN_SESSION
+
+    run(body)
+
+
+def test_mute_audio_tells_the_page_and_survives_a_page_change() -> None:
+    async def body() -> None:
+        controller, ports = await recording()
+        assert await controller.call("replay.muteAudio", (True,)) is True
+        assert ports.overlays[-1] == {"op": "record", "action": "mute", "muted": True}
+        assert controller.view()["sessionInfo"]["audioMuted"] is True
+        assert ports.stored[RESUME_KEY] == {"token": "tok", "sessionId": "s1", "muted": True}
+        assert await controller.call("replay.muteAudio", (False,)) is False
+        error = await call_error(controller, "replay.muteAudio", "yes")
+        assert error.code == "invalid_params"
+
+    run(body)
+
+
+def test_mute_audio_needs_a_replay() -> None:
+    async def body() -> None:
+        controller, _ = await booted()
+        await controller.call("session.start", (dict(HOST),))
+        error = await call_error(controller, "replay.muteAudio", True)
+        assert error.code == "invalid_state"
+
+    run(body)
+
+
+def test_end_waits_for_the_last_chunk_then_follows_the_render() -> None:
+    async def body() -> None:
+        controller, ports = await recording()
+        controller.on_audio({"status": "recording", "segment": "seg1"})
+
+        async def page_recorder() -> None:  # the page hands over its last chunk, then stops
+            await until(lambda: ports.overlays[-1].get("action") == "stop")
+            controller.on_audio({"chunk": {**CHUNK, "index": 0, "b64": b64(b"last")}})
+            controller.on_audio({"status": "stopped", "segment": "seg1"})
+
+        recorder = asyncio.ensure_future(page_recorder())
+        result = await controller.call("session.endSession", ())
+        await recorder
+        assert result["reason"] == "ended"
+        received = ports.server.received
+        end = next(i for i, m in enumerate(received) if isinstance(m, EndSession))
+        audio = [i for i, m in enumerate(received) if isinstance(m, MirrorFrame)]
+        assert audio and max(audio) < end  # the server held the last chunk before the end
+        assert controller.state is State.WAITING_FOR_REPLAY
+        assert events(ports)[-2:] == ["end session", "waiting for replay"]
+        assert ports.stored[RESUME_KEY] == {"token": "tok", "sessionId": "s1", "replay": True}
+        await settle(lambda: any(isinstance(m, WatchReplay) for m in ports.server.received))
+        progress = await controller.call("replay.getRenderingProgress", ())
+        assert progress == {"percent": 0.0, "completed": False}
+
+        server = ports.server
+        await server.push(replace(server.replay, status="rendering", percent=40, stage="replaying",
+                                  eta_seconds=6.0))  # fmt: skip
+        await settle(lambda: "replay progress" in events(ports))
+        event, args, state = ports.deliveries[-1]
+        assert (event, state) == ("replay progress", "waiting for replay")
+        assert args == ({"percent": 40.0, "stage": "replaying", "etaSeconds": 6.0},)
+        assert await controller.call("replay.getRenderingProgress", ()) == {
+            "percent": 40.0,
+            "completed": False,
+        }
+        error = await call_error(controller, "replay.getVideoURL")
+        assert error.code == "invalid_state"
+
+        server.replay = replace(server.replay, status="complete", percent=100, stage="done",
+                                video_url="http://cwmn.test/replay/v1.mp4")  # fmt: skip
+        await server.push(server.replay)
+        await settle(lambda: controller.state is State.REPLAY_COMPLETE)
+        assert events(ports)[-1] == "replay complete"
+        assert await controller.call("replay.getVideoURL", ()) == "http://cwmn.test/replay/v1.mp4"
+        assert await controller.call("replay.getRenderingProgress", ()) == {
+            "percent": 100.0,
+            "completed": True,
+        }
+        sent = await controller.call("replay.sendVideo", ({"toEmails": ["a@example.com"]},))
+        assert sent == {"status": "sent", "to": ["a@example.com"]}
+        assert controller.state is State.NO_SESSION
+        assert events(ports)[-2:] == ["reinit", "ready no session"]
+        assert ports.stored[RESUME_KEY] is None
+        request = [m for m in server.received if isinstance(m, SendVideo)][-1]
+        assert (request.resume_token, request.to_emails) == ("tok", ["a@example.com"])
+
+    run(body)
+
+
+async def waiting(ports: FakePorts | None = None) -> tuple[Any, FakePorts]:
+    controller, ports = await recording(ports)
+    controller.on_audio({"status": "unavailable", "reason": "none"})
+    await controller.call("session.endSession", ())
+    assert controller.state is State.WAITING_FOR_REPLAY
+    await settle(lambda: any(isinstance(m, WatchReplay) for m in ports.server.received))
+    return controller, ports
+
+
+def test_send_video_while_rendering_goes_out_when_rendering_completes() -> None:
+    async def body() -> None:
+        controller, ports = await waiting()
+        sent = await controller.call("replay.sendVideo", ({"subject": "Our call"},))
+        assert sent["status"] == "queued"
+        assert controller.state is State.WAITING_FOR_REPLAY
+        server = ports.server
+        done = replace(server.replay, status="complete", percent=100, stage="done",
+                       video_url="http://cwmn.test/replay/v1.mp4")  # fmt: skip
+        await server.push(replace(done, send_status="queued"))
+        await asyncio.sleep(0.05)
+        assert controller.state is State.WAITING_FOR_REPLAY  # the email goes out first
+        await server.push(replace(done, send_status="sent"))
+        await settle(lambda: controller.state is State.NO_SESSION)
+        assert events(ports)[-3:] == ["replay complete", "reinit", "ready no session"]
+
+    run(body)
+
+
+def test_render_failure_then_dismiss() -> None:
+    async def body() -> None:
+        controller, ports = await waiting()
+        await ports.server.push(replace(ports.server.replay, status="failed", error="bad audio"))
+        await settle(lambda: controller.state is State.REPLAY_ERROR)
+        assert events(ports)[-1] == "replay error"
+        assert any("bad audio" in w for w in ports.warnings)
+        error = await call_error(controller, "replay.getRenderingProgress")
+        assert error.code == "invalid_state"
+        await controller.call("replay.dismissError", ())
+        assert controller.state is State.NO_SESSION
+        assert events(ports)[-2:] == ["reinit", "ready no session"]
+
+    run(body)
+
+
+def test_abandon_deletes_on_the_server_and_ends() -> None:
+    async def body() -> None:
+        controller, ports = await waiting()
+        await controller.call("replay.abandonVideo", ())
+        assert any(isinstance(m, AbandonReplay) for m in ports.server.received)
+        assert controller.state is State.NO_SESSION
+        assert ports.stored[RESUME_KEY] is None
+
+    run(body)
+
+
+def test_the_next_page_keeps_following_the_render() -> None:
+    async def body() -> None:
+        ports = FakePorts()
+        ports.server.replay = ReplayUpdate(replay_id="s1", status="rendering", percent=10)
+        controller, ports = make(ports)
+        controller.config = replace(
+            controller.config, resume={"token": "tok", "sessionId": "s1", "replay": True}
+        )
+        await controller.boot()
+        assert controller.state is State.WAITING_FOR_REPLAY
+        assert events(ports)[-1] == "waiting for replay"
+        await settle(lambda: controller._watch is not None and controller._watch.update.percent)
+        assert await controller.call("replay.getRenderingProgress", ()) == {
+            "percent": 10.0,
+            "completed": False,
+        }
+
+    run(body)
+
+
+def test_the_maximum_length_warns_then_ends_the_recording() -> None:
+    async def body() -> None:
+        ports = FakePorts()
+        ports.server.settings = {"replayMaxSeconds": 0.4}
+        controller, ports = await recording(ports)
+        controller.on_audio({"status": "unavailable", "reason": "none"})
+        await until(lambda: "replay timeout warning" in events(ports))
+        warning = next(d for d in ports.deliveries if d[0] == "replay timeout warning")
+        assert warning[1] == (0.2,) and warning[2] == "in session"
+        await until(lambda: controller.state is State.WAITING_FOR_REPLAY)
+        tail = events(ports)
+        start = tail.index("replay timeout")
+        assert tail[start : start + 3] == ["replay timeout", "end session", "waiting for replay"]
+
+    run(body)
+
+
+def test_warning_lead() -> None:
+    assert warning_lead(600) == 60
+    assert warning_lead(90) == 45
+
+
+@pytest.mark.parametrize(
+    ("chunk", "message"),
+    [
+        ({**CHUNK, "segment": "a b", "index": 0, "b64": "AA=="}, "segment id"),
+        ({**CHUNK, "index": 1, "b64": "AA=="}, "out of order"),
+        ({**CHUNK, "index": True, "b64": "AA=="}, "out of order"),
+        ({**CHUNK, "t0": 0, "index": 0, "b64": "AA=="}, "start time"),
+        ({**CHUNK, "mime": "video/mp4", "index": 0, "b64": "AA=="}, "audio type"),
+        ({**CHUNK, "index": 0, "b64": ""}, "base64 data"),
+        ({**CHUNK, "index": 0, "b64": "!!!"}, "not base64"),
+    ],
+)
+def test_malformed_chunks_are_refused(chunk: dict[str, Any], message: str) -> None:
+    with pytest.raises(ProtocolError, match=message):
+        checked_chunk(chunk, {})
