@@ -15,9 +15,9 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 browsers:
-	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/firefox-esr ]; then \
+	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/firefox-esr ] || [ ! -x /usr/bin/ffmpeg ]; then \
 	  $(SUDO) apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium firefox-esr >/dev/null; \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium firefox-esr ffmpeg >/dev/null; \
 	fi
 
 build: $(VENV)/.installed
@@ -26,7 +26,10 @@ build: $(VENV)/.installed
 db: $(VENV)/.installed
 	$(VENV)/bin/cwmn-web init-db
 
-run: build db
+# The render worker (replay videos) runs in the background while the server runs.
+run: browsers build db
+	$(VENV)/bin/cwmn-web render-worker & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
 	CWMN_OUTBOX_PAGE=$${CWMN_OUTBOX_PAGE:-auto} $(VENV)/bin/cwmn-web serve --host $(HOST) --port $(PORT)
 
 lint: $(VENV)/.installed

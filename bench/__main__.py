@@ -1,5 +1,5 @@
 """``python -m bench [NAME…]``: run every benchmark (or those named: embed, capture, latency,
-fanout, pointer, pyscript), print ratios, save JSON under bench/results/."""
+fanout, pointer, pyscript, render, upload), print ratios, save JSON under bench/results/."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from . import capture, embed, fanout, latency, pointer, pyscript
+from . import capture, embed, fanout, latency, pointer, pyscript, render, upload
 
 RESULTS = Path(__file__).parent / "results"
 BENCHES = {
@@ -19,6 +19,8 @@ BENCHES = {
     "fanout": fanout,
     "pointer": pointer,
     "pyscript": pyscript,
+    "render": render,
+    "upload": upload,
 }
 
 

@@ -68,8 +68,8 @@ class ByteCounter:
 
 
 @contextlib.contextmanager
-def cwmn_server(data_dir: Path) -> Iterator[tuple[str, ByteCounter]]:
-    counter = ByteCounter(create_app(Settings(data_dir=data_dir)))
+def cwmn_server(data_dir: Path, **settings: Any) -> Iterator[tuple[str, ByteCounter]]:
+    counter = ByteCounter(create_app(Settings(data_dir=data_dir, **settings)))
     port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(counter, host="127.0.0.1", port=port, log_level="warning")
@@ -103,14 +103,15 @@ class Rig:
 
 
 @contextlib.contextmanager
-def rig() -> Iterator[Rig]:
+def rig(chromium_args: tuple[str, ...] = (), **settings: Any) -> Iterator[Rig]:
+    """``settings``: the cwmn server's (e.g. ``frame_log``); ``chromium_args``: extra flags."""
     with (
         tempfile.TemporaryDirectory() as tmp,
-        cwmn_server(Path(tmp)) as (url, counter),
+        cwmn_server(Path(tmp), **settings) as (url, counter),
         page_server(url) as site,
         sync_playwright() as pw,
     ):
-        browser = pw.chromium.launch(**launch_args("chromium"))
+        browser = pw.chromium.launch(**launch_args("chromium", args=list(chromium_args)))
         try:
             yield Rig(url, counter, site, browser)
         finally:
