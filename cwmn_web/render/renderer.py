@@ -20,6 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ..system_browsers import CHROMIUM_ARGS as SYSTEM_ARGS
 from .errors import Progress, RenderCancelled, RenderError
 from .ffmpeg import check_segment, encode_command, find_ffmpeg, stderr_tail
 from .pageserver import RenderPageServer
@@ -27,17 +28,8 @@ from .timeline import Event, read_recording
 
 __all__ = ["CHROMIUM_ARGS", "render_replay", "render_replay_async"]
 
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--mute-audio",
-    "--hide-scrollbars",
-]
+#: The render page: no sound, no scrollbars in the frames.
+CHROMIUM_ARGS = [*SYSTEM_ARGS, "--mute-audio", "--hide-scrollbars"]
 JPEG_QUALITY = 80
 SETTLE_MS = 1500  # after a snapshot: how long to wait for its images and stylesheets
 REPORT_EVERY = 0.5  # seconds between progress reports

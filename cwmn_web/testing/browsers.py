@@ -5,19 +5,9 @@ from __future__ import annotations
 import shutil
 from typing import Any
 
-__all__ = ["CHROMIUM", "FIREFOX", "launch_args"]
+from ..system_browsers import CHROMIUM, CHROMIUM_ARGS, FIREFOX
 
-CHROMIUM = "/usr/bin/chromium"
-FIREFOX = "/usr/bin/firefox-esr"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+__all__ = ["CHROMIUM", "FIREFOX", "launch_args"]
 
 
 def launch_args(browser_name: str, **extra: Any) -> dict[str, Any]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import json
 import re
 import time
 import urllib.request
@@ -67,11 +68,20 @@ def wait_for(predicate: Callable[[], bool], timeout: float = 30.0) -> None:
 
 
 def start_replay(host: Page) -> float:
+    """Start a replay; return its start (ms since the epoch)."""
+    return float(_start(host)["startedAt"]) * 1000
+
+
+def start_replay_id(host: Page) -> str:
+    return str(_start(host)["sessionId"])
+
+
+def _start(host: Page) -> dict:
     started = settle(host, REPLAY)
     assert started["ok"], started
-    info = started["value"]
+    info: dict = started["value"]
     assert info["isReplay"] is True
-    return float(info["startedAt"]) * 1000
+    return info
 
 
 def test_record_render_preview_and_email(
@@ -105,8 +115,8 @@ def test_record_render_preview_and_email(
     ended = settle(host, "CwmnAPI.session.endSession()")
     end_ms = float(host.evaluate("Date.now()"))
     assert ended["ok"], ended
-    assert host.evaluate("CwmnAPI.getCurrentState()") == "waiting for replay"
-    assert events(host)[-2:] == ["end session", "waiting for replay"]
+    log = events(host)
+    assert log[log.index("end session") :][:2] == ["end session", "waiting for replay"]
 
     # Rendering: progress events, then complete.
     wait_state(host, "replay complete", timeout=180_000)
@@ -174,10 +184,12 @@ def test_record_render_preview_and_email(
     assert streams and not any("SECRET-REPLAY" in p.read_text() for p in streams)
 
 
-def test_without_a_microphone_the_replay_says_so_and_can_be_abandoned(
+def test_without_a_microphone_the_replay_says_so_and_a_queued_email_goes_once_rendered(
     open_page: Callable[..., Page],
     customer_site: PageServer,
-    cwmn_server: CwmnServer,
+    replay_server: CwmnServer,
+    smtp_sink: SmtpSink,
+    tmp_path: Path,
 ) -> None:
     host = open_page(customer_site.url("replay.html", hostname="localhost"))
     host.evaluate(
@@ -190,15 +202,68 @@ def test_without_a_microphone_the_replay_says_so_and_can_be_abandoned(
     )
     info = host.evaluate("CwmnAPI.session.getSessionInfo()")
     assert info["audioError"].startswith("NotAllowedError")
-    assert recorder_state(host, cwmn_server)["badge"] == "Recording replay · no microphone"
+    assert recorder_state(host, replay_server)["badge"] == "Recording replay · no microphone"
+    host.wait_for_timeout(1500)
+    assert settle(host, "CwmnAPI.session.endSession()")["ok"]
+
+    # Asked for while rendering: the email goes out when the video is ready.
+    mails = len(smtp_sink.messages)
+    sent = settle(host, "CwmnAPI.replay.sendVideo()")  # to the host's own address
+    assert sent["ok"], sent
+    assert sent["value"] == {"status": "queued", "to": ["rae@example.com"]}
+    wait_state(host, "no session", timeout=120_000)
+    tail = events(host)
+    settled = ["replay complete", "reinit", "ready no session"]
+    assert tail[tail.index("replay complete") :] == settled
+    wait_for(lambda: len(smtp_sink.messages) == mails + 1)
+    mail = email.message_from_bytes(smtp_sink.messages[-1].data, policy=email.policy.default)
+    assert mail["To"].addresses[0].addr_spec == "rae@example.com"
+    assert "Rae" in mail["Subject"]
+    link = VIDEO_LINK.search(mail.get_body(("plain",)).get_content())
+    assert link is not None
+    video = tmp_path / "silent.mp4"
+    download(link.group(0), video)
+    assert sorted(probe(video).codecs) == [("audio", "aac"), ("video", "h264")]
+    assert max_volume(video, 0, 1.5) < -60  # a silent sound track
+
+
+def test_abandon_deletes_the_recording(
+    open_page: Callable[..., Page], customer_site: PageServer, replay_server: CwmnServer
+) -> None:
+    host = open_page(customer_site.url("replay.html", hostname="localhost"))
+    replay_id = start_replay_id(host)
     host.wait_for_timeout(1000)
     assert settle(host, "CwmnAPI.session.endSession()")["ok"]
-    replay_id = info["sessionId"]
-    folder = cwmn_server.data_dir / "replays" / replay_id
+    folder = replay_server.data_dir / "replays" / replay_id
     assert (folder / "stream.jsonl").exists()
     assert settle(host, "CwmnAPI.replay.abandonVideo()")["ok"]
     wait_state(host, "no session")
+    assert events(host)[-2:] == ["reinit", "ready no session"]
     wait_for(lambda: not folder.exists())
+
+
+def test_a_closed_tab_loses_at_most_a_second(
+    open_page: Callable[..., Page], customer_site: PageServer, replay_server: CwmnServer
+) -> None:
+    """Frames and narration are uploaded as they happen: what the server holds when the tab
+    closes reaches within about a second of the close."""
+    host = open_page(customer_site.url("replay.html", hostname="localhost"))
+    replay_id = start_replay_id(host)
+    host.wait_for_function("CwmnAPI.session.getSessionInfo().audio === 'recording'", timeout=20_000)
+    for i in range(12):
+        host.mouse.move(50 + 30 * i, 80 + 20 * i)
+        host.wait_for_timeout(250)
+    paint(host, GREEN, "green")
+    host.wait_for_timeout(300)
+    closed_at = float(host.evaluate("Date.now()"))
+    host.close()
+    folder = replay_server.data_dir / "replays" / replay_id
+    lines = [json.loads(line) for line in (folder / "stream.jsonl").read_text().splitlines()]
+    assert lines[-1]["t"] >= closed_at - 1000
+    assert any("green" in json.dumps(line["data"]) for line in lines)
+    (segment,) = [json.loads(line) for line in (folder / "audio.jsonl").read_text().splitlines()]
+    recorded = (folder / segment["file"]).stat().st_size
+    assert recorded >= 2 * 1500  # ≥ 2 s of Opus at 32 kbit/s, roughly (3 s spoken)
 
 
 CORRUPT_RECORDER = """() => {
