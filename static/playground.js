@@ -86,5 +86,11 @@
         write('event', 'event: ' + name + (arguments.length ? ' ' + show([].slice.call(arguments)) : ''));
       });
     });
+    // A rendered replay plays right here (the URL streams with ranges, so it seeks).
+    var video = document.getElementById('video');
+    CwmnAPI.on('replay complete', function () {
+      CwmnAPI.replay.getVideoURL().then(function (url) { video.src = url; video.hidden = false; });
+    });
+    CwmnAPI.on('reinit', function () { video.hidden = true; video.removeAttribute('src'); });
   });
 })();

@@ -306,3 +306,36 @@ def test_a_corrupt_recording_ends_in_replay_error(
     assert settle(host, "CwmnAPI.replay.dismissError()")["ok"]
     wait_state(host, "no session")
     assert events(host)[-2:] == ["reinit", "ready no session"]
+
+
+def test_the_replay_follows_the_host_to_another_page(
+    open_page: Callable[..., Page],
+    customer_site: PageServer,
+    replay_server: CwmnServer,
+    tmp_path: Path,
+) -> None:
+    """The visitor moves on to another page of the site while recording: the recording (and
+    the narration, in a new segment) goes on, and the video shows both pages."""
+    url = customer_site.url("replay.html", hostname="localhost")
+    host = open_page(url)
+    info = _start(host)
+    started_at = float(info["startedAt"]) * 1000
+    host.wait_for_function("CwmnAPI.session.getSessionInfo().audio === 'recording'", timeout=20_000)
+    host.wait_for_timeout(1500)
+    host.goto(url + "?page=2")
+    wait_state(host, "in session")
+    assert events(host)[-1] == "in session"
+    host.wait_for_function("CwmnAPI.session.getSessionInfo().audio === 'recording'", timeout=20_000)
+    blue_at = paint(host, BLUE, "blue")
+    host.wait_for_timeout(1500)
+    assert settle(host, "CwmnAPI.session.endSession()")["ok"]
+    wait_state(host, "replay complete", timeout=120_000)
+    video = tmp_path / "two-pages.mp4"
+    download(settle(host, "CwmnAPI.replay.getVideoURL()")["value"], video)
+    at = (blue_at - started_at) / 1000
+    assert close_to(pixel_at(video, 1.0, 0.5, 0.7), RED)
+    assert close_to(pixel_at(video, at + 0.6, 0.5, 0.7), BLUE)
+    folder = replay_server.data_dir / "replays" / info["sessionId"]
+    segments = (folder / "audio.jsonl").read_text().splitlines()
+    assert len(segments) == 2  # one narration segment per page
+    assert settle(host, "CwmnAPI.replay.abandonVideo()")["ok"]
