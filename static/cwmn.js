@@ -179,7 +179,7 @@
         capture = import(assets + 'capture.mjs');
         capture.then(function (c) {
           return c.start(m.config, function (kind, data) {
-            post({ op: 'mirror', kind: kind, data: data });
+            post({ op: 'mirror', kind: kind, data: data, t: Date.now() });
           }, shadows);
         }).catch(function (e) { console.error('CWMN: page capture failed', e); });
       }

@@ -79,8 +79,16 @@ async function start(muted, post, attachShadow) {
     return;
   }
   r.mime = MIMES.find((m) => MediaRecorder.isTypeSupported(m)) || '';
-  const recorder = new MediaRecorder(r.stream, r.mime
-    ? { mimeType: r.mime, audioBitsPerSecond: BITS_PER_SECOND } : {});
+  if (!r.mime) { // e.g. a browser that records only AAC in MP4: not a format the server takes
+    r.stream.getTracks().forEach((t) => t.stop());
+    if (rec === r) rec = null;
+    post({ op: 'audio', status: 'unavailable',
+      reason: 'NotSupportedError: this browser cannot record Opus audio' });
+    showBadge(attachShadow, 'Recording replay \u00b7 no microphone');
+    return;
+  }
+  const recorder = new MediaRecorder(r.stream,
+    { mimeType: r.mime, audioBitsPerSecond: BITS_PER_SECOND });
   r.recorder = recorder;
   r.stream.getAudioTracks().forEach((t) => { t.enabled = !r.muted; });
   recorder.ondataavailable = (event) => {
@@ -99,7 +107,9 @@ async function start(muted, post, attachShadow) {
     hideBadge();
   };
   recorder.onerror = (event) => console.error('CWMN: the recorder failed', event.error || event);
-  r.t0 = Date.now(); // the host's clock, like the mirror frames' `t`
+  // When the recording really starts, on the host's clock like the mirror frames' `t`.
+  recorder.onstart = () => { r.t0 = Date.now(); };
+  r.t0 = Date.now();
   recorder.start(TIMESLICE_MS);
   r.mime = recorder.mimeType ? normalMime(recorder.mimeType, r.mime) : r.mime;
   post({ op: 'audio', status: 'recording', segment: r.segment });

@@ -139,7 +139,7 @@ class WorkerBridge:
             if future is not None and not future.done():
                 future.set_result(None)
         elif op == "mirror":
-            controller.on_capture(str(message["kind"]), message["data"])
+            controller.on_capture(str(message["kind"]), message["data"], message.get("t"))
         elif op == "audio":
             controller.on_audio(message)
         elif op == "call":

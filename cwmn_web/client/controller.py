@@ -435,7 +435,9 @@ class HostController:
         self.start_capture()
         if self._narration is not None:
             limit = (settings or {}).get("replayMaxSeconds") or DEFAULT_MAX_SECONDS
-            elapsed = max(0.0, self.ports.now() - float(info["startedAt"])) if resuming else 0.0
+            # How long it has recorded, on the server's clock (the host's may be off).
+            since = link.server_time - float(info["startedAt"])
+            elapsed = max(0.0, since) if resuming and link.server_time else 0.0
             self._narration.start(
                 elapsed, float(limit), lambda: self.spawn(self._timed_out(session)), muted
             )
@@ -481,6 +483,8 @@ class HostController:
     async def _end(self, params: dict[str, Any]) -> dict[str, Any]:
         session = self._require_session()
         await self._wrap_up(session)
+        if self._narration is not None:  # a reload from here on follows the render
+            self._remember_replay(session.token, session.info["sessionId"])
         with contextlib.suppress(CwmnError):
             await session.link.request(EndSession())
         # The server may have ended the session (expiry) while we waited for its answer.
@@ -530,9 +534,12 @@ class HostController:
         else:
             self._move(Trigger.READY)
 
+    def _remember_replay(self, token: str, replay_id: str) -> None:
+        self.ports.store(RESUME_KEY, {"token": token, "sessionId": replay_id, "replay": True})
+
     def _watch_replay(self, token: str, replay_id: str) -> None:
         """Follow the render of the replay ``token`` names (also from the site's next page)."""
-        self.ports.store(RESUME_KEY, {"token": token, "sessionId": replay_id, "replay": True})
+        self._remember_replay(token, replay_id)
         watch = ReplayWatch(self, token, replay_id)
         self._watch = watch
         self.spawn(watch.run())
@@ -590,10 +597,10 @@ class HostController:
         if not isinstance(reply, VideoSent):
             raise ProtocolError(f"expected video_sent, got {reply.type}")
         result = {"status": reply.status, "to": list(reply.to)}
-        if reply.status == "queued":
-            watch.send_queued = True
-        elif self.state is State.REPLAY_COMPLETE:
+        if self.state is State.REPLAY_COMPLETE and reply.status != "queued":
             self.move(Trigger.SEND_VIDEO)
+        else:  # queued, or sent at once as rendering completed: done once 'replay complete'
+            watch.send_queued = True
         return result
 
     async def _video_url(self, params: dict[str, Any]) -> str:
@@ -613,12 +620,13 @@ class HostController:
         self.move(Trigger.DISMISS_ERROR)
 
     # -- the mirror stream --------------------------------------------------------------
-    def on_capture(self, kind: str, raw: dict[str, Any]) -> None:
-        """A raw frame from the page's capture code (docs/MIRROR.md)."""
+    def on_capture(self, kind: str, raw: dict[str, Any], t: Any = None) -> None:
+        """A raw frame from the page's capture code (docs/MIRROR.md), captured at ``t`` (ms
+        since the epoch, the page's clock; now if missing)."""
         session = self._session
         if session is None or self.privacy_enabled or self.state is not State.IN_SESSION:
             return
-        session.send_capture(kind, raw)
+        session.send_capture(kind, raw, t)
 
     # -- guests and settings ------------------------------------------------------------
     async def _invite_link(self, params: dict[str, Any]) -> str:

@@ -82,21 +82,21 @@ class HostSession:
         self.encoder = MirrorEncoder(owner.config.page_url)
         self.connected = True
         self.closed = False
-        self.pointer: Throttle[dict[str, Any]] = Throttle()
+        self.pointer: Throttle[tuple[dict[str, Any], Any]] = Throttle()
         self._pointer_timer: asyncio.TimerHandle | None = None
 
     # -- mirror stream ------------------------------------------------------------------
-    def send_capture(self, kind: str, raw: dict[str, Any]) -> None:
+    def send_capture(self, kind: str, raw: dict[str, Any], t: Any = None) -> None:
         """Encode a raw capture frame, number it, keep it, and send it if connected.
 
         The host's pointer goes out at most ~30 times a second (the last position always)."""
         if kind == "pointer":
             loop = asyncio.get_running_loop()
-            held = self.pointer.offer(raw, loop.time())
+            held = self.pointer.offer((raw, t), loop.time())
             if held is None:
                 self._pointer_later(loop)
                 return
-        self.send_capture_now(kind, raw)
+        self.send_capture_now(kind, raw, t)
 
     def _pointer_later(self, loop: asyncio.AbstractEventLoop) -> None:
         due = self.pointer.next_due()
@@ -108,16 +108,18 @@ class HostSession:
             # The loop may run a timer up to its clock resolution early: it is due anyway.
             held = self.pointer.due(max(loop.time(), due))
             if held is not None and not self.closed and self.owner.state is State.IN_SESSION:
-                self.send_capture_now("pointer", held)
+                self.send_capture_now("pointer", *held)
 
         self._pointer_timer = loop.call_at(due, fire)
 
-    def send_capture_now(self, kind: str, raw: dict[str, Any]) -> None:
-        self.send_frame(kind, self.encoder.frame(kind, raw))
+    def send_capture_now(self, kind: str, raw: dict[str, Any], t: Any = None) -> None:
+        self.send_frame(kind, self.encoder.frame(kind, raw), t)
 
-    def send_frame(self, kind: str, data: dict[str, Any]) -> None:
-        """Number ``data`` (already encoded), keep it, and send it if connected."""
-        frame = self.outbox.add(kind, data, t=round(self.owner.now_ms()))
+    def send_frame(self, kind: str, data: dict[str, Any], t: Any = None) -> None:
+        """Number ``data`` (already encoded), keep it, and send it if connected; ``t`` is when
+        the page captured it (ms since the epoch; now if missing or not a time)."""
+        ok = isinstance(t, int | float) and not isinstance(t, bool) and 0 < t < 1e14
+        frame = self.outbox.add(kind, data, t=round(t if ok else self.owner.now_ms()))
         if self.connected:
             self.owner.spawn(self._send(codec.encode(frame)))
 

@@ -36,6 +36,8 @@ class Link:
         self._conn = conn
         self._on_push = on_push
         self._on_lost = on_lost
+        self.server_time = 0.0
+        """The server's clock (seconds) when it welcomed this link."""
         self._next_ref = 1
         self._pending: dict[int, asyncio.Future[Message]] = {}
         self._closing = False
@@ -47,6 +49,7 @@ class Link:
         reply = await self.request(Hello(page_url=page_url))
         if not isinstance(reply, Welcome):
             raise ProtocolError(f"expected welcome, got {reply.type}")
+        self.server_time = reply.server_time
         return reply
 
     async def request(self, message: Message, timeout: float = REQUEST_TIMEOUT) -> Message:

@@ -18,7 +18,15 @@ from collections.abc import Callable, Coroutine
 from typing import Any, Protocol
 
 from ..errors import CwmnError, InvalidState, ProtocolError
-from ..protocol.messages import Message, ReplayUpdate, WatchReplay
+from ..protocol.messages import (
+    AUDIO_SEGMENT,
+    AUDIO_TYPES,
+    DEFAULT_REPLAY_MAX_SECONDS,
+    MAX_AUDIO_CHUNK_BYTES,
+    Message,
+    ReplayUpdate,
+    WatchReplay,
+)
 from .hosting import RECONNECT_DELAYS
 from .link import Link
 from .states import State, Trigger
@@ -32,14 +40,15 @@ __all__ = [
     "warning_lead",
 ]
 
-DEFAULT_MAX_SECONDS = 600.0
+DEFAULT_MAX_SECONDS = float(DEFAULT_REPLAY_MAX_SECONDS)
 #: How long ``endSession`` waits for the page's recorder to hand over its last chunk.
 AUDIO_STOP_TIMEOUT = 3.0
 #: How long ``endSession`` waits for the server to hold every frame of the recording.
 DRAIN_TIMEOUT = 10.0
-MAX_CHUNK_B64 = 1_400_000
-_SEGMENT = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
-AUDIO_MIMES = ("audio/webm;codecs=opus", "audio/ogg;codecs=opus", "audio/webm", "audio/ogg")
+MAX_CHUNK_B64 = (MAX_AUDIO_CHUNK_BYTES + 2) // 3 * 4
+_SEGMENT = re.compile(AUDIO_SEGMENT)
+#: A send the server is still on: the page waits for its outcome.
+_SENDING = ("queued", "sending")
 
 
 def warning_lead(max_seconds: float) -> float:
@@ -168,14 +177,16 @@ def checked_chunk(chunk: dict[str, Any], indexes: dict[str, int]) -> dict[str, A
     """The wire data of one audio chunk from the page; ``ProtocolError`` if malformed."""
     segment, index = chunk.get("segment"), chunk.get("index")
     t0, mime, b64 = chunk.get("t0"), chunk.get("mime"), chunk.get("b64")
-    if not isinstance(segment, str) or not _SEGMENT.match(segment):
+    if not isinstance(segment, str) or not _SEGMENT.fullmatch(segment):
         raise ProtocolError("an audio chunk needs a segment id of 1 to 40 letters, digits, - or _")
-    if not isinstance(index, int) or isinstance(index, bool) or index != indexes.get(segment, 0):
+    # A chunk the page lost leaves a gap (the rest of the segment still counts); one that
+    # comes again or goes back is refused.
+    if not isinstance(index, int) or isinstance(index, bool) or index < indexes.get(segment, 0):
         raise ProtocolError(f"audio chunk {index!r} of {segment} is out of order")
     if not isinstance(t0, int | float) or isinstance(t0, bool) or t0 <= 0:
         raise ProtocolError("an audio chunk needs its segment's start time t0 (ms)")
-    if mime not in AUDIO_MIMES:
-        raise ProtocolError(f"audio type {mime!r} is not one of {', '.join(AUDIO_MIMES)}")
+    if mime not in AUDIO_TYPES:
+        raise ProtocolError(f"audio type {mime!r} is not one of {', '.join(AUDIO_TYPES)}")
     if not isinstance(b64, str) or not b64 or len(b64) > MAX_CHUNK_B64:
         raise ProtocolError("an audio chunk needs 1 byte to 1 MB of base64 data")
     try:
@@ -196,6 +207,8 @@ class ReplayWatch:
         self.replay_id = replay_id
         self.update = ReplayUpdate(replay_id=replay_id)
         self.send_queued = False
+        """``sendVideo`` was called before ``replay complete``: once rendered (and the email
+        went), the page goes on to ``ready no session``."""
         self.closed = False
         self._link: Link | None = None
         self._connected: asyncio.Event = asyncio.Event()
@@ -287,7 +300,7 @@ class ReplayWatch:
         state = self.owner.state
         if state is State.WAITING_FOR_REPLAY:
             if update.status == "complete":
-                if self.send_queued and update.send_status == "queued":
+                if self.send_queued and update.send_status in _SENDING:
                     return  # the email goes out first; its update follows
                 self.owner.move(Trigger.RENDER_DONE)
                 if self.send_queued:

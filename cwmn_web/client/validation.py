@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ..errors import InvalidParams
+from ..protocol.messages import MAX_VIDEO_RECIPIENTS
 
 __all__ = [
     "MAX_EMAIL",
@@ -240,8 +241,11 @@ def send_video(path: str, args: tuple[Any, ...]) -> dict[str, Any]:
     if emails is not None:
         if isinstance(emails, str):
             emails = [emails]
-        if not isinstance(emails, list | tuple) or not emails or len(emails) > 20:
-            raise InvalidParams(f"CwmnAPI.{path}(): toEmails must be a list of 1 to 20 addresses")
+        if not isinstance(emails, list | tuple) or not emails or len(emails) > MAX_VIDEO_RECIPIENTS:
+            raise InvalidParams(
+                f"CwmnAPI.{path}(): toEmails must be a list of 1 to {MAX_VIDEO_RECIPIENTS} "
+                "addresses"
+            )
         emails = [_email(path, {"toEmails": e}, "toEmails") for e in emails]
     return {
         "toEmails": emails,

@@ -517,6 +517,21 @@ class WatchReplay(Message):
     resume_token: str = ""
 
 
+#: Replays: the narration's chunk types (``audio`` frames' ``mime``) → the file extension.
+AUDIO_TYPES = {
+    "audio/webm;codecs=opus": "webm",
+    "audio/ogg;codecs=opus": "ogg",
+    "audio/webm": "webm",
+    "audio/ogg": "ogg",
+}
+#: An ``audio`` frame's ``segment`` id (one per MediaRecorder run), as a regular expression.
+AUDIO_SEGMENT = r"[A-Za-z0-9_-]{1,40}"
+MAX_AUDIO_CHUNK_BYTES = 1024 * 1024
+#: ``SendVideo.to_emails``: at most this many addresses.
+MAX_VIDEO_RECIPIENTS = 10
+#: A site's ``replayMaxSeconds`` when it sets none.
+DEFAULT_REPLAY_MAX_SECONDS = 600
+
 #: ReplayUpdate.status values, in the order a replay goes through them.
 REPLAY_STATUSES = ("recording", "queued", "rendering", "complete", "failed", "abandoned")
 

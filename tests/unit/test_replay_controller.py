@@ -269,11 +269,68 @@ def test_warning_lead() -> None:
     assert warning_lead(90) == 45
 
 
+def test_a_lost_chunk_leaves_a_gap_but_a_repeated_one_is_refused() -> None:
+    indexes: dict[str, int] = {}
+    assert checked_chunk({**CHUNK, "index": 0, "b64": "AA=="}, indexes)["index"] == 0
+    assert checked_chunk({**CHUNK, "index": 2, "b64": "AA=="}, indexes)["index"] == 2
+    with pytest.raises(ProtocolError, match="out of order"):
+        checked_chunk({**CHUNK, "index": 2, "b64": "AA=="}, indexes)
+
+
+def test_frames_keep_the_time_the_page_captured_them() -> None:
+    async def body() -> None:
+        controller, ports = await recording()
+        controller.on_capture("scroll", {"x": 0, "y": 5}, 1_234_567.4)
+        controller.on_capture("scroll", {"x": 0, "y": 6}, "soon")  # not a time: now
+        await settle(lambda: len(ports.server.frames) == 2)
+        assert [f.t for f in ports.server.frames] == [1_234_567, 1_000_000]
+
+    run(body)
+
+
+def test_sent_at_once_while_waiting_still_ends_the_replay() -> None:
+    """The video finished as sendVideo was asked: the server sent it at once; the page still
+    goes through 'replay complete' to 'ready no session', and sends nothing twice."""
+
+    async def body() -> None:
+        controller, ports = await waiting()
+        server = ports.server
+        server.replay = replace(server.replay, status="complete", percent=100, stage="done")
+        sent = await controller.call("replay.sendVideo", ())
+        assert sent["status"] == "sent"
+        assert controller.state is State.WAITING_FOR_REPLAY
+        await server.push(replace(server.replay, send_status="sent"))
+        await settle(lambda: controller.state is State.NO_SESSION)
+        tail = events(ports)
+        assert tail[tail.index("replay complete") :] == [
+            "replay complete",
+            "reinit",
+            "ready no session",
+        ]
+
+    run(body)
+
+
+def test_an_email_on_its_way_is_waited_for() -> None:
+    async def body() -> None:
+        controller, ports = await waiting()
+        assert (await controller.call("replay.sendVideo", ()))["status"] == "queued"
+        done = replace(ports.server.replay, status="complete", percent=100, stage="done")
+        await ports.server.push(replace(done, send_status="sending"))
+        await asyncio.sleep(0.05)
+        assert controller.state is State.WAITING_FOR_REPLAY
+        await ports.server.push(replace(done, send_status="failed"))
+        await settle(lambda: controller.state is State.NO_SESSION)
+        assert any("could not be sent" in w for w in ports.warnings)
+
+    run(body)
+
+
 @pytest.mark.parametrize(
     ("chunk", "message"),
     [
         ({**CHUNK, "segment": "a b", "index": 0, "b64": "AA=="}, "segment id"),
-        ({**CHUNK, "index": 1, "b64": "AA=="}, "out of order"),
+        ({**CHUNK, "index": -1, "b64": "AA=="}, "out of order"),
         ({**CHUNK, "index": True, "b64": "AA=="}, "out of order"),
         ({**CHUNK, "t0": 0, "index": 0, "b64": "AA=="}, "start time"),
         ({**CHUNK, "mime": "video/mp4", "index": 0, "b64": "AA=="}, "audio type"),
