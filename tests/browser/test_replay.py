@@ -20,7 +20,7 @@ from cwmn_web.testing import CwmnServer, PageServer
 from cwmn_web.testing.media import max_volume, pixel_at, probe
 from cwmn_web.testing.providers import SmtpSink
 
-from .conftest import events, wait_state
+from .conftest import PAGES, events, wait_state
 from .test_embed import settle
 
 pytestmark = pytest.mark.timeout(300)
@@ -339,3 +339,32 @@ def test_the_replay_follows_the_host_to_another_page(
     segments = (folder / "audio.jsonl").read_text().splitlines()
     assert len(segments) == 2  # one narration segment per page
     assert settle(host, "CwmnAPI.replay.abandonVideo()")["ok"]
+
+
+def test_the_maximum_length_warns_then_stops_the_recording(
+    open_page: Callable[..., Page], tmp_path: Path
+) -> None:
+    """A site whose replays may last 10 s: the warning at half that (under two minutes), then
+    the recording stops by itself and goes on as after endSession."""
+    server = CwmnServer(tmp_path / "short").start()
+    try:
+        server.cli("site", "settings", "default", "--replay-max-seconds", "10")
+        with PageServer(PAGES, lambda: server.url).running() as site:
+            host = open_page(site.url("replay.html", hostname="localhost"))
+            start_replay(host)
+            t0 = time.monotonic()
+            host.wait_for_function(
+                "__cwmnLog.events.some(e => e.name === 'replay timeout warning')", timeout=20_000
+            )
+            warned = time.monotonic() - t0
+            wait_state(host, "waiting for replay", timeout=30_000)
+            stopped = time.monotonic() - t0
+            log = host.evaluate("__cwmnLog.events")
+    finally:
+        server.stop()
+    names = [e["name"] for e in log]
+    warning = next(e for e in log if e["name"] == "replay timeout warning")
+    assert (warning["args"], warning["state"]) == ([5], "in session")
+    i = names.index("replay timeout")
+    assert names[i : i + 3] == ["replay timeout", "end session", "waiting for replay"]
+    assert 4 <= warned <= 7.5 and 9 <= stopped <= 14, (warned, stopped)
