@@ -8,6 +8,7 @@ import json
 import os
 import sys
 
+from ..protocol.messages import DEFAULT_REPLAY_MAX_SECONDS
 from .config import Settings
 from .store import Store
 
@@ -81,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
         "--replay-max-seconds",
         type=_seconds,
         metavar="N",
-        help="longest replay recording, in seconds (default 600)",
+        help=f"longest replay recording, in seconds (default {DEFAULT_REPLAY_MAX_SECONDS})",
     )
     outbox = sub.add_parser("outbox", help="print the invites kept in the development outbox")
     outbox.add_argument(

@@ -17,6 +17,7 @@ from starlette.websockets import WebSocket
 from ..errors import CwmnError, InvalidState, NotFound, RateLimited
 from ..protocol.messages import (
     CLOSE_BAD_ORIGIN,
+    DEFAULT_REPLAY_MAX_SECONDS,
     AbandonReplay,
     AcceptHostInvite,
     CreateLink,
@@ -58,6 +59,7 @@ from .invites.host import send_host_invite
 from .invites.service import Inviter, Invites
 from .links import join_url, public_base
 from .relay import HostLink, LiveRoom, Relay, SocketClosed, read_message, serve
+from .replays.db import settled
 from .replays.recording import Recording, recording_dir
 from .replays.service import ReplayService, replay_update
 from .replays.sessions import open_recording
@@ -72,7 +74,6 @@ MAX_PAGE_ID = 200
 MAX_INVITES_IN_FLIGHT = 4
 #: How often a watched replay's row is read (its render worker is another process).
 WATCH_INTERVAL = 0.3
-DONE = ("complete", "failed", "abandoned")
 NO_GUESTS = "a replay recording has no guests"
 log = logging.getLogger("cwmn_web.server")
 
@@ -268,7 +269,8 @@ class HostConnection:
     async def _new_recording(self, record: SessionRecord) -> Recording:
         """A replay session's row (its render job to be) and its recording."""
         limit = self._site_settings().get("replayMaxSeconds")
-        seconds = float(limit) if isinstance(limit, (int, float)) and limit > 0 else 600.0
+        default = float(DEFAULT_REPLAY_MAX_SECONDS)
+        seconds = float(limit) if isinstance(limit, (int, float)) and limit > 0 else default
         seconds = min(seconds, self.settings.max_session_seconds)
         await run_in_threadpool(
             lambda: self.store.replays.create(
@@ -295,18 +297,16 @@ class HostConnection:
         return first
 
     async def _follow(self, replay_id: str, last: ReplayUpdate) -> None:
+        """Push each change of the replay until nothing more can change (a final status,
+        no email still to go); meanwhile send its queued email if this process wins it."""
+
         def key(u: ReplayUpdate) -> tuple[object, ...]:
             return (u.status, u.percent, u.stage, u.send_status)
 
-        while self.link.peer.open and not (
-            last.status in DONE and last.send_status not in ("queued", "sending")
-        ):
+        while self.link.peer.open and not settled(last.status, last.send_status):
             await asyncio.sleep(WATCH_INTERVAL)
             try:
-                record = await self.replays.get(replay_id)
-                queued = record is not None and record.send_status == "queued"
-                if queued and await self.replays.deliver_queued(replay_id):
-                    record = await self.replays.get(replay_id)
+                record = await self.replays.refresh(replay_id)
             except Exception:
                 log.exception("replay %s: watching failed", replay_id)
                 continue

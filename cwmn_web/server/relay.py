@@ -291,6 +291,8 @@ class Relay:
             if live.expiry is not None:
                 live.expiry.cancel()
             self._expire(live, record)
+        elif recording is not None and recording is not live.recording:
+            recording.close()  # another resume opened it first (both found none)
         old = live.host
         if old is not None and old is not host:
             old.protocol.ended()
@@ -338,6 +340,7 @@ class Relay:
             started_at=record.created_at,
             host_connected=host is not None,
             waiting=record.waiting_until is not None,
+            replay=record.is_replay,
         )
         live = LiveRoom(room, host=host, recording=recording)
         self._expire(live, record)
@@ -371,13 +374,22 @@ class Relay:
     # -- the host ---------------------------------------------------------------------------
     def frame(self, live: LiveRoom, frame: MirrorFrame, host: HostLink) -> None:
         """One mirror frame from the host: record (a replay), relay, acknowledge, ask for
-        a snapshot. A replay's frame is written before its ack goes out."""
+        a snapshot. A replay's frame is written before its ack goes out; one that cannot be
+        written (disk full, folder gone, file closed) is not acked: the room takes nothing
+        more and the host, told to reconnect, sends it again."""
         result = live.room.receive_frame(frame)
         if result.record and live.recording is not None:
             try:
                 live.recording.take(frame, live.room.page_generation, time.time() * 1000)
-            except OSError:
-                log.exception("session %s: could not record a frame", live.room.session_id)
+            except (OSError, ValueError):
+                log.exception(
+                    "session %s: could not record frame %d: not acknowledged",
+                    live.room.session_id,
+                    frame.seq,
+                )
+                live.room.refuse(frame.seq)
+                host.peer.close(CLOSE_TRY_AGAIN_LATER, "the frame could not be recorded")
+                return
         if result.relay is not None:
             for peer in list(live.guests.values()):
                 peer.send(result.relay)
@@ -391,7 +403,10 @@ class Relay:
             self._to_guests(live, Paused(paused=enabled))
             if live.recording is not None:
                 page, now = live.room.page_generation, time.time() * 1000
-                live.recording.privacy(enabled, page, now)
+                try:
+                    live.recording.privacy(enabled, page, now)
+                except (OSError, ValueError):
+                    log.exception("session %s: could not record privacy", live.room.session_id)
 
     @staticmethod
     def roster(back: HostReturn) -> list[Message]:

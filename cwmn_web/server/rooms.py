@@ -188,6 +188,9 @@ class Room:
     The server relays only what it could also replay: frames that extend a log starting at
     a snapshot. Frames it cannot use (privacy on, after a gap, while the log waits for a
     snapshot) are still acknowledged, since the host need not send them again.
+
+    A ``replay`` room has no guests and keeps no log: it records (never relays) every page
+    frame in order since a snapshot, and every narration chunk.
     """
 
     session_id: str
@@ -202,6 +205,11 @@ class Room:
     last_seq: int = 0
     """Last mirror frame taken from the host on this page."""
     log: RoomLog = field(default_factory=RoomLog)
+    replay: bool = False
+    """A replay recording (see the class's docstring)."""
+    stalled: bool = False
+    """A frame could not be kept (a replay's write failed): nothing more is taken until the
+    host comes back and sends it again (see :meth:`refuse`)."""
     guests: dict[str, Guest] = field(default_factory=dict)
     page_generation: int = 0
     """Counts the host's page changes; seqs restart on each page."""
@@ -224,14 +232,18 @@ class Room:
     _last_move: dict[str, float] = field(default_factory=dict)
     _held_move: dict[str, tuple[float, float]] = field(default_factory=dict)
     _last_click: dict[str, float] = field(default_factory=dict)
+    _synced: bool = False
+    """A replay's page frames are complete since its last snapshot (no hole, privacy off)."""
 
     # -- the mirror stream ----------------------------------------------------------------
     def receive_frame(self, frame: MirrorFrame) -> FrameResult:
         """Take one frame from the host: order it, keep it, say whom to tell."""
-        if frame.seq <= self.last_seq:
+        if self.stalled or frame.seq <= self.last_seq:
             return FrameResult()  # a duplicate (the host resent after a reconnect)
         in_order = frame.seq == self.last_seq + 1
         self.last_seq = frame.seq
+        if self.replay:
+            return self._replay_frame(frame, in_order)
         if frame.kind == AUDIO:  # for the recording only, whatever the page does
             if not in_order and not self.privacy:
                 self.log.clear()  # a hole: the page frames after it cannot be applied
@@ -258,6 +270,30 @@ class Room:
             self.pointer_text = ""
         return FrameResult(ack=frame.seq, relay=text, record=True)
 
+    def _replay_frame(self, frame: MirrorFrame, in_order: bool) -> FrameResult:
+        """A replay room's frame: recorded, never relayed nor logged (the recording is the
+        replay's only reader, so no log bound can drop frames)."""
+        seq = frame.seq
+        if not in_order and frame.kind != SNAPSHOT:
+            self._synced = False  # a hole: page frames wait for a snapshot; audio goes on
+            asked = False if self.privacy else self._request_snapshot()
+            return FrameResult(ack=seq, request_snapshot=asked, record=frame.kind == AUDIO)
+        if frame.kind == AUDIO:
+            return FrameResult(ack=seq, record=True)
+        if self.privacy:
+            return FrameResult(ack=seq)
+        if frame.kind == SNAPSHOT:
+            self._synced, self.snapshot_requested = True, False
+        elif not self._synced:
+            return FrameResult(ack=seq, request_snapshot=self._request_snapshot())
+        return FrameResult(ack=seq, record=True)
+
+    def refuse(self, seq: int) -> None:
+        """Frame ``seq`` was taken but could not be kept: unsee it and take nothing more
+        (no ack) until the host re-attaches; it then resends from ``seq``."""
+        self.last_seq = min(self.last_seq, seq - 1)
+        self.stalled = True
+
     def _request_snapshot(self) -> bool:
         """Whether to ask the host now (once until a snapshot comes)."""
         if self.snapshot_requested or not self.host_connected:
@@ -281,6 +317,7 @@ class Room:
         self.privacy = enabled
         if enabled:
             self.log.clear()
+            self._synced = False
             self.snapshot_requested = False
         return True
 
@@ -293,6 +330,7 @@ class Room:
         if self.host_connected:  # a takeover: the page knew everyone present
             self._known_to_host = dict(self.guests)
         self.host_connected = True
+        self.stalled = False  # it resends what was not acknowledged
         self.snapshot_requested = False  # a request to the old connection may be lost
         known, self._known_to_host = self._known_to_host, {}
         if page_id and page_id == self.page_id:
@@ -302,6 +340,7 @@ class Room:
             self.page_id = page_id
             self.last_seq = 0
             self.log.clear()
+            self._synced = False
             self.page_generation += 1
             for guest_id in self.guests:  # connected guests follow the new page live
                 self._guest_generation[guest_id] = self.page_generation

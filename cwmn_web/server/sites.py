@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from ..protocol.messages import DEFAULT_REPLAY_MAX_SECONDS
+
 __all__ = [
     "DEFAULT_SETTINGS",
     "Site",
@@ -20,7 +22,7 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "defaultRegion": "US",
     "maskSelectors": ["[data-cwmn-mask]", ".cwmn-mask"],
     "blockSelectors": ["[data-cwmn-block]"],
-    "replayMaxSeconds": 600,
+    "replayMaxSeconds": DEFAULT_REPLAY_MAX_SECONDS,
 }
 FEATURES: dict[str, bool] = {
     "realtime": True,

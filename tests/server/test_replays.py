@@ -4,6 +4,7 @@ render worker (a stand-in renderer, and once the real one)."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import email
 import json
@@ -19,9 +20,13 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 from sqlalchemy import update
+from sqlalchemy.exc import OperationalError
 from starlette.testclient import TestClient
+from starlette.websockets import WebSocketDisconnect
 
 from cwmn_web.protocol.messages import (
+    CLOSE_TRY_AGAIN_LATER,
+    MAX_VIDEO_RECIPIENTS,
     AbandonReplay,
     Ack,
     CreateLink,
@@ -46,10 +51,16 @@ from cwmn_web.protocol.messages import (
 )
 from cwmn_web.server import cli
 from cwmn_web.server.config import Settings
-from cwmn_web.server.replays import sessions
-from cwmn_web.server.replays.recording import recording_dir
-from cwmn_web.server.replays.service import purge_expired
+from cwmn_web.server.host_protocol import HostProtocol
+from cwmn_web.server.host_socket import WATCH_INTERVAL
+from cwmn_web.server.relay import HostLink, Relay
+from cwmn_web.server.replays import recording, sessions
+from cwmn_web.server.replays import worker as worker_module
+from cwmn_web.server.replays.db import SEND_STALE_SECONDS, ReplayStore
+from cwmn_web.server.replays.recording import Recording, recording_dir
+from cwmn_web.server.replays.service import ReplayService, purge_expired
 from cwmn_web.server.replays.worker import RenderWorker
+from cwmn_web.server.rooms import MAX_LOG_FRAMES
 from cwmn_web.server.store import Store, replays
 from cwmn_web.testing.plugin import HERMETIC_ENV
 from cwmn_web.testing.providers import SmtpSink
@@ -415,6 +426,174 @@ def test_a_host_gone_past_the_grace_queues_the_render(
     assert session["end_reason"] == "expired"
 
 
+def test_a_frame_that_cannot_be_written_is_not_acked(
+    live_client: LiveClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Disk full (or the file closed at shutdown): the frame is not acked, nothing after it
+    either; the host is told to reconnect and sends them again."""
+    take, failures = Recording.take, [OSError(28, "No space left on device"), ValueError("closed")]
+
+    def failing(self: Recording, frame: MirrorFrame, *args: Any) -> bool:
+        if frame.seq == 2 and failures:
+            raise failures.pop(0)
+        return take(self, frame, *args)
+
+    monkeypatch.setattr(Recording, "take", failing)
+    with live_client() as client:
+        with host(client) as h:
+            started = start_replay(h)
+            send(h, 1, "snapshot", T0, nodes=[])
+            acked(h, 1)
+            send(h, 2, "mutations", T0 + 10, n=2)
+            send(h, 3, "audio", T0 + 20, **chunk("s", 0, b"A"))
+            seen: list[Message] = []
+            with pytest.raises(WebSocketDisconnect) as closed:
+                while True:
+                    seen.append(h.receive())
+            assert closed.value.code == CLOSE_TRY_AGAIN_LATER
+            assert not [m for m in seen if isinstance(m, Ack)]
+        for fails in (True, False):  # again (a ValueError), then written
+            with host(client) as again:
+                assert again.resumed(started.resume_token, "p1").acked_seq == 1
+                send(again, 2, "mutations", T0 + 10, n=2)
+                send(again, 3, "audio", T0 + 20, **chunk("s", 0, b"A"))
+                if fails:
+                    assert again.closed_code() == CLOSE_TRY_AGAIN_LATER
+                    continue
+                acked(again, 3)
+                assert isinstance(again.ask(SetPrivacy(ref=ref(), enabled=True)), Ok)
+                end(again)
+    where = folder(tmp_path, started.session_id)
+    assert [s["kind"] for s in lines(where / "stream.jsonl")] == [
+        "snapshot", "mutations", "privacy"
+    ]  # fmt: skip
+    assert (where / "audio" / "s.webm").read_bytes() == b"A"
+
+
+def test_a_failed_privacy_marker_is_logged(
+    live_client: LiveClient, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def failing(self: Recording, *args: Any) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Recording, "privacy", failing)
+    with live_client() as client, host(client) as h:
+        start_replay(h)
+        assert isinstance(h.ask(SetPrivacy(ref=ref(), enabled=True)), Ok)
+        assert isinstance(h.ask(SetPrivacy(ref=ref(), enabled=False)), Ok)
+    assert "could not record privacy" in caplog.text
+
+
+def test_a_busy_replay_records_past_the_room_log_bounds(
+    live_client: LiveClient, tmp_path: Path
+) -> None:
+    """No guest reads a replay's room: nothing is logged, so nothing overflows and drops
+    frames (a realtime room's log holds 5000 frames or 16 MB since the last snapshot)."""
+    frames = MAX_LOG_FRAMES + 100
+    with live_client() as client, host(client) as h:
+        started = start_replay(h)
+        send(h, 1, "snapshot", T0, nodes=[[1, 0, 1, "html", []]])
+        for seq in range(2, frames + 1):
+            send(h, seq, "mutations", T0 + seq, n=seq)
+        big = "x" * (1024 * 1024)
+        for seq in range(frames + 1, frames + 18):  # 17 MB since the snapshot
+            send(h, seq, "mutations", T0 + seq, text=big)
+        acked(h, frames + 17)
+        live = client.app.state.relay.rooms[started.session_id]  # type: ignore[attr-defined]
+        assert len(live.room.log) == 0
+        end(h)
+    stream = lines(folder(tmp_path, started.session_id) / "stream.jsonl")
+    assert len(stream) == frames + 17
+    assert [s["data"].get("n") for s in stream[1:frames]] == list(range(2, frames + 1))
+
+
+def test_two_resumes_racing_close_the_spare_recording(store: Store, tmp_path: Path) -> None:
+    """After a restart two connections of the host may both open the recording: the one
+    the room does not take is closed (no file handle left open)."""
+
+    class Stub:
+        open = True
+
+        def send(self, message: Any) -> bool:
+            return True
+
+        def close(self, code: int, reason: str) -> None:
+            self.open = False
+
+    async def main() -> None:
+        relay = Relay(worker_settings(tmp_path), store)
+        record = store.create_session(1, "Ann", "ann@example.com", True, HOST_ORIGIN, "")
+        store.replays.create(
+            record.id, 1, "Ann", "a@example.com", max_seconds=60, base_url="", retention_seconds=9
+        )
+        where = folder(tmp_path, record.id)
+        first, second = Recording(where, 60), Recording(where, 60)
+        relay.resume(record, "p1", HostLink(Stub(), HostProtocol()), first)  # type: ignore[arg-type]
+        relay.resume(record, "p1", HostLink(Stub(), HostProtocol()), second)  # type: ignore[arg-type]
+        assert relay.recording_of(record.id) is first
+        assert second._stream.closed and not first._stream.closed
+        await relay.shutdown()
+        assert first._stream.closed
+
+    asyncio.run(main())
+
+
+def test_a_chunk_written_before_a_crash_is_not_doubled(tmp_path: Path) -> None:
+    """A process that died after appending a chunk, before counting it: the host resends
+    the chunk (never acked), and the segment holds it once."""
+    where = tmp_path / "r"
+    first = Recording(where, 60)
+    for index, raw in enumerate((b"AA", b"BB")):
+        frame = MirrorFrame(seq=index + 1, kind="audio", data=chunk("s", index, raw), t=T0)
+        assert first.take(frame, 0, T0)
+    first.close()
+    with (where / "audio" / "s.webm").open("ab") as file:
+        file.write(b"C")  # chunk 2, cut short by the crash
+    with (where / "stream.jsonl").open("ab") as file:
+        file.write(b'{"t":1,"pa')  # so was a line
+    again = Recording(where, 60)
+    assert (where / "audio" / "s.webm").read_bytes() == b"AABB"
+    assert (where / "stream.jsonl").read_bytes() == b""
+    resent = MirrorFrame(seq=3, kind="audio", data=chunk("s", 2, b"CC"), t=T0)
+    assert again.take(resent, 0, T0)
+    assert not again.take(resent, 0, T0)  # a duplicate
+    again.close()
+    assert (where / "audio" / "s.webm").read_bytes() == b"AABBCC"
+    assert (where / "audio" / "s.next").read_text() == "3 6"
+
+
+def test_a_replay_cannot_write_past_its_caps(
+    live_client: LiveClient,
+    tmp_path: Path,
+    store: Store,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    monkeypatch.setattr(recording, "MAX_STREAM_BYTES", 300)
+    monkeypatch.setattr(recording, "AUDIO_BYTES_PER_MINUTE", 10)  # 100 bytes for 600 s
+    with live_client() as client, host(client) as h:
+        started = start_replay(h)
+        send(h, 1, "snapshot", T0, nodes=[])
+        send(h, 2, "mutations", T0 + 1, text="x" * 100)
+        send(h, 3, "mutations", T0 + 2, text="x" * 200)  # past 300 bytes: dropped
+        send(h, 4, "mutations", T0 + 3)  # small, but after a dropped one: dropped too
+        send(h, 5, "audio", T0 + 4, **chunk("s", 0, b"A" * 60))
+        send(h, 6, "audio", T0 + 5, **chunk("s", 1, b"B" * 60))  # past 100 bytes
+        send(h, 7, "audio", T0 + 6, **chunk("s", 2, b"C"))
+        acked(h, 7)  # every frame acked
+        end(h)
+    where = folder(tmp_path, started.session_id)
+    assert [s["kind"] for s in lines(where / "stream.jsonl")] == [
+        "snapshot", "mutations"
+    ]  # fmt: skip
+    assert (where / "stream.jsonl").stat().st_size <= 300
+    assert (where / "audio" / "s.webm").read_bytes() == b"A" * 60
+    assert "the stream reached its cap" in caplog.text
+    assert "the narration reached its cap" in caplog.text
+    row = store.replays.get(started.session_id)
+    assert row is not None and row.status == "queued"
+
+
 # -- watching the render job ----------------------------------------------------------------
 def test_watch_replay_answers_then_pushes_changes(
     live_client: LiveClient, store: Store, tmp_path: Path
@@ -445,7 +624,14 @@ def test_watch_replay_answers_then_pushes_changes(
         assert row is not None
         assert done.video_url == f"{SERVER}/replay/{row.video_token}.mp4"
         assert client.get(done.video_url.removeprefix(SERVER)).content == b"mp4"
-        assert not [m for m in h.drain() if isinstance(m, ReplayUpdate)]  # done: no more
+        assert_watcher_stopped(h, store, rid)
+
+
+def assert_watcher_stopped(h: Host, store: Store, rid: str) -> None:
+    """Nothing more can change: a change of the row now is no longer pushed."""
+    set_row(store, rid, percent=12.0, stage="x")
+    time.sleep(3 * WATCH_INTERVAL)
+    assert not [m for m in h.drain() if isinstance(m, ReplayUpdate)]
 
 
 def test_watch_on_a_fresh_connection_and_failures(live_client: LiveClient, store: Store) -> None:
@@ -480,6 +666,78 @@ def test_unknown_tokens_are_not_found(live_client: LiveClient) -> None:
         start_replay(h)
         reply = h.ask(WatchReplay(ref=ref(), resume_token="x"))
         assert isinstance(reply, ErrorReply) and reply.code == "invalid_state"
+
+
+def test_a_failed_render_fails_its_queued_send_and_the_watcher_stops(
+    live_client: LiveClient, store: Store, tmp_path: Path
+) -> None:
+    from cwmn_web.render import RenderError
+
+    def failing(*args: Any, **kw: Any) -> None:
+        raise RenderError("no snapshot in the recording")
+
+    with live_client() as client:
+        rid, token = recorded(client)
+        spent, spent_token = recorded(client)
+        with host(client) as h:
+            assert isinstance(h.ask(Hello(ref=1)), Welcome)
+            for t in (token, spent_token):
+                reply = h.ask(SendVideo(ref=ref(), resume_token=t))
+                assert isinstance(reply, VideoSent) and reply.status == "queued"
+            assert update_of(h, token).send_status == "queued"
+            now = time.time()  # a job whose workers died three times
+            set_row(store, spent, status="rendering", heartbeat_at=now - 60, attempts=3)
+            worker = RenderWorker(worker_settings(tmp_path), store, renderer=failing)
+            assert worker.run(once=True) == 1
+            while (last := next_update(h)).status != "failed":
+                pass
+            assert (last.send_status, last.error) == ("failed", "no snapshot in the recording")
+            assert_watcher_stopped(h, store, rid)
+    for replay_id in (rid, spent):
+        row = store.replays.get(replay_id)
+        assert row is not None and (row.status, row.send_status) == ("failed", "failed")
+    assert (
+        sorted((r.status, r.error) for r in store.list_invites())
+        == [("failed", "the replay could not be rendered")] * 2
+    )
+
+
+def test_a_watcher_sees_sending_then_the_end(
+    live_client: LiveClient, store: Store, tmp_path: Path
+) -> None:
+    with live_client() as client:
+        rid, token = recorded(client)
+        with host(client) as h:
+            assert isinstance(h.ask(Hello(ref=1)), Welcome)
+            complete(store, tmp_path, rid, b"video")
+            set_row(store, rid, send_status="sending", heartbeat_at=time.time())
+            assert update_of(h, token).send_status == "sending"
+            set_row(store, rid, send_status="sent")
+            pushed = next_update(h)
+            assert (pushed.status, pushed.send_status) == ("complete", "sent")
+            assert_watcher_stopped(h, store, rid)
+
+
+def test_a_send_whose_sender_died_fails(
+    live_client: LiveClient, store: Store, tmp_path: Path
+) -> None:
+    """A worker that died mid-send leaves ``sending``: past two minutes without a beat the
+    send fails (its invites too), so no watcher waits for it forever."""
+    with live_client() as client:
+        rid, token = recorded(client)
+        with host(client) as h:
+            assert isinstance(h.ask(Hello(ref=1)), Welcome)
+            reply = h.ask(SendVideo(ref=ref(), resume_token=token, to_emails=["b@example.com"]))
+            assert isinstance(reply, VideoSent) and reply.status == "queued"
+            (folder(tmp_path, rid) / "video.mp4").write_bytes(b"video")
+            old = time.time() - SEND_STALE_SECONDS - 1
+            set_row(store, rid, status="complete", send_status="sending", heartbeat_at=old)
+            assert update_of(h, token).send_status == "sending"
+            pushed = next_update(h)
+            assert (pushed.status, pushed.send_status) == ("complete", "failed")
+            assert_watcher_stopped(h, store, rid)
+    ((invite),) = store.list_invites()
+    assert (invite.status, invite.error) == ("failed", "the sender stopped before sending it")
 
 
 # -- the video's URL ------------------------------------------------------------------------
@@ -732,6 +990,69 @@ def test_the_outbox_without_smtp(live_client: LiveClient, store: Store, tmp_path
     assert kept.subject == "Hi" and kept.link.endswith(".mp4") and "/replay/" in kept.link
 
 
+def test_send_video_to_ten_addresses_and_not_eleven(
+    live_client: LiveClient, store: Store, tmp_path: Path
+) -> None:
+    with live_client() as client:
+        rid, token = recorded(client)
+        complete(store, tmp_path, rid, b"video")
+        with host(client) as h:
+            assert isinstance(h.ask(Hello(ref=1)), Welcome)
+            eleven = [f"u{i}@example.com" for i in range(MAX_VIDEO_RECIPIENTS + 1)]
+            reply = h.ask(SendVideo(ref=ref(), resume_token=token, to_emails=eleven))
+            assert isinstance(reply, ErrorReply) and reply.code == "invalid_params"
+            assert reply.message == "toEmails has 11 addresses; at most 10"
+            ten = eleven[:MAX_VIDEO_RECIPIENTS]
+            reply = h.ask(SendVideo(ref=ref(), resume_token=token, to_emails=ten))
+            assert isinstance(reply, VideoSent) and reply.to == ten, reply
+    assert len(store.outbox_messages()) == 10
+
+
+@pytest.mark.parametrize("completes", ["before", "after"])
+def test_a_send_asked_as_the_render_completes_goes_once(
+    live_client: LiveClient,
+    store: Store,
+    tmp_path: Path,
+    sink: SmtpSink,
+    monkeypatch: pytest.MonkeyPatch,
+    completes: str,
+) -> None:
+    """The render completes just ``before`` or ``after`` a send is queued; an earlier send
+    is queued too. Every address gets exactly one email (a send made at once does not
+    overwrite the queued one's status, so it still goes)."""
+    worker = RenderWorker(worker_settings(tmp_path, **smtp(sink)), store)
+    request_send = ReplayStore.request_send
+
+    def racing(self: ReplayStore, replay_id: str, *args: Any) -> bool:
+        if completes == "before":
+            assert self.complete(replay_id, "w1", 5)
+        queued = request_send(self, replay_id, *args)
+        if completes == "after":
+            assert self.complete(replay_id, "w1", 5)
+            assert asyncio.run(worker.service.deliver_queued(replay_id)) == "sent"
+        return queued
+
+    with live_client(**smtp(sink)) as client:
+        rid, token = recorded(client)
+        assert store.replays.claim("w1") is not None
+        (folder(tmp_path, rid) / "video.mp4").write_bytes(b"video")
+        with host(client) as h, host(client) as h2:
+            for w in (h, h2):
+                assert isinstance(w.ask(Hello(ref=1)), Welcome)
+            first = h.ask(SendVideo(ref=ref(), resume_token=token, to_emails=["a@example.com"]))
+            assert isinstance(first, VideoSent) and first.status == "queued"
+            update_of(h2, token)  # a watcher racing for the queued send too
+            monkeypatch.setattr(ReplayStore, "request_send", racing)
+            reply = h.ask(SendVideo(ref=ref(), resume_token=token, to_emails=["b@example.com"]))
+            assert isinstance(reply, VideoSent)
+            assert reply.status == ("sent" if completes == "before" else "queued")
+            asyncio.run(worker.service.deliver_queued(rid))  # the worker, after completing
+            eventually(lambda: getattr(store.replays.get(rid), "send_status", "") == "sent")
+            eventually(lambda: len(sink.messages) >= 2)
+            time.sleep(3 * WATCH_INTERVAL)
+    assert sorted(m.rcpt_tos[0] for m in sink.messages) == ["a@example.com", "b@example.com"]
+
+
 # -- the render worker ------------------------------------------------------------------------
 def test_the_worker_renders_and_records_progress(
     store: Store, tmp_path: Path, live_client: LiveClient
@@ -818,6 +1139,66 @@ def test_the_worker_ends_recordings_whose_server_went(
         RenderWorker(worker_settings(tmp_path), store, renderer=fake_render()).run(once=True)
     row = store.replays.get(started.session_id)
     assert row is not None and row.status == "complete" and row.ended_at == T0 + 700
+
+
+def test_the_worker_survives_ordinary_errors(
+    store: Store,
+    tmp_path: Path,
+    live_client: LiveClient,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The database locked, a purge or an email that fails: logged, and the loop goes on."""
+    with live_client() as client:
+        first, token = recorded(client)
+        second, _ = recorded(client)
+        with host(client) as h:
+            assert isinstance(h.ask(Hello(ref=1)), Welcome)
+            assert isinstance(h.ask(SendVideo(ref=ref(), resume_token=token)), VideoSent)
+    claim, deliver = ReplayStore.claim, ReplayService.deliver_queued
+    locked = [OperationalError("UPDATE replays", {}, Exception("database is locked"))]
+
+    def flaky_claim(self: ReplayStore, *args: Any, **kw: Any) -> Any:
+        if locked:
+            raise locked.pop()
+        return claim(self, *args, **kw)
+
+    async def failing_deliver(self: ReplayService, replay_id: str) -> str | None:
+        raise RuntimeError("the mail transport broke")
+
+    def failing_purge(*args: Any) -> int:
+        raise OSError("the data dir is gone")
+
+    monkeypatch.setattr(ReplayStore, "claim", flaky_claim)
+    monkeypatch.setattr(ReplayService, "deliver_queued", failing_deliver)
+    monkeypatch.setattr(worker_module, "purge_expired", failing_purge)
+    worker = RenderWorker(worker_settings(tmp_path), store, poll=0.01, renderer=fake_render())
+    assert worker.run(once=True) == 2
+    for rid in (first, second):
+        assert getattr(store.replays.get(rid), "status", "") == "complete"
+    assert "database is locked" in caplog.text
+    assert "the mail transport broke" in caplog.text and "the data dir is gone" in caplog.text
+    # The queued send nobody sent goes at the next housekeeping.
+    monkeypatch.setattr(ReplayService, "deliver_queued", deliver)
+    worker.housekeeping()
+    assert getattr(store.replays.get(first), "send_status", "") == "outbox"
+
+
+def test_a_video_gone_after_its_render_is_retried_then_fails(
+    store: Store, tmp_path: Path, live_client: LiveClient
+) -> None:
+    """The video vanished between the render and its size (the folder removed): no
+    crash; the job is tried again, then fails after three attempts."""
+    with live_client() as client:
+        rid, _ = recorded(client)
+
+    def vanishing(recording: Path, *args: Any, **kw: Any) -> None:
+        pass  # reports success, writes nothing
+
+    assert RenderWorker(worker_settings(tmp_path), store, renderer=vanishing).run(once=True) == 3
+    row = store.replays.get(rid)
+    assert row is not None and (row.status, row.attempts) == ("failed", 3)
+    assert row.error == "the rendered video went missing"
 
 
 # -- end to end with the real renderer ----------------------------------------------------------

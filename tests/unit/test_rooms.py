@@ -191,6 +191,46 @@ def test_privacy_drops_frames_and_needs_a_new_snapshot_after() -> None:
     assert relayed(room.receive_frame(snap(5)))["kind"] == "snapshot"
 
 
+def test_a_replay_room_records_every_frame_in_order_and_keeps_no_log() -> None:
+    room = Room("s1", replay=True, log=RoomLog(max_frames=2, max_bytes=100))
+    first = room.receive_frame(snap(1))
+    assert first == FrameResult(ack=1, record=True)  # recorded, never relayed
+    for seq in range(2, 50):  # far past the log's bounds
+        kind = "pointer" if seq % 5 == 0 else "mutations"
+        assert room.receive_frame(frame(seq, kind, x="y" * 40)) == FrameResult(ack=seq, record=True)
+    assert len(room.log) == 0 and not room.snapshot_requested
+
+
+def test_a_replay_room_after_a_hole_records_audio_and_waits_for_a_snapshot() -> None:
+    room = Room("s1", replay=True)
+    assert room.receive_frame(frame(1)) == FrameResult(ack=1, request_snapshot=True)
+    room.receive_frame(snap(2))
+    assert room.receive_frame(frame(4)) == FrameResult(ack=4, request_snapshot=True)  # a hole
+    assert room.receive_frame(frame(5, "audio")) == FrameResult(ack=5, record=True)
+    assert room.receive_frame(frame(6)) == FrameResult(ack=6)
+    assert room.receive_frame(snap(7)) == FrameResult(ack=7, record=True)
+    assert room.receive_frame(frame(8)) == FrameResult(ack=8, record=True)
+    assert room.set_privacy(True)
+    assert room.receive_frame(frame(9)) == FrameResult(ack=9)
+    assert room.receive_frame(frame(10, "audio")) == FrameResult(ack=10, record=True)
+    assert room.set_privacy(False)
+    assert room.receive_frame(frame(11)).record is False  # the page needs a snapshot first
+    assert room.receive_frame(snap(12)).record is True
+
+
+def test_a_refused_frame_stalls_the_room_until_the_host_is_back() -> None:
+    room = Room("s1", replay=True)
+    room.attach_host("p1")
+    room.receive_frame(snap(1))
+    room.receive_frame(frame(2))
+    room.refuse(2)  # its write failed
+    assert room.receive_frame(frame(3)) == FrameResult()  # not acked: it is resent later
+    assert room.receive_frame(frame(3, "audio")) == FrameResult()
+    assert room.attach_host("p1").acked_seq == 1
+    assert room.receive_frame(frame(2)) == FrameResult(ack=2, record=True)
+    assert room.receive_frame(frame(3)) == FrameResult(ack=3, record=True)
+
+
 # -- Room: host and guests -----------------------------------------------------------------
 def test_attach_host_same_page_keeps_the_log_new_page_starts_over() -> None:
     room = Room("s1")

@@ -9,17 +9,13 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["MAX_CHUNK_BYTES", "AudioChunk", "check_audio"]
+from ...protocol.messages import AUDIO_SEGMENT, AUDIO_TYPES, MAX_AUDIO_CHUNK_BYTES
 
-MAX_CHUNK_BYTES = 1024 * 1024
-_SEGMENT = re.compile(r"[A-Za-z0-9_-]{1,40}")
-#: Accepted ``mime`` values (lower case, spaces and quotes removed) → the file's extension.
-MIMES = {
-    "audio/webm": "webm",
-    "audio/webm;codecs=opus": "webm",
-    "audio/ogg": "ogg",
-    "audio/ogg;codecs=opus": "ogg",
-}
+__all__ = ["AudioChunk", "check_audio"]
+
+_SEGMENT = re.compile(AUDIO_SEGMENT)
+#: The longest ``b64`` that can decode to at most ``MAX_AUDIO_CHUNK_BYTES``.
+_MAX_B64 = (MAX_AUDIO_CHUNK_BYTES + 2) // 3 * 4
 
 
 @dataclass(frozen=True)
@@ -33,7 +29,10 @@ class AudioChunk:
 
 
 def check_audio(data: dict[str, Any]) -> AudioChunk:
-    """The chunk ``data`` describes; ValueError saying what is wrong with it."""
+    """The chunk ``data`` describes; ValueError saying what is wrong with it.
+
+    ``mime`` is compared with :data:`AUDIO_TYPES` in lower case, spaces and quotes removed
+    (``Audio/Ogg; codecs="opus"`` is ``audio/ogg;codecs=opus``)."""
     segment = data.get("segment")
     if not isinstance(segment, str) or not _SEGMENT.fullmatch(segment):
         raise ValueError("segment must be 1 to 40 characters of A-Z a-z 0-9 _ -")
@@ -45,15 +44,15 @@ def check_audio(data: dict[str, Any]) -> AudioChunk:
         raise ValueError("t0 must be a number (ms since the epoch)")
     mime = data.get("mime")
     key = re.sub(r"[\s\"']", "", mime).lower() if isinstance(mime, str) else ""
-    if key not in MIMES:
-        raise ValueError(f"mime must be one of {', '.join(MIMES)}")
+    if key not in AUDIO_TYPES:
+        raise ValueError(f"mime must be one of {', '.join(AUDIO_TYPES)}")
     b64 = data.get("b64")
-    if not isinstance(b64, str) or len(b64) > (MAX_CHUNK_BYTES // 3 + 1) * 4:
+    if not isinstance(b64, str) or len(b64) > _MAX_B64:
         raise ValueError("b64 must be the base64 of at most 1 MB")
     try:
         raw = base64.b64decode(b64, validate=True)
     except (binascii.Error, ValueError):
         raise ValueError("b64 is not valid base64") from None
-    if len(raw) > MAX_CHUNK_BYTES:
+    if len(raw) > MAX_AUDIO_CHUNK_BYTES:
         raise ValueError("an audio chunk must be at most 1 MB")
-    return AudioChunk(segment, float(t0), index, key, MIMES[key], raw)
+    return AudioChunk(segment, float(t0), index, key, AUDIO_TYPES[key], raw)

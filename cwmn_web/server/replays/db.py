@@ -3,7 +3,8 @@
 ``started_at``/``ended_at`` are milliseconds since the epoch (the host's clock, as frames
 are timed); ``created_at``, ``expires_at`` and ``heartbeat_at`` are seconds (the server's).
 State changes that two processes may race for (claiming a job, completing it, sending a
-queued email) are single conditional UPDATEs: exactly one wins.
+queued email) are single conditional UPDATEs: exactly one wins. ``heartbeat_at`` is the
+render's heartbeat while rendering, then the send's while ``send_status`` is ``sending``.
 """
 
 from __future__ import annotations
@@ -14,15 +15,38 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, delete, or_, select, update
-from sqlalchemy.engine import Engine
+from sqlalchemy import and_, case, delete, or_, select, update
+from sqlalchemy.engine import Connection, Engine
 
-from ..store import replays
+from ...protocol.messages import REPLAY_STATUSES
+from ..store import invites, replays
 
-__all__ = ["ACTIVE", "ReplayRecord", "ReplayStore"]
+__all__ = ["ACTIVE", "FINAL", "SEND_STALE_SECONDS", "ReplayRecord", "ReplayStore", "settled"]
 
+#: Statuses after which the replay's video (or its lack) never changes.
+FINAL = ("complete", "failed", "abandoned")
 #: Statuses in which a replay still waits for its video.
-ACTIVE = ("recording", "queued", "rendering")
+ACTIVE = tuple(s for s in REPLAY_STATUSES if s not in FINAL)
+#: A send claimed (``sending``) whose sender has not beaten for this long died mid-send:
+#: it is failed, so nobody waits for it forever.
+SEND_STALE_SECONDS = 120.0
+
+
+def settled(status: str, send_status: str) -> bool:
+    """Nothing more will change: a final status and no email of a complete replay still
+    to go (a failed or abandoned replay's send never goes)."""
+    return status in FINAL and not (status == "complete" and send_status in ("queued", "sending"))
+
+
+def _fail_invites(db: Connection, send_to: str | None, why: str, now: float) -> None:
+    """The invite rows of a send that will never go (those not finished yet) fail."""
+    ids = [str(i) for i, _ in json.loads(send_to or "[]")]
+    if ids:
+        db.execute(
+            update(invites)
+            .where(invites.c.id.in_(ids), invites.c.status.in_(("queued", "sending")))
+            .values(status="failed", error=why, finished_at=now)
+        )
 
 
 @dataclass(frozen=True)
@@ -173,15 +197,11 @@ class ReplayStore:
         seconds ago (resumed). A stale job that used ``max_attempts`` fails instead."""
         stamp = time.time() if now is None else now
         stale = and_(replays.c.status == "rendering", replays.c.heartbeat_at < stamp - stale_after)
+        spent = (stale, replays.c.attempts >= max_attempts)
         with self.engine.begin() as db:
-            db.execute(
-                update(replays)
-                .where(stale, replays.c.attempts >= max_attempts)
-                .values(
-                    status="failed",
-                    error=f"rendering stopped {max_attempts} times without finishing",
-                )
-            )
+            for (replay_id,) in db.execute(select(replays.c.id).where(*spent)).all():
+                error = f"rendering stopped {max_attempts} times without finishing"
+                self._fail(db, replay_id, error, *spent)
         takeable = or_(replays.c.status == "queued", stale)
         query = select(replays.c.id).where(takeable).order_by(replays.c.ended_at).limit(5)
         with self.engine.connect() as db:
@@ -231,7 +251,30 @@ class ReplayStore:
         )
 
     def fail(self, replay_id: str, worker_id: str, error: str) -> bool:
-        return self._update(replay_id, *self._mine(worker_id), status="failed", error=error[:2000])
+        """The render failed: so does the email queued for its video (and its invites)."""
+        with self.engine.begin() as db:
+            return self._fail(db, replay_id, error, *self._mine(worker_id))
+
+    @staticmethod
+    def _fail(db: Connection, replay_id: str, error: str, *where: Any) -> bool:
+        """Fail the job if ``where`` holds, with its queued send, in ``db``'s transaction."""
+        result = db.execute(
+            update(replays)
+            .where(replays.c.id == replay_id, *where)
+            .values(
+                status="failed",
+                error=error[:2000],
+                send_status=case(
+                    (replays.c.send_status == "queued", "failed"), else_=replays.c.send_status
+                ),
+            )
+        )
+        if result.rowcount == 0:
+            return False
+        row = db.execute(select(replays).where(replays.c.id == replay_id)).first()
+        if row is not None and row.send_status == "failed":
+            _fail_invites(db, row.send_to, "the replay could not be rendered", time.time())
+        return True
 
     def requeue(self, replay_id: str, worker_id: str) -> bool:
         """Give the job back (this worker is stopping, or failed unexpectedly)."""
@@ -257,9 +300,9 @@ class ReplayStore:
         ready, added to any send still queued (an empty ``subject`` or ``message`` keeps
         the queued one's). False if the replay is no longer waiting for its video
         (complete: send now; failed or abandoned: nothing to send)."""
-        with self.engine.begin() as db:
-            row = db.execute(select(replays).where(replays.c.id == replay_id)).first()
-            if row is None:
+        while True:
+            row = self.get(replay_id)
+            if row is None or row.status not in ACTIVE:
                 return False
             queued = json.loads(row.send_to or "[]") if row.send_status == "queued" else []
             if queued:
@@ -267,19 +310,25 @@ class ReplayStore:
                 message = message or row.send_message or ""
             known = {address for _, address in queued}
             queued += [[i, a] for i, a in recipients if a not in known]
-            result = db.execute(
-                update(replays)
-                .where(replays.c.id == replay_id, replays.c.status.in_(ACTIVE))
-                .values(
-                    send_to=json.dumps(queued),
-                    send_subject=subject,
-                    send_message=message,
-                    send_status="queued",
-                )
+            # Only over what was read: a send queued meanwhile is read again, not lost.
+            unchanged = (
+                replays.c.send_status == row.send_status,
+                replays.c.send_to.is_(None)
+                if row.send_to is None
+                else replays.c.send_to == row.send_to,
             )
-            return result.rowcount > 0
+            if self._update(
+                replay_id,
+                replays.c.status.in_(ACTIVE),
+                *unchanged,
+                send_to=json.dumps(queued),
+                send_subject=subject,
+                send_message=message,
+                send_status="queued",
+            ):
+                return True
 
-    def claim_send(self, replay_id: str) -> ReplayRecord | None:
+    def claim_send(self, replay_id: str, now: float | None = None) -> ReplayRecord | None:
         """Take the queued send of a complete replay (``send_status`` → ``sending``): whoever
         gets the record sends it; everyone else gets None."""
         if self._update(
@@ -287,13 +336,57 @@ class ReplayStore:
             replays.c.status == "complete",
             replays.c.send_status == "queued",
             send_status="sending",
+            heartbeat_at=time.time() if now is None else now,
         ):
             return self.get(replay_id)
         return None
 
-    def finish_send(self, replay_id: str, status: str) -> None:
-        """``sent``, ``outbox`` or ``failed`` (a send this process claimed or made)."""
-        self._update(replay_id, send_status=status)
+    def beat_send(self, replay_id: str) -> None:
+        """The claimed send is still going (one more address done)."""
+        self._update(replay_id, replays.c.send_status == "sending", heartbeat_at=time.time())
+
+    def finish_send(self, replay_id: str, status: str, claimed: bool = False) -> bool:
+        """``sent``, ``outbox`` or ``failed``: how a send went. A ``claimed`` one (queued,
+        then :meth:`claim_send`) ends its ``sending`` (or the ``failed`` it was given as
+        stale); a send made at once never overwrites a queued or claimed one's status."""
+        if claimed:
+            where = replays.c.send_status.in_(("sending", "failed"))
+        else:
+            where = replays.c.send_status.not_in(("queued", "sending"))
+        return self._update(replay_id, where, send_status=status)
+
+    def expire_sends(self, replay_id: str | None = None, now: float | None = None) -> int:
+        """Fail the claimed sends (of ``replay_id``, or all) whose sender stopped beating
+        :data:`SEND_STALE_SECONDS` ago (it died mid-send); how many."""
+        stamp = time.time() if now is None else now
+        beat = replays.c.heartbeat_at
+        stale = (
+            replays.c.status == "complete",
+            replays.c.send_status == "sending",
+            or_(beat.is_(None), beat < stamp - SEND_STALE_SECONDS),
+        )
+        if replay_id is not None:
+            stale = (*stale, replays.c.id == replay_id)
+        count = 0
+        with self.engine.begin() as db:
+            for row in db.execute(select(replays.c.id, replays.c.send_to).where(*stale)).all():
+                result = db.execute(
+                    update(replays)
+                    .where(replays.c.id == row.id, *stale)
+                    .values(send_status="failed")
+                )
+                if result.rowcount:
+                    _fail_invites(db, row.send_to, "the sender stopped before sending it", stamp)
+                    count += 1
+        return count
+
+    def queued_sends(self) -> list[str]:
+        """Complete replays whose queued email nobody sent (a worker stopped in between)."""
+        query = select(replays.c.id).where(
+            replays.c.status == "complete", replays.c.send_status == "queued"
+        )
+        with self.engine.connect() as db:
+            return [r.id for r in db.execute(query).all()]
 
     # -- retention ----------------------------------------------------------------------
     def expired(self, now: float | None = None) -> list[str]:

@@ -6,13 +6,14 @@ from __future__ import annotations
 import html
 import secrets
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from starlette.concurrency import run_in_threadpool
 
 from ...errors import CwmnError, InvalidParams
-from ...protocol.messages import SendVideo
+from ...protocol.messages import MAX_VIDEO_RECIPIENTS, SendVideo
 from ..invites.checks import check_email, check_message
 from ..invites.compose import EmailContent, build_email, html_email, one_line
 from ..invites.service import Invites
@@ -20,7 +21,6 @@ from ..invites.transports import Outgoing
 from .db import ReplayRecord
 
 __all__ = [
-    "MAX_RECIPIENTS",
     "MAX_SUBJECT",
     "VideoRequest",
     "check_send",
@@ -30,7 +30,6 @@ __all__ = [
     "video_url",
 ]
 
-MAX_RECIPIENTS = 10
 MAX_SUBJECT = 200
 
 
@@ -49,8 +48,9 @@ class VideoRequest:
 
 def check_send(message: SendVideo, host_email: str) -> VideoRequest:
     """Raise ``invalid_params`` unless ``message`` is a well-formed request."""
-    if len(message.to_emails) > MAX_RECIPIENTS:
-        raise InvalidParams(f"toEmails has {len(message.to_emails)} addresses; at most 10")
+    if len(message.to_emails) > MAX_VIDEO_RECIPIENTS:
+        count = len(message.to_emails)
+        raise InvalidParams(f"toEmails has {count} addresses; at most {MAX_VIDEO_RECIPIENTS}")
     to: list[str] = []
     for value in message.to_emails or [host_email]:
         address = check_email(value.strip(), "toEmails")
@@ -121,9 +121,10 @@ async def send_links(
     recipients: list[tuple[str, str]],
     subject: str,
     message: str,
+    beat: Callable[[], Awaitable[object]] | None = None,
 ) -> tuple[str, CwmnError | None]:
-    """Email the link to each ``(invite_id, address)``; returns ``sent``/``outbox`` (any
-    delivered) or ``failed``, and the first error."""
+    """Email the link to each ``(invite_id, address)`` (``beat()`` after each); returns
+    ``sent``/``outbox`` (any delivered) or ``failed``, and the first error."""
     content = video_email(record, subject, message)
     delivered: list[str] = []
     first_error: CwmnError | None = None
@@ -144,6 +145,8 @@ async def send_links(
             delivered.append((await invites.deliver(item, lambda: None)).status)
         except CwmnError as exc:
             first_error = first_error or exc
+        if beat is not None:
+            await beat()
     if not delivered:
         return "failed", first_error
     return ("outbox" if "outbox" in delivered else "sent"), first_error

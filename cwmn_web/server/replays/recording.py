@@ -2,11 +2,19 @@
 
 ``stream.jsonl``: one ``{"t", "page", "kind", "data"}`` line per frame the relay accepted,
 in arrival order; ``audio/{segment}.{webm|ogg}``: narration chunks appended in index order;
-``audio.jsonl``: one line per segment. Every write is flushed before the frame is acked.
+``audio.jsonl``: one line per segment, written once its first chunk is; ``audio/{segment}.next``:
+the next chunk's index and the segment file's length after the last chunk (so a chunk
+appended by a process that died before counting it is cut off, then taken again). Every
+write is flushed before the frame is acked; a write that fails is undone.
+
+A hostile host cannot fill the disk: past :data:`MAX_STREAM_BYTES` of page frames or
+:data:`AUDIO_BYTES_PER_MINUTE` of narration per minute of the replay's maximum length,
+frames are dropped (the recording keeps what it has).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
@@ -14,17 +22,30 @@ import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from ...protocol.messages import MirrorFrame
 from .audio import check_audio
 
-__all__ = ["MAX_SEGMENTS", "OVERRUN_SECONDS", "Recording", "recording_dir", "remove_recording"]
+__all__ = [
+    "AUDIO_BYTES_PER_MINUTE",
+    "MAX_SEGMENTS",
+    "MAX_STREAM_BYTES",
+    "OVERRUN_SECONDS",
+    "Recording",
+    "recording_dir",
+    "remove_recording",
+]
 
 log = logging.getLogger("cwmn_web.server.replays")
 #: Frames may come this long past the maximum length (the host's own timer stops it).
 OVERRUN_SECONDS = 5.0
 MAX_SEGMENTS = 500
+#: The most ``stream.jsonl`` may hold (a busy 10-minute page writes a few MB).
+MAX_STREAM_BYTES = 256 * 1024 * 1024
+#: Narration per minute of the maximum length (at least one minute's worth); the recorder's
+#: Opus writes about 0.6 MB a minute.
+AUDIO_BYTES_PER_MINUTE = 8 * 1024 * 1024
 AUDIO = "audio"
 
 
@@ -41,6 +62,8 @@ def remove_recording(data_dir: Path, replay_id: str) -> None:
 class _Segment:
     ext: str
     next_index: int
+    size: int
+    """The file's length after chunk ``next_index - 1``."""
 
 
 class Recording:
@@ -56,8 +79,13 @@ class Recording:
         #: The least (server time minus host time) seen: the clock offset plus the fastest trip.
         self._offset: float | None = None
         self.segments: dict[str, _Segment] = {}
+        self.max_stream_bytes = MAX_STREAM_BYTES
+        self.max_audio_bytes = max(max_seconds, 60.0) / 60 * AUDIO_BYTES_PER_MINUTE
+        self.audio_bytes = 0
+        self._full: set[str] = set()
         self._recover()
-        self._stream: IO[str] = (folder / "stream.jsonl").open("a", encoding="utf-8")
+        self._stream = (folder / "stream.jsonl").open("ab", buffering=0)
+        self.stream_bytes = self._stream.seek(0, os.SEEK_END)
 
     @property
     def has_audio(self) -> bool:
@@ -73,7 +101,8 @@ class Recording:
             return False
         if frame.kind == AUDIO:
             return self._audio(frame.data, t)
-        self._line({"t": t, "page": page, "kind": frame.kind, "data": frame.data})
+        if not self._line({"t": t, "page": page, "kind": frame.kind, "data": frame.data}):
+            return False
         self._seen(t)
         return True
 
@@ -113,9 +142,21 @@ class Recording:
         self.first_t = t if self.first_t is None else min(self.first_t, t)
         self.last_t = t if self.last_t is None else max(self.last_t, t)
 
-    def _line(self, obj: dict[str, Any]) -> None:
-        self._stream.write(json.dumps(obj, separators=(",", ":")) + "\n")
-        self._stream.flush()
+    def _line(self, obj: dict[str, Any]) -> bool:
+        """Append one line to the stream; False if past its cap (then dropped)."""
+        data = (json.dumps(obj, separators=(",", ":")) + "\n").encode()
+        if self._over("stream", self.stream_bytes + len(data) > self.max_stream_bytes):
+            return False
+        _append(self._stream, data, self.stream_bytes)
+        self.stream_bytes += len(data)
+        return True
+
+    def _over(self, what: str, over: bool) -> bool:
+        """Whether ``what`` is full (from the first frame that would pass its cap on)."""
+        if over and what not in self._full:
+            self._full.add(what)
+            log.warning("%s: the %s reached its cap: later frames dropped", self.folder.name, what)
+        return what in self._full
 
     def _audio(self, data: dict[str, Any], t: float) -> bool:
         try:
@@ -124,30 +165,40 @@ class Recording:
             log.warning("%s: audio chunk dropped: %s", self.folder.name, exc)
             return False
         segment = self.segments.get(chunk.segment)
+        new = segment is None
         if segment is None:
             if chunk.index != 0 or len(self.segments) >= MAX_SEGMENTS:
                 log.warning("%s: audio chunk of an unknown segment dropped", self.folder.name)
                 return False
-            segment = self.segments[chunk.segment] = _Segment(chunk.ext, 0)
-            name = f"audio/{chunk.segment}.{chunk.ext}"
-            line = {"segment": chunk.segment, "t0": chunk.t0, "mime": chunk.mime, "file": name}
-            with (self.folder / "audio.jsonl").open("a", encoding="utf-8") as index:
-                index.write(json.dumps(line, separators=(",", ":")) + "\n")
-            self._seen(chunk.t0)
+            segment = _Segment(chunk.ext, 0, 0)
         elif chunk.index < segment.next_index or chunk.ext != segment.ext:
             return False  # a duplicate (resent after a reconnect), or another format
-        path = self.folder / "audio" / f"{chunk.segment}.{segment.ext}"
-        with path.open("ab") as file:
-            file.write(chunk.data)
-            file.flush()
-        segment.next_index = chunk.index + 1
-        (self.folder / "audio" / f"{chunk.segment}.next").write_text(str(segment.next_index))
+        size = self.audio_bytes + len(chunk.data)
+        if self._over("narration", size > self.max_audio_bytes):
+            return False
+        audio = self.folder / "audio"
+        with (audio / f"{chunk.segment}.{segment.ext}").open("ab", buffering=0) as file:
+            _append(file, chunk.data, segment.size)
+        end = segment.size + len(chunk.data)
+        _write_counter(audio / f"{chunk.segment}.next", chunk.index + 1, end)
+        if new:
+            name = f"audio/{chunk.segment}.{chunk.ext}"
+            line = {"segment": chunk.segment, "t0": chunk.t0, "mime": chunk.mime, "file": name}
+            with (self.folder / "audio.jsonl").open("ab", buffering=0) as index:
+                text = json.dumps(line, separators=(",", ":")) + "\n"
+                _append(index, text.encode(), index.seek(0, os.SEEK_END))
+            self.segments[chunk.segment] = segment
+            self._seen(chunk.t0)
+        segment.next_index, segment.size = chunk.index + 1, end
+        self.audio_bytes = size
         self._seen(t)
         return True
 
     def _recover(self) -> None:
-        """What an earlier process of this recording wrote: times and audio segments."""
+        """What an earlier process of this recording wrote: times and audio segments (a
+        line or chunk it was writing when it died is cut off: it was never acked)."""
         stream = self.folder / "stream.jsonl"
+        _cut_partial_line(stream)
         for line in (_first_line(stream), _last_line(stream)):
             t = _field(line, "t")
             if t is not None:
@@ -155,6 +206,7 @@ class Recording:
         index = self.folder / "audio.jsonl"
         if not index.exists():
             return
+        _cut_partial_line(index)
         for line in index.read_text(encoding="utf-8").splitlines():
             try:
                 entry = json.loads(line)
@@ -162,10 +214,70 @@ class Recording:
                 t0 = float(entry["t0"])
             except (ValueError, KeyError, IndexError, TypeError):
                 continue
-            counter = self.folder / "audio" / f"{name}.next"
-            done = int(counter.read_text()) if counter.exists() else 1
-            self.segments[name] = _Segment(ext, done)
+            path = self.folder / "audio" / f"{name}.{ext}"
+            length = path.stat().st_size if path.exists() else 0
+            done, size = _read_counter(self.folder / "audio" / f"{name}.next", length)
+            if length > size:
+                os.truncate(path, size)
+            self.segments[name] = _Segment(ext, done, min(size, length))
+            self.audio_bytes += min(size, length)
             self._seen(t0)
+
+
+def _append(file: Any, data: bytes, good: int) -> None:
+    """Write all of ``data`` to an unbuffered append-mode ``file`` that should hold
+    ``good`` bytes (more, left by a failed write or a process that died: cut first); on
+    failure cut back to ``good`` and raise."""
+    try:
+        if file.seek(0, os.SEEK_END) != good:
+            file.truncate(good)
+        view = memoryview(data)
+        while view:
+            view = view[file.write(view) :]
+    except BaseException:
+        with contextlib.suppress(OSError, ValueError):
+            file.truncate(good)
+        raise
+
+
+def _write_counter(path: Path, next_index: int, size: int) -> None:
+    """``next_index size``, replaced atomically (a crash leaves the old or the new)."""
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(f"{next_index} {size}")
+    os.replace(tmp, path)
+
+
+def _read_counter(path: Path, length: int) -> tuple[int, int]:
+    """``(next_index, size)``; none yet: ``(0, 0)``; an older counter without a size: the
+    file's ``length``."""
+    try:
+        parts = path.read_text().split()
+        return int(parts[0]), int(parts[1]) if len(parts) > 1 else length
+    except (OSError, ValueError, IndexError):
+        return 0, 0
+
+
+def _cut_partial_line(path: Path) -> None:
+    """Drop a last line without its newline (its write was cut short)."""
+    if not path.exists():
+        return
+    with path.open("rb+") as file:
+        end = file.seek(0, os.SEEK_END)
+        if end == 0:
+            return
+        file.seek(end - 1)
+        if file.read(1) == b"\n":
+            return
+        pos = end
+        while pos > 0:
+            start = max(pos - 65536, 0)
+            file.seek(start)
+            cut = file.read(pos - start).rfind(b"\n")
+            if cut >= 0:
+                file.truncate(start + cut + 1)
+                return
+            pos = start
+        file.truncate(0)
 
 
 def _field(line: str | None, key: str) -> float | None:

@@ -15,7 +15,7 @@ from ...protocol.messages import ReplayUpdate, SendVideo, VideoSent
 from ..config import Settings
 from ..invites.service import Invites
 from ..store import Store
-from .db import ReplayRecord
+from .db import ACTIVE, ReplayRecord
 from .mail import check_send, reserve, send_links, video_url
 from .recording import remove_recording
 
@@ -70,7 +70,7 @@ class ReplayService:
         ``rate_limited``, ``invite_failed``, ``invite_unavailable``; ``invalid_state``
         when there is no video to send (failed or abandoned)."""
         request = check_send(message, record.host_email)
-        if record.status not in ("recording", "queued", "rendering", "complete"):
+        if record.status not in (*ACTIVE, "complete"):
             raise_no_video(record)
         waiting = record.status != "complete"
         pairs = await reserve(self.invites, record, request.to, "queued" if waiting else "sending")
@@ -94,7 +94,8 @@ class ReplayService:
     async def deliver_queued(self, replay_id: str) -> str | None:
         """Send a complete replay's queued email, if this process wins it (exactly one
         does: the render worker right after completing, or a host socket watching)."""
-        record = await run_in_threadpool(self.store.replays.claim_send, replay_id)
+        replays = self.store.replays
+        record = await run_in_threadpool(replays.claim_send, replay_id)
         if record is None:
             return None
         status, error = await send_links(
@@ -103,11 +104,29 @@ class ReplayService:
             record.recipients,
             record.send_subject or "",
             record.send_message or "",
+            lambda: run_in_threadpool(replays.beat_send, replay_id),
         )
         if error is not None:
             log.warning("replay %s: video link not sent to everyone: %s", replay_id, error)
-        await run_in_threadpool(self.store.replays.finish_send, replay_id, status)
+        await run_in_threadpool(replays.finish_send, replay_id, status, True)
         return status
+
+    async def refresh(self, replay_id: str) -> ReplayRecord | None:
+        """The replay's row once what is due is done: a complete replay's queued email
+        sent (if this process wins it), a send whose sender died (``sending`` for
+        :data:`~.db.SEND_STALE_SECONDS`) failed."""
+        record = await self.get(replay_id)
+        if record is None or record.status != "complete":
+            return record
+        if record.send_status == "queued":
+            changed = await self.deliver_queued(replay_id) is not None
+        elif record.send_status == "sending":
+            changed = bool(await run_in_threadpool(self.store.replays.expire_sends, replay_id))
+            if changed:
+                log.warning("replay %s: its sender stopped mid-send: send failed", replay_id)
+        else:
+            changed = False
+        return await self.get(replay_id) if changed else record
 
     async def abandon(self, record: ReplayRecord) -> None:
         """Throw the replay away: its files go, a render under way stops, its URL 404s."""

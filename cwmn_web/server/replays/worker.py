@@ -4,7 +4,9 @@ Claims a job with an atomic UPDATE (several workers may run), beats a heartbeat 
 renders (a job whose heartbeat is older than ``stale_after`` is taken over: a restarted
 worker resumes it), writes progress to the row (at most twice a second), stops when the host
 abandons the replay, sends the queued video emails once it completes, and every few
-minutes purges expired replays and ends recordings their server abandoned.
+minutes purges expired replays, ends recordings their server abandoned, fails sends whose
+sender died and sends queued emails nobody sent. An error in one round (the database
+locked, a file gone) is logged and the loop goes on after a pause.
 """
 
 from __future__ import annotations
@@ -39,6 +41,10 @@ MAX_ATTEMPTS = 3
 PROGRESS_INTERVAL = 0.5
 STOP_CHECK_INTERVAL = 1.0
 HOUSEKEEPING_SECONDS = 300.0
+#: After a round that failed, wait ``poll`` doubled per failure in a row, up to this.
+MAX_BACKOFF_SECONDS = 60.0
+#: ``once``: give up after this many failed rounds in a row.
+MAX_FAILED_ROUNDS = 5
 Renderer = Callable[..., None]
 
 
@@ -65,27 +71,48 @@ class RenderWorker:
 
     def run(self, once: bool = False) -> int:
         """Render jobs as they come (``once``: those queued now, then return); returns
-        how many were taken."""
-        taken = 0
+        how many were taken. A round that fails is logged, then retried after a pause."""
+        taken = failed = 0
         while True:
-            if time.monotonic() >= self._next_housekeeping:
-                self.housekeeping()
-                self._next_housekeeping = time.monotonic() + HOUSEKEEPING_SECONDS
-            job = self.store.replays.claim(self.id, stale_after=self.stale_after)
-            if job is not None:
+            try:
+                job = self._round()
+            except Exception:
+                failed += 1
+                pause = min(self.poll * 2 ** min(failed, 10), MAX_BACKOFF_SECONDS)
+                log.exception("render worker: a round failed (%d in a row): retrying", failed)
+                if once and failed >= MAX_FAILED_ROUNDS:
+                    return taken
+                time.sleep(pause)
+                continue
+            failed = 0
+            if job:
                 taken += 1
-                self.render(job)
                 continue
             if once:
                 return taken
             time.sleep(self.poll)
 
+    def _round(self) -> bool:
+        """Housekeeping when due, then claim and render one job; False if none waited."""
+        if time.monotonic() >= self._next_housekeeping:
+            self._next_housekeeping = time.monotonic() + HOUSEKEEPING_SECONDS
+            self.housekeeping()
+        job = self.store.replays.claim(self.id, stale_after=self.stale_after)
+        if job is None:
+            return False
+        self.render(job)
+        return True
+
     def housekeeping(self) -> None:
-        """Purge expired replays; end recordings nobody will end (their server went)."""
+        """Purge expired replays; end recordings nobody will end (their server went); fail
+        sends whose sender died; send queued emails nobody sent. Each step on its own."""
         try:
             purged = purge_expired(self.settings, self.store)
             if purged:
                 log.info("purged %d expired replay(s)", purged)
+        except Exception:
+            log.exception("purging expired replays failed")
+        try:
             now = time.time()
             grace = END_GRACE_SECONDS + self.settings.host_grace_seconds
             for row in self.store.replays.unfinished(now - grace):
@@ -93,7 +120,14 @@ class RenderWorker:
                     self.store.end_session(row.id, "expired")
                     finish_recording(self.store, self.settings.data_dir, row.id)
         except Exception:
-            log.exception("housekeeping failed")
+            log.exception("ending abandoned recordings failed")
+        try:
+            if self.store.replays.expire_sends():
+                log.warning("failed video sends whose sender stopped mid-send")
+            for replay_id in self.store.replays.queued_sends():
+                self._deliver(replay_id)
+        except Exception:
+            log.exception("finishing video sends failed")
 
     def render(self, job: ReplayRecord) -> None:
         """Render one claimed job and record how it went."""
@@ -111,15 +145,36 @@ class RenderWorker:
             lost.set()
             beating.join()
         if outcome == "complete":
-            video = folder / "video.mp4"
-            if replays.complete(job.id, self.id, video.stat().st_size):
-                log.info("replay %s: complete", job.id)
-                status = asyncio.run(self.service.deliver_queued(job.id))
-                if status:
-                    log.info("replay %s: video link %s", job.id, status)
+            try:
+                size = (folder / "video.mp4").stat().st_size
+            except OSError as exc:  # abandoned meanwhile (its files went), or lost
+                log.warning("replay %s: no video after rendering: %s", job.id, exc)
+                self._retry(job, "the rendered video went missing")
+            else:
+                if replays.complete(job.id, self.id, size):
+                    log.info("replay %s: complete", job.id)
+                    self._deliver(job.id)
         latest = replays.get(job.id)
         if latest is None or latest.status == "abandoned":
             remove_recording(self.settings.data_dir, job.id)  # a render may have written
+
+    def _deliver(self, replay_id: str) -> None:
+        """Send the replay's queued email (if this worker wins it); errors are logged (a
+        claimed send that never finishes is failed as stale)."""
+        try:
+            status = asyncio.run(self.service.deliver_queued(replay_id))
+        except Exception:
+            log.exception("replay %s: sending the video link failed", replay_id)
+            return
+        if status:
+            log.info("replay %s: video link %s", replay_id, status)
+
+    def _retry(self, job: ReplayRecord, error: str) -> None:
+        """Put the job back, or fail it after its ``MAX_ATTEMPTS``-th attempt."""
+        if job.attempts >= MAX_ATTEMPTS:
+            self.store.replays.fail(job.id, self.id, error)
+        else:
+            self.store.replays.requeue(job.id, self.id)
 
     def _render(self, job: ReplayRecord, folder: Path, lost: threading.Event) -> str:
         from ...render import RenderCancelled, RenderError, render_replay
@@ -147,10 +202,7 @@ class RenderWorker:
             return "failed"
         except Exception as exc:
             log.exception("replay %s: render crashed", job.id)
-            if job.attempts >= MAX_ATTEMPTS:
-                replays.fail(job.id, self.id, f"rendering failed: {exc}")
-            else:
-                replays.requeue(job.id, self.id)
+            self._retry(job, f"rendering failed: {exc}")
             return "failed"
         return "complete"
 
