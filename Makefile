@@ -26,9 +26,10 @@ build: $(VENV)/.installed
 db: $(VENV)/.installed
 	$(VENV)/bin/cwmn-web init-db
 
-# The render worker (replay videos) runs in the background while the server runs.
+# The render worker (replay videos) runs in the background while the server runs; it may load
+# the demo's pages from this machine (CWMN_RENDER_PRIVATE_NETWORK, docs/REPLAY.md).
 run: browsers build db
-	$(VENV)/bin/cwmn-web render-worker & worker=$$!; \
+	CWMN_RENDER_PRIVATE_NETWORK=$${CWMN_RENDER_PRIVATE_NETWORK:-allow} $(VENV)/bin/cwmn-web render-worker & worker=$$!; \
 	trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
 	CWMN_OUTBOX_PAGE=$${CWMN_OUTBOX_PAGE:-auto} $(VENV)/bin/cwmn-web serve --host $(HOST) --port $(PORT)
 

@@ -2,10 +2,11 @@
 
 ``render_replay`` (or ``render_replay_async``) is what the render worker calls; see
 :mod:`.renderer`. Needs Playwright, Chromium and ffmpeg (``CWMN_FFMPEG``/``CWMN_CHROMIUM`` to
-point at specific binaries).
+point at specific binaries, ``CWMN_RENDER_PRIVATE_NETWORK=allow`` to let the render page load
+from loopback and private addresses).
 """
 
-from .errors import Progress, RenderCancelled, RenderError
+from .errors import Progress, RenderCancelled, RenderError, RenderTimeout
 from .ffmpeg import find_ffmpeg, find_ffprobe
 from .renderer import render_replay, render_replay_async
 from .timeline import Event, Segment, Timeline, read_recording
@@ -15,6 +16,7 @@ __all__ = [
     "Progress",
     "RenderCancelled",
     "RenderError",
+    "RenderTimeout",
     "Segment",
     "Timeline",
     "find_ffmpeg",

@@ -4,11 +4,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["Progress", "RenderCancelled", "RenderError"]
+__all__ = ["Progress", "RenderCancelled", "RenderError", "RenderTimeout"]
 
 
 class RenderError(Exception):
     """The recording cannot be rendered; the message says what was wrong."""
+
+
+class RenderTimeout(RuntimeError):
+    """The render took too long (a page step, ffmpeg or the whole render past its deadline).
+
+    Not a :class:`RenderError`: the recording may be fine, so the worker retries the job (up
+    to its attempts); Chromium and ffmpeg have been stopped and nothing was written.
+    """
 
 
 class RenderCancelled(Exception):

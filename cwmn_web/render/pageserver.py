@@ -15,7 +15,18 @@ from typing import Any
 
 from ..server.config import REPO_STATIC
 
-__all__ = ["FILES", "RenderPageServer", "static_dir"]
+__all__ = ["FILES", "RENDER_CSP", "RenderPageServer", "static_dir"]
+
+#: Like the guest viewer's policy (server/join_page.py ``VIEWER_CSP``): the page runs only its
+#: own scripts (no inline script, no eval, no worker) and connects nowhere; the recorded page
+#: (its iframe inherits the policy) may show images, stylesheets, fonts and media, which
+#: the renderer's request guard (network.py) checks before they are fetched.
+RENDER_CSP = (
+    "default-src 'none'; script-src 'self'; style-src * data: blob: 'unsafe-inline'; "
+    "img-src * data: blob:; font-src * data: blob:; media-src * data: blob:; "
+    "frame-src 'self' about: blob:; connect-src 'none'; worker-src 'none'; "
+    "object-src 'none'; base-uri 'none'; form-action 'none'"
+)
 
 #: The only files served: name → content type.
 FILES = {
@@ -52,6 +63,9 @@ class RenderPageServer:
                 self.send_header("Content-Type", FILES[name])
                 self.send_header("Content-Length", str(len(body)))
                 self.send_header("Cache-Control", "no-store")
+                self.send_header("Content-Security-Policy", RENDER_CSP)
+                self.send_header("X-Content-Type-Options", "nosniff")
+                self.send_header("Referrer-Policy", "no-referrer")
                 self.end_headers()
                 self.wfile.write(body)
 
@@ -60,7 +74,8 @@ class RenderPageServer:
 
         self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/render.html"
+        self.origin = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.url = f"{self.origin}/render.html"
         self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
     def __enter__(self) -> RenderPageServer:

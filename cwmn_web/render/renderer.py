@@ -4,6 +4,11 @@ Headless Chromium shows the guest viewer (static/render.html); the recording is 
 deterministically: output frame ``k`` shows every event with ``t ≤ started_at + k/fps``
 (applied in one ``evaluate`` per frame), a JPEG is taken only when something changed, and the
 JPEGs are piped to ffmpeg, which also places the narration segments on the timeline.
+
+Nothing may hang: each step in the page (and each write to ffmpeg) has :data:`STEP_TIMEOUT`,
+the whole render a deadline (:func:`deadline_for`); past either, Chromium and ffmpeg are
+stopped, the partial file removed and :class:`RenderTimeout` raised (the worker retries).
+Every request of the render page goes through :class:`~.network.RequestGuard`.
 """
 
 from __future__ import annotations
@@ -11,25 +16,36 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import logging
 import math
 import os
 import shutil
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from ..system_browsers import CHROMIUM_ARGS as SYSTEM_ARGS
-from .errors import Progress, RenderCancelled, RenderError
+from .errors import Progress, RenderCancelled, RenderError, RenderTimeout
 from .ffmpeg import check_segment, encode_command, find_ffmpeg, stderr_tail
+from .network import RequestGuard
 from .pageserver import RenderPageServer
 from .timeline import Event, read_recording
 
-__all__ = ["CHROMIUM_ARGS", "render_replay", "render_replay_async"]
+__all__ = ["CHROMIUM_ARGS", "chromium_args", "deadline_for", "render_replay", "render_replay_async"]
 
-#: The render page: no sound, no scrollbars in the frames.
+T = TypeVar("T")
+log = logging.getLogger("cwmn_web.render")
+
+#: The render page: no sound, no scrollbars in the frames. (``--no-sandbox`` only as root:
+#: see :func:`chromium_args`.)
 CHROMIUM_ARGS = [*SYSTEM_ARGS, "--mute-audio", "--hide-scrollbars"]
+STEP_TIMEOUT = 30.0  # seconds for one step in the page (evaluate, screenshot, a write to ffmpeg)
+START_TIMEOUT = 60.0  # seconds for each step of starting Chromium and opening the render page
+CLOSE_TIMEOUT = 10.0  # seconds for Chromium and Playwright's driver to close
+MIN_DEADLINE = 120.0  # the whole render: at least this many seconds,
+DEADLINE_FACTOR = 6.0  # or this many times the video's length
 JPEG_QUALITY = 80
 SETTLE_MS = 1500  # after a snapshot: how long to wait for its images and stylesheets
 REPORT_EVERY = 0.5  # seconds between progress reports
@@ -42,6 +58,28 @@ def _ignore(_: Progress) -> None:
 
 def _never() -> bool:
     return False
+
+
+def chromium_args() -> list[str]:
+    """:data:`CHROMIUM_ARGS`, without ``--no-sandbox`` unless running as root (Chromium
+    refuses to start as root with its sandbox; anyone else keeps it)."""
+    root = hasattr(os, "geteuid") and os.geteuid() == 0
+    return [a for a in CHROMIUM_ARGS if root or a != "--no-sandbox"]
+
+
+def deadline_for(duration: float) -> float:
+    """Seconds a render of a ``duration``-second video may take in all."""
+    return max(MIN_DEADLINE, DEADLINE_FACTOR * duration)
+
+
+async def _within(step: Awaitable[T], seconds: float, what: str, limit: float | None = None) -> T:
+    """``await step``, or RenderTimeout after ``seconds`` (saying ``what`` took longer than
+    ``limit``, by default ``seconds``)."""
+    try:
+        return await asyncio.wait_for(step, max(0.0, seconds))
+    except TimeoutError:
+        shown = seconds if limit is None else limit
+        raise RenderTimeout(f"{what} took longer than {shown:g} s") from None
 
 
 def _batch(events: list[Event]) -> tuple[list[dict[str, Any]], bool]:
@@ -88,24 +126,38 @@ async def render_replay_async(
     fps: int = 10,
     size: tuple[int, int] = (1280, 720),
     chromium: str | None = None,
+    timeout: float | None = None,
 ) -> None:
     """Render ``recording`` (covering [started_at, ended_at], ms epoch) into ``out`` (MP4).
 
     Raises RenderError for a corrupt recording or a failed encode, RenderCancelled when
-    ``should_stop()`` turns True; ``out`` is only ever written whole (tmp file + rename).
+    ``should_stop()`` turns True, RenderTimeout past ``timeout`` seconds (default
+    :func:`deadline_for` the video's length) or when a step hangs; ``out`` is only ever
+    written whole (tmp file + rename).
     """
     recording, out = Path(recording), Path(out)
     if not (ended_at > started_at and fps > 0):
         raise RenderError(f"nothing to render: ended_at {ended_at} ≤ started_at {started_at}")
     duration = (ended_at - started_at) / 1000
     width, height = (max(2, int(v) // 2 * 2) for v in size)  # H.264 4:2:0 needs even sizes
+    limit = deadline_for(duration) if timeout is None else timeout
+    deadline = time.monotonic() + limit
+
+    def left() -> float:
+        return deadline - time.monotonic()
+
     report = _Reporter(progress)
     report(0, "replaying", force=True)
     timeline = read_recording(recording)
     ffmpeg = find_ffmpeg()
     segments = [s for s in timeline.segments if s.t0 < ended_at]
     for segment in segments:
-        await asyncio.to_thread(check_segment, ffmpeg, segment)
+        await _within(
+            asyncio.to_thread(check_segment, ffmpeg, segment),
+            left(),
+            "the render (its deadline)",
+            limit,
+        )
     total = max(1, math.ceil(duration * fps - 1e-6))
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.{os.getpid()}.partial")
@@ -125,7 +177,7 @@ async def render_replay_async(
                 *command, stdin=asyncio.subprocess.PIPE, stdout=log, stderr=log
             )
         try:
-            await _replay(
+            replay = _replay(
                 timeline.events,
                 proc,
                 started_at=started_at,
@@ -137,7 +189,9 @@ async def render_replay_async(
                 report=report,
                 log_path=log_path,
             )
-            await _finish(proc, duration, progress_path, log_path, report)
+            await _within(replay, left(), "the render (its deadline)", limit)
+            finish = _finish(proc, duration, progress_path, log_path, report)
+            await _within(finish, left(), "the render (its deadline)", limit)
             os.replace(tmp, out)
         except BaseException:
             if proc.returncode is None:
@@ -160,6 +214,7 @@ def render_replay(
     fps: int = 10,
     size: tuple[int, int] = (1280, 720),
     chromium: str | None = None,
+    timeout: float | None = None,
 ) -> None:
     """:func:`render_replay_async` for synchronous callers (no event loop running)."""
     asyncio.run(
@@ -173,6 +228,7 @@ def render_replay(
             fps=fps,
             size=size,
             chromium=chromium,
+            timeout=timeout,
         )
     )
 
@@ -198,47 +254,129 @@ async def _replay(
     if not executable:
         raise RenderError("Chromium not found: install it (apt-get install chromium)")
     with RenderPageServer() as server:
-        async with async_playwright() as pw:
-            browser = await pw.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        pw = await _within(async_playwright().start(), START_TIMEOUT, "starting Playwright")
+        try:
+            browser = await _within(
+                pw.chromium.launch(executable_path=executable, args=chromium_args()),
+                START_TIMEOUT,
+                "starting Chromium",
+            )
             try:
-                page = await browser.new_page(
-                    viewport={"width": viewport[0], "height": viewport[1]},
-                    device_scale_factor=1,
+                await _frames(
+                    browser,
+                    server,
+                    events,
+                    proc,
+                    started_at=started_at,
+                    fps=fps,
+                    total=total,
+                    viewport=viewport,
+                    should_stop=should_stop,
+                    report=report,
+                    log_path=log_path,
                 )
-                await page.goto(server.url)
-                await page.wait_for_function("() => window.cwmnRender !== undefined")
-                await page.evaluate("() => window.cwmnRender.ready")
-                cdp = await page.context.new_cdp_session(page)
-                shot: bytes | None = None
-                pending = 0
-                i = 0
-                for k in range(total):
-                    if should_stop():
-                        raise RenderCancelled("the render was stopped")
-                    until = started_at + k * 1000 / fps
-                    j = i
-                    while j < len(events) and events[j].t <= until:
-                        j += 1
-                    ops, snapshot = _batch(events[i:j])
-                    i = j
-                    if ops:
-                        pending = await page.evaluate("b => window.cwmnRender.apply(b)", ops)
-                        if snapshot:
-                            pending = await page.evaluate(
-                                "ms => window.cwmnRender.settle(ms)", SETTLE_MS
-                            )
-                    if ops or pending or shot is None:
-                        shot = await _screenshot(cdp)
-                    try:
-                        proc.stdin.write(shot)
-                        await proc.stdin.drain()
-                    except (BrokenPipeError, ConnectionResetError) as exc:
-                        await proc.wait()
-                        tail = stderr_tail(log_path.read_bytes())
-                        raise RenderError(f"ffmpeg failed: {tail}") from exc
-                    report(REPLAY_SHARE * (k + 1) / total, "replaying")
             finally:
-                await browser.close()
+                await _close(browser.close(), "Chromium")
+        finally:
+            await _close(pw.stop(), "Playwright", _driver(pw))
+
+
+async def _frames(
+    browser: Any,
+    server: RenderPageServer,
+    events: list[Event],
+    proc: asyncio.subprocess.Process,
+    *,
+    started_at: float,
+    fps: int,
+    total: int,
+    viewport: tuple[int, int],
+    should_stop: Callable[[], bool],
+    report: _Reporter,
+    log_path: Path,
+) -> None:
+    assert proc.stdin is not None
+    context = await _within(
+        browser.new_context(
+            viewport={"width": viewport[0], "height": viewport[1]},
+            device_scale_factor=1,
+            service_workers="block",
+        ),
+        START_TIMEOUT,
+        "opening the render page",
+    )
+    await context.route("**/*", RequestGuard(server.origin))
+    page = await _within(context.new_page(), START_TIMEOUT, "opening the render page")
+    await _within(page.goto(server.url), START_TIMEOUT, "opening the render page")
+    await _within(
+        page.wait_for_function("() => window.cwmnRender !== undefined"),
+        START_TIMEOUT,
+        "opening the render page",
+    )
+    await _within(page.evaluate("() => window.cwmnRender.ready"), START_TIMEOUT, "the viewer")
+    cdp = await _within(page.context.new_cdp_session(page), START_TIMEOUT, "the DevTools session")
+    shot: bytes | None = None
+    pending = 0
+    i = 0
+    for k in range(total):
+        if should_stop():
+            raise RenderCancelled("the render was stopped")
+        until = started_at + k * 1000 / fps
+        j = i
+        while j < len(events) and events[j].t <= until:
+            j += 1
+        ops, snapshot = _batch(events[i:j])
+        i = j
+        if ops:
+            pending = await _within(
+                page.evaluate("b => window.cwmnRender.apply(b)", ops),
+                STEP_TIMEOUT,
+                f"applying frame {k}",
+            )
+            if snapshot:
+                pending = await _within(
+                    page.evaluate("ms => window.cwmnRender.settle(ms)", SETTLE_MS),
+                    STEP_TIMEOUT,
+                    f"waiting for the page's resources at frame {k}",
+                )
+        if ops or pending or shot is None:
+            shot = await _within(_screenshot(cdp), STEP_TIMEOUT, f"the screenshot of frame {k}")
+        try:
+            proc.stdin.write(shot)
+            await _within(proc.stdin.drain(), STEP_TIMEOUT, f"ffmpeg taking frame {k}")
+        except (BrokenPipeError, ConnectionResetError) as exc:
+            await _within(proc.wait(), STEP_TIMEOUT, "ffmpeg exiting")
+            tail = stderr_tail(log_path.read_bytes())
+            raise RenderError(f"ffmpeg failed: {tail}") from exc
+        report(REPLAY_SHARE * (k + 1) / total, "replaying")
+
+
+def _driver(pw: Any) -> asyncio.subprocess.Process | None:
+    """Playwright's driver process (which runs Chromium), if this Playwright exposes it."""
+    transport = getattr(getattr(pw, "_connection", None), "_transport", None)
+    proc = getattr(transport, "_proc", None)
+    return proc if isinstance(proc, asyncio.subprocess.Process) else None
+
+
+async def _close(
+    closing: Awaitable[Any], what: str, process: asyncio.subprocess.Process | None = None
+) -> None:
+    """Close ``what`` within :data:`CLOSE_TIMEOUT`; failing that, kill ``process`` (Chromium,
+    on a pipe to the driver, exits with it). Never raises: this runs while cleaning up."""
+    closed = False
+    try:
+        await asyncio.wait_for(closing, CLOSE_TIMEOUT)
+        closed = True
+    except Exception as exc:  # already gone, or hung
+        log.warning("closing %s: %s", what, exc or type(exc).__name__)
+    if closed and process is not None and process.returncode is None:  # exiting: a moment
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(process.wait(), CLOSE_TIMEOUT)
+    if process is not None and process.returncode is None:
+        with contextlib.suppress(ProcessLookupError):
+            process.kill()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(process.wait(), CLOSE_TIMEOUT)
 
 
 async def _screenshot(cdp: Any) -> bytes:

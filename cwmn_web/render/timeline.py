@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import math
+import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,6 +24,9 @@ __all__ = ["Event", "Segment", "Timeline", "read_recording"]
 
 #: Frame kinds the viewer draws; ``privacy`` markers become ``status`` events.
 MIRROR_KINDS = frozenset({"snapshot", "mutations", "scroll", "viewport", "pointer", "focus"})
+#: The largest ``stream.jsonl`` (or ``audio.jsonl``) the renderer reads: its events are held
+#: in memory for the render.
+MAX_FILE_BYTES = 1 << 30
 
 
 @dataclass
@@ -59,28 +64,40 @@ def _line_error(name: str, number: int, why: str) -> RenderError:
     return RenderError(f"corrupt recording: {name} line {number}: {why}")
 
 
-def _records(path: Path, name: str) -> list[tuple[int, dict[str, Any]]]:
-    """The JSON objects of a ``.jsonl`` file. A last line cut short without its newline (the
-    server stopped mid-write) is ignored; any other unreadable line is a RenderError."""
+def _records(path: Path, name: str) -> Iterator[tuple[int, dict[str, Any]]]:
+    """The JSON objects of a ``.jsonl`` file, read line by line. A last line cut short without
+    its newline (the server stopped mid-write) is ignored; any other unreadable line is a
+    RenderError, and so is a file larger than :data:`MAX_FILE_BYTES`."""
     try:
-        raw = path.read_bytes()
+        f = path.open("rb")
     except OSError as exc:
         raise RenderError(f"cannot read {name}: {exc}") from exc
-    lines = raw.split(b"\n")
-    out: list[tuple[int, dict[str, Any]]] = []
-    for number, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
+    with f:
         try:
-            record = json.loads(line)
-        except (ValueError, UnicodeDecodeError) as exc:
-            if number == len(lines):  # no newline after it: an interrupted write
-                break
-            raise _line_error(name, number, f"not JSON ({exc})") from exc
-        if not isinstance(record, dict):
-            raise _line_error(name, number, "not a JSON object")
-        out.append((number, record))
-    return out
+            size = os.fstat(f.fileno()).st_size
+        except OSError as exc:
+            raise RenderError(f"cannot read {name}: {exc}") from exc
+        if size > MAX_FILE_BYTES:
+            raise RenderError(
+                f"recording too large: {name} is {size / 1e6:.0f} MB"
+                f" (at most {MAX_FILE_BYTES / 1e6:.0f} MB)"
+            )
+        read = 0
+        for number, line in enumerate(f, 1):
+            read += len(line)
+            if read > MAX_FILE_BYTES:  # it grew while being read
+                raise RenderError(f"recording too large: {name} is over {MAX_FILE_BYTES} bytes")
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except (ValueError, UnicodeDecodeError) as exc:
+                if not line.endswith(b"\n"):  # the last line, unfinished: an interrupted write
+                    break
+                raise _line_error(name, number, f"not JSON ({exc})") from exc
+            if not isinstance(record, dict):
+                raise _line_error(name, number, "not a JSON object")
+            yield number, record
 
 
 def _time(value: Any) -> float | None:
@@ -89,7 +106,11 @@ def _time(value: Any) -> float | None:
 
 
 def read_stream(path: Path) -> tuple[list[Event], int]:
-    """Sanitized events of ``stream.jsonl`` in file order, and how many frames were skipped."""
+    """Sanitized events of ``stream.jsonl`` in time order, and how many frames were skipped.
+
+    Frames are sanitized in file order (as a guest's viewer received them); the events are
+    then sorted by ``t``, stably (file order for equal times): the server's privacy markers
+    can land slightly before or after the frames around them."""
     sanitizer = Sanitizer()
     events: list[Event] = []
     skipped = 0
@@ -114,6 +135,7 @@ def read_stream(path: Path) -> tuple[list[Event], int]:
         events.append(Event(t, kind, safe))
     if not any(e.kind == "snapshot" for e in events):
         raise RenderError("corrupt recording: stream.jsonl has no snapshot (nothing to show)")
+    events.sort(key=lambda e: e.t)  # stable
     return events, skipped
 
 

@@ -15,7 +15,11 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-__all__ = ["CwmnServer", "PageServer", "free_port"]
+__all__ = ["ENV_DEFAULTS", "CwmnServer", "PageServer", "free_port"]
+
+#: A test server's environment unless set otherwise: its render worker may load the recorded
+#: pages' images and stylesheets from 127.0.0.1 and localhost, where tests serve them.
+ENV_DEFAULTS = {"CWMN_RENDER_PRIVATE_NETWORK": "allow"}
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -62,7 +66,8 @@ class CwmnServer:
         return out.stdout
 
     def _env(self) -> dict[str, str]:
-        return {**os.environ, "CWMN_DATA_DIR": str(self.data_dir), **self.env}
+        # Defaults first: the environment, then ``env``, win over them.
+        return {**ENV_DEFAULTS, **os.environ, "CWMN_DATA_DIR": str(self.data_dir), **self.env}
 
     def start(self, timeout: float = 30.0) -> CwmnServer:
         self.data_dir.mkdir(parents=True, exist_ok=True)

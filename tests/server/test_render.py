@@ -4,30 +4,41 @@ pixels/samples decoded by ffmpeg. Uses the real Chromium and ffmpeg (a few short
 from __future__ import annotations
 
 import array
+import asyncio
 import contextlib
 import http.server
 import json
 import math
+import os
 import shutil
 import subprocess
 import threading
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from cwmn_web import system_browsers
 from cwmn_web.render import (
     Progress,
     RenderCancelled,
     RenderError,
+    RenderTimeout,
     find_ffmpeg,
     find_ffprobe,
+    network,
     read_recording,
     render_replay,
+    renderer,
 )
+from cwmn_web.render import timeline as timeline_module
+from cwmn_web.render.network import PRIVATE_NETWORK_ENV, RequestGuard, is_public_address
+from cwmn_web.render.pageserver import RENDER_CSP, RenderPageServer
 from cwmn_web.render.synthetic import BLOCK_BOX, RecordingWriter, block_change, block_page
+from cwmn_web.testing.servers import CwmnServer
 
 T = 1_700_000_000_000.0  # started_at of every recording here (ms epoch)
 RED, BLUE, GREEN = "#ff0000", "#0000ff", "#00ff00"
@@ -146,44 +157,80 @@ def test_a_narrated_recording_renders_in_sync(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["rec", "tone.webm", "video.mp4"]
 
 
+class ImageServer:
+    """What :func:`slow_image_server` was asked for (paths, in order)."""
+
+    def __init__(self, origin: str) -> None:
+        self.origin = origin
+        self.requests: list[str] = []
+
+
 @contextlib.contextmanager
-def slow_image_server(directory: Path) -> Iterator[str]:
-    """Serves ``directory`` on 127.0.0.1 (like a customer's site in tests), 300 ms late."""
+def slow_image_server(directory: Path, delay: float = 0.3) -> Iterator[ImageServer]:
+    """Serves ``directory`` on 127.0.0.1 (like a customer's site in tests), ``delay`` s late;
+    ``/to/PATH?URL`` answers 302 to URL (PATH is only a name)."""
+    box: list[ImageServer] = []
 
     class Slow(http.server.SimpleHTTPRequestHandler):
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, directory=str(directory), **kwargs)
 
         def do_GET(self) -> None:
-            time.sleep(0.3)
+            box[0].requests.append(self.path)
+            time.sleep(delay)
+            if self.path.startswith("/to/"):
+                self.send_response(302)
+                self.send_header("Location", self.path.split("?", 1)[1])
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
             super().do_GET()
 
         def log_message(self, format: str, *args: Any) -> None:
             pass
 
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Slow)
+    httpd.daemon_threads = True
+    box.append(ImageServer(f"http://127.0.0.1:{httpd.server_address[1]}"))
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}"
+        yield box[0]
     finally:
         httpd.shutdown()
         httpd.server_close()
         thread.join()
 
 
+def picture(directory: Path, name: str = "pic.png", colour: str = "magenta") -> None:
+    command = [find_ffmpeg(), "-v", "error", "-f", "lavfi", "-i", f"color=c={colour}:s=64x64"]
+    subprocess.run([*command, "-frames:v", "1", str(directory / name)], check=True)
+
+
+def with_images(snapshot: dict, *sources: str) -> dict:
+    """``snapshot`` with 100x100 images of ``sources`` at (400 + 150 i, 200) on the page."""
+    for i, src in enumerate(sources):
+        style = f"position:absolute;left:{400 + 150 * i}px;top:200px;width:100px;height:100px"
+        snapshot["nodes"].append([30 + i, 5, 1, "img", ["src", src, "style", style]])
+    return snapshot
+
+
+def is_magenta(value: tuple[int, int, int]) -> bool:
+    return value[0] > 200 and value[2] > 200 and value[1] < 60
+
+
 @needs_tools
-def test_a_silent_recording_still_has_one_aac_track(tmp_path: Path) -> None:
+def test_a_silent_recording_still_has_one_aac_track(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(PRIVATE_NETWORK_ENV, "allow")  # the customer's site is on 127.0.0.1
     site = tmp_path / "site"
     site.mkdir()
-    command = [find_ffmpeg(), "-v", "error", "-f", "lavfi", "-i", "color=c=magenta:s=64x64"]
-    subprocess.run([*command, "-frames:v", "1", str(site / "pic.png")], check=True)
+    picture(site)
     recording = tmp_path / "rec"
     out = tmp_path / "out" / "video.mp4"
-    with slow_image_server(site) as origin:
-        snapshot = block_page(GREEN)
-        style = "position:absolute;left:400px;top:200px;width:100px;height:100px"
-        snapshot["nodes"].append([30, 5, 1, "img", ["src", f"{origin}/pic.png", "style", style]])
+    with slow_image_server(site) as images:
+        snapshot = with_images(block_page(GREEN), f"{images.origin}/pic.png")
         RecordingWriter(recording).frames(
             [(T - 50, "snapshot", snapshot), (T + 1500, "mutations", block_change(RED))]
         )
@@ -199,10 +246,161 @@ def test_a_silent_recording_still_has_one_aac_track(tmp_path: Path) -> None:
     assert is_colour(rgb(out, 0.0, 100, 100, fps=5), 1), rgb(out, 0.0, 100, 100, fps=5)
     assert is_colour(rgb(out, 1.45, 100, 100, fps=5), 1), rgb(out, 1.45, 100, 100, fps=5)
     assert is_colour(rgb(out, 1.6, 100, 100, fps=5), 0), rgb(out, 1.6, 100, 100, fps=5)
-    # The page's image, from another server on 127.0.0.1, is there from the first frame.
-    # (The 1280x720 page is shown at half size: its (450, 250) is the video's (225, 125).)
-    picture = rgb(out, 0.0, 224, 124, fps=5)
-    assert picture[0] > 200 and picture[2] > 200 and picture[1] < 60, picture
+    # The page's image, from another server on 127.0.0.1 (allowed here), is there from the
+    # first frame. (The 1280x720 page is shown at half size: its (450, 250) is the video's
+    # (225, 125).)
+    assert is_magenta(rgb(out, 0.0, 224, 124, fps=5)), rgb(out, 0.0, 224, 124, fps=5)
+    assert images.requests == ["/pic.png"]
+
+
+# -- what the render page may load -----------------------------------------------------------
+@needs_tools
+def test_the_render_page_does_not_fetch_from_private_addresses(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(PRIVATE_NETWORK_ENV, raising=False)
+    site = tmp_path / "site"
+    site.mkdir()
+    picture(site)
+    recording = tmp_path / "rec"
+    out = tmp_path / "video.mp4"
+    with slow_image_server(site, delay=0) as images:
+        localhost = images.origin.replace("127.0.0.1", "localhost")
+        snapshot = with_images(block_page(GREEN), f"{images.origin}/pic.png", localhost + "/x.png")
+        RecordingWriter(recording).frames([(T - 50, "snapshot", snapshot)])
+
+        render_replay(recording, T, T + 1000, out, fps=5)
+
+    assert images.requests == []  # neither 127.0.0.1 nor localhost was asked
+    # Both images missing: the block's green and the page's white show through.
+    assert is_colour(rgb(out, 0.0, 450, 250, fps=5), 1), rgb(out, 0.0, 450, 250, fps=5)
+    assert min(rgb(out, 0.0, 600, 250, fps=5)) > 230, rgb(out, 0.0, 600, 250, fps=5)
+
+
+@needs_tools
+def test_a_redirect_to_a_private_address_is_not_followed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``localhost`` passes for a public host here; its redirects are followed only to
+    public addresses."""
+    monkeypatch.delenv(PRIVATE_NETWORK_ENV, raising=False)
+    real = network.resolve
+
+    async def resolve(host: str) -> list[str]:
+        return ["93.184.215.14"] if host == "localhost" else await real(host)
+
+    monkeypatch.setattr(network, "resolve", resolve)
+    site = tmp_path / "site"
+    site.mkdir()
+    picture(site)
+    picture(site, "secret.png", "yellow")
+    recording = tmp_path / "rec"
+    out = tmp_path / "video.mp4"
+    with slow_image_server(site, delay=0) as images:
+        public = images.origin.replace("127.0.0.1", "localhost")
+        sources = (
+            f"{public}/to/public?/pic.png",
+            f"{public}/to/private?{images.origin}/secret.png",
+        )
+        RecordingWriter(recording).frames(
+            [(T - 50, "snapshot", with_images(block_page(GREEN), *sources))]
+        )
+
+        render_replay(recording, T, T + 1000, out, fps=5)
+
+    assert sorted(images.requests) == sorted(
+        ["/to/public?/pic.png", "/pic.png", sources[1][len(public) :]]
+    )
+    assert is_magenta(rgb(out, 0.0, 450, 250, fps=5)), rgb(out, 0.0, 450, 250, fps=5)
+    assert min(rgb(out, 0.0, 600, 250, fps=5)) > 230, rgb(out, 0.0, 600, 250, fps=5)  # white
+
+
+def test_only_public_addresses_and_web_schemes_are_allowed() -> None:
+    for address in ("93.184.215.14", "8.8.8.8", "2606:4700:4700::1111"):
+        assert is_public_address(address), address
+    private = (
+        "127.0.0.1", "127.1.2.3", "::1", "10.0.0.8", "172.16.5.4", "192.168.1.1",
+        "169.254.169.254", "100.64.0.1", "0.0.0.0", "::", "224.0.0.251", "ff02::1",
+        "fe80::1%eth0", "fc00::1", "240.0.0.1", "255.255.255.255", "::ffff:127.0.0.1",
+        "::ffff:169.254.169.254", "::ffff:10.1.2.3", "not an address",
+    )  # fmt: skip
+    for address in private:
+        assert not is_public_address(address), address
+
+    lookups: list[str] = []
+
+    async def resolver(host: str) -> list[str]:
+        lookups.append(host)
+        return {"public.test": ["93.184.215.14"], "mixed.test": ["93.184.215.14", "10.0.0.1"]}[host]
+
+    async def check() -> None:
+        guard = RequestGuard("http://127.0.0.1:9", allow_private=False, resolver=resolver)
+        assert await guard.refusal("https://public.test/a.png") is None
+        assert await guard.refusal("http://public.test:8080/b.css") is None
+        assert "10.0.0.1" in str(await guard.refusal("https://mixed.test/c.woff2"))
+        for url in (
+            "http://169.254.169.254/latest/meta-data/",
+            "http://[::ffff:127.0.0.1]:8000/",
+            "http://[::1]/",
+            "http://0.0.0.0:22/",
+        ):
+            assert "non-public" in str(await guard.refusal(url)), url
+        for url in (
+            "ftp://public.test/x",
+            "file:///etc/passwd",
+            "gopher://public.test/",
+            "ws://public.test/",
+            "chrome://settings",
+        ):
+            assert "scheme is not allowed" in str(await guard.refusal(url)), url
+        assert await guard.refusal("data:image/png;base64,AAAA") is None
+        assert await guard.refusal("blob:http://127.0.0.1:9/abc") is None
+        assert lookups == ["public.test", "mixed.test"]  # once per host
+        # With the block off, private addresses pass; other schemes still do not.
+        relaxed = RequestGuard("http://127.0.0.1:9", allow_private=True, resolver=resolver)
+        assert await relaxed.refusal("http://127.0.0.1:8000/pic.png") is None
+        assert await relaxed.refusal("file:///etc/passwd") is not None
+
+    asyncio.run(check())
+
+
+def test_the_env_var_turns_the_block_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(PRIVATE_NETWORK_ENV, raising=False)
+    assert not RequestGuard("http://127.0.0.1:9").allow_private
+    monkeypatch.setenv(PRIVATE_NETWORK_ENV, "allow")
+    assert RequestGuard("http://127.0.0.1:9").allow_private
+    monkeypatch.setenv(PRIVATE_NETWORK_ENV, "block")
+    assert not RequestGuard("http://127.0.0.1:9").allow_private
+
+
+def test_test_servers_let_their_render_worker_load_local_pages(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(PRIVATE_NETWORK_ENV, raising=False)
+    assert CwmnServer(tmp_path)._env()[PRIVATE_NETWORK_ENV] == "allow"
+    explicit = CwmnServer(tmp_path, env={PRIVATE_NETWORK_ENV: "block"})._env()
+    assert explicit[PRIVATE_NETWORK_ENV] == "block"  # the caller's env wins
+    monkeypatch.setenv(PRIVATE_NETWORK_ENV, "block")
+    assert CwmnServer(tmp_path)._env()[PRIVATE_NETWORK_ENV] == "block"  # and the environment
+
+
+def test_the_render_page_runs_only_its_own_scripts() -> None:
+    with RenderPageServer() as server, urllib.request.urlopen(server.url, timeout=10) as response:
+        csp = response.headers["Content-Security-Policy"]
+    assert csp == RENDER_CSP
+    directives = dict(d.strip().split(" ", 1) for d in csp.split(";"))
+    assert directives["script-src"] == "'self'"
+    assert directives["default-src"] == "'none'"
+    assert directives["connect-src"] == "'none'" and directives["object-src"] == "'none'"
+
+
+def test_chromium_keeps_its_sandbox_unless_root(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert "--no-sandbox" in system_browsers.CHROMIUM_ARGS  # the tests' list is unchanged
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    args = renderer.chromium_args()
+    assert "--no-sandbox" not in args and "--mute-audio" in args and "--disable-gpu" in args
+    monkeypatch.setattr(os, "geteuid", lambda: 0)
+    assert "--no-sandbox" in renderer.chromium_args()
 
 
 @needs_tools
@@ -219,6 +417,79 @@ def test_should_stop_cancels_the_render_and_writes_nothing(tmp_path: Path) -> No
     with pytest.raises(RenderCancelled):
         render_replay(recording, T, T + 10_000, out, should_stop=should_stop)
     assert len(calls) == 6  # checked between frames, stopped at once
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["rec"]
+
+
+def family() -> dict[int, str]:
+    """This process's descendants: pid → command name."""
+    parents: dict[int, int] = {}
+    names: dict[int, str] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        with contextlib.suppress(OSError):
+            stat = (entry / "stat").read_text()
+            name, rest = stat[stat.index("(") + 1 : stat.rindex(")")], stat[stat.rindex(")") + 2 :]
+            if rest.split()[0] != "Z":
+                parents[int(entry.name)], names[int(entry.name)] = int(rest.split()[1]), name
+    found, todo = {}, [os.getpid()]
+    while todo:
+        parent = todo.pop()
+        for pid, ppid in parents.items():
+            if ppid == parent and pid not in found:
+                found[pid] = names[pid]
+                todo.append(pid)
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@needs_tools
+@pytest.mark.timeout(120)
+def test_a_render_past_its_deadline_stops_everything(tmp_path: Path) -> None:
+    recording = tmp_path / "rec"
+    page_recording(recording, 10.0)
+    out = tmp_path / "video.mp4"
+    seen: dict[int, str] = {}
+
+    def slow() -> bool:  # as a hung page would: each frame takes long
+        seen.update(family())
+        time.sleep(0.4)
+        return False
+
+    start = time.monotonic()
+    with pytest.raises(RenderTimeout, match="deadline"):
+        render_replay(recording, T, T + 10_000, out, should_stop=slow, timeout=3)
+    assert time.monotonic() - start < 3 + 15
+    assert not isinstance(RenderTimeout("x"), RenderError)  # the worker retries it
+    assert {"ffmpeg"} <= set(seen.values()) and any("chrom" in n for n in seen.values()), seen
+    assert [f"{pid} {name}" for pid, name in seen.items() if alive(pid)] == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["rec"]  # no partial file
+
+
+@needs_tools
+@pytest.mark.timeout(120)
+def test_a_hung_page_step_times_out(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    recording = tmp_path / "rec"
+    page_recording(recording, 3.0)
+    out = tmp_path / "video.mp4"
+    seen: dict[int, str] = {}
+
+    async def hung(cdp: Any) -> bytes:  # a screenshot that does not come
+        seen.update(family())
+        await asyncio.sleep(20)
+        raise AssertionError("the screenshot's step was not timed out")
+
+    monkeypatch.setattr(renderer, "_screenshot", hung)
+    monkeypatch.setattr(renderer, "STEP_TIMEOUT", 1.0)
+    with pytest.raises(RenderTimeout, match="screenshot of frame 0 took longer than 1 s"):
+        render_replay(recording, T, T + 3000, out)
+    assert seen and [f"{pid} {name}" for pid, name in seen.items() if alive(pid)] == []
     assert sorted(p.name for p in tmp_path.iterdir()) == ["rec"]
 
 
@@ -299,3 +570,52 @@ def test_audio_segments_must_stay_inside_the_recording(tmp_path: Path) -> None:
     (recording / "audio.jsonl").write_text(json.dumps(line) + "\n")
     with pytest.raises(RenderError, match="outside the recording"):
         read_recording(recording)
+
+
+def test_events_are_in_time_order_even_when_markers_are_not(tmp_path: Path) -> None:
+    recording = tmp_path / "rec"
+    writer = RecordingWriter(recording)
+    writer.frame(T + 100, "snapshot", block_page(RED))
+    writer.frame(T + 2000, "mutations", block_change(BLUE))
+    writer.privacy(T + 1500, True)  # the server's marker, written after a later frame
+    writer.frame(T + 2500, "pointer", {"x": 1, "y": 1})
+    writer.privacy(T + 2500, False)  # same time as the pointer: file order kept
+    writer.privacy(T + 50, False)  # even before the snapshot
+
+    events = read_recording(recording).events
+
+    assert [(e.t - T, e.kind) for e in events] == [
+        (50, "privacy"),
+        (100, "snapshot"),
+        (1500, "privacy"),
+        (2000, "mutations"),
+        (2500, "pointer"),
+        (2500, "privacy"),
+    ]
+    assert [e.op()["paused"] for e in events if e.kind == "privacy"] == [False, True, False]
+
+
+def test_the_stream_is_read_line_by_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    recording = tmp_path / "rec"
+    page_recording(recording, 3.0)
+
+    def whole(self: Path, *args: Any, **kwargs: Any) -> Any:
+        raise AssertionError(f"{self.name} read whole")
+
+    monkeypatch.setattr(Path, "read_bytes", whole)
+    monkeypatch.setattr(Path, "read_text", whole)
+    assert [e.kind for e in read_recording(recording).events][:2] == ["snapshot", "pointer"]
+
+
+def test_a_stream_over_the_limit_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    recording = tmp_path / "rec"
+    page_recording(recording, 3.0)
+    size = (recording / "stream.jsonl").stat().st_size
+    monkeypatch.setattr(timeline_module, "MAX_FILE_BYTES", size)
+    assert read_recording(recording).events  # at the limit: fine
+    monkeypatch.setattr(timeline_module, "MAX_FILE_BYTES", size - 1)
+    with pytest.raises(RenderError, match=r"too large: stream\.jsonl"):
+        render_replay(recording, T, T + 3000, tmp_path / "video.mp4")
+    assert not (tmp_path / "video.mp4").exists()
