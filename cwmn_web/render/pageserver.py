@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import http.server
 import os
-import threading
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
+from ..local_http import BackgroundHTTPServer
 from ..server.config import REPO_STATIC
 
 __all__ = ["FILES", "RENDER_CSP", "RenderPageServer", "static_dir"]
@@ -42,7 +41,7 @@ def static_dir() -> Path:
     return Path(os.environ.get("CWMN_STATIC_DIR") or REPO_STATIC)
 
 
-class RenderPageServer:
+class RenderPageServer(BackgroundHTTPServer):
     """Serves :data:`FILES` from ``static`` at ``url`` while in a ``with`` block."""
 
     def __init__(self, static: Path | None = None) -> None:
@@ -72,22 +71,5 @@ class RenderPageServer:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.origin = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        super().__init__(Handler)
         self.url = f"{self.origin}/render.html"
-        self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-
-    def __enter__(self) -> RenderPageServer:
-        self._thread.start()
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-        self._thread.join(5)

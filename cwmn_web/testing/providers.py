@@ -7,14 +7,14 @@ import asyncio
 import base64
 import json
 import secrets
-import threading
 import time
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs
 
+from ..local_http import BackgroundHTTPServer
 from .servers import free_port
 
 __all__ = ["FakeTwilio", "MailReceived", "SmsReceived", "SmtpSink"]
@@ -101,7 +101,7 @@ class SmsReceived:
     form: dict[str, str]
 
 
-class FakeTwilio:
+class FakeTwilio(BackgroundHTTPServer):
     """``POST /2010-04-01/Accounts/{sid}/Messages.json`` as Twilio answers it: 201 with the
     message's JSON, 401 for wrong credentials; ``refuse`` = (status, error code, message)
     answers every request with that error instead."""
@@ -114,24 +114,8 @@ class FakeTwilio:
     ) -> None:
         self.account_sid, self.auth_token, self.refuse = account_sid, auth_token, refuse
         self.requests: list[SmsReceived] = []
-        self._server = ThreadingHTTPServer(("127.0.0.1", free_port()), self._handler())
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
-        )
-
-    def __enter__(self) -> FakeTwilio:
-        self._thread.start()
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        super().__init__(self._handler(), port=free_port(), poll_interval=0.02)
+        self.url = self.origin
 
     def _answer(self, path: str, headers: Any, body: bytes) -> tuple[int, dict[str, Any]]:
         auth = _basic(headers.get("Authorization", ""))
