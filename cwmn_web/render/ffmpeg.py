@@ -79,7 +79,9 @@ def encode_command(
     for i, segment in enumerate(segments, 1):
         command += ["-i", str(segment.path)]
         offset = segment.t0 - started_at  # ms
-        chain = f"[{i}:a]aresample={SAMPLE_RATE},asetpts=PTS-STARTPTS"
+        # async: a chunk the page lost (a jump in the timestamps) becomes silence, so the
+        # rest of the segment keeps its place.
+        chain = f"[{i}:a]aresample={SAMPLE_RATE}:async=1:first_pts=0,asetpts=PTS-STARTPTS"
         if offset >= 0:
             chain += f",adelay={offset:.0f}:all=1"
         else:  # started before the recording: its beginning is cut

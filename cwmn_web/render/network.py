@@ -17,6 +17,7 @@ import contextlib
 import ipaddress
 import logging
 import os
+import re
 import socket
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -41,6 +42,8 @@ MAX_REDIRECTS = 5
 FETCH_TIMEOUT_MS = 20_000
 
 Resolver = Callable[[str], Awaitable[list[str]]]
+#: A URL's host[:port] as a page's own requests have it (ASCII, no userinfo, no escapes).
+_PLAIN_NETLOC = re.compile(r"(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?")
 
 
 def private_network_allowed() -> bool:
@@ -50,9 +53,9 @@ def private_network_allowed() -> bool:
 def is_public_address(address: str) -> bool:
     """Whether ``address`` (an IP literal) is a public unicast address; False if unparsable."""
     try:
-        ip: ipaddress.IPv4Address | ipaddress.IPv6Address = ipaddress.ip_address(
-            address.split("%", 1)[0]  # an IPv6 zone (fe80::1%eth0)
-        )
+        # Only an IPv6 address has a zone (fe80::1%eth0); "%" anywhere else is not an address.
+        bare = address.split("%", 1)[0] if ":" in address else address
+        ip: ipaddress.IPv4Address | ipaddress.IPv6Address = ipaddress.ip_address(bare)
     except ValueError:
         return False
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
@@ -108,13 +111,17 @@ class RequestGuard:
             return None
         if not host:
             return "no host"
+        if not _PLAIN_NETLOC.fullmatch(parts.netloc):
+            # Python and the browser (or Playwright's driver, which follows the WHATWG URL
+            # rules) read "\\", "@", "%" in a host differently: never guess which they mean.
+            return f"an unusual host part ({parts.netloc[:80]!r})"
         if host not in self._hosts:  # one lookup per host, shared by concurrent requests
             self._hosts[host] = asyncio.ensure_future(self._check_host(host))
         return await asyncio.shield(self._hosts[host])
 
     async def _check_host(self, host: str) -> str | None:
         try:
-            ipaddress.ip_address(host.split("%", 1)[0])
+            ipaddress.ip_address(host)
             addresses = [host]
         except ValueError:
             try:

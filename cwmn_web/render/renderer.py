@@ -185,7 +185,7 @@ async def render_replay_async(
                 total=total,
                 viewport=(width, height),
                 chromium=chromium,
-                should_stop=should_stop,
+                should_stop=_or_past(should_stop, deadline, limit),
                 report=report,
                 log_path=log_path,
             )
@@ -231,6 +231,19 @@ def render_replay(
             timeout=timeout,
         )
     )
+
+
+def _or_past(should_stop: Callable[[], bool], deadline: float, limit: float) -> Callable[[], bool]:
+    """``should_stop``, and RenderTimeout once ``deadline`` passed: checked every frame,
+    since a step that completes at once can swallow the deadline's cancellation
+    (``asyncio.wait_for`` before Python 3.12)."""
+
+    def check() -> bool:
+        if time.monotonic() > deadline:
+            raise RenderTimeout(f"the render (its deadline) took longer than {limit:g} s")
+        return should_stop()
+
+    return check
 
 
 async def _replay(

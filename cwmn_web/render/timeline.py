@@ -108,13 +108,15 @@ def _time(value: Any) -> float | None:
 def read_stream(path: Path) -> tuple[list[Event], int]:
     """Sanitized events of ``stream.jsonl`` in time order, and how many frames were skipped.
 
-    Frames are sanitized in file order (as a guest's viewer received them); the events are
-    then sorted by ``t``, stably (file order for equal times): the server's privacy markers
-    can land slightly before or after the frames around them."""
+    Page frames stay in file order (as a guest's viewer received them), their times made
+    non-decreasing (a host clock stepping back must not put a mutation before its snapshot);
+    the server's privacy markers, which can land slightly before or after the frames around
+    them, are then slotted in by time (a stable sort: file order for equal times)."""
     sanitizer = Sanitizer()
     events: list[Event] = []
     skipped = 0
     page: Any = None  # the page of the last snapshot: frames of another page wait for theirs
+    last = float("-inf")
     for number, record in _records(path, "stream.jsonl"):
         t, kind, data = _time(record.get("t")), record.get("kind"), record.get("data")
         if t is None or not isinstance(kind, str) or not isinstance(data, dict):
@@ -132,7 +134,8 @@ def read_stream(path: Path) -> tuple[list[Event], int]:
             continue
         if kind == "snapshot":
             page = record.get("page")
-        events.append(Event(t, kind, safe))
+        last = max(last, t)
+        events.append(Event(last, kind, safe))
     if not any(e.kind == "snapshot" for e in events):
         raise RenderError("corrupt recording: stream.jsonl has no snapshot (nothing to show)")
     events.sort(key=lambda e: e.t)  # stable
