@@ -227,6 +227,7 @@ def test_without_a_microphone_the_replay_says_so_and_a_queued_email_goes_once_re
     assert max_volume(video, 0, 1.5) < -60  # a silent sound track
 
 
+@pytest.mark.only_browser("chromium")  # the page side is the same code in Firefox
 def test_abandon_deletes_the_recording(
     open_page: Callable[..., Page], customer_site: PageServer, replay_server: CwmnServer
 ) -> None:
@@ -242,6 +243,7 @@ def test_abandon_deletes_the_recording(
     wait_for(lambda: not folder.exists())
 
 
+@pytest.mark.only_browser("chromium")  # the page side is the same code in Firefox
 def test_a_closed_tab_loses_at_most_a_second(
     open_page: Callable[..., Page], customer_site: PageServer, replay_server: CwmnServer
 ) -> None:
@@ -341,6 +343,7 @@ def test_the_replay_follows_the_host_to_another_page(
     assert settle(host, "CwmnAPI.replay.abandonVideo()")["ok"]
 
 
+@pytest.mark.only_browser("chromium")  # the page side is the same code in Firefox
 def test_the_maximum_length_warns_then_stops_the_recording(
     open_page: Callable[..., Page], tmp_path: Path
 ) -> None:
