@@ -241,13 +241,14 @@ class HostConnection:
             raise NotFound("no session has this resume token: start a new session")
         if not await self.relay.check_open(record):
             raise CwmnError("the session has ended: start a new session", "session_ended")
-        recording = None
-        if record.is_replay:
-            recording = self.relay.recording_of(record.id) or await run_in_threadpool(
-                open_recording, self.store, self.settings.data_dir, record
-            )
         page_id = message.page_id[:MAX_PAGE_ID]
-        self.live, back = self.relay.resume(record, page_id, self.link, recording)
+        async with self.relay.opening(record.id):
+            recording = None
+            if record.is_replay:
+                recording = self.relay.recording_of(record.id) or await run_in_threadpool(
+                    open_recording, self.store, self.settings.data_dir, record
+                )
+            self.live, back = self.relay.resume(record, page_id, self.link, recording)
         self.protocol.started(record.id)
         room = self.live.room
         room.public_enabled = await run_in_threadpool(self.store.public_links_enabled, record.id)

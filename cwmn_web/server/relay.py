@@ -11,8 +11,9 @@ import asyncio
 import contextlib
 import logging
 import time
+import weakref
 from collections import OrderedDict
-from collections.abc import Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -235,6 +236,10 @@ class Relay:
         self._tasks: set[asyncio.Task[None]] = set()
         # Sessions ended here whose store update may still be on its way.
         self._ended: OrderedDict[str, None] = OrderedDict()
+        #: One resume at a time per replay session opens (and attaches) its recording.
+        self._opening: weakref.WeakValueDictionary[str, asyncio.Lock] = (
+            weakref.WeakValueDictionary()
+        )
 
     # -- tasks ------------------------------------------------------------------------------
     def spawn(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
@@ -270,6 +275,17 @@ class Relay:
         live = self._open(record, host, recording)
         live.room.page_id = page_id
         return live
+
+    @contextlib.asynccontextmanager
+    async def opening(self, session_id: str) -> AsyncIterator[None]:
+        """Hold the session's recording lock: a second resume racing this one (after a
+        restart) waits, then finds the recording this one opened, instead of reopening the
+        files (whose recovery would truncate what this one writes)."""
+        lock = self._opening.get(session_id)
+        if lock is None:
+            lock = self._opening[session_id] = asyncio.Lock()
+        async with lock:
+            yield
 
     def recording_of(self, session_id: str) -> Recording | None:
         """The recording of the session's live room, if it has one here."""

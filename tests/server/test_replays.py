@@ -507,6 +507,28 @@ def test_a_busy_replay_records_past_the_room_log_bounds(
     assert [s["data"].get("n") for s in stream[1:frames]] == list(range(2, frames + 1))
 
 
+def test_racing_resumes_open_the_recording_once(store: Store, tmp_path: Path) -> None:
+    """Resumes of one replay hold its recording lock in turn: the second finds the recording
+    the first opened instead of reopening (and recovering, i.e. truncating) its files."""
+
+    async def main() -> None:
+        relay = Relay(worker_settings(tmp_path), store)
+        order: list[str] = []
+
+        async def resume(name: str) -> None:
+            async with relay.opening("s1"):
+                order.append(f"{name} in")
+                await asyncio.sleep(0.05)  # opening the files, in a thread
+                order.append(f"{name} out")
+
+        await asyncio.gather(resume("a"), resume("b"))
+        assert order == ["a in", "a out", "b in", "b out"]
+        async with relay.opening("s2"):  # other sessions do not wait
+            pass
+
+    asyncio.run(main())
+
+
 def test_two_resumes_racing_close_the_spare_recording(store: Store, tmp_path: Path) -> None:
     """After a restart two connections of the host may both open the recording: the one
     the room does not take is closed (no file handle left open)."""
