@@ -119,7 +119,7 @@ async function start(muted, post, attachShadow) {
 /** The allow-listed type the recorder really uses ("audio/webm; codecs=opus" → ours). */
 function normalMime(actual, asked) {
   const flat = actual.replace(/\s+/g, '').toLowerCase();
-  return MIMES.find((m) => m === flat) || asked || MIMES[0];
+  return MIMES.find((m) => m === flat) || asked;
 }
 
 function stop(post) {

@@ -522,7 +522,8 @@ class HostController:
         self.ports.overlay({"op": "cursors", "cursors": []})
         narration, self._narration = self._narration, None
         replay = trigger in (Trigger.END_REPLAY, Trigger.EXPIRE_REPLAY)
-        self.ports.store(RESUME_KEY, None)
+        if not replay:  # a replay's entry turns into the render's (_watch_replay)
+            self.ports.store(RESUME_KEY, None)
         if narration is not None:
             narration.cancel()
         self._move(trigger)  # 'expired' and 'end session' still see the session's info

@@ -152,9 +152,7 @@ class Narration:
 
     async def stop(self) -> None:
         """Stop the page's recorder and wait (briefly) for its last chunk."""
-        for timer in self._timers:
-            timer.cancel()
-        self._timers.clear()
+        self._cancel_timers()
         if self.status in ("recording", "pending"):
             self._stopped = asyncio.get_running_loop().create_future()
             self.owner.overlay({"op": "record", "action": "stop"})
@@ -165,11 +163,14 @@ class Narration:
         if self.status != "unavailable":
             self.status = "stopped"
 
-    def cancel(self) -> None:
-        """The session ended without :meth:`stop` (the server ended it): stop the page."""
+    def _cancel_timers(self) -> None:
         for timer in self._timers:
             timer.cancel()
         self._timers.clear()
+
+    def cancel(self) -> None:
+        """The session ended without :meth:`stop` (the server ended it): stop the page."""
+        self._cancel_timers()
         self.owner.overlay({"op": "record", "action": "stop"})
 
 

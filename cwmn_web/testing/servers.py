@@ -9,11 +9,12 @@ import os
 import socket
 import subprocess
 import sys
-import threading
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
+
+from ..local_http import BackgroundHTTPServer
 
 __all__ = ["ENV_DEFAULTS", "CwmnServer", "PageServer", "free_port"]
 
@@ -139,7 +140,7 @@ class PageServer:
     def __init__(self, root: Path, server_url: Callable[[], str], host: str = "127.0.0.1") -> None:
         self.root, self.server_url, self.host = root, server_url, host
         self.port = free_port(host)
-        self._httpd: http.server.ThreadingHTTPServer | None = None
+        self._server: BackgroundHTTPServer | None = None
 
     def url(self, path: str = "", hostname: str | None = None) -> str:
         return f"http://{hostname or self.host}:{self.port}/{path.lstrip('/')}"
@@ -170,15 +171,13 @@ class PageServer:
             def log_message(self, *args: object) -> None:
                 pass
 
-        self._httpd = http.server.ThreadingHTTPServer((self.host, self.port), Handler)
-        self._httpd.daemon_threads = True
-        threading.Thread(target=self._httpd.serve_forever, daemon=True).start()
+        self._server = BackgroundHTTPServer(Handler, self.host, self.port).__enter__()
         return self
 
     def stop(self) -> None:
-        if self._httpd:
-            self._httpd.shutdown()
-            self._httpd.server_close()
+        if self._server:
+            self._server.__exit__(None, None, None)
+            self._server = None
 
     @contextlib.contextmanager
     def running(self) -> Iterator[PageServer]:

@@ -12,7 +12,6 @@ import math
 import os
 import shutil
 import subprocess
-import threading
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -22,13 +21,13 @@ from typing import Any
 import pytest
 
 from cwmn_web import system_browsers
+from cwmn_web.local_http import BackgroundHTTPServer
 from cwmn_web.render import (
     Progress,
     RenderCancelled,
     RenderError,
     RenderTimeout,
     find_ffmpeg,
-    find_ffprobe,
     network,
     read_recording,
     render_replay,
@@ -38,6 +37,7 @@ from cwmn_web.render import timeline as timeline_module
 from cwmn_web.render.network import PRIVATE_NETWORK_ENV, RequestGuard, is_public_address
 from cwmn_web.render.pageserver import RENDER_CSP, RenderPageServer
 from cwmn_web.render.synthetic import BLOCK_BOX, RecordingWriter, block_change, block_page
+from cwmn_web.testing.media import encode_opus, mean_rgb, probe
 from cwmn_web.testing.servers import CwmnServer
 
 T = 1_700_000_000_000.0  # started_at of every recording here (ms epoch)
@@ -51,33 +51,18 @@ needs_tools = pytest.mark.skipif(not HAVE_TOOLS, reason="needs chromium, ffmpeg 
 def tone(path: Path, seconds: float, beep_at: float) -> bytes:
     """A webm/opus segment: silence, then a 880 Hz tone from ``beep_at`` seconds."""
     expr = f"if(gte(t,{beep_at}),0.5*sin(2*PI*880*t),0)"
-    source = f"aevalsrc='{expr}':s=48000:d={seconds}"
-    command = [find_ffmpeg(), "-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i", source]
-    subprocess.run([*command, "-c:a", "libopus", str(path)], check=True)
-    return path.read_bytes()
+    return encode_opus(path, f"aevalsrc='{expr}':s=48000:d={seconds}")
 
 
 def streams(mp4: Path) -> list[dict]:
-    result = subprocess.run(
-        [find_ffprobe(), "-v", "error", "-show_streams", "-show_format", "-of", "json", str(mp4)],
-        capture_output=True,
-        check=True,
-    )
-    info = json.loads(result.stdout)
-    return [{**s, "format_duration": float(info["format"]["duration"])} for s in info["streams"]]
+    info = probe(mp4)
+    return [{**s, "format_duration": info.duration} for s in info.streams]
 
 
 def rgb(mp4: Path, at: float, x: int, y: int, size: int = 8, fps: int = 10) -> tuple[int, int, int]:
     """The mean colour of a ``size``² square at (x, y) in the frame on screen at ``at`` s."""
     seek = max(0.0, math.floor(at * fps + 1e-6) / fps - 0.02)  # ffmpeg: first frame ≥ seek
-    crop = ["-vf", f"crop={size}:{size}:{x}:{y}", "-f", "rawvideo", "-pix_fmt", "rgb24", "-"]
-    command = [find_ffmpeg(), "-v", "error", "-ss", f"{seek:.3f}", "-i", str(mp4)]
-    raw = subprocess.run(
-        [*command, "-frames:v", "1", *crop], capture_output=True, check=True
-    ).stdout
-    assert len(raw) == size * size * 3, f"no frame at {at}s"
-    n = size * size
-    return (sum(raw[0::3]) // n, sum(raw[1::3]) // n, sum(raw[2::3]) // n)
+    return mean_rgb(mp4, seek, x, y, size)
 
 
 def block_rgb(mp4: Path, at: float) -> tuple[int, int, int]:
@@ -189,17 +174,9 @@ def slow_image_server(directory: Path, delay: float = 0.3) -> Iterator[ImageServ
         def log_message(self, format: str, *args: Any) -> None:
             pass
 
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Slow)
-    httpd.daemon_threads = True
-    box.append(ImageServer(f"http://127.0.0.1:{httpd.server_address[1]}"))
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with BackgroundHTTPServer(Slow) as server:
+        box.append(ImageServer(server.origin))
         yield box[0]
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join()
 
 
 def picture(directory: Path, name: str = "pic.png", colour: str = "magenta") -> None:

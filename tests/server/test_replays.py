@@ -8,8 +8,6 @@ import asyncio
 import base64
 import email
 import json
-import shutil
-import subprocess
 import time
 from collections.abc import Iterator
 from email import policy
@@ -62,11 +60,13 @@ from cwmn_web.server.replays.service import ReplayService, purge_expired
 from cwmn_web.server.replays.worker import RenderWorker
 from cwmn_web.server.rooms import MAX_LOG_FRAMES
 from cwmn_web.server.store import Store, replays
+from cwmn_web.testing.media import encode_opus, probe
 from cwmn_web.testing.plugin import HERMETIC_ENV
 from cwmn_web.testing.providers import SmtpSink
 from cwmn_web.testing.servers import CwmnServer
 
 from .live import HOST_ORIGIN, SERVER, Host, eventually, guest, host
+from .test_render import needs_tools
 
 if TYPE_CHECKING:
     from .conftest import LiveClient
@@ -1224,22 +1224,13 @@ def test_a_video_gone_after_its_render_is_retried_then_fails(
 
 
 # -- end to end with the real renderer ----------------------------------------------------------
-HAVE_TOOLS = bool(shutil.which("ffmpeg") and shutil.which("ffprobe") and shutil.which("chromium"))
-
-
-@pytest.mark.skipif(not HAVE_TOOLS, reason="needs chromium, ffmpeg and ffprobe")
+@needs_tools
 def test_end_to_end_with_the_real_renderer(
     live_client: LiveClient, store: Store, tmp_path: Path
 ) -> None:
     from cwmn_web.render.synthetic import block_change, block_page
 
-    tone = tmp_path / "tone.webm"
-    subprocess.run(
-        ["ffmpeg", "-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i",
-         "sine=frequency=440:duration=1.5", "-c:a", "libopus", str(tone)],
-        check=True,
-    )  # fmt: skip
-    audio = tone.read_bytes()
+    audio = encode_opus(tmp_path / "tone.webm", "sine=frequency=440:duration=1.5")
     half = len(audio) // 2
     with live_client() as client:
         with host(client) as h:
@@ -1257,14 +1248,9 @@ def test_end_to_end_with_the_real_renderer(
         assert row is not None and row.status == "complete", row
         response = client.get(f"/replay/{row.video_token}.mp4")
         assert response.status_code == 200 and response.content[4:8] == b"ftyp"
-    probe = subprocess.run(
-        ["ffprobe", "-v", "error", "-show_streams", "-show_format", "-of", "json",
-         str(folder(tmp_path, started.session_id) / "video.mp4")],
-        capture_output=True, check=True,
-    )  # fmt: skip
-    info = json.loads(probe.stdout)
-    assert sorted(s["codec_type"] for s in info["streams"]) == ["audio", "video"]
-    assert float(info["format"]["duration"]) == pytest.approx(2.0, abs=0.3)
+    info = probe(folder(tmp_path, started.session_id) / "video.mp4")
+    assert sorted(kind for kind, _ in info.codecs) == ["audio", "video"]
+    assert info.duration == pytest.approx(2.0, abs=0.3)
 
 
 def test_the_test_server_can_run_a_render_worker(tmp_path: Path, build_id: str) -> None:
