@@ -123,6 +123,7 @@ class WorkerBridge:
                     host_invite=_token(config.get("hostInvite")),
                     mask=tuple(config.get("mask") or ()),
                     block=tuple(config.get("block") or ()),
+                    early_capture=config.get("earlyCapture"),
                 ),
             )
             self._spawn(self.controller.boot())
@@ -139,7 +140,12 @@ class WorkerBridge:
             if future is not None and not future.done():
                 future.set_result(None)
         elif op == "mirror":
-            controller.on_capture(str(message["kind"]), message["data"], message.get("t"))
+            controller.on_capture(
+                str(message["kind"]),
+                message["data"],
+                message.get("t"),
+                early=bool(message.get("early")),
+            )
         elif op == "audio":
             controller.on_audio(message)
         elif op == "call":

@@ -51,6 +51,7 @@ from ..protocol.messages import (
 from .bus import Bus
 from .compat import missing_features
 from .events import EVENTS, staged_events
+from .handover import EarlyCapture
 from .hosting import CONNECT_TIMEOUT, HostSession
 from .link import Link
 from .ports import Ports
@@ -61,7 +62,8 @@ from .validation import validate
 
 __all__ = ["CONNECT_TIMEOUT", "INVITE_TIMEOUT", "RESUME_KEY", "ClientConfig", "HostController"]
 
-#: sessionStorage key holding ``{token, sessionId}`` so the next page of the site resumes.
+#: sessionStorage key holding ``{token, sessionId, capture | privacy}`` so the next page of the
+#: site resumes (and may capture before Python is ready: :mod:`.handover`).
 RESUME_KEY = "cwmn:session"
 DEFAULT_MASK = ("[data-cwmn-mask]", ".cwmn-mask")
 DEFAULT_BLOCK = ("[data-cwmn-block]",)
@@ -82,6 +84,9 @@ class ClientConfig:
     """The token of the invitation to host this page was opened through (its fragment)."""
     mask: tuple[str, ...] = ()
     block: tuple[str, ...] = ()
+    early_capture: Mapping[str, Any] | None = None
+    """The rules the stub started capturing with before Python was ready (from the resume
+    entry), or None: its frames are held until the session resumes (:mod:`.handover`)."""
     page_id: str = field(default_factory=lambda: secrets.token_hex(8))
 
     @property
@@ -106,6 +111,13 @@ class HostController:
         self.mute_all = False
         self.public_link_enabled = True
         self.privacy_enabled = False
+        #: The site's settings as the session's server answer gave them (else domain info).
+        self._settings: Mapping[str, Any] = {}
+        self._handover = EarlyCapture(config.early_capture)
+        #: Set once boot has settled: calls made before wait for it (the page may call as
+        #: soon as the stub starts Python, before ``ready no session``).
+        self._booted = asyncio.Event()
+        self._booting = False
         self._session: HostSession | None = None
         self._narration: Narration | None = None
         self._watch: ReplayWatch | None = None
@@ -212,26 +224,44 @@ class HostController:
     async def boot(self) -> None:
         """Fire ``init``, then settle in ``no session``, ``incompatible`` or ``unauthorized``
         (or resume the session this tab was hosting on the previous page); then offer the
-        invitation to host the page was opened through, if any."""
-        for event in self.machine.boot():
-            self.emit(event)
+        invitation to host the page was opened through, if any. Calls made meanwhile wait."""
+        self._booting = True
+        try:
+            for event in self.machine.boot():
+                self.emit(event)
+            await self._settle_boot()
+        finally:
+            if self._handover.pending:  # no session took the early capture over
+                self._handover.drop()
+                self.ports.capture(False, None)
+            self._booted.set()
+        if self.config.host_invite and self.state is State.NO_SESSION:
+            await self._offer_host_invite(self.config.host_invite)
+
+    async def _settle_boot(self) -> None:
         if missing_features(self.config.features):
             self._move(Trigger.INCOMPATIBLE)
+            return
+        resume = self.config.resume
+        token = resume.get("token") if resume else None
+        if isinstance(token, str) and resume and not resume.get("replay"):
+            # The resume goes out as soon as the socket is open; domain info meanwhile (the
+            # server refuses unauthorized origins, and its answer carries the settings).
+            info = asyncio.ensure_future(self._load_domain_info())
+            try:
+                await self._resume(token)
+            finally:
+                await info
+            self.publish()
             return
         await self._load_domain_info()
         if self.domain_info.get("authorized") is False:
             self._move(Trigger.UNAUTHORIZED)
-            return
-        resume = self.config.resume
-        if resume and isinstance(resume.get("token"), str) and resume.get("replay"):
+        elif isinstance(token, str):
             self._move(Trigger.RESUME_REPLAY)
-            self._watch_replay(str(resume["token"]), str(resume.get("sessionId", "")))
-        elif resume and isinstance(resume.get("token"), str):
-            await self._resume(str(resume["token"]))
+            self._watch_replay(token, str(resume.get("sessionId", "")) if resume else "")
         else:
             self._move(Trigger.READY)
-        if self.config.host_invite and self.state is State.NO_SESSION:
-            await self._offer_host_invite(self.config.host_invite)
 
     async def _load_domain_info(self) -> None:
         url = f"{self.config.server.rstrip('/')}/api/domain-info"
@@ -252,11 +282,34 @@ class HostController:
         if not self.privacy_enabled:
             self.ports.capture(True, self.capture_config())
 
+    def _take_over_capture(self, session: HostSession) -> None:
+        """A session begins on this page: adopt the capture the stub started early (its held
+        frames go out first) if it runs with the rules wanted now, else (re)start capture."""
+        if self._handover.pending:
+            wanted = None if self.privacy_enabled else self.capture_config()
+            frames = self._handover.adopt(wanted)
+            if frames is not None:
+                for kind, raw, t in frames:
+                    session.send_capture(kind, raw, t)
+                return
+            if wanted is None:
+                self.ports.capture(False, None)
+                return
+        self.start_capture()
+
+    def site_capture_config(self) -> dict[str, list[str]]:
+        """The site's mask and block selectors (defaults and site settings), which hold on
+        every page of the site; the resume entry keeps them for the next page."""
+        settings = {**(self.domain_info.get("settings") or {}), **self._settings}
+        mask = [*DEFAULT_MASK, *settings.get("maskSelectors", ())]
+        block = [*DEFAULT_BLOCK, *settings.get("blockSelectors", ())]
+        return {"mask": list(dict.fromkeys(mask)), "block": list(dict.fromkeys(block))}
+
     def capture_config(self) -> dict[str, Any]:
         """Mask and block selectors: the site's settings, plus the script tag's own."""
-        settings = self.domain_info.get("settings") or {}
-        mask = [*DEFAULT_MASK, *settings.get("maskSelectors", ()), *self.config.mask]
-        block = [*DEFAULT_BLOCK, *settings.get("blockSelectors", ()), *self.config.block]
+        site = self.site_capture_config()
+        mask = [*site["mask"], *self.config.mask]
+        block = [*site["block"], *self.config.block]
         return {"mask": list(dict.fromkeys(mask)), "block": list(dict.fromkeys(block))}
 
     # -- calls --------------------------------------------------------------------------
@@ -264,6 +317,8 @@ class HostController:
         """Run the Promise-returning function ``path``; raise a ``CwmnError`` on failure."""
         if path not in FUNCTIONS or FUNCTIONS[path].sync:
             raise CwmnError(f"CwmnAPI.{path} is not an asynchronous function", "invalid_params")
+        if self._booting:
+            await self._booted.wait()  # judged in the state boot settles in
         check_state(path, self.state)
         params = validate(path, args)
         handler = self._handlers.get(path)
@@ -429,10 +484,11 @@ class HostController:
     ) -> dict[str, Any]:
         session = HostSession(self, link, token, info)
         self._session = session
+        self._settings = dict(settings or {})
         self._narration = Narration(self, session.send_frame) if info["isReplay"] else None
         self._remember(session, muted=muted)
         self._move(Trigger.RESUMED if resuming else Trigger.CONNECTED, resuming)
-        self.start_capture()
+        self._take_over_capture(session)
         if self._narration is not None:
             limit = (settings or {}).get("replayMaxSeconds") or DEFAULT_MAX_SECONDS
             # How long it has recorded, on the server's clock (the host's may be off).
@@ -446,11 +502,21 @@ class HostController:
             session.on_push(message)
         return dict(info)
 
-    def _remember(self, session: HostSession, muted: bool = False) -> None:
-        """Keep what the site's next page needs to take the session back (sessionStorage)."""
-        value = {"token": session.token, "sessionId": session.info["sessionId"]}
+    def _remember(self, session: HostSession, muted: bool | None = None) -> None:
+        """Keep what the site's next page needs to take the session back (sessionStorage):
+        with host privacy off, the site's masking rules, so that page may capture before
+        Python is ready (:mod:`.handover`); with it on, only that it is on."""
+        if muted is None:
+            muted = bool(self._narration and self._narration.muted)
+        value: dict[str, Any] = {"token": session.token, "sessionId": session.info["sessionId"]}
         if muted:
             value["muted"] = True
+        if self.privacy_enabled:
+            value["privacy"] = True
+        else:
+            value["capture"] = self.site_capture_config()
+        if session.info.get("isReplay"):
+            value["isReplay"] = True
         self.ports.store(RESUME_KEY, value)
 
     async def _open_link(
@@ -621,9 +687,17 @@ class HostController:
         self.move(Trigger.DISMISS_ERROR)
 
     # -- the mirror stream --------------------------------------------------------------
-    def on_capture(self, kind: str, raw: dict[str, Any], t: Any = None) -> None:
+    def on_capture(
+        self, kind: str, raw: dict[str, Any], t: Any = None, early: bool = False
+    ) -> None:
         """A raw frame from the page's capture code (docs/MIRROR.md), captured at ``t`` (ms
-        since the epoch, the page's clock; now if missing)."""
+        since the epoch, the page's clock; now if missing); ``early``: by the capture the
+        stub started before Python was ready (held until the session resumes)."""
+        if early and self._handover.pending:
+            self._handover.hold(kind, raw, t)
+            return
+        if early and self._handover.dropped:
+            return
         session = self._session
         if session is None or self.privacy_enabled or self.state is not State.IN_SESSION:
             return
@@ -708,10 +782,12 @@ class HostController:
         if enabled:
             self.privacy_enabled = True
             self.ports.capture(False, None)
+            self._remember(session)  # the next page captures nothing early either
             await session.link.request(SetPrivacy(enabled=True))
         else:
             await session.link.request(SetPrivacy(enabled=False))
             self.privacy_enabled = False
+            self._remember(session)
             self.start_capture()
         self.publish()
         return enabled

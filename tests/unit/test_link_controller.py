@@ -85,6 +85,8 @@ INVITE_TO_HOST = {
 HOST_TOKEN = "host-tok"
 WAITING_GUEST = {"guestId": "g-ivy", "name": "Ivy", "muted": False, "pointer": None}
 _CLOSED = "\x00closed"
+#: The masking rules a page keeps in the resume entry for the next page (defaults here).
+SITE_CAPTURE = {"mask": ["[data-cwmn-mask]", ".cwmn-mask"], "block": ["[data-cwmn-block]"]}
 
 
 # -- the in-memory wire ---------------------------------------------------------------------
@@ -952,7 +954,11 @@ def test_accepting_hosts_the_invited_session_with_the_waiting_inviter() -> None:
         events = [d[0] for d in ports.deliveries]
         assert events[2:5] == ["session pending", "in session", "guest connected"]
         assert ports.view_at("in session")["sessionInfo"] == result
-        assert ports.stored["cwmn:session"] == {"token": "tok2", "sessionId": "s2"}
+        assert ports.stored["cwmn:session"] == {
+            "token": "tok2",
+            "sessionId": "s2",
+            "capture": SITE_CAPTURE,
+        }
         assert ports.captures[-1][0] is True
         # The inviter, pushed right after the answer, is in the list.
         assert [g["guestId"] for g in controller.guests] == ["g-ivy"]
@@ -1409,7 +1415,11 @@ def test_session_start_captures_and_remembers_the_session() -> None:
         controller, ports = await in_session()
         assert ports.captures[-1][0] is True
         assert "[data-cwmn-mask]" in ports.captures[-1][1]["mask"]
-        assert ports.stored["cwmn:session"] == {"token": "tok", "sessionId": "s1"}
+        assert ports.stored["cwmn:session"] == {
+            "token": "tok",
+            "sessionId": "s1",
+            "capture": SITE_CAPTURE,
+        }
         await controller.call("session.endSession", ())
         assert ports.captures[-1] == (False, None)
         assert ports.stored["cwmn:session"] is None
