@@ -66,6 +66,9 @@ def decode_obj(obj: Any) -> Message:
             )
         if isinstance(value, list) and not all(isinstance(v, str) for v in value):
             raise ProtocolError(f"{kind}.{name} must be a list of strings")
+        limit = cls.max_chars.get(name)
+        if limit is not None and len(value) > limit:
+            raise ProtocolError(f"{kind}.{name} is longer than {limit} characters")
         values[name] = value
     return cls(**values)
 

@@ -11,6 +11,7 @@ from typing import Any, ClassVar
 
 __all__ = [
     "CLOSE_BAD_ORIGIN",
+    "CLOSE_GOING_AWAY",
     "CLOSE_NORMAL",
     "CLOSE_PROTOCOL",
     "CLOSE_REMOVED",
@@ -18,6 +19,7 @@ __all__ = [
     "CLOSE_SESSION_ENDED",
     "CLOSE_TRY_AGAIN_LATER",
     "CLOSE_UNSUPPORTED_VERSION",
+    "MAX_NAME_CHARS",
     "MESSAGE_TYPES",
     "PROTOCOL_VERSION",
     "REPLAY_STATUSES",
@@ -63,6 +65,7 @@ __all__ = [
     "SessionEnded",
     "SessionResumed",
     "SessionStarted",
+    "SetName",
     "SetPrivacy",
     "SetPublicLink",
     "SnapshotRequest",
@@ -86,6 +89,10 @@ CLOSE_REPLACED = 4409
 CLOSE_REMOVED = 4401
 #: The peer fell too far behind (its messages piled up): reconnect and resume.
 CLOSE_TRY_AGAIN_LATER = 1013
+#: What browsers send when a page's sockets close because it navigates away (or closes).
+CLOSE_GOING_AWAY = 1001
+#: A guest's name on the wire (:class:`SetName`): at most this many characters.
+MAX_NAME_CHARS = 200
 
 
 @dataclass(frozen=True)
@@ -93,6 +100,8 @@ class Message:
     """Base of every message. ``type`` is the tag written on the wire."""
 
     type: ClassVar[str] = ""
+    #: String fields the codec refuses past this many characters.
+    max_chars: ClassVar[dict[str, int]] = {}
     ref: int = 0
 
 
@@ -293,6 +302,8 @@ class Joined(Message):
     color: str = ""
     waiting: bool = False
     """No host yet: the session waits for the person invited to host it (``host_name``)."""
+    name: str = ""
+    """The guest's name as the host sees it (the server's choice when the join named none)."""
 
 
 @dataclass(frozen=True)
@@ -305,15 +316,28 @@ class Paused(Message):
 
 @dataclass(frozen=True)
 class HostStatus(Message):
-    """Server → guest push: the host's connection dropped or came back."""
+    """Server → guest push: the host's connection dropped or came back. ``navigating``: it
+    dropped as a page does when it navigates (or closes): the next page may resume soon."""
 
     type: ClassVar[str] = "host_status"
     connected: bool = True
+    navigating: bool = False
+
+
+@dataclass(frozen=True)
+class SetName(Message):
+    """Guest → server once joined: the name the guest chose (trimmed and cut like the join
+    name; empty means ``Guest``). Answered with :class:`Ok`; the host hears
+    :class:`GuestUpdated`."""
+
+    type: ClassVar[str] = "set_name"
+    max_chars: ClassVar[dict[str, int]] = {"name": MAX_NAME_CHARS}
+    name: str = ""
 
 
 @dataclass(frozen=True)
 class GuestUpdated(Message):
-    """Server → host push: a guest's object changed (its mute flag)."""
+    """Server → host push: a guest's object changed (its mute flag, its name)."""
 
     type: ClassVar[str] = "guest_updated"
     guest: dict[str, Any] = field(default_factory=dict)
@@ -615,6 +639,7 @@ MESSAGE_TYPES: dict[str, type[Message]] = {
         Paused,
         HostStatus,
         GuestUpdated,
+        SetName,
         MuteGuest,
         MuteAll,
         RemoveGuest,

@@ -5,7 +5,15 @@ from __future__ import annotations
 from enum import StrEnum
 
 from ..errors import InvalidState, ProtocolError
-from ..protocol.messages import Hello, Join, Message, Ping, PointerClick, PointerMove
+from ..protocol.messages import (
+    Hello,
+    Join,
+    Message,
+    Ping,
+    PointerClick,
+    PointerMove,
+    SetName,
+)
 from .host_protocol import check_hello
 
 __all__ = ["GuestPhase", "GuestProtocol"]
@@ -20,7 +28,7 @@ class GuestPhase(StrEnum):
 _ALLOWED: dict[GuestPhase, tuple[type[Message], ...]] = {
     GuestPhase.AWAITING_HELLO: (Hello,),
     GuestPhase.READY: (Join, Ping),
-    GuestPhase.JOINED: (Ping, PointerMove, PointerClick),
+    GuestPhase.JOINED: (Ping, PointerMove, PointerClick, SetName),
 }
 
 

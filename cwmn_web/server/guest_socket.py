@@ -18,10 +18,12 @@ from ..protocol.messages import (
     Hello,
     Join,
     Message,
+    Ok,
     Ping,
     PointerClick,
     PointerMove,
     Pong,
+    SetName,
     Welcome,
 )
 from .config import Settings
@@ -125,6 +127,12 @@ class GuestConnection:
             assert self.live is not None
             self.relay.guest_click(self.live, self.guest_id, message)
             return None
+        if isinstance(message, SetName):
+            assert self.live is not None
+            name = clean_guest_name(message.name)
+            if self.relay.rename_guest(self.live, self.guest_id, name):
+                await run_in_threadpool(self.store.rename_guest, self.guest_id, name)
+            return Ok(ref=message.ref)
         assert isinstance(message, Ping)
         return Pong(ref=message.ref)
 
@@ -151,8 +159,10 @@ class GuestConnection:
         if code is not None:
             raise JoinRefused(code)
         assert link is not None and session is not None and device is not None
-        # An invite link knows its guest's name; the viewer sends it too (?name= in the URL).
-        given = message.name.strip() or (link.guest_name if link.kind == "invite" else "")
+        # The viewer sends the name the guest gave (?name=, or one it remembers); without
+        # one the guest keeps the name it had here, else an invite link's name for it.
+        invited = link.guest_name if link.kind == "invite" else ""
+        given = message.name.strip() or (seated.name if seated else "") or invited
         name = clean_guest_name(given or "")
         guest_id = seated.guest_id if seated else secrets.token_urlsafe(12)
         if link.kind != "public":

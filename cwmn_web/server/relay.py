@@ -23,6 +23,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from ..errors import CwmnError, NotFound
 from ..protocol import codec
 from ..protocol.messages import (
+    CLOSE_GOING_AWAY,
     CLOSE_PROTOCOL,
     CLOSE_REMOVED,
     CLOSE_REPLACED,
@@ -87,6 +88,7 @@ async def read_message(
     Raises :class:`SocketClosed` when the socket is done."""
     event = await ws.receive()
     if event["type"] == "websocket.disconnect":
+        peer.close_code = event.get("code")
         raise SocketClosed(by_us=False)
     frame = event.get("text")
     if frame is None:
@@ -134,6 +136,8 @@ class Peer:
     ) -> None:
         self.ws = ws
         self.open = True
+        self.close_code: int | None = None
+        """The code the client closed its socket with (once :func:`read_message` saw it)."""
         self.on_failed: Callable[[], None] | None = None
         self.max_queued = max_queued
         self._spawn = spawn
@@ -427,17 +431,23 @@ class Relay:
     @staticmethod
     def roster(back: HostReturn) -> list[Message]:
         """The guest pushes for a host that is back (after its ``SessionResumed``)."""
-        return [GuestLeft(guest=g.to_dict()) for g in back.left] + [
-            GuestJoined(guest=g.to_dict()) for g in back.joined
+        return [
+            *(GuestLeft(guest=g.to_dict()) for g in back.left),
+            *(GuestJoined(guest=g.to_dict()) for g in back.joined),
+            *(GuestUpdated(guest=g.to_dict()) for g in back.renamed),
         ]
 
     def host_gone(self, live: LiveRoom, host: HostLink) -> None:
-        """The host's socket closed without EndSession: tell guests, wait for a resume."""
+        """The host's socket closed without EndSession: tell guests, wait for a resume.
+
+        Closed "going away" (1001), as a browser closes a page's sockets when it navigates:
+        guests hear ``navigating`` and keep the page while the next one resumes."""
         if self.rooms.get(live.room.session_id) is not live or live.host is not host:
             return  # ended, or another connection took over
         live.host = None
         live.room.detach_host()
-        self._to_guests(live, HostStatus(connected=False))
+        navigating = host.peer.close_code == CLOSE_GOING_AWAY
+        self._to_guests(live, HostStatus(connected=False, navigating=navigating))
         self._start_grace(live)
 
     def _start_grace(self, live: LiveRoom) -> None:
@@ -497,7 +507,9 @@ class Relay:
         if old is not None and old is not peer:
             old.on_failed = None
             old.close(CLOSE_REPLACED, "replaced by a newer connection of this guest")
+        before = room.guests.get(guest.guest_id)
         new = room.add_guest(guest)
+        renamed = before is not None and before.name != guest.name
         live.guests[guest.guest_id] = peer
         peer.on_failed = lambda: self.guest_gone(live, guest.guest_id, peer)
         peer.send(
@@ -511,6 +523,7 @@ class Relay:
                 muted=room.muted(guest.guest_id),
                 color=room.guests[guest.guest_id].color,
                 waiting=room.waiting,
+                name=guest.name,
             )
         )
         if room.privacy:
@@ -527,6 +540,8 @@ class Relay:
         if live.host is not None:
             if new:
                 live.host.peer.send(GuestJoined(guest=room.guests[guest.guest_id].to_dict()))
+            elif renamed:
+                live.host.peer.send(GuestUpdated(guest=room.guests[guest.guest_id].to_dict()))
             if room.request_snapshot_for_guest():
                 live.host.peer.send(SnapshotRequest())
 
@@ -598,6 +613,20 @@ class Relay:
             guest_id=guest_id, name=guest.name, color=guest.color, x=click.x, y=click.y
         )
         self._to_everyone(live, message, but=guest_id)
+
+    def rename_guest(self, live: LiveRoom, guest_id: str, name: str) -> bool:
+        """A guest chose ``name`` (cleaned): the host gets ``GuestUpdated`` and the other
+        guests its labelled pointer, if they draw one. False if nothing changed; raises
+        ``rate_limited`` when it renames too often."""
+        room = live.room
+        if not room.rename(guest_id, name, time.monotonic()):
+            return False
+        guest = room.guests[guest_id]
+        if live.host is not None:
+            live.host.peer.send(GuestUpdated(guest=guest.to_dict()))
+        if guest.pointer is not None and not room.muted(guest_id):
+            self._to_guests(live, self._pointer_of(guest), but=guest_id)
+        return True
 
     def _to_everyone(self, live: LiveRoom, message: Message, but: str) -> None:
         text = codec.encode(message)

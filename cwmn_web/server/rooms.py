@@ -10,6 +10,7 @@ import bisect
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from ..errors import RateLimited
 from ..protocol import codec
 from ..protocol.messages import MirrorFrame
 
@@ -18,6 +19,7 @@ __all__ = [
     "MAX_LOG_FRAMES",
     "MIN_CLICK_INTERVAL",
     "MIN_POINTER_INTERVAL",
+    "MIN_RENAME_INTERVAL",
     "PALETTE",
     "FrameResult",
     "Guest",
@@ -43,6 +45,8 @@ PALETTE = (
 MIN_POINTER_INTERVAL = 1 / 40
 #: A guest's clicks relayed at most this often.
 MIN_CLICK_INTERVAL = 1 / 10
+#: A guest's renames taken at most this often (its viewer sends one per name it submits).
+MIN_RENAME_INTERVAL = 1.0
 MAX_LOG_FRAMES = 5_000
 MAX_LOG_BYTES = 16 * 1024 * 1024
 SNAPSHOT = "snapshot"
@@ -174,11 +178,14 @@ class FrameResult:
 @dataclass(frozen=True)
 class HostReturn:
     """What a host taking the room (back) must learn: ``acked_seq`` for
-    ``SessionResumed``, then who ``left`` and who ``joined`` since its page knew the room."""
+    ``SessionResumed``, then who ``left``, who ``joined`` and who was ``renamed`` since its
+    page knew the room."""
 
     acked_seq: int
     left: list[Guest]
     joined: list[Guest]
+    renamed: list[Guest] = field(default_factory=list)
+    """Guests still present whose name changed while the host was away."""
 
 
 @dataclass
@@ -232,6 +239,7 @@ class Room:
     _last_move: dict[str, float] = field(default_factory=dict)
     _held_move: dict[str, tuple[float, float]] = field(default_factory=dict)
     _last_click: dict[str, float] = field(default_factory=dict)
+    _last_rename: dict[str, float] = field(default_factory=dict)
     _synced: bool = False
     """A replay's page frames are complete since its last snapshot (no hole, privacy off)."""
 
@@ -346,7 +354,10 @@ class Room:
                 self._guest_generation[guest_id] = self.page_generation
         left = [g for gid, g in known.items() if gid not in self.guests]
         joined = [g for gid, g in self.guests.items() if gid not in known]
-        return HostReturn(acked, left, joined)
+        renamed = [
+            g for gid, g in self.guests.items() if gid in known and known[gid].name != g.name
+        ]
+        return HostReturn(acked, left, joined, renamed)
 
     def detach_host(self) -> None:
         self.host_connected = False
@@ -367,7 +378,7 @@ class Room:
 
     def remove_guest(self, guest_id: str) -> Guest | None:
         """The guest left (or was removed); what only a present guest needs is forgotten."""
-        for per_guest in (self._last_move, self._last_click, self._held_move):
+        for per_guest in (self._last_move, self._last_click, self._held_move, self._last_rename):
             per_guest.pop(guest_id, None)
         return self.guests.pop(guest_id, None)
 
@@ -429,6 +440,22 @@ class Room:
             return False
         x, y = self._held_move.pop(guest_id)
         return self.move_pointer(guest_id, x, y, True, now)
+
+    def rename(self, guest_id: str, name: str, now: float) -> bool:
+        """A present guest chose ``name`` (already cleaned); True if its name changed.
+
+        Raises ``rate_limited`` for a rename sooner than ``MIN_RENAME_INTERVAL`` after the
+        last one taken: anyone holding the link can send them."""
+        guest = self.guests.get(guest_id)
+        if guest is None:
+            return False
+        if now - self._last_rename.get(guest_id, float("-inf")) < MIN_RENAME_INTERVAL:
+            raise RateLimited("a guest may change its name at most once a second")
+        self._last_rename[guest_id] = now
+        if name == guest.name:
+            return False
+        self.guests[guest_id] = replace(guest, name=name)
+        return True
 
     def click(self, guest_id: str, now: float) -> bool:
         """Whether a guest's click may reach the others (not muted, not too fast)."""

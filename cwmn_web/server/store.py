@@ -605,6 +605,11 @@ class Store:
             ).first()
         return GuestRecord(**row._mapping)
 
+    def rename_guest(self, guest_id: str, name: str) -> None:
+        """The guest chose ``name`` after joining (its next join keeps it)."""
+        with self.engine.begin() as db:
+            db.execute(update(guests).where(guests.c.guest_id == guest_id).values(name=name))
+
     def guest_on_link(self, link: LinkRecord, device_hash: str | None) -> GuestRecord | None:
         """The guest ``device_hash`` is (or was) on ``link``, if it ever joined."""
         if device_hash is None:

@@ -11,6 +11,7 @@ from cwmn_web.errors import CwmnError, ProtocolError
 from cwmn_web.protocol import MESSAGE_TYPES, PROTOCOL_VERSION, decode, encode
 from cwmn_web.protocol.codec import MAX_FRAME, decode_obj, encode_obj
 from cwmn_web.protocol.messages import (
+    MAX_NAME_CHARS,
     AbandonReplay,
     AcceptHostInvite,
     Ack,
@@ -53,6 +54,7 @@ from cwmn_web.protocol.messages import (
     SessionEnded,
     SessionResumed,
     SessionStarted,
+    SetName,
     SetPrivacy,
     SetPublicLink,
     SnapshotRequest,
@@ -108,6 +110,8 @@ SAMPLES: list[Message] = [
     GuestClick(guest_id="g1", name="Ann", color="#e5484d", x=3, y=4),
     Muted(muted=True),
     Removed(),
+    SetName(ref=17, name="Zoë"),
+    HostStatus(connected=False, navigating=True),
     InviteGuest(ref=10, guest_name="Zoë", guest_email="z@example.com", message="Hi\nthere"),
     InviteSent(ref=10, invite_id="i1", channel="sms", to="+13145550000", status="sent"),
     InviteToHost(
@@ -176,6 +180,7 @@ def test_samples_cover_every_message_type() -> None:
         "paused",
         "host_status",
         "guest_updated",
+        "set_name",
         "mute_guest",
         "mute_all",
         "remove_guest",
@@ -366,3 +371,16 @@ def test_lists_of_strings_only() -> None:
         decode(frame)
     with pytest.raises(ProtocolError, match="must be list"):
         decode('{"type":"send_video","ref":1,"to_emails":"a@example.com"}')
+
+
+def test_a_name_past_its_limit_is_refused() -> None:
+    assert decode(encode(SetName(name="x" * MAX_NAME_CHARS))) == SetName(name="x" * MAX_NAME_CHARS)
+    with pytest.raises(ProtocolError, match="longer than 200"):
+        decode(json.dumps({"type": "set_name", "name": "x" * (MAX_NAME_CHARS + 1)}))
+    with pytest.raises(ProtocolError):
+        decode('{"type":"set_name","name":7}')
+
+
+def test_host_status_without_navigating_is_a_plain_drop() -> None:
+    """An older server's push (no ``navigating``) reads as today's drop."""
+    assert decode('{"type":"host_status","connected":false}') == HostStatus(connected=False)

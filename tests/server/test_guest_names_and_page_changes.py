@@ -1,0 +1,165 @@
+"""A guest names itself after joining (``set_name``), and a host's page change (its socket
+closed "going away") reaches guests as ``host_status(navigating)``."""
+
+from __future__ import annotations
+
+import itertools
+from contextlib import ExitStack
+from typing import TYPE_CHECKING
+
+import pytest
+
+from cwmn_web.protocol.messages import (
+    CLOSE_GOING_AWAY,
+    CLOSE_PROTOCOL,
+    MAX_NAME_CHARS,
+    ErrorReply,
+    GuestJoined,
+    GuestPointer,
+    GuestUpdated,
+    Hello,
+    HostStatus,
+    Ok,
+    PointerMove,
+    SetName,
+    Welcome,
+)
+from cwmn_web.server.rooms import MIN_RENAME_INTERVAL, Guest, Room
+from cwmn_web.server.store import guests as guest_rows
+
+from .live import Wire, eventually, guest, host
+
+if TYPE_CHECKING:
+    from cwmn_web.server.store import Store
+
+    from .conftest import LiveClient
+
+pytestmark = pytest.mark.timeout(30)
+_refs = itertools.count(100)
+
+
+def rename(wire: Wire, name: str) -> object:
+    return wire.ask(SetName(ref=next(_refs), name=name))
+
+
+def stored_names(store: Store) -> list[str]:
+    with store.engine.connect() as db:
+        return [row.name for row in db.execute(guest_rows.select()).all()]
+
+
+# -- the room's rule ----------------------------------------------------------------------
+def test_a_room_takes_one_rename_a_second() -> None:
+    room = Room("s1")
+    room.add_guest(Guest("g1", "Guest", joined_at=0))
+    assert room.rename("g1", "Zoe", now=10.0) is True
+    assert room.guests["g1"].name == "Zoe"
+    with pytest.raises(Exception, match="once a second") as info:
+        room.rename("g1", "Zed", now=10.0 + MIN_RENAME_INTERVAL / 2)
+    assert getattr(info.value, "code", "") == "rate_limited"
+    assert room.guests["g1"].name == "Zoe"
+    assert room.rename("g1", "Zoe", now=12.0) is False  # the same name: nothing to tell
+    assert room.rename("nobody", "Eve", now=20.0) is False
+
+
+def test_a_host_back_on_the_same_page_hears_of_renames() -> None:
+    room = Room("s1", page_id="p1")
+    room.add_guest(Guest("g1", "Guest", joined_at=0))
+    room.detach_host()
+    room.rename("g1", "Zoe", now=1.0)
+    back = room.attach_host("p1")
+    assert (back.left, back.joined, [g.name for g in back.renamed]) == ([], [], ["Zoe"])
+
+
+# -- over the sockets ---------------------------------------------------------------------
+def test_a_guest_renames_itself(live_client: LiveClient, store: Store) -> None:
+    with live_client() as client, host(client) as h, ExitStack() as stack:
+        h.start()
+        token = h.link()
+        bob = stack.enter_context(guest(client))
+        joined = bob.joined(token, name="")
+        assert joined.name == "Guest"  # no name given: the server's
+        (arrived,) = [m for m in h.drain() if isinstance(m, GuestJoined)]
+        assert arrived.guest["name"] == "Guest"
+        cat = stack.enter_context(guest(client, device="device-b"))
+        cat.joined(h.link(), name="Cat")
+        h.drain()
+        # Bob points, so Cat draws his labelled cursor.
+        bob.send(PointerMove(x=5, y=6))
+        assert isinstance(cat.push(), GuestPointer)
+        h.drain()
+
+        assert isinstance(rename(bob, "  Zoë  "), Ok)
+        (updated,) = h.drain()
+        assert isinstance(updated, GuestUpdated)
+        assert (updated.guest["guestId"], updated.guest["name"]) == (joined.guest_id, "Zoë")
+        assert cat.drain() == [
+            GuestPointer(guest_id=joined.guest_id, name="Zoë", color=joined.color, x=5, y=6)
+        ]
+        eventually(lambda: sorted(stored_names(store)) == ["Cat", "Zoë"])
+
+        # Too soon after: refused, and the session goes on.
+        reply = rename(bob, "Zed")
+        assert isinstance(reply, ErrorReply) and reply.code == "rate_limited"
+        assert h.drain() == [] and cat.drain() == []
+
+
+def test_a_guest_that_comes_back_without_a_name_keeps_its_own(
+    live_client: LiveClient, store: Store
+) -> None:
+    with live_client() as client, host(client) as h:
+        h.start()
+        token = h.link()
+        with guest(client) as bob:
+            bob.joined(token, name="")
+            rename(bob, "Zoe")
+        with guest(client) as bob:
+            assert bob.joined(token, name="").name == "Zoe"
+        h.drain()
+        with guest(client) as bob:  # a name given wins
+            assert bob.joined(token, name="Zed").name == "Zed"
+            # A second tab of the same guest, named otherwise: the host hears the new name.
+            with guest(client) as again:
+                assert again.joined(token, name="Zoe").name == "Zoe"
+                pushes = h.drain()
+        assert [m.guest["name"] for m in pushes if isinstance(m, GuestJoined)] == ["Zed"]
+        assert [m.guest["name"] for m in pushes if isinstance(m, GuestUpdated)] == ["Zoe"]
+
+
+def test_a_name_past_the_limit_closes_the_socket(live_client: LiveClient) -> None:
+    with live_client() as client, host(client) as h, guest(client) as bob:
+        h.start()
+        bob.joined(h.link())
+        bob.send(SetName(ref=9, name="x" * (MAX_NAME_CHARS + 1)))
+        assert bob.closed_code() == CLOSE_PROTOCOL
+
+
+def test_a_long_name_is_cut_like_a_join_name(live_client: LiveClient) -> None:
+    with live_client() as client, host(client) as h, guest(client) as bob:
+        h.start()
+        bob.joined(h.link())
+        h.drain()
+        assert isinstance(rename(bob, " " + "y" * 150 + " "), Ok)
+        (updated,) = h.drain()
+        assert updated.guest["name"] == "y" * 100
+
+
+def test_a_name_before_joining_is_refused(live_client: LiveClient) -> None:
+    with live_client() as client, guest(client) as bob:
+        assert isinstance(bob.ask(Hello(ref=1, role="guest")), Welcome)
+        reply = rename(bob, "Zoe")
+        assert isinstance(reply, ErrorReply) and reply.code == "invalid_state"
+
+
+# -- page changes -------------------------------------------------------------------------
+def test_a_host_socket_going_away_is_a_page_change(live_client: LiveClient) -> None:
+    with live_client(host_grace_seconds=30) as client, guest(client) as bob:
+        with host(client) as h:
+            started = h.start()
+            bob.joined(h.link())
+            h.ws.close(CLOSE_GOING_AWAY)
+        assert bob.push() == HostStatus(connected=False, navigating=True)
+        with host(client) as h:
+            h.resumed(started.resume_token, "p2")
+            assert bob.push() == HostStatus(connected=True)
+        # Any other close (a dropped connection, a closed socket) is not.
+        assert bob.push() == HostStatus(connected=False, navigating=False)
