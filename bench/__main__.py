@@ -1,5 +1,6 @@
 """``python -m bench [NAME…]``: run every benchmark (or those named: embed, capture, latency,
-fanout, pointer, pyscript, render, upload), print ratios, save JSON under bench/results/."""
+fanout, pointer, pyscript, render, upload, startup, impact), print ratios, save JSON under
+bench/results/."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from . import capture, embed, fanout, latency, pointer, pyscript, render, upload
+from . import capture, embed, fanout, impact, latency, pointer, pyscript, render, startup, upload
 
 RESULTS = Path(__file__).parent / "results"
 BENCHES = {
@@ -21,6 +22,8 @@ BENCHES = {
     "pyscript": pyscript,
     "render": render,
     "upload": upload,
+    "startup": startup,
+    "impact": impact,
 }
 
 

@@ -7,7 +7,7 @@ import contextlib
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -68,8 +68,13 @@ class ByteCounter:
 
 
 @contextlib.contextmanager
-def cwmn_server(data_dir: Path, **settings: Any) -> Iterator[tuple[str, ByteCounter]]:
-    counter = ByteCounter(create_app(Settings(data_dir=data_dir, **settings)))
+def cwmn_server(
+    data_dir: Path, wrap: Callable[[Any], Any] | None = None, **settings: Any
+) -> Iterator[tuple[str, ByteCounter]]:
+    """The cwmn server in-process; ``wrap``: an ASGI middleware around its app (e.g. a
+    simulated network)."""
+    app = create_app(Settings(data_dir=data_dir, **settings))
+    counter = ByteCounter(wrap(app) if wrap else app)
     port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(counter, host="127.0.0.1", port=port, log_level="warning")
