@@ -1,8 +1,9 @@
 """The worker side of the guest's page ⇄ worker bridge: runs a GuestSession over a WebSocket.
 
 Messages are JSON strings both ways. Page → worker: ``{op: "boot", config: {server, token,
-name}}``, then the guest's own pointer: ``{op: "pointer", x, y, visible}`` and ``{op: "click",
-x, y}`` (host document coordinates, CSS px). Worker → page: ``ready``, then the session's
+name}}`` (``name`` empty: the server picks one), then the guest's own pointer: ``{op:
+"pointer", x, y, visible}`` and ``{op: "click", x, y}`` (host document coordinates, CSS px),
+and the name the guest chose: ``{op: "name", name}``. Worker → page: ``ready``, then the session's
 ops: ``joined``, ``frame`` (sanitized), ``status``, ``pointer`` and ``click`` (other guests'),
 ``warning`` (cwmn_web.viewer.session). The rules live there; this only does I/O.
 """
@@ -57,6 +58,9 @@ class ViewerBridge:
                     self.session.pointer(
                         message.get("x"), message.get("y"), message.get("visible"), time.monotonic()
                     )
+            elif op == "name":
+                if self.session is not None:
+                    self.session.set_name(message.get("name"))
             elif op == "click":
                 if self.session is not None:
                     self.session.click(message.get("x"), message.get("y"), time.monotonic())
@@ -70,7 +74,7 @@ class ViewerBridge:
         if self.session is not None:
             raise RuntimeError("boot received twice")
         url = guest_ws_url(str(config["server"]))
-        self.session = GuestSession(str(config["token"]), str(config.get("name") or "Guest"))
+        self.session = GuestSession(str(config["token"]), str(config.get("name") or ""))
         self._task = asyncio.ensure_future(
             self.session.run(lambda: ClosingConnection.open(url), self.post, clock=time.monotonic)
         )

@@ -7,6 +7,11 @@ connections the caller opens (the browser edge, or an in-memory wire in tests). 
 The guest's own pointer goes the other way: the viewer page reports it with :meth:`pointer`
 and :meth:`click`; moves are throttled (leading and trailing, ≤30/s), clicks limited to 10/s,
 and nothing is sent before joining or while the host has muted this guest.
+
+The guest may join before it chose a name (the server then picks one) and choose it later
+(:meth:`set_name`). When the host's page navigates (``host_status`` with ``navigating``),
+the viewer keeps the last picture with a quiet note until the next page's snapshot, or until
+:data:`NAVIGATION_GRACE` seconds have passed: then the host's drop is shown as any other.
 """
 
 from __future__ import annotations
@@ -47,6 +52,7 @@ from ..protocol.messages import (
     Pong,
     Removed,
     SessionEnded,
+    SetName,
     Welcome,
 )
 from .sanitize import Sanitizer
@@ -54,6 +60,7 @@ from .sanitize import Sanitizer
 __all__ = [
     "CLICK_INTERVAL",
     "GUEST_PATH",
+    "NAVIGATION_GRACE",
     "TRANSIENT_CODES",
     "Backoff",
     "GuestConnection",
@@ -71,7 +78,11 @@ FINAL_CLOSES: dict[int, tuple[str, str]] = {
     CLOSE_PROTOCOL: ("protocol", "The server refused a message from this viewer."),
     CLOSE_REPLACED: ("network", "This session is now open in another tab or window."),
 }
-HELLO_REF, JOIN_REF = 1, 2
+HELLO_REF, JOIN_REF, NAME_REF = 1, 2, 3
+#: A name as the server keeps it: trimmed, at most this many characters.
+MAX_NAME = 100
+#: Seconds the viewer waits for the host's next page before showing the host's drop.
+NAVIGATION_GRACE = 8.0
 CONNECT_TIMEOUT = 10.0
 JOIN_TIMEOUT = 15.0  # an open socket that never says "joined" is treated as lost
 #: At most one click per this many seconds goes out (the server relays no more either).
@@ -135,6 +146,8 @@ class GuestSession:
         self.muted = False  # the host muted this guest: its pointer and clicks stay here
         self.guest_id = ""
         self.color = ""
+        self.navigating = False  # the host's page is changing: keep the picture, quietly
+        self._navigation_ends: float | None = None
         self.sanitizer = Sanitizer()
         self.backoff = Backoff()
         #: Called whenever something new is queued to send (``run`` wakes up on it).
@@ -196,15 +209,30 @@ class GuestSession:
         self._last_click = now
         self._queue(PointerClick(x=float(x), y=float(y)))
 
+    def set_name(self, name: Any) -> None:
+        """The guest chose ``name``: sent now if joined, else with the next join."""
+        if not isinstance(name, str):
+            return
+        self.name = name.strip()[:MAX_NAME].strip() or "Guest"
+        if self.joined and not (self.done or self.drop):
+            self._queue(SetName(ref=NAME_REF, name=self.name))
+
     def next_due(self) -> float | None:
-        """When a held pointer position may go out (call :meth:`tick` then), or None."""
-        return self._moves.next_due() if self._may_point() else None
+        """When :meth:`tick` has something to do (a held pointer position, the end of a
+        page change's grace), or None."""
+        due = [self._moves.next_due() if self._may_point() else None, self._navigation_ends]
+        return min((d for d in due if d is not None), default=None)
 
     def tick(self, now: float) -> None:
-        """Queue the held pointer position if its time has come."""
+        """Queue the held pointer position if its time has come; start or end the grace
+        of a page change."""
         move = self._moves.due(now) if self._may_point() else None
         if move is not None:
             self._queue(move)
+        if self.navigating and self._navigation_ends is None:
+            self._navigation_ends = now + NAVIGATION_GRACE
+        elif self._navigation_ends is not None and now >= self._navigation_ends:
+            self._navigated()
 
     def handle(self, message: Message) -> None:
         if self.done:
@@ -224,6 +252,9 @@ class GuestSession:
             self.backoff.reset()
             self.guest_id, self.muted = message.guest_id, message.muted
             self.color = _color(message.color)
+            self.navigating, self._navigation_ends = False, None
+            if self.name and message.name and message.name != self.name:
+                self._send.append(SetName(ref=NAME_REF, name=self.name))  # chosen meanwhile
             self._ops.append(
                 {
                     "op": "joined",
@@ -235,6 +266,7 @@ class GuestSession:
                     "muted": message.muted,
                     "color": self.color,
                     "waiting": message.waiting,
+                    "name": message.name or self.name,
                 }
             )
         elif isinstance(message, GuestPointer):
@@ -250,12 +282,17 @@ class GuestSession:
         elif isinstance(message, Paused):
             self._ops.append({"op": "status", "paused": message.paused})
         elif isinstance(message, HostStatus):
-            self._ops.append({"op": "status", "hostConnected": message.connected})
+            if not message.connected:  # a page change, or a drop that shows at once
+                self.navigating, self._navigation_ends = message.navigating, None
+            status = {"op": "status", "hostConnected": message.connected}
+            self._ops.append({**status, "navigating": self.navigating})
         elif isinstance(message, SessionEnded):
             self.done = True
             self._ops.append({"op": "status", "ended": message.reason or "ended"})
         elif isinstance(message, ErrorReply):
-            if message.code in TRANSIENT_CODES:
+            if message.ref == NAME_REF:  # the name stays as it was; the session goes on
+                self._ops.append({"op": "warning", "message": f"name: {message.message}"})
+            elif message.code in TRANSIENT_CODES:
                 self.drop = True
             else:
                 self._fail(CwmnError.from_dict({"code": message.code, "message": message.message}))
@@ -383,6 +420,13 @@ class GuestSession:
             self._ops.append({"op": "warning", "message": f"frame {message.seq}: {exc.message}"})
             return
         self._ops.append({"op": "frame", "seq": message.seq, "kind": message.kind, "data": data})
+        if message.kind == "snapshot" and self.navigating:
+            self._navigated()  # after the frame: the note goes with the new page in place
+
+    def _navigated(self) -> None:
+        """The page change is over (the next page came, or its grace ran out)."""
+        self.navigating, self._navigation_ends = False, None
+        self._ops.append({"op": "status", "navigating": False})
 
     def _other_guest(self, op: str, message: GuestPointer | GuestClick, **extra: Any) -> None:
         """Another guest's pointer or click, for the page to draw (never our own)."""

@@ -44,10 +44,17 @@ from cwmn_web.protocol.messages import (
     Pong,
     Removed,
     SessionEnded,
+    SetName,
     Welcome,
 )
 from cwmn_web.viewer import session as session_module
-from cwmn_web.viewer.session import CLICK_INTERVAL, Backoff, GuestSession, guest_ws_url
+from cwmn_web.viewer.session import (
+    CLICK_INTERVAL,
+    NAVIGATION_GRACE,
+    Backoff,
+    GuestSession,
+    guest_ws_url,
+)
 
 SNAPSHOT = {
     "nodes": [
@@ -134,6 +141,7 @@ def test_connecting_says_hello_as_a_guest_then_joins() -> None:
             "muted": True,
             "color": "#2563eb",
             "waiting": False,
+            "name": "Ann",  # an older server names none: the one the guest gave
         }
     ]
     assert session.page_ops() == []
@@ -231,8 +239,11 @@ def test_a_malformed_frame_is_skipped_with_a_warning() -> None:
     [
         (Paused(paused=True), {"op": "status", "paused": True}),
         (Paused(paused=False), {"op": "status", "paused": False}),
-        (HostStatus(connected=False), {"op": "status", "hostConnected": False}),
-        (HostStatus(connected=True), {"op": "status", "hostConnected": True}),
+        (
+            HostStatus(connected=False),
+            {"op": "status", "hostConnected": False, "navigating": False},
+        ),
+        (HostStatus(connected=True), {"op": "status", "hostConnected": True, "navigating": False}),
     ],
 )
 def test_pushes_become_statuses(message: Message, op: dict[str, Any]) -> None:
@@ -776,3 +787,122 @@ def test_the_loop_closes_a_removed_guest_without_a_removed_message() -> None:
         assert wire.sleeps == []
 
     run(body)
+
+
+# -- the name, chosen after joining -----------------------------------------------------
+def test_a_guest_joins_before_naming_itself_then_sends_its_name() -> None:
+    session = GuestSession("tok", "")
+    session.set_name("  Zoe  ")  # before any connection: the join carries it
+    session.connected()
+    assert sent(session)[1] == Join(ref=2, token="tok", name="Zoe")
+    session.receive(codec.encode(Welcome(ref=1)))
+    session.receive(joined(name="Zoe"))
+    assert sent(session) == []
+    assert session.page_ops()[0]["name"] == "Zoe"
+    session.set_name("Zed")
+    assert sent(session) == [SetName(ref=3, name="Zed")]
+    session.set_name("   ")
+    assert sent(session) == [SetName(ref=3, name="Guest")]
+    session.set_name(7)  # garbage from the page
+    assert sent(session) == []
+
+
+def test_a_name_chosen_while_the_join_was_on_its_way_follows_it() -> None:
+    session = GuestSession("tok", "")
+    session.connected()
+    assert sent(session)[1] == Join(ref=2, token="tok", name="")
+    session.set_name("Zoe")  # not joined yet: nothing goes out now
+    assert sent(session) == []
+    session.receive(joined(name="Guest"))
+    assert sent(session) == [SetName(ref=3, name="Zoe")]
+    assert session.page_ops()[0]["name"] == "Guest"
+
+
+def test_a_refused_name_is_a_warning_not_the_end() -> None:
+    session = started()
+    session.set_name("Zoe")
+    session.to_send()
+    session.receive(codec.encode(ErrorReply(ref=3, code="rate_limited", message="slow down")))
+    assert session.page_ops() == [{"op": "warning", "message": "name: slow down"}]
+    assert not (session.done or session.drop)
+
+
+# -- the host's page changes ------------------------------------------------------------
+def test_a_page_change_keeps_the_picture_until_the_next_snapshot() -> None:
+    session = started()
+    session.receive(frame(1, "snapshot"))
+    session.page_ops()
+    session.receive(codec.encode(HostStatus(connected=False, navigating=True)))
+    assert session.page_ops() == [{"op": "status", "hostConnected": False, "navigating": True}]
+    session.tick(100.0)
+    assert session.next_due() == 100.0 + NAVIGATION_GRACE
+    session.receive(codec.encode(HostStatus(connected=True)))
+    # Back, but the page is still the old one: the note stays.
+    assert session.page_ops() == [{"op": "status", "hostConnected": True, "navigating": True}]
+    session.receive(frame(1, "snapshot"))  # the next page's seqs start over
+    assert [op["op"] for op in session.page_ops()] == ["frame", "status"]
+    assert not session.navigating and session.next_due() is None
+    session.tick(200.0)
+    assert session.page_ops() == []
+
+
+def test_a_host_that_does_not_come_back_is_shown_as_gone_after_the_grace() -> None:
+    session = started()
+    session.receive(codec.encode(HostStatus(connected=False, navigating=True)))
+    session.page_ops()
+    session.tick(10.0)
+    session.tick(10.0 + NAVIGATION_GRACE - 0.01)
+    assert session.page_ops() == []
+    session.tick(10.0 + NAVIGATION_GRACE)
+    assert session.page_ops() == [{"op": "status", "navigating": False}]
+    assert session.next_due() is None
+
+
+def test_a_plain_drop_during_a_page_change_shows_at_once() -> None:
+    session = started()
+    session.receive(codec.encode(HostStatus(connected=False, navigating=True)))
+    session.tick(1.0)
+    session.receive(codec.encode(HostStatus(connected=False)))
+    assert session.page_ops()[-1] == {"op": "status", "hostConnected": False, "navigating": False}
+    assert session.next_due() is None
+
+
+def test_the_loop_ends_a_page_change_on_its_own_clock() -> None:
+    now = [0.0]
+
+    async def server(conn: WireConnection) -> None:
+        await greet(conn, last_seq=0)
+        await conn.push(HostStatus(connected=False, navigating=True))
+        while not any(op.get("navigating") is False for op in ops):
+            await asyncio.sleep(0)
+        await conn.push(SessionEnded(session_id="s1"))
+
+    ops: list[dict[str, Any]] = []
+
+    async def body() -> None:
+        wire = Wire(server)
+        wire.ops = ops
+        session = GuestSession("tok", "Ann")
+
+        async def advance() -> None:
+            while not session.navigating:
+                await asyncio.sleep(0)
+            while session.next_due() is None:
+                await asyncio.sleep(0)
+            now[0] = NAVIGATION_GRACE + 1  # time passes; the loop's timer fires
+            session.wake()
+
+        mover = asyncio.ensure_future(advance())
+        await asyncio.wait_for(
+            session.run(wire.connect, ops.append, wire.sleep, lambda: now[0]), 10
+        )
+        await mover
+        for task in wire.tasks:
+            await task
+
+    run(body)
+    statuses = [op for op in ops if op["op"] == "status"]
+    assert statuses[:2] == [
+        {"op": "status", "hostConnected": False, "navigating": True},
+        {"op": "status", "navigating": False},
+    ]
