@@ -4,6 +4,7 @@
   'use strict';
   if (window.CwmnAPI && window.CwmnAPI.__cwmn) return; // embedded twice: keep the first
   var T = __CWMN_TABLES__, BUILD = '__CWMN_BUILD__', KEY = 'cwmn:session';
+  var IDLE_TIMEOUT = 2000, IDLE_FALLBACK = 50; // ms
   // Closed shadow roots are invisible later: remember them as the page creates them.
   var shadows = new WeakMap(), attach = Element.prototype.attachShadow;
   if (attach) {
@@ -24,14 +25,23 @@
     domainInfo: { domain: location.hostname, authorized: null }, sessionInfo: null,
     publicLinkEnabled: true, privacyEnabled: false };
   var cbs = new Map(), calls = new Map(), seq = 0, worker = null, ready = false;
-  var outbox = [], local = false, failure = null, timings = { start: performance.now() };
-  var assets = server + '/assets/' + BUILD + '/', capture = null, mods = {};
+  var outbox = [], local = false, failure = null, timings = { stub: performance.now() };
+  var assets = server + '/assets/' + BUILD + '/', capture = null, mods = {}, early = null;
+  var resume = null, started = false, starter = null;
+  try { resume = JSON.parse(sessionStorage.getItem(KEY)); } catch (e) { /* none */ }
+  if (!resume || typeof resume !== 'object' || typeof resume.token !== 'string') resume = null;
+  var mode = ds.start || 'idle';
+  if (mode !== 'idle' && mode !== 'eager') {
+    console.warn('CWMN: data-start="' + mode + '" is not "idle" or "eager"; using "idle"');
+    mode = 'idle';
+  }
 
   function err(code, message) {
     var e = new Error(message); e.name = 'CwmnError'; e.code = code; return e;
   }
   function copy(v) { return v === undefined ? undefined : JSON.parse(JSON.stringify(v)); }
   function post(m) { if (ready) worker.postMessage(JSON.stringify(m)); else outbox.push(m); }
+  function uniq(list) { return list.filter(function (v, i) { return list.indexOf(v) === i; }); }
   function invoke(fn, args) {
     try { fn.apply(null, args); } catch (e) { console.error('CwmnAPI: an event callback threw', e); }
   }
@@ -113,6 +123,7 @@
             'data (' + e.message + ')'));
         }
         if (local) { try { checkState(path); } catch (e) { return reject(e); } }
+        if (starter) starter('call'); // the page wants Python now
         var id = ++seq;
         calls.set(id, { resolve: resolve, reject: reject });
         post({ op: 'call', id: id, path: path, args: body });
@@ -136,6 +147,9 @@
     failure = 'CWMN could not load from ' + server + ': ' + message;
     console.error(failure);
     local = true;
+    if (capture) capture.then(function (c) { c.stop(); });
+    capture = null;
+    outbox.length = 0;
     calls.forEach(function (c) { c.reject(err('network', failure)); });
     calls.clear();
     whenDomReady(function () {
@@ -149,12 +163,11 @@
       timings.python = performance.now();
       whenDomReady(function () {
         ready = true;
-        var resume = null;
-        try { resume = JSON.parse(sessionStorage.getItem(KEY)); } catch (e) { /* none */ }
+        var entry = null;
+        try { entry = JSON.parse(sessionStorage.getItem(KEY)); } catch (e) { /* none */ }
         worker.postMessage(JSON.stringify({ op: 'boot', config: { server: server,
-          pageUrl: location.href, features: features, resume: resume, hostInvite: hi && hi[1],
-          mask: ds.maskSelectors ? [ds.maskSelectors] : [],
-          block: ds.blockSelectors ? [ds.blockSelectors] : [] } }));
+          pageUrl: location.href, features: features, resume: entry, hostInvite: hi && hi[1],
+          mask: own.mask, block: own.block, earlyCapture: early } }));
         outbox.splice(0).forEach(post);
       });
     } else if (m.op === 'emit') {
@@ -175,14 +188,7 @@
       } catch (e) { /* storage disabled: no resume across pages */ }
     } else if (m.op === 'capture') {
       if (capture) capture.then(function (c) { c.stop(); });
-      if (m.start) {
-        capture = import(assets + 'capture.mjs');
-        capture.then(function (c) {
-          return c.start(m.config, function (kind, data) {
-            post({ op: 'mirror', kind: kind, data: data, t: Date.now() });
-          }, shadows);
-        }).catch(function (e) { console.error('CWMN: page capture failed', e); });
-      }
+      capture = m.start ? startCapture(m.config, false) : null;
     } else if (m.mod) { // cursors, consent dialog, recorder: static/<mod>.mjs
       (mods[m.mod] = mods[m.mod] || import(assets + m.mod + '.mjs'))
         .then(function (c) { c.handle(m, attach, api, post); })
@@ -196,6 +202,18 @@
     }
   }
 
+  // Capture (static/capture.mjs), started by Python or, on the next page of a session, early.
+  function startCapture(config, isEarly) {
+    var loading = import(assets + 'capture.mjs');
+    loading.then(function (c) {
+      return c.start(config, function (kind, data) {
+        var frame = { op: 'mirror', kind: kind, data: data, t: Date.now() };
+        if (isEarly) frame.early = true;
+        post(frame);
+      }, shadows);
+    }).catch(function (e) { console.error('CWMN: page capture failed', e); });
+    return loading;
+  }
   if (!features.WebAssembly || !features.Worker) {
     // Python cannot run here: the stub itself reports the incompatible browser.
     local = true;
@@ -206,16 +224,57 @@
     });
     return;
   }
-  try {
-    var src = 'import ' + JSON.stringify(assets + 'worker.mjs') + ';';
-    var url = URL.createObjectURL(new Blob([src], { type: 'text/javascript' }));
-    // Python in the page's own Pyodide: browser/page.py
-    var ch = ds.python === 'page' && new MessageChannel();
-    worker = ch ? ch.port1 : new Worker(url, { type: 'module', name: 'cwmn' });
-    if (ch) api._port = ch.port2;
-    worker.onmessage = onWorker;
-    worker.onerror = function (e) { fail((e && e.message) || 'the worker failed to start'); };
-  } catch (e) {
-    fail(e.message);
+  var own = { mask: ds.maskSelectors ? [ds.maskSelectors] : [],
+    block: ds.blockSelectors ? [ds.blockSelectors] : [] };
+  // The next page of a shared session (docs/DESIGN.md, "Page changes"): capture at once with
+  // every masking rule the previous page knew (the site's) plus this tag's own, and queue the
+  // frames for Python, which sends them once the session is back. Never with privacy on.
+  var rules = resume && !resume.replay && !resume.privacy && resume.capture;
+  if (rules && Array.isArray(rules.mask) && Array.isArray(rules.block)) {
+    whenDomReady(function () {
+      if (local || capture) return;
+      early = { mask: uniq(rules.mask.concat(own.mask)),
+        block: uniq(rules.block.concat(own.block)) };
+      capture = startCapture(early, true);
+    });
+  }
+
+  // When Python starts (docs/DESIGN.md, "When Python starts"): after the page's load event
+  // when the browser is idle, unless the visitor needs it now.
+  function startPython(reason) {
+    if (started) return;
+    started = true;
+    starter = null;
+    timings.start = performance.now();
+    timings.startReason = reason;
+    try {
+      var src = 'import ' + JSON.stringify(assets + 'worker.mjs') + ';';
+      var url = URL.createObjectURL(new Blob([src], { type: 'text/javascript' }));
+      // Python in the page's own Pyodide: browser/page.py
+      var ch = ds.python === 'page' && new MessageChannel();
+      worker = ch ? ch.port1 : new Worker(url, { type: 'module', name: 'cwmn' });
+      if (ch) api._port = ch.port2;
+      worker.onmessage = onWorker;
+      worker.onerror = function (e) { fail((e && e.message) || 'the worker failed to start'); };
+    } catch (e) {
+      fail(e.message);
+    }
+  }
+  function whenIdle() {
+    if (started) return;
+    if (window.requestIdleCallback) {
+      requestIdleCallback(function () { startPython('idle'); }, { timeout: IDLE_TIMEOUT });
+    } else {
+      setTimeout(function () { startPython('idle'); }, IDLE_FALLBACK);
+    }
+  }
+  var now = ds.python === 'page' ? 'page' : resume ? 'resume' : hi ? 'host-invite'
+    : mode === 'eager' ? 'eager' : null;
+  if (now) {
+    startPython(now);
+  } else {
+    starter = startPython;
+    if (document.readyState === 'complete') whenIdle();
+    else window.addEventListener('load', whenIdle);
   }
 })();
