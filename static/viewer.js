@@ -24,6 +24,11 @@
     ended: 'The session has ended',
     removed: 'The host removed you from this session.',
   };
+  /** The quiet note while the host's next page loads (the last picture stays). */
+  const NAVIGATING = 'Loading the next page\u2026';
+  /** Where this device remembers the name its guest typed (this server's origin only). */
+  const NAME_KEY = 'cwmn-guest-name';
+  const MAX_NAME = 100;
   const MUTED = 'The host muted your pointer';
   const COLOR = /^#(?:[0-9a-f]{3,4}|[0-9a-f]{6}|[0-9a-f]{8})$/i;
   const DEFAULT_COLOR = '#e5484d';
@@ -279,10 +284,14 @@
       this.mutedBadge.textContent = MUTED;
       this.mutedBadge.setAttribute('role', 'status');
       this.mutedBadge.hidden = true;
+      this.note = div('cwmn-note'); // the host's page is changing: a quiet pill, no overlay
+      this.note.textContent = NAVIGATING;
+      this.note.setAttribute('role', 'status');
+      this.note.hidden = true;
       this.screen.append(this.iframe, this.cursor, this.shield);
-      this.stage.append(this.screen, this.mutedBadge, this.status);
+      this.stage.append(this.screen, this.mutedBadge, this.note, this.status);
       this.state = { connecting: false, reconnecting: false, paused: false, hostDown: false,
-        waiting: false, ended: null, removed: false, error: null };
+        navigating: false, waiting: false, ended: null, removed: false, error: null };
       this.size = [1024, 768];
       this.scale = 1;
       this.pointer = null;
@@ -291,6 +300,10 @@
       this.color = DEFAULT_COLOR; // this guest's own colour (from `joined`)
       /** Set by `connect()`: receives {op: 'pointer', x, y, visible} and {op: 'click', x, y}. */
       this.onInput = null;
+      /** Set by `connect()`: the guest chose a name (sent at once, or with the boot). */
+      this.setName = null;
+      /** Called with each `joined` message (the name the server knows the guest by). */
+      this.onJoined = null;
       this.shield.addEventListener('pointermove', (e) => this.input(e, 'pointer', true));
       this.shield.addEventListener('pointerleave', (e) => this.input(e, 'pointer', false));
       this.shield.addEventListener('click', (e) => this.input(e, 'click'));
@@ -456,13 +469,15 @@
         this.apply(message.kind, message.data);
       } else if (message.op === 'joined') {
         Object.assign(s, { connecting: false, reconnecting: false, paused: !!message.paused,
-          hostDown: message.hostConnected === false, waiting: !!message.waiting });
+          hostDown: message.hostConnected === false, navigating: false,
+          waiting: !!message.waiting });
         this.hostName = message.hostName || '';
         this.color = color(message.color);
         this.setMuted(message.muted);
         // Whoever pointed before a reconnect may have left: cursors come back as they move.
         for (const guest of this.guests.values()) guest.el.remove();
         this.guests.clear();
+        if (this.onJoined) attempt(() => this.onJoined(message));
       } else if (message.op === 'pointer') {
         this.guestPointer(message);
         return;
@@ -476,6 +491,7 @@
         if ('reconnecting' in message) s.reconnecting = !!message.reconnecting;
         if ('paused' in message) s.paused = !!message.paused;
         if ('hostConnected' in message) s.hostDown = !message.hostConnected;
+        if ('navigating' in message) s.navigating = !!message.navigating;
         if (message.hostConnected) s.waiting = false; // the invited host started
         if ('ended' in message) s.ended = String(message.ended || 'ended');
         if (message.error) s.error = String(message.error.message || message.error.code);
@@ -497,6 +513,7 @@
       if (s.removed) return [MESSAGES.removed, 'removed'];
       for (const kind of ['ended', 'reconnecting', 'connecting', 'paused', 'hostDown']) {
         if (!s[kind]) continue;
+        if (kind === 'hostDown' && s.navigating) continue; // the page changes: see the note
         if (kind === 'hostDown' && s.waiting) { // invited to host: not started yet
           const name = this.hostName;
           return [name ? 'Waiting for ' + name + ' to start sharing\u2026' : MESSAGES.waiting,
@@ -512,6 +529,8 @@
       this.status.hidden = !status;
       this.statusText.textContent = status ? status[0] : '';
       this.status.dataset.kind = status ? status[1] : '';
+      // The last picture stays in full view, with a note, until the next page arrives.
+      this.note.hidden = !(this.state.navigating && !status);
     }
 
     destroy() {
@@ -521,7 +540,8 @@
   }
 
   /** Wire a viewer worker (worker.mjs?entry=viewer) to `viewer`: boot it with `config`
-      ({server, token}) once Python is ready and `name` (a value or a Promise) is known. */
+      ({server, token}) and `name` (a value or a Promise; '' lets the server name the guest)
+      as soon as Python is ready. `viewer.setName(name)` sends a name chosen later. */
   function connect(viewer, worker, config, name) {
     let ready = false, chosen = null, booted = false;
     const boot = () => {
@@ -531,6 +551,14 @@
     };
     viewer.onInput = (message) => {
       if (booted) worker.postMessage(JSON.stringify(message));
+    };
+    viewer.setName = (value) => {
+      const text = String(value);
+      if (booted) worker.postMessage(JSON.stringify({ op: 'name', name: text }));
+      else {
+        chosen = text;
+        boot();
+      }
     };
     worker.onmessage = (event) => {
       const message = attempt(() => JSON.parse(event.data));
@@ -544,34 +572,55 @@
     };
     worker.onerror = (event) => viewer.handle({ op: 'fatal',
       message: (event && event.message) || 'the worker failed to start' });
+    viewer.handle({ op: 'status', connecting: true });
     Promise.resolve(name).then((value) => {
-      chosen = value;
-      viewer.handle({ op: 'status', connecting: true });
+      if (chosen === null) chosen = String(value);
       boot();
     });
     return worker;
   }
 
-  /** Ask the guest's name, unless the link says it (?name=). */
-  function askName() {
+  function clean(name) {
+    return String(name || '').trim().slice(0, MAX_NAME).trim();
+  }
+
+  /** The name to join with: the link's (?name=), else the one this device remembers,
+      else '' (the server's: "Guest", or the one it knows); `ask` when the guest should
+      be asked for one. */
+  function startName() {
     const given = new URLSearchParams(location.search).get('name');
+    if (given !== null) return { name: clean(given) || 'Guest', ask: false };
+    const kept = clean(attempt(() => localStorage.getItem(NAME_KEY)));
+    return kept ? { name: kept, ask: false } : { name: '', ask: true };
+  }
+
+  /** Ask the guest's name in a small card over a corner: the page goes on behind it. */
+  function askName(viewer) {
     const form = document.getElementById('cwmn-name');
-    if (given !== null || !form) return Promise.resolve((given || '').trim() || 'Guest');
+    if (!form) return;
     const input = form.elements.name;
+    let edited = false;
     input.value = 'Guest';
+    input.addEventListener('input', () => { edited = true; });
+    viewer.onJoined = (message) => { // the server may know a better name (an invite's)
+      if (edited || form.hidden || !message.name || message.name === input.value) return;
+      input.value = message.name;
+      if (document.activeElement === input) input.select();
+    };
     form.hidden = false;
     input.focus();
     input.select();
-    return new Promise((resolve) => {
-      form.addEventListener('submit', (event) => {
-        event.preventDefault();
-        form.hidden = true;
-        resolve(input.value.trim() || 'Guest');
-      }, { once: true });
-    });
+    form.addEventListener('submit', (event) => {
+      event.preventDefault();
+      form.hidden = true;
+      const name = clean(input.value) || 'Guest';
+      attempt(() => localStorage.setItem(NAME_KEY, name));
+      viewer.setName(name);
+    }, { once: true });
   }
 
-  /** On /join/TOKEN: start the worker at once (Python takes seconds), ask the name meanwhile. */
+  /** On /join/TOKEN: start the worker at once (Python takes a moment) and join as soon as
+      it is ready; the name question, if any, never waits for it nor holds it up. */
   function boot() {
     const match = /^\/join\/([^/]+)\/?$/.exec(location.pathname);
     if (!match) return;
@@ -587,7 +636,9 @@
       viewer.handle({ op: 'fatal', message: e.message });
       return;
     }
-    connect(viewer, worker, { server: location.origin, token }, askName());
+    const start = startName();
+    connect(viewer, worker, { server: location.origin, token }, start.name);
+    if (start.ask) askName(viewer);
     window.cwmnViewer = viewer;
   }
 

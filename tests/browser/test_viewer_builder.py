@@ -594,6 +594,34 @@ def test_status_overlays(
     assert shown == [text, kind]
 
 
+NOTE_AND_OVERLAY = """k => { const v = viewers[k];
+    return [v.note.hidden ? null : v.note.textContent,
+            v.status.hidden ? null : v.status.dataset.kind,
+            v.note.getClientRects().length > 0]; }"""
+
+
+def test_a_page_change_shows_a_quiet_note_not_the_overlay(
+    harness: Page, viewer: Callable[..., str]
+) -> None:
+    key = viewer(300, 200)
+    handle(harness, key, {"op": "joined", "hostConnected": True})
+    assert harness.evaluate(NOTE_AND_OVERLAY, key) == [None, None, False]
+    handle(harness, key, {"op": "status", "hostConnected": False, "navigating": True})
+    assert harness.evaluate(NOTE_AND_OVERLAY, key) == ["Loading the next page\u2026", None, True]
+    handle(harness, key, {"op": "status", "hostConnected": True, "navigating": True})
+    assert harness.evaluate(NOTE_AND_OVERLAY, key) == ["Loading the next page\u2026", None, True]
+    handle(harness, key, {"op": "status", "navigating": False})  # the next page came
+    assert harness.evaluate(NOTE_AND_OVERLAY, key) == [None, None, False]
+    # A page change that never ends in a page: today's overlay.
+    handle(harness, key, {"op": "status", "hostConnected": False, "navigating": True})
+    handle(harness, key, {"op": "status", "navigating": False})
+    assert harness.evaluate(NOTE_AND_OVERLAY, key) == [None, "hostDown", False]
+    # A louder status wins over the note.
+    handle(harness, key, {"op": "status", "hostConnected": False, "navigating": True})
+    handle(harness, key, {"op": "status", "reconnecting": True})
+    assert harness.evaluate(NOTE_AND_OVERLAY, key) == [None, "reconnecting", False]
+
+
 # -- other guests, muting, the guest's own pointer ---------------------------------------------
 GUEST_CURSORS = """k => { const v = viewers[k];
     return Array.from(v.screen.querySelectorAll('.cwmn-guest-cursor'), (el) => ({
