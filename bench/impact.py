@@ -23,7 +23,7 @@ from playwright.sync_api import Page
 
 from cwmn_web.testing.recorder import recorder_script
 
-from .harness import ByteCounter, stats
+from .harness import ByteCounter, load_average, stats
 from .site import Network, Site, site_rig
 from .startup import READY
 
@@ -92,6 +92,7 @@ def run() -> dict[str, Any]:
     visits: dict[str, list[dict[str, float]]] = {
         f"{variant}_{kind}": [] for variant in ("with", "without") for kind in ("first", "next")
     }
+    load = [load_average()]
     with site_rig(NETWORK, assets=True) as r:
         for i in range(RUNS):
             order = ("with", "without") if i % 2 == 0 else ("without", "with")
@@ -106,7 +107,12 @@ def run() -> dict[str, Any]:
                     url = r.site.url(f"shop/{path}{'&' if '?' in path else '?'}{query}")
                     visits[f"{variant}_{kind}"].append(_visit(page, url, embed, r.site, r.counter))
                 context.close()
-    results: dict[str, Any] = {"network": NETWORK.describe(), "window_ms": WINDOW_MS}
+    load.append(load_average())
+    results: dict[str, Any] = {
+        "network": NETWORK.describe(),
+        "window_ms": WINDOW_MS,
+        "load_average": load,
+    }
     for name, runs in visits.items():
         results[name] = {
             key: {**stats([v[key] for v in runs]), "runs": [v[key] for v in runs]}
@@ -119,7 +125,8 @@ def report(results: dict[str, Any]) -> list[str]:
     window = results["window_ms"] / 1000
     lines = [
         f"customer page with / without the embed (Chromium, median of {RUNS} each, alternating;"
-        f" {results['network']}; TBT from navigation to load + {window:.0f} s)",
+        f" {results['network']}; TBT from navigation to load + {window:.0f} s;"
+        f" load average {' -> '.join(results['load_average'])})",
     ]
     for kind, label in (("first", "first visit"), ("next", "next page")):
         w, wo = results[f"with_{kind}"], results[f"without_{kind}"]

@@ -23,7 +23,7 @@ from cwmn_web.testing import CwmnHost
 from cwmn_web.testing.pages import with_name
 from cwmn_web.testing.recorder import recorder_script
 
-from .harness import stats
+from .harness import load_average, stats
 from .site import Site, site_rig
 
 RUNS = 3
@@ -116,6 +116,7 @@ def _first_view(context: BrowserContext, host: CwmnHost, marker: str) -> float:
 
 def run() -> dict[str, Any]:
     figures: dict[str, list[float]] = {key: [] for key in ("cold", "warm", *TARGETS)}
+    load = [load_average()]
     with site_rig() as r:
         browser, site = r.browser, r.site
         for _ in range(RUNS):  # plain and the embed's variants interleaved: the same drift
@@ -161,7 +162,9 @@ def run() -> dict[str, Any]:
         context.close()
         host.end_session()
         host_context.close()
-    return {key: {**stats(values), "runs": values} for key, values in figures.items()}
+    load.append(load_average())
+    results: dict[str, Any] = {key: {**stats(v), "runs": v} for key, v in figures.items()}
+    return {**results, "load_average": load}
 
 
 def _ratio(results: dict[str, Any], key: str) -> tuple[float, float, str]:
@@ -176,7 +179,8 @@ def report(results: dict[str, Any]) -> list[str]:
     cold, warm = results["cold"]["median"], results["warm"]["median"]
     lines = [
         f"startup (Chromium, median of {RUNS}); plain loadPyodide() in a module Worker, same run:"
-        f" cold {cold:.0f} ms, warm {warm:.0f} ms (navigation -> loadPyodide() resolved)",
+        f" cold {cold:.0f} ms, warm {warm:.0f} ms (navigation -> loadPyodide() resolved);"
+        f" load average {' -> '.join(results['load_average'])}",
     ]
     names = {
         "host_default": "host ready, default tag",
