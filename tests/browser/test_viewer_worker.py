@@ -171,17 +171,17 @@ def test_the_viewer_worker_joins_builds_reconnects_and_ends(
     ops: list[dict[str, Any]] = tab.evaluate("ops")
     summary = [describe(op) for op in ops if op["op"] != "marks"]
     assert summary == [
-        "status:connecting",  # the page, once the name is known
-        "joined:color,guestId,hostConnected,hostName,muted,paused,sessionId,waiting",
+        "status:connecting",  # the page, at once
+        "joined:color,guestId,hostConnected,hostName,muted,name,paused,sessionId,waiting",
         "frame:1",
         "frame:2",
         "frame:3",
         "status:paused",
         "status:paused",
-        "status:hostConnected",
+        "status:hostConnected,navigating",
         "status:reconnecting",
-        "joined:color,guestId,hostConnected,hostName,muted,paused,sessionId,waiting",
-        "status:hostConnected",
+        "joined:color,guestId,hostConnected,hostName,muted,name,paused,sessionId,waiting",
+        "status:hostConnected,navigating",
         "frame:4",
         "status:ended",
     ]
