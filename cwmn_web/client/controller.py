@@ -229,6 +229,9 @@ class HostController:
         try:
             for event in self.machine.boot():
                 self.emit(event)
+            # The listeners the page's 'init' callbacks add are known before anything else
+            # fires (a resume moves on at once, without a domain-info round trip first).
+            await self.ports.settled()
             await self._settle_boot()
         finally:
             if self._handover.pending:  # no session took the early capture over

@@ -227,3 +227,13 @@ def test_early_capture_rules_must_be_lists_of_selectors() -> None:
     assert not EarlyCapture({"mask": [1], "block": []}).pending
     early = EarlyCapture({"mask": ["a"], "block": ["b"]})
     assert early.adopt({"mask": ["a"], "block": ["b", "c"]}) is None and early.dropped
+
+
+def test_listeners_added_in_the_init_callback_see_the_resume() -> None:
+    async def body() -> None:
+        controller, ports = resumed_page()
+        ports.on_event["init"] = lambda: controller.subscribe("session pending", 7)
+        await controller.boot()
+        assert ("session pending", (7,)) in ports.handles
+
+    run(body)

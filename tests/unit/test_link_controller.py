@@ -904,7 +904,7 @@ def test_an_invited_page_fires_host_invite_to_a_listener_added_in_ready_no_sessi
             ports, ClientConfig(SERVER, PAGE, FEATURES, host_invite=HOST_TOKEN)
         )
         await controller.boot()
-        assert ports.settles == 1  # the listener was known before deciding
+        assert ports.settles == 2  # after init, then: the listener was known before deciding
         invite = {
             "inviteId": "hi1",
             "inviterName": "Ivy",
@@ -1009,7 +1009,7 @@ def test_an_unusable_invitation_is_reported_on_the_console_only() -> None:
         ports = FakePorts()
         controller = await invited(ports, token="expired-tok")
         assert [d[0] for d in ports.deliveries] == ["init", "ready no session"]
-        assert ports.overlays == [] and ports.settles == 0
+        assert ports.overlays == [] and ports.settles == 1  # boot's, after init
         (warning,) = ports.warnings
         assert "invitation to host" in warning and "expired" in warning
         assert (await call_error(controller, "session.acceptHostInvite")).code == "not_found"
@@ -1022,7 +1022,7 @@ def test_a_page_without_an_invitation_has_nothing_to_accept() -> None:
         controller, ports = await booted()
         error = await call_error(controller, "session.acceptHostInvite")
         assert error.code == "not_found" and "host invite" in error.message
-        assert ports.connected == [] and ports.settles == 0
+        assert ports.connected == [] and ports.settles == 1  # boot's, after init
 
     run(body)
 
