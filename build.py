@@ -8,9 +8,13 @@
    ``loadPackage(..., {checkIntegrity: true})`` verifies them. Pyodide's own lock lists
    hundreds of packages we do not ship; they are left out rather than pointing at files that
    are not there.
-4. ``cwmn.js`` (the embed stub) with the API tables from ``cwmn_web.client.spec`` and a build
-   id that versions every asset URL (so assets are cached as immutable).
-5. A ``.gz`` beside each asset, which the server sends to browsers that accept gzip.
+4. A memory snapshot of Python with every module of the wheel imported, made in Node with
+   the same Pyodide (``loadPyodide({_makeSnapshot: true})``, ``makeMemorySnapshot()``), which
+   the workers restore in about a second instead of booting Python (docs/DESIGN.md, "Instant
+   start"). Its name, size and sha256 are written into ``worker.mjs``, which checks them.
+5. ``cwmn.js`` (the embed stub, minified) with the API tables from ``cwmn_web.client.spec``
+   and a build id that versions every asset URL (so assets are cached as immutable).
+6. A ``.gz`` beside each asset, which the server sends to browsers that accept gzip.
 """
 
 from __future__ import annotations
@@ -26,9 +30,12 @@ import sys
 import tarfile
 import zipfile
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))
+
+import rjsmin  # noqa: E402
 
 from cwmn_web import __version__  # noqa: E402
 from cwmn_web.client.spec import stub_tables  # noqa: E402
@@ -54,7 +61,38 @@ DIST = ROOT / "static" / "dist"
 ASSETS = DIST / "assets"
 ZIP_DATE = (2020, 1, 1, 0, 0, 0)
 VIEWER_FILES = ("viewer.html", "viewer.js", "viewer.css")
-GZIP_SUFFIXES = (".js", ".mjs", ".wasm", ".json")  # wheels and zips are compressed already
+GZIP_SUFFIXES = (".js", ".mjs", ".wasm", ".json", ".snapshot")  # wheels, zips: compressed
+#: The snapshot (31 MB, 7 MB gzipped) is served in parts: browsers keep no single response of
+#: several megabytes in an in-memory HTTP cache (private windows; measured: a 7.1 MB gzipped
+#: body was downloaded again on every page, 3.5 MB ones were kept).
+SNAPSHOT_PART = 4 << 20
+#: Node script: Python with the wheel installed and every cwmn_web module imported, as a
+#: Pyodide memory snapshot. Not ``loadPackage``: a snapshot must not hold Pyodide's
+#: ``loadedPackages`` (makeMemorySnapshot refuses it), so the wheel is unpacked by Python.
+#: The connection module imports ``js.WebSocket``, which Node 20 lacks; a snapshot keeps a
+#: global by its name, so the worker's own WebSocket is what the restored Python uses.
+SNAPSHOT_JS = """
+import { readFileSync, writeFileSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
+const [indexDir, wheelPath, out] = process.argv.slice(1);
+const { loadPyodide } = await import(pathToFileURL(indexDir + 'pyodide.mjs').href);
+globalThis.WebSocket ??= class WebSocket {};
+const pyodide = await loadPyodide({
+  indexURL: indexDir, lockFileURL: indexDir + 'pyodide-lock.json', _makeSnapshot: true,
+  env: { PYTHONHASHSEED: '0' }, stdout: () => {}, stderr: (line) => console.error(line),
+});
+pyodide.FS.writeFile('/tmp/cwmn_web.whl', readFileSync(wheelPath));
+pyodide.runPython(`
+import importlib, pkgutil, sysconfig, zipfile
+with zipfile.ZipFile('/tmp/cwmn_web.whl') as wheel:
+    wheel.extractall(sysconfig.get_paths()['purelib'])
+import cwmn_web
+for module in pkgutil.walk_packages(cwmn_web.__path__, 'cwmn_web.'):
+    importlib.import_module(module.name)
+`);
+pyodide.FS.unlink('/tmp/cwmn_web.whl');
+writeFileSync(out, pyodide.makeMemorySnapshot());
+"""
 
 
 def log(message: str) -> None:
@@ -181,6 +219,39 @@ def lock_file(original: dict[str, object], wheel_name: str, wheel: bytes) -> byt
     return (json.dumps(lock, indent=1, sort_keys=True) + "\n").encode()
 
 
+def make_snapshot(pyodide_dir: Path, wheel_path: Path) -> bytes:
+    """The memory snapshot for this wheel and Pyodide, made once per input (cached in .build)."""
+    key = hashlib.sha256()
+    for part in (PYODIDE_VERSION.encode(), SNAPSHOT_JS.encode(), wheel_path.read_bytes()):
+        key.update(hashlib.sha256(part).digest())
+    cached = CACHE / f"snapshot-{key.hexdigest()[:24]}.bin"
+    if not cached.exists():
+        log("making the Python memory snapshot (Node)")
+        for old in CACHE.glob("snapshot-*.bin"):
+            old.unlink()
+        partial = cached.with_suffix(".part")
+        node = ["node", "--input-type=module", "-e", SNAPSHOT_JS]
+        args = [f"{pyodide_dir}/", str(wheel_path), str(partial)]
+        subprocess.run([*node, "--", *args], check=True)
+        partial.rename(cached)
+    return cached.read_bytes()
+
+
+def write_snapshot(out: Path, snapshot: bytes) -> dict[str, Any]:
+    """Write the snapshot's parts (``cwmn-web-N.snapshot``); what worker.mjs must find."""
+    parts = []
+    for index, start in enumerate(range(0, len(snapshot), SNAPSHOT_PART)):
+        data = snapshot[start : start + SNAPSHOT_PART]
+        name = f"cwmn-web-{index}.snapshot"
+        write_if_changed(out / name, data)
+        parts.append({"file": name, "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()})
+    names = {part["file"] for part in parts}
+    for old in out.glob("cwmn-web-*.snapshot*"):
+        if old.name.removesuffix(".gz") not in names:
+            old.unlink()
+    return {"bytes": len(snapshot), "parts": parts}
+
+
 def gzip_beside(path: Path) -> None:
     target = path.with_name(path.name + ".gz")
     if target.exists() and target.stat().st_mtime >= path.stat().st_mtime:
@@ -207,7 +278,12 @@ def build() -> str:
         log(f"wrote {wheel_name} ({len(wheel)} bytes)")
     original = json.loads((pyodide / "pyodide-lock.json").read_text())
     write_if_changed(out / "pyodide-lock.json", lock_file(original, wheel_name, wheel))
-    for module in ("worker.mjs", "capture.mjs", "cursors.mjs", "consent.mjs", "recorder.mjs"):
+    snapshot = make_snapshot(out, out / wheel_name)
+    listed = write_snapshot(out, snapshot)
+    worker = (ROOT / "static" / "worker.mjs").read_text()
+    worker = worker.replace("__CWMN_SNAPSHOT__", json.dumps(listed))
+    write_if_changed(ASSETS / "worker.mjs", worker.encode())
+    for module in ("capture.mjs", "cursors.mjs", "consent.mjs", "recorder.mjs"):
         write_if_changed(ASSETS / module, (ROOT / "static" / module).read_bytes())
 
     digest = hashlib.sha256()
@@ -223,6 +299,7 @@ def build() -> str:
 
     stub = (ROOT / "static" / "cwmn.js").read_text()
     stub = stub.replace("__CWMN_TABLES__", tables).replace("__CWMN_BUILD__", build_id)
+    stub = rjsmin.jsmin(stub, keep_bang_comments=False) + "\n"  # every page view loads it
     write_if_changed(DIST / "cwmn.js", stub.encode())
     write_if_changed(DIST / "BUILD", (build_id + "\n").encode())
     write_if_changed(DIST / "cwmn.d.ts", declarations().encode())
@@ -231,6 +308,7 @@ def build() -> str:
             gzip_beside(path)
     stub_gz = len(gzip.compress(stub.encode(), 9))
     log(f"build {build_id}: stub {len(stub)} bytes, {stub_gz} gzipped")
+    log(f"snapshot {len(snapshot)} bytes in {len(listed['parts'])} parts")
     return build_id
 
 

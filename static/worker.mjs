@@ -1,18 +1,72 @@
-// cwmn_web worker: loads Pyodide and the cwmn_web package, then hands the page's messages
-// to Python. Loading here keeps wasm compilation off the page's main thread, so the host
-// page never freezes while CWMN starts. The host's stub imports this file with no query
+// cwmn_web worker: starts Python (Pyodide) with the cwmn_web package, then hands the page's
+// messages to Python. Loading here keeps wasm compilation off the page's main thread, so the
+// host page never freezes while CWMN starts. The host's stub imports this file with no query
 // (entry cwmn_web.browser.worker); the guest's viewer loads it as worker.mjs?entry=viewer.
+//
+// Python starts from a memory snapshot that build.py made in Node with every module of
+// cwmn_web already imported (docs/DESIGN.md, "Instant start"): about 1 s instead of 5. If the
+// snapshot cannot be used (another Pyodide, a corrupt or missing file), the worker says so on
+// the console and boots the normal way: loadPyodide, then the cwmn_web wheel.
 import { loadPyodide } from './pyodide/pyodide.mjs';
 
 const ENTRIES = { host: 'cwmn_web.browser.worker', viewer: 'cwmn_web.browser.viewer_worker' };
+/** Written by build.py: the snapshot's size and its parts (file under pyodide/, size, sha256). */
+const SNAPSHOT = __CWMN_SNAPSHOT__;
 const wanted = new URL(import.meta.url).searchParams.get('entry');
 const entry = Object.hasOwn(ENTRIES, wanted) ? ENTRIES[wanted] : ENTRIES.host;
 
 const base = new URL('./pyodide/', import.meta.url).href;
-const marks = { workerStart: performance.timeOrigin + performance.now() };
-try {
-  const pyodide = await loadPyodide({ indexURL: base, lockFileURL: base + 'pyodide-lock.json' });
-  marks.pyodide = performance.timeOrigin + performance.now();
+const options = { indexURL: base, lockFileURL: base + 'pyodide-lock.json' };
+const now = () => performance.timeOrigin + performance.now();
+const marks = { workerStart: now() };
+
+function hex(buffer) {
+  return Array.from(new Uint8Array(buffer), (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+/** One part of the snapshot, checked against the size and hash build.py listed. */
+async function fetchPart(url, part) {
+  const response = await fetch(url);
+  if (!response.ok) throw new Error(`${url} answered HTTP ${response.status}`);
+  const bytes = new Uint8Array(await response.arrayBuffer());
+  if (bytes.length !== part.bytes) {
+    throw new Error(`${url} has ${bytes.length} bytes, expected ${part.bytes}`);
+  }
+  const digest = hex(await crypto.subtle.digest('SHA-256', bytes));
+  if (digest !== part.sha256) throw new Error(`${url} does not match its sha256`);
+  return bytes;
+}
+
+/** The whole snapshot: its parts fetched at once, checked, and put end to end. */
+async function fetchSnapshot(folder) {
+  const parts = await Promise.all(
+    SNAPSHOT.parts.map((part) => fetchPart(new URL(part.file, folder).href, part)),
+  );
+  const snapshot = new Uint8Array(SNAPSHOT.bytes);
+  let offset = 0;
+  for (const bytes of parts) {
+    snapshot.set(bytes, offset);
+    offset += bytes.length;
+  }
+  marks.snapshotFetched = now();
+  return snapshot;
+}
+
+/** Python from the snapshot, with the entry module already imported. */
+async function restore() {
+  const folder = new URL('./pyodide/', import.meta.url);
+  const pyodide = await loadPyodide({ ...options, _loadSnapshot: fetchSnapshot(folder) });
+  // The snapshot froze `random`'s state: every visitor would draw the same numbers.
+  pyodide.runPython(
+    `import sys\nif 'random' in sys.modules: sys.modules['random'].seed()\nimport ${entry}`,
+  );
+  return pyodide;
+}
+
+/** Python the normal way: the interpreter, then the cwmn_web wheel (integrity checked). */
+async function boot() {
+  const pyodide = await loadPyodide(options);
+  marks.pyodide = now();
   const failed = [];
   await pyodide.loadPackage(['cwmn-web'], {
     checkIntegrity: true,
@@ -23,7 +77,27 @@ try {
   if (!pyodide.loadedPackages['cwmn-web']) {
     throw new Error('the cwmn_web package did not load: ' + (failed.join('; ') || 'unknown error'));
   }
-  marks.package = performance.timeOrigin + performance.now();
+  return pyodide;
+}
+
+try {
+  let pyodide = null;
+  if (SNAPSHOT) {
+    try {
+      pyodide = await restore();
+      marks.snapshotRestored = now();
+    } catch (error) {
+      console.warn(
+        'CWMN: could not restore the Python snapshot (' + ((error && error.message) || error) +
+          '); starting Python the normal way, which takes a few seconds longer',
+      );
+      marks.snapshotFailed = now();
+    }
+  }
+  if (!pyodide) {
+    pyodide = await boot();
+  }
+  marks.package = now();
   self.postMessage(JSON.stringify({ op: 'marks', marks }));
   pyodide.pyimport(entry).start(self);
 } catch (error) {

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
+import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -133,3 +135,23 @@ def test_typescript_declarations_next_to_the_stub(client: TestClient) -> None:
     assert response.headers["access-control-allow-origin"] == "*"
     assert "export interface CwmnAPI {" in response.text
     assert "declare global" in response.text
+
+
+def test_the_python_snapshot_is_listed_in_the_worker_and_served_immutable_gzipped(
+    client: TestClient, build_id: str
+) -> None:
+    worker = client.get(f"/assets/{build_id}/worker.mjs", headers=IDENTITY).text
+    listed = json.loads(worker.split("const SNAPSHOT = ", 1)[1].split(";\n", 1)[0])
+    whole = b""
+    for part in listed["parts"]:
+        response = client.get(f"/assets/{build_id}/pyodide/{part['file']}", headers=GZIP)
+        assert response.status_code == 200
+        assert response.headers["content-encoding"] == "gzip"
+        assert response.headers["cache-control"] == IMMUTABLE
+        assert response.headers["access-control-allow-origin"] == "*"
+        assert len(response.content) == part["bytes"]
+        assert hashlib.sha256(response.content).hexdigest() == part["sha256"]
+        whole += response.content
+    assert len(whole) == listed["bytes"]
+    # A Pyodide memory snapshot: its magic number, then the build id of the Pyodide it needs.
+    assert whole[:4] == (0x706E7300).to_bytes(4, "little")
