@@ -41,25 +41,33 @@ async function fetchPart(url, part) {
   return bytes;
 }
 
-/** The whole snapshot: its parts fetched at once, checked, and put end to end. */
-async function fetchSnapshot(folder) {
-  const parts = await Promise.all(
-    SNAPSHOT.parts.map((part) => fetchPart(new URL(part.file, folder).href, part)),
-  );
-  const snapshot = new Uint8Array(SNAPSHOT.bytes);
+/** Fill `snapshot` with its parts, fetched at once and checked, end to end. */
+async function fetchSnapshot(folder, snapshot) {
   let offset = 0;
-  for (const bytes of parts) {
-    snapshot.set(bytes, offset);
-    offset += bytes.length;
-  }
+  const starts = SNAPSHOT.parts.map((part) => (offset += part.bytes) - part.bytes);
+  await Promise.all(
+    SNAPSHOT.parts.map(async (part, index) => {
+      snapshot.set(await fetchPart(new URL(part.file, folder).href, part), starts[index]);
+    }),
+  );
   marks.snapshotFetched = now();
-  return snapshot;
 }
 
 /** Python from the snapshot, with the entry module already imported. */
 async function restore() {
-  const folder = new URL('./pyodide/', import.meta.url);
-  const pyodide = await loadPyodide({ ...options, _loadSnapshot: fetchSnapshot(folder) });
+  // Pyodide awaits a snapshot before it even fetches the wasm, and needs only its length
+  // to size the memory: hand it the array at once and fill it while the wasm compiles;
+  // the module is given back (and the bytes restored) once every part is in.
+  const snapshot = new Uint8Array(SNAPSHOT.bytes);
+  const filled = fetchSnapshot(new URL('./pyodide/', import.meta.url), snapshot);
+  filled.catch(() => {}); // reported through createPyodideModule below
+  const { default: create } = await import('./pyodide/pyodide.asm.mjs');
+  const createPyodideModule = async (settings) => {
+    const module = await create(settings);
+    await filled;
+    return module;
+  };
+  const pyodide = await loadPyodide({ ...options, _loadSnapshot: snapshot, createPyodideModule });
   // The snapshot froze `random`'s state: every visitor would draw the same numbers.
   pyodide.runPython(
     `import sys\nif 'random' in sys.modules: sys.modules['random'].seed()\nimport ${entry}`,
