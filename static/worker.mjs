@@ -10,7 +10,8 @@
 import { loadPyodide } from './pyodide/pyodide.mjs';
 
 const ENTRIES = { host: 'cwmn_web.browser.worker', viewer: 'cwmn_web.browser.viewer_worker' };
-/** Written by build.py: the snapshot's size and its parts (file under pyodide/, size, sha256). */
+/** Written by build.py: the snapshot's size and its parts (file under pyodide/, offset, size,
+    sha256). */
 const SNAPSHOT = __CWMN_SNAPSHOT__;
 const wanted = new URL(import.meta.url).searchParams.get('entry');
 const entry = Object.hasOwn(ENTRIES, wanted) ? ENTRIES[wanted] : ENTRIES.host;
@@ -41,13 +42,12 @@ async function fetchPart(url, part) {
   return bytes;
 }
 
-/** Fill `snapshot` with its parts, fetched at once and checked, end to end. */
+/** Fill `snapshot` with its parts, fetched at once and checked; what no part covers is
+    zeros (the array starts so). */
 async function fetchSnapshot(folder, snapshot) {
-  let offset = 0;
-  const starts = SNAPSHOT.parts.map((part) => (offset += part.bytes) - part.bytes);
   await Promise.all(
-    SNAPSHOT.parts.map(async (part, index) => {
-      snapshot.set(await fetchPart(new URL(part.file, folder).href, part), starts[index]);
+    SNAPSHOT.parts.map(async (part) => {
+      snapshot.set(await fetchPart(new URL(part.file, folder).href, part), part.offset);
     }),
   );
   marks.snapshotFetched = now();
