@@ -93,6 +93,15 @@ def guest_context(browser: Browser) -> Iterator[BrowserContext]:
     context.close()
 
 
+@pytest.fixture
+def guests(guest_context: BrowserContext) -> Iterator[list[Page]]:
+    """Guest pages a test opens in ``guest_context``; closed after the test."""
+    pages: list[Page] = []
+    yield pages
+    for page in pages:
+        page.close()
+
+
 @pytest.fixture(scope="session")
 def cwmn_pages_dir() -> Path:
     """The plugin's ``cwmn_site`` serves our customer pages."""

@@ -3,10 +3,9 @@ profile through private links, the server between them (all real)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
-import pytest
 from playwright.sync_api import Browser, BrowserContext, FrameLocator, Page
 
 from cwmn_web.testing import CwmnServer, PageServer, free_port
@@ -37,14 +36,6 @@ def join(context: BrowserContext, link: str, name: str = "Ann") -> tuple[Page, F
 def frames_sent(server: CwmnServer) -> str:
     log = Path(server.env["CWMN_FRAME_LOG"])
     return log.read_text() if log.exists() else ""
-
-
-@pytest.fixture
-def guests(guest_context: BrowserContext) -> Iterator[list[Page]]:
-    pages: list[Page] = []
-    yield pages
-    for page in pages:
-        page.close()
 
 
 def test_guest_watches_the_host_page_live(

@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pytest
 from playwright.sync_api import BrowserContext, Page
 
 from cwmn_web.testing import CwmnServer, PageServer
@@ -47,14 +46,6 @@ def page_frames(text: str) -> list[dict[str, Any]]:
         elif message.get("type") == "mirror":
             frames.append(message)
     return frames
-
-
-@pytest.fixture
-def guests(guest_context: BrowserContext) -> Iterator[list[Page]]:
-    pages: list[Page] = []
-    yield pages
-    for page in pages:
-        page.close()
 
 
 def test_guests_follow_the_host_to_the_next_page_with_the_early_capture(
