@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from .names import MAX_NAME_CHARS
+
 __all__ = [
     "CLOSE_BAD_ORIGIN",
     "CLOSE_GOING_AWAY",
@@ -91,8 +93,6 @@ CLOSE_REMOVED = 4401
 CLOSE_TRY_AGAIN_LATER = 1013
 #: What browsers send when a page's sockets close because it navigates away (or closes).
 CLOSE_GOING_AWAY = 1001
-#: A guest's name on the wire (:class:`SetName`): at most this many characters.
-MAX_NAME_CHARS = 200
 
 
 @dataclass(frozen=True)

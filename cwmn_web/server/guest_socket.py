@@ -26,15 +26,10 @@ from ..protocol.messages import (
     SetName,
     Welcome,
 )
+from ..protocol.names import clean_guest_name
 from .config import Settings
 from .guest_protocol import GuestProtocol
-from .links import (
-    DEVICE_COOKIE,
-    check_link,
-    clean_guest_name,
-    device_hash,
-    usable_token,
-)
+from .links import DEVICE_COOKIE, check_link, device_hash, usable_token
 from .relay import LiveRoom, Peer, Relay, SocketClosed, read_message, serve
 from .rooms import Guest
 from .sites import DEFAULT_SETTINGS, same_origin

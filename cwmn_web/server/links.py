@@ -1,4 +1,4 @@
-"""Join links: who may use one, the device cookie, guest names and link URLs. No I/O here.
+"""Join links: who may use one, the device cookie and link URLs. No I/O here.
 
 A private link admits one guest; a public link admits any number while the host keeps it
 enabled, each device as its own guest. Its first *join* (the guest's ``Join`` on the socket) binds
@@ -15,10 +15,8 @@ from .store import HostInviteRecord, LinkRecord, SessionRecord, token_hash
 
 __all__ = [
     "DEVICE_COOKIE",
-    "MAX_GUEST_NAME",
     "check_host_invite",
     "check_link",
-    "clean_guest_name",
     "device_hash",
     "join_url",
     "public_base",
@@ -28,7 +26,6 @@ __all__ = [
 ]
 
 DEVICE_COOKIE = "cwmn_device"
-MAX_GUEST_NAME = 100
 MAX_TOKEN = 200
 
 
@@ -97,11 +94,6 @@ def check_link(
 def usable_token(token: str) -> bool:
     """Worth a database lookup: tokens are short URL-safe strings."""
     return 0 < len(token) <= MAX_TOKEN
-
-
-def clean_guest_name(name: str) -> str:
-    """Stripped, at most 100 characters, ``Guest`` when empty."""
-    return name.strip()[:MAX_GUEST_NAME].strip() or "Guest"
 
 
 def public_base(public_url: str, socket_url: str) -> str:

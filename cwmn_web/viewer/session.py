@@ -55,6 +55,7 @@ from ..protocol.messages import (
     SetName,
     Welcome,
 )
+from ..protocol.names import clean_guest_name
 from .sanitize import Sanitizer
 
 __all__ = [
@@ -79,8 +80,6 @@ FINAL_CLOSES: dict[int, tuple[str, str]] = {
     CLOSE_REPLACED: ("network", "This session is now open in another tab or window."),
 }
 HELLO_REF, JOIN_REF, NAME_REF = 1, 2, 3
-#: A name as the server keeps it: trimmed, at most this many characters.
-MAX_NAME = 100
 #: Seconds the viewer waits for the host's next page before showing the host's drop.
 NAVIGATION_GRACE = 8.0
 CONNECT_TIMEOUT = 10.0
@@ -138,7 +137,9 @@ class GuestSession:
     """
 
     def __init__(self, token: str, name: str) -> None:
-        self.token, self.name = token, name
+        self.token = token
+        #: The name to join with, cleaned as the server will ("": the server's choice).
+        self.name = clean_guest_name(name) if name.strip() else ""
         self.last_seq = 0
         self.joined = False
         self.done = False  # ended, or failed for good: never reconnect
@@ -213,7 +214,7 @@ class GuestSession:
         """The guest chose ``name``: sent now if joined, else with the next join."""
         if not isinstance(name, str):
             return
-        self.name = name.strip()[:MAX_NAME].strip() or "Guest"
+        self.name = clean_guest_name(name)
         if self.joined and not (self.done or self.drop):
             self._queue(SetName(ref=NAME_REF, name=self.name))
 

@@ -8,7 +8,6 @@ import pytest
 
 from cwmn_web.server.links import (
     check_link,
-    clean_guest_name,
     device_hash,
     join_url,
     public_base,
@@ -62,15 +61,6 @@ def test_device_hash() -> None:
     assert device_hash("abc") == hashlib.sha256(b"abc").hexdigest()
     assert device_hash(None) is None
     assert device_hash("") is None
-
-
-@pytest.mark.parametrize(
-    ("given", "kept"),
-    [("Bob", "Bob"), ("  Bob \n", "Bob"), ("", "Guest"), (" \t ", "Guest"),
-     ("x" * 101, "x" * 100), ("a" * 99 + " b", "a" * 99)],
-)  # fmt: skip
-def test_clean_guest_name(given: str, kept: str) -> None:
-    assert clean_guest_name(given) == kept
 
 
 def test_usable_token() -> None:
