@@ -11,7 +11,7 @@
 4. A memory snapshot of Python with every module of the wheel imported, made in Node with
    the same Pyodide (``loadPyodide({_makeSnapshot: true})``, ``makeMemorySnapshot()``), which
    the workers restore in about a second instead of booting Python (docs/DESIGN.md, "Instant
-   start"). Its name, size and sha256 are written into ``worker.mjs``, which checks them.
+   start"). Its parts' offsets, sizes and sha256 are written into ``worker.mjs``.
 5. ``cwmn.js`` (the embed stub, minified) with the API tables from ``cwmn_web.client.spec``
    and a build id that versions every asset URL (so assets are cached as immutable).
 6. A ``.gz`` beside each asset, which the server sends to browsers that accept gzip.
@@ -265,8 +265,9 @@ def write_snapshot(out: Path, snapshot: bytes) -> dict[str, Any]:
     for index, (offset, data) in enumerate(snapshot_parts(snapshot)):
         name = f"cwmn-web-{index}.snapshot"
         write_if_changed(out / name, data)
-        digest = hashlib.sha256(data).hexdigest()
-        parts.append({"file": name, "offset": offset, "bytes": len(data), "sha256": digest})
+        digest = base64.b64encode(hashlib.sha256(data).digest()).decode()
+        part = {"file": name, "offset": offset, "bytes": len(data), "integrity": f"sha256-{digest}"}
+        parts.append(part)
     names = {part["file"] for part in parts}
     for old in out.glob("cwmn-web-*.snapshot*"):
         if old.name.removesuffix(".gz") not in names:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import gzip
 import hashlib
 import json
@@ -150,7 +151,8 @@ def test_the_python_snapshot_is_listed_in_the_worker_and_served_immutable_gzippe
         assert response.headers["cache-control"] == IMMUTABLE
         assert response.headers["access-control-allow-origin"] == "*"
         assert len(response.content) == part["bytes"]
-        assert hashlib.sha256(response.content).hexdigest() == part["sha256"]
+        digest = base64.b64encode(hashlib.sha256(response.content).digest()).decode()
+        assert part["integrity"] == f"sha256-{digest}"  # the worker fetches with it (SRI)
         assert response.content.strip(b"\0")  # no part is only zeros
         whole[part["offset"] : part["offset"] + part["bytes"]] = response.content
     assert len(whole) == listed["bytes"]
