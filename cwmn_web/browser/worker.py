@@ -146,6 +146,8 @@ class WorkerBridge:
                 message.get("t"),
                 early=bool(message.get("early")),
             )
+        elif op == "capture failed":
+            controller.on_capture_failed(bool(message.get("early")))
         elif op == "audio":
             controller.on_audio(message)
         elif op == "call":

@@ -518,8 +518,6 @@ class HostController:
             value["privacy"] = True
         else:
             value["capture"] = self.site_capture_config()
-        if session.info.get("isReplay"):
-            value["isReplay"] = True
         self.ports.store(RESUME_KEY, value)
 
     async def _open_link(
@@ -699,12 +697,22 @@ class HostController:
         if early and self._handover.pending:
             self._handover.hold(kind, raw, t)
             return
-        if early and self._handover.dropped:
+        if early and not self._handover.adopted:  # dropped, failed, or never valid
             return
         session = self._session
         if session is None or self.privacy_enabled or self.state is not State.IN_SESSION:
             return
         session.send_capture(kind, raw, t)
+
+    def on_capture_failed(self, early: bool) -> None:
+        """The page's capture did not start (capture.mjs failed to load, or it threw). The
+        early capture is forgotten: a session resuming later starts capture afresh, one that
+        adopted it already restarts it now. A failure of the capture Python started is left
+        alone (the stub has logged it; restarting would fail the same way)."""
+        if not early:
+            return
+        if self._handover.fail() and self.state is State.IN_SESSION:
+            self.start_capture()
 
     # -- guests and settings ------------------------------------------------------------
     async def _invite_link(self, params: dict[str, Any]) -> str:

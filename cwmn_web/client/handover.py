@@ -35,7 +35,8 @@ def _rules(config: Any) -> dict[str, list[str]] | None:
 
 
 class EarlyCapture:
-    """``pending`` (frames held) → ``adopted`` (frames go to the session) or ``dropped``."""
+    """``pending`` (frames held) → ``adopted`` (frames go to the session) or ``dropped``;
+    ``none`` when the page started no early capture (or its config is not valid)."""
 
     def __init__(self, config: Any = None) -> None:
         self.config = _rules(config)
@@ -49,6 +50,10 @@ class EarlyCapture:
     @property
     def dropped(self) -> bool:
         return self.status == "dropped"
+
+    @property
+    def adopted(self) -> bool:
+        return self.status == "adopted"
 
     def hold(self, kind: str, raw: dict[str, Any], t: Any) -> None:
         """Keep a frame of the early capture until the session is resumed."""
@@ -68,6 +73,15 @@ class EarlyCapture:
         frames, self.frames = self.frames, []
         self.status = "adopted"
         return frames
+
+    def fail(self) -> bool:
+        """The early capture did not start (its module failed to load, or it threw): forget
+        it; True if the session had adopted it already (so capture must start afresh)."""
+        was_adopted = self.adopted
+        self.frames = []
+        if self.status != "none":
+            self.status = "dropped"
+        return was_adopted
 
     def drop(self) -> None:
         """Forget the held frames; later frames of the early capture are ignored."""

@@ -26,6 +26,18 @@ from .test_link_controller import (
     settle,
 )
 
+
+async def quiet(controller: HostController, ports: FakePorts) -> None:
+    """Every frame the controller sent so far has reached the fake server: its spawned sends
+    are done, and the server has taken everything off the wire (it records a message in the
+    step that takes it)."""
+    while controller._tasks:
+        await asyncio.gather(*controller._tasks)
+    client = ports.server.client
+    assert client is not None
+    await settle(client.outbox.empty)
+
+
 SNAPSHOT = {"nodes": [[1, 0, 1, "html", []], [2, 1, 3, None, 6]], "url": PAGE, "base": PAGE}
 SCROLL = {"id": 0, "x": 0, "y": 40}
 
@@ -98,7 +110,7 @@ def test_other_rules_restart_capture_and_drop_the_early_frames_unsent() -> None:
         controller.on_capture("scroll", SCROLL, 6.0, early=True)  # in flight: ignored
         controller.on_capture("snapshot", SNAPSHOT, 7.0)  # the restarted capture
         await settle(lambda: len(ports.server.frames) == 1)
-        await asyncio.sleep(0.01)
+        await quiet(controller, ports)
         assert [(f.seq, f.kind, f.t) for f in ports.server.frames] == [(1, "snapshot", 7)]
 
     run(body)
@@ -112,7 +124,7 @@ def test_privacy_on_at_the_server_stops_the_early_capture() -> None:
         assert controller.state is State.IN_SESSION and controller.privacy_enabled
         assert ports.captures == [(False, None)]
         controller.on_capture("scroll", SCROLL, 6.0, early=True)
-        await asyncio.sleep(0.01)
+        await quiet(controller, ports)
         assert ports.server.frames == []
         assert ports.stored["cwmn:session"] == {"token": "tok", "sessionId": "s1", "privacy": True}
 
@@ -138,7 +150,7 @@ def test_too_many_held_frames_fall_back_to_a_fresh_snapshot() -> None:
             controller.on_capture("scroll", {"id": 0, "x": 0, "y": i}, 5.0, early=True)
         await controller.boot()
         assert ports.captures[-1] == (True, SITE_CAPTURE)
-        await asyncio.sleep(0.01)
+        await quiet(controller, ports)
         assert ports.server.frames == []
 
     run(body)
@@ -235,5 +247,67 @@ def test_listeners_added_in_the_init_callback_see_the_resume() -> None:
         ports.on_event["init"] = lambda: controller.subscribe("session pending", 7)
         await controller.boot()
         assert ("session pending", (7,)) in ports.handles
+
+    run(body)
+
+
+def test_early_frames_are_ignored_when_the_early_config_is_not_valid() -> None:
+    async def body() -> None:
+        # A tampered resume entry: the stub captured, but the core cannot check its rules.
+        controller, ports = resumed_page(early={"mask": [1], "block": []})
+        controller.on_capture("snapshot", SNAPSHOT, 5.0, early=True)
+        await controller.boot()
+        assert controller.state is State.IN_SESSION
+        assert ports.captures[-1] == (True, SITE_CAPTURE)  # a fresh capture instead
+        controller.on_capture("scroll", SCROLL, 6.0, early=True)
+        await quiet(controller, ports)
+        assert ports.server.frames == []
+
+    run(body)
+
+
+def test_an_early_capture_that_failed_before_the_resume_is_restarted() -> None:
+    async def body() -> None:
+        controller, ports = resumed_page()
+        controller.on_capture_failed(early=True)
+        await controller.boot()
+        assert controller.state is State.IN_SESSION
+        assert ports.captures == [(True, SITE_CAPTURE)]
+
+    run(body)
+
+
+def test_an_adopted_early_capture_that_failed_restarts_from_a_fresh_snapshot() -> None:
+    async def body() -> None:
+        controller, ports = resumed_page()
+        await controller.boot()
+        assert controller.state is State.IN_SESSION
+        assert ports.captures == []  # adopted, with no frame yet
+        controller.on_capture_failed(early=True)
+        assert ports.captures == [(True, SITE_CAPTURE)]
+        controller.on_capture("snapshot", SNAPSHOT, 7.0)
+        await quiet(controller, ports)
+        assert [(f.seq, f.kind) for f in ports.server.frames] == [(1, "snapshot")]
+        controller.on_capture_failed(early=False)  # Python's own capture: left alone
+        assert len(ports.captures) == 1
+
+    run(body)
+
+
+def test_a_failed_early_capture_without_a_session_asks_nothing() -> None:
+    async def body() -> None:
+        controller, ports = resumed_page(token="stale")
+        controller.on_capture_failed(early=True)
+        await controller.boot()
+        assert controller.state is State.NO_SESSION
+        assert ports.captures == []
+
+    run(body)
+
+
+def test_the_resume_entry_has_no_unread_fields() -> None:
+    async def body() -> None:
+        _, ports = await in_session()
+        assert set(ports.stored["cwmn:session"] or {}) == {"token", "sessionId", "capture"}
 
     run(body)

@@ -96,7 +96,7 @@ def test_mute_audio_tells_the_page_and_survives_a_page_change() -> None:
         assert controller.view()["sessionInfo"]["audioMuted"] is True
         stored = ports.stored[RESUME_KEY]
         assert stored is not None
-        assert (stored["token"], stored["muted"], stored["isReplay"]) == ("tok", True, True)
+        assert (stored["token"], stored["muted"]) == ("tok", True) and "isReplay" not in stored
         assert await controller.call("replay.muteAudio", (False,)) is False
         error = await call_error(controller, "replay.muteAudio", "yes")
         assert error.code == "invalid_params"
