@@ -159,6 +159,8 @@ class GuestConnection:
         invited = link.guest_name if link.kind == "invite" else ""
         given = message.name.strip() or (seated.name if seated else "") or invited
         name = clean_guest_name(given or "")
+        if seated is not None:  # a new name is a rename, limited as set_name is
+            name = self.relay.join_name(session.id, seated.guest_id, seated.name, name)
         guest_id = seated.guest_id if seated else secrets.token_urlsafe(12)
         if link.kind != "public":
             bound = await run_in_threadpool(

@@ -237,6 +237,8 @@ class Relay:
         self.settings = settings
         self.store = store
         self.rooms: dict[str, LiveRoom] = {}
+        #: The clock of the rooms' rename limit (tests move it on).
+        self.clock: Callable[[], float] = time.monotonic
         self._tasks: set[asyncio.Task[None]] = set()
         # Sessions ended here whose store update may still be on its way.
         self._ended: OrderedDict[str, None] = OrderedDict()
@@ -619,7 +621,7 @@ class Relay:
         guests its labelled pointer, if they draw one. False if nothing changed; raises
         ``rate_limited`` when it renames too often."""
         room = live.room
-        if not room.rename(guest_id, name, time.monotonic()):
+        if not room.rename(guest_id, name, self.clock()):
             return False
         guest = room.guests[guest_id]
         if live.host is not None:
@@ -627,6 +629,15 @@ class Relay:
         if guest.pointer is not None and not room.muted(guest_id):
             self._to_guests(live, self._pointer_of(guest), but=guest_id)
         return True
+
+    def join_name(self, session_id: str, guest_id: str, before: str, name: str) -> str:
+        """The name a guest known as ``before`` joins with when it asks for ``name``: that
+        one, unless it is a rename sooner than the room's limit allows (one limit for
+        ``set_name`` and joins): then ``before``."""
+        live = self.rooms.get(session_id)
+        if live is None or name == before or live.room.take_rename(guest_id, self.clock()):
+            return name
+        return before
 
     def _to_everyone(self, live: LiveRoom, message: Message, but: str) -> None:
         text = codec.encode(message)

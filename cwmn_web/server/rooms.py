@@ -378,8 +378,8 @@ class Room:
 
     def remove_guest(self, guest_id: str) -> Guest | None:
         """The guest left (or was removed); what only a present guest needs is forgotten."""
-        for per_guest in (self._last_move, self._last_click, self._held_move, self._last_rename):
-            per_guest.pop(guest_id, None)
+        for per_guest in (self._last_move, self._last_click, self._held_move):
+            per_guest.pop(guest_id, None)  # a rename's time stays: see take_rename
         return self.guests.pop(guest_id, None)
 
     def mark_removed(self, guest_id: str) -> None:
@@ -449,12 +449,20 @@ class Room:
         guest = self.guests.get(guest_id)
         if guest is None:
             return False
-        if now - self._last_rename.get(guest_id, float("-inf")) < MIN_RENAME_INTERVAL:
+        if not self.take_rename(guest_id, now):
             raise RateLimited("a guest may change its name at most once a second")
-        self._last_rename[guest_id] = now
         if name == guest.name:
             return False
         self.guests[guest_id] = replace(guest, name=name)
+        return True
+
+    def take_rename(self, guest_id: str, now: float) -> bool:
+        """Count a rename of the guest at ``now`` (``set_name``, or a join under a new name);
+        False, and not counted, if it comes sooner than ``MIN_RENAME_INTERVAL`` after the
+        last one. Kept while the guest is away, so leaving and coming back is no way round."""
+        if now - self._last_rename.get(guest_id, float("-inf")) < MIN_RENAME_INTERVAL:
+            return False
+        self._last_rename[guest_id] = now
         return True
 
     def click(self, guest_id: str, now: float) -> bool:

@@ -30,6 +30,8 @@ from cwmn_web.server.store import guests as guest_rows
 from .live import Wire, eventually, guest, host
 
 if TYPE_CHECKING:
+    from starlette.testclient import TestClient
+
     from cwmn_web.server.store import Store
 
     from .conftest import LiveClient
@@ -103,10 +105,20 @@ def test_a_guest_renames_itself(live_client: LiveClient, store: Store) -> None:
         assert h.drain() == [] and cat.drain() == []
 
 
+class FakeClock:
+    def __init__(self, client: TestClient) -> None:
+        self.now = 1000.0
+        client.app.state.relay.clock = lambda: self.now  # type: ignore[attr-defined]
+
+    def later(self) -> None:
+        self.now += MIN_RENAME_INTERVAL
+
+
 def test_a_guest_that_comes_back_without_a_name_keeps_its_own(
     live_client: LiveClient, store: Store
 ) -> None:
     with live_client() as client, host(client) as h:
+        clock = FakeClock(client)
         h.start()
         token = h.link()
         with guest(client) as bob:
@@ -115,14 +127,56 @@ def test_a_guest_that_comes_back_without_a_name_keeps_its_own(
         with guest(client) as bob:
             assert bob.joined(token, name="").name == "Zoe"
         h.drain()
+        clock.later()
         with guest(client) as bob:  # a name given wins
             assert bob.joined(token, name="Zed").name == "Zed"
             # A second tab of the same guest, named otherwise: the host hears the new name.
+            clock.later()
             with guest(client) as again:
                 assert again.joined(token, name="Zoe").name == "Zoe"
                 pushes = h.drain()
         assert [m.guest["name"] for m in pushes if isinstance(m, GuestJoined)] == ["Zed"]
         assert [m.guest["name"] for m in pushes if isinstance(m, GuestUpdated)] == ["Zoe"]
+
+
+def test_leaving_and_coming_back_renamed_is_held_to_the_same_limit(
+    live_client: LiveClient, store: Store
+) -> None:
+    with live_client() as client, host(client) as h:
+        clock = FakeClock(client)
+        h.start()
+        token = h.link()
+        with guest(client) as bob:
+            bob.joined(token, name="Zoe")
+            assert isinstance(rename(bob, "Zed"), Ok)
+        # Back at once under a new name: the join is taken, the rename is not.
+        with guest(client) as bob:
+            assert bob.joined(token, name="Yves").name == "Zed"
+        with guest(client) as bob:
+            assert bob.joined(token, name="Zed").name == "Zed"  # no rename: no limit
+            reply = rename(bob, "Xan")
+            assert isinstance(reply, ErrorReply) and reply.code == "rate_limited"
+        h.drain()
+        clock.later()
+        with guest(client) as bob:
+            assert bob.joined(token, name="Yves").name == "Yves"
+            (updated,) = [m for m in h.drain() if isinstance(m, GuestJoined)]
+            assert updated.guest["name"] == "Yves"
+            reply = rename(bob, "Xan")  # that join was the rename of this second
+            assert isinstance(reply, ErrorReply) and reply.code == "rate_limited"
+        eventually(lambda: stored_names(store) == ["Yves"])
+
+
+def test_a_room_keeps_a_guests_last_rename_while_it_is_away() -> None:
+    room = Room("s1")
+    room.add_guest(Guest("g1", "Zoe", joined_at=0))
+    room.rename("g1", "Zed", now=10.0)
+    room.remove_guest("g1")
+    assert room.take_rename("g1", now=10.5) is False
+    room.add_guest(Guest("g1", "Zed", joined_at=0))
+    with pytest.raises(Exception, match="once a second"):
+        room.rename("g1", "Yves", now=10.9)
+    assert room.take_rename("g1", now=11.0) is True
 
 
 def test_a_name_past_the_limit_closes_the_socket(live_client: LiveClient) -> None:
