@@ -4,7 +4,8 @@
   'use strict';
   if (window.CwmnAPI && window.CwmnAPI.__cwmn) return; // embedded twice: keep the first
   var T = __CWMN_TABLES__, BUILD = '__CWMN_BUILD__', KEY = 'cwmn:session';
-  var IDLE_TIMEOUT = 2000, IDLE_FALLBACK = 50; // ms
+  var IDLE_TIMEOUT = 2000, IDLE_FALLBACK = 50, LOAD_CAP = 10000; // ms
+  var EARLY_MAX = 2000; // early frames queued before Python is ready; past it, none
   // Closed shadow roots are invisible later: remember them as the page creates them.
   var shadows = new WeakMap(), attach = Element.prototype.attachShadow;
   if (attach) {
@@ -27,7 +28,7 @@
   var cbs = new Map(), calls = new Map(), seq = 0, worker = null, ready = false;
   var outbox = [], local = false, failure = null, timings = { stub: performance.now() };
   var assets = server + '/assets/' + BUILD + '/', capture = null, mods = {}, early = null;
-  var resume = null, started = false, starter = null;
+  var resume = null, started = false, starter = null, queued = 0;
   try { resume = JSON.parse(sessionStorage.getItem(KEY)); } catch (e) { /* none */ }
   if (!resume || typeof resume !== 'object' || typeof resume.token !== 'string') resume = null;
   var mode = ds.start || 'idle';
@@ -41,6 +42,7 @@
   }
   function copy(v) { return v === undefined ? undefined : JSON.parse(JSON.stringify(v)); }
   function post(m) { if (ready) worker.postMessage(JSON.stringify(m)); else outbox.push(m); }
+  function stop(c) { if (c) c.then(function (m) { m.stop(); }).catch(function () { /* none */ }); }
   function uniq(list) { return list.filter(function (v, i) { return list.indexOf(v) === i; }); }
   function invoke(fn, args) {
     try { fn.apply(null, args); } catch (e) { console.error('CwmnAPI: an event callback threw', e); }
@@ -147,7 +149,7 @@
     failure = 'CWMN could not load from ' + server + ': ' + message;
     console.error(failure);
     local = true;
-    if (capture) capture.then(function (c) { c.stop(); });
+    stop(capture);
     capture = null;
     outbox.length = 0;
     calls.forEach(function (c) { c.reject(err('network', failure)); });
@@ -187,7 +189,7 @@
         else sessionStorage.removeItem(KEY);
       } catch (e) { /* storage disabled: no resume across pages */ }
     } else if (m.op === 'capture') {
-      if (capture) capture.then(function (c) { c.stop(); });
+      stop(capture);
       capture = m.start ? startCapture(m.config, false) : null;
     } else if (m.mod) { // cursors, consent dialog, recorder: static/<mod>.mjs
       (mods[m.mod] = mods[m.mod] || import(assets + m.mod + '.mjs'))
@@ -203,15 +205,27 @@
   }
 
   // Capture (static/capture.mjs), started by Python or, on the next page of a session, early.
+  // The early capture's frames wait for the worker; past EARLY_MAX they are dropped, the
+  // capture stops and Python, told nothing was captured early, starts capture afresh.
   function startCapture(config, isEarly) {
     var loading = import(assets + 'capture.mjs');
     loading.then(function (c) {
       return c.start(config, function (kind, data) {
+        if (isEarly && loading !== capture) return; // stopped or replaced
         var frame = { op: 'mirror', kind: kind, data: data, t: Date.now() };
+        if (isEarly && !ready && ++queued > EARLY_MAX) {
+          stop(capture);
+          capture = early = null;
+          outbox = outbox.filter(function (o) { return !o.early; });
+          return;
+        }
         if (isEarly) frame.early = true;
         post(frame);
       }, shadows);
-    }).catch(function (e) { console.error('CWMN: page capture failed', e); });
+    }).catch(function (e) {
+      console.error('CWMN: page capture failed', e);
+      if (isEarly && loading === capture) post({ op: 'capture failed', early: true });
+    });
     return loading;
   }
   if (!features.WebAssembly || !features.Worker) {
@@ -275,6 +289,12 @@
   } else {
     starter = startPython;
     if (document.readyState === 'complete') whenIdle();
-    else window.addEventListener('load', whenIdle);
+    else {
+      window.addEventListener('load', whenIdle);
+      // A load event that is late or never comes (a hung image or frame) waits no longer.
+      whenDomReady(function () {
+        setTimeout(function () { startPython('late-load'); }, LOAD_CAP);
+      });
+    }
   }
 })();

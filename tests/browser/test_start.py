@@ -162,3 +162,20 @@ def test_an_unknown_start_value_warns_and_starts_when_idle(
     wait_state(page, "no session")
     assert any('data-start="soon"' in w for w in warnings), warnings
     assert page.evaluate("CwmnAPI._debug().timings.startReason") == "idle"
+
+
+def test_a_load_event_that_never_comes_starts_python_ten_seconds_after_dom_ready(
+    open_page: Callable[..., Page], customer_site: PageServer
+) -> None:
+    page = open_page("about:blank", wait_for_state=None)
+    page.clock.install()  # the page's timers only: the worker keeps the real clock
+    held = HeldPage(page).open(customer_site.url("start-idle.html", hostname="localhost"))
+    page.clock.run_for(9_900)
+    assert held.workers() == []  # the image is still held: no load event, no start yet
+    page.clock.run_for(200)
+    assert held.wait_started()["readyState"] == "interactive"
+    assert held.timings()["startReason"] == "late-load"
+    page.clock.resume()
+    wait_state(page, "no session")  # 'init' and 'ready no session' fire without load
+    assert page.evaluate("document.readyState") == "interactive"
+    held.routes.clear()
