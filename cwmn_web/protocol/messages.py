@@ -304,6 +304,8 @@ class Joined(Message):
     """No host yet: the session waits for the person invited to host it (``host_name``)."""
     name: str = ""
     """The guest's name as the host sees it (the server's choice when the join named none)."""
+    navigating: bool = False
+    """The host is away because its page is changing (as ``HostStatus.navigating``)."""
 
 
 @dataclass(frozen=True)

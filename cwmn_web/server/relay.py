@@ -447,8 +447,8 @@ class Relay:
         if self.rooms.get(live.room.session_id) is not live or live.host is not host:
             return  # ended, or another connection took over
         live.host = None
-        live.room.detach_host()
         navigating = host.peer.close_code == CLOSE_GOING_AWAY
+        live.room.detach_host(navigating)
         self._to_guests(live, HostStatus(connected=False, navigating=navigating))
         self._start_grace(live)
 
@@ -526,6 +526,7 @@ class Relay:
                 color=room.guests[guest.guest_id].color,
                 waiting=room.waiting,
                 name=guest.name,
+                navigating=room.host_navigating,
             )
         )
         if room.privacy:

@@ -205,6 +205,8 @@ class Room:
     started_at: float = 0.0
     privacy: bool = False
     host_connected: bool = True
+    host_navigating: bool = False
+    """The host went away as a page does when it navigates (until a host attaches)."""
     waiting: bool = False
     """No host yet: the session waits for the person it invited to host it."""
     page_id: str = ""
@@ -337,7 +339,7 @@ class Room:
         unknown one) starts over at seq 0 and hears of every guest."""
         if self.host_connected:  # a takeover: the page knew everyone present
             self._known_to_host = dict(self.guests)
-        self.host_connected = True
+        self.host_connected, self.host_navigating = True, False
         self.stalled = False  # it resends what was not acknowledged
         self.snapshot_requested = False  # a request to the old connection may be lost
         known, self._known_to_host = self._known_to_host, {}
@@ -359,8 +361,9 @@ class Room:
         ]
         return HostReturn(acked, left, joined, renamed)
 
-    def detach_host(self) -> None:
-        self.host_connected = False
+    def detach_host(self, navigating: bool = False) -> None:
+        """The host's connection is gone (``navigating``: its page is changing)."""
+        self.host_connected, self.host_navigating = False, navigating
         self._known_to_host = dict(self.guests)
 
     # -- guests -----------------------------------------------------------------------------

@@ -148,6 +148,7 @@ class GuestSession:
         self.guest_id = ""
         self.color = ""
         self.navigating = False  # the host's page is changing: keep the picture, quietly
+        self.host_connected = True
         self._navigation_ends: float | None = None
         self.sanitizer = Sanitizer()
         self.backoff = Backoff()
@@ -253,7 +254,13 @@ class GuestSession:
             self.backoff.reset()
             self.guest_id, self.muted = message.guest_id, message.muted
             self.color = _color(message.color)
-            self.navigating, self._navigation_ends = False, None
+            self.host_connected = message.host_connected
+            # Joined while the host's page changes: the note, not the drop (its grace goes
+            # on from before a reconnect, else tick starts it).
+            if not (message.navigating and not message.host_connected):
+                self.navigating, self._navigation_ends = False, None
+            elif not self.navigating:
+                self.navigating, self._navigation_ends = True, None
             if self.name and message.name and message.name != self.name:
                 self._send.append(SetName(ref=NAME_REF, name=self.name))  # chosen meanwhile
             self._ops.append(
@@ -264,6 +271,7 @@ class GuestSession:
                     "hostName": message.host_name,
                     "paused": message.paused,
                     "hostConnected": message.host_connected,
+                    "navigating": self.navigating,
                     "muted": message.muted,
                     "color": self.color,
                     "waiting": message.waiting,
@@ -283,6 +291,7 @@ class GuestSession:
         elif isinstance(message, Paused):
             self._ops.append({"op": "status", "paused": message.paused})
         elif isinstance(message, HostStatus):
+            self.host_connected = message.connected
             if not message.connected:  # a page change, or a drop that shows at once
                 self.navigating, self._navigation_ends = message.navigating, None
             status = {"op": "status", "hostConnected": message.connected}
@@ -421,8 +430,10 @@ class GuestSession:
             self._ops.append({"op": "warning", "message": f"frame {message.seq}: {exc.message}"})
             return
         self._ops.append({"op": "frame", "seq": message.seq, "kind": message.kind, "data": data})
-        if message.kind == "snapshot" and self.navigating:
-            self._navigated()  # after the frame: the note goes with the new page in place
+        # After the frame: the note goes with the new page in place. While the host is
+        # away a snapshot is the old page's (what a guest joining then is sent first).
+        if message.kind == "snapshot" and self.navigating and self.host_connected:
+            self._navigated()
 
     def _navigated(self) -> None:
         """The page change is over (the next page came, or its grace ran out)."""

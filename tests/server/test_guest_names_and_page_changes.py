@@ -217,3 +217,39 @@ def test_a_host_socket_going_away_is_a_page_change(live_client: LiveClient) -> N
             assert bob.push() == HostStatus(connected=True)
         # Any other close (a dropped connection, a closed socket) is not.
         assert bob.push() == HostStatus(connected=False, navigating=False)
+
+
+def test_a_guest_joining_during_a_page_change_hears_of_it(live_client: LiveClient) -> None:
+    with live_client(host_grace_seconds=30) as client:
+        with host(client) as h:
+            started = h.start()
+            bobs, cats = h.link(), h.link()
+            with guest(client) as bob:
+                bob.joined(bobs)
+            h.ws.close(CLOSE_GOING_AWAY)
+        with guest(client) as bob:  # back (a reload, a reconnect) while the page changes
+            joined = bob.joined(bobs)
+            assert (joined.host_connected, joined.navigating) == (False, True)
+        with guest(client, device="device-b") as cat:  # and a first join
+            joined = cat.joined(cats)
+            assert (joined.host_connected, joined.navigating) == (False, True)
+            with host(client) as h:
+                h.resumed(started.resume_token, "p2")
+                assert cat.push() == HostStatus(connected=True)
+                with guest(client) as bob:
+                    joined = bob.joined(bobs)
+                    assert (joined.host_connected, joined.navigating) == (True, False)
+        # Any other drop is not a page change, for those who join after it either.
+        with guest(client) as bob:
+            joined = bob.joined(bobs)
+            assert (joined.host_connected, joined.navigating) == (False, False)
+
+
+def test_a_room_knows_its_host_is_changing_page_until_a_host_attaches() -> None:
+    room = Room("s1", page_id="p1")
+    room.detach_host(navigating=True)
+    assert (room.host_connected, room.host_navigating) == (False, True)
+    room.attach_host("p2")
+    assert (room.host_connected, room.host_navigating) == (True, False)
+    room.detach_host()
+    assert (room.host_connected, room.host_navigating) == (False, False)

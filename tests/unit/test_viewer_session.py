@@ -142,6 +142,7 @@ def test_connecting_says_hello_as_a_guest_then_joins() -> None:
             "color": "#2563eb",
             "waiting": False,
             "name": "Ann",  # an older server names none: the one the guest gave
+            "navigating": False,
         }
     ]
     assert session.page_ops() == []
@@ -846,6 +847,41 @@ def test_a_page_change_keeps_the_picture_until_the_next_snapshot() -> None:
     assert session.page_ops() == []
 
 
+def test_joining_while_the_host_changes_page_shows_the_note_not_the_drop() -> None:
+    session = GuestSession("tok", "Ann")
+    session.connected()
+    session.receive(joined(host_connected=False, navigating=True))
+    (op,) = session.page_ops()
+    assert (op["op"], op["hostConnected"], op["navigating"]) == ("joined", False, True)
+    # The old page's snapshot (what the server kept) does not end the page change.
+    session.receive(frame(5, "snapshot"))
+    assert [op["op"] for op in session.page_ops()] == ["frame"]
+    session.tick(50.0)  # the grace runs on the session's clock
+    assert session.next_due() == 50.0 + NAVIGATION_GRACE
+    # A reconnect during the change keeps its grace; the next page ends it.
+    assert session.lost() is not None
+    session.connected()
+    session.receive(joined(host_connected=False, navigating=True))
+    assert session.page_ops()[-1]["navigating"] is True
+    session.tick(51.0)
+    assert session.next_due() == 50.0 + NAVIGATION_GRACE
+    session.receive(codec.encode(HostStatus(connected=True)))
+    session.receive(frame(1, "snapshot"))
+    assert session.page_ops()[-1] == {"op": "status", "navigating": False}
+    assert session.next_due() is None
+
+
+def test_joining_while_the_host_is_gone_otherwise_shows_the_drop() -> None:
+    session = started()
+    session.receive(codec.encode(HostStatus(connected=False, navigating=True)))
+    session.tick(1.0)
+    session.lost()
+    session.connected()
+    session.receive(joined(host_connected=False))  # gone for good since: no note
+    assert session.page_ops()[-1]["navigating"] is False
+    assert not session.navigating and session.next_due() is None
+
+
 def test_a_host_that_does_not_come_back_is_shown_as_gone_after_the_grace() -> None:
     session = started()
     session.receive(codec.encode(HostStatus(connected=False, navigating=True)))
@@ -873,7 +909,7 @@ def test_the_loop_ends_a_page_change_on_its_own_clock() -> None:
     async def server(conn: WireConnection) -> None:
         await greet(conn, last_seq=0)
         await conn.push(HostStatus(connected=False, navigating=True))
-        while not any(op.get("navigating") is False for op in ops):
+        while {"op": "status", "navigating": False} not in ops:
             await asyncio.sleep(0)
         await conn.push(SessionEnded(session_id="s1"))
 
