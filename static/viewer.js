@@ -26,9 +26,12 @@
   };
   /** The quiet note while the host's next page loads (the last picture stays). */
   const NAVIGATING = 'Loading the next page\u2026';
-  /** Where this device remembers the name its guest typed (this server's origin only). */
+  /** Where this device remembers the name its guest last typed. This origin serves every
+      site's sessions (and a shared computer many people): the name is only ever offered in
+      the name card, never sent unasked. */
   const NAME_KEY = 'cwmn-guest-name';
-  const MAX_NAME = 100;
+  /** The server's name for a guest it knows by none. */
+  const DEFAULT_NAME = 'Guest';
   const MUTED = 'The host muted your pointer';
   const COLOR = /^#(?:[0-9a-f]{3,4}|[0-9a-f]{6}|[0-9a-f]{8})$/i;
   const DEFAULT_COLOR = '#e5484d';
@@ -469,7 +472,7 @@
         this.apply(message.kind, message.data);
       } else if (message.op === 'joined') {
         Object.assign(s, { connecting: false, reconnecting: false, paused: !!message.paused,
-          hostDown: message.hostConnected === false, navigating: false,
+          hostDown: message.hostConnected === false, navigating: !!message.navigating,
           waiting: !!message.waiting });
         this.hostName = message.hostName || '';
         this.color = color(message.color);
@@ -580,18 +583,12 @@
     return worker;
   }
 
-  function clean(name) {
-    return String(name || '').trim().slice(0, MAX_NAME).trim();
-  }
-
-  /** The name to join with: the link's (?name=), else the one this device remembers,
-      else '' (the server's: "Guest", or the one it knows); `ask` when the guest should
-      be asked for one. */
+  /** The name to join with: the link's (?name=, as given: the worker cleans names), else
+      '' (the server's choice: the guest's name on this link, an invite's, else "Guest")
+      and `ask` the guest. */
   function startName() {
     const given = new URLSearchParams(location.search).get('name');
-    if (given !== null) return { name: clean(given) || 'Guest', ask: false };
-    const kept = clean(attempt(() => localStorage.getItem(NAME_KEY)));
-    return kept ? { name: kept, ask: false } : { name: '', ask: true };
+    return given !== null ? { name: given, ask: false } : { name: '', ask: true };
   }
 
   /** Ask the guest's name in a small card over a corner: the page goes on behind it. */
@@ -600,10 +597,12 @@
     if (!form) return;
     const input = form.elements.name;
     let edited = false;
-    input.value = 'Guest';
+    const kept = String(attempt(() => localStorage.getItem(NAME_KEY)) || '').trim();
+    input.value = kept || DEFAULT_NAME; // a suggestion: sent only if the guest submits it
     input.addEventListener('input', () => { edited = true; });
     viewer.onJoined = (message) => { // the server may know a better name (an invite's)
       if (edited || form.hidden || !message.name || message.name === input.value) return;
+      if (kept && message.name === DEFAULT_NAME) return; // it knows none: keep the offer
       input.value = message.name;
       if (document.activeElement === input) input.select();
     };
@@ -613,8 +612,9 @@
     form.addEventListener('submit', (event) => {
       event.preventDefault();
       form.hidden = true;
-      const name = clean(input.value) || 'Guest';
-      attempt(() => localStorage.setItem(NAME_KEY, name));
+      const name = input.value; // as typed: the worker cleans it as the server does
+      attempt(() => (name.trim() ? localStorage.setItem(NAME_KEY, name.trim())
+        : localStorage.removeItem(NAME_KEY)));
       viewer.setName(name);
     }, { once: true });
   }

@@ -172,7 +172,7 @@ def test_the_viewer_worker_joins_builds_reconnects_and_ends(
     summary = [describe(op) for op in ops if op["op"] != "marks"]
     assert summary == [
         "status:connecting",  # the page, at once
-        "joined:color,guestId,hostConnected,hostName,muted,name,paused,sessionId,waiting",
+        "joined:color,guestId,hostConnected,hostName,muted,name,navigating,paused,sessionId,waiting",
         "frame:1",
         "frame:2",
         "frame:3",
@@ -180,7 +180,7 @@ def test_the_viewer_worker_joins_builds_reconnects_and_ends(
         "status:paused",
         "status:hostConnected,navigating",
         "status:reconnecting",
-        "joined:color,guestId,hostConnected,hostName,muted,name,paused,sessionId,waiting",
+        "joined:color,guestId,hostConnected,hostName,muted,name,navigating,paused,sessionId,waiting",
         "status:hostConnected,navigating",
         "frame:4",
         "status:ended",
@@ -298,8 +298,9 @@ def test_the_join_page_shows_the_page_at_once_and_asks_the_name_aside_under_its_
 ) -> None:
     """The real /join/TOKEN page of the server, its link naming nobody: the guest joins as
     "Guest" and sees the host's page while the name card is still open in a corner; the name
-    it then gives reaches the host's guest list; the next visit remembers it. No CSP
-    violation (no inline script or handler)."""
+    it then gives reaches the host's guest list; another link opened on this device offers
+    it in the card and sends it only once the guest submits it. No CSP violation (no inline
+    script or handler)."""
     host, link = host_session(open_page, customer_site)
     guest = guest_context.new_page()
     problems: list[str] = []
@@ -337,12 +338,21 @@ def test_the_join_page_shows_the_page_at_once_and_asks_the_name_aside_under_its_
             "window.__cwmnLog.events.filter((e) => e.name === 'roomdata update').pop().args[0]"
         )
         assert [g["name"] for g in roomdata] == ["Zoe"]
-        # The next visit on this device (it takes the guest over) joins as Zoe, unasked.
+        # Another link opened on this device (any site's session, or someone else at this
+        # computer): the remembered name is offered in the card, never sent unasked.
+        other = settle(host, "CwmnAPI.guest.getInviteLink()")["value"]
+        assert other != link
         again = guest_context.new_page()
-        again.goto(link)
+        again.goto(other)
         again.frame_locator("iframe.cwmn-frame").locator("#title").wait_for(timeout=60_000)
+        host.wait_for_function("CwmnAPI.guest.getGuestList().length === 2")
+        assert again.locator("#cwmn-name").is_visible()
+        assert again.input_value("#cwmn-name-input") == "Zoe"
+        names = "CwmnAPI.guest.getGuestList().map((g) => g.name).sort()"
+        assert host.evaluate(names) == ["Guest", "Zoe"]
+        again.click("#cwmn-name button")  # the guest takes the offer
         assert again.locator("#cwmn-name").is_hidden()
-        assert host.evaluate("CwmnAPI.guest.getGuestList().map((g) => g.name)") == ["Zoe"]
+        host.wait_for_function(f"JSON.stringify({names}) === JSON.stringify(['Zoe', 'Zoe'])")
         assert settle(host, "CwmnAPI.session.endSession()")["ok"]
         again.wait_for_function("!window.cwmnViewer.status.hidden")
         assert again.text_content(".cwmn-status") == "The session has ended"
