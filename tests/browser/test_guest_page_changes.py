@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from playwright.sync_api import BrowserContext, Page
+from playwright.sync_api import BrowserContext, Page, Route
 
 from cwmn_web.testing import PageServer
 
@@ -67,3 +67,43 @@ def test_guests_keep_the_last_picture_while_the_host_changes_page(
         assert settle(host, "CwmnAPI.session.endSession()")["ok"]
     finally:
         guest.close()
+
+
+def test_a_guest_who_joins_while_the_host_is_between_pages_gets_the_note(
+    open_page: Callable[..., Page],
+    customer_site: PageServer,
+    guest_context: BrowserContext,
+    guests: list[Page],
+) -> None:
+    host, _ = host_session(open_page, customer_site)
+    second = settle(host, "CwmnAPI.guest.getInviteLink()")
+    assert second["ok"], second
+    # The next page's stub stays unanswered: the old page (and its socket, closed 1001) is
+    # gone, the new one cannot resume the session until the test lets it.
+    held: list[Route] = []
+    host.route("**/cwmn.js", lambda route: held.append(route))
+    with host.expect_request("**/cwmn.js"), host.expect_navigation(wait_until="commit"):
+        host.click("#next")
+    guest, frame = join(guest_context, second["value"], name="Late")
+    guests.append(guest)
+    guest.wait_for_function(
+        "window.cwmnViewer && !window.cwmnViewer.note.hidden"
+        " && window.cwmnViewer.note.getClientRects().length > 0",
+        timeout=60_000,
+    )
+    assert held, "the next page's stub was not held"
+    assert guest.evaluate("window.cwmnViewer.note.textContent") == "Loading the next page\u2026"
+    assert guest.evaluate("window.cwmnViewer.status.hidden") is True
+    frame.locator("#title", has_text="Host page one").wait_for()  # the last picture
+    guest.evaluate(WATCH)
+    for route in held:
+        route.continue_()
+    held.clear()
+    wait_state(host, "in session")
+    frame.locator("#title", has_text="Host page two").wait_for(timeout=60_000)
+    guest.wait_for_function("window.__gap.done === true")
+    seen = guest.evaluate("window.__gap")
+    assert (seen["blank"], seen["overlay"]) == (0, 0), seen
+    guest.wait_for_function("window.cwmnViewer.note.hidden")
+    assert guest.evaluate("window.cwmnViewer.status.hidden") is True
+    assert settle(host, "CwmnAPI.session.endSession()")["ok"]
