@@ -207,8 +207,10 @@
   // Capture (static/capture.mjs), started by Python or, on the next page of a session, early.
   // The early capture's frames wait for the worker; past EARLY_MAX they are dropped, the
   // capture stops and Python, told nothing was captured early, starts capture afresh.
+  var failures = 0;
   function startCapture(config, isEarly) {
-    var loading = import(assets + 'capture.mjs');
+    // Firefox keeps a failed import for the page's life: a retry needs another URL.
+    var loading = import(assets + 'capture.mjs' + (failures ? '?retry=' + failures : ''));
     loading.then(function (c) {
       return c.start(config, function (kind, data) {
         if (isEarly && loading !== capture) return; // stopped or replaced
@@ -223,6 +225,7 @@
         post(frame);
       }, shadows);
     }).catch(function (e) {
+      failures++;
       console.error('CWMN: page capture failed', e);
       if (isEarly && loading === capture) post({ op: 'capture failed', early: true });
     });
