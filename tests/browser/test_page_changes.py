@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from playwright.sync_api import BrowserContext, Page, Route
+from playwright.sync_api import BrowserContext, FrameLocator, Page, Route
 
 from cwmn_web.testing import CwmnServer, PageServer
 
@@ -49,6 +49,20 @@ def page_frames(text: str) -> list[dict[str, Any]]:
     return frames
 
 
+def on_page_one(
+    open_page: Callable[..., Page],
+    customer_site: PageServer,
+    guest_context: BrowserContext,
+    guests: list[Page],
+) -> tuple[Page, FrameLocator]:
+    """A host sharing nav1.html and a guest's view of it, once the guest sees it."""
+    host, link = host_session(open_page, customer_site, "nav1.html")
+    guest, frame = join(guest_context, link)
+    guests.append(guest)
+    frame.locator("#title", has_text="Nav page one").wait_for()
+    return host, frame
+
+
 def test_guests_follow_the_host_to_the_next_page_with_the_early_capture(
     open_page: Callable[..., Page],
     customer_site: PageServer,
@@ -56,10 +70,7 @@ def test_guests_follow_the_host_to_the_next_page_with_the_early_capture(
     guest_context: BrowserContext,
     guests: list[Page],
 ) -> None:
-    host, link = host_session(open_page, customer_site, "nav1.html")
-    guest, frame = join(guest_context, link)
-    guests.append(guest)
-    frame.locator("#title", has_text="Nav page one").wait_for()
+    host, frame = on_page_one(open_page, customer_site, guest_context, guests)
     entry = json.loads(host.evaluate("sessionStorage.getItem('cwmn:session')"))
     assert ".cwmn-mask" in entry["capture"]["mask"] and "privacy" not in entry
     offset = log_size(cwmn_server)
@@ -98,10 +109,7 @@ def test_with_privacy_on_the_next_page_captures_nothing_early(
     guest_context: BrowserContext,
     guests: list[Page],
 ) -> None:
-    host, link = host_session(open_page, customer_site, "nav1.html")
-    guest, frame = join(guest_context, link)
-    guests.append(guest)
-    frame.locator("#title", has_text="Nav page one").wait_for()
+    host, frame = on_page_one(open_page, customer_site, guest_context, guests)
     assert settle(host, "CwmnAPI.privacy.setEnabled(true)")["ok"]
     entry = json.loads(host.evaluate("sessionStorage.getItem('cwmn:session')"))
     assert entry["privacy"] is True and "capture" not in entry
@@ -135,10 +143,7 @@ def test_when_the_early_capture_fails_python_captures_the_next_page(
 ) -> None:
     # Firefox keeps a failed module import in the page's module map: the stub's retry must
     # import capture.mjs under another URL, or the next page is never captured there.
-    host, link = host_session(open_page, customer_site, "nav1.html")
-    guest, frame = join(guest_context, link)
-    guests.append(guest)
-    frame.locator("#title", has_text="Nav page one").wait_for()
+    host, frame = on_page_one(open_page, customer_site, guest_context, guests)
     # The next page's first import of capture.mjs (the stub's early one) fails; later ones
     # (Python's capture) go through.
     requests: list[str] = []
