@@ -36,6 +36,7 @@ run: browsers build db
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 
 unit: $(VENV)/.installed
 	$(PY) -m pytest tests/unit tests/server -q

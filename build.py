@@ -35,7 +35,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))
 
-import rjsmin  # noqa: E402
+import rjsmin  # type: ignore[import-untyped]  # noqa: E402
 
 from cwmn_web import __version__  # noqa: E402
 from cwmn_web.client.spec import stub_tables  # noqa: E402

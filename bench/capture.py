@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from playwright.sync_api import Page
+from playwright.sync_api import BrowserContext, Page
 
 from cwmn_web.client.mirror import MirrorEncoder
 
@@ -99,7 +99,7 @@ RRWEB_STORM = """async () => {
 PLAIN_STORM = """() => { const t0 = performance.now(); storm(); return performance.now() - t0; }"""
 
 
-def _page(context: Any, url: str) -> Page:
+def _page(context: BrowserContext, url: str) -> Page:
     page = context.new_page()
     page.goto(url)
     page.wait_for_function("window.nodeCount > 0")

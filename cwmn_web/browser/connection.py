@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, Self
 
 from js import WebSocket  # type: ignore[import-not-found]
 from pyodide.ffi import create_proxy  # type: ignore[import-not-found]
@@ -34,7 +34,7 @@ class BrowserConnection:
         self.ws.onopen, self.ws.onmessage, self.ws.onclose, self.ws.onerror = self._proxies
 
     @classmethod
-    async def open(cls, url: str) -> BrowserConnection:
+    async def open(cls, url: str) -> Self:
         conn = cls(url)
         await conn.opened
         return conn

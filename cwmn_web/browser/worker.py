@@ -136,7 +136,7 @@ class WorkerBridge:
         elif op == "off":
             controller.unsubscribe(message["id"])
         elif op == "echo":
-            future = self._echoes.get(message.get("id"))
+            future = self._echoes.get(int(message.get("id") or 0))
             if future is not None and not future.done():
                 future.set_result(None)
         elif op == "mirror":

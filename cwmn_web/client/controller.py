@@ -787,7 +787,7 @@ class HostController:
     async def _set_privacy(self, params: dict[str, Any]) -> bool:
         """Privacy on: capture stops in the page at once, so nothing more leaves it."""
         session = self._require_session()
-        enabled = params["enabled"]
+        enabled = bool(params["enabled"])  # validated as a boolean
         if enabled == self.privacy_enabled:
             return enabled
         if enabled:

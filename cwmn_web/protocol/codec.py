@@ -9,7 +9,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-from functools import cache
 from typing import Any
 
 from ..errors import ProtocolError
@@ -41,10 +40,16 @@ def encode(message: Message) -> str:
     )
 
 
-@cache
+_FIELDS: dict[str, dict[str, tuple[type, ...]]] = {}
+
+
 def _field_types(cls: type[Message]) -> dict[str, tuple[type, ...]]:
-    hints = {f.name: f.type for f in dataclasses.fields(cls)}
-    return {name: _SCALARS[str(t)] for name, t in hints.items()}
+    """The JSON types each field of ``cls`` accepts (worked out once per message type)."""
+    fields = _FIELDS.get(cls.type)
+    if fields is None:
+        fields = {f.name: _SCALARS[str(f.type)] for f in dataclasses.fields(cls)}
+        _FIELDS[cls.type] = fields
+    return fields
 
 
 def decode_obj(obj: Any) -> Message:
@@ -67,7 +72,7 @@ def decode_obj(obj: Any) -> Message:
         if isinstance(value, list) and not all(isinstance(v, str) for v in value):
             raise ProtocolError(f"{kind}.{name} must be a list of strings")
         limit = cls.max_chars.get(name)
-        if limit is not None and len(value) > limit:
+        if limit is not None and isinstance(value, str | list) and len(value) > limit:
             raise ProtocolError(f"{kind}.{name} is longer than {limit} characters")
         values[name] = value
     return cls(**values)

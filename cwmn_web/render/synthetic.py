@@ -33,7 +33,7 @@ CSS = (
 
 def block_page(
     color: str, text: str = "Replay", viewport: tuple[int, int] = (1280, 720), filler: int = 0
-) -> dict:
+) -> dict[str, Any]:
     """Snapshot data (wire format) of the block page; ``filler`` paragraphs of text below the
     block make it heavier to lay out and paint (ids from 100)."""
     nodes: list[list[Any]] = [
@@ -61,7 +61,7 @@ def block_page(
     }
 
 
-def block_change(color: str, text: str | None = None) -> dict:
+def block_change(color: str, text: str | None = None) -> dict[str, Any]:
     """Mutations data: the block turns ``color`` (and the text reads ``text``)."""
     data: dict[str, Any] = {"attrs": [[BLOCK, "style", f"background:{color}"]]}
     if text is not None:

@@ -32,7 +32,7 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import CursorResult, Engine
 
 from .config import DEFAULT_DOMAINS
 from .sites import Site, domain_matches, normalise_domain
@@ -187,6 +187,14 @@ replays = Table(
 )
 
 
+def _inserted_id(result: CursorResult[Any]) -> int:
+    """The primary key of the row an INSERT made."""
+    key = result.inserted_primary_key
+    if key is None:
+        raise RuntimeError("the database gave no id for the new row")
+    return int(key[0])
+
+
 @dataclass(frozen=True)
 class SessionRecord:
     id: str
@@ -310,9 +318,9 @@ class Store:
         metadata.create_all(self.engine)
         with self.engine.begin() as db:
             if db.execute(select(sites.c.id).limit(1)).first() is None:
-                site_id = db.execute(
-                    sites.insert().values(name="default", settings="{}")
-                ).inserted_primary_key[0]
+                site_id = _inserted_id(
+                    db.execute(sites.insert().values(name="default", settings="{}"))
+                )
                 for domain in DEFAULT_DOMAINS:
                     db.execute(domains.insert().values(domain=domain, site_id=site_id))
 
@@ -324,9 +332,7 @@ class Store:
             site_id = (
                 row[0]
                 if row
-                else db.execute(
-                    sites.insert().values(name=site_name, settings="{}")
-                ).inserted_primary_key[0]
+                else _inserted_id(db.execute(sites.insert().values(name=site_name, settings="{}")))
             )
             exists = db.execute(select(domains.c.site_id).where(domains.c.domain == domain)).first()
             if exists is None:
@@ -354,7 +360,7 @@ class Store:
             Site(
                 r.id,
                 r.name,
-                tuple(sorted(d for d, s in pairs if s == r.id)),
+                tuple(sorted(str(d) for d, s in pairs if s == r.id)),
                 json.loads(r.settings),
             )
             for r in rows
@@ -603,6 +609,8 @@ class Store:
             row = db.execute(
                 select(guests).where(guests.c.guest_id == (row.guest_id if row else guest_id))
             ).first()
+        if row is None:
+            raise RuntimeError(f"guest {guest_id} was not stored")
         return GuestRecord(**row._mapping)
 
     def rename_guest(self, guest_id: str, name: str) -> None:
@@ -727,7 +735,7 @@ class Store:
     ) -> int:
         """Keep a message in the outbox instead of delivering it; returns its id."""
         with self.engine.begin() as db:
-            return int(
+            return _inserted_id(
                 db.execute(
                     outbox.insert().values(
                         invite_id=invite_id,
@@ -739,7 +747,7 @@ class Store:
                         link=link,
                         created_at=time.time() if now is None else now,
                     )
-                ).inserted_primary_key[0]
+                )
             )
 
     def outbox_messages(self, limit: int = 50) -> list[OutboxRecord]:

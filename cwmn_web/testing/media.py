@@ -9,6 +9,7 @@ import re
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ..render.ffmpeg import find_ffmpeg, find_ffprobe
 
@@ -35,7 +36,7 @@ def probe(path: Path) -> VideoInfo:
     ).stdout
     data = json.loads(out)
     streams = data.get("streams", [])
-    video = next((s for s in streams if s.get("codec_type") == "video"), {})
+    video: dict[str, Any] = next((s for s in streams if s.get("codec_type") == "video"), {})
     return VideoInfo(
         duration=float(data["format"]["duration"]),
         codecs=[(s.get("codec_type", ""), s.get("codec_name", "")) for s in streams],

@@ -244,7 +244,8 @@ def _node_id(value: Any) -> int | None:
 def _number(value: Any, low: float = -MAX_COORD, high: float = MAX_COORD) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         raise ProtocolError(f"expected a number, got {value!r}")
-    return min(max(value, low), high)
+    clamped: float = min(max(value, low), high)
+    return clamped
 
 
 def _element_dropped(tag: str, attrs: dict[str, str]) -> bool:
@@ -426,7 +427,8 @@ class Sanitizer:
                 attrs += [name, safe]
         return [node_id, parent, ELEMENT, tag, attrs]
 
-    def _drop(self, node_id: int) -> None:
+    def _drop(self, node_id: int) -> list[Any] | None:
+        """Forget ``node_id`` (and what it was); a dropped record is None."""
         self.dropped.add(node_id)
         self._special.pop(node_id, None)
         self._style_texts.pop(node_id, None)

@@ -121,7 +121,7 @@ def html_email(
 def parse_sender(value: str) -> Address:
     """``CWMN_MAIL_FROM`` (``Name <addr>`` or ``addr``) as one address; ValueError if not."""
     header = policy.SMTP.header_factory("From", value)
-    addresses = getattr(header, "addresses", ())
+    addresses: tuple[Address, ...] = getattr(header, "addresses", ())
     if len(addresses) != 1 or header.defects or "@" not in addresses[0].addr_spec:
         raise ValueError(f"CWMN_MAIL_FROM {value!r} is not one email address")
     address: Address = addresses[0]

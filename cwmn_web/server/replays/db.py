@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, case, delete, or_, select, update
+from sqlalchemy import ColumnElement, and_, case, delete, or_, select, update
 from sqlalchemy.engine import Connection, Engine
 
 from ...protocol.messages import REPLAY_STATUSES
@@ -201,7 +201,7 @@ class ReplayStore:
         with self.engine.begin() as db:
             for (replay_id,) in db.execute(select(replays.c.id).where(*spent)).all():
                 error = f"rendering stopped {max_attempts} times without finishing"
-                self._fail(db, replay_id, error, *spent)
+                self._fail(db, str(replay_id), error, *spent)
         takeable = or_(replays.c.status == "queued", stale)
         query = select(replays.c.id).where(takeable).order_by(replays.c.ended_at).limit(5)
         with self.engine.connect() as db:
@@ -360,7 +360,7 @@ class ReplayStore:
         :data:`SEND_STALE_SECONDS` ago (it died mid-send); how many."""
         stamp = time.time() if now is None else now
         beat = replays.c.heartbeat_at
-        stale = (
+        stale: tuple[ColumnElement[bool], ...] = (
             replays.c.status == "complete",
             replays.c.send_status == "sending",
             or_(beat.is_(None), beat < stamp - SEND_STALE_SECONDS),

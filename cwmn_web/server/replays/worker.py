@@ -215,7 +215,7 @@ class RenderWorker:
                 log.exception("replay %s: heartbeat failed", replay_id)
 
     def _progress(self, replay_id: str) -> Callable[[Any], None]:
-        last = {"at": 0.0, "stage": ""}
+        last: dict[str, Any] = {"at": 0.0, "stage": ""}
 
         def report(progress: Any) -> None:
             now = time.monotonic()
