@@ -71,7 +71,7 @@ async function restore() {
   // to size the memory: hand it the array at once and fill it while the wasm compiles;
   // the module is given back (and the bytes restored) once every part is in.
   const snapshot = new Uint8Array(SNAPSHOT.bytes);
-  const filled = fetchSnapshot(new URL('./pyodide/', import.meta.url), snapshot);
+  const filled = fetchSnapshot(base, snapshot);
   filled.catch(() => {}); // reported through createPyodideModule below
   const { default: create } = await import('./pyodide/pyodide.asm.mjs');
   const createPyodideModule = async (settings) => {

@@ -40,16 +40,11 @@ def encode(message: Message) -> str:
     )
 
 
-_FIELDS: dict[str, dict[str, tuple[type, ...]]] = {}
-
-
-def _field_types(cls: type[Message]) -> dict[str, tuple[type, ...]]:
-    """The JSON types each field of ``cls`` accepts (worked out once per message type)."""
-    fields = _FIELDS.get(cls.type)
-    if fields is None:
-        fields = {f.name: _SCALARS[str(f.type)] for f in dataclasses.fields(cls)}
-        _FIELDS[cls.type] = fields
-    return fields
+#: The JSON types each field of each message type accepts.
+_FIELDS: dict[str, dict[str, tuple[type, ...]]] = {
+    kind: {f.name: _SCALARS[str(f.type)] for f in dataclasses.fields(cls)}
+    for kind, cls in MESSAGE_TYPES.items()
+}
 
 
 def decode_obj(obj: Any) -> Message:
@@ -61,7 +56,7 @@ def decode_obj(obj: Any) -> Message:
     if cls is None:
         raise ProtocolError(f"unknown message type {kind!r}")
     values: dict[str, Any] = {}
-    for name, allowed in _field_types(cls).items():
+    for name, allowed in _FIELDS[cls.type].items():
         if name not in obj:
             continue
         value = obj[name]
