@@ -566,7 +566,9 @@
     worker.onmessage = (event) => {
       const message = attempt(() => JSON.parse(event.data));
       if (!message) return;
-      if (message.op === 'ready') {
+      if (Array.isArray(message)) { // the session's ops of one turn: applied in one task
+        for (const op of message) viewer.handle(op);
+      } else if (message.op === 'ready') {
         ready = true;
         boot();
       } else {

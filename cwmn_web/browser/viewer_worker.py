@@ -5,7 +5,9 @@ name}}`` (``name`` empty: the server picks one), then the guest's own pointer: `
 "pointer", x, y, visible}`` and ``{op: "click", x, y}`` (host document coordinates, CSS px),
 and the name the guest chose: ``{op: "name", name}``. Worker → page: ``ready``, then the session's
 ops: ``joined``, ``frame`` (sanitized), ``status``, ``pointer`` and ``click`` (other guests'),
-``warning`` (cwmn_web.viewer.session). The rules live there; this only does I/O.
+``warning`` (cwmn_web.viewer.session), posted as one JSON array per turn of the event loop
+so that the page applies a new page and the note's end in the same task (never a painted
+frame between them). The rules live there; this only does I/O.
 """
 
 from __future__ import annotations
@@ -43,9 +45,21 @@ class ViewerBridge:
         self.session: GuestSession | None = None
         self._task: asyncio.Task[None] | None = None
         self._listener = create_proxy(self.on_message)
+        self._batch: list[dict[str, Any]] = []
 
     def post(self, message: dict[str, Any]) -> None:
+        """Send one op to the page on its own."""
         self.scope.postMessage(json.dumps(message, separators=(",", ":")))
+
+    def queue(self, message: dict[str, Any]) -> None:
+        """Send a session op with the others queued in this turn of the event loop."""
+        if not self._batch:
+            asyncio.get_running_loop().call_soon(self._post_batch)
+        self._batch.append(message)
+
+    def _post_batch(self) -> None:
+        batch, self._batch = self._batch, []
+        self.scope.postMessage(json.dumps(batch, separators=(",", ":")))
 
     def on_message(self, event: Any) -> None:
         try:
@@ -76,7 +90,7 @@ class ViewerBridge:
         url = guest_ws_url(str(config["server"]))
         self.session = GuestSession(str(config["token"]), str(config.get("name") or ""))
         self._task = asyncio.ensure_future(
-            self.session.run(lambda: ClosingConnection.open(url), self.post, clock=time.monotonic)
+            self.session.run(lambda: ClosingConnection.open(url), self.queue, clock=time.monotonic)
         )
 
 

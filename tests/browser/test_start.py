@@ -7,6 +7,7 @@ Each page's load event is held back by an image the test answers only when it ch
 from __future__ import annotations
 
 import base64
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -168,7 +169,10 @@ def test_a_load_event_that_never_comes_starts_python_ten_seconds_after_dom_ready
     open_page: Callable[..., Page], customer_site: PageServer
 ) -> None:
     page = open_page("about:blank", wait_for_state=None)
-    page.clock.install()  # the page's timers only: the worker keeps the real clock
+    # The page's timers only (the worker keeps the real clock), paused: an installed clock
+    # follows real time, and a slow browser may take more than the margin below to load.
+    page.clock.install()
+    page.clock.pause_at(int(time.time() * 1000) + 1000)
     held = HeldPage(page).open(customer_site.url("start-idle.html", hostname="localhost"))
     page.clock.run_for(9_900)
     assert held.workers() == []  # the image is still held: no load event, no start yet
