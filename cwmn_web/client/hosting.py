@@ -30,7 +30,7 @@ from .link import Link
 from .mirror import MirrorEncoder
 from .outbox import Outbox
 from .states import State, Trigger
-from .throttle import Throttle
+from ..timing import Throttle
 
 __all__ = ["CONNECT_TIMEOUT", "RECONNECT_DELAYS", "HostSession", "SessionEvents"]
 

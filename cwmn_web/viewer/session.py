@@ -24,7 +24,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
-from ..client.throttle import POINTER_INTERVAL, Throttle
+from ..timing import POINTER_INTERVAL, Throttle
 from ..errors import CwmnError, ProtocolError
 from ..protocol import codec
 from ..protocol.messages import (
