@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from enum import StrEnum
+
 __all__ = [
     "CODES",
     "CwmnError",
+    "ErrorCode",
+    "Incompatible",
     "InvalidParams",
     "InvalidState",
     "InviteFailed",
@@ -14,116 +19,164 @@ __all__ = [
     "NotImplementedCapability",
     "ProtocolError",
     "RateLimited",
+    "Timeout",
     "Unauthorized",
 ]
 
-#: Every code the SDK can report, with what it means. A shipped code never changes.
-CODES: dict[str, str] = {
-    "invalid_state": "The function is not valid in the current state.",
-    "invalid_params": "A parameter is missing, of the wrong type, or out of range.",
-    "unauthorized": "This page's domain is not authorized to use CWMN.",
-    "incompatible": "This browser lacks a feature CWMN needs.",
-    "network": "The CWMN server could not be reached or the connection broke.",
-    "timeout": "The server did not answer in time.",
-    "rate_limited": "Too many requests; try again later.",
-    "not_found": "The guest, session or link does not exist.",
-    "not_implemented": "This capability is not available in this version of cwmn_web.",
-    "protocol": "A peer sent a message that breaks the protocol.",
-    "server_error": "The server failed while handling the request.",
-    "link_invalid": "The link does not exist, was revoked, or has expired.",
-    "link_used": "The private link was already used on another device.",
-    "session_ended": "The session has ended.",
-    "room_full": "The session already has as many guests as its site allows.",
-    "cookies_required": "The browser sent no device cookie; a private link needs one.",
-    "guest_removed": "The host removed this guest from the session.",
-    "public_link_disabled": "The host turned the session's public link off.",
-    "invite_failed": "The mail server or SMS provider refused the invite (its reply says why).",
-    "invite_unavailable": "The server could not reach its mail server or SMS provider; "
+
+class ErrorCode(StrEnum):
+    """Every code the SDK can report. A shipped code never changes."""
+
+    INVALID_STATE = "invalid_state"
+    INVALID_PARAMS = "invalid_params"
+    UNAUTHORIZED = "unauthorized"
+    INCOMPATIBLE = "incompatible"
+    NETWORK = "network"
+    TIMEOUT = "timeout"
+    RATE_LIMITED = "rate_limited"
+    NOT_FOUND = "not_found"
+    NOT_IMPLEMENTED = "not_implemented"
+    PROTOCOL = "protocol"
+    SERVER_ERROR = "server_error"
+    LINK_INVALID = "link_invalid"
+    LINK_USED = "link_used"
+    SESSION_ENDED = "session_ended"
+    ROOM_FULL = "room_full"
+    COOKIES_REQUIRED = "cookies_required"
+    GUEST_REMOVED = "guest_removed"
+    PUBLIC_LINK_DISABLED = "public_link_disabled"
+    INVITE_FAILED = "invite_failed"
+    INVITE_UNAVAILABLE = "invite_unavailable"
+
+
+C = ErrorCode
+
+#: What each code means (the reference's table and ``cwmn.d.ts`` are built from it).
+CODES: dict[ErrorCode, str] = {
+    C.INVALID_STATE: "The function is not valid in the current state.",
+    C.INVALID_PARAMS: "A parameter is missing, of the wrong type, or out of range.",
+    C.UNAUTHORIZED: "This page's domain is not authorized to use CWMN.",
+    C.INCOMPATIBLE: "This browser lacks a feature CWMN needs.",
+    C.NETWORK: "The CWMN server could not be reached or the connection broke.",
+    C.TIMEOUT: "The server did not answer in time.",
+    C.RATE_LIMITED: "Too many requests; try again later.",
+    C.NOT_FOUND: "The guest, session or link does not exist.",
+    C.NOT_IMPLEMENTED: "This capability is not available in this version of cwmn_web.",
+    C.PROTOCOL: "A peer sent a message that breaks the protocol.",
+    C.SERVER_ERROR: "The server failed while handling the request.",
+    C.LINK_INVALID: "The link does not exist, was revoked, or has expired.",
+    C.LINK_USED: "The private link was already used on another device.",
+    C.SESSION_ENDED: "The session has ended.",
+    C.ROOM_FULL: "The session already has as many guests as its site allows.",
+    C.COOKIES_REQUIRED: "The browser sent no device cookie; a private link needs one.",
+    C.GUEST_REMOVED: "The host removed this guest from the session.",
+    C.PUBLIC_LINK_DISABLED: "The host turned the session's public link off.",
+    C.INVITE_FAILED: "The mail server or SMS provider refused the invite (its reply says why).",
+    C.INVITE_UNAVAILABLE: "The server could not reach its mail server or SMS provider; "
     "nothing was sent: try again later.",
 }
 
 
 class CwmnError(Exception):
-    """Base of every error with a stable ``code`` and a message that says what to fix."""
+    """Base of every error with a stable ``code`` and a message that says what to fix.
 
-    code: str = "server_error"
+    ``CwmnError(message, code)``: the code defaults to the class's (``server_error`` here);
+    a subclass names its code, so prefer raising the subclass."""
 
-    def __init__(self, message: str, code: str | None = None) -> None:
+    code: ErrorCode = ErrorCode.SERVER_ERROR
+
+    def __init__(self, message: str, code: ErrorCode | str | None = None) -> None:
         super().__init__(message)
         if code is not None:
-            self.code = code
-        if self.code not in CODES:
-            raise ValueError(f"unregistered error code {self.code!r}")
+            if code not in CODES:
+                raise ValueError(f"unregistered error code {code!r}")
+            self.code = ErrorCode(code)
         self.message = message
 
     def to_dict(self) -> dict[str, str]:
         """The JSON shape used on the wire and across the worker boundary."""
-        return {"code": self.code, "message": self.message}
+        return {"code": self.code.value, "message": self.message}
 
     @classmethod
-    def from_dict(cls, data: dict[str, object]) -> CwmnError:
+    def from_dict(cls, data: Mapping[str, object]) -> CwmnError:
         """Rebuild an error from :meth:`to_dict` output; unknown codes become ``protocol``."""
-        code = str(data.get("code", "server_error"))
+        code = str(data.get("code", ErrorCode.SERVER_ERROR))
         message = str(data.get("message", "unknown error"))
         if code not in CODES:
             return ProtocolError(f"unknown error code {code!r}: {message}")
         return cls(message, code)
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(code={self.code!r}, message={self.message!r})"
+        return f"{type(self).__name__}(code={self.code.value!r}, message={self.message!r})"
 
 
 class InvalidState(CwmnError):
     """The caller used a function outside its valid states (caller's mistake)."""
 
-    code = "invalid_state"
+    code = ErrorCode.INVALID_STATE
 
 
 class InvalidParams(CwmnError):
     """The caller passed bad parameters (caller's mistake)."""
 
-    code = "invalid_params"
+    code = ErrorCode.INVALID_PARAMS
 
 
 class Unauthorized(CwmnError):
-    code = "unauthorized"
+    """This page's domain may not use CWMN."""
+
+    code = ErrorCode.UNAUTHORIZED
 
 
 class NetworkError(CwmnError):
     """The server could not be reached or the connection broke."""
 
-    code = "network"
+    code = ErrorCode.NETWORK
 
 
 class NotFound(CwmnError):
-    code = "not_found"
+    """The guest, session or link does not exist."""
+
+    code = ErrorCode.NOT_FOUND
+
+
+class Timeout(CwmnError):
+    """The server did not answer in time."""
+
+    code = ErrorCode.TIMEOUT
+
+
+class Incompatible(CwmnError):
+    """This browser lacks a feature CWMN needs."""
+
+    code = ErrorCode.INCOMPATIBLE
 
 
 class NotImplementedCapability(CwmnError):
     """A capability of the reference that this version does not provide yet."""
 
-    code = "not_implemented"
+    code = ErrorCode.NOT_IMPLEMENTED
 
 
 class ProtocolError(CwmnError):
     """The peer misbehaved (as opposed to the caller misusing the API)."""
 
-    code = "protocol"
+    code = ErrorCode.PROTOCOL
 
 
 class RateLimited(CwmnError):
     """Too many requests; the message says when to try again."""
 
-    code = "rate_limited"
+    code = ErrorCode.RATE_LIMITED
 
 
 class InviteFailed(CwmnError):
     """The mail server or SMS provider refused an invite."""
 
-    code = "invite_failed"
+    code = ErrorCode.INVITE_FAILED
 
 
 class InviteUnavailable(CwmnError):
     """The mail server or SMS provider could not be reached (or refused our credentials)."""
 
-    code = "invite_unavailable"
+    code = ErrorCode.INVITE_UNAVAILABLE

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from ..errors import ErrorCode
 from .names import MAX_NAME_CHARS
 
 __all__ = [
@@ -161,10 +162,11 @@ class SessionEnded(Message):
 
 @dataclass(frozen=True)
 class ErrorReply(Message):
-    """A request failed; ``code`` is from :data:`cwmn_web.errors.CODES`."""
+    """A request failed; ``code`` is an :class:`~cwmn_web.errors.ErrorCode` (a ``str`` on the
+    wire: a peer may send one this version does not know)."""
 
     type: ClassVar[str] = "error"
-    code: str = "server_error"
+    code: str = ErrorCode.SERVER_ERROR
     message: str = ""
 
 

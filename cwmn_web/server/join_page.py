@@ -13,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
+from ..errors import ErrorCode
 from .assets import AssetServer
 from .config import Settings
 from .links import DEVICE_COOKIE, check_link, device_hash, usable_token
@@ -36,22 +37,26 @@ DEVICE_COOKIE_MAX_AGE = 400 * 24 * 3600  # the longest browsers keep a cookie
 BUILD_MARK = "__CWMN_BUILD__"
 
 #: status, title, sentence — for each way a link can be refused.
-REFUSALS: dict[str, tuple[int, str, str]] = {
-    "link_invalid": (
+REFUSALS: dict[ErrorCode, tuple[int, str, str]] = {
+    ErrorCode.LINK_INVALID: (
         404,
         "Link not valid",
         "This link is not valid. It may have expired or been revoked, or it was copied "
         "incompletely. Ask the host for a new link.",
     ),
-    "session_ended": (410, "Session ended", "This session has ended."),
-    "guest_removed": (403, "Removed by the host", "The host removed you from this session."),
-    "public_link_disabled": (
+    ErrorCode.SESSION_ENDED: (410, "Session ended", "This session has ended."),
+    ErrorCode.GUEST_REMOVED: (
+        403,
+        "Removed by the host",
+        "The host removed you from this session.",
+    ),
+    ErrorCode.PUBLIC_LINK_DISABLED: (
         403,
         "Link turned off",
         "The host has turned this link off: no one new can join through it. "
         "Ask the host for another link.",
     ),
-    "link_used": (
+    ErrorCode.LINK_USED: (
         403,
         "Link already used",
         "This private link was already used on another device. Ask the host for a new link.",
@@ -92,12 +97,17 @@ class JoinPage:
         )
         session = await run_in_threadpool(self.store.get_session, link.session_id) if link else None
         device = device_hash(cookie)
-        code = check_link(link, session, device, time.time(), self.settings.max_session_seconds)
-        if link is not None and code in (None, "link_invalid", "public_link_disabled"):
+        refused = check_link(link, session, device, time.time(), self.settings.max_session_seconds)
+        code = None if refused is None else ErrorCode(refused)
+        if link is not None and code in (
+            None,
+            ErrorCode.LINK_INVALID,
+            ErrorCode.PUBLIC_LINK_DISABLED,
+        ):
             guest = await run_in_threadpool(self.store.guest_on_link, link, device)
             if guest is not None and guest.removed_at is not None:
-                code = "guest_removed"
-            elif guest is not None and code == "public_link_disabled":
+                code = ErrorCode.GUEST_REMOVED
+            elif guest is not None and code is ErrorCode.PUBLIC_LINK_DISABLED:
                 code = None  # a guest already in may come back (reload, reconnect)
         if code is not None:
             return message_page(*REFUSALS[code])
