@@ -1,4 +1,4 @@
-"""A browser WebSocket as a :class:`~cwmn_web.client.ports.Connection`."""
+"""A browser WebSocket as a :class:`~cwmn_web.browser.driver.Socket`."""
 
 from __future__ import annotations
 
@@ -25,6 +25,8 @@ class BrowserConnection:
         self.queue: asyncio.Queue[object] = asyncio.Queue()
         self.opened: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.close_info = ""
+        self.close_code: int | None = None
+        """The code the server closed the socket with (once closed)."""
         self._proxies = [
             create_proxy(self._on_open),
             create_proxy(self._on_message),
@@ -47,6 +49,7 @@ class BrowserConnection:
         self.queue.put_nowait(str(event.data))
 
     def _on_close(self, event: Any) -> None:
+        self.close_code = int(event.code)
         self.close_info = f"code {event.code}" + (f": {event.reason}" if event.reason else "")
         if not self.opened.done():
             self.opened.set_exception(

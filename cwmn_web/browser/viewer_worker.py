@@ -23,26 +23,19 @@ from pyodide.ffi import create_proxy  # type: ignore[import-not-found]
 from .. import __version__
 from ..viewer.session import GuestSession, guest_ws_url
 from .connection import BrowserConnection
+from .driver import Driver
 
-__all__ = ["ClosingConnection", "ViewerBridge", "start"]
-
-
-class ClosingConnection(BrowserConnection):
-    """A :class:`BrowserConnection` that remembers the close code the server sent."""
-
-    close_code: int | None = None
-
-    def _on_close(self, event: Any) -> None:
-        self.close_code = int(event.code)
-        super()._on_close(event)
+__all__ = ["ViewerBridge", "start"]
 
 
 class ViewerBridge:
-    """Boots one :class:`GuestSession` and posts its ops to the page."""
+    """Boots one :class:`GuestSession`, runs it with a :class:`Driver` and posts its ops to
+    the page."""
 
     def __init__(self, scope: Any) -> None:
         self.scope = scope
         self.session: GuestSession | None = None
+        self.driver: Driver | None = None
         self._task: asyncio.Task[None] | None = None
         self._listener = create_proxy(self.on_message)
         self._batch: list[dict[str, Any]] = []
@@ -67,19 +60,20 @@ class ViewerBridge:
             op = message.get("op")
             if op == "boot":
                 self.boot(message["config"])
-            elif op == "pointer":
-                if self.session is not None:  # before boot there is nobody to tell
-                    self.session.pointer(
-                        message.get("x"), message.get("y"), message.get("visible"), time.monotonic()
-                    )
+                return
+            session, driver = self.session, self.driver
+            if session is None or driver is None:  # before boot there is nobody to tell
+                return
+            if op == "pointer":
+                x, y, visible = message.get("x"), message.get("y"), message.get("visible")
+                session.pointer(x, y, visible, time.monotonic())
             elif op == "name":
-                if self.session is not None:
-                    self.session.set_name(message.get("name"))
+                session.set_name(message.get("name"))
             elif op == "click":
-                if self.session is not None:
-                    self.session.click(message.get("x"), message.get("y"), time.monotonic())
+                session.click(message.get("x"), message.get("y"), time.monotonic())
             else:
                 raise ValueError(f"unknown op {op!r}")
+            driver.wake()
         except Exception as exc:  # never let one bad message kill the bridge
             print(f"cwmn_web viewer: could not handle a page message: {exc!r}", file=sys.stderr)
 
@@ -89,9 +83,8 @@ class ViewerBridge:
             raise RuntimeError("boot received twice")
         url = guest_ws_url(str(config["server"]))
         self.session = GuestSession(str(config["token"]), str(config.get("name") or ""))
-        self._task = asyncio.ensure_future(
-            self.session.run(lambda: ClosingConnection.open(url), self.queue, clock=time.monotonic)
-        )
+        self.driver = Driver(self.session, lambda: BrowserConnection.open(url), self.queue)
+        self._task = asyncio.ensure_future(self.driver.run())
 
 
 def start(scope: Any) -> ViewerBridge:

@@ -26,11 +26,11 @@ from ..protocol.messages import (
     SessionResumed,
     SnapshotRequest,
 )
+from ..timing import Throttle
 from .link import Link
 from .mirror import MirrorEncoder
 from .outbox import Outbox
 from .states import State, Trigger
-from ..timing import Throttle
 
 __all__ = ["CONNECT_TIMEOUT", "RECONNECT_DELAYS", "HostSession", "SessionEvents"]
 

@@ -1,8 +1,8 @@
 """The guest's side of a session: join, frame order, sanitizing, reconnects, page ops.
 
 :class:`GuestSession` does no I/O: frames go in, and frames to send, ops for the viewer page
-and the delay before the next attempt come out. :meth:`GuestSession.run` drives it over
-connections the caller opens (the browser edge, or an in-memory wire in tests). No ``js``.
+and the delay before the next attempt come out. :class:`cwmn_web.browser.driver.Driver` runs
+it over real sockets (the browser edge, or an in-memory socket in tests). No ``js``.
 
 The guest's own pointer goes the other way: the viewer page reports it with :meth:`pointer`
 and :meth:`click`; moves are throttled (leading and trailing, ≤30/s), clicks limited to 10/s,
@@ -16,17 +16,14 @@ the viewer keeps the last picture with a quiet note until the next page's snapsh
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import math
 import re
 import time
-from collections.abc import Awaitable, Callable
-from typing import Any, Protocol
+from typing import Any
 
-from ..timing import POINTER_INTERVAL, Throttle
 from ..errors import CwmnError, ProtocolError
 from ..protocol import codec
+from ..protocol.constants import DEFAULT_GUEST_COLOR
 from ..protocol.messages import (
     CLOSE_BAD_ORIGIN,
     CLOSE_PROTOCOL,
@@ -56,15 +53,16 @@ from ..protocol.messages import (
     Welcome,
 )
 from ..protocol.names import clean_guest_name
+from ..timing import POINTER_INTERVAL, Backoff, RateGate, Throttle
 from .sanitize import Sanitizer
 
 __all__ = [
     "CLICK_INTERVAL",
     "GUEST_PATH",
+    "JOIN_TIMEOUT",
     "NAVIGATION_GRACE",
+    "RECONNECT_FIRST",
     "TRANSIENT_CODES",
-    "Backoff",
-    "GuestConnection",
     "GuestSession",
     "guest_ws_url",
 ]
@@ -82,27 +80,14 @@ FINAL_CLOSES: dict[int, tuple[str, str]] = {
 HELLO_REF, JOIN_REF, NAME_REF = 1, 2, 3
 #: Seconds the viewer waits for the host's next page before showing the host's drop.
 NAVIGATION_GRACE = 8.0
-CONNECT_TIMEOUT = 10.0
+#: The viewer's first reconnect delay (seconds), doubled up to the shared limit.
+RECONNECT_FIRST = 0.5
 JOIN_TIMEOUT = 15.0  # an open socket that never says "joined" is treated as lost
 #: At most one click per this many seconds goes out (the server relays no more either).
 CLICK_INTERVAL = 1 / 10
 #: Colours the page may use as CSS: ``#rgb``, ``#rgba``, ``#rrggbb`` or ``#rrggbbaa``.
 _COLOR = re.compile(r"#(?:[0-9a-fA-F]{3,4}|[0-9a-fA-F]{6}|[0-9a-fA-F]{8})")
-_DEFAULT_COLOR = "#e5484d"
-
-
-class GuestConnection(Protocol):
-    """An open WebSocket of text frames that knows the close code the server sent."""
-
-    close_code: int | None
-
-    async def send(self, frame: str) -> None: ...
-
-    async def recv(self) -> str:
-        """The next frame; raises ``NetworkError`` once the socket is closed."""
-        ...
-
-    async def close(self) -> None: ...
+_DEFAULT_COLOR = DEFAULT_GUEST_COLOR
 
 
 def guest_ws_url(server: str) -> str:
@@ -111,29 +96,14 @@ def guest_ws_url(server: str) -> str:
     return f"{scheme}://{server.split('://', 1)[-1].rstrip('/')}{GUEST_PATH}"
 
 
-class Backoff:
-    """Delays between connection attempts: ``start`` doubling up to ``limit`` seconds."""
-
-    def __init__(self, start: float = 0.5, limit: float = 8.0) -> None:
-        self.start, self.limit = start, limit
-        self._next = start
-
-    def next(self) -> float:
-        delay = self._next
-        self._next = min(self._next * 2, self.limit)
-        return delay
-
-    def reset(self) -> None:
-        self._next = self.start
-
-
 class GuestSession:
     """One guest's session across any number of connections.
 
-    Per connection: :meth:`connected`, then :meth:`receive` for each frame, then
-    :meth:`lost` (which answers the delay before the next attempt, or ``None`` to stop).
-    After each call, send :meth:`to_send` and post :meth:`page_ops` to the viewer; when
-    :meth:`next_due` is a time, call :meth:`tick` then (a held pointer position is due).
+    Per connection: :meth:`connected`, then :meth:`receive` for each frame while
+    :attr:`open`, then :meth:`lost` (which answers the delay before the next attempt, or
+    ``None`` to stop). After each input, call :meth:`tick` with the time, send
+    :meth:`to_send` and post :meth:`page_ops` to the viewer; when :meth:`next_due` is a
+    time, call :meth:`tick` then (a held pointer position is due, or the join is late).
     """
 
     def __init__(self, token: str, name: str) -> None:
@@ -150,14 +120,20 @@ class GuestSession:
         self.navigating = False  # the host's page is changing: keep the picture, quietly
         self.host_connected = True
         self._navigation_ends: float | None = None
+        #: Until joined, a frame must arrive by then (set by :meth:`tick`, reset by a frame).
+        self._quiet_until: float | None = None
         self.sanitizer = Sanitizer()
-        self.backoff = Backoff()
-        #: Called whenever something new is queued to send (``run`` wakes up on it).
-        self.wake: Callable[[], None] = lambda: None
+        self.backoff = Backoff(RECONNECT_FIRST)
         self._send: list[Message] = []
         self._ops: list[dict[str, Any]] = []
         self._moves: Throttle[PointerMove] = Throttle(POINTER_INTERVAL)
-        self._last_click = -math.inf
+        self._clicks: RateGate[str] = RateGate(CLICK_INTERVAL)
+
+    @property
+    def open(self) -> bool:
+        """False once this connection is of no more use (the session is over, or the
+        server asked for another try)."""
+        return not (self.done or self.drop)
 
     # -- outputs -------------------------------------------------------------------------
     def to_send(self) -> list[str]:
@@ -174,6 +150,7 @@ class GuestSession:
     def connected(self) -> None:
         """A new connection is open: greet the server and (re)join after ``last_seq``."""
         self.joined = self.drop = False
+        self._quiet_until = None
         self._moves.reset()
         self._send = [  # nothing of an earlier connection goes before the greeting
             Hello(ref=HELLO_REF, role="guest"),
@@ -182,6 +159,7 @@ class GuestSession:
 
     def receive(self, frame: str) -> None:
         """Handle one text frame from the server."""
+        self._quiet_until = None
         try:
             message = codec.decode(frame)
         except ProtocolError as exc:
@@ -196,20 +174,15 @@ class GuestSession:
             return
         move = self._moves.offer(PointerMove(x=float(x), y=float(y), visible=visible), now)
         if move is not None:
-            self._queue(move)
-        else:
-            self.wake()  # a held position: the run loop must wait for its due time
+            self._send.append(move)
 
     def click(self, x: Any, y: Any, now: float | None = None) -> None:
         """The guest clicked at (``x``, ``y``), document coordinates. At most one click per
         :data:`CLICK_INTERVAL` (``now``: ``time.monotonic()`` when not given)."""
         if not (self._may_point() and _finite(x) and _finite(y)):
             return
-        now = time.monotonic() if now is None else now
-        if now - self._last_click < CLICK_INTERVAL:
-            return
-        self._last_click = now
-        self._queue(PointerClick(x=float(x), y=float(y)))
+        if self._clicks.allow("click", time.monotonic() if now is None else now):
+            self._send.append(PointerClick(x=float(x), y=float(y)))
 
     def set_name(self, name: Any) -> None:
         """The guest chose ``name``: sent now if joined, else with the next join."""
@@ -217,20 +190,27 @@ class GuestSession:
             return
         self.name = clean_guest_name(name)
         if self.joined and not (self.done or self.drop):
-            self._queue(SetName(ref=NAME_REF, name=self.name))
+            self._send.append(SetName(ref=NAME_REF, name=self.name))
 
     def next_due(self) -> float | None:
         """When :meth:`tick` has something to do (a held pointer position, the end of a
-        page change's grace), or None."""
-        due = [self._moves.next_due() if self._may_point() else None, self._navigation_ends]
+        page change's grace, a join that is late), or None."""
+        quiet = None if self.joined or not self.open else self._quiet_until
+        due = [self._moves.next_due() if self._may_point() else None, self._navigation_ends, quiet]
         return min((d for d in due if d is not None), default=None)
 
     def tick(self, now: float) -> None:
         """Queue the held pointer position if its time has come; start or end the grace
-        of a page change."""
+        of a page change; give up on a socket that says nothing before joining (the driver
+        ticks after every input: the wait for the next frame starts at the first tick)."""
         move = self._moves.due(now) if self._may_point() else None
         if move is not None:
-            self._queue(move)
+            self._send.append(move)
+        if not self.joined and self.open:
+            if self._quiet_until is None:
+                self._quiet_until = now + JOIN_TIMEOUT
+            elif now >= self._quiet_until:
+                self.drop = True
         if self.navigating and self._navigation_ends is None:
             self._navigation_ends = now + NAVIGATION_GRACE
         elif self._navigation_ends is not None and now >= self._navigation_ends:
@@ -331,87 +311,6 @@ class GuestSession:
         self._ops.append({"op": "status", "reconnecting": True})
         return self.backoff.next()
 
-    # -- driving it ---------------------------------------------------------------------
-    async def run(
-        self,
-        connect: Callable[[], Awaitable[GuestConnection]],
-        post: Callable[[dict[str, Any]], None],
-        sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        """Connect, read and reconnect (after the backoff) until the session is over.
-
-        ``clock`` must be the one the caller passes to :meth:`pointer`: held positions are
-        sent when it reaches :meth:`next_due`."""
-        woken = asyncio.Event()
-        self.wake = woken.set
-        try:
-            while True:
-                conn: GuestConnection | None = None
-                try:
-                    conn = await asyncio.wait_for(connect(), CONNECT_TIMEOUT)
-                    self.connected()
-                    await self._flush(conn, post)
-                    await self._serve(conn, post, woken, clock)
-                except (CwmnError, TimeoutError):
-                    pass  # the socket failed or went quiet: lost() decides what comes next
-                finally:
-                    if conn is not None:
-                        with contextlib.suppress(CwmnError):
-                            await conn.close()
-                delay = self.lost(conn.close_code if conn is not None else None)
-                for op in self.page_ops():
-                    post(op)
-                if delay is None:
-                    return
-                await sleep(delay)
-        finally:
-            self.wake = lambda: None
-
-    async def _serve(
-        self,
-        conn: GuestConnection,
-        post: Callable[[dict[str, Any]], None],
-        woken: asyncio.Event,
-        clock: Callable[[], float],
-    ) -> None:
-        """Read frames and send what the page queues, until this connection is done."""
-        receiving = asyncio.ensure_future(conn.recv())
-        waking: asyncio.Future[Any] | None = None
-        quiet_until = clock() + JOIN_TIMEOUT  # until joined, a frame at least this often
-        try:
-            while not (self.done or self.drop):
-                # Anything queued from here on sets `woken`; anything queued already (during
-                # the last flush) goes out without waiting.
-                woken.clear()
-                if not self._send:
-                    if waking is None or waking.done():
-                        waking = asyncio.ensure_future(woken.wait())
-                    limits = (self.next_due(), None if self.joined else quiet_until)
-                    due = [d for d in limits if d is not None]
-                    timeout = max(0.0, min(due) - clock()) if due else None
-                    await asyncio.wait(
-                        {receiving, waking}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
-                    )
-                if receiving.done():
-                    self.receive(receiving.result())  # raises once the socket is closed
-                    receiving = asyncio.ensure_future(conn.recv())
-                    quiet_until = clock() + JOIN_TIMEOUT
-                elif not self.joined and clock() >= quiet_until:
-                    raise TimeoutError
-                self.tick(clock())
-                await self._flush(conn, post)
-        finally:
-            for task in (receiving, waking):
-                if task is not None:
-                    task.cancel()
-
-    async def _flush(self, conn: GuestConnection, post: Callable[[dict[str, Any]], None]) -> None:
-        for op in self.page_ops():
-            post(op)
-        for frame in self.to_send():
-            await conn.send(frame)
-
     # -- internals -----------------------------------------------------------------------
     def _frame(self, message: MirrorFrame) -> None:
         # A snapshot starts a page (and the host's seq starts over on each page load), so
@@ -465,10 +364,6 @@ class GuestSession:
 
     def _may_point(self) -> bool:
         return self.joined and not (self.muted or self.done or self.drop)
-
-    def _queue(self, message: Message) -> None:
-        self._send.append(message)
-        self.wake()
 
 
 def _finite(value: Any) -> bool:

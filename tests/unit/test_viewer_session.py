@@ -1,23 +1,18 @@
 """cwmn_web.viewer.session: joining, frame order, statuses, reconnects, the guest's pointer —
 no browser, no socket.
 
-The first tests feed frames to a GuestSession by hand; the last ones run it against a fake
-guest endpoint over an in-memory wire, dropping connections to watch it come back.
+Frames are fed to a GuestSession by hand, with the time passed in; tests/unit/test_driver.py
+runs it over in-memory sockets.
 """
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import math
-import threading
-import time
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
 
-from cwmn_web.errors import NetworkError
 from cwmn_web.protocol import codec
 from cwmn_web.protocol.messages import (
     CLOSE_BAD_ORIGIN,
@@ -47,11 +42,10 @@ from cwmn_web.protocol.messages import (
     SetName,
     Welcome,
 )
-from cwmn_web.viewer import session as session_module
 from cwmn_web.viewer.session import (
     CLICK_INTERVAL,
+    JOIN_TIMEOUT,
     NAVIGATION_GRACE,
-    Backoff,
     GuestSession,
     guest_ws_url,
 )
@@ -111,8 +105,8 @@ def test_guest_ws_url(server: str, url: str) -> None:
     assert guest_ws_url(server) == url
 
 
-def test_backoff_doubles_to_eight_seconds_and_resets() -> None:
-    backoff = Backoff()
+def test_the_backoff_starts_at_half_a_second_and_doubles_to_eight() -> None:
+    backoff = GuestSession("tok", "Ann").backoff
     assert [backoff.next() for _ in range(7)] == [0.5, 1, 2, 4, 8, 8, 8]
     backoff.reset()
     assert backoff.next() == 0.5
@@ -446,8 +440,8 @@ def test_clicks_go_out_at_most_ten_a_second() -> None:
         session.click(i, i, now=50.0 + i / 64)
     clicks = sent(session)
     assert clicks[0] == PointerClick(x=0, y=0)
-    assert all(isinstance(c, PointerClick) for c in clicks)
-    assert [c.x for c in clicks] == [7 * i for i in range(10)]  # 7/64 s is the first ≥ 0.1 s
+    # 7/64 s is the first ≥ 0.1 s
+    assert [c.x for c in clicks if isinstance(c, PointerClick)] == [7 * i for i in range(10)]
 
 
 @pytest.mark.parametrize(
@@ -545,249 +539,6 @@ def test_try_again_later_reconnects() -> None:
     session = started()
     assert session.lost(CLOSE_TRY_AGAIN_LATER) == 0.5
     assert not session.done
-
-
-# -- the whole loop over an in-memory wire ---------------------------------------------------
-_CLOSED = "\x00closed"
-
-
-class WireConnection:
-    """The guest's end of an in-memory socket; the server end closes it with a code."""
-
-    def __init__(self) -> None:
-        self.inbox: asyncio.Queue[str] = asyncio.Queue()
-        self.outbox: asyncio.Queue[str] = asyncio.Queue()
-        self.close_code: int | None = None
-        self.closed = False
-
-    async def send(self, frame: str) -> None:
-        if self.closed:
-            raise NetworkError("send on a closed connection")
-        await self.outbox.put(frame)
-
-    async def recv(self) -> str:
-        frame = await self.inbox.get()
-        if frame == _CLOSED:
-            self.closed = True
-            raise NetworkError("the connection was closed")
-        return frame
-
-    async def close(self) -> None:
-        self.closed = True
-        await self.outbox.put(_CLOSED)
-
-    # the server's side
-    async def push(self, message: Message | str) -> None:
-        await self.inbox.put(message if isinstance(message, str) else codec.encode(message))
-
-    async def server_close(self, code: int) -> None:
-        self.close_code = code
-        await self.inbox.put(_CLOSED)
-
-    async def expect(self) -> Message:
-        return codec.decode(await asyncio.wait_for(self.outbox.get(), 5))
-
-
-class Wire:
-    """Hands out connections; ``script`` plays the server on each one, in order."""
-
-    def __init__(self, *scripts: Callable[[WireConnection], Awaitable[None]]) -> None:
-        self.scripts = list(scripts)
-        self.ops: list[dict[str, Any]] = []
-        self.sleeps: list[float] = []
-        self.tasks: list[asyncio.Task[None]] = []
-
-    async def connect(self) -> WireConnection:
-        if not self.scripts:
-            raise NetworkError("connection refused")
-        conn = WireConnection()
-        self.tasks.append(asyncio.ensure_future(self.scripts.pop(0)(conn)))
-        return conn
-
-    async def sleep(self, delay: float) -> None:
-        self.sleeps.append(delay)
-
-    async def run(self, session: GuestSession) -> None:
-        await asyncio.wait_for(session.run(self.connect, self.ops.append, self.sleep), 10)
-        for task in self.tasks:
-            await task  # a failed server-side assertion fails the test
-
-
-async def greet(conn: WireConnection, last_seq: int) -> None:
-    hello, join = await conn.expect(), await conn.expect()
-    assert hello == Hello(ref=1, role="guest")
-    assert join == Join(ref=2, token="tok", name="Ann", last_seq=last_seq)
-    await conn.push(Welcome(ref=1))
-    await conn.push(Joined(ref=2, guest_id="g1", session_id="s1", host_name="Hal"))
-
-
-def run(body: Callable[[], Awaitable[None]]) -> None:
-    """Run ``body`` on a fresh loop in its own thread (Playwright keeps a loop running in
-    the main thread once browser tests have started)."""
-    errors: list[BaseException] = []
-
-    def target() -> None:
-        try:
-            asyncio.run(body())  # type: ignore[arg-type]
-        except BaseException as exc:
-            errors.append(exc)
-
-    thread = threading.Thread(target=target)
-    thread.start()
-    thread.join()
-    if errors:
-        raise errors[0]
-
-
-def test_the_loop_reconnects_and_resumes_until_the_session_ends() -> None:
-    async def first(conn: WireConnection) -> None:
-        await greet(conn, last_seq=0)
-        await conn.push(frame(1, "snapshot"))
-        await conn.push(frame(2, "scroll", id=0, x=5, y=6))
-        await conn.server_close(1006)  # the network drops
-
-    async def refused(conn: WireConnection) -> None:
-        await conn.expect()
-        await conn.expect()
-        await conn.server_close(1011)  # the server restarts before answering
-
-    async def second(conn: WireConnection) -> None:
-        await greet(conn, last_seq=2)
-        await conn.push(frame(2, "scroll", id=0, x=5, y=6))  # already applied: ignored
-        await conn.push(frame(3, "scroll", id=0, x=0, y=100))
-        await conn.push(HostStatus(connected=False))
-        await conn.push(SessionEnded(session_id="s1", reason="expired"))
-        assert await asyncio.wait_for(conn.outbox.get(), 5) == _CLOSED  # the guest hangs up
-
-    async def body() -> None:
-        wire = Wire(first, refused, second)
-        session = GuestSession("tok", "Ann")
-        await wire.run(session)
-        summary = [(op["op"], op.get("seq") or next(k for k in op if k != "op")) for op in wire.ops]
-        assert summary == [
-            ("joined", "guestId"),
-            ("frame", 1),
-            ("frame", 2),
-            ("status", "reconnecting"),
-            ("status", "reconnecting"),
-            ("joined", "guestId"),
-            ("frame", 3),
-            ("status", "hostConnected"),
-            ("status", "ended"),
-        ]
-        assert wire.ops[1]["data"]["nodes"] == SAFE_NODES
-        assert wire.sleeps == [0.5, 1.0]
-        assert session.done and session.last_seq == 3
-
-    run(body)
-
-
-def test_the_loop_retries_a_server_that_is_down_then_stops_on_a_refusal() -> None:
-    async def refuse(conn: WireConnection) -> None:
-        await conn.expect()
-        await conn.expect()
-        await conn.push(ErrorReply(ref=2, code="link_used", message="Used on another device."))
-        await conn.server_close(1000)
-
-    async def body() -> None:
-        wire = Wire()
-        attempts = 0
-
-        async def connect() -> WireConnection:
-            nonlocal attempts
-            attempts += 1
-            if attempts < 4:
-                raise NetworkError("connection refused")
-            wire.scripts.append(refuse)
-            return await wire.connect()
-
-        session = GuestSession("tok", "Ann")
-        await asyncio.wait_for(session.run(connect, wire.ops.append, wire.sleep), 10)
-        assert wire.sleeps == [0.5, 1, 2]
-        assert wire.ops == [
-            {"op": "status", "reconnecting": True},
-            {"op": "status", "reconnecting": True},
-            {"op": "status", "reconnecting": True},
-            {"op": "status", "error": {"code": "link_used", "message": "Used on another device."}},
-        ]
-
-    run(body)
-
-
-def test_a_socket_that_never_says_joined_is_dropped(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(session_module, "JOIN_TIMEOUT", 0.05)
-
-    async def silent(conn: WireConnection) -> None:
-        await conn.expect()
-        await conn.expect()
-
-    async def ends(conn: WireConnection) -> None:
-        await greet(conn, last_seq=0)
-        await conn.server_close(CLOSE_SESSION_ENDED)
-
-    async def body() -> None:
-        wire = Wire(silent, ends)
-        await wire.run(GuestSession("tok", "Ann"))
-        assert [op["op"] for op in wire.ops] == ["status", "joined", "status"]
-        assert wire.ops[0] == {"op": "status", "reconnecting": True}
-        assert wire.ops[2] == {"op": "status", "ended": "ended"}
-
-    run(body)
-
-
-def test_the_loop_sends_the_pointer_at_any_time_and_stops_when_removed() -> None:
-    """No frame needs to arrive for the guest's pointer to go out, the trailing position
-    comes on time, and after ``removed`` (and its close) nothing reconnects."""
-    session = GuestSession("tok", "Ann")
-
-    async def server(conn: WireConnection) -> None:
-        await greet(conn, last_seq=0)
-        while not session.joined:
-            await asyncio.sleep(0.001)
-        start = time.monotonic()
-        session.pointer(10, 20, True, time.monotonic())
-        assert await conn.expect() == PointerMove(x=10, y=20, visible=True)
-        # The loop is idle now (nothing to send, nothing arriving): a held move must still
-        # wake it up in time.
-        session.pointer(11, 21, True, time.monotonic())  # held: the server sends nothing
-        session.pointer(12, 22, True, time.monotonic())
-        assert await asyncio.wait_for(conn.expect(), 1) == PointerMove(x=12, y=22, visible=True)
-        assert 1 / 30 - 0.005 <= time.monotonic() - start < 1.0
-        await asyncio.sleep(0.1)  # the click interval after nothing: no wait
-        session.click(5, 6, time.monotonic())
-        assert await conn.expect() == PointerClick(x=5, y=6)
-        await conn.push(Muted(muted=True))
-        while not session.muted:
-            await asyncio.sleep(0.001)
-        session.pointer(1, 1, True, time.monotonic())
-        await conn.push(Removed())
-        await conn.server_close(CLOSE_REMOVED)
-        assert await asyncio.wait_for(conn.outbox.get(), 5) == _CLOSED  # nothing else first
-
-    async def body() -> None:
-        wire = Wire(server)
-        await wire.run(session)
-        assert wire.ops[1:] == [
-            {"op": "status", "muted": True},
-            {"op": "status", "removed": True},
-        ]
-        assert wire.sleeps == [] and session.done and session.wake() is None
-
-    run(body)
-
-
-def test_the_loop_closes_a_removed_guest_without_a_removed_message() -> None:
-    async def server(conn: WireConnection) -> None:
-        await greet(conn, last_seq=0)
-        await conn.server_close(CLOSE_REMOVED)
-
-    async def body() -> None:
-        wire = Wire(server)
-        await wire.run(GuestSession("tok", "Ann"))
-        assert wire.ops[-1] == {"op": "status", "removed": True}
-        assert wire.sleeps == []
-
-    run(body)
 
 
 # -- the name, chosen after joining -----------------------------------------------------
@@ -903,42 +654,20 @@ def test_a_plain_drop_during_a_page_change_shows_at_once() -> None:
     assert session.next_due() is None
 
 
-def test_the_loop_ends_a_page_change_on_its_own_clock() -> None:
-    now = [0.0]
-
-    async def server(conn: WireConnection) -> None:
-        await greet(conn, last_seq=0)
-        await conn.push(HostStatus(connected=False, navigating=True))
-        while {"op": "status", "navigating": False} not in ops:
-            await asyncio.sleep(0)
-        await conn.push(SessionEnded(session_id="s1"))
-
-    ops: list[dict[str, Any]] = []
-
-    async def body() -> None:
-        wire = Wire(server)
-        wire.ops = ops
-        session = GuestSession("tok", "Ann")
-
-        async def advance() -> None:
-            while not session.navigating:
-                await asyncio.sleep(0)
-            while session.next_due() is None:
-                await asyncio.sleep(0)
-            now[0] = NAVIGATION_GRACE + 1  # time passes; the loop's timer fires
-            session.wake()
-
-        mover = asyncio.ensure_future(advance())
-        await asyncio.wait_for(
-            session.run(wire.connect, ops.append, wire.sleep, lambda: now[0]), 10
-        )
-        await mover
-        for task in wire.tasks:
-            await task
-
-    run(body)
-    statuses = [op for op in ops if op["op"] == "status"]
-    assert statuses[:2] == [
-        {"op": "status", "hostConnected": False, "navigating": True},
-        {"op": "status", "navigating": False},
-    ]
+def test_a_socket_that_never_says_joined_is_given_up_after_the_join_timeout() -> None:
+    session = GuestSession("tok", "Ann")
+    session.connected()
+    session.tick(100.0)  # the first tick after connecting starts the wait
+    assert session.next_due() == 100.0 + JOIN_TIMEOUT
+    session.receive(codec.encode(Welcome(ref=1)))  # a frame: the wait starts over
+    session.tick(110.0)
+    assert session.open and session.next_due() == 110.0 + JOIN_TIMEOUT
+    session.tick(110.0 + JOIN_TIMEOUT - 0.01)
+    assert session.open
+    session.tick(110.0 + JOIN_TIMEOUT)
+    assert not session.open and session.next_due() is None
+    assert session.lost() == 0.5
+    session.connected()
+    session.receive(joined())
+    session.tick(500.0)
+    assert session.open and session.next_due() is None  # joined: no deadline

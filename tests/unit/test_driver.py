@@ -1,0 +1,403 @@
+"""cwmn_web.browser.driver: a GuestSession run over in-memory sockets, on a fake clock.
+
+The server's side is a script per connection; time moves only when a test fires a sleep the
+driver is waiting on (:meth:`FakeClock.fire`), so nothing depends on how fast the machine is.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+
+from cwmn_web.browser.driver import Driver
+from cwmn_web.errors import NetworkError
+from cwmn_web.protocol import codec
+from cwmn_web.protocol.messages import (
+    CLOSE_REMOVED,
+    CLOSE_SESSION_ENDED,
+    ErrorReply,
+    Hello,
+    HostStatus,
+    Join,
+    Joined,
+    Message,
+    MirrorFrame,
+    Muted,
+    PointerClick,
+    PointerMove,
+    Removed,
+    SessionEnded,
+    Welcome,
+)
+from cwmn_web.timing import POINTER_INTERVAL
+from cwmn_web.viewer.session import JOIN_TIMEOUT, NAVIGATION_GRACE, GuestSession
+
+SNAPSHOT = {
+    "nodes": [[1, 0, 1, "html", []], [2, 1, 1, "body", ["onload", "x()"]], [3, 2, 3, "hi"]],
+    "url": "https://shop.example.com/",
+    "title": "Shop",
+    "viewport": [1000, 700],
+    "scroll": [0, 0],
+    "adopted": [],
+}
+SAFE_NODES = [[1, 0, 1, "html", []], [2, 1, 1, "body", []], [3, 2, 3, "hi"]]
+_CLOSED = "\x00closed"
+
+
+def frame(seq: int, kind: str = "mutations", **data: Any) -> str:
+    if kind == "snapshot" and not data:
+        data = SNAPSHOT
+    return codec.encode(MirrorFrame(seq=seq, kind=kind, data=data))
+
+
+class FakeClock:
+    """A clock that moves only when a test fires one of the sleeps the driver waits on."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.fired: list[float] = []
+        self._sleepers: list[tuple[float, asyncio.Future[None]]] = []
+        self._changed = asyncio.Event()
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, delay: float) -> None:
+        entry = (delay, asyncio.get_running_loop().create_future())
+        self._sleepers.append(entry)
+        self._changed.set()
+        try:
+            await entry[1]
+        finally:
+            self._sleepers.remove(entry)
+
+    async def fire(self, delay: float) -> None:
+        """Wait until the driver sleeps for ``delay`` seconds, then let that time pass."""
+        while True:
+            for slept, future in self._sleepers:
+                if abs(slept - delay) < 1e-9 and not future.done():
+                    self.now += slept
+                    self.fired.append(delay)
+                    future.set_result(None)
+                    return
+            self._changed.clear()
+            await self._changed.wait()
+
+    @property
+    def sleeping(self) -> bool:
+        return bool(self._sleepers)
+
+
+class WireSocket:
+    """The guest's end of an in-memory socket; the server end closes it with a code."""
+
+    def __init__(self) -> None:
+        self.inbox: asyncio.Queue[str] = asyncio.Queue()
+        self.outbox: asyncio.Queue[str] = asyncio.Queue()
+        self.close_code: int | None = None
+        self.closed = False
+
+    async def send(self, frame: str) -> None:
+        if self.closed:
+            raise NetworkError("send on a closed connection")
+        await self.outbox.put(frame)
+
+    async def recv(self) -> str:
+        frame = await self.inbox.get()
+        if frame == _CLOSED:
+            self.closed = True
+            raise NetworkError("the connection was closed")
+        return frame
+
+    async def close(self) -> None:
+        self.closed = True
+        await self.outbox.put(_CLOSED)
+
+    # the server's side
+    async def push(self, message: Message | str) -> None:
+        await self.inbox.put(message if isinstance(message, str) else codec.encode(message))
+
+    async def server_close(self, code: int) -> None:
+        self.close_code = code
+        await self.inbox.put(_CLOSED)
+
+    async def expect(self) -> Message:
+        return codec.decode(await self.outbox.get())
+
+
+Script = Callable[[WireSocket], Awaitable[None]]
+
+
+class Wire:
+    """Hands out sockets (``script`` plays the server on each one, in order) and keeps the
+    page ops the driver posts."""
+
+    def __init__(self, session: GuestSession, *scripts: Script) -> None:
+        self.scripts = list(scripts)
+        self.ops: list[dict[str, Any]] = []
+        self.tasks: list[asyncio.Task[None]] = []
+        self.clock = FakeClock()
+        self._posted = asyncio.Event()
+        self.driver = Driver(session, self.connect, self.post, self.clock, self.clock.sleep)
+
+    async def connect(self) -> WireSocket:
+        if not self.scripts:
+            raise NetworkError("connection refused")
+        socket = WireSocket()
+        self.tasks.append(asyncio.ensure_future(self.scripts.pop(0)(socket)))
+        return socket
+
+    def post(self, op: dict[str, Any]) -> None:
+        self.ops.append(op)
+        self._posted.set()
+
+    async def posted(self, op: dict[str, Any]) -> None:
+        """Wait until the driver has posted an op with (at least) the items of ``op``."""
+        while not any(op.items() <= posted.items() for posted in self.ops):
+            self._posted.clear()
+            await self._posted.wait()
+
+    async def run(self, *delays: float) -> None:
+        """Run the driver to its end, letting ``delays`` pass as it sleeps on them."""
+
+        async def keeper() -> None:
+            for delay in delays:
+                await self.clock.fire(delay)
+
+        keeping = asyncio.ensure_future(keeper())
+        await asyncio.wait_for(self.driver.run(), 10)
+        await asyncio.wait_for(keeping, 1)  # every delay expected was slept
+        for task in self.tasks:
+            await task  # a failed server-side assertion fails the test
+        assert not self.clock.sleeping
+
+
+async def greet(socket: WireSocket, last_seq: int) -> None:
+    hello, join = await socket.expect(), await socket.expect()
+    assert hello == Hello(ref=1, role="guest")
+    assert join == Join(ref=2, token="tok", name="Ann", last_seq=last_seq)
+    await socket.push(Welcome(ref=1))
+    await socket.push(Joined(ref=2, guest_id="g1", session_id="s1", host_name="Hal"))
+
+
+def run(body: Callable[[], Awaitable[None]]) -> None:
+    """Run ``body`` on a fresh event loop in its own thread: Playwright's sync API keeps a
+    loop running in the main thread once browser tests have started."""
+    errors: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            asyncio.run(asyncio.wait_for(body(), 20))
+        except BaseException as exc:
+            errors.append(exc)
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    thread.join()
+    if errors:
+        raise errors[0]
+
+
+def test_the_driver_reconnects_and_resumes_until_the_session_ends() -> None:
+    async def first(socket: WireSocket) -> None:
+        await greet(socket, last_seq=0)
+        await socket.push(frame(1, "snapshot"))
+        await socket.push(frame(2, "scroll", id=0, x=5, y=6))
+        await socket.server_close(1006)  # the network drops
+
+    async def refused(socket: WireSocket) -> None:
+        await socket.expect()
+        await socket.expect()
+        await socket.server_close(1011)  # the server restarts before answering
+
+    async def second(socket: WireSocket) -> None:
+        await greet(socket, last_seq=2)
+        await socket.push(frame(2, "scroll", id=0, x=5, y=6))  # already applied: ignored
+        await socket.push(frame(3, "scroll", id=0, x=0, y=100))
+        await socket.push(HostStatus(connected=False))
+        await socket.push(SessionEnded(session_id="s1", reason="expired"))
+        assert await socket.outbox.get() == _CLOSED  # the guest hangs up
+
+    async def body() -> None:
+        session = GuestSession("tok", "Ann")
+        wire = Wire(session, first, refused, second)
+        await wire.run(0.5, 1.0)
+        summary = [(op["op"], op.get("seq") or next(k for k in op if k != "op")) for op in wire.ops]
+        assert summary == [
+            ("joined", "guestId"),
+            ("frame", 1),
+            ("frame", 2),
+            ("status", "reconnecting"),
+            ("status", "reconnecting"),
+            ("joined", "guestId"),
+            ("frame", 3),
+            ("status", "hostConnected"),
+            ("status", "ended"),
+        ]
+        assert wire.ops[1]["data"]["nodes"] == SAFE_NODES
+        assert wire.clock.fired == [0.5, 1.0]
+        assert session.done and session.last_seq == 3
+
+    run(body)
+
+
+def test_the_driver_retries_a_server_that_is_down_then_stops_on_a_refusal() -> None:
+    async def refuse(socket: WireSocket) -> None:
+        await socket.expect()
+        await socket.expect()
+        await socket.push(ErrorReply(ref=2, code="link_used", message="Used on another device."))
+        await socket.server_close(1000)
+
+    async def body() -> None:
+        wire = Wire(GuestSession("tok", "Ann"))
+        attempts = 0
+
+        async def connect() -> WireSocket:
+            nonlocal attempts
+            attempts += 1
+            if attempts < 4:
+                raise NetworkError("connection refused")
+            wire.scripts.append(refuse)
+            return await wire.connect()
+
+        wire.driver.connect = connect
+        await wire.run(0.5, 1, 2)
+        assert wire.clock.fired == [0.5, 1, 2]
+        assert wire.ops == [
+            {"op": "status", "reconnecting": True},
+            {"op": "status", "reconnecting": True},
+            {"op": "status", "reconnecting": True},
+            {"op": "status", "error": {"code": "link_used", "message": "Used on another device."}},
+        ]
+
+    run(body)
+
+
+def test_a_connect_that_hangs_times_out_and_is_retried() -> None:
+    async def ends(socket: WireSocket) -> None:
+        await greet(socket, last_seq=0)
+        await socket.server_close(CLOSE_SESSION_ENDED)
+
+    async def body() -> None:
+        wire = Wire(GuestSession("tok", "Ann"), ends)
+        hung = asyncio.Event()
+
+        async def hangs_first() -> WireSocket:
+            if not hung.is_set():
+                hung.set()
+                await asyncio.Event().wait()  # never opens
+            return await wire.connect()
+
+        wire.driver.connect = hangs_first
+        wire.driver.connect_timeout = 0.01
+        await wire.run(0.5)
+        assert [op["op"] for op in wire.ops] == ["status", "joined", "status"]
+
+    run(body)
+
+
+def test_a_socket_that_never_says_joined_is_dropped() -> None:
+    async def silent(socket: WireSocket) -> None:
+        await socket.expect()
+        await socket.expect()
+
+    async def ends(socket: WireSocket) -> None:
+        await greet(socket, last_seq=0)
+        await socket.server_close(CLOSE_SESSION_ENDED)
+
+    async def body() -> None:
+        wire = Wire(GuestSession("tok", "Ann"), silent, ends)
+        await wire.run(JOIN_TIMEOUT, 0.5)
+        assert [op["op"] for op in wire.ops] == ["status", "joined", "status"]
+        assert wire.ops[0] == {"op": "status", "reconnecting": True}
+        assert wire.ops[2] == {"op": "status", "ended": "ended"}
+        assert wire.clock.now == JOIN_TIMEOUT + 0.5
+
+    run(body)
+
+
+def test_the_driver_sends_the_pointer_at_any_time_and_stops_when_removed() -> None:
+    """No frame needs to arrive for the guest's pointer to go out, the trailing position
+    comes on time, and after ``removed`` (and its close) nothing reconnects."""
+    session = GuestSession("tok", "Ann")
+
+    async def server(socket: WireSocket) -> None:
+        await greet(socket, last_seq=0)
+        await wire.posted({"op": "joined"})
+        clock, driver = wire.clock, wire.driver
+        start = clock.now
+        session.pointer(10, 20, True, clock.now)
+        driver.wake()
+        assert await socket.expect() == PointerMove(x=10, y=20, visible=True)
+        # The driver is idle now (nothing to send, nothing arriving): a held move must
+        # still go out on time.
+        session.pointer(11, 21, True, clock.now)  # held: the server gets nothing yet
+        session.pointer(12, 22, True, clock.now)
+        driver.wake()
+        await clock.fire(POINTER_INTERVAL)
+        assert await socket.expect() == PointerMove(x=12, y=22, visible=True)
+        assert clock.now == pytest.approx(start + POINTER_INTERVAL)
+        session.click(5, 6, clock.now)  # the first click: no wait
+        driver.wake()
+        assert await socket.expect() == PointerClick(x=5, y=6)
+        await socket.push(Muted(muted=True))
+        await wire.posted({"op": "status", "muted": True})
+        session.pointer(1, 1, True, clock.now)  # muted: dropped
+        driver.wake()
+        await socket.push(Removed())
+        await socket.server_close(CLOSE_REMOVED)
+        assert await socket.outbox.get() == _CLOSED  # nothing else first
+
+    wire: Wire
+
+    async def body() -> None:
+        nonlocal wire
+        wire = Wire(session, server)
+        await wire.run()  # the server script lets the time pass
+        assert wire.ops[1:] == [
+            {"op": "status", "muted": True},
+            {"op": "status", "removed": True},
+        ]
+        assert wire.clock.fired == [POINTER_INTERVAL] and session.done
+
+    run(body)
+
+
+def test_the_driver_closes_a_removed_guest_without_a_removed_message() -> None:
+    async def server(socket: WireSocket) -> None:
+        await greet(socket, last_seq=0)
+        await socket.server_close(CLOSE_REMOVED)
+
+    async def body() -> None:
+        wire = Wire(GuestSession("tok", "Ann"), server)
+        await wire.run()
+        assert wire.ops[-1] == {"op": "status", "removed": True}
+        assert wire.clock.fired == []
+
+    run(body)
+
+
+def test_the_driver_ends_a_page_change_on_the_cores_clock() -> None:
+    async def server(socket: WireSocket) -> None:
+        await greet(socket, last_seq=0)
+        await socket.push(HostStatus(connected=False, navigating=True))
+        await wire.posted({"op": "status", "navigating": False})
+        await socket.push(SessionEnded(session_id="s1"))
+
+    wire: Wire
+
+    async def body() -> None:
+        nonlocal wire
+        wire = Wire(GuestSession("tok", "Ann"), server)
+        await wire.run(NAVIGATION_GRACE)
+
+    run(body)
+    statuses = [op for op in wire.ops if op["op"] == "status"]
+    assert statuses[:2] == [
+        {"op": "status", "hostConnected": False, "navigating": True},
+        {"op": "status", "navigating": False},
+    ]
