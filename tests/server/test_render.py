@@ -54,7 +54,7 @@ def tone(path: Path, seconds: float, beep_at: float) -> bytes:
     return encode_opus(path, f"aevalsrc='{expr}':s=48000:d={seconds}")
 
 
-def streams(mp4: Path) -> list[dict]:
+def streams(mp4: Path) -> list[dict[str, Any]]:
     info = probe(mp4)
     return [{**s, "format_duration": info.duration} for s in info.streams]
 
@@ -74,7 +74,7 @@ def is_colour(value: tuple[int, int, int], channel: int) -> bool:
     return value[channel] > 180 and all(v < 80 for i, v in enumerate(value) if i != channel)
 
 
-def pcm(mp4: Path) -> array.array:
+def pcm(mp4: Path) -> array.array[int]:
     """The MP4's audio as mono 48 kHz signed 16-bit samples."""
     command = [find_ffmpeg(), "-v", "error", "-i", str(mp4), "-map", "0:a", "-ac", "1"]
     raw = subprocess.run(
@@ -184,7 +184,7 @@ def picture(directory: Path, name: str = "pic.png", colour: str = "magenta") -> 
     subprocess.run([*command, "-frames:v", "1", str(directory / name)], check=True)
 
 
-def with_images(snapshot: dict, *sources: str) -> dict:
+def with_images(snapshot: dict[str, Any], *sources: str) -> dict[str, Any]:
     """``snapshot`` with 100x100 images of ``sources`` at (400 + 150 i, 200) on the page."""
     for i, src in enumerate(sources):
         style = f"position:absolute;left:{400 + 150 * i}px;top:200px;width:100px;height:100px"

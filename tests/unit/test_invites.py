@@ -286,7 +286,7 @@ def test_the_outbox_as_text() -> None:
 
 # -- invitations to host ------------------------------------------------------------------------
 def host_request(**changes: str) -> InviteToHost:
-    fields = {
+    fields: dict[str, Any] = {
         "host_name": "Ivy",
         "host_email": "ivy@example.com",
         "invite_name": "Hana",

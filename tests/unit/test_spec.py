@@ -110,7 +110,7 @@ def test_every_promise_function_has_a_validator() -> None:
 def test_check_state_accepts_valid_states() -> None:
     for path, spec in FUNCTIONS.items():
         for state in spec.states:
-            assert check_state(path, state) is None
+            check_state(path, state)  # raises InvalidState if not valid
 
 
 def test_check_state_rejects_every_other_state() -> None:
@@ -147,11 +147,11 @@ def test_stub_tables_are_json_and_match_functions() -> None:
     assert tables["ev"] == list(EVENTS)
     assert tables["get"] == VIEW_KEYS
     assert tables["feat"] == list(REQUIRED_FEATURES)
-    fn = tables["fn"]
-    assert isinstance(fn, dict)
+    fn, names = tables["fn"], tables["st"]
+    assert isinstance(fn, dict) and isinstance(names, list)
     assert set(fn) == set(FUNCTIONS) - SUBSCRIPTION
     for path, (sync, states) in fn.items():
         spec = FUNCTIONS[path]
         assert sync == int(spec.sync)
-        assert [tables["st"][i] for i in states] == [s.value for s in order if s in spec.states]
+        assert [names[i] for i in states] == [s.value for s in order if s in spec.states]
         assert states == sorted(states)
