@@ -166,6 +166,7 @@ KNOWN_BARE_CODES = {
     "server/host_socket.py": 3,
     "server/invites/service.py": 1,
     "server/links.py": 7,
+    "server/store.py": 4,
     "viewer/session.py": 2,
 }
 
