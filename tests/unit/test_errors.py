@@ -160,6 +160,8 @@ KNOWN_BARE_CODES = {
     "client/hosting.py": 1,
     "client/link.py": 1,
     "client/replay.py": 2,
+    "client/requests.py": 1,
+    "client/sockets.py": 1,
     "server/db/host_invites.py": 4,
     "server/guest_socket.py": 11,
     "server/host_invites.py": 3,
