@@ -12,9 +12,14 @@
    the same Pyodide (``loadPyodide({_makeSnapshot: true})``, ``makeMemorySnapshot()``), which
    the workers restore in about a second instead of booting Python (docs/DESIGN.md, "Instant
    start"). Its parts' offsets, sizes and sha256 are written into ``worker.mjs``.
-5. ``cwmn.js`` (the embed stub, minified) with the API tables from ``cwmn_web.client.spec``
-   and a build id that versions every asset URL (so assets are cached as immutable).
-6. A ``.gz`` beside each asset, which the server sends to browsers that accept gzip.
+5. The JavaScript copies of ``cwmn_web.protocol.constants`` (``dist/constants.mjs``, and
+   ``dist/constants.js`` for the viewer's classic scripts), and the page's ES modules
+   (``capture.mjs`` and its parts under ``static/capture/``, ``cursors.mjs``, ...), each
+   bundled into one asset (:func:`bundle`).
+6. ``cwmn.js`` (the embed stub, minified) with the API tables from ``cwmn_web.client.spec``,
+   the shared constants it needs and a build id that versions every asset URL (so assets are
+   cached as immutable).
+7. A ``.gz`` beside each asset, which the server sends to browsers that accept gzip.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import gzip
 import hashlib
 import io
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -40,6 +46,7 @@ import rjsmin  # type: ignore[import-untyped]  # noqa: E402
 from cwmn_web import __version__  # noqa: E402
 from cwmn_web.client.spec import stub_tables  # noqa: E402
 from cwmn_web.client.typescript import declarations  # noqa: E402
+from cwmn_web.protocol import constants  # noqa: E402
 
 PYODIDE_VERSION = "314.0.7"
 PYODIDE_FILES = (
@@ -61,6 +68,13 @@ DIST = ROOT / "static" / "dist"
 ASSETS = DIST / "assets"
 ZIP_DATE = (2020, 1, 1, 0, 0, 0)
 VIEWER_FILES = ("viewer.html", "viewer.js", "viewer.css")
+#: The page's ES modules, each served as one file (its local imports inlined by ``bundle``):
+#: one request, and the stub's ``capture.mjs?retry=N`` (Firefox keeps a failed module import
+#: for the page's life) covers every part of it.
+PAGE_MODULES = ("capture.mjs", "cursors.mjs", "consent.mjs", "recorder.mjs")
+#: The generated JavaScript copies of cwmn_web/protocol/constants.py.
+CONSTANTS_MJS = DIST / "constants.mjs"
+CONSTANTS_JS = DIST / "constants.js"
 GZIP_SUFFIXES = (".js", ".mjs", ".wasm", ".json", ".snapshot")  # wheels, zips: compressed
 #: The snapshot (31 MB, 7 MB gzipped) is served in parts: browsers keep no single response of
 #: several megabytes in an in-memory HTTP cache (private windows; measured: a 7.1 MB gzipped
@@ -275,6 +289,66 @@ def write_snapshot(out: Path, snapshot: bytes) -> dict[str, Any]:
     return {"bytes": len(snapshot), "parts": parts}
 
 
+def write_constants() -> None:
+    """The JS copies of the shared constants (static/dist/constants.mjs and .js)."""
+    write_if_changed(CONSTANTS_MJS, constants.js_module().encode())
+    write_if_changed(CONSTANTS_JS, constants.js_script().encode())
+
+
+_IMPORT = re.compile(r"^import \{([^}]*)\} from '(\.{1,2}/[^']+)';\n", re.MULTILINE)
+_EXPORT = re.compile(
+    r"^export (?:async function\*? |function\*? |class |const )(\w+)", re.MULTILINE
+)
+_OTHER = re.compile(r"^(?:import|export)\b", re.MULTILINE)
+
+
+def bundle(entry: Path) -> str:
+    """``entry`` (an ES module) with its local imports inlined: each imported module, once,
+    in a function scope before its first importer, its exports bound by name. Only
+    ``import { a, b as c } from './x.mjs'`` and ``export function|class|const`` are
+    understood (no ``export let``: a bound copy is not live); anything else stops the build."""
+    order: list[Path] = []
+
+    def visit(path: Path, seen: tuple[Path, ...]) -> None:
+        if path in seen:
+            raise SystemExit(f"bundle: import cycle through {path}")
+        if path in order:
+            return
+        for _, spec in _IMPORT.findall(path.read_text()):
+            visit((path.parent / spec).resolve(), (*seen, path))
+        order.append(path)
+
+    visit(entry.resolve(), ())
+    names = {path: "__" + re.sub(r"\W", "_", path.stem) + f"_{i}" for i, path in enumerate(order)}
+
+    def imports(path: Path, source: str) -> str:
+        def bind(match: re.Match[str]) -> str:
+            fields = ", ".join(
+                " ".join(name.split()).replace(" as ", ": ")
+                for name in match.group(1).split(",")
+                if name.strip()
+            )
+            return f"const {{ {fields} }} = {names[(path.parent / match.group(2)).resolve()]};\n"
+
+        return _IMPORT.sub(bind, source)
+
+    parts = []
+    for path in order[:-1]:
+        source = path.read_text()
+        exported = _EXPORT.findall(source)
+        body = _EXPORT.sub(lambda m: m.group(0).removeprefix("export "), imports(path, source))
+        if _OTHER.search(body):
+            raise SystemExit(f"bundle: {path}: an import or export bundle() does not understand")
+        parts.append(
+            f"// {path.relative_to(ROOT)}\nconst {names[path]} = (() => {{\n{body}"
+            f"return {{ {', '.join(exported)} }};\n}})();\n"
+        )
+    source = imports(order[-1], order[-1].read_text())
+    if _IMPORT.search(source) or re.search(r"^import\b", source, re.MULTILINE):
+        raise SystemExit(f"bundle: {entry}: an import bundle() does not understand")
+    return "".join(parts) + source
+
+
 def gzip_beside(path: Path) -> None:
     target = path.with_name(path.name + ".gz")
     if target.exists() and target.stat().st_mtime >= path.stat().st_mtime:
@@ -306,8 +380,9 @@ def build() -> str:
     worker = (ROOT / "static" / "worker.mjs").read_text()
     worker = worker.replace("__CWMN_SNAPSHOT__", json.dumps(listed))
     write_if_changed(ASSETS / "worker.mjs", worker.encode())
-    for module in ("capture.mjs", "cursors.mjs", "consent.mjs", "recorder.mjs"):
-        write_if_changed(ASSETS / module, (ROOT / "static" / module).read_bytes())
+    write_constants()
+    for module in PAGE_MODULES:
+        write_if_changed(ASSETS / module, bundle(ROOT / "static" / module).encode())
 
     digest = hashlib.sha256()
     for path in sorted(p for p in ASSETS.rglob("*") if p.is_file() and p.suffix != ".gz"):
@@ -318,10 +393,12 @@ def build() -> str:
     digest.update((ROOT / "static" / "cwmn.js").read_bytes())
     for name in VIEWER_FILES:  # served from /static with ?v=BUILD: a change needs a new id
         digest.update((ROOT / "static" / name).read_bytes())
+    digest.update(CONSTANTS_JS.read_bytes())  # the viewer's too
     build_id = digest.hexdigest()[:16]
 
     stub = (ROOT / "static" / "cwmn.js").read_text()
     stub = stub.replace("__CWMN_TABLES__", tables).replace("__CWMN_BUILD__", build_id)
+    stub = stub.replace("__CWMN_RESUME_KEY__", json.dumps(constants.RESUME_KEY))
     stub = rjsmin.jsmin(stub, keep_bang_comments=False) + "\n"  # every page view loads it
     write_if_changed(DIST / "cwmn.js", stub.encode())
     write_if_changed(DIST / "BUILD", (build_id + "\n").encode())
@@ -336,4 +413,7 @@ def build() -> str:
 
 
 if __name__ == "__main__":
-    build()
+    if sys.argv[1:] == ["constants"]:  # make lint: what the JS type check reads, no download
+        write_constants()
+    else:
+        build()

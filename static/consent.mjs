@@ -5,6 +5,8 @@
 // page), on an element capture never mirrors (data-cwmn-overlay). Accessible: a labelled
 // modal dialog, focus on "Share my screen", Tab kept inside, Escape = "Not now", focus given
 // back to where it was.
+import { OVERLAY_ATTR } from './dist/constants.mjs';
+
 const HOST_CSS = [
   'all:initial', 'display:block', 'position:fixed', 'top:0', 'left:0', 'right:0', 'bottom:0',
   'margin:0', 'padding:0', 'border:0', 'z-index:2147483647', 'visibility:visible',
@@ -69,7 +71,7 @@ export function ask(invite, attachShadow) {
   const info = invite || {};
   const who = String(info.inviterName || '').trim() || 'Someone';
   const host = document.createElement('cwmn-consent');
-  host.setAttribute('data-cwmn-overlay', '');
+  host.setAttribute(OVERLAY_ATTR, '');
   host.style.cssText = HOST_CSS; // CSSOM, not a style attribute: allowed by a strict page CSP
   const root = (attachShadow || Element.prototype.attachShadow).call(host, { mode: 'closed' });
   // A constructed sheet is not an inline <style>: a page CSP without 'unsafe-inline' allows it.

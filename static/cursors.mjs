@@ -5,10 +5,10 @@
 // none, its content in a closed shadow root, so the page's CSS cannot restyle it and it
 // cannot restyle the page, and it never changes the page's layout or scroll size. Capture
 // (capture.mjs) never mirrors it. The overlay is only in the page while it draws something.
-const ATTR = 'data-cwmn-overlay';
+import { DEFAULT_GUEST_COLOR, OVERLAY_ATTR as ATTR } from './dist/constants.mjs';
+
 const MOVE_MS = 80;
 const RIPPLE_MS = 600;
-const DEFAULT_COLOR = '#6d28d9';
 // Inline and !important: the page's stylesheets lose to it, even their !important rules.
 const HOST_CSS = [
   'all:initial', 'display:block', 'position:fixed', 'top:0', 'left:0', 'right:0', 'bottom:0',
@@ -157,7 +157,7 @@ function makeCursor(id) {
 
 function validColor(color) {
   const text = typeof color === 'string' ? color : '';
-  return text && CSS.supports('color', text) ? text : DEFAULT_COLOR;
+  return text && CSS.supports('color', text) ? text : DEFAULT_GUEST_COLOR;
 }
 
 // -- the overlay ------------------------------------------------------------------------

@@ -3,7 +3,7 @@
 (function () {
   'use strict';
   if (window.CwmnAPI && window.CwmnAPI.__cwmn) return; // embedded twice: keep the first
-  var T = __CWMN_TABLES__, BUILD = '__CWMN_BUILD__', KEY = 'cwmn:session';
+  var T = __CWMN_TABLES__, BUILD = '__CWMN_BUILD__', KEY = __CWMN_RESUME_KEY__;
   var IDLE_TIMEOUT = 2000, IDLE_FALLBACK = 50, LOAD_CAP = 10000; // ms
   var EARLY_MAX = 2000; // early frames queued before Python is ready; past it, none
   // Closed shadow roots are invisible later: remember them as the page creates them.

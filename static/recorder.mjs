@@ -6,7 +6,8 @@
 // insecure page) is not an error: the replay records without narration and says so, in the
 // status and in the badge. While recording, a small badge tells the visitor that this page is
 // being recorded (closed shadow root, never captured, no pointer events).
-const ATTR = 'data-cwmn-overlay';
+import { OVERLAY_ATTR as ATTR } from './dist/constants.mjs';
+
 const TIMESLICE_MS = 1000;
 const BITS_PER_SECOND = 32000;
 const MIMES = ['audio/webm;codecs=opus', 'audio/ogg;codecs=opus', 'audio/webm', 'audio/ogg'];

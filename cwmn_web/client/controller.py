@@ -22,6 +22,7 @@ from ..errors import (
     ProtocolError,
     Unauthorized,
 )
+from ..protocol.constants import RESUME_KEY
 from ..protocol.messages import (
     AbandonReplay,
     AcceptHostInvite,
@@ -62,9 +63,6 @@ from .validation import validate
 
 __all__ = ["CONNECT_TIMEOUT", "INVITE_TIMEOUT", "RESUME_KEY", "ClientConfig", "HostController"]
 
-#: sessionStorage key holding ``{token, sessionId, capture | privacy}`` so the next page of the
-#: site resumes (and may capture before Python is ready: :mod:`.handover`).
-RESUME_KEY = "cwmn:session"
 DEFAULT_MASK = ("[data-cwmn-mask]", ".cwmn-mask")
 DEFAULT_BLOCK = ("[data-cwmn-block]",)
 #: An invite waits for a mail server or an SMS provider (the server gives each 20 s).

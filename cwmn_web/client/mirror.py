@@ -13,30 +13,12 @@ from typing import Any
 from urllib.parse import urljoin
 
 from ..errors import ProtocolError
+from ..protocol.constants import NODE, URL_ATTRS
 
 __all__ = ["MASK_CHAR", "MirrorEncoder", "mask"]
 
 MASK_CHAR = "*"
 MAX_MASK = 64
-#: Attributes whose value is one URL.
-URL_ATTRS = frozenset(
-    {
-        "href",
-        "src",
-        "action",
-        "formaction",
-        "poster",
-        "background",
-        "cite",
-        "data",
-        "xlink:href",
-        "longdesc",
-        "usemap",
-        "lowsrc",
-        "manifest",
-        "codebase",
-    }
-)
 SRCSET_ATTRS = frozenset({"srcset", "imagesrcset"})
 _CSS_URL = re.compile(r"""url\(\s*(['"]?)([^'")]+)\1\s*\)""", re.IGNORECASE)
 _SKIP_SCHEMES = ("data:", "blob:", "javascript:", "about:", "#", "mailto:", "tel:")
@@ -96,17 +78,17 @@ class MirrorEncoder:
         """
         node_id, parent, kind = int(raw[0]), int(raw[1]), int(raw[2])
         base = self.frame_bases.get(parent)
-        if kind == 11 and len(raw) > 4 and raw[4]:
+        if kind == NODE.SHADOW and len(raw) > 4 and raw[4]:
             base = str(raw[4])
         if base is not None:
             self.frame_bases[node_id] = base
-        if kind == 1:
-            return [node_id, parent, 1, str(raw[3]), self.attrs(raw[3], raw[4], base)]
-        if kind == 3:
+        if kind == NODE.ELEMENT:
+            return [node_id, parent, NODE.ELEMENT, str(raw[3]), self.attrs(raw[3], raw[4], base)]
+        if kind == NODE.TEXT:
             text = mask(raw[4]) if raw[3] is None else str(raw[3])
-            return [node_id, parent, 3, text]
-        if kind in (8, 11):
-            return [node_id, parent, kind, str(raw[3]) if kind == 11 else ""]
+            return [node_id, parent, NODE.TEXT, text]
+        if kind in (NODE.COMMENT, NODE.SHADOW):
+            return [node_id, parent, kind, str(raw[3]) if kind == NODE.SHADOW else ""]
         raise ProtocolError(f"unknown node kind {kind} in a capture record")
 
     def attrs(self, tag: str, flat: list[Any], base: str | None = None) -> list[str]:

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..errors import ProtocolError
+from ..protocol.constants import HTML_NS, NODE, URL_ATTRS
 
 __all__ = [
     "DROPPED_TAGS",
@@ -22,8 +23,7 @@ __all__ = [
     "url_allowed",
 ]
 
-ELEMENT, TEXT, COMMENT, SHADOW = 1, 3, 8, 11
-HTML_NS = "http://www.w3.org/1999/xhtml"
+ELEMENT, TEXT, COMMENT, SHADOW = NODE.ELEMENT, NODE.TEXT, NODE.COMMENT, NODE.SHADOW
 SVG_NS = "http://www.w3.org/2000/svg"
 MATHML_NS = "http://www.w3.org/1998/Math/MathML"
 NAMESPACES = frozenset({HTML_NS, SVG_NS, MATHML_NS})
@@ -47,29 +47,6 @@ DROPPED_TAGS = frozenset(
 )
 #: SVG animations, dropped when they animate a URL or an event handler.
 ANIMATION_TAGS = frozenset({"animate", "set", "animatetransform", "animatemotion", "animatecolor"})
-#: Attributes whose value is one URL.
-URL_ATTRS = frozenset(
-    {
-        "href",
-        "src",
-        "action",
-        "formaction",
-        "xlink:href",
-        "poster",
-        "background",
-        "cite",
-        "data",
-        "codebase",
-        "classid",
-        "longdesc",
-        "usemap",
-        "lowsrc",
-        "dynsrc",
-        "manifest",
-        "profile",
-        "icon",
-    }
-)
 SRCSET_ATTRS = frozenset({"srcset", "imagesrcset"})
 #: Dropped on every element: inline documents, ways to leave the stage, and referrer
 #: policies (the viewer's document sends its parent's URL, /join/TOKEN, as the referrer

@@ -10,6 +10,7 @@ from pathlib import Path
 import rjsmin  # type: ignore[import-untyped]
 
 from cwmn_web.client.spec import stub_tables
+from cwmn_web.protocol.constants import RESUME_KEY
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
@@ -30,6 +31,7 @@ def built_stub() -> bytes:
     tables = json.dumps(stub_tables(), separators=(",", ":"))
     stub = (ROOT / "static" / "cwmn.js").read_text()
     stub = stub.replace("__CWMN_TABLES__", tables).replace("__CWMN_BUILD__", build_id)
+    stub = stub.replace("__CWMN_RESUME_KEY__", json.dumps(RESUME_KEY))
     minified: str = rjsmin.jsmin(stub, keep_bang_comments=False) + "\n"
     return minified.encode()
 

@@ -1,0 +1,140 @@
+// cwmn_web capture, the mutation buffer (rrweb's MutationBuffer): DOM mutation records, form
+// and canvas changes and the latest pointer, scroll, focus and viewport gather here and go
+// out once per frame as one `mutations` frame and the latest of each other kind.
+import { NODE } from '../dist/constants.mjs';
+import { isKnown, knownId } from './ids.mjs';
+import { VALUE_TAGS, isOverlay } from './privacy.mjs';
+import { stats } from './serialize.mjs';
+
+/** The buffer of one capture; `send(kind, data)` receives the frames. */
+export class MutationBuffer {
+  constructor(serializer, privacy, send) {
+    this.serializer = serializer;
+    this.privacy = privacy;
+    this.send = send;
+    this.records = [];
+    /** [id, name, value] changes not from mutation records (form state, canvas, CSSOM). */
+    this.pendingAttrs = [];
+    /** key → [kind, data]: only the latest of each goes out. */
+    this.latest = new Map();
+    /** Same-origin frames that loaded a new document: serialized again, whole. */
+    this.reloaded = new Set();
+    this.flushQueued = false;
+    /** A snapshot is being taken: nothing goes out before it. */
+    this.snapshotting = false;
+    this.stopped = false;
+  }
+
+  /** Mutation records from the observer. */
+  push(records) {
+    for (const r of records) this.records.push(r);
+    this.queueFlush();
+  }
+  /** Attribute changes ([id, name, value]) to send with the next flush. */
+  pushAttrs(changes) {
+    this.pendingAttrs.push(...changes);
+    this.queueFlush();
+  }
+  /** Keep only the latest `data` under `key` (sent as `kind`, else as `key`). */
+  throttled(key, data, kind) {
+    this.latest.set(key, [kind || key, data]);
+    this.queueFlush();
+  }
+  frameReloaded(iframe) {
+    this.reloaded.add(iframe);
+    this.queueFlush();
+  }
+  /** Records gathered before a snapshot are in it: dropped. */
+  clearRecords() {
+    this.records = [];
+  }
+
+  queueFlush() {
+    if (this.flushQueued || this.stopped) return;
+    this.flushQueued = true;
+    const run = () => { this.flushQueued = false; this.flush(); };
+    // rAF does not run in background tabs: a timer backs it up.
+    const timer = setTimeout(run, 50);
+    requestAnimationFrame(() => { clearTimeout(timer); run(); });
+  }
+  flush() {
+    if (this.snapshotting || this.stopped) return;
+    const t0 = performance.now();
+    this.flushOnce();
+    stats.flushes += 1;
+    stats.lastFlushMs = performance.now() - t0;
+  }
+  flushOnce() {
+    const records = this.records;
+    this.records = [];
+    if (records.length || this.reloaded.size) this.flushMutations(records);
+    else if (this.pendingAttrs.length) this.send('mutations', { removes: [], adds: [], order: [], attrs: this.takeAttrs(), texts: [] });
+    for (const [kind, data] of this.latest.values()) this.send(kind, data);
+    this.latest.clear();
+  }
+  takeAttrs() {
+    const out = this.pendingAttrs;
+    this.pendingAttrs = [];
+    return out;
+  }
+  flushMutations(records) {
+    const added = new Set(), parents = new Set(), removes = [];
+    const attrs = new Map(), texts = new Map();
+    for (const r of records) {
+      if (r.type === 'childList') {
+        r.addedNodes.forEach((n) => added.add(n));
+        if (r.addedNodes.length) parents.add(r.target);
+        r.removedNodes.forEach((n) => { if (isKnown(n) && !n.isConnected) removes.push(knownId(n)); });
+      } else if (r.type === 'attributes') {
+        if (!attrs.has(r.target)) attrs.set(r.target, new Set());
+        attrs.get(r.target).add(r.attributeName);
+      } else if (r.type === 'characterData' && r.target.nodeType === NODE.TEXT) {
+        texts.set(r.target, true); // comments' content is never sent
+      }
+    }
+    for (const iframe of this.reloaded) {
+      if (iframe.isConnected && isKnown(iframe)) { added.add(iframe); parents.add(iframe.parentNode); }
+    }
+    this.reloaded.clear();
+    const adds = [];
+    const inAdded = (node) => {
+      for (let p = node.parentNode; p; p = p.parentNode) if (added.has(p)) return true;
+      return false;
+    };
+    for (const node of added) {
+      if (!node.isConnected || inAdded(node) || node.parentNode.nodeName === 'SCRIPT') continue;
+      if (isOverlay(node)) continue;
+      if (!isKnown(node.parentNode) && node.parentNode !== document) continue;
+      const pid = node.parentNode === document ? 0 : knownId(node.parentNode);
+      this.serializer.serializeNow(node, pid, adds);
+    }
+    const order = [];
+    for (const parent of parents) {
+      if (!parent.isConnected || !isKnown(parent) || inAdded(parent)) continue;
+      const kids = [];
+      parent.childNodes.forEach((c) => { const id = knownId(c); if (id) kids.push(id); });
+      order.push([knownId(parent), kids]);
+    }
+    const attrOut = this.takeAttrs();
+    for (const [el, names] of attrs) {
+      if (!isKnown(el) || !el.isConnected || added.has(el) || inAdded(el)) continue;
+      const id = knownId(el);
+      if (this.privacy.blocked(el) || isOverlay(el)) continue;
+      const secret = VALUE_TAGS[el.tagName] && this.privacy.secretValue(el);
+      for (const name of names) {
+        if (secret && name === 'value') continue;
+        attrOut.push([id, name, el.getAttribute(name)]);
+      }
+    }
+    const textOut = [];
+    for (const node of texts.keys()) {
+      if (!isKnown(node) || !node.isConnected || inAdded(node)) continue;
+      if (node.parentNode && node.parentNode.nodeName === 'SCRIPT') continue;
+      const record = this.serializer.textRecord(node, 0);
+      textOut.push(record.length === 5 ? [record[0], null, record[4]] : [record[0], record[3]]);
+    }
+    if (removes.length || adds.length || attrOut.length || textOut.length) {
+      this.send('mutations', { removes, adds, order, attrs: attrOut, texts: textOut });
+    }
+  }
+}

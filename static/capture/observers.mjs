@@ -1,0 +1,132 @@
+// cwmn_web capture, observers (rrweb's observers): the page's events, timers and patched
+// setters that tell the mutation buffer what changed besides the DOM: form state, scrolling,
+// focus, the viewport, the pointer, canvases, CSSOM rules, frame reloads.
+import { isKnown, knownId } from './ids.mjs';
+import { VALUE_TAGS } from './privacy.mjs';
+import { formState } from './serialize.mjs';
+
+const FOCUS_POLL_MS = 250;
+const CANVAS_POLL_MS = 1000;
+
+/** The observers of one capture, feeding `buffer`. */
+export class Observers {
+  constructor(buffer, serializer, privacy) {
+    this.buffer = buffer;
+    this.serializer = serializer;
+    this.privacy = privacy;
+    this.listeners = [];
+    this.frames = new WeakSet();
+    this.focusId = 0;
+    this.focusTimer = 0;
+    this.canvasTimer = 0;
+  }
+
+  on(target, type, fn, opts) {
+    target.addEventListener(type, fn, opts);
+    this.listeners.push([target, type, fn, opts]);
+  }
+  start() {
+    const on = this.on.bind(this), buffer = this.buffer;
+    on(document, 'input', (e) => this.onInput(e.target), true);
+    on(document, 'change', (e) => this.onInput(e.target), true);
+    on(document, 'scroll', (e) => this.onScroll(e.target), { capture: true, passive: true });
+    on(window, 'resize', () => buffer.throttled('viewport', { w: innerWidth, h: innerHeight }), { passive: true });
+    on(document, 'focusin', (e) => this.onFocus(e.target), true);
+    on(document, 'focusout', () => setTimeout(() => this.pollFocus(), 0), true);
+    // Focus moved while the window has no system focus fires no event: poll it as well.
+    this.focusTimer = setInterval(() => this.pollFocus(), FOCUS_POLL_MS);
+    on(document, 'mousemove', (e) => buffer.throttled('pointer', { x: e.pageX, y: e.pageY }),
+      { capture: true, passive: true });
+    this.canvasTimer = setInterval(() => this.pollCanvases(), CANVAS_POLL_MS);
+  }
+  stop() {
+    for (const [t, type, fn, opts] of this.listeners) t.removeEventListener(type, fn, opts);
+    clearInterval(this.canvasTimer);
+    clearInterval(this.focusTimer);
+  }
+
+  /** A same-origin frame: its next document is serialized again when it loads. */
+  watchFrame(iframe) {
+    if (this.frames.has(iframe)) return;
+    this.frames.add(iframe);
+    this.on(iframe, 'load', () => this.buffer.frameReloaded(iframe), undefined);
+  }
+  onInput(el) {
+    if (!el || !VALUE_TAGS[el.tagName] || !isKnown(el)) return;
+    const attrs = [];
+    formState(el, this.privacy.secretValue(el), attrs);
+    this.buffer.pushAttrs(pairs(knownId(el), attrs));
+  }
+  onFocus(el) {
+    const id = el ? knownId(el) : 0;
+    if (id === undefined || id === this.focusId) return;
+    this.focusId = id;
+    this.buffer.throttled('focus', { id });
+  }
+  pollFocus() {
+    const active = document.activeElement;
+    this.onFocus(active && active !== document.body && active !== document.documentElement
+      ? active : null);
+  }
+  onScroll(target) {
+    const el = target === document ? null : target;
+    const id = el ? knownId(el) : 0;
+    if (id === undefined) return;
+    const x = el ? el.scrollLeft : scrollX, y = el ? el.scrollTop : scrollY;
+    this.buffer.throttled('scroll:' + id, { id, x, y }, 'scroll');
+  }
+  pollCanvases() {
+    document.querySelectorAll('canvas').forEach((c) => {
+      const id = knownId(c);
+      if (!id) return;
+      const before = this.serializer.canvases.get(c);
+      const png = this.serializer.canvasImage(c);
+      if (png && png !== before) this.buffer.pushAttrs([[id, 'cwmn:canvas', png]]);
+    });
+  }
+  sheetChanged(sheet) {
+    const owner = sheet.ownerNode;
+    this.serializer.dirtySheets.add(sheet);
+    if (owner && isKnown(owner)) {
+      this.buffer.pushAttrs([[knownId(owner), 'cwmn:css', this.serializer.cssomText(owner)]]);
+    }
+  }
+}
+
+function pairs(id, flat) {
+  const out = [];
+  for (let i = 0; i < flat.length; i += 2) out.push([id, flat[i], flat[i + 1]]);
+  return out;
+}
+
+let patched = false;
+/** Changes that fire no event nor mutation, told to `current()` (the running observers, or
+    null): rules added or removed through the CSSOM, values set by script. Once per page. */
+export function patchPage(current) {
+  if (patched) return;
+  patched = true;
+  const proto = CSSStyleSheet.prototype;
+  for (const name of ['insertRule', 'deleteRule', 'replaceSync', 'addRule', 'removeRule']) {
+    const original = proto[name];
+    if (typeof original !== 'function') continue;
+    proto[name] = function (...args) {
+      const result = original.apply(this, args);
+      const observers = current();
+      if (observers) observers.sheetChanged(this);
+      return result;
+    };
+  }
+  for (const [Ctor, prop] of [[HTMLInputElement, 'value'], [HTMLInputElement, 'checked'],
+    [HTMLTextAreaElement, 'value'], [HTMLSelectElement, 'value']]) {
+    const desc = Object.getOwnPropertyDescriptor(Ctor.prototype, prop);
+    if (!desc || !desc.set) continue;
+    Object.defineProperty(Ctor.prototype, prop, {
+      ...desc,
+      set(v) {
+        desc.set.call(this, v);
+        const observers = current();
+        if (observers) observers.onInput(this);
+      },
+    });
+  }
+}

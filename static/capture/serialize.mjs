@@ -1,0 +1,209 @@
+// cwmn_web capture, serialization (rrweb's "snapshot"): a subtree of the page → raw node
+// records in pre-order (docs/MIRROR.md). Sliced, it yields to the browser every SLICE_MS so
+// the page never blocks for long.
+import { HTML_NS, NODE } from '../dist/constants.mjs';
+import { idOf } from './ids.mjs';
+import { VALUE_TAGS, isOverlay } from './privacy.mjs';
+
+const { ELEMENT, TEXT, COMMENT, SHADOW } = NODE;
+const SLICE_MS = 8;
+const MAX_CANVAS_PIXELS = 2e6;
+
+/** What the last snapshot and flush cost on the main thread (for benchmarks). */
+export const stats = { snapshotMs: 0, snapshotBusyMs: 0, lastFlushMs: 0, flushes: 0 };
+
+const yieldToBrowser = () => new Promise((resolve) => {
+  const ch = new MessageChannel();
+  ch.port1.onmessage = () => resolve(undefined);
+  ch.port2.postMessage(0);
+});
+
+/** Reads nodes into records. `hooks.observe(root)` watches a shadow root or frame document
+    found on the way; `hooks.watchFrame(iframe)` its reloads. */
+export class Serializer {
+  constructor(privacy, shadowRoots, hooks) {
+    this.privacy = privacy;
+    this.shadowRoots = shadowRoots || new WeakMap();
+    this.hooks = hooks;
+    /** Sheets changed through the CSSOM: their text is not their rules any more. */
+    this.dirtySheets = new Set();
+    /** Each canvas's last picture sent. */
+    this.canvases = new Map();
+    /** Read scroll offsets (snapshots only: reading them forces a layout). */
+    this.readScroll = true;
+    this.stopped = false;
+    this.warned = false;
+  }
+
+  shadowOf(el) {
+    return el.shadowRoot || this.shadowRoots.get(el) || null;
+  }
+  elementRecord(el, parentId) {
+    const id = idOf(el);
+    const attrs = [];
+    if (this.privacy.blocked(el)) {
+      const r = el.getBoundingClientRect();
+      attrs.push('cwmn:block', Math.round(r.width) + '×' + Math.round(r.height));
+      for (const name of ['id', 'class', 'style']) {
+        if (el.hasAttribute(name)) attrs.push(name, el.getAttribute(name));
+      }
+      return [[id, parentId, ELEMENT, tagName(el), attrs], false];
+    }
+    if (el.tagName === 'IFRAME' && frameDocument(el)) return this.frameRecord(el, id, parentId);
+    const secret = VALUE_TAGS[el.tagName] && this.privacy.secretValue(el);
+    for (const a of el.attributes) {
+      if (secret && a.name === 'value') continue;
+      attrs.push(a.name, a.value);
+    }
+    if (el.namespaceURI !== HTML_NS && el.namespaceURI) attrs.push('cwmn:ns', el.namespaceURI);
+    if (VALUE_TAGS[el.tagName]) formState(el, secret, attrs);
+    if (el.tagName === 'STYLE') {
+      const css = this.cssomText(el);
+      if (css !== null) attrs.push('cwmn:css', css);
+    }
+    if (el.tagName === 'CANVAS') {
+      const png = this.canvasImage(el);
+      if (png) attrs.push('cwmn:canvas', png);
+    }
+    // Reading scroll offsets forces a layout: done in snapshots only; a subtree added later
+    // reports its scrolling through scroll events.
+    if (this.readScroll && (el.scrollTop || el.scrollLeft)) {
+      attrs.push('cwmn:scroll', el.scrollLeft + ',' + el.scrollTop);
+    }
+    return [[id, parentId, ELEMENT, tagName(el), attrs], true];
+  }
+  frameRecord(iframe, id, parentId) {
+    // A same-origin frame becomes a box of the frame's size holding the frame's document
+    // in a shadow root (docs/MIRROR.md): styles stay scoped, and nothing runs.
+    const r = iframe.getBoundingClientRect(), cs = getComputedStyle(iframe);
+    const style = 'display:' + (cs.display === 'inline' ? 'inline-block' : cs.display) +
+      ';width:' + r.width + 'px;height:' + r.height + 'px;overflow:hidden;box-sizing:border-box;' +
+      'border:' + cs.border + ';vertical-align:' + cs.verticalAlign;
+    const attrs = ['style', style, 'cwmn:frame', '1'];
+    for (const name of ['id', 'class', 'title']) {
+      if (iframe.hasAttribute(name)) attrs.push(name, iframe.getAttribute(name));
+    }
+    this.hooks.watchFrame(iframe);
+    return [[id, parentId, ELEMENT, 'div', attrs], true];
+  }
+  cssomText(styleEl) {
+    // A <style> filled through the CSSOM (insertRule) has rules but no text.
+    const sheet = styleEl.sheet;
+    if (!sheet || (styleEl.textContent.trim() && !this.dirtySheets.has(sheet))) return null;
+    try {
+      return Array.from(sheet.cssRules, (r) => r.cssText).join('\n');
+    } catch (e) {
+      return null;
+    }
+  }
+  canvasImage(canvas) {
+    if (!canvas.width || !canvas.height || canvas.width * canvas.height > MAX_CANVAS_PIXELS) return null;
+    try {
+      const png = canvas.toDataURL('image/png');
+      this.canvases.set(canvas, png);
+      return png;
+    } catch (e) {
+      return null; // tainted by cross-origin images
+    }
+  }
+  textRecord(node, parentId) {
+    const parent = node.parentNode;
+    if (parent && parent.nodeType === ELEMENT && this.privacy.masked(parent)) {
+      return [idOf(node), parentId, TEXT, null, node.data.length];
+    }
+    return [idOf(node), parentId, TEXT, node.data];
+  }
+
+  /** Serialize the subtree at ``root`` in pre-order; ``sliced`` yields every SLICE_MS. */
+  async serialize(root, parentId, out, sliced) {
+    const stack = [[root, parentId]];
+    let sliceStart = performance.now(), sliceEnd = sliceStart + SLICE_MS;
+    while (stack.length) {
+      if (sliced && performance.now() > sliceEnd) {
+        stats.snapshotBusyMs += performance.now() - sliceStart;
+        await yieldToBrowser();
+        if (this.stopped) return;
+        sliceStart = performance.now();
+        sliceEnd = sliceStart + SLICE_MS;
+      }
+      const [node, pid] = stack.pop();
+      try {
+        this.visit(node, pid, stack, out);
+      } catch (e) {
+        // One node the page made odd must not stop the mirror: skip it, say so once.
+        if (!this.warned) { this.warned = true; console.warn('CWMN: a node could not be read', e); }
+      }
+    }
+    if (sliced) stats.snapshotBusyMs += performance.now() - sliceStart;
+  }
+
+  /** An added subtree, serialized at once (not sliced), so mutations stay in order: an
+      async function runs synchronously up to its first await, and unsliced it never awaits. */
+  serializeNow(node, parentId, out) {
+    this.readScroll = false;
+    this.serialize(node, parentId, out, false);
+    this.readScroll = true;
+  }
+
+  /** Record one node and push its children (light DOM, shadow root, frame document). */
+  visit(node, pid, stack, out) {
+    if (node.nodeType === TEXT) {
+      out.push(this.textRecord(node, pid));
+      return;
+    }
+    if (node.nodeType === COMMENT) {
+      out.push([idOf(node), pid, COMMENT, '']);
+      return;
+    }
+    if (node.nodeType !== ELEMENT || isOverlay(node)) return;
+    const [record, descend] = this.elementRecord(node, pid);
+    out.push(record);
+    // A script's source is of no use to guests (nothing runs in the viewer): not sent.
+    if (!descend || node.tagName === 'SCRIPT') return;
+    const id = record[0];
+    const doc = node.tagName === 'IFRAME' && frameDocument(node);
+    if (doc) {
+      const sid = idOf(doc);
+      this.hooks.observe(doc);
+      out.push([sid, id, SHADOW, 'shadow', doc.baseURI]);
+      pushChildren(stack, [doc.documentElement], sid);
+      return;
+    }
+    // Pushed before the shadow root's children, so those are read first (records stay
+    // in pre-order: the shadow root right after its host).
+    pushChildren(stack, node.childNodes, id);
+    const shadow = this.shadowOf(node);
+    if (shadow) {
+      const sid = idOf(shadow);
+      this.hooks.observe(shadow);
+      out.push([sid, id, SHADOW, 'shadow']);
+      pushChildren(stack, shadow.childNodes, sid);
+    }
+  }
+}
+
+/** A form element's state: checked, or its value (a masked one as its length). */
+export function formState(el, secret, attrs) {
+  if (el.type === 'checkbox' || el.type === 'radio') {
+    attrs.push('cwmn:checked', el.checked ? '1' : '');
+  } else if (el.type !== 'file') {
+    if (secret) attrs.push('cwmn:masked', String(el.value.length));
+    else attrs.push('cwmn:value', el.value);
+  }
+}
+
+/** A same-origin frame's document, or null (cross-origin: an empty box in the viewer). */
+function frameDocument(iframe) {
+  try {
+    const doc = iframe.contentDocument;
+    return doc && doc.documentElement ? doc : null;
+  } catch (e) {
+    return null;
+  }
+}
+function tagName(el) {
+  return el.namespaceURI === HTML_NS ? el.tagName.toLowerCase() : el.tagName;
+}
+function pushChildren(stack, children, parentId) {
+  for (let i = children.length - 1; i >= 0; i--) stack.push([children[i], parentId]);
+}
