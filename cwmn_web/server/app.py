@@ -17,6 +17,7 @@ from starlette.staticfiles import StaticFiles
 
 from .assets import CORS, AssetServer
 from .config import Settings
+from .db import Store
 from .demo_page import DemoPage
 from .guest_socket import guest_socket
 from .host_invites import HostInvitePage
@@ -29,7 +30,6 @@ from .relay import Relay
 from .replays.service import ReplayService
 from .replays.video_page import VideoPage
 from .sites import hostname_of
-from .store import Store
 
 __all__ = ["create_app"]
 

@@ -10,7 +10,7 @@ import sys
 
 from ..protocol.messages import DEFAULT_REPLAY_MAX_SECONDS
 from .config import Settings
-from .store import Store
+from .db import Store
 
 __all__ = ["main"]
 
@@ -113,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "outbox":
         from .invites.outbox_page import render_outbox_text
 
-        print(render_outbox_text(store.outbox_messages(args.limit)), end="")
+        print(render_outbox_text(store.kept_messages(args.limit)), end="")
     elif args.action == "add":
         try:
             site_obj = store.add_domain(args.domain, args.site)

@@ -28,12 +28,12 @@ from ..protocol.messages import (
 )
 from ..protocol.names import clean_guest_name
 from .config import Settings
+from .db import LinkRecord, SessionRecord, Store
 from .guest_protocol import GuestProtocol
 from .links import DEVICE_COOKIE, check_link, device_hash, usable_token
 from .relay import LiveRoom, Peer, Relay, SocketClosed, read_message, serve
 from .rooms import Guest
 from .sites import DEFAULT_SETTINGS, same_origin
-from .store import LinkRecord, SessionRecord, Store
 
 __all__ = ["JOIN_REFUSALS", "guest_socket"]
 

@@ -17,9 +17,9 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from ..errors import CwmnError
+from .db import HostInviteRecord, SessionRecord, Store
 from .join_page import SECURITY_HEADERS, message_page
 from .links import check_host_invite, usable_token
-from .store import HostInviteRecord, SessionRecord, Store
 
 __all__ = [
     "FRAGMENT",
@@ -84,10 +84,10 @@ async def accept_invitation(
     raise ``link_invalid`` or ``link_used``."""
     if not usable_token(token):
         raise refusal("link_invalid")
-    record = await run_in_threadpool(store.accept_host_invite, token, site_id, origin, page_url)
-    if isinstance(record, str):
-        raise refusal(record)
-    return record
+    try:
+        return await run_in_threadpool(store.accept_host_invite, token, site_id, origin, page_url)
+    except CwmnError as exc:
+        raise refusal(exc.code) from None
 
 
 class HostInvitePage:

@@ -53,19 +53,19 @@ from ..protocol.messages import (
     Welcome,
 )
 from .config import Settings
+from .db import SessionRecord, Store
+from .db.replays import settled
 from .host_invites import accept_invitation, find_invitation
 from .host_protocol import HostProtocol
 from .invites.host import send_host_invite
 from .invites.service import Inviter, Invites
 from .links import join_url, public_base
 from .relay import HostLink, LiveRoom, Relay, SocketClosed, read_message, serve
-from .replays.db import settled
 from .replays.recording import Recording, recording_dir
 from .replays.service import ReplayService, replay_update
 from .replays.sessions import open_recording
 from .rooms import Room
 from .sites import DEFAULT_SETTINGS, Site, hostname_of
-from .store import SessionRecord, Store
 
 __all__ = ["append_frame_log", "host_socket"]
 
@@ -307,7 +307,7 @@ class HostConnection:
         while self.link.peer.open and not settled(last.status, last.send_status):
             await asyncio.sleep(WATCH_INTERVAL)
             try:
-                record = await self.replays.refresh(replay_id)
+                record = await self.replays.settle_sends(replay_id)
             except Exception:
                 log.exception("replay %s: watching failed", replay_id)
                 continue

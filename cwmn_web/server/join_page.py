@@ -16,8 +16,8 @@ from starlette.responses import HTMLResponse, Response
 from ..errors import ErrorCode
 from .assets import AssetServer
 from .config import Settings
+from .db import Store
 from .links import DEVICE_COOKIE, check_link, device_hash, usable_token
-from .store import Store
 
 __all__ = ["DEVICE_COOKIE_MAX_AGE", "VIEWER_CSP", "JoinPage"]
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from .store import HostInviteRecord, LinkRecord, SessionRecord, token_hash
+from .db import HostInviteRecord, LinkRecord, SessionRecord, token_hash
 
 __all__ = [
     "DEVICE_COOKIE",

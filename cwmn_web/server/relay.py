@@ -48,12 +48,12 @@ from ..protocol.messages import (
     SnapshotRequest,
 )
 from .config import Settings
+from .db import SessionRecord, Store
 from .host_protocol import HostProtocol
 from .links import session_ends_at, session_expired
 from .replays.recording import Recording
 from .replays.sessions import finish_recording, replay_limit
 from .rooms import Guest, HostReturn, Room
-from .store import SessionRecord, Store
 
 __all__ = ["HostLink", "LiveRoom", "Peer", "Relay", "close_reason"]
 

@@ -14,7 +14,7 @@ from starlette.testclient import TestClient
 
 from cwmn_web.server.app import create_app
 from cwmn_web.server.config import Settings
-from cwmn_web.server.store import Store
+from cwmn_web.server.db import Store
 
 __all__ = ["LiveClient", "TestClient"]
 

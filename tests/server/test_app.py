@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from cwmn_web.server.config import Settings
-    from cwmn_web.server.store import Store
+    from cwmn_web.server.db import Store
 
 
 def test_domain_info_for_an_authorized_origin(client: TestClient) -> None:

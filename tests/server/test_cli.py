@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from cwmn_web.server import cli
-from cwmn_web.server.store import Store
+from cwmn_web.server.db import Store
 
 
 @pytest.fixture

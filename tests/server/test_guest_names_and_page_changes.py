@@ -24,15 +24,15 @@ from cwmn_web.protocol.messages import (
     SetName,
     Welcome,
 )
+from cwmn_web.server.db.schema import guests as guest_rows
 from cwmn_web.server.rooms import MIN_RENAME_INTERVAL, Guest, Room
-from cwmn_web.server.store import guests as guest_rows
 
 from .live import Wire, eventually, guest, host
 
 if TYPE_CHECKING:
     from starlette.testclient import TestClient
 
-    from cwmn_web.server.store import Store
+    from cwmn_web.server.db import Store
 
     from .conftest import LiveClient
 

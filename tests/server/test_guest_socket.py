@@ -27,15 +27,15 @@ from cwmn_web.protocol.messages import (
     Pong,
     Welcome,
 )
+from cwmn_web.server.db.schema import links
 from cwmn_web.server.relay import Relay
-from cwmn_web.server.store import links
 
 from .live import SERVER, eventually, guest, host
 
 if TYPE_CHECKING:
     from starlette.testclient import TestClient
 
-    from cwmn_web.server.store import Store
+    from cwmn_web.server.db import Store
 
     from .conftest import LiveClient
 

@@ -35,8 +35,9 @@ from cwmn_web.protocol.messages import (
     StartSession,
     Welcome,
 )
+from cwmn_web.server.db import Store
+from cwmn_web.server.db.schema import host_invites, links
 from cwmn_web.server.host_invites import invite_target
-from cwmn_web.server.store import Store, host_invites, links
 from cwmn_web.testing.providers import SmtpSink
 
 from .live import HOST_ORIGIN, SERVER, Guest, Host, guest, host
@@ -106,8 +107,8 @@ def join_token(reply: HostInviteSent) -> str:
 
 
 def outbox_token(store: Store) -> str:
-    match = LINK.search(store.outbox_messages()[0].body_text)
-    assert match, store.outbox_messages()[0].body_text
+    match = LINK.search(store.kept_messages()[0].body_text)
+    assert match, store.kept_messages()[0].body_text
     return match.group(1)
 
 

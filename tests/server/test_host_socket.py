@@ -42,7 +42,7 @@ if TYPE_CHECKING:
 
     from starlette.testclient import TestClient, WebSocketTestSession
 
-    from cwmn_web.server.store import Store
+    from cwmn_web.server.db import Store
 
     from .conftest import LiveClient
 

@@ -32,7 +32,7 @@ from cwmn_web.protocol.messages import (
 from cwmn_web.server import cli
 from cwmn_web.server.app import create_app
 from cwmn_web.server.config import Settings
-from cwmn_web.server.store import Store
+from cwmn_web.server.db import Store
 from cwmn_web.testing.providers import FakeTwilio, SmtpSink
 from cwmn_web.testing.servers import free_port
 
@@ -148,7 +148,7 @@ def test_an_email_invite_reaches_the_smtp_server(
         "smtp",
     )
     assert record.provider_id == message["Message-ID"] and record.kind == "guest"
-    assert record.id == reply.invite_id and store.outbox_messages() == []
+    assert record.id == reply.invite_id and store.kept_messages() == []
 
 
 def test_the_emailed_link_seats_one_guest_via_invite_with_its_name(
@@ -178,7 +178,7 @@ def test_an_invite_link_names_its_guest_when_the_viewer_does_not(
     with live_client() as client, host(client) as h, guest(client) as bob:
         h.start()
         sent(h, guest_name="Bob B", guest_email="bob@example.com")
-        return_link = client.app.state.store.outbox_messages()[0].link  # type: ignore[attr-defined]
+        return_link = client.app.state.store.kept_messages()[0].link  # type: ignore[attr-defined]
         token = urlsplit(return_link).path.rsplit("/", 1)[1]
         bob.joined(token, "")
         (push,) = [m for m in h.drain() if isinstance(m, GuestJoined)]
@@ -219,7 +219,7 @@ def test_an_smtp_refusal_is_invite_failed_with_the_servers_reply(
         assert record.link_hash is not None
         # Nobody received its link: it was revoked.
         with store.engine.connect() as db:
-            from cwmn_web.server.store import links
+            from cwmn_web.server.db.schema import links
 
             row = db.execute(links.select().where(links.c.token_hash == record.link_hash)).one()
         assert row.revoked_at is not None and row.kind == "invite"
@@ -234,7 +234,7 @@ def test_an_unreachable_smtp_server_is_invite_unavailable(
         error = refused(h, "invite_unavailable", guest_name="G", guest_email="g@example.com")
         assert "mail server" in error.message and "try again later" in error.message
     (record,) = store.list_invites()
-    assert record.status == "failed" and store.outbox_messages() == []
+    assert record.status == "failed" and store.kept_messages() == []
 
 
 def test_sending_does_not_hold_up_the_host_socket(live_client: LiveClient) -> None:
@@ -379,7 +379,7 @@ def test_bad_invites_send_nothing(
         assert words in refused(h, "invalid_params", **fields).message
         assert isinstance(h.ask(Ping(ref=next(_refs))), Pong)
     assert sink.messages == [] and twilio.requests == []
-    assert store.list_invites() == [] and store.outbox_messages() == []
+    assert store.list_invites() == [] and store.kept_messages() == []
 
 
 def test_an_invite_needs_a_session(live_client: LiveClient) -> None:
@@ -397,7 +397,7 @@ def test_invites_per_session_are_limited(live_client: LiveClient, store: Store) 
         error = refused(h, "rate_limited", **EMAIL_OK)
         assert "this session has sent 2 invites in the last 10 minutes" in error.message
         assert "try again in 10 minutes" in error.message
-    assert len(store.list_invites()) == 2 and len(store.outbox_messages()) == 2
+    assert len(store.list_invites()) == 2 and len(store.kept_messages()) == 2
 
 
 def test_invites_per_site_are_limited_across_sessions(
@@ -423,7 +423,7 @@ def test_without_settings_invites_go_to_the_outbox(live_client: LiveClient, stor
         mail = sent(h, guest_name="Eve <i>", guest_email="eve@example.com", message="<script>x")
         text = sent(h, guest_phone="3145550000")
         assert (mail.status, text.status) == ("outbox", "outbox")
-        newest, oldest = store.outbox_messages()
+        newest, oldest = store.kept_messages()
         assert (newest.channel, newest.recipient, newest.subject) == ("sms", "+13145550000", "")
         assert newest.link in newest.body_text and newest.body_html is None
         assert oldest.recipient == '"Eve <i>" <eve@example.com>'

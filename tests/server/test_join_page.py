@@ -19,7 +19,7 @@ from .live import guest, host
 if TYPE_CHECKING:
     import httpx2 as httpx
 
-    from cwmn_web.server.store import Store
+    from cwmn_web.server.db import Store
 
     from .conftest import LiveClient
 

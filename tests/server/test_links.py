@@ -6,6 +6,7 @@ import hashlib
 
 import pytest
 
+from cwmn_web.server.db import LinkRecord, SessionRecord
 from cwmn_web.server.links import (
     check_link,
     device_hash,
@@ -15,7 +16,6 @@ from cwmn_web.server.links import (
     usable_token,
 )
 from cwmn_web.server.sites import same_origin
-from cwmn_web.server.store import LinkRecord, SessionRecord
 
 NOW = 1_000_000.0
 MAX = 3600.0

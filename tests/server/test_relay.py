@@ -46,7 +46,7 @@ from .live import HOST_ORIGIN, Host, Wire, eventually, guest, host
 if TYPE_CHECKING:
     from starlette.testclient import TestClient
 
-    from cwmn_web.server.store import Store
+    from cwmn_web.server.db import Store
 
     from .conftest import LiveClient
 

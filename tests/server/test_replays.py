@@ -8,6 +8,7 @@ import asyncio
 import base64
 import email
 import json
+import shutil
 import time
 from collections.abc import Iterator
 from email import policy
@@ -49,24 +50,24 @@ from cwmn_web.protocol.messages import (
 )
 from cwmn_web.server import cli
 from cwmn_web.server.config import Settings
+from cwmn_web.server.db import Store
+from cwmn_web.server.db.replays import SEND_STALE_SECONDS, ReplayStore
+from cwmn_web.server.db.schema import replays
 from cwmn_web.server.host_protocol import HostProtocol
 from cwmn_web.server.host_socket import WATCH_INTERVAL
 from cwmn_web.server.relay import HostLink, Relay
 from cwmn_web.server.replays import recording, sessions
 from cwmn_web.server.replays import worker as worker_module
-from cwmn_web.server.replays.db import SEND_STALE_SECONDS, ReplayStore
 from cwmn_web.server.replays.recording import Recording, recording_dir
 from cwmn_web.server.replays.service import ReplayService, purge_expired
 from cwmn_web.server.replays.worker import RenderWorker
 from cwmn_web.server.rooms import MAX_LOG_FRAMES
-from cwmn_web.server.store import Store, replays
 from cwmn_web.testing.media import encode_opus, probe
 from cwmn_web.testing.plugin import HERMETIC_ENV
 from cwmn_web.testing.providers import SmtpSink
 from cwmn_web.testing.servers import CwmnServer
 
 from .live import HOST_ORIGIN, SERVER, Host, eventually, guest, host
-from .test_render import needs_tools
 
 if TYPE_CHECKING:
     from .conftest import LiveClient
@@ -75,6 +76,8 @@ pytestmark = pytest.mark.timeout(60)
 _refs = count(9000)
 SENDER = "Cwmn <replays@cwmn.test>"
 T0 = time.time() * 1000  # the host's clock at the start of each recording here
+HAVE_TOOLS = bool(shutil.which("ffmpeg") and shutil.which("ffprobe") and shutil.which("chromium"))
+needs_tools = pytest.mark.skipif(not HAVE_TOOLS, reason="needs chromium, ffmpeg and ffprobe")
 
 
 @pytest.fixture
@@ -272,12 +275,12 @@ def test_bad_audio_is_acked_and_dropped(live_client: LiveClient, tmp_path: Path)
         chunk("", 0, b"x"),
         chunk("s" * 41, 0, b"x"),
         chunk("ok", -1, b"x"),
-        chunk("ok", True, b"x"),  # type: ignore[arg-type]
+        chunk("ok", True, b"x"),
         chunk("ok", 0, b"x", mime="video/mp4"),
         chunk("ok", 0, b"x", mime="audio/webm;codecs=vp8"),
         {**chunk("ok", 0, b"x"), "b64": "not base64!"},
         chunk("ok", 0, b"x" * (1024 * 1024 + 1)),
-        chunk("ok", 0, b"x", t0="soon"),
+        {**chunk("ok", 0, b"x"), "t0": "soon"},
         chunk("late", 1, b"x"),  # a segment must start at index 0
     ]
     with live_client() as client, host(client) as h:
@@ -651,7 +654,7 @@ def test_watch_replay_answers_then_pushes_changes(
 
 def assert_watcher_stopped(h: Host, store: Store, rid: str) -> None:
     """Nothing more can change: a change of the row now is no longer pushed."""
-    set_row(store, rid, percent=12.0, stage="x")
+    set_row(store, rid, percent=12.0, stage="encoding")
     time.sleep(3 * WATCH_INTERVAL)
     assert not [m for m in h.drain() if isinstance(m, ReplayUpdate)]
 
@@ -933,7 +936,7 @@ def test_send_video_checks_its_parameters(live_client: LiveClient, store: Store)
                 {"subject": "two\nlines"},
                 {"message": "m" * 1001},
             ):
-                reply = h.ask(SendVideo(ref=ref(), resume_token=token, **fields))  # type: ignore[arg-type]
+                reply = h.ask(SendVideo(ref=ref(), resume_token=token, **fields))
                 assert isinstance(reply, ErrorReply) and reply.code == "invalid_params", fields
     assert store.list_invites() == []
 
@@ -969,7 +972,7 @@ def test_a_queued_send_goes_once_when_the_worker_completes(
             render = fake_render()
             worker = RenderWorker(worker_settings(tmp_path, **smtp(sink)), store, renderer=render)
             assert worker.run(once=True) == 1
-            statuses = []
+            statuses: list[tuple[str, str]] = []
             while not statuses or statuses[-1] != ("complete", "sent"):
                 pushed = next_update(h)
                 statuses.append((pushed.status, pushed.send_status))
@@ -977,7 +980,7 @@ def test_a_queued_send_goes_once_when_the_worker_completes(
     assert {parse(m.data)["Subject"] for m in sink.messages} == {"Our demo"}
     row = store.replays.get(rid)
     assert row is not None and row.send_status == "sent"
-    assert len(render.calls) == 1  # type: ignore[attr-defined]
+    assert len(render.calls) == 1
 
 
 def test_the_watcher_sends_a_queued_link_exactly_once(
@@ -1008,7 +1011,7 @@ def test_the_outbox_without_smtp(live_client: LiveClient, store: Store, tmp_path
             assert isinstance(h.ask(Hello(ref=1)), Welcome)
             reply = h.ask(SendVideo(ref=ref(), resume_token=token, subject="Hi"))
             assert isinstance(reply, VideoSent) and reply.status == "outbox"
-    (kept,) = store.outbox_messages()
+    (kept,) = store.kept_messages()
     assert kept.subject == "Hi" and kept.link.endswith(".mp4") and "/replay/" in kept.link
 
 
@@ -1027,7 +1030,7 @@ def test_send_video_to_ten_addresses_and_not_eleven(
             ten = eleven[:MAX_VIDEO_RECIPIENTS]
             reply = h.ask(SendVideo(ref=ref(), resume_token=token, to_emails=ten))
             assert isinstance(reply, VideoSent) and reply.to == ten, reply
-    assert len(store.outbox_messages()) == 10
+    assert len(store.kept_messages()) == 10
 
 
 @pytest.mark.parametrize("completes", ["before", "after"])
@@ -1086,7 +1089,7 @@ def test_the_worker_renders_and_records_progress(
     row = store.replays.get(rid)
     assert row is not None
     assert (row.status, row.percent, row.stage, row.video_bytes) == ("complete", 100, "done", 9)
-    ((where, started, ended),) = render.calls  # type: ignore[attr-defined]
+    ((where, started, ended),) = render.calls
     assert (where, started) == (folder(tmp_path, rid), T0)
     assert ended == pytest.approx(T0 + 2000, abs=150)
     assert RenderWorker(worker_settings(tmp_path), store, renderer=render).run(once=True) == 0

@@ -1,4 +1,4 @@
-"""cwmn_web.server.store: sites, domains and sessions on a temporary SQLite database."""
+"""cwmn_web.server.db: sites, domains and sessions on a temporary SQLite database."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from cwmn_web.server.config import DEFAULT_DOMAINS
 
 if TYPE_CHECKING:
-    from cwmn_web.server.store import Store
+    from cwmn_web.server.db import Store
 
 
 def test_create_makes_the_default_site_once(store: Store) -> None:

@@ -162,13 +162,10 @@ KNOWN_BARE_CODES = {
     "client/replay.py": 2,
     "client/requests.py": 1,
     "client/sockets.py": 1,
-    "server/db/host_invites.py": 4,
     "server/guest_socket.py": 11,
     "server/host_invites.py": 3,
     "server/host_socket.py": 3,
-    "server/invites/service.py": 1,
     "server/links.py": 7,
-    "server/store.py": 4,
     "viewer/session.py": 2,
 }
 

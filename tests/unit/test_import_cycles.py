@@ -16,9 +16,8 @@ import cwmn_web
 PACKAGE = Path(cwmn_web.__file__).parent
 ROOT = PACKAGE.name
 
-#: Known cycles, being removed (issue 14, item 3: ``store.py`` becomes a ``server/db/``
-#: package and the cycle store.py <-> replays/db.py goes). Delete the entry when it lands.
-KNOWN_CYCLES = [{"cwmn_web.server.store", "cwmn_web.server.replays.db"}]
+#: Known cycles, being removed (none now).
+KNOWN_CYCLES: list[set[str]] = []
 
 
 def module_name(path: Path) -> str:

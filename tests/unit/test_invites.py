@@ -13,6 +13,7 @@ import pytest
 
 from cwmn_web.errors import CwmnError, InvalidParams, RateLimited
 from cwmn_web.protocol.messages import InviteGuest, InviteToHost
+from cwmn_web.server.db import KeptMessage
 from cwmn_web.server.invites.checks import InviteRequest, check_invite
 from cwmn_web.server.invites.compose import (
     build_email,
@@ -31,7 +32,6 @@ from cwmn_web.server.invites.host import (
 from cwmn_web.server.invites.limits import Limit, check_limits, duration, retry_after
 from cwmn_web.server.invites.outbox_page import render_outbox, render_outbox_text
 from cwmn_web.server.invites.phones import normalise_phone
-from cwmn_web.server.store import OutboxRecord
 
 URL = "https://cwmn.example.com/join/TOKEN?name=Bob"
 SENDER = parse_sender("Cwmn <invites@cwmn.example.com>")
@@ -255,7 +255,7 @@ def test_duration() -> None:
 
 
 # -- the outbox views ---------------------------------------------------------------------------
-ROW = OutboxRecord(
+ROW = KeptMessage(
     id=1,
     invite_id="i1",
     channel="email",

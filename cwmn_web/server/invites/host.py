@@ -19,6 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from ...client.validation import has_control
 from ...errors import InvalidParams
 from ...protocol.messages import InviteToHost
+from ..db import InviteStatus
 from ..sites import domain_matches
 from .checks import check_email, check_message, check_name
 from .compose import EmailContent, build_email, html_email, invite_url, lifetime, one_line
@@ -56,7 +57,7 @@ class HostInviteResult:
     invite_id: str
     join_url: str
     expires_at: float
-    status: str
+    status: InviteStatus
 
 
 def check_url(value: str, domains: Sequence[str]) -> str:

@@ -17,8 +17,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
+from ..db import KeptMessage, Store
 from ..join_page import PAGE_CSP, SECURITY_HEADERS, message_page
-from ..store import OutboxRecord, Store
 from .service import Invites
 
 __all__ = ["OUTBOX_MODES", "OutboxPage", "render_outbox", "render_outbox_text"]
@@ -46,7 +46,7 @@ class OutboxPage:
             limit = min(max(int(request.query_params.get("limit", DEFAULT_LIMIT)), 1), MAX_LIMIT)
         except ValueError:
             limit = DEFAULT_LIMIT
-        rows = await run_in_threadpool(self.store.outbox_messages, limit)
+        rows = await run_in_threadpool(self.store.kept_messages, limit)
         headers = {
             **SECURITY_HEADERS,
             "Content-Security-Policy": PAGE_CSP,
@@ -75,7 +75,7 @@ def _when(stamp: float) -> str:
     return datetime.fromtimestamp(stamp, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-def render_outbox(rows: Sequence[OutboxRecord]) -> str:
+def render_outbox(rows: Sequence[KeptMessage]) -> str:
     """The page: each message, newest first, every stored value escaped."""
     e = html.escape
     items = []
@@ -109,7 +109,7 @@ def render_outbox(rows: Sequence[OutboxRecord]) -> str:
     )
 
 
-def render_outbox_text(rows: Sequence[OutboxRecord]) -> str:
+def render_outbox_text(rows: Sequence[KeptMessage]) -> str:
     """The same for a terminal (``cwmn-web outbox``)."""
     if not rows:
         return "The outbox is empty.\n"

@@ -19,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from ...errors import CwmnError
 from ...protocol.messages import InviteGuest
 from ..config import Settings
-from ..store import LinkRecord, Store
+from ..db import InviteKind, InviteStatus, LinkKind, LinkRecord, Store
 from .checks import InviteRequest, check_invite
 from .compose import build_email, email_content, invite_url, parse_sender, sms_text
 from .limits import Limit, check_limits
@@ -50,7 +50,7 @@ class InviteResult:
     invite_id: str
     channel: str
     to: str
-    status: str
+    status: InviteStatus
 
 
 class Invites:
@@ -100,11 +100,11 @@ class Invites:
             error = exc if isinstance(exc, CwmnError) else None
             if error is None:
                 log.exception("invite %s: %s failed", item.invite_id, transport.name)
-                error = CwmnError("the server failed while sending the invite", "server_error")
+                error = CwmnError("the server failed while sending the invite")
             await run_in_threadpool(
                 self.store.finish_invite,
                 item.invite_id,
-                "failed",
+                InviteStatus.FAILED,
                 transport.name,
                 None,
                 error.message,
@@ -152,7 +152,7 @@ class Invites:
                 self.store.create_link,
                 inviter.session_id,
                 self.settings.link_ttl_seconds,
-                "invite",
+                LinkKind.INVITE,
                 now,
                 request.guest_name or None,
             )
@@ -165,7 +165,7 @@ class Invites:
                 request.channel,
                 request.to,
                 link.token_hash,
-                "guest",
+                InviteKind.GUEST,
                 now,
             )
         return invite_id, link, now

@@ -7,6 +7,7 @@ import asyncio
 import aiosmtplib
 
 from ...errors import InviteFailed, InviteUnavailable
+from ..db import InviteStatus
 from .transports import Delivery, Outgoing
 
 __all__ = ["SmtpTransport"]
@@ -68,7 +69,7 @@ class SmtpTransport:
             ) from None
         except (aiosmtplib.SMTPException, OSError):  # disconnects, timeouts, TLS failures
             raise _unreachable() from None
-        return Delivery("sent", str(item.email["Message-ID"]))
+        return Delivery(InviteStatus.SENT, str(item.email["Message-ID"]))
 
 
 def _unreachable() -> InviteUnavailable:

@@ -12,7 +12,7 @@ from typing import Protocol
 
 from starlette.concurrency import run_in_threadpool
 
-from ..store import Store
+from ..db import InviteStatus, Store
 
 __all__ = ["Delivery", "OutboxTransport", "Outgoing", "Transport"]
 
@@ -37,7 +37,7 @@ class Outgoing:
 class Delivery:
     """``status``: ``sent`` (the provider took it) or ``outbox``; the provider's id for it."""
 
-    status: str
+    status: InviteStatus
     provider_id: str
 
 
@@ -50,7 +50,7 @@ class Transport(Protocol):
 
 
 class OutboxTransport:
-    """Keeps messages in the ``outbox`` table (``GET /outbox``, ``cwmn-web outbox``)."""
+    """Keeps messages in the development outbox (``GET /outbox``, ``cwmn-web outbox``)."""
 
     name = "outbox"
 
@@ -59,7 +59,7 @@ class OutboxTransport:
 
     async def deliver(self, item: Outgoing) -> Delivery:
         row = await run_in_threadpool(
-            self.store.add_outbox,
+            self.store.keep_message,
             item.invite_id,
             item.channel,
             item.recipient,
@@ -68,4 +68,4 @@ class OutboxTransport:
             item.html,
             item.link,
         )
-        return Delivery("outbox", f"outbox:{row}")
+        return Delivery(InviteStatus.OUTBOX, f"outbox:{row}")

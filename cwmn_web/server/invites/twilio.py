@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from ...errors import InviteFailed, InviteUnavailable
+from ..db import InviteStatus
 from .transports import Delivery, Outgoing
 
 __all__ = ["TwilioTransport"]
@@ -66,7 +67,7 @@ class TwilioTransport:
             raise InviteUnavailable("the SMS provider's answer had no message id")
         if status in ("failed", "undelivered", "canceled"):
             raise InviteFailed(f"the SMS provider did not accept the message (status {status})")
-        return Delivery("sent", sid)
+        return Delivery(InviteStatus.SENT, sid)
 
 
 def _json(raw: bytes) -> dict[str, Any]:

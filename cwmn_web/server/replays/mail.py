@@ -14,11 +14,11 @@ from starlette.concurrency import run_in_threadpool
 
 from ...errors import CwmnError, InvalidParams
 from ...protocol.messages import MAX_VIDEO_RECIPIENTS, SendVideo
+from ..db import InviteKind, InviteStatus, ReplayRecord, SendStatus
 from ..invites.checks import check_email, check_message
 from ..invites.compose import EmailContent, build_email, html_email, one_line
 from ..invites.service import Invites
 from ..invites.transports import Outgoing
-from .db import ReplayRecord
 
 __all__ = [
     "MAX_SUBJECT",
@@ -65,7 +65,7 @@ def check_send(message: SendVideo, host_email: str) -> VideoRequest:
 
 
 async def reserve(
-    invites: Invites, record: ReplayRecord, to: list[str], status: str
+    invites: Invites, record: ReplayRecord, to: list[str], status: InviteStatus
 ) -> list[tuple[str, str]]:
     """Check the invite limits for ``len(to)`` more and record one invite per address;
     returns ``(invite_id, address)`` pairs."""
@@ -80,7 +80,7 @@ async def reserve(
                 "email",
                 address,
                 None,
-                "video",
+                InviteKind.VIDEO,
                 now,
                 status,
             )
@@ -122,11 +122,11 @@ async def send_links(
     subject: str,
     message: str,
     beat: Callable[[], Awaitable[object]] | None = None,
-) -> tuple[str, CwmnError | None]:
+) -> tuple[SendStatus, CwmnError | None]:
     """Email the link to each ``(invite_id, address)`` (``beat()`` after each); returns
     ``sent``/``outbox`` (any delivered) or ``failed``, and the first error."""
     content = video_email(record, subject, message)
-    delivered: list[str] = []
+    delivered: list[InviteStatus] = []
     first_error: CwmnError | None = None
     for invite_id, address in recipients:
         email = build_email(content, invites.sender, "", address, time.time())
@@ -148,5 +148,6 @@ async def send_links(
         if beat is not None:
             await beat()
     if not delivered:
-        return "failed", first_error
-    return ("outbox" if "outbox" in delivered else "sent"), first_error
+        return SendStatus.FAILED, first_error
+    kept = InviteStatus.OUTBOX in delivered
+    return (SendStatus.OUTBOX if kept else SendStatus.SENT), first_error

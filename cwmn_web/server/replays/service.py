@@ -13,9 +13,9 @@ from starlette.concurrency import run_in_threadpool
 from ...errors import InvalidState, NotFound
 from ...protocol.messages import ReplayUpdate, SendVideo, VideoSent
 from ..config import Settings
+from ..db import InviteStatus, RenderStage, ReplayStatus, SendStatus, Store
+from ..db.replays import ACTIVE, ReplayRecord
 from ..invites.service import Invites
-from ..store import Store
-from .db import ACTIVE, ReplayRecord
 from .mail import check_send, reserve, send_links, video_url
 from .recording import remove_recording
 
@@ -28,7 +28,9 @@ MAX_TOKEN = 200
 def replay_update(record: ReplayRecord | None, replay_id: str = "", ref: int = 0) -> ReplayUpdate:
     """What the host hears of ``record`` (gone: ``abandoned``)."""
     if record is None:
-        return ReplayUpdate(ref=ref, replay_id=replay_id, status="abandoned", stage="done")
+        return ReplayUpdate(
+            ref=ref, replay_id=replay_id, status=ReplayStatus.ABANDONED, stage=RenderStage.DONE
+        )
     return ReplayUpdate(
         ref=ref,
         replay_id=record.id,
@@ -37,8 +39,8 @@ def replay_update(record: ReplayRecord | None, replay_id: str = "", ref: int = 0
         stage=record.stage,
         eta_seconds=record.eta_seconds,
         duration=round(record.duration, 3),
-        video_url=video_url(record) if record.status == "complete" else "",
-        error=(record.error or "") if record.status == "failed" else "",
+        video_url=video_url(record) if record.status == ReplayStatus.COMPLETE else "",
+        error=(record.error or "") if record.status == ReplayStatus.FAILED else "",
         send_status=record.send_status,
     )
 
@@ -70,28 +72,29 @@ class ReplayService:
         ``rate_limited``, ``invite_failed``, ``invite_unavailable``; ``invalid_state``
         when there is no video to send (failed or abandoned)."""
         request = check_send(message, record.host_email)
-        if record.status not in (*ACTIVE, "complete"):
+        if record.status not in (*ACTIVE, ReplayStatus.COMPLETE):
             raise_no_video(record)
-        waiting = record.status != "complete"
-        pairs = await reserve(self.invites, record, request.to, "queued" if waiting else "sending")
+        waiting = record.status != ReplayStatus.COMPLETE
+        status = InviteStatus.QUEUED if waiting else InviteStatus.SENDING
+        pairs = await reserve(self.invites, record, request.to, status)
         if waiting:
             args = (record.id, pairs, request.subject, request.message)
             if await run_in_threadpool(self.store.replays.request_send, *args):
-                return VideoSent(ref=message.ref, status="queued", to=request.to)
+                return VideoSent(ref=message.ref, status=SendStatus.QUEUED, to=request.to)
             latest = await self.get(record.id)  # it completed (or failed) meanwhile
-            if latest is None or latest.status != "complete":
+            if latest is None or latest.status != ReplayStatus.COMPLETE:
                 await self._cancel(pairs, "the replay has no video")
                 raise_no_video(latest)
             record = latest
-        status, error = await send_links(
+        sent, error = await send_links(
             self.invites, record, pairs, request.subject, request.message
         )
-        await run_in_threadpool(self.store.replays.finish_send, record.id, status)
-        if error is not None and status == "failed":
+        await run_in_threadpool(self.store.replays.finish_send, record.id, sent)
+        if error is not None and sent == SendStatus.FAILED:
             raise error
-        return VideoSent(ref=message.ref, status=status, to=request.to)
+        return VideoSent(ref=message.ref, status=sent, to=request.to)
 
-    async def deliver_queued(self, replay_id: str) -> str | None:
+    async def deliver_queued(self, replay_id: str) -> SendStatus | None:
         """Send a complete replay's queued email, if this process wins it (exactly one
         does: the render worker right after completing, or a host socket watching)."""
         replays = self.store.replays
@@ -111,16 +114,16 @@ class ReplayService:
         await run_in_threadpool(replays.finish_send, replay_id, status, True)
         return status
 
-    async def refresh(self, replay_id: str) -> ReplayRecord | None:
-        """The replay's row once what is due is done: a complete replay's queued email
-        sent (if this process wins it), a send whose sender died (``sending`` for
-        :data:`~.db.SEND_STALE_SECONDS`) failed."""
+    async def settle_sends(self, replay_id: str) -> ReplayRecord | None:
+        """Do what is due of the replay's email, then return its row: a complete replay's
+        queued email sent (if this process wins it), a send whose sender died (``sending``
+        for :data:`~cwmn_web.server.db.replays.SEND_STALE_SECONDS`) failed."""
         record = await self.get(replay_id)
-        if record is None or record.status != "complete":
+        if record is None or record.status != ReplayStatus.COMPLETE:
             return record
-        if record.send_status == "queued":
+        if record.send_status == SendStatus.QUEUED:
             changed = await self.deliver_queued(replay_id) is not None
-        elif record.send_status == "sending":
+        elif record.send_status == SendStatus.SENDING:
             changed = bool(await run_in_threadpool(self.store.replays.expire_sends, replay_id))
             if changed:
                 log.warning("replay %s: its sender stopped mid-send: send failed", replay_id)
@@ -131,17 +134,18 @@ class ReplayService:
     async def abandon(self, record: ReplayRecord) -> None:
         """Throw the replay away: its files go, a render under way stops, its URL 404s."""
         await run_in_threadpool(self.store.replays.abandon, record.id)
-        if record.send_status == "queued":
+        if record.send_status == SendStatus.QUEUED:
             await self._cancel(record.recipients, "the host abandoned the replay")
         await run_in_threadpool(remove_recording, self.settings.data_dir, record.id)
 
     async def _cancel(self, pairs: list[tuple[str, str]], why: str) -> None:
         for invite_id, _ in pairs:
-            await run_in_threadpool(self.store.finish_invite, invite_id, "failed", "", None, why)
+            finish = self.store.finish_invite
+            await run_in_threadpool(finish, invite_id, InviteStatus.FAILED, "", None, why)
 
 
 def raise_no_video(record: ReplayRecord | None) -> NoReturn:
-    state = record.status if record is not None else "abandoned"
+    state = record.status if record is not None else ReplayStatus.ABANDONED
     raise InvalidState(f"this replay is {state}: it has no video to send")
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from ..store import SessionRecord, Store
+from ..db import ReplayStatus, SessionRecord, Store
 from .recording import Recording, recording_dir
 
 __all__ = ["END_GRACE_SECONDS", "finish_recording", "open_recording", "replay_limit"]
@@ -23,7 +23,7 @@ def replay_limit(max_seconds: float) -> float:
 def open_recording(store: Store, data_dir: Path, session: SessionRecord) -> Recording | None:
     """The recording of a replay session still recording (None otherwise)."""
     row = store.replays.get(session.id)
-    if row is None or row.status != "recording":
+    if row is None or row.status != ReplayStatus.RECORDING:
         return None
     return Recording(recording_dir(data_dir, session.id), row.max_seconds)
 
@@ -39,7 +39,7 @@ def finish_recording(
     frame's time, or now if the host ended it now). Without ``recording`` (another process
     had it) the files say."""
     row = store.replays.get(replay_id)
-    if row is None or row.status != "recording":
+    if row is None or row.status != ReplayStatus.RECORDING:
         if recording is not None:
             recording.close()
         return False

@@ -7,8 +7,8 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, PlainTextResponse, Response
 
 from ..config import Settings
+from ..db import Store
 from ..links import usable_token
-from ..store import Store
 from .recording import recording_dir
 
 __all__ = ["VideoPage"]

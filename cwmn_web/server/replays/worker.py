@@ -25,9 +25,8 @@ from types import FrameType
 from typing import Any
 
 from ..config import Settings
+from ..db import EndReason, ReplayRecord, ReplayStatus, Store
 from ..invites.service import Invites, make_transports
-from ..store import Store
-from .db import ReplayRecord
 from .recording import recording_dir, remove_recording
 from .service import ReplayService, purge_expired
 from .sessions import END_GRACE_SECONDS, finish_recording
@@ -117,7 +116,7 @@ class RenderWorker:
             grace = END_GRACE_SECONDS + self.settings.host_grace_seconds
             for row in self.store.replays.unfinished(now - grace):
                 if row.created_at + row.max_seconds + grace < now:
-                    self.store.end_session(row.id, "expired")
+                    self.store.end_session(row.id, EndReason.EXPIRED)
                     finish_recording(self.store, self.settings.data_dir, row.id)
         except Exception:
             log.exception("ending abandoned recordings failed")
@@ -137,14 +136,14 @@ class RenderWorker:
         beating = threading.Thread(target=self._beat, args=(job.id, lost), daemon=True)
         beating.start()
         try:
-            outcome = self._render(job, folder, lost)
+            rendered = self._render(job, folder, lost)
         except BaseException:  # stopped (SIGTERM, Ctrl-C): another worker takes it at once
             replays.requeue(job.id, self.id)
             raise
         finally:
             lost.set()
             beating.join()
-        if outcome == "complete":
+        if rendered:
             try:
                 size = (folder / "video.mp4").stat().st_size
             except OSError as exc:  # abandoned meanwhile (its files went), or lost
@@ -155,7 +154,7 @@ class RenderWorker:
                     log.info("replay %s: complete", job.id)
                     self._deliver(job.id)
         latest = replays.get(job.id)
-        if latest is None or latest.status == "abandoned":
+        if latest is None or latest.status == ReplayStatus.ABANDONED:
             remove_recording(self.settings.data_dir, job.id)  # a render may have written
 
     def _deliver(self, replay_id: str) -> None:
@@ -176,14 +175,15 @@ class RenderWorker:
         else:
             self.store.replays.requeue(job.id, self.id)
 
-    def _render(self, job: ReplayRecord, folder: Path, lost: threading.Event) -> str:
+    def _render(self, job: ReplayRecord, folder: Path, lost: threading.Event) -> bool:
+        """Render the job's video; False if it failed (recorded), was given back or stopped."""
         from ...render import RenderCancelled, RenderError, render_replay
 
         renderer = self.renderer or render_replay
         replays = self.store.replays
         if job.ended_at is None or not (folder / "stream.jsonl").exists():
             replays.fail(job.id, self.id, "the recording is missing")
-            return "failed"
+            return False
         try:
             renderer(
                 folder,
@@ -195,16 +195,16 @@ class RenderWorker:
             )
         except RenderCancelled:
             log.info("replay %s: render stopped", job.id)
-            return "stopped"
+            return False
         except RenderError as exc:
             log.warning("replay %s: render failed: %s", job.id, exc)
             replays.fail(job.id, self.id, str(exc) or "the recording could not be rendered")
-            return "failed"
+            return False
         except Exception as exc:
             log.exception("replay %s: render crashed", job.id)
             self._retry(job, f"rendering failed: {exc}")
-            return "failed"
-        return "complete"
+            return False
+        return True
 
     def _beat(self, replay_id: str, lost: threading.Event) -> None:
         while not lost.wait(self.heartbeat):
@@ -237,7 +237,8 @@ class RenderWorker:
             if not lost.is_set() and now - checked["at"] >= STOP_CHECK_INTERVAL:
                 checked["at"] = now
                 row = self.store.replays.get(replay_id)
-                if row is None or row.status != "rendering" or row.worker_id != self.id:
+                mine = row is not None and row.worker_id == self.id
+                if row is None or row.status != ReplayStatus.RENDERING or not mine:
                     lost.set()
             return lost.is_set()
 

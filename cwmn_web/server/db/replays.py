@@ -1,4 +1,5 @@
-"""The ``replays`` table's methods: a replay's life from recording to a rendered video.
+"""Replays (``replays``): a replay's life from recording to a rendered video, and the
+email of its link.
 
 ``started_at``/``ended_at`` are milliseconds since the epoch (the host's clock, as frames
 are timed); ``created_at``, ``expires_at`` and ``heartbeat_at`` are seconds (the server's).
@@ -15,18 +16,29 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, delete, or_, select, update
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy import ColumnElement, Row, and_, case, delete, or_, select, update
+from sqlalchemy.engine import Connection
 
-from ...protocol.messages import REPLAY_STATUSES
-from ..store import invites, replays
+from .engine import EngineStore, stamp
+from .invites import fail_invites_in
+from .schema import RenderStage, ReplayStatus, SendStatus, replays
 
-__all__ = ["ACTIVE", "FINAL", "SEND_STALE_SECONDS", "ReplayRecord", "ReplayStore", "settled"]
+__all__ = [
+    "ACTIVE",
+    "FINAL",
+    "PENDING_SENDS",
+    "SEND_STALE_SECONDS",
+    "ReplayRecord",
+    "ReplayStore",
+    "settled",
+]
 
 #: Statuses after which the replay's video (or its lack) never changes.
-FINAL = ("complete", "failed", "abandoned")
+FINAL = tuple(s for s in ReplayStatus if s.final)
 #: Statuses in which a replay still waits for its video.
-ACTIVE = tuple(s for s in REPLAY_STATUSES if s not in FINAL)
+ACTIVE = tuple(s for s in ReplayStatus if not s.final)
+#: A send still to go (queued) or going (claimed by one sender).
+PENDING_SENDS = (SendStatus.QUEUED, SendStatus.SENDING)
 #: A send claimed (``sending``) whose sender has not beaten for this long died mid-send:
 #: it is failed, so nobody waits for it forever.
 SEND_STALE_SECONDS = 120.0
@@ -35,18 +47,18 @@ SEND_STALE_SECONDS = 120.0
 def settled(status: str, send_status: str) -> bool:
     """Nothing more will change: a final status and no email of a complete replay still
     to go (a failed or abandoned replay's send never goes)."""
-    return status in FINAL and not (status == "complete" and send_status in ("queued", "sending"))
+    complete = status == ReplayStatus.COMPLETE
+    return status in FINAL and not (complete and send_status in PENDING_SENDS)
+
+
+def _recipients(send_to: str | None) -> list[tuple[str, str]]:
+    """The ``(invite_id, address)`` pairs of a queued send's ``send_to``."""
+    return [(str(i), str(a)) for i, a in json.loads(send_to or "[]")]
 
 
 def _fail_invites(db: Connection, send_to: str | None, why: str, now: float) -> None:
     """The invite rows of a send that will never go (those not finished yet) fail."""
-    ids = [str(i) for i, _ in json.loads(send_to or "[]")]
-    if ids:
-        db.execute(
-            update(invites)
-            .where(invites.c.id.in_(ids), invites.c.status.in_(("queued", "sending")))
-            .values(status="failed", error=why, finished_at=now)
-        )
+    fail_invites_in(db, (i for i, _ in _recipients(send_to)), why, now)
 
 
 @dataclass(frozen=True)
@@ -55,9 +67,9 @@ class ReplayRecord:
     site_id: int
     host_name: str
     host_email: str
-    status: str
+    status: ReplayStatus
     percent: float
-    stage: str
+    stage: RenderStage
     eta_seconds: float
     error: str | None
     started_at: float
@@ -70,12 +82,23 @@ class ReplayRecord:
     send_to: str | None
     send_subject: str | None
     send_message: str | None
-    send_status: str
+    send_status: SendStatus
     worker_id: str | None
     heartbeat_at: float | None
     attempts: int
     created_at: float
     expires_at: float
+
+    @classmethod
+    def from_row(cls, row: Row[Any]) -> ReplayRecord:
+        return cls(
+            **{
+                **row._mapping,
+                "status": ReplayStatus(row.status),
+                "stage": RenderStage(row.stage),
+                "send_status": SendStatus(row.send_status),
+            }
+        )
 
     @property
     def duration(self) -> float:
@@ -87,14 +110,11 @@ class ReplayRecord:
     @property
     def recipients(self) -> list[tuple[str, str]]:
         """The queued send's ``(invite_id, address)`` pairs."""
-        return [(str(i), str(a)) for i, a in json.loads(self.send_to or "[]")]
+        return _recipients(self.send_to)
 
 
-class ReplayStore:
-    """Every access to ``replays`` (synchronous, short calls; ``Store.replays``)."""
-
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
+class ReplayStore(EngineStore):
+    """Every access to ``replays`` (``Store.replays``)."""
 
     def create(
         self,
@@ -109,7 +129,7 @@ class ReplayStore:
         now: float | None = None,
     ) -> ReplayRecord:
         """The row of a replay session that starts recording now."""
-        created = time.time() if now is None else now
+        created = stamp(now)
         with self.engine.begin() as db:
             db.execute(
                 replays.insert().values(
@@ -117,40 +137,40 @@ class ReplayStore:
                     site_id=site_id,
                     host_name=host_name,
                     host_email=host_email,
-                    status="recording",
+                    status=ReplayStatus.RECORDING.value,
                     percent=0.0,
-                    stage="queued",
+                    stage=RenderStage.QUEUED.value,
                     eta_seconds=-1.0,
                     started_at=created * 1000,
                     max_seconds=max_seconds,
                     base_url=base_url,
                     video_token=secrets.token_urlsafe(24),
-                    send_status="",
+                    send_status=SendStatus.NONE.value,
                     attempts=0,
                     created_at=created,
                     expires_at=created + retention_seconds,
                 )
             )
         record = self.get(session_id)
-        assert record is not None
+        if record is None:
+            raise RuntimeError(f"replay {session_id} was not stored")
         return record
 
     def get(self, replay_id: str) -> ReplayRecord | None:
         with self.engine.connect() as db:
             row = db.execute(select(replays).where(replays.c.id == replay_id)).first()
-        return ReplayRecord(**row._mapping) if row else None
+        return ReplayRecord.from_row(row) if row else None
 
     def by_video_token(self, token: str, now: float | None = None) -> ReplayRecord | None:
         """The complete, unexpired replay whose video ``token`` names."""
-        stamp = time.time() if now is None else now
         query = select(replays).where(
             replays.c.video_token == token,
-            replays.c.status == "complete",
-            replays.c.expires_at > stamp,
+            replays.c.status == ReplayStatus.COMPLETE,
+            replays.c.expires_at > stamp(now),
         )
         with self.engine.connect() as db:
             row = db.execute(query).first()
-        return ReplayRecord(**row._mapping) if row else None
+        return ReplayRecord.from_row(row) if row else None
 
     def _update(self, replay_id: str, *where: Any, **values: Any) -> bool:
         with self.engine.begin() as db:
@@ -160,17 +180,13 @@ class ReplayStore:
             return result.rowcount > 0
 
     # -- recording ----------------------------------------------------------------------
-    def set_started(self, replay_id: str, started_at: float) -> None:
-        """The recording's first moment (the host's clock), once frames arrive."""
-        self._update(replay_id, replays.c.status == "recording", started_at=started_at)
-
     def finish(self, replay_id: str, started_at: float, ended_at: float, has_audio: bool) -> bool:
         """The recording is over: the render job is queued. False if it was not recording."""
         return self._update(
             replay_id,
-            replays.c.status == "recording",
-            status="queued",
-            stage="queued",
+            replays.c.status == ReplayStatus.RECORDING,
+            status=ReplayStatus.QUEUED.value,
+            stage=RenderStage.QUEUED.value,
             started_at=started_at,
             ended_at=max(ended_at, started_at),
             has_audio=has_audio,
@@ -180,10 +196,10 @@ class ReplayStore:
         """Replays still recording that began before ``created_before`` (their server went
         away: nobody will end them)."""
         query = select(replays).where(
-            replays.c.status == "recording", replays.c.created_at < created_before
+            replays.c.status == ReplayStatus.RECORDING, replays.c.created_at < created_before
         )
         with self.engine.connect() as db:
-            return [ReplayRecord(**r._mapping) for r in db.execute(query).all()]
+            return [ReplayRecord.from_row(r) for r in db.execute(query).all()]
 
     # -- the render job -----------------------------------------------------------------
     def claim(
@@ -195,14 +211,15 @@ class ReplayStore:
     ) -> ReplayRecord | None:
         """Take the oldest queued job, or one whose worker stopped beating ``stale_after``
         seconds ago (resumed). A stale job that used ``max_attempts`` fails instead."""
-        stamp = time.time() if now is None else now
-        stale = and_(replays.c.status == "rendering", replays.c.heartbeat_at < stamp - stale_after)
+        claimed = stamp(now)
+        rendering = replays.c.status == ReplayStatus.RENDERING
+        stale = and_(rendering, replays.c.heartbeat_at < claimed - stale_after)
         spent = (stale, replays.c.attempts >= max_attempts)
         with self.engine.begin() as db:
             for (replay_id,) in db.execute(select(replays.c.id).where(*spent)).all():
                 error = f"rendering stopped {max_attempts} times without finishing"
                 self._fail(db, str(replay_id), error, *spent)
-        takeable = or_(replays.c.status == "queued", stale)
+        takeable = or_(replays.c.status == ReplayStatus.QUEUED, stale)
         query = select(replays.c.id).where(takeable).order_by(replays.c.ended_at).limit(5)
         with self.engine.connect() as db:
             candidates = [r.id for r in db.execute(query).all()]
@@ -210,9 +227,9 @@ class ReplayStore:
             if self._update(
                 replay_id,
                 takeable,
-                status="rendering",
+                status=ReplayStatus.RENDERING.value,
                 worker_id=worker_id,
-                heartbeat_at=stamp,
+                heartbeat_at=claimed,
                 attempts=replays.c.attempts + 1,
                 error=None,
             ):
@@ -220,21 +237,21 @@ class ReplayStore:
         return None
 
     def _mine(self, worker_id: str) -> tuple[Any, ...]:
-        return (replays.c.status == "rendering", replays.c.worker_id == worker_id)
+        return (replays.c.status == ReplayStatus.RENDERING, replays.c.worker_id == worker_id)
 
     def heartbeat(self, replay_id: str, worker_id: str, now: float | None = None) -> bool:
         """Still rendering it? False once abandoned (or taken over): stop."""
-        stamp = time.time() if now is None else now
-        return self._update(replay_id, *self._mine(worker_id), heartbeat_at=stamp)
+        return self._update(replay_id, *self._mine(worker_id), heartbeat_at=stamp(now))
 
     def progress(
         self, replay_id: str, worker_id: str, percent: float, stage: str, eta_seconds: float
     ) -> bool:
+        """Where the render is (``stage`` a :class:`RenderStage`); False as :meth:`heartbeat`."""
         return self._update(
             replay_id,
             *self._mine(worker_id),
             percent=min(max(percent, 0.0), 100.0),
-            stage=stage[:16],
+            stage=RenderStage(stage).value,
             eta_seconds=eta_seconds,
             heartbeat_at=time.time(),
         )
@@ -243,9 +260,9 @@ class ReplayStore:
         return self._update(
             replay_id,
             *self._mine(worker_id),
-            status="complete",
+            status=ReplayStatus.COMPLETE.value,
             percent=100.0,
-            stage="done",
+            stage=RenderStage.DONE.value,
             eta_seconds=0.0,
             video_bytes=video_bytes,
         )
@@ -262,33 +279,38 @@ class ReplayStore:
             update(replays)
             .where(replays.c.id == replay_id, *where)
             .values(
-                status="failed",
+                status=ReplayStatus.FAILED.value,
                 error=error[:2000],
                 send_status=case(
-                    (replays.c.send_status == "queued", "failed"), else_=replays.c.send_status
+                    (replays.c.send_status == SendStatus.QUEUED, SendStatus.FAILED.value),
+                    else_=replays.c.send_status,
                 ),
             )
         )
         if result.rowcount == 0:
             return False
         row = db.execute(select(replays).where(replays.c.id == replay_id)).first()
-        if row is not None and row.send_status == "failed":
+        if row is not None and row.send_status == SendStatus.FAILED:
             _fail_invites(db, row.send_to, "the replay could not be rendered", time.time())
         return True
 
     def requeue(self, replay_id: str, worker_id: str) -> bool:
         """Give the job back (this worker is stopping, or failed unexpectedly)."""
         return self._update(
-            replay_id, *self._mine(worker_id), status="queued", worker_id=None, heartbeat_at=None
+            replay_id,
+            *self._mine(worker_id),
+            status=ReplayStatus.QUEUED.value,
+            worker_id=None,
+            heartbeat_at=None,
         )
 
     def abandon(self, replay_id: str) -> bool:
         """The host threw it away (nothing to send any more). False if already so."""
         return self._update(
             replay_id,
-            replays.c.status != "abandoned",
-            status="abandoned",
-            send_status="",
+            replays.c.status != ReplayStatus.ABANDONED,
+            status=ReplayStatus.ABANDONED.value,
+            send_status=SendStatus.NONE.value,
             send_to=None,
         )
 
@@ -304,7 +326,7 @@ class ReplayStore:
             row = self.get(replay_id)
             if row is None or row.status not in ACTIVE:
                 return False
-            queued = json.loads(row.send_to or "[]") if row.send_status == "queued" else []
+            queued = json.loads(row.send_to or "[]") if row.send_status == SendStatus.QUEUED else []
             if queued:
                 subject = subject or row.send_subject or ""
                 message = message or row.send_message or ""
@@ -324,7 +346,7 @@ class ReplayStore:
                 send_to=json.dumps(queued),
                 send_subject=subject,
                 send_message=message,
-                send_status="queued",
+                send_status=SendStatus.QUEUED.value,
             ):
                 return True
 
@@ -333,37 +355,38 @@ class ReplayStore:
         gets the record sends it; everyone else gets None."""
         if self._update(
             replay_id,
-            replays.c.status == "complete",
-            replays.c.send_status == "queued",
-            send_status="sending",
-            heartbeat_at=time.time() if now is None else now,
+            replays.c.status == ReplayStatus.COMPLETE,
+            replays.c.send_status == SendStatus.QUEUED,
+            send_status=SendStatus.SENDING.value,
+            heartbeat_at=stamp(now),
         ):
             return self.get(replay_id)
         return None
 
     def beat_send(self, replay_id: str) -> None:
         """The claimed send is still going (one more address done)."""
-        self._update(replay_id, replays.c.send_status == "sending", heartbeat_at=time.time())
+        sending = replays.c.send_status == SendStatus.SENDING
+        self._update(replay_id, sending, heartbeat_at=time.time())
 
     def finish_send(self, replay_id: str, status: str, claimed: bool = False) -> bool:
         """``sent``, ``outbox`` or ``failed``: how a send went. A ``claimed`` one (queued,
         then :meth:`claim_send`) ends its ``sending`` (or the ``failed`` it was given as
         stale); a send made at once never overwrites a queued or claimed one's status."""
         if claimed:
-            where = replays.c.send_status.in_(("sending", "failed"))
+            where = replays.c.send_status.in_((SendStatus.SENDING, SendStatus.FAILED))
         else:
-            where = replays.c.send_status.not_in(("queued", "sending"))
-        return self._update(replay_id, where, send_status=status)
+            where = replays.c.send_status.not_in(PENDING_SENDS)
+        return self._update(replay_id, where, send_status=SendStatus(status).value)
 
     def expire_sends(self, replay_id: str | None = None, now: float | None = None) -> int:
         """Fail the claimed sends (of ``replay_id``, or all) whose sender stopped beating
         :data:`SEND_STALE_SECONDS` ago (it died mid-send); how many."""
-        stamp = time.time() if now is None else now
+        expired = stamp(now)
         beat = replays.c.heartbeat_at
         stale: tuple[ColumnElement[bool], ...] = (
-            replays.c.status == "complete",
-            replays.c.send_status == "sending",
-            or_(beat.is_(None), beat < stamp - SEND_STALE_SECONDS),
+            replays.c.status == ReplayStatus.COMPLETE,
+            replays.c.send_status == SendStatus.SENDING,
+            or_(beat.is_(None), beat < expired - SEND_STALE_SECONDS),
         )
         if replay_id is not None:
             stale = (*stale, replays.c.id == replay_id)
@@ -373,26 +396,27 @@ class ReplayStore:
                 result = db.execute(
                     update(replays)
                     .where(replays.c.id == row.id, *stale)
-                    .values(send_status="failed")
+                    .values(send_status=SendStatus.FAILED.value)
                 )
                 if result.rowcount:
-                    _fail_invites(db, row.send_to, "the sender stopped before sending it", stamp)
+                    why = "the sender stopped before sending it"
+                    _fail_invites(db, row.send_to, why, expired)
                     count += 1
         return count
 
     def queued_sends(self) -> list[str]:
         """Complete replays whose queued email nobody sent (a worker stopped in between)."""
         query = select(replays.c.id).where(
-            replays.c.status == "complete", replays.c.send_status == "queued"
+            replays.c.status == ReplayStatus.COMPLETE, replays.c.send_status == SendStatus.QUEUED
         )
         with self.engine.connect() as db:
             return [r.id for r in db.execute(query).all()]
 
     # -- retention ----------------------------------------------------------------------
     def expired(self, now: float | None = None) -> list[str]:
-        stamp = time.time() if now is None else now
+        query = select(replays.c.id).where(replays.c.expires_at <= stamp(now))
         with self.engine.connect() as db:
-            rows = db.execute(select(replays.c.id).where(replays.c.expires_at <= stamp)).all()
+            rows = db.execute(query).all()
         return [r.id for r in rows]
 
     def delete(self, replay_id: str) -> None:

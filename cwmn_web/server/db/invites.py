@@ -1,0 +1,140 @@
+"""Invites (``invites``): every invite the server tried to send, and how it went."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Row, select, update
+from sqlalchemy.engine import Connection
+
+from .engine import EngineStore, stamp
+from .schema import InviteKind, InviteStatus, invites
+
+__all__ = ["InviteRecord", "InviteStore", "fail_invites_in", "insert_invite"]
+
+
+@dataclass(frozen=True)
+class InviteRecord:
+    """One invite the server tried to send (an :class:`InviteKind`), and how it went."""
+
+    id: str
+    kind: InviteKind
+    site_id: int
+    session_id: str | None
+    link_hash: str | None
+    channel: str
+    recipient: str
+    status: InviteStatus
+    provider: str
+    provider_id: str | None
+    error: str | None
+    created_at: float
+    finished_at: float | None
+
+    @classmethod
+    def from_row(cls, row: Row[Any]) -> InviteRecord:
+        kind, status = InviteKind(row.kind), InviteStatus(row.status)
+        return cls(**{**row._mapping, "kind": kind, "status": status})
+
+
+def insert_invite(
+    db: Connection,
+    invite_id: str,
+    kind: InviteKind,
+    status: InviteStatus,
+    now: float,
+    **values: Any,
+) -> None:
+    """Record an invite (in ``db``'s transaction)."""
+    db.execute(
+        invites.insert().values(
+            id=invite_id, kind=kind.value, status=status.value, created_at=now, **values
+        )
+    )
+
+
+def fail_invites_in(db: Connection, invite_ids: Iterable[str], why: str, now: float) -> None:
+    """The invites not finished yet among ``invite_ids`` fail (in ``db``'s transaction)."""
+    ids = list(invite_ids)
+    if ids:
+        unfinished = (InviteStatus.QUEUED.value, InviteStatus.SENDING.value)
+        db.execute(
+            update(invites)
+            .where(invites.c.id.in_(ids), invites.c.status.in_(unfinished))
+            .values(status=InviteStatus.FAILED.value, error=why, finished_at=now)
+        )
+
+
+class InviteStore(EngineStore):
+    def add_invite(
+        self,
+        invite_id: str,
+        site_id: int,
+        session_id: str | None,
+        channel: str,
+        recipient: str,
+        link_hash: str | None,
+        kind: str = InviteKind.GUEST,
+        now: float | None = None,
+        status: str = InviteStatus.SENDING,
+    ) -> None:
+        """Record an invite about to be sent (``sending``; ``queued`` for a video link sent
+        once the video is ready)."""
+        with self.engine.begin() as db:
+            insert_invite(
+                db,
+                invite_id,
+                InviteKind(kind),
+                InviteStatus(status),
+                stamp(now),
+                site_id=site_id,
+                session_id=session_id,
+                link_hash=link_hash,
+                channel=channel,
+                recipient=recipient,
+            )
+
+    def finish_invite(
+        self,
+        invite_id: str,
+        status: str,
+        provider: str,
+        provider_id: str | None = None,
+        error: str | None = None,
+        now: float | None = None,
+    ) -> None:
+        """How the invite went: an :class:`InviteStatus` (``sent``, ``outbox``, ``failed``)."""
+        with self.engine.begin() as db:
+            db.execute(
+                update(invites)
+                .where(invites.c.id == invite_id)
+                .values(
+                    status=InviteStatus(status).value,
+                    provider=provider,
+                    provider_id=provider_id,
+                    error=error,
+                    finished_at=stamp(now),
+                )
+            )
+
+    def invite_times(
+        self, since: float, *, session_id: str | None = None, site_id: int | None = None
+    ) -> list[float]:
+        """When the invites of a session (or of a site) made since ``since`` were made,
+        oldest first: what the rate limits count."""
+        query = select(invites.c.created_at).where(invites.c.created_at > since)
+        if session_id is not None:
+            query = query.where(invites.c.session_id == session_id)
+        if site_id is not None:
+            query = query.where(invites.c.site_id == site_id)
+        with self.engine.connect() as db:
+            return [r[0] for r in db.execute(query.order_by(invites.c.created_at)).all()]
+
+    def list_invites(self, session_id: str | None = None) -> list[InviteRecord]:
+        query = select(invites).order_by(invites.c.created_at)
+        if session_id is not None:
+            query = query.where(invites.c.session_id == session_id)
+        with self.engine.connect() as db:
+            return [InviteRecord.from_row(r) for r in db.execute(query).all()]

@@ -1,0 +1,261 @@
+"""The database schema: every table, and the values its status columns take.
+
+``Store.create()`` makes missing tables (there are no migrations): table and column names
+never change. Statuses are :class:`~enum.StrEnum`\\ s whose values are what the columns and
+the wire hold.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+__all__ = [
+    "EndReason",
+    "InviteKind",
+    "InviteStatus",
+    "LinkKind",
+    "RenderStage",
+    "ReplayStatus",
+    "SendStatus",
+    "domains",
+    "guests",
+    "host_invites",
+    "invites",
+    "kept_messages",
+    "links",
+    "metadata",
+    "replays",
+    "sessions",
+    "sites",
+]
+
+
+class EndReason(StrEnum):
+    """Why a session ended (``sessions.end_reason``)."""
+
+    ENDED = "ended"
+    """By its host."""
+    EXPIRED = "expired"
+    """Past its maximum length, or its host gone for good."""
+    INVITE_FAILED = "invite_failed"
+    """The invitation to host it reached nobody."""
+
+
+class LinkKind(StrEnum):
+    """A join link's kind (``links.kind``, and ``guests.via``: the link a guest came by)."""
+
+    PRIVATE = "private"
+    PUBLIC = "public"
+    INVITE = "invite"
+    """A private link the server sent (email or SMS)."""
+
+
+class InviteKind(StrEnum):
+    GUEST = "guest"
+    """``guest.inviteGuest``."""
+    HOST = "host"
+    """``session.inviteToHost``."""
+    VIDEO = "video"
+    """A replay's video link (``replay.sendVideo``)."""
+
+
+class InviteStatus(StrEnum):
+    """How an invite went (``invites.status``)."""
+
+    QUEUED = "queued"
+    """A replay's video link, sent once the video is ready."""
+    SENDING = "sending"
+    SENT = "sent"
+    """The mail server or SMS provider took it."""
+    OUTBOX = "outbox"
+    """Kept in the development outbox (:data:`kept_messages`) instead."""
+    FAILED = "failed"
+
+
+class ReplayStatus(StrEnum):
+    """``replays.status``, in the order a replay goes through them."""
+
+    RECORDING = "recording"
+    QUEUED = "queued"
+    RENDERING = "rendering"
+    COMPLETE = "complete"
+    FAILED = "failed"
+    ABANDONED = "abandoned"
+
+    @property
+    def final(self) -> bool:
+        """The replay's video (or its lack) never changes any more."""
+        return self in (ReplayStatus.COMPLETE, ReplayStatus.FAILED, ReplayStatus.ABANDONED)
+
+
+class RenderStage(StrEnum):
+    """Where a render is (``replays.stage``)."""
+
+    QUEUED = "queued"
+    REPLAYING = "replaying"
+    ENCODING = "encoding"
+    DONE = "done"
+
+
+class SendStatus(StrEnum):
+    """The email of a replay's video link (``replays.send_status``)."""
+
+    NONE = ""
+    """None asked for."""
+    QUEUED = "queued"
+    """For when the video is ready."""
+    SENDING = "sending"
+    """Claimed by one sender."""
+    SENT = "sent"
+    OUTBOX = "outbox"
+    FAILED = "failed"
+
+
+metadata = MetaData()
+sites = Table(
+    "sites",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(200), nullable=False, unique=True),
+    Column("settings", Text, nullable=False, default="{}"),
+)
+domains = Table(
+    "site_domains",
+    metadata,
+    Column("domain", String(253), primary_key=True),
+    Column("site_id", Integer, ForeignKey("sites.id", ondelete="CASCADE"), nullable=False),
+)
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("site_id", Integer, ForeignKey("sites.id"), nullable=False),
+    Column("host_name", String(200), nullable=False),
+    Column("host_email", String(254), nullable=False),
+    Column("is_replay", Boolean, nullable=False, default=False),
+    Column("origin", String(300), nullable=False),
+    Column("page_url", Text, nullable=False, default=""),
+    Column("resume_token_hash", String(64), nullable=False, index=True),
+    Column("created_at", Float, nullable=False),
+    Column("ended_at", Float),
+    Column("end_reason", String(32)),
+)
+links = Table(
+    "links",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("session_id", String(64), ForeignKey("sessions.id"), nullable=False, index=True),
+    Column("kind", String(16), nullable=False, default=LinkKind.PRIVATE.value),
+    Column("device_hash", String(64)),
+    Column("guest_id", String(64)),
+    Column("guest_name", String(100)),
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
+    Column("revoked_at", Float),
+)
+guests = Table(
+    "guests",
+    metadata,
+    Column("guest_id", String(64), primary_key=True),
+    Column("session_id", String(64), ForeignKey("sessions.id"), nullable=False, index=True),
+    Column("link_hash", String(64), nullable=False),
+    Column("device_hash", String(64), nullable=False),
+    Column("via", String(16), nullable=False),
+    Column("name", String(100), nullable=False, default=""),
+    Column("joined_at", Float, nullable=False),
+    Column("removed_at", Float),
+    Index("ix_guests_link_device", "link_hash", "device_hash"),
+)
+invites = Table(
+    "invites",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("kind", String(16), nullable=False, default=InviteKind.GUEST.value),
+    Column("site_id", Integer, ForeignKey("sites.id"), nullable=False, index=True),
+    # None for an invite that makes its session later (an invite to host).
+    Column("session_id", String(64), ForeignKey("sessions.id"), index=True),
+    Column("link_hash", String(64)),
+    Column("channel", String(8), nullable=False),
+    Column("recipient", String(254), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("provider", String(16), nullable=False, default=""),
+    Column("provider_id", String(256)),
+    Column("error", Text),
+    Column("created_at", Float, nullable=False, index=True),
+    Column("finished_at", Float),
+)
+# An invitation to host ("with me"): its session waits for the invitee until it is used.
+host_invites = Table(
+    "host_invites",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("invite_id", String(32), ForeignKey("invites.id"), nullable=False, unique=True),
+    Column("session_id", String(64), ForeignKey("sessions.id"), nullable=False, unique=True),
+    Column("site_id", Integer, ForeignKey("sites.id"), nullable=False),
+    Column("url", Text, nullable=False),
+    Column("inviter_name", String(100), nullable=False),
+    Column("inviter_email", String(254), nullable=False),
+    Column("message", Text, nullable=False, default=""),
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
+    Column("used_at", Float),
+)
+# The development outbox: invites kept instead of delivered (the table keeps its old name).
+kept_messages = Table(
+    "outbox",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("invite_id", String(32), ForeignKey("invites.id"), nullable=False),
+    Column("channel", String(8), nullable=False),
+    Column("recipient", Text, nullable=False),  # "Name <address>" can pass 400 characters
+    Column("subject", Text, nullable=False, default=""),
+    Column("body_text", Text, nullable=False),
+    Column("body_html", Text),
+    Column("link", Text, nullable=False, default=""),
+    Column("created_at", Float, nullable=False),
+)
+# A replay session's recording and its render job (one row per replay session). Its
+# started_at/ended_at are milliseconds since the epoch.
+replays = Table(
+    "replays",
+    metadata,
+    Column("id", String(64), ForeignKey("sessions.id"), primary_key=True),
+    Column("site_id", Integer, ForeignKey("sites.id"), nullable=False),
+    Column("host_name", String(200), nullable=False),
+    Column("host_email", String(254), nullable=False),
+    Column("status", String(16), nullable=False, index=True),
+    Column("percent", Float, nullable=False, default=0.0),
+    Column("stage", String(16), nullable=False, default=RenderStage.QUEUED.value),
+    Column("eta_seconds", Float, nullable=False, default=-1.0),
+    Column("error", Text),
+    Column("started_at", Float, nullable=False),
+    Column("ended_at", Float),
+    Column("max_seconds", Float, nullable=False),
+    Column("has_audio", Boolean, nullable=False, default=False),
+    Column("base_url", Text, nullable=False, default=""),
+    Column("video_token", String(64), nullable=False, unique=True),
+    Column("video_bytes", BigInteger),
+    Column("send_to", Text),
+    Column("send_subject", Text),
+    Column("send_message", Text),
+    Column("send_status", String(16), nullable=False, default=SendStatus.NONE.value),
+    Column("worker_id", String(64)),
+    Column("heartbeat_at", Float),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False, index=True),
+)
