@@ -33,10 +33,15 @@ run: browsers build db
 	trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
 	CWMN_OUTBOX_PAGE=$${CWMN_OUTBOX_PAGE:-auto} $(VENV)/bin/cwmn-web serve --host $(HOST) --port $(PORT)
 
-lint: $(VENV)/.installed
+# The JavaScript of static/ is type-checked by TypeScript (bench/package.json pins it) over the
+# generated constants and cwmn.d.ts (`build.py constants` writes only those).
+lint: $(VENV)/.installed bench/node_modules/.package-lock.json
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	$(PY) build.py constants
+	bench/node_modules/.bin/tsc -p static/jsconfig.json
+	bench/node_modules/.bin/tsc -p static/jsconfig.worker.json
 
 unit: $(VENV)/.installed
 	$(PY) -m pytest tests/unit tests/server -q

@@ -67,7 +67,13 @@ CACHE = ROOT / ".build"
 DIST = ROOT / "static" / "dist"
 ASSETS = DIST / "assets"
 ZIP_DATE = (2020, 1, 1, 0, 0, 0)
-VIEWER_FILES = ("viewer.html", "viewer.js", "viewer.css")
+VIEWER_FILES = (
+    "viewer.html",
+    "viewer/mirror.js",
+    "viewer/stage.js",
+    "viewer/join.js",
+    "viewer.css",
+)
 #: The page's ES modules, each served as one file (its local imports inlined by ``bundle``):
 #: one request, and the stub's ``capture.mjs?retry=N`` (Firefox keeps a failed module import
 #: for the page's life) covers every part of it.
@@ -415,5 +421,6 @@ def build() -> str:
 if __name__ == "__main__":
     if sys.argv[1:] == ["constants"]:  # make lint: what the JS type check reads, no download
         write_constants()
+        write_if_changed(DIST / "cwmn.d.ts", declarations().encode())
     else:
         build()

@@ -106,7 +106,7 @@ export function ask(invite, attachShadow) {
   if (style) root.append(style);
   root.append(backdrop);
 
-  const before = document.activeElement;
+  const before = /** @type {HTMLElement | null} */ (document.activeElement);
   let resolve;
   const promise = new Promise((r) => { resolve = r; });
   const done = (answer) => {

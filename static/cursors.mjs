@@ -196,8 +196,8 @@ function detach() {
   origin = null;
   if (listening) {
     listening = false;
-    removeEventListener('scroll', schedule, { passive: true });
-    removeEventListener('resize', schedule, { passive: true });
+    removeEventListener('scroll', schedule);
+    removeEventListener('resize', schedule);
   }
 }
 

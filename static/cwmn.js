@@ -2,7 +2,7 @@
    owns the state machine, the event bus and every call. build.py fills in the tables. */
 (function () {
   'use strict';
-  if (window.CwmnAPI && window.CwmnAPI.__cwmn) return; // embedded twice: keep the first
+  if (window.CwmnAPI && /** @type {any} */ (window.CwmnAPI).__cwmn) return; // embedded twice: keep the first
   var T = __CWMN_TABLES__, BUILD = '__CWMN_BUILD__', KEY = __CWMN_RESUME_KEY__;
   var IDLE_TIMEOUT = 2000, IDLE_FALLBACK = 50, LOAD_CAP = 10000; // ms
   var EARLY_MAX = 2000; // early frames queued before Python is ready; past it, none
@@ -19,7 +19,7 @@
   var hi = /&?cwmn-host-invite=([\w-]+)/.exec(location.hash);
   if (hi) try { history.replaceState(history.state, '', location.hash.replace(hi[0], '')
     .replace(/^#$/, '') || location.pathname + location.search); } catch (e) { /* kept */ }
-  var script = document.currentScript, ds = (script && script.dataset) || {};
+  var script = /** @type {HTMLScriptElement | null} */ (document.currentScript), ds = (script && script.dataset) || {};
   var server = (ds.server || (script && script.src ? new URL(script.src, location.href).origin
     : location.origin)).replace(/\/+$/, '');
   var view = { state: 'init', initFired: false, compatible: null, muteAll: false, guests: [],
@@ -38,6 +38,7 @@
   }
 
   function err(code, message) {
+    /** @type {any} */
     var e = new Error(message); e.name = 'CwmnError'; e.code = code; return e;
   }
   function copy(v) { return v === undefined ? undefined : JSON.parse(JSON.stringify(v)); }
@@ -96,6 +97,7 @@
     if (cbs.delete(id) && !local) post({ op: 'off', id: id });
   }
 
+  /** @type {any} */
   var api = {
     __cwmn: true,
     on: function (name, fn) { subscribe(name, fn, false); },
@@ -272,7 +274,7 @@
       worker = ch ? ch.port1 : new Worker(url, { type: 'module', name: 'cwmn' });
       if (ch) api._port = ch.port2;
       worker.onmessage = onWorker;
-      worker.onerror = function (e) { fail((e && e.message) || 'the worker failed to start'); };
+      /** @type {Worker} */ (worker).onerror = function (e) { fail((e && e.message) || 'the worker failed to start'); };
     } catch (e) {
       fail(e.message);
     }

@@ -17,6 +17,7 @@
     ['replay.getVideoURL', ''], ['replay.abandonVideo', ''], ['replay.getRenderingProgress', ''],
     ['replay.dismissError', '']
   ];
+  /** @type {Array<import('./dist/cwmn.d.ts').CwmnEventName>} */
   var EVENTS = ['init', 'reinit', 'init failed', 'incompatible', 'unauthorized', 'ready no session',
     'session pending', 'in session', 'session failed', 'expired', 'end session', 'connection issue',
     'connection issue resolved', 'guest connected', 'guest disconnected', 'roomdata update', 'click',
@@ -27,7 +28,8 @@
   var log = document.getElementById('log'), stateEl = document.getElementById('state');
 
   function show(v) {
-    if (v instanceof Error) return (v.code ? '[' + v.code + '] ' : '') + v.message;
+    var code = v instanceof Error && /** @type {{ code?: string }} */ (v).code;
+    if (v instanceof Error) return (code ? '[' + code + '] ' : '') + v.message;
     try { return JSON.stringify(v); } catch (e) { return String(v); }
   }
   function write(kind, text) {
@@ -39,7 +41,9 @@
     stateEl.textContent = CwmnAPI.getCurrentState();
   }
   function lookup(path) {
-    var parts = path.split('.'), fn = CwmnAPI, owner = CwmnAPI;
+    /** @type {any} */
+    var fn = CwmnAPI;
+    var parts = path.split('.'), owner = CwmnAPI;
     parts.forEach(function (p) { owner = fn; fn = fn[p]; });
     return fn.bind(owner);
   }
@@ -87,7 +91,7 @@
       });
     });
     // A rendered replay plays right here (the URL streams with ranges, so it seeks).
-    var video = document.getElementById('video');
+    var video = /** @type {HTMLVideoElement} */ (document.getElementById('video'));
     CwmnAPI.on('replay complete', function () {
       CwmnAPI.replay.getVideoURL().then(function (url) { video.src = url; video.hidden = false; });
     });

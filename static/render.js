@@ -1,4 +1,4 @@
-/* cwmn_web replay renderer page: drives a CwmnViewer (viewer.js) without a worker. The renderer
+/* cwmn_web replay renderer page: drives a CwmnViewer (viewer/stage.js) without a worker. The renderer
    (cwmn_web/render) sends batches of already sanitized messages, one batch per output frame:
      await window.cwmnRender.ready;
      const pending = window.cwmnRender.apply([{op: 'frame', kind, data}, {op: 'status', paused}]);

@@ -31,7 +31,9 @@ RENDER_CSP = (
 FILES = {
     "render.html": "text/html; charset=utf-8",
     "render.js": "text/javascript; charset=utf-8",
-    "viewer.js": "text/javascript; charset=utf-8",
+    "dist/constants.js": "text/javascript; charset=utf-8",
+    "viewer/mirror.js": "text/javascript; charset=utf-8",
+    "viewer/stage.js": "text/javascript; charset=utf-8",
     "viewer.css": "text/css; charset=utf-8",
 }
 

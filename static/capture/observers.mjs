@@ -116,8 +116,10 @@ export function patchPage(current) {
       return result;
     };
   }
-  for (const [Ctor, prop] of [[HTMLInputElement, 'value'], [HTMLInputElement, 'checked'],
-    [HTMLTextAreaElement, 'value'], [HTMLSelectElement, 'value']]) {
+  /** @type {Array<[{ prototype: object }, string]>} */
+  const setters = [[HTMLInputElement, 'value'], [HTMLInputElement, 'checked'],
+    [HTMLTextAreaElement, 'value'], [HTMLSelectElement, 'value']];
+  for (const [Ctor, prop] of setters) {
     const desc = Object.getOwnPropertyDescriptor(Ctor.prototype, prop);
     if (!desc || !desc.set) continue;
     Object.defineProperty(Ctor.prototype, prop, {

@@ -1,5 +1,6 @@
-"""static/viewer.js in real browsers, without a server connection: the harness page makes
-CwmnViewers and this process feeds them frames sanitized by the Python Sanitizer (CPython).
+"""static/viewer/ (mirror.js, stage.js, join.js) in real browsers, without a server
+connection: the harness page makes CwmnViewers and this process feeds them frames sanitized
+by the Python Sanitizer (CPython).
 
 The hostile test proves the vectors live (they run in an unsandboxed control iframe), then
 sends them raw (the sandbox alone must hold) and sanitized, and checks nothing ran.
