@@ -181,4 +181,5 @@ def wait_state(page: Page, state: str, timeout: float = 60_000) -> None:
 
 
 def events(page: Page) -> list[str]:
-    return page.evaluate("window.__cwmnLog.events.map(e => e.name)")
+    names: list[str] = page.evaluate("window.__cwmnLog.events.map(e => e.name)")
+    return names

@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-from playwright.sync_api import Page
+from playwright.sync_api import Dialog, Page
 
 from cwmn_web.client.spec import FUNCTIONS
 from cwmn_web.testing import CwmnServer, PageServer
@@ -20,9 +21,10 @@ SETTLE = """p => p.then(v => ({ok: true, value: v}), e => ({ok: false, code: e.c
                                 message: e.message, isError: e instanceof Error}))"""
 
 
-def settle(page: Page, expression: str) -> dict:
+def settle(page: Page, expression: str) -> dict[str, Any]:
     """Evaluate a Promise-returning expression; return how it settled."""
-    return page.evaluate(f"({SETTLE})({expression})")
+    settled: dict[str, Any] = page.evaluate(f"({SETTLE})({expression})")
+    return settled
 
 
 def test_reference_example_runs_verbatim(
@@ -31,7 +33,12 @@ def test_reference_example_runs_verbatim(
     url = customer_site.url("example.html", hostname="localhost")
     page = open_page(url, wait_for_state=None)
     dialogs: list[str] = []
-    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+
+    def on_dialog(dialog: Dialog) -> None:
+        dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    page.on("dialog", on_dialog)
     page.reload()
     wait_state(page, "no session")
     page.wait_for_function("window.__cwmnLog.events.length >= 2")
@@ -242,7 +249,7 @@ def test_unauthorized_domain(open_page: Callable[..., Page], foreign_site: PageS
 
 
 def test_playground_lists_every_function_and_logs(
-    open_page: Callable[..., Page], cwmn_server
+    open_page: Callable[..., Page], cwmn_server: CwmnServer
 ) -> None:
     page = open_page(cwmn_server.url + "/")
     buttons = page.eval_on_selector_all("button[data-fn]", "bs => bs.map(b => b.dataset.fn)")

@@ -68,7 +68,7 @@ def test_the_host_page_restores_the_snapshot(
 def viewer_worker_ops(page: Page) -> list[dict[str, Any]]:
     """Start worker.mjs?entry=viewer on the server's own origin; the ops it posts until
     Python says ``ready`` (or fails)."""
-    return page.evaluate(
+    ops: list[dict[str, Any]] = page.evaluate(
         """async (build) => {
           const worker = new Worker('/assets/' + build + '/worker.mjs?entry=viewer',
                                     { type: 'module' });
@@ -85,6 +85,7 @@ def viewer_worker_ops(page: Page) -> list[dict[str, Any]]:
         }""",
         (ASSETS.parent / "BUILD").read_text().strip(),
     )
+    return ops
 
 
 def test_the_viewer_worker_restores_the_snapshot(

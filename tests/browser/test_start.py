@@ -59,10 +59,12 @@ class HeldPage:
         self.page.wait_for_function("document.readyState === 'complete'")
 
     def workers(self) -> list[dict[str, Any]]:
-        return self.page.evaluate("window.__workers")
+        workers: list[dict[str, Any]] = self.page.evaluate("window.__workers")
+        return workers
 
     def timings(self) -> dict[str, Any]:
-        return self.page.evaluate("CwmnAPI._debug().timings")
+        timings: dict[str, Any] = self.page.evaluate("CwmnAPI._debug().timings")
+        return timings
 
     def wait_started(self) -> dict[str, Any]:
         self.page.wait_for_function("window.__workers.length > 0")

@@ -91,7 +91,7 @@ def describe(op: dict[str, Any]) -> str:
     """``frame:SEQ``, or the op and the names of its fields: ``status:paused``."""
     if op["op"] == "frame":
         return f"frame:{op['seq']}"
-    return op["op"] + ":" + ",".join(k for k in sorted(op) if k != "op")
+    return f"{op['op']}:" + ",".join(k for k in sorted(op) if k != "op")
 
 
 @pytest.fixture(scope="module")
