@@ -23,7 +23,7 @@ from pyodide.ffi import create_proxy  # type: ignore[import-not-found]
 from .. import __version__
 from ..viewer.session import GuestSession, guest_ws_url
 from .connection import BrowserConnection
-from .driver import Driver
+from .driver import Driver, OneSocket
 
 __all__ = ["ViewerBridge", "start"]
 
@@ -83,7 +83,9 @@ class ViewerBridge:
             raise RuntimeError("boot received twice")
         url = guest_ws_url(str(config["server"]))
         self.session = GuestSession(str(config["token"]), str(config.get("name") or ""))
-        self.driver = Driver(self.session, lambda: BrowserConnection.open(url), self.queue)
+        self.driver = Driver(
+            OneSocket(self.session, self.queue), lambda _name: BrowserConnection.open(url)
+        )
         self._task = asyncio.ensure_future(self.driver.run())
 
 

@@ -1,6 +1,8 @@
 """The worker side of the page ⇄ worker bridge: feeds the page's messages to the host core.
 
-Messages are JSON strings both ways (see docs/DESIGN.md, "Page ⇄ worker messages").
+Messages are JSON strings both ways (see docs/DESIGN.md, "Page ⇄ worker messages"). The
+host core is sans-I/O: this bridge implements its ports with postMessage and fetch, and a
+:class:`~.driver.Driver` runs its sockets.
 """
 
 from __future__ import annotations
@@ -8,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+import time
+from collections.abc import Hashable
 from typing import Any
 
 import js  # type: ignore[import-not-found]
@@ -19,10 +23,9 @@ from ..client.bus import Delivery
 from ..client.controller import ClientConfig, HostController
 from ..errors import CwmnError, NetworkError
 from .connection import BrowserConnection
+from .driver import Driver, HostSockets
 
 __all__ = ["WorkerBridge", "start"]
-
-ECHO_TIMEOUT = 2.0
 #: The page module (static/<name>.mjs) that handles each overlay op.
 _MODULES = {"cursors": "cursors", "ripple": "cursors", "consent": "consent", "record": "recorder"}
 
@@ -33,8 +36,8 @@ class WorkerBridge:
     def __init__(self, scope: Any) -> None:
         self.scope = scope
         self.controller: HostController | None = None
+        self.driver: Driver | None = None
         self._tasks: set[asyncio.Task[None]] = set()
-        self._echoes: dict[int, asyncio.Future[None]] = {}
         self._listener = create_proxy(self.on_message)
 
     # -- Ports --------------------------------------------------------------------------
@@ -65,55 +68,56 @@ class WorkerBridge:
     def store(self, key: str, value: dict[str, Any] | None) -> None:
         self.post({"op": "store", "key": key, "value": value})
 
-    async def settled(self) -> None:
+    def echo(self, echo_id: int) -> None:
         """The page echoes ``{op: "echo", id}``: it has handled what was posted before."""
-        echo = len(self._echoes) + 1
-        while echo in self._echoes:
-            echo += 1
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._echoes[echo] = future
-        self.post({"op": "echo", "id": echo})
-        try:
-            await asyncio.wait_for(future, ECHO_TIMEOUT)
-        except TimeoutError:
-            pass  # a page that does not answer: go on with what is known
-        finally:
-            self._echoes.pop(echo, None)
+        self.post({"op": "echo", "id": echo_id})
+
+    def result(self, call_id: Hashable, value: Any = None, error: CwmnError | None = None) -> None:
+        if error is not None:
+            self.post({"op": "result", "id": call_id, "ok": False, "error": error.to_dict()})
+        else:
+            self.post({"op": "result", "id": call_id, "ok": True, "value": value})
 
     def warn(self, message: str) -> None:
         print(message, file=sys.stderr)
 
-    async def fetch_json(self, url: str) -> dict[str, Any]:
-        try:
-            response = await pyfetch(url, mode="cors", credentials="omit", cache="no-store")
-        except Exception as exc:  # a JS TypeError: offline, DNS, CORS
-            raise NetworkError(f"could not reach {url}: {exc}") from None
-        if not response.ok:
-            raise NetworkError(f"{url} answered HTTP {response.status}")
-        data = await response.json()
-        if not isinstance(data, dict):
-            raise NetworkError(f"{url} did not answer a JSON object")
-        return data
+    def fetch(self, fetch_id: int, url: str) -> None:
+        self._spawn(self._fetch(fetch_id, url))
 
-    async def connect(self, url: str) -> BrowserConnection:
-        return await BrowserConnection.open(url)
+    async def _fetch(self, fetch_id: int, url: str) -> None:
+        result: dict[str, Any] | CwmnError
+        try:
+            result = await _fetch_json(url)
+        except CwmnError as exc:
+            result = exc
+        if self.controller is not None:
+            self.controller.fetched(fetch_id, result, time.monotonic())
+            self._wake()
 
     def now(self) -> float:
         return float(js.Date.now()) / 1000.0
+
+    def _wake(self) -> None:
+        if self.driver is not None:
+            self.driver.wake()
 
     # -- page messages ------------------------------------------------------------------
     def on_message(self, event: Any) -> None:
         try:
             message = json.loads(str(event.data))
-            self._dispatch(message)
+            self._dispatch(message, time.monotonic())
         except Exception as exc:  # never let one bad message kill the bridge
             print(f"cwmn_web: could not handle a page message: {exc!r}", file=sys.stderr)
+        finally:
+            self._wake()
 
-    def _dispatch(self, message: dict[str, Any]) -> None:
+    def _dispatch(self, message: dict[str, Any], now: float) -> None:
         op = message.get("op")
         if op == "boot":
+            if self.controller is not None:
+                raise RuntimeError("boot received twice")
             config = message["config"]
-            self.controller = HostController(
+            host = HostController(
                 self,
                 ClientConfig(
                     server=config["server"],
@@ -126,7 +130,10 @@ class WorkerBridge:
                     early_capture=config.get("earlyCapture"),
                 ),
             )
-            self._spawn(self.controller.boot())
+            self.controller, url = host, host.config.ws_url
+            self.driver = Driver(HostSockets(host), lambda _name: BrowserConnection.open(url))
+            self._spawn(self.driver.run())
+            host.boot(now)
             return
         controller = self.controller
         if controller is None:
@@ -136,46 +143,43 @@ class WorkerBridge:
         elif op == "off":
             controller.unsubscribe(message["id"])
         elif op == "echo":
-            future = self._echoes.get(int(message.get("id") or 0))
-            if future is not None and not future.done():
-                future.set_result(None)
+            controller.echoed(int(message.get("id") or 0), now)
         elif op == "mirror":
             controller.on_capture(
                 str(message["kind"]),
                 message["data"],
                 message.get("t"),
+                now,
                 early=bool(message.get("early")),
             )
         elif op == "capture failed":
-            controller.on_capture_failed(bool(message.get("early")))
+            controller.on_capture_failed(bool(message.get("early")), now)
         elif op == "audio":
-            controller.on_audio(message)
+            controller.on_audio(message, now)
         elif op == "call":
-            self._spawn(
-                self._call(
-                    controller, message["id"], message["path"], tuple(message.get("args") or ())
-                )
-            )
+            path, args = message["path"], tuple(message.get("args") or ())
+            controller.call(message["id"], path, args, now)
         else:
             raise ValueError(f"unknown op {op!r}")
-
-    async def _call(
-        self, controller: HostController, call_id: int, path: str, args: tuple[Any, ...]
-    ) -> None:
-        try:
-            value = await controller.call(path, args)
-        except CwmnError as exc:
-            self.post({"op": "result", "id": call_id, "ok": False, "error": exc.to_dict()})
-        except Exception as exc:
-            error = {"code": "server_error", "message": f"internal error in {path}: {exc!r}"}
-            self.post({"op": "result", "id": call_id, "ok": False, "error": error})
-        else:
-            self.post({"op": "result", "id": call_id, "ok": True, "value": value})
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+
+async def _fetch_json(url: str) -> dict[str, Any]:
+    """GET ``url`` with the page's Origin; raise ``NetworkError`` if unreachable."""
+    try:
+        response = await pyfetch(url, mode="cors", credentials="omit", cache="no-store")
+    except Exception as exc:  # a JS TypeError: offline, DNS, CORS
+        raise NetworkError(f"could not reach {url}: {exc}") from None
+    if not response.ok:
+        raise NetworkError(f"{url} answered HTTP {response.status}")
+    data = await response.json()
+    if not isinstance(data, dict):
+        raise NetworkError(f"{url} did not answer a JSON object")
+    return data
 
 
 def _token(value: Any) -> str | None:

@@ -1,15 +1,21 @@
-"""The host: runs the state machine, the bus and every CwmnAPI call against the server.
+"""The host core: the state machine, the bus and every CwmnAPI call against the server.
 
-Effects go through :class:`~cwmn_web.client.ports.Ports`; nothing here imports ``js``.
-The live session itself (link, mirror stream, reconnects) is :mod:`.hosting`.
+Sans-I/O, like the viewer's ``GuestSession``: the page's calls (each with a call id), its
+captured frames, the server's messages and the time (``now``, seconds of any monotonic
+clock) go in; page operations go out through :class:`~cwmn_web.client.ports.Ports` (events,
+the view, call results, capture, overlays, storage), messages to send per socket through
+:meth:`HostController.to_send`, sockets to open or close through :meth:`HostController.opens`
+and :meth:`HostController.closes`, and the next deadline through
+:meth:`HostController.next_due`. A request to the server is a pending ref with a deadline; a
+call completes when its answer is received. ``cwmn_web.browser.driver`` runs it over real
+WebSockets; tests run it on a fake clock. The live session itself (mirror stream, guests,
+reconnects) is :mod:`.hosting`.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import secrets
-from collections.abc import Awaitable, Callable, Coroutine, Hashable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -18,7 +24,6 @@ from ..errors import (
     CwmnError,
     InvalidState,
     NotFound,
-    NotImplementedCapability,
     ProtocolError,
     Unauthorized,
 )
@@ -49,25 +54,40 @@ from ..protocol.messages import (
     StartSession,
     VideoSent,
 )
+from ..timing import Timers
 from .bus import Bus
 from .compat import missing_features
 from .events import EVENTS, staged_events
 from .handover import EarlyCapture
-from .hosting import CONNECT_TIMEOUT, HostSession
-from .link import Link
+from .hosting import HostSession
 from .ports import Ports
 from .replay import DEFAULT_MAX_SECONDS, DRAIN_TIMEOUT, Narration, ReplayWatch
+from .requests import Outcome
+from .sockets import CONNECT_TIMEOUT, ServerSocket, Sockets
 from .spec import FUNCTIONS, check_state
 from .states import TRANSITIONS, Machine, State, Trigger
 from .validation import validate
 
-__all__ = ["CONNECT_TIMEOUT", "INVITE_TIMEOUT", "RESUME_KEY", "ClientConfig", "HostController"]
+__all__ = [
+    "CONNECT_TIMEOUT",
+    "ECHO_TIMEOUT",
+    "INVITE_TIMEOUT",
+    "RESUME_KEY",
+    "ClientConfig",
+    "HostController",
+    "Reply",
+]
 
 DEFAULT_MASK = ("[data-cwmn-mask]", ".cwmn-mask")
 DEFAULT_BLOCK = ("[data-cwmn-block]",)
 #: An invite waits for a mail server or an SMS provider (the server gives each 20 s).
 INVITE_TIMEOUT = 60.0
 MAX_EARLY_PUSHES = 1000
+#: How long the core waits for the page's echo (a page that does not answer: go on).
+ECHO_TIMEOUT = 2.0
+
+#: How a call's handler answers: with its value, or with the ``CwmnError`` it failed with.
+Reply = Callable[[Any], None]
 
 
 @dataclass(frozen=True)
@@ -98,13 +118,16 @@ class ClientConfig:
 
 
 class HostController:
-    """Owns the client's state and answers the page's calls."""
+    """Owns the client's state and answers the page's calls (see the module's docstring)."""
 
     def __init__(self, ports: Ports, config: ClientConfig) -> None:
         self.ports = ports
         self.config = config
+        self.now = 0.0
+        """The time of the input being handled (seconds, the driver's monotonic clock)."""
         self.machine = Machine()
         self.bus = Bus()
+        self.sockets = Sockets(config.ws_url, config.page_url, lambda: self.now)
         self.domain_info: dict[str, Any] = {"domain": config.domain, "authorized": None}
         self.mute_all = False
         self.public_link_enabled = True
@@ -112,18 +135,24 @@ class HostController:
         #: The site's settings as the session's server answer gave them (else domain info).
         self._settings: Mapping[str, Any] = {}
         self._handover = EarlyCapture(config.early_capture)
-        #: Set once boot has settled: calls made before wait for it (the page may call as
-        #: soon as the stub starts Python, before ``ready no session``).
-        self._booted = asyncio.Event()
+        #: Calls made before boot has settled wait here (the page may call as soon as the
+        #: stub starts Python, before ``ready no session``).
         self._booting = False
+        self._queued: list[tuple[Hashable, str, tuple[Any, ...]]] = []
         self._session: HostSession | None = None
         self._narration: Narration | None = None
         self._watch: ReplayWatch | None = None
         self._host_invite: tuple[str, dict[str, Any]] | None = None
         #: Pushes that came right after the answer that starts a session, before it existed.
         self._early: list[Message] = []
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._handlers: dict[str, Callable[[dict[str, Any]], Awaitable[Any]]] = {
+        #: What waits on the page: echoes, domain-info fetches (by id).
+        self._echoes: dict[int, Callable[[], None]] = {}
+        self._fetches: dict[int, Callable[[dict[str, Any] | CwmnError], None]] = {}
+        self._ids = 0
+        #: ``("echo", id)``; ``"drain"`` (the end of a replay waits for the server's acks).
+        self._timers: Timers[Hashable] = Timers()
+        self._draining: tuple[HostSession, Callable[[], None]] | None = None
+        self._handlers: dict[str, Callable[[dict[str, Any], Reply], None]] = {
             "session.start": self._start,
             "session.inviteToHost": self._invite_to_host,
             "session.acceptHostInvite": self._accept_host_invite,
@@ -153,6 +182,16 @@ class HostController:
     @property
     def guests(self) -> list[dict[str, Any]]:
         return self._session.guests if self._session else []
+
+    @property
+    def session(self) -> HostSession | None:
+        """The session this page hosts (None outside ``in session``)."""
+        return self._session
+
+    @property
+    def watch(self) -> ReplayWatch | None:
+        """The replay render this page follows, if any."""
+        return self._watch
 
     def view(self, state: State | None = None) -> dict[str, Any]:
         """Everything the stub's synchronous getters answer from."""
@@ -199,7 +238,7 @@ class HostController:
         if self.state is State.INIT:
             watch, self._watch = self._watch, None
             if watch is not None:
-                self.spawn(watch.close())
+                watch.close()
             self.ports.store(RESUME_KEY, None)
             self._move(Trigger.READY)
 
@@ -208,6 +247,95 @@ class HostController:
 
     def now_ms(self) -> float:
         return self.ports.now() * 1000.0
+
+    # -- the network (for the driver) -----------------------------------------------------
+    def opens(self) -> list[str]:
+        """Names of sockets to open now, at ``config.ws_url`` (drains the list)."""
+        return self.sockets.opens()
+
+    def closes(self) -> list[str]:
+        """Names of sockets to close now (drains the list)."""
+        return self.sockets.closes()
+
+    def to_send(self) -> list[tuple[str, Message]]:
+        """``(socket name, message)`` to write, in order (drains the queues)."""
+        return self.sockets.to_send()
+
+    def connected(self, name: str, now: float) -> None:
+        """The socket ``name`` is open."""
+        self.now = now
+        self.sockets.connected(name)
+
+    def receive(self, name: str, message: Message, now: float) -> None:
+        """``message`` arrived on the socket ``name``."""
+        self.now = now
+        self.sockets.receive(name, message)
+        self._check_drained()
+
+    def lost(self, name: str, error: CwmnError, now: float) -> None:
+        """The socket ``name`` could not be opened, or it closed (``error`` says why)."""
+        self.now = now
+        self.sockets.lost(name, error)
+
+    def open_socket(
+        self,
+        ready: Callable[[ServerSocket | CwmnError], None],
+        on_push: Callable[[Message], None] | None = None,
+        on_lost: Callable[[CwmnError], None] | None = None,
+    ) -> ServerSocket:
+        """A new socket to the server: ``ready`` gets it greeted, or the error."""
+        return self.sockets.open(ready, on_push or _ignore, on_lost or _ignore)
+
+    # -- time ---------------------------------------------------------------------------
+    def next_due(self) -> float | None:
+        """When :meth:`tick` has something to do, or None."""
+        due = [self.sockets.next_due(), self._timers.next_due()]
+        for part in (self._session, self._narration, self._watch):
+            if part is not None:
+                due.append(part.next_due())
+        return min((d for d in due if d is not None), default=None)
+
+    def tick(self, now: float) -> None:
+        """Let time pass until ``now``: timeouts, reconnects, the held pointer, replays."""
+        self.now = now
+        self.sockets.tick(now)
+        for part in (self._session, self._narration, self._watch):
+            if part is not None:
+                part.tick(now)
+        for key in self._timers.due(now):
+            if key == "drain":
+                self._drained(timed_out=True)
+            elif isinstance(key, tuple) and key[0] == "echo":
+                self.echoed(key[1], now)
+
+    # -- what the page answers ----------------------------------------------------------
+    def _settled(self, then: Callable[[], None]) -> None:
+        """``then`` once the page has handled everything posted to it so far (so every
+        callback its event callbacks subscribed is known), or after ECHO_TIMEOUT."""
+        self._ids += 1
+        self._echoes[self._ids] = then
+        self._timers.set(("echo", self._ids), self.now + ECHO_TIMEOUT)
+        self.ports.echo(self._ids)
+
+    def echoed(self, echo_id: int, now: float) -> None:
+        """The page has handled what was posted before its echo ``echo_id``."""
+        self.now = now
+        self._timers.cancel(("echo", echo_id))
+        then = self._echoes.pop(echo_id, None)
+        if then is not None:
+            then()
+
+    def _fetch(self, url: str, then: Callable[[dict[str, Any] | CwmnError], None]) -> None:
+        self._ids += 1
+        self._fetches[self._ids] = then
+        self.ports.fetch(self._ids, url)
+
+    def fetched(self, fetch_id: int, result: dict[str, Any] | CwmnError, now: float) -> None:
+        """The page's answer to :meth:`Ports.fetch` ``fetch_id``: JSON, or the error."""
+        self.now = now
+        then = self._fetches.pop(fetch_id, None)
+        if then is not None:
+            then(result)
 
     # -- subscriptions ------------------------------------------------------------------
     def subscribe(self, event: str, handle: Hashable, once: bool = False) -> None:
@@ -219,64 +347,78 @@ class HostController:
         self.bus.unsubscribe(handle)
 
     # -- boot ---------------------------------------------------------------------------
-    async def boot(self) -> None:
+    def boot(self, now: float) -> None:
         """Fire ``init``, then settle in ``no session``, ``incompatible`` or ``unauthorized``
         (or resume the session this tab was hosting on the previous page); then offer the
         invitation to host the page was opened through, if any. Calls made meanwhile wait."""
+        self.now = now
+        events = self.machine.boot()
         self._booting = True
-        try:
-            for event in self.machine.boot():
-                self.emit(event)
-            # The listeners the page's 'init' callbacks add are known before anything else
-            # fires (a resume moves on at once, without a domain-info round trip first).
-            await self.ports.settled()
-            await self._settle_boot()
-        finally:
-            if self._handover.pending:  # no session took the early capture over
-                self._handover.drop()
-                self.ports.capture(False, None)
-            self._booted.set()
-        if self.config.host_invite and self.state is State.NO_SESSION:
-            await self._offer_host_invite(self.config.host_invite)
+        for event in events:
+            self.emit(event)
+        # The listeners the page's 'init' callbacks add are known before anything else
+        # fires (a resume moves on at once, without a domain-info round trip first).
+        self._settled(self._settle_boot)
 
-    async def _settle_boot(self) -> None:
+    def _settle_boot(self) -> None:
         if missing_features(self.config.features):
             self._move(Trigger.INCOMPATIBLE)
+            self._booted()
             return
         resume = self.config.resume
         token = resume.get("token") if resume else None
         if isinstance(token, str) and resume and not resume.get("replay"):
             # The resume goes out as soon as the socket is open; domain info meanwhile (the
             # server refuses unauthorized origins, and its answer carries the settings).
-            info = asyncio.ensure_future(self._load_domain_info())
-            try:
-                await self._resume(token)
-            finally:
-                await info
-            self.publish()
-            return
-        await self._load_domain_info()
-        if self.domain_info.get("authorized") is False:
-            self._move(Trigger.UNAUTHORIZED)
-        elif isinstance(token, str):
-            self._move(Trigger.RESUME_REPLAY)
-            self._watch_replay(token, str(resume.get("sessionId", "")) if resume else "")
-        else:
-            self._move(Trigger.READY)
+            waiting = {"info", "resume"}
 
-    async def _load_domain_info(self) -> None:
-        url = f"{self.config.server.rstrip('/')}/api/domain-info"
-        try:
-            info = await self.ports.fetch_json(url)
-        except CwmnError as exc:
-            # Authorization is checked again by the server on connect; keep going.
-            self.domain_info = {
-                "domain": self.config.domain,
-                "authorized": None,
-                "error": exc.to_dict(),
-            }
+            def done(part: str) -> None:
+                waiting.discard(part)
+                if not waiting:
+                    self.publish()
+                    self._booted()
+
+            self._load_domain_info(lambda: done("info"))
+            self._resume(token, lambda: done("resume"))
             return
-        self.domain_info = info
+
+        def loaded() -> None:
+            if self.domain_info.get("authorized") is False:
+                self._move(Trigger.UNAUTHORIZED)
+            elif isinstance(token, str):
+                self._move(Trigger.RESUME_REPLAY)
+                self._watch_replay(token, str(resume.get("sessionId", "")) if resume else "")
+            else:
+                self._move(Trigger.READY)
+            self._booted()
+
+        self._load_domain_info(loaded)
+
+    def _booted(self) -> None:
+        if self._handover.pending:  # no session took the early capture over
+            self._handover.drop()
+            self.ports.capture(False, None)
+        self._booting = False
+        if self.config.host_invite and self.state is State.NO_SESSION:
+            self._offer_host_invite(self.config.host_invite)
+        queued, self._queued = self._queued, []
+        for call_id, path, args in queued:
+            self._run(call_id, path, args)
+
+    def _load_domain_info(self, then: Callable[[], None]) -> None:
+        def loaded(info: dict[str, Any] | CwmnError) -> None:
+            if isinstance(info, CwmnError):
+                # Authorization is checked again by the server on connect; keep going.
+                self.domain_info = {
+                    "domain": self.config.domain,
+                    "authorized": None,
+                    "error": info.to_dict(),
+                }
+            else:
+                self.domain_info = info
+            then()
+
+        self._fetch(f"{self.config.server.rstrip('/')}/api/domain-info", loaded)
 
     def start_capture(self) -> None:
         """Have the page capture again from a fresh snapshot, unless host privacy is on."""
@@ -291,7 +433,7 @@ class HostController:
             frames = self._handover.adopt(wanted)
             if frames is not None:
                 for kind, raw, t in frames:
-                    session.send_capture(kind, raw, t)
+                    session.send_capture(kind, raw, t, self.now)
                 return
             if wanted is None:
                 self.ports.capture(False, None)
@@ -314,52 +456,115 @@ class HostController:
         return {"mask": list(dict.fromkeys(mask)), "block": list(dict.fromkeys(block))}
 
     # -- calls --------------------------------------------------------------------------
-    async def call(self, path: str, args: tuple[Any, ...]) -> Any:
-        """Run the Promise-returning function ``path``; raise a ``CwmnError`` on failure."""
-        if path not in FUNCTIONS or FUNCTIONS[path].sync:
-            raise CwmnError(f"CwmnAPI.{path} is not an asynchronous function", "invalid_params")
-        if self._booting:
-            await self._booted.wait()  # judged in the state boot settles in
-        check_state(path, self.state)
-        params = validate(path, args)
-        handler = self._handlers.get(path)
-        if handler is None:
-            raise NotImplementedCapability(
-                f"CwmnAPI.{path}() is not available in cwmn_web yet; see the project's issues"
+    def call(self, call_id: Hashable, path: str, args: tuple[Any, ...], now: float) -> None:
+        """The page called the Promise-returning function ``path``: its result (or error)
+        comes out as ``Ports.result(call_id, ...)``, at once or once the server answered."""
+        self.now = now
+        if self._booting and path in FUNCTIONS and not FUNCTIONS[path].sync:
+            self._queued.append((call_id, path, args))  # judged in the state boot settles in
+            return
+        self._run(call_id, path, args)
+
+    def _run(self, call_id: Hashable, path: str, args: tuple[Any, ...]) -> None:
+        answered = False
+
+        def reply(value: Any) -> None:
+            nonlocal answered
+            if answered:
+                return
+            answered = True
+            if isinstance(value, CwmnError):
+                self.ports.result(call_id, error=value)
+            else:
+                self.ports.result(call_id, value=value)
+
+        try:
+            if path not in FUNCTIONS or FUNCTIONS[path].sync:
+                raise CwmnError(f"CwmnAPI.{path} is not an asynchronous function", "invalid_params")
+            check_state(path, self.state)
+            params = validate(path, args)
+            self._handlers[path](params, reply)
+        except CwmnError as exc:
+            reply(exc)
+        except Exception as exc:  # a bug: the page's Promise still settles
+            reply(CwmnError(f"internal error in {path}: {exc!r}", "server_error"))
+
+    def _start(self, params: dict[str, Any], reply: Reply) -> None:
+        def start() -> None:
+            self._move(Trigger.START)
+            request = StartSession(
+                host_name=params["hostName"],
+                host_email=params["hostEmail"],
+                is_replay=params["isReplay"],
+                page_id=self.config.page_id,
             )
-        return await handler(params)
+            self._connect(
+                request, SessionStarted, lambda socket, r: reply(self._started(socket, r)), reply
+            )
 
-    async def _start(self, params: dict[str, Any]) -> dict[str, Any]:
-        await self._require_authorized()
-        self._move(Trigger.START)
-        start = StartSession(
-            host_name=params["hostName"],
-            host_email=params["hostEmail"],
-            is_replay=params["isReplay"],
-            page_id=self.config.page_id,
-        )
-        link, reply = await self._connect(start, SessionStarted)
-        return self._started(link, reply)
+        self._authorized(reply, start)
 
-    def _started(self, link: Link, reply: Message) -> dict[str, Any]:
+    def _started(self, socket: ServerSocket, reply: Message) -> dict[str, Any]:
         """A new realtime session is on (``SessionStarted``): host it."""
         assert isinstance(reply, SessionStarted)
         self.privacy_enabled = False
         self.mute_all, self.public_link_enabled = False, True
         info = _session_info(reply, self.config.page_url)
-        return self._begin(link, reply.resume_token, info, resuming=False, settings=reply.settings)
+        return self._begin(
+            socket, reply.resume_token, info, resuming=False, settings=reply.settings
+        )
 
-    async def _require_authorized(self) -> None:
+    def _authorized(self, reply: Reply, then: Callable[[], None]) -> None:
+        """``then`` if this page's domain may use CWMN (loading domain info if unknown),
+        else refuse the call."""
+
+        def check() -> None:
+            if self.domain_info.get("authorized") is False:
+                reply(
+                    Unauthorized(f"the domain {self.config.domain} is not authorized to use CWMN")
+                )
+            else:
+                then()
+
         if self.domain_info.get("authorized") is None:
-            await self._load_domain_info()
-        if self.domain_info.get("authorized") is False:
-            raise Unauthorized(f"the domain {self.config.domain} is not authorized to use CWMN")
+            self._load_domain_info(check)
+        else:
+            check()
+
+    def _ask(
+        self,
+        request: Message,
+        expected: type[Message],
+        reply: Reply,
+        then: Callable[[Any], None],
+        timeout: float | None = None,
+    ) -> None:
+        """Ask ``request`` on a socket of its own (closed after the answer); ``then`` gets
+        the answer, ``reply`` the error."""
+
+        def ready(socket: ServerSocket | CwmnError) -> None:
+            if isinstance(socket, CwmnError):
+                reply(socket)
+            elif timeout is None:
+                socket.request(request, lambda outcome: answered(socket, outcome))
+            else:
+                socket.request(request, lambda outcome: answered(socket, outcome), timeout)
+
+        def answered(socket: ServerSocket, outcome: Outcome) -> None:
+            socket.close()
+            if isinstance(outcome, Message) and not isinstance(outcome, expected):
+                outcome = ProtocolError(f"expected {expected.type}, got {outcome.type}")
+            if isinstance(outcome, CwmnError):
+                reply(outcome)
+            else:
+                then(outcome)
+
+        self.open_socket(ready)
 
     # -- invitations to host ------------------------------------------------------------
-    async def _invite_to_host(self, params: dict[str, Any]) -> dict[str, Any]:
+    def _invite_to_host(self, params: dict[str, Any], reply: Reply) -> None:
         """The server emails the invitee and answers with the inviter's own join link; this
         page stays in ``no session``."""
-        await self._require_authorized()
         request = InviteToHost(
             host_name=params["hostName"],
             host_email=params["hostEmail"],
@@ -368,50 +573,51 @@ class HostController:
             message=params.get("message") or "",
             url=params["url"],
         )
-        link = await self._open_link()
-        try:
-            reply = await link.request(request, INVITE_TIMEOUT)
-        finally:
-            await link.close()
-        if not isinstance(reply, HostInviteSent):
-            raise ProtocolError(f"expected host_invite_sent, got {reply.type}")
-        return {
-            "inviteId": reply.invite_id,
-            "joinUrl": reply.join_url,
-            "expiresAt": reply.expires_at,
-            "status": reply.status,
-        }
 
-    async def _offer_host_invite(self, token: str) -> None:
+        def sent(answer: HostInviteSent) -> None:
+            reply(
+                {
+                    "inviteId": answer.invite_id,
+                    "joinUrl": answer.join_url,
+                    "expiresAt": answer.expires_at,
+                    "status": answer.status,
+                }
+            )
+
+        self._authorized(
+            reply, lambda: self._ask(request, HostInviteSent, reply, sent, INVITE_TIMEOUT)
+        )
+
+    def _offer_host_invite(self, token: str) -> None:
         """The page was opened through an invitation to host: learn what it says, then fire
         ``host invite``, or have the page ask in the default dialog if nobody listens."""
-        try:
-            link = await self._open_link()
-            try:
-                reply = await link.request(GetHostInvite(token=token))
-            finally:
-                await link.close()
-            if not isinstance(reply, HostInviteInfo):
-                raise ProtocolError(f"expected host_invite_info, got {reply.type}")
-        except CwmnError as exc:
-            self.ports.warn(f"CWMN: the invitation to host cannot be used: {exc.message}")
-            return
-        await self.ports.settled()  # every listener the page's callbacks added is known
-        if self.state is not State.NO_SESSION:
-            return
-        invite = {
-            "inviteId": reply.invite_id,
-            "inviterName": reply.inviter_name,
-            "hostName": reply.host_name,
-            "hostEmail": reply.host_email,
-            "message": reply.message,
-            "expiresAt": reply.expires_at,
-        }
-        self._host_invite = (token, invite)
-        if self.bus.listeners("host invite"):
-            self.emit("host invite", dict(invite))
-        else:
-            self.overlay({"op": "consent", "invite": dict(invite)})
+
+        def refused(error: Any) -> None:
+            message = error.message if isinstance(error, CwmnError) else str(error)
+            self.ports.warn(f"CWMN: the invitation to host cannot be used: {message}")
+
+        def known(answer: HostInviteInfo) -> None:
+            # Every listener the page's callbacks added is known before deciding.
+            self._settled(lambda: offer(answer))
+
+        def offer(answer: HostInviteInfo) -> None:
+            if self.state is not State.NO_SESSION:
+                return
+            invite = {
+                "inviteId": answer.invite_id,
+                "inviterName": answer.inviter_name,
+                "hostName": answer.host_name,
+                "hostEmail": answer.host_email,
+                "message": answer.message,
+                "expiresAt": answer.expires_at,
+            }
+            self._host_invite = (token, invite)
+            if self.bus.listeners("host invite"):
+                self.emit("host invite", dict(invite))
+            else:
+                self.overlay({"op": "consent", "invite": dict(invite)})
+
+        self._ask(GetHostInvite(token=token), HostInviteInfo, refused, known)
 
     def _pending_invite(self) -> str:
         if self._host_invite is None:
@@ -421,61 +627,86 @@ class HostController:
             )
         return self._host_invite[0]
 
-    async def _accept_host_invite(self, params: dict[str, Any]) -> dict[str, Any]:
+    def _accept_host_invite(self, params: dict[str, Any], reply: Reply) -> None:
         """Host the session the invitation made; the inviter may be waiting in it."""
         token = self._pending_invite()
-        await self._require_authorized()
-        self._move(Trigger.START)
-        accept = AcceptHostInvite(token=token, page_id=self.config.page_id)
-        try:
-            link, reply = await self._connect(accept, SessionStarted)
-        except CwmnError as exc:
-            if exc.code not in ("network", "timeout"):
-                self._host_invite = None  # refused for good (used, expired)
-            raise
-        self._host_invite = None
-        return self._started(link, reply)
 
-    async def _decline_host_invite(self, params: dict[str, Any]) -> None:
+        def failed(error: Any) -> None:
+            if isinstance(error, CwmnError) and error.code not in ("network", "timeout"):
+                self._host_invite = None  # refused for good (used, expired)
+            reply(error)
+
+        def started(socket: ServerSocket, answer: Message) -> None:
+            self._host_invite = None
+            reply(self._started(socket, answer))
+
+        def accept() -> None:
+            self._move(Trigger.START)
+            request = AcceptHostInvite(token=token, page_id=self.config.page_id)
+            self._connect(request, SessionStarted, started, failed)
+
+        self._authorized(reply, accept)
+
+    def _decline_host_invite(self, params: dict[str, Any], reply: Reply) -> None:
         """Forget the invitation on this page (its link works again until it expires)."""
         self._pending_invite()
         self._host_invite = None
+        reply(None)
 
-    async def _resume(self, token: str) -> None:
+    # -- starting, resuming, ending -----------------------------------------------------
+    def _resume(self, token: str, then: Callable[[], None]) -> None:
         """Take back the session this tab hosted on the site's previous page."""
         self._move(Trigger.RESUME)
         request = ResumeSession(resume_token=token, page_id=self.config.page_id)
-        try:
-            link, reply = await self._connect(request, SessionResumed)
-        except CwmnError:
-            self.ports.store(RESUME_KEY, None)
-            return
-        assert isinstance(reply, SessionResumed)
-        self.privacy_enabled = reply.privacy
-        self.mute_all, self.public_link_enabled = reply.mute_all, reply.public_link
-        info = _session_info(reply, self.config.page_url)
-        muted = bool(self.config.resume and self.config.resume.get("muted"))
-        self._begin(link, token, info, resuming=True, settings=reply.settings, muted=muted)
 
-    async def _connect(self, request: Message, expected: type[Message]) -> tuple[Link, Message]:
-        """Open a link and send ``request``; on failure fire ``session failed`` and raise."""
-        link: Link | None = None
+        def failed(_: Any) -> None:
+            self.ports.store(RESUME_KEY, None)
+            then()
+
+        def resumed(socket: ServerSocket, reply: Message) -> None:
+            assert isinstance(reply, SessionResumed)
+            self.privacy_enabled = reply.privacy
+            self.mute_all, self.public_link_enabled = reply.mute_all, reply.public_link
+            info = _session_info(reply, self.config.page_url)
+            muted = bool(self.config.resume and self.config.resume.get("muted"))
+            self._begin(socket, token, info, resuming=True, settings=reply.settings, muted=muted)
+            then()
+
+        self._connect(request, SessionResumed, resumed, failed)
+
+    def _connect(
+        self,
+        request: Message,
+        expected: type[Message],
+        then: Callable[[ServerSocket, Message], None],
+        failed: Reply,
+    ) -> None:
+        """Open the session's socket and send ``request``; on failure fire ``session
+        failed`` and pass the error on."""
         self._early = []
-        try:
-            link = await self._open_link()
-            reply = await link.request(request)
-            if not isinstance(reply, expected):
-                raise ProtocolError(f"expected {expected.type}, got {reply.type}")
-        except CwmnError:
-            if link is not None:
-                await link.close()
-            self._move(Trigger.CONNECT_FAILED)
-            raise
-        return link, reply
+
+        def ready(socket: ServerSocket | CwmnError) -> None:
+            if isinstance(socket, CwmnError):
+                self._move(Trigger.CONNECT_FAILED)
+                failed(socket)
+            else:
+                socket.request(request, lambda outcome: answered(socket, outcome))
+
+        def answered(socket: ServerSocket, outcome: Outcome) -> None:
+            if isinstance(outcome, Message) and not isinstance(outcome, expected):
+                outcome = ProtocolError(f"expected {expected.type}, got {outcome.type}")
+            if isinstance(outcome, CwmnError):
+                socket.close()
+                self._move(Trigger.CONNECT_FAILED)
+                failed(outcome)
+            else:
+                then(socket, outcome)
+
+        self.open_socket(ready, self._on_push, self._on_lost)
 
     def _begin(
         self,
-        link: Link,
+        socket: ServerSocket,
         token: str,
         info: dict[str, Any],
         *,
@@ -483,7 +714,7 @@ class HostController:
         settings: Mapping[str, Any] | None = None,
         muted: bool = False,
     ) -> dict[str, Any]:
-        session = HostSession(self, link, token, info)
+        session = HostSession(self, socket, token, info)
         self._session = session
         self._settings = dict(settings or {})
         self._narration = Narration(self, session.send_frame) if info["isReplay"] else None
@@ -493,10 +724,10 @@ class HostController:
         if self._narration is not None:
             limit = (settings or {}).get("replayMaxSeconds") or DEFAULT_MAX_SECONDS
             # How long it has recorded, on the server's clock (the host's may be off).
-            since = link.server_time - float(info["startedAt"])
-            elapsed = max(0.0, since) if resuming and link.server_time else 0.0
+            since = socket.server_time - float(info["startedAt"])
+            elapsed = max(0.0, since) if resuming and socket.server_time else 0.0
             self._narration.start(
-                elapsed, float(limit), lambda: self.spawn(self._timed_out(session)), muted
+                elapsed, float(limit), lambda: self._timed_out(session), muted, self.now
             )
         early, self._early = self._early, []
         for message in early:  # e.g. the guests already waiting, pushed after the answer
@@ -518,67 +749,64 @@ class HostController:
             value["capture"] = self.site_capture_config()
         self.ports.store(RESUME_KEY, value)
 
-    async def _open_link(
-        self,
-        on_push: Callable[[Message], None] | None = None,
-        on_lost: Callable[[CwmnError], None] | None = None,
-    ) -> Link:
-        try:
-            conn = await asyncio.wait_for(self.ports.connect(self.config.ws_url), CONNECT_TIMEOUT)
-        except TimeoutError:
-            raise CwmnError(
-                f"could not connect to {self.config.ws_url} in {CONNECT_TIMEOUT:g} s", "timeout"
-            ) from None
-        link = Link(conn, on_push or self._on_push, on_lost or self._on_lost)
-        try:
-            await link.open(self.config.page_url)
-        except CwmnError:
-            await link.close()
-            raise
-        return link
-
-    async def open_link(
-        self,
-        on_push: Callable[[Message], None] | None = None,
-        on_lost: Callable[[CwmnError], None] | None = None,
-    ) -> Link:
-        """A new link (reconnects; following a replay's render with other handlers)."""
-        return await self._open_link(on_push, on_lost)
-
-    async def _end(self, params: dict[str, Any]) -> dict[str, Any]:
+    def _end(self, params: dict[str, Any], reply: Reply) -> None:
         session = self._require_session()
-        await self._wrap_up(session)
-        if self._narration is not None:  # a reload from here on follows the render
-            self._remember_replay(session.token, session.info["sessionId"])
-        with contextlib.suppress(CwmnError):
-            await session.link.request(EndSession())
-        # The server may have ended the session (expiry) while we waited for its answer.
-        reason = "ended" if self._session is session else "expired"
-        await self.finish(session, session.end_trigger("ended"))
-        return {"sessionId": session.info["sessionId"], "reason": reason}
 
-    async def _wrap_up(self, session: HostSession) -> None:
+        def ended(_: Outcome) -> None:
+            # The server may have ended the session (expiry) while we waited for its answer.
+            reason = "ended" if self._session is session else "expired"
+            self.finish(session, session.end_trigger("ended"))
+            reply({"sessionId": session.info["sessionId"], "reason": reason})
+
+        def wrapped_up() -> None:
+            if self._narration is not None:  # a reload from here on follows the render
+                self._remember_replay(session.token, session.info["sessionId"])
+            session.socket.request(EndSession(), ended)  # its error changes nothing
+
+        self._wrap_up(session, wrapped_up)
+
+    def _wrap_up(self, session: HostSession, then: Callable[[], None]) -> None:
         """A replay's recording is complete before it ends: the page stops capturing, its
         recorder hands over its last chunk, and the server holds every frame."""
         narration = self._narration
         if narration is None:
+            then()
             return
         self.ports.capture(False, None)
-        await narration.stop()
-        if not await session.drain(DRAIN_TIMEOUT):
-            self.ports.warn("CWMN: the last seconds of the replay could not reach the server")
 
-    async def _timed_out(self, session: HostSession) -> None:
+        def stopped() -> None:
+            self._draining = (session, then)
+            self._timers.set("drain", self.now + DRAIN_TIMEOUT)
+            self._check_drained()
+
+        narration.stop(self.now, stopped)
+
+    def _check_drained(self) -> None:
+        if self._draining is not None and self._draining[0].drained:
+            self._drained(timed_out=False)
+
+    def _drained(self, timed_out: bool) -> None:
+        draining, self._draining = self._draining, None
+        self._timers.cancel("drain")
+        if draining is None:
+            return
+        if timed_out:
+            self.ports.warn("CWMN: the last seconds of the replay could not reach the server")
+        draining[1]()
+
+    def _timed_out(self, session: HostSession) -> None:
         """The replay reached its maximum length: stop recording as ``endSession`` does."""
         if self._session is not session or self.state is not State.IN_SESSION:
             return
         self.emit("replay timeout")
-        try:
-            await self._end({})
-        except CwmnError as exc:
-            self.ports.warn(f"CWMN: ending the replay at its maximum length failed: {exc}")
 
-    async def finish(self, session: HostSession, trigger: Trigger) -> None:
+        def ended(outcome: Any) -> None:
+            if isinstance(outcome, CwmnError):
+                self.ports.warn(f"CWMN: ending the replay at its maximum length failed: {outcome}")
+
+        self._end({}, ended)
+
+    def finish(self, session: HostSession, trigger: Trigger) -> None:
         """End ``session`` once: back to ``no session`` through ``init``, or, for a replay,
         to ``waiting for replay`` while the server renders it."""
         if self._session is not session:
@@ -594,7 +822,9 @@ class HostController:
         self._move(trigger)  # 'expired' and 'end session' still see the session's info
         self._session = None
         self.privacy_enabled = False
-        await session.close()
+        session.close()
+        if self._draining is not None and self._draining[0] is session:
+            self._drained(timed_out=False)  # nothing more can reach the server
         if replay:
             self._watch_replay(session.token, session.info["sessionId"])
         else:
@@ -608,7 +838,7 @@ class HostController:
         self._remember_replay(token, replay_id)
         watch = ReplayWatch(self, token, replay_id)
         self._watch = watch
-        self.spawn(watch.run())
+        watch.start()
 
     def _require_session(self) -> HostSession:
         if self._session is None:
@@ -623,34 +853,29 @@ class HostController:
 
     def _on_lost(self, exc: CwmnError) -> None:
         if self._session is not None and self.state is State.IN_SESSION:
-            self._session.on_lost(exc)
-
-    def spawn(self, coro: Coroutine[Any, Any, None]) -> None:
-        """Run ``coro`` in the background, keeping a reference until it is done."""
-        task = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+            self._session.on_lost(exc, self.now)
 
     # -- replays -------------------------------------------------------------------------
-    def on_audio(self, message: dict[str, Any]) -> None:
+    def on_audio(self, message: dict[str, Any], now: float) -> None:
         """A message from the page's recorder (static/recorder.mjs)."""
+        self.now = now
         if self._narration is not None and self.state is State.IN_SESSION:
             self._narration.on_audio(message)
 
-    async def _mute_audio(self, params: dict[str, Any]) -> bool:
+    def _mute_audio(self, params: dict[str, Any], reply: Reply) -> None:
         session = self._require_session()
         if self._narration is None:
             raise InvalidState("this session is not a replay: there is no narration to mute")
         muted = self._narration.mute(params["muted"])
         self._remember(session, muted=muted)
-        return muted
+        reply(muted)
 
     def _require_watch(self) -> ReplayWatch:
         if self._watch is None:
             raise InvalidState("there is no replay on this page")
         return self._watch
 
-    async def _send_video(self, params: dict[str, Any]) -> dict[str, Any]:
+    def _send_video(self, params: dict[str, Any], reply: Reply) -> None:
         """Email the video now (rendered) or when rendering completes (waiting)."""
         watch = self._require_watch()
         request = SendVideo(
@@ -659,39 +884,55 @@ class HostController:
             subject=params.get("subject") or "",
             message=params.get("message") or "",
         )
-        reply = await watch.request(request, INVITE_TIMEOUT)
-        if not isinstance(reply, VideoSent):
-            raise ProtocolError(f"expected video_sent, got {reply.type}")
-        result = {"status": reply.status, "to": list(reply.to)}
-        if self.state is State.REPLAY_COMPLETE and reply.status != "queued":
-            self.move(Trigger.SEND_VIDEO)
-        else:  # queued, or sent at once as rendering completed: done once 'replay complete'
-            watch.send_queued = True
-        return result
 
-    async def _video_url(self, params: dict[str, Any]) -> str:
-        return self._require_watch().video_url()
+        def answered(answer: Outcome) -> None:
+            if isinstance(answer, CwmnError):
+                reply(answer)
+                return
+            if not isinstance(answer, VideoSent):
+                reply(ProtocolError(f"expected video_sent, got {answer.type}"))
+                return
+            result = {"status": answer.status, "to": list(answer.to)}
+            if self.state is State.REPLAY_COMPLETE and answer.status != "queued":
+                self.move(Trigger.SEND_VIDEO)
+            else:  # queued, or sent at once as rendering completed: done once complete
+                watch.send_queued = True
+            reply(result)
 
-    async def _abandon_video(self, params: dict[str, Any]) -> None:
+        watch.request(request, answered, INVITE_TIMEOUT)
+
+    def _video_url(self, params: dict[str, Any], reply: Reply) -> None:
+        reply(self._require_watch().video_url())
+
+    def _abandon_video(self, params: dict[str, Any], reply: Reply) -> None:
         """The server deletes the recording and the video; the page goes back to no session."""
         watch = self._require_watch()
-        await watch.request(AbandonReplay(resume_token=watch.token))
-        if self.state in (State.WAITING_FOR_REPLAY, State.REPLAY_COMPLETE):
-            self.move(Trigger.ABANDON_VIDEO)
 
-    async def _rendering_progress(self, params: dict[str, Any]) -> dict[str, Any]:
-        return self._require_watch().progress
+        def answered(answer: Outcome) -> None:
+            if isinstance(answer, CwmnError):
+                reply(answer)
+                return
+            if self.state in (State.WAITING_FOR_REPLAY, State.REPLAY_COMPLETE):
+                self.move(Trigger.ABANDON_VIDEO)
+            reply(None)
 
-    async def _dismiss_error(self, params: dict[str, Any]) -> None:
+        watch.request(AbandonReplay(resume_token=watch.token), answered)
+
+    def _rendering_progress(self, params: dict[str, Any], reply: Reply) -> None:
+        reply(self._require_watch().progress)
+
+    def _dismiss_error(self, params: dict[str, Any], reply: Reply) -> None:
         self.move(Trigger.DISMISS_ERROR)
+        reply(None)
 
     # -- the mirror stream --------------------------------------------------------------
     def on_capture(
-        self, kind: str, raw: dict[str, Any], t: Any = None, early: bool = False
+        self, kind: str, raw: dict[str, Any], t: Any, now: float, early: bool = False
     ) -> None:
         """A raw frame from the page's capture code (docs/MIRROR.md), captured at ``t`` (ms
         since the epoch, the page's clock; now if missing); ``early``: by the capture the
         stub started before Python was ready (held until the session resumes)."""
+        self.now = now
         if early and self._handover.pending:
             self._handover.hold(kind, raw, t)
             return
@@ -700,23 +941,49 @@ class HostController:
         session = self._session
         if session is None or self.privacy_enabled or self.state is not State.IN_SESSION:
             return
-        session.send_capture(kind, raw, t)
+        session.send_capture(kind, raw, t, now)
 
-    def on_capture_failed(self, early: bool) -> None:
+    def on_capture_failed(self, early: bool, now: float) -> None:
         """The page's capture did not start (capture.mjs failed to load, or it threw). The
         early capture is forgotten: a session resuming later starts capture afresh, one that
         adopted it already restarts it now. A failure of the capture Python started is left
         alone (the stub has logged it; restarting would fail the same way)."""
+        self.now = now
         if not early:
             return
         if self._handover.fail() and self.state is State.IN_SESSION:
             self.start_capture()
 
     # -- guests and settings ------------------------------------------------------------
-    async def _invite_link(self, params: dict[str, Any]) -> str:
-        return await self._link(CreateLink())
+    def _request(
+        self,
+        request: Message,
+        reply: Reply,
+        then: Callable[[Message], Any],
+        timeout: float | None = None,
+    ) -> None:
+        """Ask ``request`` on the session's socket; reply with what ``then`` makes of the
+        answer (or with the error)."""
+        socket = self._require_session().socket
 
-    async def _invite_guest(self, params: dict[str, Any]) -> dict[str, Any]:
+        def answered(answer: Outcome) -> None:
+            if isinstance(answer, CwmnError):
+                reply(answer)
+                return
+            try:
+                reply(then(answer))
+            except CwmnError as exc:
+                reply(exc)
+
+        if timeout is None:
+            socket.request(request, answered)
+        else:
+            socket.request(request, answered, timeout)
+
+    def _invite_link(self, params: dict[str, Any], reply: Reply) -> None:
+        self._request(CreateLink(), reply, _link_url)
+
+    def _invite_guest(self, params: dict[str, Any], reply: Reply) -> None:
         """The server checks again, sends (or keeps in its outbox) and answers once the mail
         server or SMS provider took the invite."""
         email = params["channel"] == "email"
@@ -726,36 +993,33 @@ class HostController:
             guest_phone="" if email else params["guestPhone"],
             message=params.get("message") or "",
         )
-        reply = await self._require_session().link.request(request, INVITE_TIMEOUT)
-        if not isinstance(reply, InviteSent):
-            raise ProtocolError(f"expected invite_sent, got {reply.type}")
-        return {
-            "inviteId": reply.invite_id,
-            "channel": reply.channel,
-            "to": reply.to,
-            "status": reply.status,
-        }
 
-    async def _public_link(self, params: dict[str, Any]) -> str:
-        return await self._link(CreatePublicLink())
+        def sent(answer: Message) -> dict[str, Any]:
+            if not isinstance(answer, InviteSent):
+                raise ProtocolError(f"expected invite_sent, got {answer.type}")
+            return {
+                "inviteId": answer.invite_id,
+                "channel": answer.channel,
+                "to": answer.to,
+                "status": answer.status,
+            }
 
-    async def _link(self, request: CreateLink | CreatePublicLink) -> str:
-        reply = await self._require_session().link.request(request)
-        if not isinstance(reply, LinkCreated):
-            raise ProtocolError(f"expected link_created, got {reply.type}")
-        return reply.url
+        self._request(request, reply, sent, INVITE_TIMEOUT)
 
-    async def _remove_guest(self, params: dict[str, Any]) -> None:
+    def _public_link(self, params: dict[str, Any], reply: Reply) -> None:
+        self._request(CreatePublicLink(), reply, _link_url)
+
+    def _remove_guest(self, params: dict[str, Any], reply: Reply) -> None:
         """The server removes the guest; its ``guest_left`` push updates the list first."""
-        session = self._require_session()
+        self._require_session()
         guest_id = self._guest(params["guestId"])["guestId"]
-        await session.link.request(RemoveGuest(guest_id=guest_id))
+        self._request(RemoveGuest(guest_id=guest_id), reply, lambda _: None)
 
-    async def _mute_guest(self, params: dict[str, Any]) -> None:
+    def _mute_guest(self, params: dict[str, Any], reply: Reply) -> None:
         """The server mutes the guest; its ``guest_updated`` push updates the list first."""
-        session = self._require_session()
+        self._require_session()
         guest_id = self._guest(params["guestId"])["guestId"]
-        await session.link.request(MuteGuest(guest_id=guest_id, muted=params["muted"]))
+        self._request(MuteGuest(guest_id=guest_id, muted=params["muted"]), reply, lambda _: None)
 
     def _guest(self, guest_id: str) -> dict[str, Any]:
         for guest in self.guests:
@@ -766,40 +1030,59 @@ class HostController:
             "CwmnAPI.guest.getGuestList() lists the guests"
         )
 
-    async def _mute_all(self, params: dict[str, Any]) -> bool:
+    def _mute_all(self, params: dict[str, Any], reply: Reply) -> None:
         session = self._require_session()
         status = params["status"]
-        await session.link.request(MuteAll(muted=status))
-        if status != self.mute_all:
-            self.mute_all = status
-            session.mute_all_changed()
-        return self.mute_all
 
-    async def _set_public_link(self, params: dict[str, Any]) -> bool:
+        def done(_: Message) -> bool:
+            if status != self.mute_all:
+                self.mute_all = status
+                session.mute_all_changed()
+            return self.mute_all
+
+        self._request(MuteAll(muted=status), reply, done)
+
+    def _set_public_link(self, params: dict[str, Any], reply: Reply) -> None:
         enabled = params["enabled"]
-        await self._require_session().link.request(SetPublicLink(enabled=enabled))
-        self.public_link_enabled = enabled
-        self.publish()
-        return self.public_link_enabled
 
-    async def _set_privacy(self, params: dict[str, Any]) -> bool:
+        def done(_: Message) -> bool:
+            self.public_link_enabled = enabled
+            self.publish()
+            return self.public_link_enabled
+
+        self._request(SetPublicLink(enabled=enabled), reply, done)
+
+    def _set_privacy(self, params: dict[str, Any], reply: Reply) -> None:
         """Privacy on: capture stops in the page at once, so nothing more leaves it."""
         session = self._require_session()
         enabled = bool(params["enabled"])  # validated as a boolean
         if enabled == self.privacy_enabled:
-            return enabled
+            reply(enabled)
+            return
         if enabled:
             self.privacy_enabled = True
             self.ports.capture(False, None)
             self._remember(session)  # the next page captures nothing early either
-            await session.link.request(SetPrivacy(enabled=True))
-        else:
-            await session.link.request(SetPrivacy(enabled=False))
-            self.privacy_enabled = False
-            self._remember(session)
-            self.start_capture()
-        self.publish()
-        return enabled
+
+        def done(_: Message) -> bool:
+            if not enabled:
+                self.privacy_enabled = False
+                self._remember(session)
+                self.start_capture()
+            self.publish()
+            return enabled
+
+        self._request(SetPrivacy(enabled=enabled), reply, done)
+
+
+def _ignore(_: object) -> None:
+    pass
+
+
+def _link_url(answer: Message) -> str:
+    if not isinstance(answer, LinkCreated):
+        raise ProtocolError(f"expected link_created, got {answer.type}")
+    return answer.url
 
 
 def _session_info(reply: SessionStarted | SessionResumed, page_url: str) -> dict[str, Any]:

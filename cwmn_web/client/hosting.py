@@ -1,18 +1,17 @@
-"""A live hosted session: its link, the mirror stream, guests, and reconnecting.
+"""A live hosted session: its socket, the mirror stream, guests, and reconnecting. No I/O.
 
-Nothing lost on a dropped connection: frames stay in the :class:`~.outbox.Outbox` until the
-server acknowledges them, and a reconnect re-sends what the server lacks. No ``js`` here.
+Nothing lost on a dropped connection: frames stay in the :class:`~.unacked.UnackedFrames`
+until the server acknowledges them, and a reconnect re-sends what the server lacks. Time
+comes in as ``now`` (:meth:`HostSession.tick`); reconnects wait a :class:`~cwmn_web.timing
+.Backoff` delay, and the host gives up :data:`RECONNECT_GIVE_UP` seconds after the loss.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from collections.abc import Coroutine
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from ..errors import CwmnError
-from ..protocol import codec
 from ..protocol.messages import (
     Ack,
     GuestClick,
@@ -26,17 +25,16 @@ from ..protocol.messages import (
     SessionResumed,
     SnapshotRequest,
 )
-from ..timing import Throttle
-from .link import Link
+from ..timing import Backoff, Throttle, Timers
 from .mirror import MirrorEncoder
-from .outbox import Outbox
+from .requests import Outcome
+from .sockets import ServerSocket
 from .states import State, Trigger
+from .unacked import UnackedFrames
 
-__all__ = ["CONNECT_TIMEOUT", "RECONNECT_DELAYS", "HostSession", "SessionEvents"]
+__all__ = ["RECONNECT_GIVE_UP", "HostSession", "SessionEvents"]
 
-CONNECT_TIMEOUT = 10.0
-#: Seconds between reconnect attempts; the last one repeats until RECONNECT_GIVE_UP.
-RECONNECT_DELAYS = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
+#: Seconds after a loss at which the host stops trying to take the session back.
 RECONNECT_GIVE_UP = 180.0
 _GONE = ("session_ended", "not_found")
 
@@ -50,11 +48,14 @@ class SessionEvents(Protocol):
     @property
     def config(self) -> Any: ...
 
+    @property
+    def now(self) -> float:
+        """The time of the input being handled (seconds, the driver's monotonic clock)."""
+        ...
+
     def emit(self, event: str, *args: Any, state: State | None = None) -> None: ...
 
     def publish(self) -> None: ...
-
-    def spawn(self, coro: Coroutine[Any, Any, None]) -> None: ...
 
     def start_capture(self) -> None: ...
 
@@ -64,53 +65,65 @@ class SessionEvents(Protocol):
         """Milliseconds since the epoch (the host's clock)."""
         ...
 
-    async def open_link(self) -> Link: ...
+    def open_socket(
+        self,
+        ready: Callable[[ServerSocket | CwmnError], None],
+        on_push: Callable[[Message], None] | None = None,
+        on_lost: Callable[[CwmnError], None] | None = None,
+    ) -> ServerSocket:
+        """A new socket to the server (see :meth:`.sockets.Sockets.open`)."""
+        ...
 
-    async def finish(self, session: HostSession, trigger: Trigger) -> None: ...
+    def finish(self, session: HostSession, trigger: Trigger) -> None: ...
 
 
 class HostSession:
     """The session this page hosts, from ``in session`` until it ends."""
 
-    def __init__(self, owner: SessionEvents, link: Link, token: str, info: dict[str, Any]) -> None:
+    def __init__(
+        self, owner: SessionEvents, socket: ServerSocket, token: str, info: dict[str, Any]
+    ) -> None:
         self.owner = owner
-        self.link = link
+        self.socket = socket
         self.token = token
         self.info = info
         self.guests: list[dict[str, Any]] = []
-        self.outbox = Outbox()
+        self.unacked = UnackedFrames()
         self.encoder = MirrorEncoder(owner.config.page_url)
         self.connected = True
         self.closed = False
         self.pointer: Throttle[tuple[dict[str, Any], Any]] = Throttle()
-        self._pointer_timer: asyncio.TimerHandle | None = None
+        self.backoff = Backoff()
+        #: ``reconnect``: the next attempt; ``give up``: the end of trying.
+        self._timers: Timers[str] = Timers()
+        self._attempt: ServerSocket | None = None
+
+    # -- time ---------------------------------------------------------------------------
+    def next_due(self) -> float | None:
+        due = [self.pointer.next_due(), self._timers.next_due()]
+        return min((d for d in due if d is not None), default=None)
+
+    def tick(self, now: float) -> None:
+        held = self.pointer.due(now)
+        if held is not None and not self.closed and self.owner.state is State.IN_SESSION:
+            self.send_capture_now("pointer", *held)
+        for key in self._timers.due(now):
+            if self.closed:
+                return
+            if key == "give up":
+                self._give_up()
+            elif key == "reconnect":
+                self._try_resume()
 
     # -- mirror stream ------------------------------------------------------------------
-    def send_capture(self, kind: str, raw: dict[str, Any], t: Any = None) -> None:
+    def send_capture(self, kind: str, raw: dict[str, Any], t: Any, now: float) -> None:
         """Encode a raw capture frame, number it, keep it, and send it if connected.
 
-        The host's pointer goes out at most ~30 times a second (the last position always)."""
-        if kind == "pointer":
-            loop = asyncio.get_running_loop()
-            held = self.pointer.offer((raw, t), loop.time())
-            if held is None:
-                self._pointer_later(loop)
-                return
-        self.send_capture_now(kind, raw, t)
-
-    def _pointer_later(self, loop: asyncio.AbstractEventLoop) -> None:
-        due = self.pointer.next_due()
-        if due is None or self._pointer_timer is not None:
+        The host's pointer goes out at most ~30 times a second (the last position always:
+        :meth:`tick` sends it when its time comes)."""
+        if kind == "pointer" and self.pointer.offer((raw, t), now) is None:
             return
-
-        def fire() -> None:
-            self._pointer_timer = None
-            # The loop may run a timer up to its clock resolution early: it is due anyway.
-            held = self.pointer.due(max(loop.time(), due))
-            if held is not None and not self.closed and self.owner.state is State.IN_SESSION:
-                self.send_capture_now("pointer", *held)
-
-        self._pointer_timer = loop.call_at(due, fire)
+        self.send_capture_now(kind, raw, t)
 
     def send_capture_now(self, kind: str, raw: dict[str, Any], t: Any = None) -> None:
         self.send_frame(kind, self.encoder.frame(kind, raw), t)
@@ -119,27 +132,19 @@ class HostSession:
         """Number ``data`` (already encoded), keep it, and send it if connected; ``t`` is when
         the page captured it (ms since the epoch; now if missing or not a time)."""
         ok = isinstance(t, int | float) and not isinstance(t, bool) and 0 < t < 1e14
-        frame = self.outbox.add(kind, data, t=round(t if ok else self.owner.now_ms()))
+        frame = self.unacked.add(kind, data, t=round(t if ok else self.owner.now_ms()))
         if self.connected:
-            self.owner.spawn(self._send(codec.encode(frame)))
+            self.socket.send(frame)
 
-    async def drain(self, timeout: float) -> bool:
-        """Wait until the server holds every frame (True), or ``timeout`` seconds pass."""
-        loop = asyncio.get_running_loop()
-        end = loop.time() + timeout
-        while self.outbox.pending and loop.time() < end:
-            await asyncio.sleep(0.05)
-        return not self.outbox.pending
-
-    async def _send(self, text: str) -> None:
-        # On failure the link reports the loss; the frame stays in the outbox.
-        with contextlib.suppress(CwmnError):
-            await self.link.send_text(text)
+    @property
+    def drained(self) -> bool:
+        """The server holds every frame."""
+        return not self.unacked.pending
 
     # -- pushes from the server ---------------------------------------------------------
     def on_push(self, message: Message) -> None:
         if isinstance(message, Ack):
-            self.outbox.ack(message.seq)
+            self.unacked.ack(message.seq)
         elif isinstance(message, SnapshotRequest):
             self.owner.start_capture()
         elif isinstance(message, GuestJoined):
@@ -153,7 +158,7 @@ class HostSession:
         elif isinstance(message, GuestClick):
             self._guest_click(message)
         elif isinstance(message, SessionEnded):
-            self.owner.spawn(self.owner.finish(self, self.end_trigger(message.reason)))
+            self.owner.finish(self, self.end_trigger(message.reason))
 
     def _guest_joined(self, guest: dict[str, Any]) -> None:
         guest_id = str(guest.get("guestId", ""))
@@ -241,56 +246,81 @@ class HostSession:
         return Trigger.END_REPLAY if replay else Trigger.END_REALTIME
 
     # -- connection loss ----------------------------------------------------------------
-    def on_lost(self, exc: CwmnError) -> None:
+    def on_lost(self, exc: CwmnError, now: float) -> None:
         if self.closed or not self.connected:
             return
         self.connected = False
         self.owner.emit("connection issue")
-        self.owner.spawn(self._reconnect())
+        self.backoff.reset()
+        self._timers.set("give up", now + RECONNECT_GIVE_UP)
+        self._timers.set("reconnect", now + self.backoff.next())
 
-    async def _reconnect(self) -> None:
-        loop = asyncio.get_running_loop()
-        give_up = loop.time() + RECONNECT_GIVE_UP
-        attempt = 0
-        while not self.closed:
-            await asyncio.sleep(RECONNECT_DELAYS[min(attempt, len(RECONNECT_DELAYS) - 1)])
-            attempt += 1
+    def _try_resume(self) -> None:
+        """One attempt at taking the session back on a new socket."""
+
+        def ready(socket: ServerSocket | CwmnError) -> None:
+            if isinstance(socket, CwmnError):
+                self._retry()
+                return
+            request = ResumeSession(resume_token=self.token, page_id=self.owner.config.page_id)
+            socket.request(request, lambda outcome: answered(socket, outcome))
+
+        def answered(socket: ServerSocket, outcome: Outcome) -> None:
             if self.closed:
                 return
-            try:
-                link = await self.owner.open_link()
-            except CwmnError:
-                if loop.time() > give_up:
-                    break
-                continue
-            try:
-                request = ResumeSession(resume_token=self.token, page_id=self.owner.config.page_id)
-                reply = await link.request(request)
-            except CwmnError as exc:
-                await link.close()
-                if exc.code in _GONE:
-                    break
-                continue
-            if not isinstance(reply, SessionResumed):
-                await link.close()
-                continue
-            await self._resumed(link, reply)
-            return
-        await self.owner.finish(self, self.end_trigger("expired"))
+            if isinstance(outcome, SessionResumed):
+                self._resumed(socket, outcome)
+                return
+            socket.close()
+            if isinstance(outcome, CwmnError) and outcome.code in _GONE:
+                self._give_up()
+            else:
+                self._retry()
 
-    async def _resumed(self, link: Link, reply: SessionResumed) -> None:
-        self.link = link
+        self._attempt = self.owner.open_socket(ready, self._on_push, self._on_lost)
+
+    def _on_push(self, message: Message) -> None:
+        if not self.closed:
+            self.on_push(message)
+
+    def _on_lost(self, exc: CwmnError) -> None:
+        self.on_lost(exc, self.owner.now)
+
+    def _retry(self) -> None:
+        self._attempt = None
+        if self.closed:
+            return
+        if not self._timers.armed("give up"):
+            return
+        # The give-up deadline ends the attempts; until then, the next after the backoff.
+        self._timers.set("reconnect", self.owner.now + self.backoff.next())
+
+    def _give_up(self) -> None:
+        self._timers.cancel("reconnect")
+        self._timers.cancel("give up")
+        if self._attempt is not None:
+            self._attempt.close()
+            self._attempt = None
+        self.owner.finish(self, self.end_trigger("expired"))
+
+    def _resumed(self, socket: ServerSocket, reply: SessionResumed) -> None:
+        self._timers.cancel("give up")
+        self._attempt = None
+        self.socket = socket
         self.connected = True
-        if self.outbox.needs_snapshot or reply.acked_seq < self.outbox.acked:
+        if self.unacked.needs_snapshot or reply.acked_seq < self.unacked.acked:
             # Frames are missing (too many to keep, or a server that restarted lost them).
             self.owner.start_capture()
         else:
-            for frame in self.outbox.unacked(reply.acked_seq):
-                await self._send(codec.encode(frame))
+            for frame in self.unacked.unacked(reply.acked_seq):
+                socket.send(frame)
         self.owner.emit("connection issue resolved")
 
-    async def close(self) -> None:
+    def close(self) -> None:
         self.closed = True
-        if self._pointer_timer is not None:
-            self._pointer_timer.cancel()
-        await self.link.close()
+        self._timers = Timers()
+        self.pointer.reset()
+        if self._attempt is not None:
+            self._attempt.close()
+            self._attempt = None
+        self.socket.close()

@@ -1,32 +1,24 @@
-"""What the host core needs from its surroundings, as narrow protocols. No I/O here.
+"""What the host core tells the page, as one narrow protocol. No I/O here.
 
-The browser edge (``cwmn_web.browser``) implements them with the page's WebSocket, fetch and
-postMessage; tests implement them in memory or with a real server.
+Every method only hands something over and returns at once: the core never waits on the
+page. What the page answers comes back as inputs of the core (``echoed``, ``fetched``). The
+browser edge (``cwmn_web.browser.worker``) implements it with postMessage and fetch; tests
+record what the page would see.
 """
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from typing import Any, Protocol
 
+from ..errors import CwmnError
 from .bus import Delivery
 
-__all__ = ["Connection", "Ports"]
-
-
-class Connection(Protocol):
-    """An open WebSocket carrying text frames."""
-
-    async def send(self, frame: str) -> None: ...
-
-    async def recv(self) -> str:
-        """The next frame; raises ``NetworkError`` once the socket is closed."""
-        ...
-
-    async def close(self) -> None: ...
+__all__ = ["Ports"]
 
 
 class Ports(Protocol):
-    """The effects the host core asks for."""
+    """The page operations the host core asks for."""
 
     def deliver(self, delivery: Delivery, view: dict[str, Any]) -> None:
         """Call the page's callbacks listed in ``delivery`` after applying ``view``."""
@@ -36,20 +28,25 @@ class Ports(Protocol):
         """Make ``view`` the answer of the page's synchronous getters."""
         ...
 
+    def result(self, call_id: Hashable, value: Any = None, error: CwmnError | None = None) -> None:
+        """Settle the page's call ``call_id``: resolve it with ``value``, or reject it."""
+        ...
+
     def capture(self, start: bool, config: dict[str, Any] | None) -> None:
         """Start capturing the page (a fresh snapshot first) with ``config``, or stop."""
         ...
 
     def overlay(self, message: dict[str, Any]) -> None:
         """Draw on the host page: ``{op: "cursors", cursors: [{id, name, color, x, y}]}``
-        (guests' pointers, document coordinates), ``{op: "ripple", x, y, color, name}``, or
+        (guests' pointers, document coordinates), ``{op: "ripple", x, y, color, name}``,
         ``{op: "consent", invite}`` (the default dialog for an invitation to host, which
-        answers with ``session.acceptHostInvite()`` or ``session.declineHostInvite()``)."""
+        answers with ``session.acceptHostInvite()`` or ``session.declineHostInvite()``), or
+        ``{op: "record", action, muted?}`` (the replay's microphone)."""
         ...
 
-    async def settled(self) -> None:
-        """Return once the page has handled everything posted to it so far (so every
-        callback its event callbacks subscribed is known)."""
+    def echo(self, echo_id: int) -> None:
+        """Ask the page to answer ``echoed(echo_id)`` once it has handled everything posted
+        to it so far (so every callback its event callbacks subscribed is known)."""
         ...
 
     def warn(self, message: str) -> None:
@@ -60,14 +57,11 @@ class Ports(Protocol):
         """Keep ``value`` in the tab's sessionStorage under ``key`` (None removes it)."""
         ...
 
-    async def fetch_json(self, url: str) -> dict[str, Any]:
-        """GET ``url`` (with the page's Origin); raise ``NetworkError`` if unreachable."""
-        ...
-
-    async def connect(self, url: str) -> Connection:
-        """Open a WebSocket; raise ``NetworkError`` if it cannot be opened."""
+    def fetch(self, fetch_id: int, url: str) -> None:
+        """GET ``url`` (with the page's Origin), then answer ``fetched(fetch_id, json)`` or
+        ``fetched(fetch_id, NetworkError)``."""
         ...
 
     def now(self) -> float:
-        """Seconds since the epoch."""
+        """Seconds since the epoch (the page's wall clock: frames carry it)."""
         ...

@@ -4,20 +4,19 @@ While a replay records, the page's MediaRecorder (static/recorder.mjs) hands its
 :class:`Narration`, which sends them as ``audio`` mirror frames (numbered, kept and re-sent
 like every other frame) and keeps the recording within its maximum length. After the end,
 :class:`ReplayWatch` follows the server's render job (``WatchReplay``) and turns its updates
-into ``replay progress`` / ``replay complete`` / ``replay error``. No ``js`` here.
+into ``replay progress`` / ``replay complete`` / ``replay error``. No I/O here: time comes
+in as ``now`` (``tick``), sockets through the owner.
 """
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
-import contextlib
 import re
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from typing import Any, Protocol
 
-from ..errors import CwmnError, InvalidState, ProtocolError
+from ..errors import CwmnError, InvalidState, NetworkError, ProtocolError
 from ..protocol.messages import (
     AUDIO_SEGMENT,
     AUDIO_TYPES,
@@ -27,8 +26,9 @@ from ..protocol.messages import (
     ReplayUpdate,
     WatchReplay,
 )
-from .hosting import RECONNECT_DELAYS
-from .link import Link
+from ..timing import Backoff, Timers
+from .requests import Done, Outcome
+from .sockets import ServerSocket
 from .states import State, Trigger
 
 __all__ = [
@@ -71,15 +71,17 @@ class ReplayOwner(Protocol):
 
     def overlay(self, message: dict[str, Any]) -> None: ...
 
-    def spawn(self, coro: Coroutine[Any, Any, None]) -> None: ...
-
     def warn(self, message: str) -> None: ...
 
-    async def open_link(
+    @property
+    def now(self) -> float: ...
+
+    def open_socket(
         self,
+        ready: Callable[[ServerSocket | CwmnError], None],
         on_push: Callable[[Message], None] | None = None,
         on_lost: Callable[[CwmnError], None] | None = None,
-    ) -> Link: ...
+    ) -> ServerSocket: ...
 
 
 class Narration:
@@ -94,8 +96,12 @@ class Narration:
         self.muted = False
         self.reason = ""
         self._indexes: dict[str, int] = {}
-        self._stopped: asyncio.Future[None] | None = None
-        self._timers: list[asyncio.TimerHandle] = []
+        #: Called once the page's recorder stopped (or ``stop`` timed out).
+        self._stopped: Callable[[], None] | None = None
+        #: ``warn``, ``timeout`` (the maximum length), ``stop`` (the wait for the last chunk).
+        self._timers: Timers[str] = Timers()
+        self._max_seconds = 0.0
+        self._on_timeout: Callable[[], None] = lambda: None
 
     @property
     def info(self) -> dict[str, Any]:
@@ -103,21 +109,33 @@ class Narration:
         return {"audio": self.status, "audioMuted": self.muted, "audioError": self.reason}
 
     def start(
-        self, elapsed: float, max_seconds: float, on_timeout: Callable[[], None], muted: bool
+        self,
+        elapsed: float,
+        max_seconds: float,
+        on_timeout: Callable[[], None],
+        muted: bool,
+        now: float,
     ) -> None:
         """Ask the page to record the microphone; fire the timeout events on time."""
         self.muted = muted
+        self._max_seconds, self._on_timeout = max_seconds, on_timeout
         self.owner.overlay({"op": "record", "action": "start", "muted": muted})
-        loop = asyncio.get_running_loop()
         warn_at = max_seconds - warning_lead(max_seconds) - elapsed
         if warn_at > 0:
-            self._timers.append(loop.call_later(warn_at, self._warn, max_seconds))
-        self._timers.append(loop.call_later(max(0.0, max_seconds - elapsed), on_timeout))
+            self._timers.set("warn", now + warn_at)
+        self._timers.set("timeout", now + max(0.0, max_seconds - elapsed))
 
-    def _warn(self, max_seconds: float) -> None:
-        if self.owner.state is State.IN_SESSION:
-            left = warning_lead(max_seconds)
-            self.owner.emit("replay timeout warning", left)
+    def next_due(self) -> float | None:
+        return self._timers.next_due()
+
+    def tick(self, now: float) -> None:
+        for key in self._timers.due(now):
+            if key == "warn" and self.owner.state is State.IN_SESSION:
+                self.owner.emit("replay timeout warning", warning_lead(self._max_seconds))
+            elif key == "timeout":
+                self._on_timeout()
+            elif key == "stop":
+                self._stop_done()
 
     def mute(self, muted: bool) -> bool:
         self.muted = muted
@@ -136,11 +154,9 @@ class Narration:
             self.send("audio", checked_chunk(chunk, self._indexes))
 
     def _status(self, status: str, reason: str) -> None:
-        if status == "stopped":
-            if self._stopped is not None and not self._stopped.done():
-                self._stopped.set_result(None)
-            if self.status == "unavailable":
-                return
+        if status == "stopped" and self.status == "unavailable":
+            self._stop_done()
+            return
         if status == "unavailable":
             self.reason = reason or "no microphone"
             self.owner.warn(
@@ -149,28 +165,34 @@ class Narration:
             )
         self.status = status
         self.owner.publish()
+        if status == "stopped":
+            self._stop_done()
 
-    async def stop(self) -> None:
-        """Stop the page's recorder and wait (briefly) for its last chunk."""
-        self._cancel_timers()
+    def stop(self, now: float, done: Callable[[], None]) -> None:
+        """Stop the page's recorder; ``done`` once it handed over its last chunk (or after
+        :data:`AUDIO_STOP_TIMEOUT` seconds)."""
+        self._timers = Timers()
+        self.owner.overlay({"op": "record", "action": "stop"})
         if self.status in ("recording", "pending"):
-            self._stopped = asyncio.get_running_loop().create_future()
-            self.owner.overlay({"op": "record", "action": "stop"})
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopped, AUDIO_STOP_TIMEOUT)
+            self._stopped = done
+            self._timers.set("stop", now + AUDIO_STOP_TIMEOUT)
         else:
-            self.owner.overlay({"op": "record", "action": "stop"})
+            self._stopped = done
+            self._stop_done()
+
+    def _stop_done(self) -> None:
+        stopped, self._stopped = self._stopped, None
+        if stopped is None:
+            return
+        self._timers.cancel("stop")
         if self.status != "unavailable":
             self.status = "stopped"
-
-    def _cancel_timers(self) -> None:
-        for timer in self._timers:
-            timer.cancel()
-        self._timers.clear()
+        stopped()
 
     def cancel(self) -> None:
         """The session ended without :meth:`stop` (the server ended it): stop the page."""
-        self._cancel_timers()
+        self._timers = Timers()
+        self._stopped = None
         self.owner.overlay({"op": "record", "action": "stop"})
 
 
@@ -211,9 +233,13 @@ class ReplayWatch:
         """``sendVideo`` was called before ``replay complete``: once rendered (and the email
         went), the page goes on to ``ready no session``."""
         self.closed = False
-        self._link: Link | None = None
-        self._connected: asyncio.Event = asyncio.Event()
-        self._lost: asyncio.Event = asyncio.Event()
+        self.backoff = Backoff()
+        self._socket: ServerSocket | None = None
+        self._connected = False
+        #: ``reconnect``, and one ``("request", n)`` per request waiting for a connection.
+        self._timers: Timers[Any] = Timers()
+        self._waiting: dict[int, tuple[Message, float, Done]] = {}
+        self._count = 0
 
     # -- what the page asks -------------------------------------------------------------
     @property
@@ -239,60 +265,86 @@ class ReplayWatch:
             raise InvalidState("the replay video is not rendered yet")
         return self.update.video_url
 
-    async def request(self, message: Message, timeout: float = 30.0) -> Message:
-        """Send ``message`` on the watch's link (waiting for it to be connected)."""
-        try:
-            await asyncio.wait_for(self._connected.wait(), timeout)
-        except TimeoutError:
-            raise CwmnError("the server cannot be reached; try again", "network") from None
-        assert self._link is not None
-        return await self._link.request(message, timeout)
+    def request(self, message: Message, done: Done, timeout: float = 30.0) -> None:
+        """Send ``message`` on the watch's socket (once it is connected, for up to
+        ``timeout`` seconds)."""
+        if self._connected and self._socket is not None:
+            self._socket.request(message, done, timeout)
+            return
+        self._count += 1
+        self._waiting[self._count] = (message, timeout, done)
+        self._timers.set(("request", self._count), self.owner.now + timeout)
 
-    # -- the link -------------------------------------------------------------------------
-    async def run(self) -> None:
-        """Keep a link watching the replay until it is settled or :meth:`close` is called."""
-        attempt = 0
-        while not self.closed:
-            self._lost.clear()
-            try:
-                link = await self.owner.open_link(self._on_push, self._on_lost)
-            except CwmnError:
-                link = None
-            if link is not None:
-                try:
-                    reply = await link.request(WatchReplay(resume_token=self.token))
-                except CwmnError as exc:
-                    await link.close()
-                    if exc.code == "not_found":
-                        self._gone()
-                        return
-                    reply = None
-                if isinstance(reply, ReplayUpdate):
-                    attempt = 0
-                    self._link = link
-                    self._connected.set()
-                    self.on_update(reply)
-                    await self._lost.wait()
-                    self._connected.clear()
-                    self._link = None
-                    await link.close()
-                    continue
-            delay = RECONNECT_DELAYS[min(attempt, len(RECONNECT_DELAYS) - 1)]
-            attempt += 1
-            await asyncio.sleep(delay)
+    # -- the socket -----------------------------------------------------------------------
+    def start(self) -> None:
+        """Keep a socket watching the replay until it is settled or :meth:`close` is called."""
+        if self.closed:
+            return
+
+        def ready(socket: ServerSocket | CwmnError) -> None:
+            if isinstance(socket, CwmnError):
+                self._retry()
+            else:
+                socket.request(WatchReplay(resume_token=self.token), lambda o: watching(socket, o))
+
+        def watching(socket: ServerSocket, outcome: Outcome) -> None:
+            if self.closed or socket is not self._socket:
+                return
+            if isinstance(outcome, ReplayUpdate):
+                self.backoff.reset()
+                self._connected = True
+                self.on_update(outcome)
+                self._flush_waiting(socket)
+                return
+            socket.close()
+            if isinstance(outcome, CwmnError) and outcome.code == "not_found":
+                self._gone()
+            else:
+                self._retry()
+
+        self._socket = self.owner.open_socket(ready, self._on_push, self._on_lost)
+
+    def _flush_waiting(self, socket: ServerSocket) -> None:
+        waiting, self._waiting = self._waiting, {}
+        for n, (message, timeout, done) in waiting.items():
+            self._timers.cancel(("request", n))
+            socket.request(message, done, timeout)
+
+    def _retry(self) -> None:
+        self._socket, self._connected = None, False
+        if not self.closed:
+            self._timers.set("reconnect", self.owner.now + self.backoff.next())
 
     def _on_push(self, message: Message) -> None:
-        if isinstance(message, ReplayUpdate):
+        if isinstance(message, ReplayUpdate) and not self.closed:
             self.on_update(message)
 
     def _on_lost(self, exc: CwmnError) -> None:
-        self._lost.set()
+        """The socket dropped: watch again at once (the backoff is for failed attempts)."""
+        self._socket, self._connected = None, False
+        self.start()
 
-    async def close(self) -> None:
+    def next_due(self) -> float | None:
+        return self._timers.next_due()
+
+    def tick(self, now: float) -> None:
+        for key in self._timers.due(now):
+            if key == "reconnect":
+                self.start()
+            else:
+                waiting = self._waiting.pop(key[1], None)
+                if waiting is not None:
+                    waiting[2](CwmnError("the server cannot be reached; try again", "network"))
+
+    def close(self) -> None:
         self.closed = True
-        self._lost.set()
-        if self._link is not None:
-            await self._link.close()
+        self._timers = Timers()
+        socket, self._socket, self._connected = self._socket, None, False
+        if socket is not None:
+            socket.close()
+        waiting, self._waiting = self._waiting, {}
+        for _, _, done in waiting.values():
+            done(NetworkError("the connection was closed"))
 
     # -- updates ----------------------------------------------------------------------------
     def on_update(self, update: ReplayUpdate) -> None:
@@ -324,6 +376,6 @@ class ReplayWatch:
 
     def _gone(self) -> None:
         """The replay no longer exists on the server (abandoned elsewhere, expired)."""
-        self.closed = True
+        self.close()
         if self.owner.state in (State.WAITING_FOR_REPLAY, State.REPLAY_COMPLETE):
             self.owner.move(Trigger.ABANDON_VIDEO)

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from cwmn_web.browser.driver import Driver
+from cwmn_web.browser.driver import Driver, OneSocket
 from cwmn_web.errors import NetworkError
 from cwmn_web.protocol import codec
 from cwmn_web.protocol.messages import (
@@ -142,9 +142,15 @@ class Wire:
         self.tasks: list[asyncio.Task[None]] = []
         self.clock = FakeClock()
         self._posted = asyncio.Event()
-        self.driver = Driver(session, self.connect, self.post, self.clock, self.clock.sleep)
+        self.connect: Callable[[], Awaitable[WireSocket]] = self.accept
+        self.driver = Driver(
+            OneSocket(session, self.post), self._open, self.clock, self.clock.sleep
+        )
 
-    async def connect(self) -> WireSocket:
+    async def _open(self, name: str) -> WireSocket:
+        return await self.connect()
+
+    async def accept(self) -> WireSocket:
         if not self.scripts:
             raise NetworkError("connection refused")
         socket = WireSocket()
@@ -262,9 +268,9 @@ def test_the_driver_retries_a_server_that_is_down_then_stops_on_a_refusal() -> N
             if attempts < 4:
                 raise NetworkError("connection refused")
             wire.scripts.append(refuse)
-            return await wire.connect()
+            return await wire.accept()
 
-        wire.driver.connect = connect
+        wire.connect = connect
         await wire.run(0.5, 1, 2)
         assert wire.clock.fired == [0.5, 1, 2]
         assert wire.ops == [
@@ -290,9 +296,9 @@ def test_a_connect_that_hangs_times_out_and_is_retried() -> None:
             if not hung.is_set():
                 hung.set()
                 await asyncio.Event().wait()  # never opens
-            return await wire.connect()
+            return await wire.accept()
 
-        wire.driver.connect = hangs_first
+        wire.connect = hangs_first
         wire.driver.connect_timeout = 0.01
         await wire.run(0.5)
         assert [op["op"] for op in wire.ops] == ["status", "joined", "status"]

@@ -1,10 +1,13 @@
 """The capture hand-over on the site's next page (cwmn_web.client.handover and the host core):
 the stub captures before Python is ready with the rules the resume entry kept; the core holds
-those frames until the session resumes, then adopts or drops them."""
+those frames until the session resumes, then adopts or drops them. On the in-memory page of
+host_page, where everything queued is delivered before each assertion."""
+
+# mypy: disable-error-code="comparison-overlap"
+# (the state changes through the core's inputs, which mypy does not see)
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import replace
 from typing import Any
 
@@ -13,37 +16,24 @@ from cwmn_web.client.handover import MAX_HELD, EarlyCapture
 from cwmn_web.client.states import State
 from cwmn_web.protocol.messages import Message, ResumeSession, SessionResumed
 
-from .test_link_controller import (
+from .host_page import (
     FEATURES,
     HOST,
     PAGE,
     SERVER,
     SITE_CAPTURE,
-    FakePorts,
-    FakeServer,
+    Answers,
+    Page,
+    host_of,
     in_session,
-    run,
-    settle,
 )
-
-
-async def quiet(controller: HostController, ports: FakePorts) -> None:
-    """Every frame the controller sent so far has reached the fake server: its spawned sends
-    are done, and the server has taken everything off the wire (it records a message in the
-    step that takes it)."""
-    while controller._tasks:
-        await asyncio.gather(*controller._tasks)
-    client = ports.server.client
-    assert client is not None
-    await settle(client.outbox.empty)
-
 
 SNAPSHOT = {"nodes": [[1, 0, 1, "html", []], [2, 1, 3, None, 6]], "url": PAGE, "base": PAGE}
 SCROLL = {"id": 0, "x": 0, "y": 40}
 
 
-class ResumingServer(FakeServer):
-    """The fake server, answering resumes with the site's settings and privacy flag."""
+class ResumingServer(Answers):
+    """The server stand-in, answering resumes with the site's settings and privacy flag."""
 
     def __init__(self, settings: dict[str, Any] | None = None, privacy: bool = False) -> None:
         super().__init__()
@@ -58,9 +48,9 @@ class ResumingServer(FakeServer):
 
 
 def resumed_page(
-    server: FakeServer | None = None, early: Any = SITE_CAPTURE, token: str = "tok"
-) -> tuple[HostController, FakePorts]:
-    ports = FakePorts()
+    server: Answers | None = None, early: Any = SITE_CAPTURE, token: str = "tok"
+) -> tuple[HostController, Page]:
+    ports = Page()
     ports.server = server or ResumingServer()
     config = ClientConfig(
         server=SERVER,
@@ -69,168 +59,117 @@ def resumed_page(
         resume={"token": token, "sessionId": "s1", "capture": SITE_CAPTURE},
         early_capture=early,
     )
-    return HostController(ports, config), ports
+    return host_of(ports, config), ports
 
 
 def test_early_frames_are_held_until_the_resume_then_become_the_first_frames() -> None:
-    async def body() -> None:
-        controller, ports = resumed_page()
-        # Queued by the stub before Python was ready: they reach the core with the boot.
-        controller.on_capture("snapshot", SNAPSHOT, 5.0, early=True)
-        boot = asyncio.ensure_future(controller.boot())
-        controller.on_capture("scroll", SCROLL, 6.0, early=True)
-        await asyncio.sleep(0)
-        assert ports.server.frames == []  # held, not sent before the session is back
-        await boot
-        assert controller.state is State.IN_SESSION
-        controller.on_capture("scroll", {"id": 0, "x": 0, "y": 80}, 7.0, early=True)
-        await settle(lambda: len(ports.server.frames) == 3)
-        kinds = [(f.seq, f.kind, f.t) for f in ports.server.frames]
-        assert kinds == [(1, "snapshot", 5), (2, "scroll", 6), (3, "scroll", 7)]
-        assert ports.server.frames[0].data["nodes"][1] == [2, 1, 3, "******"]
-        resume = next(m for m in ports.server.received if isinstance(m, ResumeSession))
-        assert ports.server.received.index(resume) < ports.server.received.index(
-            ports.server.frames[0]
-        )
-        assert all(start is not True for start, _ in ports.captures)  # nothing restarted
-
-    run(body)
+    controller, ports = resumed_page()
+    # Queued by the stub before Python was ready: they reach the core with the boot.
+    ports.capture_frame("snapshot", SNAPSHOT, 5.0, early=True)
+    controller.boot(ports.time)
+    controller.on_capture("scroll", SCROLL, 6.0, ports.time, early=True)  # while it boots
+    assert controller.to_send() == [] and ports.server.frames == []  # held
+    ports.pump()
+    assert controller.state is State.IN_SESSION
+    ports.capture_frame("scroll", {"id": 0, "x": 0, "y": 80}, 7.0, early=True)
+    assert len(ports.server.frames) == 3
+    kinds = [(f.seq, f.kind, f.t) for f in ports.server.frames]
+    assert kinds == [(1, "snapshot", 5), (2, "scroll", 6), (3, "scroll", 7)]
+    assert ports.server.frames[0].data["nodes"][1] == [2, 1, 3, "******"]
+    resume = next(m for m in ports.server.received if isinstance(m, ResumeSession))
+    assert ports.server.received.index(resume) < ports.server.received.index(ports.server.frames[0])
+    assert all(start is not True for start, _ in ports.captures)  # nothing restarted
 
 
 def test_other_rules_restart_capture_and_drop_the_early_frames_unsent() -> None:
-    async def body() -> None:
-        # The site's settings gained a selector since the previous page kept its rules.
-        server = ResumingServer({"maskSelectors": [".new-secret"]})
-        controller, ports = resumed_page(server)
-        controller.on_capture("snapshot", SNAPSHOT, 5.0, early=True)
-        await controller.boot()
-        assert controller.state is State.IN_SESSION
-        start, config = ports.captures[-1]
-        assert start is True and config is not None and ".new-secret" in config["mask"]
-        controller.on_capture("scroll", SCROLL, 6.0, early=True)  # in flight: ignored
-        controller.on_capture("snapshot", SNAPSHOT, 7.0)  # the restarted capture
-        await settle(lambda: len(ports.server.frames) == 1)
-        await quiet(controller, ports)
-        assert [(f.seq, f.kind, f.t) for f in ports.server.frames] == [(1, "snapshot", 7)]
-
-    run(body)
+    # The site's settings gained a selector since the previous page kept its rules.
+    server = ResumingServer({"maskSelectors": [".new-secret"]})
+    controller, ports = resumed_page(server)
+    ports.capture_frame("snapshot", SNAPSHOT, 5.0, early=True)
+    ports.boot()
+    assert controller.state is State.IN_SESSION
+    start, config = ports.captures[-1]
+    assert start is True and config is not None and ".new-secret" in config["mask"]
+    ports.capture_frame("scroll", SCROLL, 6.0, early=True)  # in flight: ignored
+    ports.capture_frame("snapshot", SNAPSHOT, 7.0)  # the restarted capture
+    assert len(ports.server.frames) == 1
+    assert [(f.seq, f.kind, f.t) for f in ports.server.frames] == [(1, "snapshot", 7)]
 
 
 def test_privacy_on_at_the_server_stops_the_early_capture() -> None:
-    async def body() -> None:
-        controller, ports = resumed_page(ResumingServer(privacy=True))
-        controller.on_capture("snapshot", SNAPSHOT, 5.0, early=True)
-        await controller.boot()
-        assert controller.state is State.IN_SESSION and controller.privacy_enabled
-        assert ports.captures == [(False, None)]
-        controller.on_capture("scroll", SCROLL, 6.0, early=True)
-        await quiet(controller, ports)
-        assert ports.server.frames == []
-        assert ports.stored["cwmn:session"] == {"token": "tok", "sessionId": "s1", "privacy": True}
-
-    run(body)
+    controller, ports = resumed_page(ResumingServer(privacy=True))
+    ports.capture_frame("snapshot", SNAPSHOT, 5.0, early=True)
+    ports.boot()
+    assert controller.state is State.IN_SESSION and controller.privacy_enabled
+    assert ports.captures == [(False, None)]
+    ports.capture_frame("scroll", SCROLL, 6.0, early=True)
+    assert ports.server.frames == []
+    assert ports.stored["cwmn:session"] == {"token": "tok", "sessionId": "s1", "privacy": True}
 
 
 def test_a_failed_resume_stops_the_early_capture_and_sends_nothing() -> None:
-    async def body() -> None:
-        controller, ports = resumed_page(token="stale")
-        controller.on_capture("snapshot", SNAPSHOT, 5.0, early=True)
-        await controller.boot()
-        assert controller.state is State.NO_SESSION
-        assert ports.captures == [(False, None)]
-        assert ports.server.frames == []
-
-    run(body)
+    controller, ports = resumed_page(token="stale")
+    ports.capture_frame("snapshot", SNAPSHOT, 5.0, early=True)
+    ports.boot()
+    assert controller.state is State.NO_SESSION
+    assert ports.captures == [(False, None)]
+    assert ports.server.frames == []
 
 
 def test_too_many_held_frames_fall_back_to_a_fresh_snapshot() -> None:
-    async def body() -> None:
-        controller, ports = resumed_page()
-        for i in range(MAX_HELD + 1):
-            controller.on_capture("scroll", {"id": 0, "x": 0, "y": i}, 5.0, early=True)
-        await controller.boot()
-        assert ports.captures[-1] == (True, SITE_CAPTURE)
-        await quiet(controller, ports)
-        assert ports.server.frames == []
-
-    run(body)
+    _, ports = resumed_page()
+    for i in range(MAX_HELD + 1):
+        ports.capture_frame("scroll", {"id": 0, "x": 0, "y": i}, 5.0, early=True)
+    ports.boot()
+    assert ports.captures[-1] == (True, SITE_CAPTURE)
+    assert ports.server.frames == []
 
 
 def test_the_resume_goes_out_before_domain_info_arrives() -> None:
-    async def body() -> None:
-        release = asyncio.Event()
-        controller, ports = resumed_page()
-        fetch = ports.fetch_json
-
-        async def slow_fetch(url: str) -> dict[str, Any]:
-            await release.wait()
-            return await fetch(url)
-
-        ports.fetch_json = slow_fetch  # type: ignore[method-assign]
-        boot = asyncio.ensure_future(controller.boot())
-        await settle(lambda: controller.state is State.IN_SESSION)
-        assert any(isinstance(m, ResumeSession) for m in ports.server.received)
-        assert controller.view()["domainInfo"]["authorized"] is None
-        release.set()
-        await boot
-        assert ports.published[-1]["domainInfo"]["authorized"] is True
-
-    run(body)
+    controller, ports = resumed_page()
+    ports.hold_fetches = True  # domain info is slow to come
+    ports.boot()
+    assert controller.state is State.IN_SESSION
+    assert any(isinstance(m, ResumeSession) for m in ports.server.received)
+    assert controller.view()["domainInfo"]["authorized"] is None
+    ports.release_fetches()
+    assert ports.published[-1]["domainInfo"]["authorized"] is True
 
 
 def test_privacy_is_kept_in_the_resume_entry() -> None:
-    async def body() -> None:
-        controller, ports = await in_session()
-        await controller.call("privacy.setEnabled", (True,))
-        assert ports.stored["cwmn:session"] == {"token": "tok", "sessionId": "s1", "privacy": True}
-        await controller.call("privacy.setEnabled", (False,))
-        entry = ports.stored["cwmn:session"]
-        assert entry is not None and entry["capture"] == SITE_CAPTURE and "privacy" not in entry
-
-    run(body)
+    _, ports = in_session()
+    ports.call("privacy.setEnabled", (True,))
+    assert ports.stored["cwmn:session"] == {"token": "tok", "sessionId": "s1", "privacy": True}
+    ports.call("privacy.setEnabled", (False,))
+    entry = ports.stored["cwmn:session"]
+    assert entry is not None and entry["capture"] == SITE_CAPTURE and "privacy" not in entry
 
 
 def test_the_entry_keeps_the_sites_rules_and_not_the_script_tags() -> None:
-    async def body() -> None:
-        ports = FakePorts(
-            domain_info={"domain": "shop.example.com", "authorized": True, "settings": {}}
-        )
-        config = ClientConfig(SERVER, PAGE, FEATURES, mask=(".tag-only",))
-        controller = HostController(ports, config)
-        await controller.boot()
-        ports.server.settings = {"maskSelectors": [".site-rule"], "blockSelectors": []}
-        await controller.call("session.start", (dict(HOST),))
-        entry = ports.stored["cwmn:session"]
-        assert entry is not None
-        assert entry["capture"]["mask"] == ["[data-cwmn-mask]", ".cwmn-mask", ".site-rule"]
-        assert ports.captures[-1][1]["mask"][-2:] == [".site-rule", ".tag-only"]
-
-    run(body)
+    ports = Page(domain_info={"domain": "shop.example.com", "authorized": True, "settings": {}})
+    config = ClientConfig(SERVER, PAGE, FEATURES, mask=(".tag-only",))
+    host_of(ports, config)
+    ports.boot()
+    ports.server.settings = {"maskSelectors": [".site-rule"], "blockSelectors": []}
+    ports.call("session.start", (dict(HOST),))
+    entry = ports.stored["cwmn:session"]
+    assert entry is not None
+    assert entry["capture"]["mask"] == ["[data-cwmn-mask]", ".cwmn-mask", ".site-rule"]
+    capture = ports.captures[-1][1]
+    assert capture is not None and capture["mask"][-2:] == [".site-rule", ".tag-only"]
 
 
 def test_a_call_made_while_booting_waits_for_ready_no_session() -> None:
-    async def body() -> None:
-        release = asyncio.Event()
-        ports = FakePorts()
-        fetch = ports.fetch_json
-
-        async def slow_fetch(url: str) -> dict[str, Any]:
-            await release.wait()
-            return await fetch(url)
-
-        ports.fetch_json = slow_fetch  # type: ignore[method-assign]
-        controller = HostController(ports, ClientConfig(SERVER, PAGE, FEATURES))
-        boot = asyncio.ensure_future(controller.boot())
-        await asyncio.sleep(0)
-        assert controller.state is State.INIT
-        call = asyncio.ensure_future(controller.call("session.start", (dict(HOST),)))
-        await asyncio.sleep(0)
-        release.set()
-        info = await call
-        await boot
-        assert info["sessionId"] == "s1" and controller.state is State.IN_SESSION
-
-    run(body)
+    ports = Page()
+    ports.hold_fetches = True  # domain info is slow to come
+    controller = host_of(ports, ClientConfig(SERVER, PAGE, FEATURES))
+    ports.boot()
+    assert controller.state is State.INIT
+    call = ports.start_call("session.start", (dict(HOST),))
+    assert call not in ports.results and controller.state is State.INIT
+    ports.release_fetches()
+    info = ports.outcome(call)
+    assert info["sessionId"] == "s1" and controller.state is State.IN_SESSION
 
 
 def test_early_capture_rules_must_be_lists_of_selectors() -> None:
@@ -242,72 +181,52 @@ def test_early_capture_rules_must_be_lists_of_selectors() -> None:
 
 
 def test_listeners_added_in_the_init_callback_see_the_resume() -> None:
-    async def body() -> None:
-        controller, ports = resumed_page()
-        ports.on_event["init"] = lambda: controller.subscribe("session pending", 7)
-        await controller.boot()
-        assert ("session pending", (7,)) in ports.handles
-
-    run(body)
+    controller, ports = resumed_page()
+    ports.on_event["init"] = lambda: controller.subscribe("session pending", 7)
+    ports.boot()
+    assert ("session pending", (7,)) in ports.handles
 
 
 def test_early_frames_are_ignored_when_the_early_config_is_not_valid() -> None:
-    async def body() -> None:
-        # A tampered resume entry: the stub captured, but the core cannot check its rules.
-        controller, ports = resumed_page(early={"mask": [1], "block": []})
-        controller.on_capture("snapshot", SNAPSHOT, 5.0, early=True)
-        await controller.boot()
-        assert controller.state is State.IN_SESSION
-        assert ports.captures[-1] == (True, SITE_CAPTURE)  # a fresh capture instead
-        controller.on_capture("scroll", SCROLL, 6.0, early=True)
-        await quiet(controller, ports)
-        assert ports.server.frames == []
-
-    run(body)
+    # A tampered resume entry: the stub captured, but the core cannot check its rules.
+    controller, ports = resumed_page(early={"mask": [1], "block": []})
+    ports.capture_frame("snapshot", SNAPSHOT, 5.0, early=True)
+    ports.boot()
+    assert controller.state is State.IN_SESSION
+    assert ports.captures[-1] == (True, SITE_CAPTURE)  # a fresh capture instead
+    ports.capture_frame("scroll", SCROLL, 6.0, early=True)
+    assert ports.server.frames == []
 
 
 def test_an_early_capture_that_failed_before_the_resume_is_restarted() -> None:
-    async def body() -> None:
-        controller, ports = resumed_page()
-        controller.on_capture_failed(early=True)
-        await controller.boot()
-        assert controller.state is State.IN_SESSION
-        assert ports.captures == [(True, SITE_CAPTURE)]
-
-    run(body)
+    controller, ports = resumed_page()
+    ports.capture_failed(early=True)
+    ports.boot()
+    assert controller.state is State.IN_SESSION
+    assert ports.captures == [(True, SITE_CAPTURE)]
 
 
 def test_an_adopted_early_capture_that_failed_restarts_from_a_fresh_snapshot() -> None:
-    async def body() -> None:
-        controller, ports = resumed_page()
-        await controller.boot()
-        assert controller.state is State.IN_SESSION
-        assert ports.captures == []  # adopted, with no frame yet
-        controller.on_capture_failed(early=True)
-        assert ports.captures == [(True, SITE_CAPTURE)]
-        controller.on_capture("snapshot", SNAPSHOT, 7.0)
-        await quiet(controller, ports)
-        assert [(f.seq, f.kind) for f in ports.server.frames] == [(1, "snapshot")]
-        controller.on_capture_failed(early=False)  # Python's own capture: left alone
-        assert len(ports.captures) == 1
-
-    run(body)
+    controller, ports = resumed_page()
+    ports.boot()
+    assert controller.state is State.IN_SESSION
+    assert ports.captures == []  # adopted, with no frame yet
+    ports.capture_failed(early=True)
+    assert ports.captures == [(True, SITE_CAPTURE)]
+    ports.capture_frame("snapshot", SNAPSHOT, 7.0)
+    assert [(f.seq, f.kind) for f in ports.server.frames] == [(1, "snapshot")]
+    ports.capture_failed(early=False)  # Python's own capture: left alone
+    assert len(ports.captures) == 1
 
 
 def test_a_failed_early_capture_without_a_session_asks_nothing() -> None:
-    async def body() -> None:
-        controller, ports = resumed_page(token="stale")
-        controller.on_capture_failed(early=True)
-        await controller.boot()
-        assert controller.state is State.NO_SESSION
-        assert ports.captures == []
-
-    run(body)
+    controller, ports = resumed_page(token="stale")
+    ports.capture_failed(early=True)
+    ports.boot()
+    assert controller.state is State.NO_SESSION
+    assert ports.captures == []
 
 
 def test_the_resume_entry_has_no_unread_fields() -> None:
-    async def body() -> None:
-        _, ports = await in_session()
-        assert set(ports.stored["cwmn:session"] or {}) == {"token", "sessionId", "capture"}
-
-    run(body)
+    _, ports = in_session()
+    assert set(ports.stored["cwmn:session"] or {}) == {"token", "sessionId", "capture"}

@@ -45,7 +45,7 @@ def test_the_core_modules_are_found() -> None:
         "cwmn_web.protocol.messages",
         "cwmn_web.client.states",
         "cwmn_web.client.controller",
-        "cwmn_web.client.link",
+        "cwmn_web.client.requests",
     ):
         assert expected in names
     assert not any(n.startswith(EDGES) for n in names)

@@ -1,9 +1,11 @@
-"""Replays on the host side (cwmn_web.client.replay through the controller), over the
-in-memory wire of test_link_controller: narration frames, the end, following the render."""
+"""Replays on the host side (cwmn_web.client.replay through the host core), on the fake
+clock and in-memory page of host_page: narration frames, the end, following the render."""
+
+# mypy: disable-error-code="comparison-overlap"
+# (the state changes through the core's inputs, which mypy does not see)
 
 from __future__ import annotations
 
-import asyncio
 import base64
 from dataclasses import replace
 from typing import Any
@@ -11,7 +13,7 @@ from typing import Any
 import pytest
 
 from cwmn_web.client.controller import RESUME_KEY
-from cwmn_web.client.replay import checked_chunk, warning_lead
+from cwmn_web.client.replay import AUDIO_STOP_TIMEOUT, DRAIN_TIMEOUT, checked_chunk, warning_lead
 from cwmn_web.client.states import State
 from cwmn_web.errors import ProtocolError
 from cwmn_web.protocol.messages import (
@@ -24,246 +26,213 @@ from cwmn_web.protocol.messages import (
     WatchReplay,
 )
 
-from .test_link_controller import HOST, FakePorts, booted, call_error, make, run, settle
+from .host_page import HOST, Page, booted, call_error, make
 
 REPLAY = {**HOST, "isReplay": True}
 CHUNK = {"segment": "seg1", "t0": 1_000_000.0, "mime": "audio/webm;codecs=opus"}
-
-
-async def until(predicate: Any, timeout: float = 3.0) -> None:
-    """Wait in real time (timers, the end's drain) until ``predicate()`` holds."""
-    loop = asyncio.get_running_loop()
-    end = loop.time() + timeout
-    while not predicate():
-        assert loop.time() < end, "timed out"
-        await asyncio.sleep(0.01)
 
 
 def b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
 
 
-def events(ports: FakePorts) -> list[str]:
+def events(ports: Page) -> list[str]:
     return [event for event, _, _ in ports.deliveries]
 
 
-async def recording(ports: FakePorts | None = None) -> tuple[Any, FakePorts]:
-    controller, ports = await booted(ports)
-    info = await controller.call("session.start", (dict(REPLAY),))
+def recording(ports: Page | None = None) -> tuple[Any, Page]:
+    controller, ports = booted(ports)
+    info = ports.call("session.start", (dict(REPLAY),))
     assert info["isReplay"] is True
     assert controller.state is State.IN_SESSION
     return controller, ports
 
 
 def test_a_replay_starts_recording_the_page_and_the_microphone() -> None:
-    async def body() -> None:
-        controller, ports = await recording()
-        start = [m for m in ports.server.received if isinstance(m, StartSession)]
-        assert start[-1].is_replay is True
-        assert ports.captures[-1][0] is True
-        assert ports.overlays[-1] == {"op": "record", "action": "start", "muted": False}
-        assert controller.view()["sessionInfo"]["audio"] == "pending"
-        controller.on_audio({"status": "recording", "segment": "seg1"})
-        assert controller.view()["sessionInfo"]["audio"] == "recording"
-        controller.on_audio({"chunk": {**CHUNK, "index": 0, "b64": b64(b"\x1aE\xdf\xa3")}})
-        controller.on_audio({"chunk": {**CHUNK, "index": 1, "b64": b64(b"more")}})
-        await settle(lambda: len(ports.server.frames) == 2)
-        first, second = ports.server.frames
-        assert (first.kind, first.data["index"], second.data["index"]) == ("audio", 0, 1)
-        assert first.data["b64"] == b64(b"\x1aE\xdf\xa3")
-        assert first.t == 1_000_000.0  # FakePorts.now() in ms: every frame is timed
-
-    run(body)
+    controller, ports = recording()
+    start = [m for m in ports.server.received if isinstance(m, StartSession)]
+    assert start[-1].is_replay is True
+    assert ports.captures[-1][0] is True
+    assert ports.overlays[-1] == {"op": "record", "action": "start", "muted": False}
+    assert controller.view()["sessionInfo"]["audio"] == "pending"
+    ports.audio({"status": "recording", "segment": "seg1"})
+    assert controller.view()["sessionInfo"]["audio"] == "recording"
+    ports.audio({"chunk": {**CHUNK, "index": 0, "b64": b64(b"\x1aE\xdf\xa3")}})
+    ports.audio({"chunk": {**CHUNK, "index": 1, "b64": b64(b"more")}})
+    assert len(ports.server.frames) == 2
+    first, second = ports.server.frames
+    assert (first.kind, first.data["index"], second.data["index"]) == ("audio", 0, 1)
+    assert first.data["b64"] == b64(b"\x1aE\xdf\xa3")
+    assert first.t == 1_000_000.0  # Page.now() in ms: every frame is timed
 
 
 def test_no_microphone_records_without_narration_and_says_so() -> None:
-    async def body() -> None:
-        controller, ports = await recording()
-        controller.on_audio({"status": "unavailable", "reason": "NotAllowedError: denied"})
-        info = controller.view()["sessionInfo"]
-        assert (info["audio"], info["audioError"]) == ("unavailable", "NotAllowedError: denied")
-        assert any("without narration" in w for w in ports.warnings)
-        assert controller.state is State.IN_SESSION
-
-    run(body)
+    controller, ports = recording()
+    ports.audio({"status": "unavailable", "reason": "NotAllowedError: denied"})
+    info = controller.view()["sessionInfo"]
+    assert (info["audio"], info["audioError"]) == ("unavailable", "NotAllowedError: denied")
+    assert any("without narration" in w for w in ports.warnings)
+    assert controller.state is State.IN_SESSION
 
 
 def test_mute_audio_tells_the_page_and_survives_a_page_change() -> None:
-    async def body() -> None:
-        controller, ports = await recording()
-        assert await controller.call("replay.muteAudio", (True,)) is True
-        assert ports.overlays[-1] == {"op": "record", "action": "mute", "muted": True}
-        assert controller.view()["sessionInfo"]["audioMuted"] is True
-        stored = ports.stored[RESUME_KEY]
-        assert stored is not None
-        assert (stored["token"], stored["muted"]) == ("tok", True) and "isReplay" not in stored
-        assert await controller.call("replay.muteAudio", (False,)) is False
-        error = await call_error(controller, "replay.muteAudio", "yes")
-        assert error.code == "invalid_params"
-
-    run(body)
+    controller, ports = recording()
+    assert ports.call("replay.muteAudio", (True,)) is True
+    assert ports.overlays[-1] == {"op": "record", "action": "mute", "muted": True}
+    assert controller.view()["sessionInfo"]["audioMuted"] is True
+    stored = ports.stored[RESUME_KEY]
+    assert stored is not None
+    assert (stored["token"], stored["muted"]) == ("tok", True) and "isReplay" not in stored
+    assert ports.call("replay.muteAudio", (False,)) is False
+    error = call_error(ports, "replay.muteAudio", "yes")
+    assert error.code == "invalid_params"
 
 
 def test_mute_audio_needs_a_replay() -> None:
-    async def body() -> None:
-        controller, _ = await booted()
-        await controller.call("session.start", (dict(HOST),))
-        error = await call_error(controller, "replay.muteAudio", True)
-        assert error.code == "invalid_state"
-
-    run(body)
+    _, ports = booted()
+    ports.call("session.start", (dict(HOST),))
+    error = call_error(ports, "replay.muteAudio", True)
+    assert error.code == "invalid_state"
 
 
 def test_end_waits_for_the_last_chunk_then_follows_the_render() -> None:
-    async def body() -> None:
-        controller, ports = await recording()
-        controller.on_audio({"status": "recording", "segment": "seg1"})
+    controller, ports = recording()
+    ports.audio({"status": "recording", "segment": "seg1"})
 
-        async def page_recorder() -> None:  # the page hands over its last chunk, then stops
-            await until(lambda: ports.overlays[-1].get("action") == "stop")
-            controller.on_audio({"chunk": {**CHUNK, "index": 0, "b64": b64(b"last")}})
-            controller.on_audio({"status": "stopped", "segment": "seg1"})
-
-        recorder = asyncio.ensure_future(page_recorder())
-        result = await controller.call("session.endSession", ())
-        await recorder
-        assert result["reason"] == "ended"
-        received = ports.server.received
-        end = next(i for i, m in enumerate(received) if isinstance(m, EndSession))
-        audio = [i for i, m in enumerate(received) if isinstance(m, MirrorFrame)]
-        assert audio and max(audio) < end  # the server held the last chunk before the end
-        assert controller.state is State.WAITING_FOR_REPLAY
-        assert events(ports)[-2:] == ["end session", "waiting for replay"]
-        assert ports.stored[RESUME_KEY] == {"token": "tok", "sessionId": "s1", "replay": True}
-        await settle(lambda: any(isinstance(m, WatchReplay) for m in ports.server.received))
-        progress = await controller.call("replay.getRenderingProgress", ())
-        assert progress == {"percent": 0.0, "completed": False}
-
-        server = ports.server
-        await server.push(replace(server.replay, status="rendering", percent=40, stage="replaying",
-                                  eta_seconds=6.0))  # fmt: skip
-        await settle(lambda: "replay progress" in events(ports))
-        event, args, state = ports.deliveries[-1]
-        assert (event, state) == ("replay progress", "waiting for replay")
-        assert args == ({"percent": 40.0, "stage": "replaying", "etaSeconds": 6.0},)
-        assert await controller.call("replay.getRenderingProgress", ()) == {
-            "percent": 40.0,
-            "completed": False,
-        }
-        error = await call_error(controller, "replay.getVideoURL")
-        assert error.code == "invalid_state"
-
-        server.replay = replace(server.replay, status="complete", percent=100, stage="done",
-                                video_url="http://cwmn.test/replay/v1.mp4")  # fmt: skip
-        await server.push(server.replay)
-        await settle(lambda: controller.state is State.REPLAY_COMPLETE)
-        assert events(ports)[-1] == "replay complete"
-        assert await controller.call("replay.getVideoURL", ()) == "http://cwmn.test/replay/v1.mp4"
-        assert await controller.call("replay.getRenderingProgress", ()) == {
-            "percent": 100.0,
-            "completed": True,
-        }
-        sent = await controller.call("replay.sendVideo", ({"toEmails": ["a@example.com"]},))
-        assert sent == {"status": "sent", "to": ["a@example.com"]}
-        assert controller.state is State.NO_SESSION
-        assert events(ports)[-2:] == ["reinit", "ready no session"]
-        assert ports.stored[RESUME_KEY] is None
-        request = [m for m in server.received if isinstance(m, SendVideo)][-1]
-        assert (request.resume_token, request.to_emails) == ("tok", ["a@example.com"])
-
-    run(body)
-
-
-async def waiting(ports: FakePorts | None = None) -> tuple[Any, FakePorts]:
-    controller, ports = await recording(ports)
-    controller.on_audio({"status": "unavailable", "reason": "none"})
-    await controller.call("session.endSession", ())
+    call = ports.start_call("session.endSession")
+    # The page hands over its last chunk, then stops; the end waits for it.
+    assert ports.overlays[-1] == {"op": "record", "action": "stop"}
+    assert call not in ports.results and controller.state is State.IN_SESSION
+    ports.advance(AUDIO_STOP_TIMEOUT / 2)
+    ports.audio({"chunk": {**CHUNK, "index": 0, "b64": b64(b"last")}})
+    ports.audio({"status": "stopped", "segment": "seg1"})
+    result = ports.outcome(call)
+    assert result["reason"] == "ended"
+    received = ports.server.received
+    end = next(i for i, m in enumerate(received) if isinstance(m, EndSession))
+    audio = [i for i, m in enumerate(received) if isinstance(m, MirrorFrame)]
+    assert audio and max(audio) < end  # the server held the last chunk before the end
     assert controller.state is State.WAITING_FOR_REPLAY
-    await settle(lambda: any(isinstance(m, WatchReplay) for m in ports.server.received))
+    assert events(ports)[-2:] == ["end session", "waiting for replay"]
+    assert ports.stored[RESUME_KEY] == {"token": "tok", "sessionId": "s1", "replay": True}
+    assert any(isinstance(m, WatchReplay) for m in ports.server.received)
+    progress = ports.call("replay.getRenderingProgress", ())
+    assert progress == {"percent": 0.0, "completed": False}
+
+    server = ports.server
+    ports.push(replace(server.replay, status="rendering", percent=40, stage="replaying",
+                              eta_seconds=6.0))  # fmt: skip
+    assert "replay progress" in events(ports)
+    event, args, state = ports.deliveries[-1]
+    assert (event, state) == ("replay progress", "waiting for replay")
+    assert args == ({"percent": 40.0, "stage": "replaying", "etaSeconds": 6.0},)
+    assert ports.call("replay.getRenderingProgress", ()) == {
+        "percent": 40.0,
+        "completed": False,
+    }
+    error = call_error(ports, "replay.getVideoURL")
+    assert error.code == "invalid_state"
+
+    server.replay = replace(server.replay, status="complete", percent=100, stage="done",
+                            video_url="http://cwmn.test/replay/v1.mp4")  # fmt: skip
+    ports.push(server.replay)
+    assert controller.state is State.REPLAY_COMPLETE
+    assert events(ports)[-1] == "replay complete"
+    assert ports.call("replay.getVideoURL", ()) == "http://cwmn.test/replay/v1.mp4"
+    assert ports.call("replay.getRenderingProgress", ()) == {
+        "percent": 100.0,
+        "completed": True,
+    }
+    sent = ports.call("replay.sendVideo", ({"toEmails": ["a@example.com"]},))
+    assert sent == {"status": "sent", "to": ["a@example.com"]}
+    assert controller.state is State.NO_SESSION
+    assert events(ports)[-2:] == ["reinit", "ready no session"]
+    assert ports.stored[RESUME_KEY] is None
+    request = [m for m in server.received if isinstance(m, SendVideo)][-1]
+    assert (request.resume_token, request.to_emails) == ("tok", ["a@example.com"])
+
+
+def waiting(ports: Page | None = None) -> tuple[Any, Page]:
+    controller, ports = recording(ports)
+    ports.audio({"status": "unavailable", "reason": "none"})
+    ports.call("session.endSession", ())
+    assert controller.state is State.WAITING_FOR_REPLAY
+    assert any(isinstance(m, WatchReplay) for m in ports.server.received)
     return controller, ports
 
 
 def test_send_video_while_rendering_goes_out_when_rendering_completes() -> None:
-    async def body() -> None:
-        controller, ports = await waiting()
-        sent = await controller.call("replay.sendVideo", ({"subject": "Our call"},))
-        assert sent["status"] == "queued"
-        assert controller.state is State.WAITING_FOR_REPLAY
-        server = ports.server
-        done = replace(server.replay, status="complete", percent=100, stage="done",
-                       video_url="http://cwmn.test/replay/v1.mp4")  # fmt: skip
-        await server.push(replace(done, send_status="queued"))
-        await asyncio.sleep(0.05)
-        assert controller.state is State.WAITING_FOR_REPLAY  # the email goes out first
-        await server.push(replace(done, send_status="sent"))
-        await settle(lambda: controller.state is State.NO_SESSION)
-        assert events(ports)[-3:] == ["replay complete", "reinit", "ready no session"]
-
-    run(body)
+    controller, ports = waiting()
+    sent = ports.call("replay.sendVideo", ({"subject": "Our call"},))
+    assert sent["status"] == "queued"
+    assert controller.state is State.WAITING_FOR_REPLAY
+    server = ports.server
+    done = replace(server.replay, status="complete", percent=100, stage="done",
+                   video_url="http://cwmn.test/replay/v1.mp4")  # fmt: skip
+    ports.push(replace(done, send_status="queued"))
+    ports.advance(1.0)
+    assert controller.state is State.WAITING_FOR_REPLAY  # the email goes out first
+    ports.push(replace(done, send_status="sent"))
+    assert controller.state is State.NO_SESSION
+    assert events(ports)[-3:] == ["replay complete", "reinit", "ready no session"]
 
 
 def test_render_failure_then_dismiss() -> None:
-    async def body() -> None:
-        controller, ports = await waiting()
-        await ports.server.push(replace(ports.server.replay, status="failed", error="bad audio"))
-        await settle(lambda: controller.state is State.REPLAY_ERROR)
-        assert events(ports)[-1] == "replay error"
-        assert any("bad audio" in w for w in ports.warnings)
-        error = await call_error(controller, "replay.getRenderingProgress")
-        assert error.code == "invalid_state"
-        await controller.call("replay.dismissError", ())
-        assert controller.state is State.NO_SESSION
-        assert events(ports)[-2:] == ["reinit", "ready no session"]
-
-    run(body)
+    controller, ports = waiting()
+    ports.push(replace(ports.server.replay, status="failed", error="bad audio"))
+    assert controller.state is State.REPLAY_ERROR
+    assert events(ports)[-1] == "replay error"
+    assert any("bad audio" in w for w in ports.warnings)
+    error = call_error(ports, "replay.getRenderingProgress")
+    assert error.code == "invalid_state"
+    ports.call("replay.dismissError", ())
+    assert controller.state is State.NO_SESSION
+    assert events(ports)[-2:] == ["reinit", "ready no session"]
 
 
 def test_abandon_deletes_on_the_server_and_ends() -> None:
-    async def body() -> None:
-        controller, ports = await waiting()
-        await controller.call("replay.abandonVideo", ())
-        assert any(isinstance(m, AbandonReplay) for m in ports.server.received)
-        assert controller.state is State.NO_SESSION
-        assert ports.stored[RESUME_KEY] is None
-
-    run(body)
+    controller, ports = waiting()
+    ports.call("replay.abandonVideo", ())
+    assert any(isinstance(m, AbandonReplay) for m in ports.server.received)
+    assert controller.state is State.NO_SESSION
+    assert ports.stored[RESUME_KEY] is None
 
 
 def test_the_next_page_keeps_following_the_render() -> None:
-    async def body() -> None:
-        ports = FakePorts()
-        ports.server.replay = ReplayUpdate(replay_id="s1", status="rendering", percent=10)
-        controller, ports = make(ports)
-        controller.config = replace(
-            controller.config, resume={"token": "tok", "sessionId": "s1", "replay": True}
-        )
-        await controller.boot()
-        assert controller.state is State.WAITING_FOR_REPLAY
-        assert events(ports)[-1] == "waiting for replay"
-        await settle(lambda: controller._watch is not None and controller._watch.update.percent)
-        assert await controller.call("replay.getRenderingProgress", ()) == {
-            "percent": 10.0,
-            "completed": False,
-        }
-
-    run(body)
+    ports = Page()
+    ports.server.replay = ReplayUpdate(replay_id="s1", status="rendering", percent=10)
+    controller, ports = make(ports)
+    controller.config = replace(
+        controller.config, resume={"token": "tok", "sessionId": "s1", "replay": True}
+    )
+    ports.boot()
+    assert controller.state is State.WAITING_FOR_REPLAY
+    # The render's first update comes as soon as the watch's socket is answered.
+    assert events(ports)[-2:] == ["waiting for replay", "replay progress"]
+    assert controller.watch is not None and controller.watch.update.percent
+    assert ports.call("replay.getRenderingProgress", ()) == {
+        "percent": 10.0,
+        "completed": False,
+    }
 
 
 def test_the_maximum_length_warns_then_ends_the_recording() -> None:
-    async def body() -> None:
-        ports = FakePorts()
-        ports.server.settings = {"replayMaxSeconds": 0.4}
-        controller, ports = await recording(ports)
-        controller.on_audio({"status": "unavailable", "reason": "none"})
-        await until(lambda: "replay timeout warning" in events(ports))
-        warning = next(d for d in ports.deliveries if d[0] == "replay timeout warning")
-        assert warning[1] == (0.2,) and warning[2] == "in session"
-        await until(lambda: controller.state is State.WAITING_FOR_REPLAY)
-        tail = events(ports)
-        start = tail.index("replay timeout")
-        assert tail[start : start + 3] == ["replay timeout", "end session", "waiting for replay"]
-
-    run(body)
+    ports = Page()
+    ports.server.settings = {"replayMaxSeconds": 0.4}
+    controller, ports = recording(ports)
+    ports.audio({"status": "unavailable", "reason": "none"})
+    ports.advance(0.19)
+    assert "replay timeout warning" not in events(ports)
+    ports.advance(0.01)
+    warning = next(d for d in ports.deliveries if d[0] == "replay timeout warning")
+    assert warning[1] == (0.2,) and warning[2] == "in session"
+    ports.advance(0.19)
+    assert controller.state is State.IN_SESSION
+    ports.advance(0.01)
+    assert controller.state is State.WAITING_FOR_REPLAY
+    tail = events(ports)
+    start = tail.index("replay timeout")
+    assert tail[start : start + 3] == ["replay timeout", "end session", "waiting for replay"]
 
 
 def test_warning_lead() -> None:
@@ -280,52 +249,43 @@ def test_a_lost_chunk_leaves_a_gap_but_a_repeated_one_is_refused() -> None:
 
 
 def test_frames_keep_the_time_the_page_captured_them() -> None:
-    async def body() -> None:
-        controller, ports = await recording()
-        controller.on_capture("scroll", {"x": 0, "y": 5}, 1_234_567.4)
-        controller.on_capture("scroll", {"x": 0, "y": 6}, "soon")  # not a time: now
-        await settle(lambda: len(ports.server.frames) == 2)
-        assert [f.t for f in ports.server.frames] == [1_234_567, 1_000_000]
-
-    run(body)
+    _, ports = recording()
+    ports.capture_frame("scroll", {"x": 0, "y": 5}, 1_234_567.4)
+    ports.capture_frame("scroll", {"x": 0, "y": 6}, "soon")  # not a time: now
+    assert len(ports.server.frames) == 2
+    assert [f.t for f in ports.server.frames] == [1_234_567, 1_000_000]
 
 
 def test_sent_at_once_while_waiting_still_ends_the_replay() -> None:
     """The video finished as sendVideo was asked: the server sent it at once; the page still
     goes through 'replay complete' to 'ready no session', and sends nothing twice."""
 
-    async def body() -> None:
-        controller, ports = await waiting()
-        server = ports.server
-        server.replay = replace(server.replay, status="complete", percent=100, stage="done")
-        sent = await controller.call("replay.sendVideo", ())
-        assert sent["status"] == "sent"
-        assert controller.state is State.WAITING_FOR_REPLAY
-        await server.push(replace(server.replay, send_status="sent"))
-        await settle(lambda: controller.state is State.NO_SESSION)
-        tail = events(ports)
-        assert tail[tail.index("replay complete") :] == [
-            "replay complete",
-            "reinit",
-            "ready no session",
-        ]
-
-    run(body)
+    controller, ports = waiting()
+    server = ports.server
+    server.replay = replace(server.replay, status="complete", percent=100, stage="done")
+    sent = ports.call("replay.sendVideo", ())
+    assert sent["status"] == "sent"
+    assert controller.state is State.WAITING_FOR_REPLAY
+    ports.push(replace(server.replay, send_status="sent"))
+    assert controller.state is State.NO_SESSION
+    tail = events(ports)
+    assert tail[tail.index("replay complete") :] == [
+        "replay complete",
+        "reinit",
+        "ready no session",
+    ]
 
 
 def test_an_email_on_its_way_is_waited_for() -> None:
-    async def body() -> None:
-        controller, ports = await waiting()
-        assert (await controller.call("replay.sendVideo", ()))["status"] == "queued"
-        done = replace(ports.server.replay, status="complete", percent=100, stage="done")
-        await ports.server.push(replace(done, send_status="sending"))
-        await asyncio.sleep(0.05)
-        assert controller.state is State.WAITING_FOR_REPLAY
-        await ports.server.push(replace(done, send_status="failed"))
-        await settle(lambda: controller.state is State.NO_SESSION)
-        assert any("could not be sent" in w for w in ports.warnings)
-
-    run(body)
+    controller, ports = waiting()
+    assert (ports.call("replay.sendVideo", ()))["status"] == "queued"
+    done = replace(ports.server.replay, status="complete", percent=100, stage="done")
+    ports.push(replace(done, send_status="sending"))
+    ports.advance(1.0)
+    assert controller.state is State.WAITING_FOR_REPLAY
+    ports.push(replace(done, send_status="failed"))
+    assert controller.state is State.NO_SESSION
+    assert any("could not be sent" in w for w in ports.warnings)
 
 
 @pytest.mark.parametrize(
@@ -343,3 +303,29 @@ def test_an_email_on_its_way_is_waited_for() -> None:
 def test_malformed_chunks_are_refused(chunk: dict[str, Any], message: str) -> None:
     with pytest.raises(ProtocolError, match=message):
         checked_chunk(chunk, {})
+
+
+def test_a_recorder_that_never_stops_holds_the_end_for_three_seconds_at_most() -> None:
+    controller, ports = recording()
+    ports.audio({"status": "recording", "segment": "seg1"})
+    call = ports.start_call("session.endSession")
+    ports.advance(AUDIO_STOP_TIMEOUT - 0.01)
+    assert call not in ports.results and controller.state is State.IN_SESSION
+    ports.advance(0.01)
+    assert ports.outcome(call)["reason"] == "ended"
+    assert controller.state is State.WAITING_FOR_REPLAY
+
+
+def test_the_end_waits_for_the_server_to_hold_every_frame_then_warns() -> None:
+    _, ports = recording()
+    ports.audio({"status": "unavailable", "reason": "none"})
+    ports.server.silent = True  # frames are never acked
+    ports.capture_frame("scroll", {"x": 0, "y": 5})
+    call = ports.start_call("session.endSession")
+    ports.advance(DRAIN_TIMEOUT - 0.01)
+    assert call not in ports.results and not any(
+        isinstance(m, EndSession) for m in ports.server.received
+    )
+    ports.advance(0.01)
+    assert any("could not reach the server" in w for w in ports.warnings)
+    assert any(isinstance(m, EndSession) for m in ports.server.received)

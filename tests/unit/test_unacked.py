@@ -1,12 +1,12 @@
-"""cwmn_web.client.outbox: numbering, acks, re-sending, and the memory bound."""
+"""cwmn_web.client.unacked: numbering, acks, re-sending, and the memory bound."""
 
 from __future__ import annotations
 
-from cwmn_web.client.outbox import Outbox
+from cwmn_web.client.unacked import UnackedFrames
 
 
 def test_frames_are_numbered_and_kept_until_acked() -> None:
-    box = Outbox()
+    box = UnackedFrames()
     seqs = [box.add("scroll", {"y": i}).seq for i in range(5)]
     assert seqs == [1, 2, 3, 4, 5]
     box.ack(3)
@@ -17,14 +17,14 @@ def test_frames_are_numbered_and_kept_until_acked() -> None:
 
 
 def test_unacked_after_a_reconnect_drops_what_the_server_has() -> None:
-    box = Outbox()
+    box = UnackedFrames()
     for i in range(4):
         box.add("scroll", {"y": i})
     assert [f.seq for f in box.unacked(2)] == [3, 4]
 
 
 def test_overflow_asks_for_a_snapshot() -> None:
-    box = Outbox(max_frames=3)
+    box = UnackedFrames(max_frames=3)
     for i in range(4):
         box.add("scroll", {"y": i})
     assert box.needs_snapshot and box.pending == 0

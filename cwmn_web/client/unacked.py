@@ -1,8 +1,8 @@
 """Numbering and keeping mirror frames until the server acknowledges them. No I/O here.
 
-Frames are numbered from 1 per page; each stays in the outbox until an ``ack`` covers it,
+Frames are numbered from 1 per page; each is kept until an ``ack`` covers it,
 so a dropped connection loses nothing: on resume the host re-sends what the server lacks.
-Past ``max_frames`` or ``max_bytes`` unacknowledged, the outbox gives up on the backlog and
+Past ``max_frames`` or ``max_bytes`` unacknowledged, it gives up on the backlog and
 asks for a fresh snapshot instead (``needs_snapshot``).
 """
 
@@ -14,11 +14,11 @@ from typing import Any
 
 from ..protocol.messages import MirrorFrame
 
-__all__ = ["Outbox"]
+__all__ = ["UnackedFrames"]
 
 
 @dataclass
-class Outbox:
+class UnackedFrames:
     max_frames: int = 10_000
     max_bytes: int = 32 * 1024 * 1024
     seq: int = 0
@@ -60,7 +60,7 @@ class Outbox:
 
 
 def _estimate(data: dict[str, Any]) -> int:
-    """A cheap size estimate (bytes) for the outbox's memory bound."""
+    """A cheap size estimate (bytes) for the memory bound."""
     if "b64" in data:  # an audio chunk
         return 128 + len(data["b64"])
     nodes = data.get("nodes") or data.get("adds") or ()
