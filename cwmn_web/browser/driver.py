@@ -114,7 +114,10 @@ class Driver:
                 if not self._woken.is_set():
                     await self._wait()
                 self._woken.clear()
-                self.core.tick(self.clock())
+                try:
+                    self.core.tick(self.clock())
+                except Exception as exc:  # a bug in the core: report it, keep serving
+                    print(f"cwmn_web: {exc!r} in tick", file=sys.stderr)
         finally:
             for task in self._tasks.values():
                 task.cancel()

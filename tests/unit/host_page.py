@@ -317,6 +317,16 @@ class Page:
         """The page's wall clock (seconds since the epoch): frames carry it."""
         return 1000.0
 
+    @property
+    def echoes(self) -> list[int]:
+        """Echoes asked for and not answered yet."""
+        return list(self._echoes)
+
+    @property
+    def fetches(self) -> list[int]:
+        """Fetches asked for and not answered yet."""
+        return list(self._fetches)
+
     # -- driving the core ---------------------------------------------------------------
     @property
     def core(self) -> HostController:
@@ -398,7 +408,7 @@ class Page:
         self.pump()
         return self._calls
 
-    def outcome(self, call_id: int) -> Any:
+    def outcome(self, call_id: Hashable) -> Any:
         """The value the call ``call_id`` resolved with; raises the error it failed with."""
         assert call_id in self.results, "the call has not settled"
         value, error = self.results[call_id]

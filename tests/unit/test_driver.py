@@ -1,4 +1,5 @@
-"""cwmn_web.browser.driver: a GuestSession run over in-memory sockets, on a fake clock.
+"""cwmn_web.browser.driver: the viewer's GuestSession and the host core run over in-memory
+sockets, on a fake clock.
 
 The server's side is a script per connection; time moves only when a test fires a sleep the
 driver is waiting on (:meth:`FakeClock.fire`), so nothing depends on how fast the machine is.
@@ -8,17 +9,20 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Hashable
 from typing import Any
 
 import pytest
 
-from cwmn_web.browser.driver import Driver, OneSocket
-from cwmn_web.errors import NetworkError
+from cwmn_web.browser.driver import Driver, HostSockets, OneSocket
+from cwmn_web.client.controller import ClientConfig, HostController
+from cwmn_web.client.states import State
+from cwmn_web.errors import CwmnError, NetworkError
 from cwmn_web.protocol import codec
 from cwmn_web.protocol.messages import (
     CLOSE_REMOVED,
     CLOSE_SESSION_ENDED,
+    EndSession,
     ErrorReply,
     Hello,
     HostStatus,
@@ -31,10 +35,14 @@ from cwmn_web.protocol.messages import (
     PointerMove,
     Removed,
     SessionEnded,
+    SessionStarted,
+    StartSession,
     Welcome,
 )
 from cwmn_web.timing import POINTER_INTERVAL
 from cwmn_web.viewer.session import JOIN_TIMEOUT, NAVIGATION_GRACE, GuestSession
+
+from .host_page import DOMAIN_INFO, FEATURES, HOST, PAGE, SERVER, Page
 
 SNAPSHOT = {
     "nodes": [[1, 0, 1, "html", []], [2, 1, 1, "body", ["onload", "x()"]], [3, 2, 3, "hi"]],
@@ -407,3 +415,76 @@ def test_the_driver_ends_a_page_change_on_the_cores_clock() -> None:
         {"op": "status", "hostConnected": False, "navigating": True},
         {"op": "status", "navigating": False},
     ]
+
+
+# -- the host core through the driver --------------------------------------------------------
+class ResultsPage(Page):
+    """The in-memory host page, telling a waiting test when a call settles."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.settled = asyncio.Event()
+
+    def result(self, call_id: Hashable, value: Any = None, error: CwmnError | None = None) -> None:
+        super().result(call_id, value, error)
+        self.settled.set()
+
+    async def outcome_of(self, call_id: str) -> Any:
+        while call_id not in self.results:
+            self.settled.clear()
+            await self.settled.wait()
+        return self.outcome(call_id)
+
+
+def test_the_driver_runs_the_host_core_over_named_sockets() -> None:
+    """A session starts and ends over the socket the host core names (the page's echo and
+    domain-info answers come from the test, as the page would send them)."""
+    names: list[str] = []
+
+    async def server(socket: WireSocket) -> None:
+        hello = await socket.expect()
+        assert isinstance(hello, Hello) and hello.page_url == PAGE
+        await socket.push(Welcome(ref=hello.ref, server_time=1000.0))
+        start = await socket.expect()
+        assert isinstance(start, StartSession) and start.host_name == "Host Name"
+        await socket.push(
+            SessionStarted(ref=start.ref, session_id="s1", resume_token="tok", started_at=1.0)
+        )
+        end = await socket.expect()
+        assert isinstance(end, EndSession)
+        await socket.push(SessionEnded(ref=end.ref, session_id="s1", reason="ended"))
+        assert await socket.outbox.get() == _CLOSED  # the host hangs up
+
+    async def body() -> None:
+        page = ResultsPage()
+        host = page.host = HostController(page, ClientConfig(SERVER, PAGE, FEATURES))
+        clock = FakeClock()
+        tasks: list[asyncio.Task[None]] = []
+
+        async def connect(name: str) -> WireSocket:
+            names.append(name)
+            socket = WireSocket()
+            tasks.append(asyncio.ensure_future(server(socket)))
+            return socket
+
+        driver = Driver(HostSockets(host), connect, clock, clock.sleep)
+        running = asyncio.ensure_future(driver.run())
+        host.boot(clock.now)
+        (echo,) = page.echoes
+        host.echoed(echo, clock.now)  # the page handled init
+        (fetch,) = page.fetches
+        host.fetched(fetch, dict(DOMAIN_INFO), clock.now)
+        assert host.state is State.NO_SESSION
+        host.call("c1", "session.start", (dict(HOST),), clock.now)
+        driver.wake()
+        assert (await page.outcome_of("c1"))["sessionId"] == "s1"
+        assert host.view()["state"] == "in session"
+        host.call("c2", "session.endSession", (), clock.now)
+        driver.wake()
+        assert await page.outcome_of("c2") == {"sessionId": "s1", "reason": "ended"}
+        for task in tasks:
+            await asyncio.wait_for(task, 5)
+        running.cancel()
+        assert names == ["ws1"] and host.state is State.NO_SESSION
+
+    run(body)
