@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from PIL import Image, ImageChops
-from playwright.sync_api import Browser, Page
+from playwright.sync_api import Browser, Page, ViewportSize
 
 from cwmn_web.testing import CwmnServer, PageServer
 from cwmn_web.testing.recorder import recorder_script
@@ -20,7 +20,7 @@ from .conftest import wait_state
 from .test_embed import START, settle
 
 SITES = Path(__file__).parents[1] / "fixtures" / "sites"
-HOST_VIEWPORT = {"width": 900, "height": 600}
+HOST_VIEWPORT = ViewportSize(width=900, height=600)
 THRESHOLD = 0.97
 #: Set CWMN_FIDELITY_SHOTS=folder to keep the screenshots for a look.
 ARTIFACTS = (
@@ -61,7 +61,7 @@ def test_guest_sees_what_the_host_sees(
     browser: Browser, real_site: PageServer, path: str, content: str, browser_name: str
 ) -> None:
     host_ctx = browser.new_context(viewport=HOST_VIEWPORT)
-    guest_ctx = browser.new_context(viewport={"width": 1000, "height": 700})
+    guest_ctx = browser.new_context(viewport=ViewportSize(width=1000, height=700))
     try:
         host_ctx.add_init_script(recorder_script())
         host = host_ctx.new_page()

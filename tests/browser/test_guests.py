@@ -34,7 +34,9 @@ def cursors_on_host(host: Page, server: CwmnServer) -> list[dict[str, Any]]:
     return [c for c in state["cursors"] if c["visible"]]
 
 
-def wait_cursors(host: Page, server: CwmnServer, check: Callable[[list[dict]], bool]) -> list:
+def wait_cursors(
+    host: Page, server: CwmnServer, check: Callable[[list[dict[str, Any]]], bool]
+) -> list[dict[str, Any]]:
     for _ in range(100):
         drawn = cursors_on_host(host, server)
         if check(drawn):
@@ -56,13 +58,17 @@ def target_in_viewer(guest: Page) -> tuple[float, float]:
 
 
 def iframe_scroll(guest: Page) -> float:
-    return guest.evaluate("document.querySelector('iframe.cwmn-frame').contentWindow.scrollY")
+    scroll: float = guest.evaluate(
+        "document.querySelector('iframe.cwmn-frame').contentWindow.scrollY"
+    )
+    return scroll
 
 
 def host_events(host: Page, name: str) -> list[list[Any]]:
-    return host.evaluate(
+    args: list[list[Any]] = host.evaluate(
         "n => window.__cwmnLog.events.filter(e => e.name === n).map(e => e.args)", name
     )
+    return args
 
 
 def ok(host: Page, expression: str) -> Any:
@@ -140,7 +146,7 @@ def test_one_host_three_guests_in_two_browsers(
     )
     ann_on_bob = bob.locator(f".cwmn-guest-cursor[data-guest-id='{ann_id}']")
     ann_on_bob.wait_for()
-    assert "Ann" in ann_on_bob.text_content()
+    assert "Ann" in (ann_on_bob.text_content() or "")
     for _ in range(40):  # the cursor glides (a short transition) after the page scrolled
         bx, by = target_in_viewer(bob)
         box = ann_on_bob.bounding_box()
@@ -159,7 +165,7 @@ def test_one_host_three_guests_in_two_browsers(
     # -- muting: Ann's pointer and clicks reach nobody, her viewer says so
     assert ok(host, f"CwmnAPI.guest.muteGuest('{ann_id}', true)") is None
     ann.locator(".cwmn-muted").wait_for()
-    assert "muted" in ann.locator(".cwmn-muted").text_content()
+    assert "muted" in (ann.locator(".cwmn-muted").text_content() or "")
     wait_cursors(host, cwmn_server, lambda cs: all(c["id"] != ann_id for c in cs))
     ann.mouse.move(x + 30, y + 10, steps=3)
     ann.mouse.click(x + 30, y + 10)
@@ -190,7 +196,7 @@ def test_one_host_three_guests_in_two_browsers(
     assert gone[-1][0] == cat_id
     response = cat.goto(public)
     assert response is not None and response.status == 403
-    assert "removed you" in cat.text_content("body")
+    assert "removed you" in (cat.text_content("body") or "")
 
     # -- turning the public link off turns newcomers away; guests already in stay
     assert ok(host, "CwmnAPI.publicLink.setEnabled(false)") is False
@@ -198,7 +204,7 @@ def test_one_host_three_guests_in_two_browsers(
     newcomer = contexts(other=True).new_page()
     response = newcomer.goto(public)
     assert response is not None and response.status == 403
-    assert "turned this link off" in newcomer.text_content("body")
+    assert "turned this link off" in (newcomer.text_content("body") or "")
     host.evaluate("document.getElementById('news').textContent = 'still here'")
     bob.frame_locator("iframe.cwmn-frame").locator("#news", has_text="still here").wait_for()
 

@@ -10,8 +10,9 @@ import re
 import time
 import urllib.request
 from collections.abc import Callable
-from email.message import Message
+from email.message import EmailMessage, Message
 from pathlib import Path
+from typing import Any
 
 import pytest
 from playwright.sync_api import Page
@@ -47,10 +48,19 @@ def paint(host: Page, rgb: tuple[int, int, int], name: str) -> float:
     )
 
 
-def recorder_state(host: Page, server: CwmnServer) -> dict:
+def recorder_state(host: Page, server: CwmnServer) -> dict[str, Any]:
     build = host.evaluate("CwmnAPI._debug().build")
     url = f"{server.url}/assets/{build}/recorder.mjs"
-    return host.evaluate("u => import(u).then(m => m.debugState())", url)
+    state: dict[str, Any] = host.evaluate("u => import(u).then(m => m.debugState())", url)
+    return state
+
+
+def body(mail: EmailMessage, kind: str) -> str:
+    """The text of ``mail``'s ``plain`` or ``html`` part, which must be there."""
+    part = mail.get_body((kind,))
+    assert part is not None, f"the mail has no {kind} part"
+    text: str = part.get_content()
+    return text
 
 
 def download(url: str, path: Path, headers: dict[str, str] | None = None) -> tuple[int, Message]:
@@ -76,10 +86,10 @@ def start_replay_id(host: Page) -> str:
     return str(_start(host)["sessionId"])
 
 
-def _start(host: Page) -> dict:
+def _start(host: Page) -> dict[str, Any]:
     started = settle(host, REPLAY)
     assert started["ok"], started
-    info: dict = started["value"]
+    info: dict[str, Any] = started["value"]
     assert info["isReplay"] is True
     return info
 
@@ -172,9 +182,9 @@ def test_record_render_preview_and_email(
     mail = email.message_from_bytes(smtp_sink.messages[-1].data, policy=email.policy.default)
     assert mail["To"].addresses[0].addr_spec == "viewer@example.com"
     assert mail["Subject"] == "Our replay"
-    text = mail.get_body(("plain",)).get_content()
+    text = body(mail, "plain")
     assert "Have a look <b>now</b>" in text
-    assert "<b>now</b>" not in mail.get_body(("html",)).get_content()
+    assert "<b>now</b>" not in body(mail, "html")
     link = VIDEO_LINK.search(text)
     assert link and link.group(0) == url
 
@@ -219,7 +229,7 @@ def test_without_a_microphone_the_replay_says_so_and_a_queued_email_goes_once_re
     mail = email.message_from_bytes(smtp_sink.messages[-1].data, policy=email.policy.default)
     assert mail["To"].addresses[0].addr_spec == "rae@example.com"
     assert "Rae" in mail["Subject"]
-    link = VIDEO_LINK.search(mail.get_body(("plain",)).get_content())
+    link = VIDEO_LINK.search(body(mail, "plain"))
     assert link is not None
     video = tmp_path / "silent.mp4"
     download(link.group(0), video)
