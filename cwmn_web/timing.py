@@ -79,6 +79,10 @@ class Throttle(Generic[T]):
         self._last_sent = now
         return value
 
+    def drop(self) -> None:
+        """Forget what is held (the interval since the last value sent still counts)."""
+        self._held, self._has_held = None, False
+
     def reset(self) -> None:
         """Forget what is held and when the last value went out."""
         self._last_sent = float("-inf")

@@ -1,7 +1,8 @@
 """Live rooms, one per session: the mirror log, guests, privacy and the host's page.
 
-Sans-I/O: methods take values (and ``now``) and return decisions; the socket edge
-(``relay.py``) sends, closes and runs the timers. No sockets, clock or database here.
+Sans-I/O: methods take values (and ``now``) and return decisions; the live core
+(``server/live``) turns them into messages, and its edges send them. Nothing outside this
+module writes a room's fields. No sockets, clock or database here.
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ from typing import Any
 
 from ..errors import RateLimited
 from ..protocol import codec
+from ..protocol.constants import DEFAULT_GUEST_COLOR
 from ..protocol.messages import MirrorFrame
+from ..timing import RateGate, Throttle
 
 __all__ = [
     "MAX_LOG_BYTES",
@@ -30,7 +33,7 @@ __all__ = [
 
 #: Guests' cursor colours, in the order guests first join a room.
 PALETTE = (
-    "#e5484d",
+    DEFAULT_GUEST_COLOR,
     "#2563eb",
     "#16a34a",
     "#d97706",
@@ -238,10 +241,10 @@ class Room:
     _muted: set[str] = field(default_factory=set)
     """Guests muted by the host: kept while they are away, so a reconnect stays muted."""
     _colors: dict[str, str] = field(default_factory=dict)
-    _last_move: dict[str, float] = field(default_factory=dict)
-    _held_move: dict[str, tuple[float, float]] = field(default_factory=dict)
-    _last_click: dict[str, float] = field(default_factory=dict)
-    _last_rename: dict[str, float] = field(default_factory=dict)
+    _pointers: dict[str, Throttle[tuple[float, float]]] = field(default_factory=dict)
+    """Each present guest's pointer throttle (what it holds: the newest fast move)."""
+    _clicks: RateGate[str] = field(default_factory=lambda: RateGate(MIN_CLICK_INTERVAL))
+    _renames: RateGate[str] = field(default_factory=lambda: RateGate(MIN_RENAME_INTERVAL))
     _synced: bool = False
     """A replay's page frames are complete since its last snapshot (no hole, privacy off)."""
 
@@ -332,6 +335,22 @@ class Room:
         return True
 
     # -- the host ---------------------------------------------------------------------------
+    def start_page(self, page_id: str) -> None:
+        """A new session's host is on page ``page_id``."""
+        self.page_id = page_id
+
+    def host_accepted(self, started_at: float) -> None:
+        """The invited host arrived: the session no longer waits, and starts now."""
+        self.started_at = started_at
+        self.waiting = False
+
+    def set_public_link(self, enabled: bool) -> None:
+        """Whether the public link admits anyone new."""
+        self.public_enabled = enabled
+
+    def public_link_made(self, url: str, expires: float) -> None:
+        self.public_url, self.public_expires = url, expires
+
     def attach_host(self, page_id: str) -> HostReturn:
         """The host is back (resume), or another connection of it takes over.
 
@@ -381,8 +400,8 @@ class Room:
 
     def remove_guest(self, guest_id: str) -> Guest | None:
         """The guest left (or was removed); what only a present guest needs is forgotten."""
-        for per_guest in (self._last_move, self._last_click, self._held_move):
-            per_guest.pop(guest_id, None)  # a rename's time stays: see take_rename
+        self._pointers.pop(guest_id, None)  # a rename's time stays: see take_rename
+        self._clicks.forget(guest_id)
         return self.guests.pop(guest_id, None)
 
     def mark_removed(self, guest_id: str) -> None:
@@ -419,30 +438,40 @@ class Room:
         never lost; a hidden pointer always goes out at once. Muted: reaches no one."""
         guest = self.guests.get(guest_id)
         if guest is None or self.muted(guest_id):
-            self._held_move.pop(guest_id, None)
+            if guest_id in self._pointers:
+                self._pointers[guest_id].drop()
             return False
-        last = self._last_move.get(guest_id, float("-inf"))
-        if visible and now - last < MIN_POINTER_INTERVAL:
-            self._held_move[guest_id] = (x, y)
+        throttle = self._pointers.setdefault(guest_id, Throttle(MIN_POINTER_INTERVAL))
+        if not visible:
+            throttle.reset()  # hiding always goes out
+        if throttle.offer((x, y), now) is None:
             return False
-        self._held_move.pop(guest_id, None)
-        self._last_move[guest_id] = now
         self.guests[guest_id] = replace(guest, pointer={"x": x, "y": y} if visible else None)
         return True
 
     def pointer_due_at(self, guest_id: str) -> float | None:
         """When a held move of the guest may go out (None: nothing held)."""
-        if guest_id not in self._held_move:
-            return None
-        return self._last_move.get(guest_id, float("-inf")) + MIN_POINTER_INTERVAL
+        throttle = self._pointers.get(guest_id)
+        return throttle.next_due() if throttle is not None else None
 
     def pointer_due(self, guest_id: str, now: float) -> bool:
         """Take the held move if its time has come; True if it goes out now."""
-        due = self.pointer_due_at(guest_id)
-        if due is None or now < due:
+        throttle = self._pointers.get(guest_id)
+        held = throttle.due(now) if throttle is not None else None
+        guest = self.guests.get(guest_id)
+        if held is None or guest is None or self.muted(guest_id):
             return False
-        x, y = self._held_move.pop(guest_id)
-        return self.move_pointer(guest_id, x, y, True, now)
+        self.guests[guest_id] = replace(guest, pointer={"x": held[0], "y": held[1]})
+        return True
+
+    def hide_pointer(self, guest_id: str) -> Guest | None:
+        """Forget where the guest points (it was muted); the guest as it was, if it had a
+        pointer the others draw (they must hide it)."""
+        guest = self.guests.get(guest_id)
+        if guest is None or guest.pointer is None:
+            return None
+        self.guests[guest_id] = replace(guest, pointer=None)
+        return guest
 
     def rename(self, guest_id: str, name: str, now: float) -> bool:
         """A present guest chose ``name`` (already cleaned); True if its name changed.
@@ -463,19 +492,13 @@ class Room:
         """Count a rename of the guest at ``now`` (``set_name``, or a join under a new name);
         False, and not counted, if it comes sooner than ``MIN_RENAME_INTERVAL`` after the
         last one. Kept while the guest is away, so leaving and coming back is no way round."""
-        if now - self._last_rename.get(guest_id, float("-inf")) < MIN_RENAME_INTERVAL:
-            return False
-        self._last_rename[guest_id] = now
-        return True
+        return self._renames.allow(guest_id, now)
 
     def click(self, guest_id: str, now: float) -> bool:
         """Whether a guest's click may reach the others (not muted, not too fast)."""
         if guest_id not in self.guests or self.muted(guest_id):
             return False
-        if now - self._last_click.get(guest_id, float("-inf")) < MIN_CLICK_INTERVAL:
-            return False
-        self._last_click[guest_id] = now
-        return True
+        return self._clicks.allow(guest_id, now)
 
     def backlog(self, guest_id: str, last_seq: int) -> list[str]:
         """The frames (encoded) a joining guest needs, given the last seq it applied.

@@ -257,8 +257,7 @@ def test_joining_after_a_server_restart(live_client: LiveClient, store: Store) -
         joined = bob.joined(link.token)
         assert (joined.session_id, joined.host_name) == (record.id, "Ann")
         assert joined.host_connected is False
-        live = relay_of(client).rooms[record.id]
-        assert live.grace is not None
+        assert relay_of(client).core.grace_armed(record.id)
         assert bob.push().type == "session_ended"  # nobody came back
     eventually(lambda: store.session_rows()[0]["end_reason"] == "expired")
 

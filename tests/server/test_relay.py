@@ -38,7 +38,8 @@ from cwmn_web.protocol.messages import (
     StartSession,
     Welcome,
 )
-from cwmn_web.server.relay import Peer, Relay, close_reason
+from cwmn_web.server.peer import Peer, close_reason
+from cwmn_web.server.relay import Relay
 from cwmn_web.server.sites import DEFAULT_SETTINGS
 
 from .live import HOST_ORIGIN, Host, Wire, eventually, guest, host
@@ -188,12 +189,13 @@ def test_a_dying_guest_does_not_break_the_relay(live_client: LiveClient) -> None
         with guest(client, "device-a") as bob, guest(client, "device-b") as cy:
             bob_id = bob.joined(first).guest_id
             cy.joined(second)
-            live = relay_of(client).rooms[started.session_id]
+            relay = relay_of(client)
+            live = relay.rooms[started.session_id]
 
             async def broken(text: str) -> None:
                 raise RuntimeError("connection reset")
 
-            live.guests[bob_id].ws.send_text = broken  # type: ignore[method-assign,assignment]
+            relay.peers[live.guests[bob_id]].ws.send_text = broken  # type: ignore[method-assign,assignment]
             send_page(h, 1, 3)
             assert wait_for(h, GuestLeft).guest["guestId"] == bob_id
             h.sync()
@@ -276,7 +278,7 @@ def test_resume_within_grace(live_client: LiveClient, store: Store) -> None:
             bob_id = bob.joined(token).guest_id
         assert bob.push() == HostStatus(connected=False)
         sid = started.session_id
-        assert relay_of(client).rooms[sid].grace is not None
+        assert relay_of(client).core.grace_armed(sid)
 
         with host(client) as h:
             reply = h.resumed(started.resume_token, "p1")
@@ -288,7 +290,7 @@ def test_resume_within_grace(live_client: LiveClient, store: Store) -> None:
             roster = h.drain()
             assert [m.guest["guestId"] for m in roster if isinstance(m, GuestJoined)] == [bob_id]
             assert bob.push() == HostStatus(connected=True)
-            assert relay_of(client).rooms[sid].grace is None
+            assert not relay_of(client).core.grace_armed(sid)
             send_page(h, 1, 3)
             h.sync()
             assert len(bob.frames()) == 3

@@ -53,9 +53,9 @@ from cwmn_web.server.config import Settings
 from cwmn_web.server.db import Store
 from cwmn_web.server.db.replays import SEND_STALE_SECONDS, ReplayStore
 from cwmn_web.server.db.schema import replays
-from cwmn_web.server.host_protocol import HostProtocol
 from cwmn_web.server.host_socket import WATCH_INTERVAL
-from cwmn_web.server.relay import HostLink, Relay
+from cwmn_web.server.live.host import HostCore
+from cwmn_web.server.relay import Relay
 from cwmn_web.server.replays import recording, sessions
 from cwmn_web.server.replays import worker as worker_module
 from cwmn_web.server.replays.recording import Recording, recording_dir
@@ -536,15 +536,6 @@ def test_two_resumes_racing_close_the_spare_recording(store: Store, tmp_path: Pa
     """After a restart two connections of the host may both open the recording: the one
     the room does not take is closed (no file handle left open)."""
 
-    class Stub:
-        open = True
-
-        def send(self, message: Any) -> bool:
-            return True
-
-        def close(self, code: int, reason: str) -> None:
-            self.open = False
-
     async def main() -> None:
         relay = Relay(worker_settings(tmp_path), store)
         record = store.create_session(1, "Ann", "ann@example.com", True, HOST_ORIGIN, "")
@@ -553,8 +544,9 @@ def test_two_resumes_racing_close_the_spare_recording(store: Store, tmp_path: Pa
         )
         where = folder(tmp_path, record.id)
         first, second = Recording(where, 60), Recording(where, 60)
-        relay.resume(record, "p1", HostLink(Stub(), HostProtocol()), first)  # type: ignore[arg-type]
-        relay.resume(record, "p1", HostLink(Stub(), HostProtocol()), second)  # type: ignore[arg-type]
+        for opened in (first, second):
+            host = HostCore(relay.core, relay.core.connect())
+            relay.core.resume(record, "p1", host, time.time(), opened)
         assert relay.recording_of(record.id) is first
         assert second._stream.closed and not first._stream.closed
         await relay.shutdown()
