@@ -95,7 +95,7 @@ def test_phases_move_forward() -> None:
     assert protocol.phase is P.AWAITING_HELLO
     assert protocol.session_id == ""
     protocol.greeted()
-    assert protocol.phase is P.READY
+    assert protocol.phase is P.READY  # type: ignore[comparison-overlap]
     protocol.started("s1")
     assert (protocol.phase, protocol.session_id) == (P.IN_SESSION, "s1")
     protocol.ended()

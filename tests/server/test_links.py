@@ -7,6 +7,7 @@ import hashlib
 import pytest
 
 from cwmn_web.server.db import LinkRecord, SessionRecord
+from cwmn_web.server.db.schema import LinkKind
 from cwmn_web.server.links import (
     check_link,
     device_hash,
@@ -17,11 +18,12 @@ from cwmn_web.server.links import (
 )
 from cwmn_web.server.sites import same_origin
 
+PRIVATE = LinkKind.PRIVATE
 NOW = 1_000_000.0
 MAX = 3600.0
 SESSION = SessionRecord("s1", 1, "Ann", "a@b.com", False, created_at=NOW - 60, ended_at=None)
-LINK = LinkRecord("h", "s1", "private", created_at=NOW - 60, expires_at=NOW + 60)
-BOUND = LinkRecord("h", "s1", "private", NOW - 60, NOW + 60, device_hash="dev-a", guest_id="g1")
+LINK = LinkRecord("h", "s1", PRIVATE, created_at=NOW - 60, expires_at=NOW + 60)
+BOUND = LinkRecord("h", "s1", PRIVATE, NOW - 60, NOW + 60, device_hash="dev-a", guest_id="g1")
 
 
 @pytest.mark.parametrize(
@@ -33,16 +35,16 @@ BOUND = LinkRecord("h", "s1", "private", NOW - 60, NOW + 60, device_hash="dev-a"
         (BOUND, SESSION, "dev-b", "link_used"),
         (BOUND, SESSION, None, "link_used"),
         (None, SESSION, "dev-a", "link_invalid"),
-        (LinkRecord("h", "s1", "private", 0, NOW + 60, revoked_at=NOW - 1), SESSION, None,
+        (LinkRecord("h", "s1", PRIVATE, 0, NOW + 60, revoked_at=NOW - 1), SESSION, None,
          "link_invalid"),
-        (LinkRecord("h", "s1", "private", 0, NOW), SESSION, None, "link_invalid"),
+        (LinkRecord("h", "s1", PRIVATE, 0, NOW), SESSION, None, "link_invalid"),
         (LINK, None, "dev-a", "session_ended"),
         (LINK, SessionRecord("s1", 1, "A", "e", False, NOW - 60, NOW - 1), None,
          "session_ended"),
         (LINK, SessionRecord("s1", 1, "A", "e", False, NOW - MAX, None), None,
          "session_ended"),  # past its maximum, not yet marked
         # An invalid link says so before saying anything about its session or device.
-        (LinkRecord("h", "s1", "private", 0, NOW), None, "dev-b", "link_invalid"),
+        (LinkRecord("h", "s1", PRIVATE, 0, NOW), None, "dev-b", "link_invalid"),
         (BOUND, None, "dev-b", "session_ended"),
     ],
 )  # fmt: skip

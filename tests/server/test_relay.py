@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
-from collections.abc import Awaitable, Callable
 from contextlib import ExitStack
 from typing import TYPE_CHECKING, Any
 
@@ -41,6 +39,7 @@ from cwmn_web.protocol.messages import (
 from cwmn_web.server.peer import Peer, close_reason
 from cwmn_web.server.relay import Relay
 from cwmn_web.server.sites import DEFAULT_SETTINGS
+from tests.helpers.aio import run_on_own_loop, until
 
 from .live import HOST_ORIGIN, Host, Wire, eventually, guest, host
 
@@ -369,33 +368,18 @@ class FakeSocket:
         self.sent: list[str] = []
         self.closed: tuple[int, str] | None = None
         self.block, self.fail = block, fail
+        self.writing = False
 
     async def send_text(self, text: str) -> None:
         if self.fail:
             raise RuntimeError("gone")
         if self.block:
-            await asyncio.sleep(3600)
+            self.writing = True
+            await asyncio.Event().wait()  # a write that never completes
         self.sent.append(text)
 
     async def close(self, code: int = 1000, reason: str | None = None) -> None:
         self.closed = (code, reason or "")
-
-
-def run(body: Callable[[], Awaitable[None]]) -> None:
-    """A fresh loop in its own thread (Playwright may hold the main thread's loop)."""
-    errors: list[BaseException] = []
-
-    def target() -> None:
-        try:
-            asyncio.run(body())  # type: ignore[arg-type]
-        except BaseException as exc:
-            errors.append(exc)
-
-    thread = threading.Thread(target=target)
-    thread.start()
-    thread.join()
-    if errors:
-        raise errors[0]
 
 
 def make_peer(ws: FakeSocket, max_queued: int = 1000) -> tuple[Peer, list[str]]:
@@ -418,7 +402,7 @@ def test_peer_sends_in_order_then_closes() -> None:
         assert ws.closed == (4410, "done")
         assert calls == []
 
-    run(body)
+    run_on_own_loop(body)
 
 
 def test_a_slow_peer_is_closed_with_1013() -> None:
@@ -426,16 +410,15 @@ def test_a_slow_peer_is_closed_with_1013() -> None:
         ws = FakeSocket(block=True)
         peer, calls = make_peer(ws, max_queued=10)
         assert peer.send("12345")
-        await asyncio.sleep(0)  # the writer takes it and blocks
+        await until(lambda: ws.writing)  # the writer took it and blocks
         assert peer.send("12345")
         assert peer.send("123456") is False
-        await asyncio.sleep(0.01)
-        assert ws.closed is not None
-        assert ws.closed[0] == CLOSE_TRY_AGAIN_LATER
+        await until(lambda: ws.closed is not None)
+        assert ws.closed is not None and ws.closed[0] == CLOSE_TRY_AGAIN_LATER
         assert calls == ["failed"]
         assert peer.send("x") is False
 
-    run(body)
+    run_on_own_loop(body)
 
 
 def test_a_failing_peer_reports_once() -> None:
@@ -447,7 +430,7 @@ def test_a_failing_peer_reports_once() -> None:
         assert calls == ["failed"]
         assert peer.open is False
 
-    run(body)
+    run_on_own_loop(body)
 
 
 def test_discard_stops_the_writer() -> None:
@@ -456,10 +439,10 @@ def test_discard_stops_the_writer() -> None:
         peer, _ = make_peer(ws)
         peer.discard()
         assert peer.send("a") is False
-        await asyncio.sleep(0)
+        await peer.flush()  # the writer is done (cancelled)
         assert ws.sent == []
 
-    run(body)
+    run_on_own_loop(body)
 
 
 def test_close_reason_fits_the_protocol() -> None:
