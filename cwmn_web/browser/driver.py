@@ -80,7 +80,8 @@ class Driver:
 
     ``clock`` is the one the edge passes to the core's own inputs (the page's calls, the
     guest's pointer); after feeding the core such an input the edge calls :meth:`wake`.
-    ``sleep`` waits for a deadline (tests pass one that moves a fake clock)."""
+    ``sleep`` waits for a deadline (tests pass one that moves a fake clock). A socket not
+    open after ``connect_timeout`` seconds is lost (None: the core keeps that deadline)."""
 
     def __init__(
         self,
@@ -88,7 +89,7 @@ class Driver:
         connect: Callable[[str], Awaitable[Socket]],
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
-        connect_timeout: float = CONNECT_TIMEOUT,
+        connect_timeout: float | None = CONNECT_TIMEOUT,
     ) -> None:
         self.core = core
         self.connect = connect

@@ -131,9 +131,11 @@ class WorkerBridge:
                 ),
             )
             self.controller, url = host, host.config.ws_url
-            self.driver = Driver(HostSockets(host), lambda _name: BrowserConnection.open(url))
+            self.driver = Driver(  # the core keeps its own connect deadline
+                HostSockets(host), lambda _name: BrowserConnection.open(url), connect_timeout=None
+            )
             self._spawn(self.driver.run())
-            host.boot(now)
+            self._spawn(self._boot(host))
             return
         controller = self.controller
         if controller is None:
@@ -161,6 +163,12 @@ class WorkerBridge:
             controller.call(message["id"], path, args, now)
         else:
             raise ValueError(f"unknown op {op!r}")
+
+    async def _boot(self, host: HostController) -> None:
+        """Boot on the loop's next turn, as the page's messages sent with ``boot`` (its
+        ``on("init")`` listeners) are taken first."""
+        host.boot(time.monotonic())
+        self._wake()
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.ensure_future(coro)
