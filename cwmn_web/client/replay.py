@@ -14,6 +14,7 @@ import base64
 import binascii
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from ..errors import CwmnError, InvalidState, NetworkError, ProtocolError
@@ -35,6 +36,7 @@ __all__ = [
     "AUDIO_STOP_TIMEOUT",
     "DEFAULT_MAX_SECONDS",
     "DRAIN_TIMEOUT",
+    "AudioChunk",
     "Narration",
     "ReplayWatch",
     "warning_lead",
@@ -151,7 +153,7 @@ class Narration:
             return
         chunk = message.get("chunk")
         if isinstance(chunk, dict) and self.status != "stopped":
-            self.send("audio", checked_chunk(chunk, self._indexes))
+            self.send("audio", checked_chunk(chunk, self._indexes).data())
 
     def _status(self, status: str, reason: str) -> None:
         if status == "stopped" and self.status == "unavailable":
@@ -196,8 +198,30 @@ class Narration:
         self.owner.overlay({"op": "record", "action": "stop"})
 
 
-def checked_chunk(chunk: dict[str, Any], indexes: dict[str, int]) -> dict[str, Any]:
-    """The wire data of one audio chunk from the page; ``ProtocolError`` if malformed."""
+@dataclass(frozen=True)
+class AudioChunk:
+    """One piece of the narration: chunk ``index`` of ``segment`` (a MediaRecorder run that
+    started at ``t0``, ms since the epoch), ``mime`` audio as base64."""
+
+    segment: str
+    t0: float
+    index: int
+    mime: str
+    b64: str
+
+    def data(self) -> dict[str, Any]:
+        """The data of its ``audio`` mirror frame."""
+        return {
+            "segment": self.segment,
+            "t0": self.t0,
+            "index": self.index,
+            "mime": self.mime,
+            "b64": self.b64,
+        }
+
+
+def checked_chunk(chunk: dict[str, Any], indexes: dict[str, int]) -> AudioChunk:
+    """One audio chunk from the page, checked; ``ProtocolError`` if malformed."""
     segment, index = chunk.get("segment"), chunk.get("index")
     t0, mime, b64 = chunk.get("t0"), chunk.get("mime"), chunk.get("b64")
     if not isinstance(segment, str) or not _SEGMENT.fullmatch(segment):
@@ -217,7 +241,7 @@ def checked_chunk(chunk: dict[str, Any], indexes: dict[str, int]) -> dict[str, A
     except binascii.Error:
         raise ProtocolError("an audio chunk's data is not base64") from None
     indexes[segment] = index + 1
-    return {"segment": segment, "t0": float(t0), "index": index, "mime": mime, "b64": b64}
+    return AudioChunk(segment, float(t0), index, mime, b64)
 
 
 class ReplayWatch:

@@ -242,8 +242,8 @@ def test_warning_lead() -> None:
 
 def test_a_lost_chunk_leaves_a_gap_but_a_repeated_one_is_refused() -> None:
     indexes: dict[str, int] = {}
-    assert checked_chunk({**CHUNK, "index": 0, "b64": "AA=="}, indexes)["index"] == 0
-    assert checked_chunk({**CHUNK, "index": 2, "b64": "AA=="}, indexes)["index"] == 2
+    assert checked_chunk({**CHUNK, "index": 0, "b64": "AA=="}, indexes).index == 0
+    assert checked_chunk({**CHUNK, "index": 2, "b64": "AA=="}, indexes).index == 2
     with pytest.raises(ProtocolError, match="out of order"):
         checked_chunk({**CHUNK, "index": 2, "b64": "AA=="}, indexes)
 
