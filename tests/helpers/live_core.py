@@ -6,10 +6,9 @@ every queued frame until all sides are quiet; time moves only with
 :meth:`LiveHarness.advance`, which ticks every core at each deadline on the way. Frames go
 through :mod:`cwmn_web.protocol.codec` both ways, so the wire format is exercised.
 
-The host side here is :class:`HostWire`: the protocol messages a host sends (the host core,
-``client.controller.HostController``, is driven through its own page harness,
-``tests/unit/host_page.py``). The seam: anything with ``conn``, ``deliver(text)`` and
-``to_send()`` can stand where a :class:`HostWire` stands.
+A host side is either :class:`HostWire` (the protocol messages a host sends, to test the
+server's rules message by message) or the real host core (:mod:`tests.helpers.host_core`).
+Any :class:`Side` (``exchange``, ``next_due``, ``tick``) can join.
 """
 
 from __future__ import annotations
@@ -42,7 +41,7 @@ from cwmn_web.server.live.registry import LiveRooms
 from cwmn_web.server.sites import DEFAULT_SETTINGS
 from cwmn_web.viewer.session import GuestSession
 
-__all__ = ["T0", "Clock", "HostWire", "LiveHarness", "MemoryServer", "Viewer"]
+__all__ = ["T0", "Clock", "ConnId", "HostWire", "LiveHarness", "MemoryServer", "Side", "Viewer"]
 
 T0 = 1_800_000_000.0
 """Where the fake clock starts (wall-clock seconds: the store's records use them too)."""
@@ -205,19 +204,42 @@ class MemoryServer:
 class Side(Protocol):
     """One client of the server: the seam a host core or a viewer core plugs into."""
 
-    @property
-    def conn(self) -> ConnId: ...
-
-    def deliver(self, text: str) -> None: ...
-
-    def to_send(self) -> list[str]: ...
+    def exchange(self, server: MemoryServer) -> bool:
+        """Carry this side's frames to the server and the server's back (and its closes);
+        True if anything moved."""
+        ...
 
     def next_due(self) -> float | None: ...
 
     def tick(self, now: float) -> None: ...
 
-    def lost(self, close_code: int) -> None:
-        """The server closed the socket with ``close_code`` (after what it had sent)."""
+
+def exchange_one(side: OneSocket, server: MemoryServer) -> bool:
+    """:meth:`Side.exchange` for a side with one socket."""
+    busy = False
+    for text in side.to_send():
+        busy = True
+        server.receive(side.conn, text)
+    for text in server.take(side.conn):
+        busy = True
+        side.deliver(text)
+    closed = server.closed.get(side.conn)
+    if closed is not None and not side.done:
+        busy = side.done = True
+        side.lost(closed[0])
+        server.gone(side.conn, closed[0])
+    return busy
+
+
+class OneSocket(Protocol):
+    conn: ConnId
+    done: bool
+
+    def to_send(self) -> list[str]: ...
+
+    def deliver(self, text: str) -> None: ...
+
+    def lost(self, close_code: int) -> None: ...
 
 
 _refs = count(100)
@@ -232,6 +254,7 @@ class HostWire:
     received: list[Message] = field(default_factory=list)
     close_code: int | None = None
     """The code the server closed this socket with."""
+    done: bool = False
     _outgoing: list[str] = field(default_factory=list)
 
     def send(self, message: Message) -> None:
@@ -243,6 +266,9 @@ class HostWire:
     def to_send(self) -> list[str]:
         out, self._outgoing = self._outgoing, []
         return out
+
+    def exchange(self, server: MemoryServer) -> bool:
+        return exchange_one(self, server)
 
     def next_due(self) -> float | None:
         return None
@@ -275,6 +301,7 @@ class Viewer:
     """Everything the core asked the viewer page to do."""
     retry_in: float | None = None
     """After the server closed the socket: the core's delay before it reconnects."""
+    done: bool = False
 
     def deliver(self, text: str) -> None:
         self.session.receive(text)
@@ -282,6 +309,9 @@ class Viewer:
 
     def to_send(self) -> list[str]:
         return self.session.to_send()
+
+    def exchange(self, server: MemoryServer) -> bool:
+        return exchange_one(self, server)
 
     def next_due(self) -> float | None:
         return self.session.next_due()
@@ -353,35 +383,17 @@ class LiveHarness:
         host.send(MirrorFrame(seq=seq, kind=kind, data=data))
         self.pump()
 
-    def close(self, side: Side, code: int | None = None) -> None:
+    def close(self, side: HostWire | Viewer, code: int | None = None) -> None:
         """The client closes its socket."""
         self.sides.remove(side)
+        side.done = True
         self.server.gone(side.conn, code)
         self.pump()
 
-    def closed_code(self, side: Side) -> int | None:
-        """The code the server closed ``side``'s socket with (None: open)."""
-        closed = self.server.closed.get(side.conn)
-        return closed[0] if closed is not None else None
-
     def pump(self) -> None:
         """Carry frames both ways until every side is quiet."""
-        busy = True
-        while busy:
-            busy = False
-            for side in list(self.sides):
-                for text in side.to_send():
-                    busy = True
-                    self.server.receive(side.conn, text)
-                for text in self.server.take(side.conn):
-                    busy = True
-                    side.deliver(text)
-                closed = self.server.closed.get(side.conn)
-                if closed is not None:
-                    busy = True
-                    self.sides.remove(side)
-                    side.lost(closed[0])
-                    self.server.gone(side.conn, closed[0])
+        while any([side.exchange(self.server) for side in self.sides]):
+            pass
 
     def advance(self, seconds: float) -> None:
         """Let ``seconds`` pass: every core is ticked at each deadline on the way."""

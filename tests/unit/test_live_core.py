@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from cwmn_web.client.states import State
 from cwmn_web.protocol import codec
 from cwmn_web.protocol.messages import (
     CLOSE_REMOVED,
@@ -34,6 +35,7 @@ from cwmn_web.protocol.messages import (
 )
 from cwmn_web.server.db import Store
 from cwmn_web.server.rooms import MIN_POINTER_INTERVAL
+from tests.helpers.host_core import PAGE_URL, real_host
 from tests.helpers.live_core import HostWire, LiveHarness, Viewer
 
 SNAPSHOT = {"nodes": [[1, 0, 1, "html", []]]}
@@ -223,3 +225,25 @@ def test_end_session_tells_the_viewer(store: Store) -> None:
     assert bob.take_ops("status") == [{"op": "status", "ended": "ended"}]
     assert store.session_rows()[0]["end_reason"] == "ended"
     assert live.server.closed[bob.conn][0] == CLOSE_SESSION_ENDED
+
+
+# -- with the real host core ----------------------------------------------------------------
+def test_the_host_core_the_server_core_and_a_viewer_core_together(store: Store) -> None:
+    live = LiveHarness(store)
+    host = real_host(live)
+    host.call("session.start", {"hostName": "Ann", "hostEmail": "ann@example.com"})
+    assert host.core.state is State.IN_SESSION
+    url = host.call("guest.getInviteLink")
+    bob = joined(live, url.rsplit("/join/", 1)[1])
+    assert "guest connected" in host.page.events
+    raw = {"nodes": [[1, 0, 1, "html", []]], "url": PAGE_URL, "base": PAGE_URL}
+    host.capture("snapshot", raw)
+    assert frames(bob) == [(1, "snapshot")]
+    assert host.core.session is not None and host.core.session.drained  # acked
+    bob.session.pointer(10, 20, True, live.now)
+    live.pump()
+    (cursors,) = [o for o in host.page.overlays if o.get("op") == "cursors"][-1:]
+    assert [(c["x"], c["y"]) for c in cursors["cursors"]] == [(10, 20)]
+    host.call("session.endSession")
+    assert bob.take_ops("status")[-1] == {"op": "status", "ended": "ended"}
+    assert store.session_rows()[0]["end_reason"] == "ended"
