@@ -34,6 +34,7 @@ from cwmn_web.protocol.messages import (
     SnapshotRequest,
 )
 from cwmn_web.server.db import Store
+from cwmn_web.server.db.schema import guests
 from cwmn_web.server.rooms import MIN_POINTER_INTERVAL
 from tests.helpers.host_core import PAGE_URL, real_host
 from tests.helpers.live_core import HostWire, LiveHarness, Viewer
@@ -247,3 +248,13 @@ def test_the_host_core_the_server_core_and_a_viewer_core_together(store: Store) 
     host.call("session.endSession")
     assert bob.take_ops("status")[-1] == {"op": "status", "ended": "ended"}
     assert store.session_rows()[0]["end_reason"] == "ended"
+
+
+def test_a_rename_while_the_host_is_away_is_stored(store: Store) -> None:
+    live, host, token = session(store)
+    bob = joined(live, token)
+    live.close(host)
+    bob.session.set_name("Zoë")
+    live.pump()
+    with store.engine.connect() as db:
+        assert [row.name for row in db.execute(guests.select()).all()] == ["Zoë"]

@@ -433,3 +433,39 @@ def test_a_guest_leaving_leaves_no_per_guest_pointer_state() -> None:
     assert not room.is_removed("a")
     room.mark_removed("a")
     assert room.is_removed("a")
+
+
+def test_a_held_move_is_dropped_when_the_guest_is_muted() -> None:
+    room = guest_room("a")
+    assert room.move_pointer("a", 1, 1, True, now=0.0)
+    assert not room.move_pointer("a", 2, 2, True, now=0.01)  # held
+    room.set_muted("a", True)
+    assert not room.move_pointer("a", 3, 3, True, now=0.011)  # muted: the held one goes
+    assert room.pointer_due_at("a") is None
+    room.set_muted("a", False)
+    assert not room.pointer_due("a", now=1.0)
+    assert room.guests["a"].pointer == {"x": 1, "y": 1}
+
+
+def test_hiding_a_muted_guests_pointer() -> None:
+    room = guest_room("a", "b")
+    room.move_pointer("a", 5, 6, True, now=0.0)
+    hidden = room.hide_pointer("a")
+    assert hidden is not None and hidden.pointer == {"x": 5, "y": 6}
+    assert room.guests["a"].pointer is None
+    assert room.hide_pointer("a") is None  # nothing to hide now
+    assert room.hide_pointer("b") is None and room.hide_pointer("nobody") is None
+
+
+def test_the_host_side_setters() -> None:
+    room = Room("s1", started_at=1.0, waiting=True)
+    room.start_page("p1")
+    room.host_accepted(50.0)
+    room.set_public_link(False)
+    room.public_link_made("https://x/join/t", 99.0)
+    assert (room.page_id, room.started_at, room.waiting) == ("p1", 50.0, False)
+    assert (room.public_enabled, room.public_url, room.public_expires) == (
+        False,
+        "https://x/join/t",
+        99.0,
+    )

@@ -30,7 +30,7 @@ from ..guest_protocol import GuestProtocol
 from ..links import check_link
 from ..rooms import Guest
 from .fanout import LiveRoom
-from .outputs import ConnId, Outputs, StoreName
+from .outputs import ConnId, Outputs
 from .registry import LiveRooms
 
 __all__ = ["JOIN_REFUSALS", "GuestCore", "JoinRefused"]
@@ -145,8 +145,6 @@ class GuestCore:
     def _set_name(self, message: SetName, now: float) -> Outputs:
         name = clean_guest_name(message.name)
         out = self.rooms.rename_guest(self._room(), self.guest_id, name, now)
-        if out.items:  # the name changed
-            out.add(StoreName(self.guest_id, name))
         out.send(self.conn, Ok(ref=message.ref))
         return out
 

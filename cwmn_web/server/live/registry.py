@@ -43,7 +43,7 @@ from ..replays.recording import Recording
 from ..replays.sessions import replay_limit
 from ..rooms import Guest, HostReturn, Room
 from .fanout import LiveRoom, RoomHost, pointer_of, to_everyone, to_guests, to_host
-from .outputs import ConnId, Outputs, SessionOver
+from .outputs import ConnId, Outputs, SessionOver, StoreName
 
 __all__ = ["ENDED_MEMORY", "LiveRooms"]
 
@@ -415,6 +415,7 @@ class LiveRooms:
         to_host(live, GuestUpdated(guest=guest.to_dict()), out)
         if guest.pointer is not None and not room.muted(guest_id):
             to_guests(live, pointer_of(guest), out, but=guest_id)
+        out.add(StoreName(guest_id, name))
         return out
 
     def join_name(self, session_id: str, guest_id: str, before: str, name: str, now: float) -> str:
