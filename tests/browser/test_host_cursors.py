@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from playwright.sync_api import Page
@@ -72,7 +72,7 @@ def handle(page: Page, message: dict[str, Any]) -> None:
 
 
 def state(page: Page) -> dict[str, Any]:
-    return page.evaluate("cursors_.debugState()")
+    return cast(dict[str, Any], page.evaluate("cursors_.debugState()"))
 
 
 def drawn(page: Page) -> dict[str, dict[str, Any]]:
@@ -86,8 +86,11 @@ def settle(page: Page, ms: int = 250) -> None:
 
 
 def page_size(page: Page) -> list[int]:
-    return page.evaluate(
-        "[document.documentElement.scrollWidth, document.documentElement.scrollHeight]"
+    return cast(
+        list[int],
+        page.evaluate(
+            "[document.documentElement.scrollWidth, document.documentElement.scrollHeight]"
+        ),
     )
 
 

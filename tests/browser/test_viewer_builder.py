@@ -457,7 +457,7 @@ def test_viewport_scaling_scroll_and_pointer(harness: Page, viewer: Callable[...
     apply(harness, key, "snapshot", safe("snapshot", snapshot(TALL_PAGE, viewport=(1000, 500))))
 
     def stage() -> dict[str, Any]:
-        return harness.evaluate(
+        read: dict[str, Any] = harness.evaluate(
             """k => { const v = viewers[k], f = v.iframe, s = v.screen.getBoundingClientRect();
                 const st = v.stage.getBoundingClientRect();
                 return {scale: v.scale, frame: [f.offsetWidth, f.offsetHeight],
@@ -467,6 +467,7 @@ def test_viewport_scaling_scroll_and_pointer(harness: Page, viewer: Callable[...
                         cursor: v.cursor.hidden ? null : v.cursor.style.transform}; }""",
             key,
         )
+        return read
 
     assert stage() == {
         "scale": 0.5,
