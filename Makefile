@@ -42,6 +42,7 @@ lint: $(VENV)/.installed bench/node_modules/.package-lock.json
 	$(PY) build.py constants
 	bench/node_modules/.bin/tsc -p static/jsconfig.json
 	bench/node_modules/.bin/tsc -p static/jsconfig.worker.json
+	$(PY) -m pytest -q -p no:cacheprovider tests/unit/test_import_cycles.py tests/unit/test_docs.py
 
 unit: $(VENV)/.installed
 	$(PY) -m pytest tests/unit tests/server -q
