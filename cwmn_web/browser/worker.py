@@ -158,9 +158,9 @@ class WorkerBridge:
             controller.on_capture_failed(bool(message.get("early")), now)
         elif op == "audio":
             controller.on_audio(message, now)
-        elif op == "call":
+        elif op == "call":  # on the loop's turn too: after the boot it may follow
             path, args = message["path"], tuple(message.get("args") or ())
-            controller.call(message["id"], path, args, now)
+            self._spawn(self._call(controller, message["id"], path, args))
         else:
             raise ValueError(f"unknown op {op!r}")
 
@@ -168,6 +168,12 @@ class WorkerBridge:
         """Boot on the loop's next turn, as the page's messages sent with ``boot`` (its
         ``on("init")`` listeners) are taken first."""
         host.boot(time.monotonic())
+        self._wake()
+
+    async def _call(
+        self, host: HostController, call_id: int, path: str, args: tuple[Any, ...]
+    ) -> None:
+        host.call(call_id, path, args, time.monotonic())
         self._wake()
 
     def _spawn(self, coro: Any) -> None:
