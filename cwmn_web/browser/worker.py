@@ -90,6 +90,8 @@ class WorkerBridge:
             result = await _fetch_json(url)
         except CwmnError as exc:
             result = exc
+        except Exception as exc:  # e.g. a body that is not JSON: the core must hear back
+            result = NetworkError(f"{url} did not answer JSON: {exc}")
         if self.controller is not None:
             self.controller.fetched(fetch_id, result, time.monotonic())
             self._wake()
