@@ -16,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from ..errors import CwmnError
+from ..errors import CwmnError, ErrorCode
 from .db import HostInviteRecord, SessionRecord, Store
 from .join_page import SECURITY_HEADERS, message_page
 from .links import check_host_invite, usable_token
@@ -33,14 +33,14 @@ __all__ = [
 
 FRAGMENT = "cwmn-host-invite"
 #: status, title, sentence — for each way an invitation can be refused.
-HOST_INVITE_REFUSALS: dict[str, tuple[int, str, str]] = {
-    "link_invalid": (
+HOST_INVITE_REFUSALS: dict[ErrorCode, tuple[int, str, str]] = {
+    ErrorCode.LINK_INVALID: (
         404,
         "Invitation expired",
         "This invitation has expired or is not valid. Ask the person who invited you to "
         "send a new one.",
     ),
-    "link_used": (
+    ErrorCode.LINK_USED: (
         410,
         "Invitation already used",
         "This invitation was already used to start sharing a screen; it works only once. "
@@ -55,7 +55,7 @@ def invite_target(url: str, token: str) -> str:
     return f"{base}#{fragment + '&' if fragment else ''}{FRAGMENT}={token}"
 
 
-def refusal(code: str) -> CwmnError:
+def refusal(code: ErrorCode) -> CwmnError:
     """The socket's error for a refused invitation (the page's sentence)."""
     return CwmnError(HOST_INVITE_REFUSALS[code][2], code)
 
@@ -73,7 +73,7 @@ async def find_invitation(
     session = await run_in_threadpool(store.get_session, invite.session_id) if invite else None
     code = check_host_invite(invite, session, time.time())
     if code is not None or invite is None or session is None:
-        raise refusal(code or "link_invalid")
+        raise refusal(code or ErrorCode.LINK_INVALID)
     return invite, session
 
 
@@ -83,7 +83,7 @@ async def accept_invitation(
     """Use the invitation once: its session, starting now (with a new resume token); else
     raise ``link_invalid`` or ``link_used``."""
     if not usable_token(token):
-        raise refusal("link_invalid")
+        raise refusal(ErrorCode.LINK_INVALID)
     try:
         return await run_in_threadpool(store.accept_host_invite, token, site_id, origin, page_url)
     except CwmnError as exc:

@@ -97,8 +97,7 @@ class JoinPage:
         )
         session = await run_in_threadpool(self.store.get_session, link.session_id) if link else None
         device = device_hash(cookie)
-        refused = check_link(link, session, device, time.time(), self.settings.max_session_seconds)
-        code = None if refused is None else ErrorCode(refused)
+        code = check_link(link, session, device, time.time(), self.settings.max_session_seconds)
         if link is not None and code in (
             None,
             ErrorCode.LINK_INVALID,

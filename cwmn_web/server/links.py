@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
+from ..errors import ErrorCode
 from .db import HostInviteRecord, LinkRecord, SessionRecord, token_hash
 
 __all__ = [
@@ -49,15 +50,15 @@ def session_expired(session: SessionRecord, max_seconds: float, now: float) -> b
 
 def check_host_invite(
     invite: HostInviteRecord | None, session: SessionRecord | None, now: float
-) -> str | None:
-    """Why an invitation to host cannot be used, or None: ``link_used`` (accepted
-    already), ``link_invalid`` (unknown, expired, or its session is over)."""
+) -> ErrorCode | None:
+    """Why an invitation to host cannot be used, or None: ``LINK_USED`` (accepted
+    already), ``LINK_INVALID`` (unknown, expired, or its session is over)."""
     if invite is None or session is None:
-        return "link_invalid"
+        return ErrorCode.LINK_INVALID
     if invite.used_at is not None:
-        return "link_used"
+        return ErrorCode.LINK_USED
     if invite.expires_at <= now or session.ended_at is not None:
-        return "link_invalid"
+        return ErrorCode.LINK_INVALID
     return None
 
 
@@ -67,7 +68,7 @@ def check_link(
     device: str | None,
     now: float,
     max_session_seconds: float,
-) -> str | None:
+) -> ErrorCode | None:
     """The error code that refuses ``device`` (a device hash) on ``link``, or None.
 
     ``link_invalid``: unknown, revoked or expired; ``public_link_disabled``: a public link
@@ -77,17 +78,18 @@ def check_link(
     removed is the store's to say: see ``Store.guest_on_link``.)
     """
     if link is None or link.expires_at <= now:
-        return "link_invalid"
+        return ErrorCode.LINK_INVALID
     if link.revoked_at is not None:
-        return "public_link_disabled" if link.kind == "public" else "link_invalid"
+        public = link.kind == "public"
+        return ErrorCode.PUBLIC_LINK_DISABLED if public else ErrorCode.LINK_INVALID
     if (
         session is None
         or session.ended_at is not None
         or session_expired(session, max_session_seconds, now)
     ):
-        return "session_ended"
+        return ErrorCode.SESSION_ENDED
     if link.kind != "public" and link.device_hash is not None and link.device_hash != device:
-        return "link_used"
+        return ErrorCode.LINK_USED
     return None
 
 

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
 
 import pytest
 
-from cwmn_web.server.db import LinkRecord, SessionRecord
+from cwmn_web.errors import ErrorCode
+from cwmn_web.server.db import HostInviteRecord, LinkRecord, SessionRecord
 from cwmn_web.server.db.schema import LinkKind
 from cwmn_web.server.links import (
+    check_host_invite,
     check_link,
     device_hash,
     join_url,
@@ -18,6 +21,7 @@ from cwmn_web.server.links import (
 )
 from cwmn_web.server.sites import same_origin
 
+C = ErrorCode
 PRIVATE = LinkKind.PRIVATE
 NOW = 1_000_000.0
 MAX = 3600.0
@@ -32,26 +36,53 @@ BOUND = LinkRecord("h", "s1", PRIVATE, NOW - 60, NOW + 60, device_hash="dev-a", 
         (LINK, SESSION, "dev-a", None),
         (LINK, SESSION, None, None),  # unbound: the caller binds (or asks for a cookie)
         (BOUND, SESSION, "dev-a", None),
-        (BOUND, SESSION, "dev-b", "link_used"),
-        (BOUND, SESSION, None, "link_used"),
-        (None, SESSION, "dev-a", "link_invalid"),
+        (BOUND, SESSION, "dev-b", C.LINK_USED),
+        (BOUND, SESSION, None, C.LINK_USED),
+        (None, SESSION, "dev-a", C.LINK_INVALID),
         (LinkRecord("h", "s1", PRIVATE, 0, NOW + 60, revoked_at=NOW - 1), SESSION, None,
-         "link_invalid"),
-        (LinkRecord("h", "s1", PRIVATE, 0, NOW), SESSION, None, "link_invalid"),
-        (LINK, None, "dev-a", "session_ended"),
+         C.LINK_INVALID),
+        (LinkRecord("h", "s1", PRIVATE, 0, NOW), SESSION, None, C.LINK_INVALID),
+        (LinkRecord("h", "s1", LinkKind.PUBLIC, 0, NOW + 60, revoked_at=NOW - 1), SESSION,
+         "dev-a", C.PUBLIC_LINK_DISABLED),
+        (LINK, None, "dev-a", C.SESSION_ENDED),
         (LINK, SessionRecord("s1", 1, "A", "e", False, NOW - 60, NOW - 1), None,
-         "session_ended"),
+         C.SESSION_ENDED),
         (LINK, SessionRecord("s1", 1, "A", "e", False, NOW - MAX, None), None,
-         "session_ended"),  # past its maximum, not yet marked
+         C.SESSION_ENDED),  # past its maximum, not yet marked
         # An invalid link says so before saying anything about its session or device.
-        (LinkRecord("h", "s1", PRIVATE, 0, NOW), None, "dev-b", "link_invalid"),
-        (BOUND, None, "dev-b", "session_ended"),
+        (LinkRecord("h", "s1", PRIVATE, 0, NOW), None, "dev-b", C.LINK_INVALID),
+        (BOUND, None, "dev-b", C.SESSION_ENDED),
     ],
 )  # fmt: skip
 def test_check_link(
-    link: LinkRecord | None, session: SessionRecord | None, device: str | None, expected: str | None
+    link: LinkRecord | None,
+    session: SessionRecord | None,
+    device: str | None,
+    expected: ErrorCode | None,
 ) -> None:
-    assert check_link(link, session, device, NOW, MAX) == expected
+    assert check_link(link, session, device, NOW, MAX) is expected
+
+
+INVITE = HostInviteRecord(
+    "h", "i1", "s1", 1, "https://a.example/", "Ivy", "i@b.com", "", 0, NOW + 60
+)
+
+
+@pytest.mark.parametrize(
+    ("invite", "session", "expected"),
+    [
+        (INVITE, SESSION, None),
+        (None, SESSION, C.LINK_INVALID),
+        (INVITE, None, C.LINK_INVALID),
+        (replace(INVITE, used_at=NOW - 1), SESSION, C.LINK_USED),
+        (replace(INVITE, expires_at=NOW), SESSION, C.LINK_INVALID),
+        (INVITE, replace(SESSION, ended_at=NOW - 1), C.LINK_INVALID),
+    ],
+)
+def test_check_host_invite(
+    invite: HostInviteRecord | None, session: SessionRecord | None, expected: ErrorCode | None
+) -> None:
+    assert check_host_invite(invite, session, NOW) is expected
 
 
 def test_session_expired() -> None:

@@ -163,9 +163,7 @@ KNOWN_BARE_CODES = {
     "client/requests.py": 1,
     "client/sockets.py": 1,
     "server/guest_socket.py": 11,
-    "server/host_invites.py": 3,
     "server/host_socket.py": 3,
-    "server/links.py": 7,
     "viewer/session.py": 2,
 }
 

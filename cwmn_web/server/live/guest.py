@@ -162,8 +162,7 @@ class GuestCore:
 
         A removed guest is refused; a guest already seated through a public link the host
         has since turned off may come back (reload, reconnect)."""
-        found = check_link(link, session, device, now, max_session_seconds)
-        code = ErrorCode(found) if found is not None else None
+        code = check_link(link, session, device, now, max_session_seconds)
         if seated is not None and seated.removed_at is not None:
             code = C.GUEST_REMOVED
         elif seated is not None and code == C.PUBLIC_LINK_DISABLED:
