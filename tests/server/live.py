@@ -34,6 +34,8 @@ from cwmn_web.protocol.messages import (
 if TYPE_CHECKING:
     from starlette.testclient import TestClient, WebSocketTestSession
 
+    from cwmn_web.server.relay import Relay
+
 HOST_ORIGIN = "http://localhost:1234"
 SERVER = "http://testserver"
 _refs = count(1000)
@@ -155,3 +157,22 @@ def eventually(check: Callable[[], bool], timeout: float = 3.0) -> None:
     while not check():
         assert time.monotonic() < deadline, "timed out waiting"
         time.sleep(0.01)
+
+
+class WallClock:
+    """The wall clock the server reads (``time.time``: the store's stamps, the relay's
+    clock), moved on by a test instead of waited for. Make it before the app (a fixture)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.offset = 0.0
+        real = time.time
+        monkeypatch.setattr(time, "time", lambda: real() + self.offset)
+
+    def advance(self, client: TestClient, seconds: float) -> None:
+        """Move on ``seconds``; the relay's deadlines that fell due have run on return (what
+        they send is on its way before any later answer on the same socket)."""
+        self.offset += seconds
+        relay: Relay = client.app.state.relay  # type: ignore[attr-defined]
+        assert relay.clock is time.time, "the app was made before the clock"
+        assert client.portal is not None, "the client is not running (use it in a with)"
+        client.portal.call(lambda: relay.carry_out(relay.core.tick(relay.clock())))

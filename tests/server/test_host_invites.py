@@ -40,7 +40,7 @@ from cwmn_web.server.db.schema import host_invites, links
 from cwmn_web.server.host_invites import invite_target
 from cwmn_web.testing.providers import SmtpSink
 
-from .live import HOST_ORIGIN, SERVER, Guest, Host, guest, host
+from .live import HOST_ORIGIN, SERVER, Guest, Host, WallClock, guest, host
 
 if TYPE_CHECKING:
     from .conftest import LiveClient
@@ -57,6 +57,11 @@ INVITATION = {
     "url": PAGE,
 }
 LINK = re.compile(re.escape(SERVER) + r"/host-invite/([A-Za-z0-9_-]+)")
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> WallClock:
+    return WallClock(monkeypatch)
 
 
 @pytest.fixture
@@ -128,7 +133,7 @@ def accept(h: Host, token: str, page_id: str = "p1") -> SessionStarted:
 
 # -- the whole flow -----------------------------------------------------------------------------
 def test_invitation_email_redirect_acceptance_and_the_waiting_inviter(
-    live_client: LiveClient, sink: SmtpSink, store: Store
+    clock: WallClock, live_client: LiveClient, sink: SmtpSink, store: Store
 ) -> None:
     settings = smtp(sink, host_grace_seconds=0.2, link_ttl_seconds=3600.0)
     with live_client(**settings) as client, ExitStack() as stack:
@@ -168,7 +173,7 @@ def test_invitation_email_redirect_acceptance_and_the_waiting_inviter(
             True,
             "Hana <Q>",
         )
-        time.sleep(0.5)
+        clock.advance(client, 1.0)  # five times the host grace period
         assert not any(isinstance(m, SessionEnded) for m in waiter.drain())
 
         # The email's link: to the page, the token in the fragment; opening it uses nothing.
@@ -240,31 +245,36 @@ def test_the_invitee_accepts_before_the_inviter_joins(
 
 
 def test_the_maximum_duration_counts_from_the_acceptance(
-    live_client: LiveClient, store: Store
+    clock: WallClock, live_client: LiveClient, store: Store
 ) -> None:
-    with live_client(max_session_seconds=0.6) as client, host(client) as ivy:
+    with live_client(max_session_seconds=60) as client, host(client) as ivy:
         greet(ivy)
         reply = sent(ivy)
         token = outbox_token(store)
-        time.sleep(0.8)  # longer than a session may last: the invitation still waits
+        clock.advance(client, 80)  # longer than a session may last: the invitation still waits
         with guest(client, "dev-ivy") as waiter:
             assert waiter.joined(join_token(reply), "Ivy").waiting
             with host(client) as hana:
                 started = accept(hana, token)
                 assert started.session_id
+                clock.advance(client, 59)
+                assert not any(isinstance(m, SessionEnded) for m in hana.drain())
+                clock.advance(client, 1)
                 assert ended(hana).reason == "expired"
             assert ended(waiter).reason == "expired"
 
 
 # -- expiry and refusals ------------------------------------------------------------------------
-def test_an_expired_invitation(live_client: LiveClient, store: Store) -> None:
-    with live_client(link_ttl_seconds=0.5) as client, host(client) as ivy:
+def test_an_expired_invitation(clock: WallClock, live_client: LiveClient, store: Store) -> None:
+    with live_client(link_ttl_seconds=60) as client, host(client) as ivy:
         greet(ivy)
         reply = sent(ivy)
         token = outbox_token(store)
         with guest(client, "dev-ivy") as waiter:
             assert waiter.joined(join_token(reply), "Ivy").waiting
-            time.sleep(0.8)
+            clock.advance(client, 59)
+            assert not any(isinstance(m, SessionEnded) for m in waiter.drain())
+            clock.advance(client, 1)
             assert ended(waiter).reason == "expired"
         page = client.get(f"/host-invite/{token}", follow_redirects=False)
         assert page.status_code == 404 and "expired" in page.text

@@ -53,7 +53,7 @@ from cwmn_web.server.config import Settings
 from cwmn_web.server.db import Store
 from cwmn_web.server.db.replays import SEND_STALE_SECONDS, ReplayStore
 from cwmn_web.server.db.schema import replays
-from cwmn_web.server.host_socket import WATCH_INTERVAL
+from cwmn_web.server.host_socket import HostSocket
 from cwmn_web.server.live.host import HostCore
 from cwmn_web.server.relay import Relay
 from cwmn_web.server.replays import recording, sessions
@@ -66,8 +66,9 @@ from cwmn_web.testing.media import encode_opus, probe
 from cwmn_web.testing.plugin import HERMETIC_ENV
 from cwmn_web.testing.providers import SmtpSink
 from cwmn_web.testing.servers import CwmnServer
+from tests.helpers.aio import until
 
-from .live import HOST_ORIGIN, SERVER, Host, eventually, guest, host
+from .live import HOST_ORIGIN, SERVER, Host, WallClock, eventually, guest, host
 
 if TYPE_CHECKING:
     from .conftest import LiveClient
@@ -252,17 +253,18 @@ def test_frames_and_audio_are_written_in_order_before_their_acks(
 
 
 def test_a_page_idle_at_the_end_still_counts(
-    live_client: LiveClient, tmp_path: Path, store: Store
+    monkeypatch: pytest.MonkeyPatch, live_client: LiveClient, tmp_path: Path, store: Store
 ) -> None:
     """The recording lasts until the host ends it (on the host's clock), not until its last
     frame: a page that stayed still for its last second is still a second of video."""
+    clock = WallClock(monkeypatch)
     with live_client() as client, host(client) as h:
         started = start_replay(h)
         skew = 3_600_000  # the host's clock is an hour off the server's
         start = time.time() * 1000 + skew
         send(h, 1, "snapshot", start, nodes=[])
         acked(h, 1)
-        time.sleep(1.0)
+        clock.advance(client, 1.0)
         end(h)
     row = store.replays.get(started.session_id)
     assert row is not None and row.started_at == start
@@ -517,19 +519,28 @@ def test_racing_resumes_open_the_recording_once(store: Store, tmp_path: Path) ->
     async def main() -> None:
         relay = Relay(worker_settings(tmp_path), store)
         order: list[str] = []
+        opened = asyncio.Event()  # the files are open (in a thread, while the lock is held)
 
         async def resume(name: str) -> None:
+            order.append(f"{name} waits")
             async with relay.opening("s1"):
                 order.append(f"{name} in")
-                await asyncio.sleep(0.05)  # opening the files, in a thread
+                if name == "a":
+                    await opened.wait()
                 order.append(f"{name} out")
 
-        await asyncio.gather(resume("a"), resume("b"))
-        assert order == ["a in", "a out", "b in", "b out"]
+        first = asyncio.create_task(resume("a"))
+        await until(lambda: "a in" in order)
+        second = asyncio.create_task(resume("b"))
+        await until(lambda: "b waits" in order)
+        assert order == ["a waits", "a in", "b waits"]  # b did not get in while a opens
+        opened.set()
+        await asyncio.gather(first, second)
+        assert order == ["a waits", "a in", "b waits", "a out", "b in", "b out"]
         async with relay.opening("s2"):  # other sessions do not wait
             pass
 
-    asyncio.run(main())
+    asyncio.run(asyncio.wait_for(main(), 10))
 
 
 def test_two_resumes_racing_close_the_spare_recording(store: Store, tmp_path: Path) -> None:
@@ -623,6 +634,7 @@ def test_watch_replay_answers_then_pushes_changes(
         acked(h, 2)
         end(h)
         first = update_of(h, token)
+        assert watchers(client) == 1
         assert (first.replay_id, first.status, first.stage, first.percent) == (
             rid, "queued", "queued", 0
         )  # fmt: skip
@@ -641,13 +653,27 @@ def test_watch_replay_answers_then_pushes_changes(
         assert row is not None
         assert done.video_url == f"{SERVER}/replay/{row.video_token}.mp4"
         assert client.get(done.video_url.removeprefix(SERVER)).content == b"mp4"
-        assert_watcher_stopped(h, store, rid)
+        assert_watcher_stopped(client, h, store, rid)
 
 
-def assert_watcher_stopped(h: Host, store: Store, rid: str) -> None:
-    """Nothing more can change: a change of the row now is no longer pushed."""
+def watchers(client: TestClient) -> int:
+    """How many replay watchers (``HostSocket._follow`` tasks) the server runs now."""
+
+    async def count() -> int:
+        tasks = asyncio.all_tasks()
+        return sum(getattr(t.get_coro(), "cr_code", None) is FOLLOW for t in tasks)
+
+    assert client.portal is not None
+    return client.portal.call(count)
+
+
+FOLLOW = HostSocket._follow.__code__
+
+
+def assert_watcher_stopped(client: TestClient, h: Host, store: Store, rid: str) -> None:
+    """Nothing more can change: the watcher has stopped, a change of the row is not pushed."""
+    eventually(lambda: watchers(client) == 0)
     set_row(store, rid, percent=12.0, stage="encoding")
-    time.sleep(3 * WATCH_INTERVAL)
     assert not [m for m in h.drain() if isinstance(m, ReplayUpdate)]
 
 
@@ -709,7 +735,7 @@ def test_a_failed_render_fails_its_queued_send_and_the_watcher_stops(
             while (last := next_update(h)).status != "failed":
                 pass
             assert (last.send_status, last.error) == ("failed", "no snapshot in the recording")
-            assert_watcher_stopped(h, store, rid)
+            assert_watcher_stopped(client, h, store, rid)
     for replay_id in (rid, spent):
         row = store.replays.get(replay_id)
         assert row is not None and (row.status, row.send_status) == ("failed", "failed")
@@ -732,7 +758,7 @@ def test_a_watcher_sees_sending_then_the_end(
             set_row(store, rid, send_status="sent")
             pushed = next_update(h)
             assert (pushed.status, pushed.send_status) == ("complete", "sent")
-            assert_watcher_stopped(h, store, rid)
+            assert_watcher_stopped(client, h, store, rid)
 
 
 def test_a_send_whose_sender_died_fails(
@@ -752,7 +778,7 @@ def test_a_send_whose_sender_died_fails(
             assert update_of(h, token).send_status == "sending"
             pushed = next_update(h)
             assert (pushed.status, pushed.send_status) == ("complete", "failed")
-            assert_watcher_stopped(h, store, rid)
+            assert_watcher_stopped(client, h, store, rid)
     ((invite),) = store.list_invites()
     assert (invite.status, invite.error) == ("failed", "the sender stopped before sending it")
 
@@ -1066,7 +1092,7 @@ def test_a_send_asked_as_the_render_completes_goes_once(
             asyncio.run(worker.service.deliver_queued(rid))  # the worker, after completing
             eventually(lambda: getattr(store.replays.get(rid), "send_status", "") == "sent")
             eventually(lambda: len(sink.messages) >= 2)
-            time.sleep(3 * WATCH_INTERVAL)
+            eventually(lambda: watchers(client) == 0)  # no send can still be on its way
     assert sorted(m.rcpt_tos[0] for m in sink.messages) == ["a@example.com", "b@example.com"]
 
 
@@ -1129,14 +1155,10 @@ def test_render_errors_fail_the_job_and_abandon_stops_it(
             with host(client) as h:
                 assert isinstance(h.ask(Hello(ref=1)), Welcome)
                 assert isinstance(h.ask(AbandonReplay(ref=ref(), resume_token=token)), Ok)
-            deadline = time.monotonic() + 5
-            while time.monotonic() < deadline:
-                if kw["should_stop"]():
-                    (recording / "video.mp4").parent.mkdir(parents=True, exist_ok=True)
-                    (recording / "video.mp4").write_bytes(b"late")
-                    raise RenderCancelled()
-                time.sleep(0.05)
-            raise AssertionError("should_stop never said stop")
+            eventually(kw["should_stop"], timeout=5)
+            (recording / "video.mp4").parent.mkdir(parents=True, exist_ok=True)
+            (recording / "video.mp4").write_bytes(b"late")
+            raise RenderCancelled()
 
         RenderWorker(worker_settings(tmp_path), store, renderer=abandoned_midway).run(once=True)
         row = store.replays.get(rid)
