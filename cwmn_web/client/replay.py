@@ -326,7 +326,11 @@ class ReplayWatch:
             else:
                 self._retry()
 
-        self._socket = self.owner.open_socket(ready, self._on_push, self._on_lost)
+        def lost(exc: CwmnError) -> None:
+            if socket is self._socket:  # not one already given up (its request failed first)
+                self._on_lost(exc)
+
+        socket = self._socket = self.owner.open_socket(ready, self._on_push, lost)
 
     def _flush_waiting(self, socket: ServerSocket) -> None:
         waiting, self._waiting = self._waiting, {}

@@ -19,6 +19,7 @@ from cwmn_web.errors import ProtocolError
 from cwmn_web.protocol.messages import (
     AbandonReplay,
     EndSession,
+    Message,
     MirrorFrame,
     ReplayUpdate,
     SendVideo,
@@ -26,7 +27,7 @@ from cwmn_web.protocol.messages import (
     WatchReplay,
 )
 
-from .host_page import HOST, Page, booted, call_error, make
+from .host_page import HOST, Answers, Page, booted, call_error, make
 
 REPLAY = {**HOST, "isReplay": True}
 CHUNK = {"segment": "seg1", "t0": 1_000_000.0, "mime": "audio/webm;codecs=opus"}
@@ -329,3 +330,30 @@ def test_the_end_waits_for_the_server_to_hold_every_frame_then_warns() -> None:
     ports.advance(0.01)
     assert any("could not reach the server" in w for w in ports.warnings)
     assert any(isinstance(m, EndSession) for m in ports.server.received)
+
+
+class HoldingWatch(Answers):
+    """Answers everything but ``WatchReplay``: the watch's socket is lost before its answer."""
+
+    def handle(self, message: Message) -> list[Message]:
+        if isinstance(message, WatchReplay):
+            self.received.append(message)
+            return []
+        return super().handle(message)
+
+
+def test_a_watch_lost_before_its_answer_comes_back_on_one_socket() -> None:
+    ports = Page()
+    ports.server = HoldingWatch()
+    controller, ports = make(ports)
+    controller.config = replace(
+        controller.config, resume={"token": "tok", "sessionId": "s1", "replay": True}
+    )
+    ports.boot()
+    assert controller.state is State.WAITING_FOR_REPLAY
+    for _ in range(3):
+        ports.drop()
+        ports.advance(10.0)  # past any backoff
+        live = [side.name for side in ports.server.sockets if not side.closed]
+        assert len(live) == 1, live  # the lost one replaced, never two watching
+    assert sum(isinstance(m, WatchReplay) for m in ports.server.received) == 4
