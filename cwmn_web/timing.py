@@ -129,7 +129,8 @@ class Timers(Generic[K]):
 
     def due(self, now: float) -> list[K]:
         """Disarm and return each key whose deadline has come, earliest first."""
-        keys = [key for key, at in sorted(self._at.items(), key=lambda item: item[1]) if at <= now]
+        due = [(at, n, key) for n, (key, at) in enumerate(self._at.items()) if at <= now]
+        keys = [key for _, _, key in sorted(due)]
         for key in keys:
             del self._at[key]
         return keys

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import Any
@@ -252,7 +251,7 @@ class HostSocket:
         room = self.core.live.room
         ends = room.started_at + self.settings.max_session_seconds
         record = await run_in_threadpool(
-            self.store.create_link, room.session_id, max(ends - time.time(), 0.0), "public"
+            self.store.create_link, room.session_id, max(ends - self.relay.clock(), 0.0), "public"
         )
         if not room.public_enabled:
             await run_in_threadpool(self.store.set_public_links, room.session_id, False)

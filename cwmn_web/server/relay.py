@@ -43,6 +43,8 @@ class Relay:
         self._tasks: set[asyncio.Task[None]] = set()
         self._timers: asyncio.Task[None] | None = None
         self._wake: asyncio.Event | None = None
+        self._waiting_until: float | None = None  # the deadline the timer task waits for
+        self._stopped = False
         #: One resume at a time per replay session opens (and attaches) its recording.
         self._opening: weakref.WeakValueDictionary[str, asyncio.Lock] = (
             weakref.WeakValueDictionary()
@@ -70,6 +72,7 @@ class Relay:
 
     async def shutdown(self) -> None:
         """Stop every timer and writer (sessions stay open in the store: hosts resume)."""
+        self._stopped = True  # a socket closing from here on starts no timer task again
         tasks = [*self._tasks, *([self._timers] if self._timers else [])]
         for task in tasks:
             task.cancel()
@@ -129,19 +132,24 @@ class Relay:
 
     # -- deadlines --------------------------------------------------------------------------
     def _rearm(self) -> None:
-        """Wake the timer task: the core's next deadline may have moved."""
+        """Wake the timer task if the core's next deadline is sooner than the one it waits
+        for (a frame that moves no deadline costs no wake-up)."""
+        if self._stopped:
+            return
         with contextlib.suppress(RuntimeError):  # no running loop: nothing to drive yet
             if self._timers is None or self._timers.done():
                 self._wake = asyncio.Event()
                 self._timers = asyncio.get_running_loop().create_task(self._run_timers())
             assert self._wake is not None
-            self._wake.set()
+            due = self.core.next_due()
+            if due is not None and (self._waiting_until is None or due < self._waiting_until):
+                self._wake.set()
 
     async def _run_timers(self) -> None:
         assert self._wake is not None
         wake = self._wake
         while True:
-            due = self.core.next_due()
+            due = self._waiting_until = self.core.next_due()
             timeout = None if due is None else max(due - self.clock(), 0.0)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(wake.wait(), timeout)
