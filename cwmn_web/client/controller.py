@@ -234,6 +234,7 @@ class HostController:
             then()
 
     def fetch(self, url: str, then: Callable[[dict[str, Any] | CwmnError], None]) -> None:
+        """Have the page fetch ``url`` (JSON); ``then`` gets the answer, or the error."""
         self._ids += 1
         self._fetches[self._ids] = then
         self.ports.fetch(self._ids, url)
