@@ -1,10 +1,9 @@
 """The host core's surroundings in memory, on a fake clock: the page (its ports) and a server
 stand-in that answers like ``cwmn_web.server`` would, message by message.
 
-:class:`Page` records every page operation the core asks for (deliveries with the view the
-page would see, published views, captures, overlays, storage, warnings, call results),
-answers its echoes and fetches, and carries each socket's messages to :class:`Answers` and
-back. Nothing runs by itself: each input is followed by :meth:`Page.pump`, which delivers
+:class:`Page` is the shared recording page (:mod:`tests.helpers.host_ports`) whose network
+is :class:`Answers`: each socket's messages go to it and its answers come back at once.
+Nothing runs by itself: each input is followed by :meth:`Page.pump`, which delivers
 everything queued until the core is quiet; time moves only with :meth:`Page.advance`.
 """
 
@@ -16,7 +15,6 @@ from typing import Any
 
 import pytest
 
-from cwmn_web.client.bus import Delivery
 from cwmn_web.client.compat import REQUIRED_FEATURES
 from cwmn_web.client.controller import ClientConfig, HostController
 from cwmn_web.client.states import State
@@ -61,17 +59,12 @@ from cwmn_web.protocol.messages import (
     WatchReplay,
     Welcome,
 )
+from tests.helpers.host_ports import DOMAIN_INFO as DOMAIN_INFO
+from tests.helpers.host_ports import RecordingPage, exchange
 
 SERVER = "http://cwmn.test"
 PAGE = "https://shop.example.com/cart?x=1"
 FEATURES = {name: True for name in REQUIRED_FEATURES}
-DOMAIN_INFO = {
-    "domain": "shop.example.com",
-    "authorized": True,
-    "site": {"id": 1, "name": "default"},
-    "features": {"realtime": True},
-    "settings": {"maxGuests": 10},
-}
 HOST = {"hostName": "Host Name", "hostEmail": "noreply@clickwithmenow.com", "isReplay": False}
 HOST_TOKEN = "host-tok"
 WAITING_GUEST = {"guestId": "g-ivy", "name": "Ivy", "muted": False, "pointer": None}
@@ -237,8 +230,9 @@ class Answers:
         return ErrorReply(ref=ref, code="protocol", message=f"unexpected {message.type}")
 
 
-class Page:
-    """The host page and its network around one :class:`HostController`, on a fake clock."""
+class Page(RecordingPage):
+    """The host page and its network around one :class:`HostController`, on a fake clock:
+    the recording page (:class:`RecordingPage`) with :class:`Answers` as its server."""
 
     def __init__(
         self,
@@ -246,86 +240,45 @@ class Page:
         fetch_error: CwmnError | None = None,
         connect_error: CwmnError | None = None,
     ) -> None:
-        self.domain_info = dict(DOMAIN_INFO if domain_info is None else domain_info)
-        self.fetch_error = fetch_error
-        self.hold_fetches = False
-        """True: domain-info fetches wait until :meth:`release_fetches`."""
+        super().__init__(lambda: 1000.0, domain_info, fetch_error)
         self.server = Answers()
         self.server.refuse = connect_error
         self.host: HostController | None = None
         self.time = 100.0
         """The fake monotonic clock the core is driven with (seconds)."""
-        self.deliveries: list[tuple[str, tuple[Any, ...], str]] = []
-        self.handles: list[tuple[str, tuple[Hashable, ...]]] = []
-        self.views: list[dict[str, Any]] = []
-        self.published: list[dict[str, Any]] = []
-        self.fetched: list[str] = []
         self.connected: list[str] = []
         self.opened_at: list[float] = []
-        self.captures: list[tuple[bool, dict[str, Any] | None]] = []
-        self.overlays: list[dict[str, Any]] = []
-        self.stored: dict[str, dict[str, Any] | None] = {}
-        self.warnings: list[str] = []
-        self.results: dict[Hashable, tuple[Any, CwmnError | None]] = {}
-        self.settles = 0
-        #: What the page's callbacks do for an event; like the real page, it happens later
-        #: (their subscriptions reach the worker after it), by the next echo.
-        self.on_event: dict[str, Callable[[], None]] = {}
-        self._page_work: list[Callable[[], None]] = []
-        self._echoes: list[int] = []
-        self._fetches: list[int] = []
-        self._held: list[int] = []
         self._live: dict[str, ServerSide] = {}
         self._hanging: list[str] = []
         self._calls = 0
 
-    # -- Ports --------------------------------------------------------------------------
-    def deliver(self, delivery: Delivery, view: dict[str, Any]) -> None:
-        self.deliveries.append((delivery.event, delivery.args, view["state"]))
-        self.handles.append((delivery.event, delivery.handles))
-        self.views.append(view)
-        if delivery.event in self.on_event:
-            self._page_work.append(self.on_event[delivery.event])
+    # -- the network (:class:`Network`): sockets to :class:`Answers` ----------------------
+    def open_socket(self, core: HostController, name: str, now: float) -> None:
+        self.connected.append(core.config.ws_url)
+        self.opened_at.append(now)
+        if self.server.refuse is not None:
+            core.lost(name, self.server.refuse, now)
+        elif self.server.hang:
+            self._hanging.append(name)
+        else:
+            side = ServerSide(name)
+            self.server.sockets.append(side)
+            self._live[name] = side
+            core.connected(name, now)
 
-    def publish(self, view: dict[str, Any]) -> None:
-        self.published.append(view)
+    def close_socket(self, name: str) -> None:
+        gone = self._live.pop(name, None)
+        if gone is not None:
+            gone.closed = True
 
-    def result(self, call_id: Hashable, value: Any = None, error: CwmnError | None = None) -> None:
-        assert call_id not in self.results, "a call settles once"
-        self.results[call_id] = (value, error)
+    def send_socket(self, core: HostController, name: str, message: Message, now: float) -> None:
+        if name in self._live:
+            for answer in self.server.handle(message):
+                if name in self._live:
+                    core.receive(name, answer, now)
 
-    def capture(self, start: bool, config: dict[str, Any] | None) -> None:
-        self.captures.append((start, config))
-
-    def overlay(self, message: dict[str, Any]) -> None:
-        self.overlays.append(message)
-
-    def echo(self, echo_id: int) -> None:
-        self._echoes.append(echo_id)
-
-    def warn(self, message: str) -> None:
-        self.warnings.append(message)
-
-    def store(self, key: str, value: dict[str, Any] | None) -> None:
-        self.stored[key] = value
-
-    def fetch(self, fetch_id: int, url: str) -> None:
-        self.fetched.append(url)
-        (self._held if self.hold_fetches else self._fetches).append(fetch_id)
-
-    def now(self) -> float:
-        """The page's wall clock (seconds since the epoch): frames carry it."""
-        return 1000.0
-
-    @property
-    def echoes(self) -> list[int]:
-        """Echoes asked for and not answered yet."""
-        return list(self._echoes)
-
-    @property
-    def fetches(self) -> list[int]:
-        """Fetches asked for and not answered yet."""
-        return list(self._fetches)
+    def carry_back(self, core: HostController, now: float) -> bool:
+        return False  # Answers answer at once, in send_socket
 
     # -- driving the core ---------------------------------------------------------------
     @property
@@ -335,55 +288,12 @@ class Page:
 
     def pump(self) -> None:
         """Carry everything queued between the core, the page and the server until quiet."""
-        host = self.core
-        busy = True
-        while busy:
-            busy = False
-            for name in host.opens():
-                busy = True
-                self.connected.append(host.config.ws_url)
-                self.opened_at.append(self.time)
-                if self.server.refuse is not None:
-                    host.lost(name, self.server.refuse, self.time)
-                elif self.server.hang:
-                    self._hanging.append(name)
-                else:
-                    side = ServerSide(name)
-                    self.server.sockets.append(side)
-                    self._live[name] = side
-                    host.connected(name, self.time)
-            for name in host.closes():
-                busy = True
-                gone = self._live.pop(name, None)
-                if gone is not None:
-                    gone.closed = True
-            for name, message in host.to_send():
-                busy = True
-                if name in self._live:
-                    for answer in self.server.handle(message):
-                        if name in self._live:
-                            host.receive(name, answer, self.time)
-            if self._echoes:
-                busy = True
-                echoes, self._echoes = self._echoes, []
-                for echo_id in echoes:
-                    self.settles += 1
-                    work, self._page_work = self._page_work, []
-                    for action in work:
-                        action()
-                    host.echoed(echo_id, self.time)
-            if self._fetches:
-                busy = True
-                fetches, self._fetches = self._fetches, []
-                for fetch_id in fetches:
-                    info = self.fetch_error or dict(self.domain_info)
-                    host.fetched(fetch_id, info, self.time)
+        while exchange(self.core, self, self, self.time):
+            pass
 
     def release_fetches(self) -> None:
         """Answer the fetches held so far (``hold_fetches``), and stop holding."""
-        self.hold_fetches = False
-        self._fetches += self._held
-        self._held = []
+        self.release_held()
         self.pump()
 
     def advance(self, seconds: float) -> None:
@@ -456,15 +366,6 @@ class Page:
     def hanging(self) -> list[str]:
         """Sockets the host asked for that never opened (``server.hang``)."""
         return list(self._hanging)
-
-    # -- what the page saw ----------------------------------------------------------------
-    def view_at(self, event: str) -> dict[str, Any]:
-        return next(
-            v for (e, _, _), v in zip(self.deliveries, self.views, strict=True) if e == event
-        )
-
-    def events(self) -> list[str]:
-        return [event for event, _, _ in self.deliveries]
 
 
 def make(ports: Page | None = None, **features: bool) -> tuple[HostController, Page]:

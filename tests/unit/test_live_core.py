@@ -236,7 +236,7 @@ def test_the_host_core_the_server_core_and_a_viewer_core_together(store: Store) 
     assert host.core.state is State.IN_SESSION
     url = host.call("guest.getInviteLink")
     bob = joined(live, url.rsplit("/join/", 1)[1])
-    assert "guest connected" in host.page.events
+    assert "guest connected" in host.page.events()
     raw = {"nodes": [[1, 0, 1, "html", []]], "url": PAGE_URL, "base": PAGE_URL}
     host.capture("snapshot", raw)
     assert frames(bob) == [(1, "snapshot")]
