@@ -8,7 +8,6 @@ driver is waiting on (:meth:`FakeClock.fire`), so nothing depends on how fast th
 from __future__ import annotations
 
 import asyncio
-import threading
 from collections.abc import Awaitable, Callable, Hashable
 from typing import Any
 
@@ -29,7 +28,6 @@ from cwmn_web.protocol.messages import (
     Join,
     Joined,
     Message,
-    MirrorFrame,
     Muted,
     PointerClick,
     PointerMove,
@@ -41,25 +39,12 @@ from cwmn_web.protocol.messages import (
 )
 from cwmn_web.timing import POINTER_INTERVAL
 from cwmn_web.viewer.session import JOIN_TIMEOUT, NAVIGATION_GRACE, GuestSession
+from tests.helpers.aio import run_on_own_loop
+from tests.helpers.viewer_frames import SAFE_NODES, frame
 
 from .host_page import DOMAIN_INFO, FEATURES, HOST, PAGE, SERVER, Page
 
-SNAPSHOT = {
-    "nodes": [[1, 0, 1, "html", []], [2, 1, 1, "body", ["onload", "x()"]], [3, 2, 3, "hi"]],
-    "url": "https://shop.example.com/",
-    "title": "Shop",
-    "viewport": [1000, 700],
-    "scroll": [0, 0],
-    "adopted": [],
-}
-SAFE_NODES = [[1, 0, 1, "html", []], [2, 1, 1, "body", []], [3, 2, 3, "hi"]]
 _CLOSED = "\x00closed"
-
-
-def frame(seq: int, kind: str = "mutations", **data: Any) -> str:
-    if kind == "snapshot" and not data:
-        data = SNAPSHOT
-    return codec.encode(MirrorFrame(seq=seq, kind=kind, data=data))
 
 
 class FakeClock:
@@ -198,24 +183,6 @@ async def greet(socket: WireSocket, last_seq: int) -> None:
     await socket.push(Joined(ref=2, guest_id="g1", session_id="s1", host_name="Hal"))
 
 
-def run(body: Callable[[], Awaitable[None]]) -> None:
-    """Run ``body`` on a fresh event loop in its own thread: Playwright's sync API keeps a
-    loop running in the main thread once browser tests have started."""
-    errors: list[BaseException] = []
-
-    def target() -> None:
-        try:
-            asyncio.run(asyncio.wait_for(body(), 20))
-        except BaseException as exc:
-            errors.append(exc)
-
-    thread = threading.Thread(target=target)
-    thread.start()
-    thread.join()
-    if errors:
-        raise errors[0]
-
-
 def test_the_driver_reconnects_and_resumes_until_the_session_ends() -> None:
     async def first(socket: WireSocket) -> None:
         await greet(socket, last_seq=0)
@@ -256,7 +223,7 @@ def test_the_driver_reconnects_and_resumes_until_the_session_ends() -> None:
         assert wire.clock.fired == [0.5, 1.0]
         assert session.done and session.last_seq == 3
 
-    run(body)
+    run_on_own_loop(body)
 
 
 def test_the_driver_retries_a_server_that_is_down_then_stops_on_a_refusal() -> None:
@@ -288,7 +255,7 @@ def test_the_driver_retries_a_server_that_is_down_then_stops_on_a_refusal() -> N
             {"op": "status", "error": {"code": "link_used", "message": "Used on another device."}},
         ]
 
-    run(body)
+    run_on_own_loop(body)
 
 
 def test_a_connect_that_hangs_times_out_and_is_retried() -> None:
@@ -311,7 +278,7 @@ def test_a_connect_that_hangs_times_out_and_is_retried() -> None:
         await wire.run(0.5)
         assert [op["op"] for op in wire.ops] == ["status", "joined", "status"]
 
-    run(body)
+    run_on_own_loop(body)
 
 
 def test_a_socket_that_never_says_joined_is_dropped() -> None:
@@ -331,7 +298,7 @@ def test_a_socket_that_never_says_joined_is_dropped() -> None:
         assert wire.ops[2] == {"op": "status", "ended": "ended"}
         assert wire.clock.now == JOIN_TIMEOUT + 0.5
 
-    run(body)
+    run_on_own_loop(body)
 
 
 def test_the_driver_sends_the_pointer_at_any_time_and_stops_when_removed() -> None:
@@ -378,7 +345,7 @@ def test_the_driver_sends_the_pointer_at_any_time_and_stops_when_removed() -> No
         ]
         assert wire.clock.fired == [POINTER_INTERVAL] and session.done
 
-    run(body)
+    run_on_own_loop(body)
 
 
 def test_the_driver_closes_a_removed_guest_without_a_removed_message() -> None:
@@ -392,7 +359,7 @@ def test_the_driver_closes_a_removed_guest_without_a_removed_message() -> None:
         assert wire.ops[-1] == {"op": "status", "removed": True}
         assert wire.clock.fired == []
 
-    run(body)
+    run_on_own_loop(body)
 
 
 def test_the_driver_ends_a_page_change_on_the_cores_clock() -> None:
@@ -409,7 +376,7 @@ def test_the_driver_ends_a_page_change_on_the_cores_clock() -> None:
         wire = Wire(GuestSession("tok", "Ann"), server)
         await wire.run(NAVIGATION_GRACE)
 
-    run(body)
+    run_on_own_loop(body)
     statuses = [op for op in wire.ops if op["op"] == "status"]
     assert statuses[:2] == [
         {"op": "status", "hostConnected": False, "navigating": True},
@@ -487,4 +454,4 @@ def test_the_driver_runs_the_host_core_over_named_sockets() -> None:
         running.cancel()
         assert names == ["ws1"] and host.state is State.NO_SESSION
 
-    run(body)
+    run_on_own_loop(body)

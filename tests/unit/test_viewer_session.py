@@ -29,7 +29,6 @@ from cwmn_web.protocol.messages import (
     Join,
     Joined,
     Message,
-    MirrorFrame,
     Muted,
     Ok,
     Paused,
@@ -49,28 +48,7 @@ from cwmn_web.viewer.session import (
     GuestSession,
     guest_ws_url,
 )
-
-SNAPSHOT = {
-    "nodes": [
-        [1, 0, 1, "html", []],
-        [2, 1, 1, "body", ["onload", "alert(1)"]],
-        [3, 2, 1, "script", []],
-        [4, 3, 3, "alert(1)"],
-        [5, 2, 3, "hello"],
-    ],
-    "url": "https://shop.example.com/",
-    "title": "Shop",
-    "viewport": [1000, 700],
-    "scroll": [0, 0],
-    "adopted": [],
-}
-SAFE_NODES = [[1, 0, 1, "html", []], [2, 1, 1, "body", []], [5, 2, 3, "hello"]]
-
-
-def frame(seq: int, kind: str = "mutations", **data: Any) -> str:
-    if kind == "snapshot" and not data:
-        data = SNAPSHOT
-    return codec.encode(MirrorFrame(seq=seq, kind=kind, data=data))
+from tests.helpers.viewer_frames import SAFE_NODES, SNAPSHOT, frame
 
 
 def joined(**fields: Any) -> str:
