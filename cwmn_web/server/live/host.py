@@ -86,6 +86,21 @@ def _handles(kind: type[M]) -> Callable[[Callable[[HostCore, M, float], Outputs]
     return register
 
 
+def session_started(ref: int, record: SessionRecord, settings: dict[str, object]) -> SessionStarted:
+    """The answer that hands the host the session ``record`` (started, or an accepted
+    invitation's: its record is never a replay)."""
+    return SessionStarted(
+        ref=ref,
+        session_id=record.id,
+        resume_token=record.resume_token,
+        started_at=record.created_at,
+        is_replay=record.is_replay,
+        host_name=record.host_name,
+        host_email=record.host_email,
+        settings=settings,
+    )
+
+
 class HostCore:
     """The server's side of one host connection, over the process's :class:`LiveRooms`.
 
@@ -217,18 +232,7 @@ class HostCore:
         page_id = message.page_id[:MAX_PAGE_ID]
         self.live = self.rooms.start(record, self, page_id, now, recording)
         self.protocol.started(record.id)
-        return self._reply(
-            SessionStarted(
-                ref=message.ref,
-                session_id=record.id,
-                resume_token=record.resume_token,
-                started_at=record.created_at,
-                is_replay=record.is_replay,
-                host_name=record.host_name,
-                host_email=record.host_email,
-                settings=settings,
-            )
-        )
+        return self._reply(session_started(message.ref, record, settings))
 
     def resumed(
         self,
@@ -274,16 +278,7 @@ class HostCore:
         page_id = message.page_id[:MAX_PAGE_ID]
         self.live, back, out = self.rooms.accept(record, page_id, self, now)
         self.protocol.started(record.id)
-        reply = SessionStarted(
-            ref=message.ref,
-            session_id=record.id,
-            resume_token=record.resume_token,
-            started_at=record.created_at,
-            is_replay=False,
-            host_name=record.host_name,
-            host_email=record.host_email,
-            settings=settings,
-        )
+        reply = session_started(message.ref, record, settings)
         for push in (reply, *roster(back)):
             out.send(self.conn, push)
         return out
