@@ -23,13 +23,11 @@ from cwmn_web.protocol.messages import (
     AbandonReplay,
     AcceptHostInvite,
     Ack,
-    CreateLink,
     CreatePublicLink,
     EndSession,
     ErrorReply,
     GetHostInvite,
     GuestJoined,
-    GuestLeft,
     GuestUpdated,
     Hello,
     HostInviteInfo,
@@ -45,7 +43,6 @@ from cwmn_web.protocol.messages import (
     Ok,
     Ping,
     Pong,
-    RemoveGuest,
     ReplayUpdate,
     ResumeSession,
     SendVideo,
@@ -81,7 +78,13 @@ class ServerSide:
 
 
 class Answers:
-    """Answers hello, sessions, guests, invites and replays like cwmn_web.server."""
+    """Answers hello, sessions, guests, invites and replays like cwmn_web.server, scripted.
+
+    Kept for what the real server core (:mod:`tests.helpers.live_core`) cannot be made to
+    produce in memory: failures on demand (``start_error``, ``silent``, ``refuse``, ``hang``,
+    a server that drops or pushes a given message), the fixed ids and times assertions name,
+    and the requests its edge does with mail, SMS and the render worker (invites, invitations
+    to host, replays). Links and removals go through the real core (test_live_core.py)."""
 
     def __init__(self) -> None:
         self.received: list[Message] = []
@@ -121,8 +124,6 @@ class Answers:
         """What the server pushes before its answer (like cwmn_web.server's relay)."""
         if isinstance(message, MuteGuest):
             return [GuestUpdated(guest={"guestId": message.guest_id, "muted": message.muted})]
-        if isinstance(message, RemoveGuest):
-            return [GuestLeft(guest={"guestId": message.guest_id})]
         return []
 
     def _answer(self, message: Message) -> Message:
@@ -149,12 +150,10 @@ class Answers:
             return SessionEnded(ref=ref, session_id="s1", reason="ended")
         if isinstance(message, Ping):
             return Pong(ref=ref)
-        if isinstance(message, SetPrivacy | SetPublicLink | MuteAll | MuteGuest | RemoveGuest):
+        if isinstance(message, SetPrivacy | SetPublicLink | MuteAll | MuteGuest):
             return Ok(ref=ref)
         if isinstance(message, CreatePublicLink):
             return LinkCreated(ref=ref, url="http://cwmn.test/join/public1", expires_at=9.0)
-        if isinstance(message, CreateLink):
-            return LinkCreated(ref=ref, url="http://cwmn.test/join/tok123", expires_at=9.0)
         if isinstance(message, InviteGuest):
             if message.guest_email.endswith("@refused.test"):
                 return ErrorReply(ref=ref, code="invite_failed", message="550 no such user")

@@ -258,3 +258,28 @@ def test_a_rename_while_the_host_is_away_is_stored(store: Store) -> None:
     live.pump()
     with store.engine.connect() as db:
         assert [row.name for row in db.execute(guests.select()).all()] == ["Zoë"]
+
+
+def test_the_host_cores_invite_link_is_one_the_server_admits(store: Store) -> None:
+    live = LiveHarness(store)
+    host = real_host(live)
+    host.call("session.start", {"hostName": "Ann", "hostEmail": "ann@example.com"})
+    url = host.call("guest.getInviteLink")
+    assert url.startswith("http://cwmn.test/join/")
+    joined(live, url.rsplit("/join/", 1)[1])
+    assert [g["name"] for g in host.core.view()["guests"]] == ["Bob"]
+
+
+def test_the_host_core_removes_a_guest_through_the_server(store: Store) -> None:
+    live = LiveHarness(store)
+    host = real_host(live)
+    host.call("session.start", {"hostName": "Ann", "hostEmail": "ann@example.com"})
+    bob = joined(live, host.call("guest.getInviteLink").rsplit("/join/", 1)[1])
+    (guest,) = host.core.view()["guests"]
+    host.call("guest.removeGuest", {"guestId": guest["guestId"]})
+    assert host.core.view()["guests"] == []
+    assert host.page.published[-1]["guests"] == []
+    assert host.page.events()[-2:] == ["guest disconnected", "roomdata update"]
+    assert live.server.closed[bob.conn][0] == CLOSE_REMOVED
+    with store.engine.connect() as db:
+        assert [row.removed_at is not None for row in db.execute(guests.select()).all()] == [True]
