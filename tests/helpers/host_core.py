@@ -26,13 +26,14 @@ class RealHost:
     server core (it is the page's :class:`Network`). Drive it with :meth:`call` and
     :meth:`capture`; the harness pumps and ticks it."""
 
-    def __init__(self, live: LiveHarness) -> None:
+    def __init__(self, live: LiveHarness, resume: dict[str, Any] | None = None) -> None:
         self.live = live
         self.page = RecordingPage(lambda: live.clock.now)
         config = ClientConfig(
             server="http://cwmn.test",
             page_url=PAGE_URL,
             features={name: True for name in REQUIRED_FEATURES},
+            resume=resume,
         )
         self.core = HostController(self.page, config)
         self.conns: dict[str, ConnId] = {}
@@ -83,15 +84,34 @@ class RealHost:
             raise error
         return value
 
+    def drop(self) -> None:
+        """The network breaks: the host's sockets are lost, and the server sees them go."""
+        now = self.live.clock.now
+        for name, conn in list(self.conns.items()):
+            del self.conns[name]
+            self.live.server.gone(conn, 1006)
+            self.core.lost(name, NetworkError("the connection was closed"), now)
+        self.live.pump()
+
+    def unload(self) -> None:
+        """The page goes away (the host moves to another page): its sockets close with
+        1001 and it leaves the harness."""
+        self.live.sides.remove(self)
+        for conn in self.conns.values():
+            self.live.server.gone(conn, 1001)
+        self.conns.clear()
+        self.live.pump()
+
     def capture(self, kind: str, raw: dict[str, Any]) -> None:
         """A frame from the page's capture code."""
         self.core.on_capture(kind, raw, self.live.clock.now * 1000, self.live.clock.now)
         self.live.pump()
 
 
-def real_host(live: LiveHarness) -> RealHost:
-    """A booted host core, wired into ``live``."""
-    host = RealHost(live)
+def real_host(live: LiveHarness, resume: dict[str, Any] | None = None) -> RealHost:
+    """A booted host core, wired into ``live`` (on a page that resumes ``resume``'s
+    session, as a page the host moved to does)."""
+    host = RealHost(live, resume)
     live.sides.append(host)
     host.core.boot(live.clock.now)
     live.pump()

@@ -84,7 +84,8 @@ class Answers:
     produce in memory: failures on demand (``start_error``, ``silent``, ``refuse``, ``hang``,
     a server that drops or pushes a given message), the fixed ids and times assertions name,
     and the requests its edge does with mail, SMS and the render worker (invites, invitations
-    to host, replays). Links and removals go through the real core (test_live_core.py)."""
+    to host, replays). Links, removals, a resumed page and a session that ended while the
+    host was away go through the real core (test_live_core.py)."""
 
     def __init__(self) -> None:
         self.received: list[Message] = []

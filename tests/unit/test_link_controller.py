@@ -983,42 +983,6 @@ def test_reconnect_resends_what_the_server_lacks() -> None:
     assert controller.state is State.IN_SESSION
 
 
-def test_reconnect_to_an_ended_session_expires() -> None:
-    controller, ports = in_session()
-    assert controller.session is not None
-    controller.session.token = "stale"  # the server no longer knows it
-    ports.drop()
-    ports.advance(RECONNECT_FIRST)
-    assert controller.state is State.NO_SESSION
-    names = [d[0] for d in ports.deliveries]
-    assert names[-5:] == [
-        "connection issue",
-        "expired",
-        "end session",
-        "reinit",
-        "ready no session",
-    ]
-
-
-def test_boot_resumes_the_previous_pages_session() -> None:
-    ports = Page()
-    config = ClientConfig(
-        server=SERVER,
-        page_url=PAGE,
-        features=FEATURES,
-        resume={"token": "tok", "sessionId": "s1"},
-    )
-    controller = host_of(ports, config)
-    ports.boot()
-    assert controller.state is State.IN_SESSION
-    assert [(d[0], d[1]) for d in ports.deliveries] == [
-        ("init", ()),
-        ("session pending", ()),
-        ("in session", (True,)),
-    ]
-    assert ports.captures[-1][0] is True
-
-
 def test_boot_with_a_stale_resume_token_fails_the_session() -> None:
     ports = Page()
     config = ClientConfig(

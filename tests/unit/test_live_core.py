@@ -36,6 +36,7 @@ from cwmn_web.protocol.messages import (
 from cwmn_web.server.db import Store
 from cwmn_web.server.db.schema import guests
 from cwmn_web.server.rooms import MIN_POINTER_INTERVAL
+from cwmn_web.timing import RECONNECT_FIRST
 from tests.helpers.host_core import PAGE_URL, real_host
 from tests.helpers.live_core import HostWire, LiveHarness, Viewer
 
@@ -283,3 +284,37 @@ def test_the_host_core_removes_a_guest_through_the_server(store: Store) -> None:
     assert live.server.closed[bob.conn][0] == CLOSE_REMOVED
     with store.engine.connect() as db:
         assert [row.removed_at is not None for row in db.execute(guests.select()).all()] == [True]
+
+
+def test_a_host_away_past_the_servers_grace_finds_its_session_expired(store: Store) -> None:
+    live = LiveHarness(store, host_grace_seconds=0.1)
+    host = real_host(live)
+    host.call("session.start", {"hostName": "Ann", "hostEmail": "ann@example.com"})
+    host.drop()
+    assert host.page.events()[-1] == "connection issue"
+    live.advance(RECONNECT_FIRST)  # the server ended it 0.1 s after the host went
+    assert host.core.state is State.NO_SESSION
+    assert host.page.events()[-5:] == [
+        "connection issue",
+        "expired",
+        "end session",
+        "reinit",
+        "ready no session",
+    ]
+
+
+def test_the_next_page_resumes_the_session_where_the_server_has_it(store: Store) -> None:
+    live = LiveHarness(store)
+    first = real_host(live)
+    first.call("session.start", {"hostName": "Ann", "hostEmail": "ann@example.com"})
+    entry = first.page.stored["cwmn:session"]
+    assert entry is not None
+    first.unload()
+    host = real_host(live, resume={"token": entry["token"], "sessionId": entry["sessionId"]})
+    assert host.core.state is State.IN_SESSION
+    assert [(d[0], d[1]) for d in host.page.deliveries] == [
+        ("init", ()),
+        ("session pending", ()),
+        ("in session", (True,)),
+    ]
+    assert host.page.captures[-1][0] is True
