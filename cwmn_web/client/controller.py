@@ -23,6 +23,7 @@ from typing import Any
 
 from ..errors import CwmnError
 from ..protocol.constants import RESUME_KEY
+from ..protocol.guests import GuestObject
 from ..protocol.messages import Message
 from ..timing import Timers
 from .boot import Boot
@@ -98,7 +99,7 @@ class HostController:
         return self.machine.state
 
     @property
-    def guests(self) -> list[dict[str, Any]]:
+    def guests(self) -> list[GuestObject]:
         return self.session.guests if self.session else []
 
     def view(self, state: State | None = None) -> dict[str, Any]:

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ..errors import CwmnError, NotFound, ProtocolError
+from ..protocol.guests import GuestObject
 from ..protocol.messages import (
     CreateLink,
     CreatePublicLink,
@@ -101,7 +102,7 @@ class GuestCalls:
         guest_id = self._guest(params["guestId"])["guestId"]
         self._request(MuteGuest(guest_id=guest_id, muted=params["muted"]), reply, lambda _: None)
 
-    def _guest(self, guest_id: str) -> dict[str, Any]:
+    def _guest(self, guest_id: str) -> GuestObject:
         for guest in self.host.guests:
             if guest["guestId"] == guest_id:
                 return guest

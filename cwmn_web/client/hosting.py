@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from ..errors import CwmnError
+from ..protocol.guests import GuestObject
 from ..protocol.messages import (
     Ack,
     GuestClick,
@@ -87,7 +88,7 @@ class HostSession:
         self.socket = socket
         self.token = token
         self.info = info
-        self.guests: list[dict[str, Any]] = []
+        self.guests: list[GuestObject] = []
         self.unacked = UnackedFrames()
         self.encoder = MirrorEncoder(owner.config.page_url)
         self.connected = True
@@ -148,11 +149,11 @@ class HostSession:
         elif isinstance(message, SnapshotRequest):
             self.owner.start_capture()
         elif isinstance(message, GuestJoined):
-            self._guest_joined(dict(message.guest))
+            self._guest_joined(message.guest.copy())
         elif isinstance(message, GuestLeft):
-            self._guest_left(dict(message.guest))
+            self._guest_left(message.guest.copy())
         elif isinstance(message, GuestUpdated):
-            self._guest_updated(dict(message.guest))
+            self._guest_updated(message.guest.copy())
         elif isinstance(message, GuestPointer):
             self._guest_pointer(message)
         elif isinstance(message, GuestClick):
@@ -160,7 +161,7 @@ class HostSession:
         elif isinstance(message, SessionEnded):
             self.owner.finish(self, self.end_trigger(message.reason))
 
-    def _guest_joined(self, guest: dict[str, Any]) -> None:
+    def _guest_joined(self, guest: GuestObject) -> None:
         guest_id = str(guest.get("guestId", ""))
         self.guests = [g for g in self.guests if g.get("guestId") != guest_id] + [guest]
         self.owner.publish()
@@ -169,7 +170,7 @@ class HostSession:
         if guest.get("pointer") is not None:
             self.draw_cursors()
 
-    def _guest_left(self, guest: dict[str, Any]) -> None:
+    def _guest_left(self, guest: GuestObject) -> None:
         guest_id = str(guest.get("guestId", ""))
         known = next((g for g in self.guests if g.get("guestId") == guest_id), guest)
         self.guests = [g for g in self.guests if g.get("guestId") != guest_id]
@@ -179,10 +180,10 @@ class HostSession:
         if known.get("pointer") is not None:
             self.draw_cursors()
 
-    def _find(self, guest_id: str) -> dict[str, Any] | None:
+    def _find(self, guest_id: str) -> GuestObject | None:
         return next((g for g in self.guests if g.get("guestId") == guest_id), None)
 
-    def _guest_updated(self, guest: dict[str, Any]) -> None:
+    def _guest_updated(self, guest: GuestObject) -> None:
         known = self._find(str(guest.get("guestId", "")))
         if known is None:
             return
@@ -230,11 +231,11 @@ class HostSession:
                 "id": g["guestId"],
                 "name": g.get("name", ""),
                 "color": g.get("color", ""),
-                "x": g["pointer"]["x"],
-                "y": g["pointer"]["y"],
+                "x": pointer["x"],
+                "y": pointer["y"],
             }
             for g in self.guests
-            if g.get("pointer")
+            if (pointer := g.get("pointer"))
         ]
         self.owner.overlay({"op": "cursors", "cursors": cursors})
 

@@ -23,6 +23,7 @@ _SCALARS: dict[str, tuple[type, ...]] = {
     "str": (str,),
     "bool": (bool,),
     "dict[str, Any]": (dict,),
+    "GuestObject": (dict,),
     "list[str]": (list,),
 }
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from ..errors import ErrorCode
+from .guests import GuestObject
 from .names import MAX_NAME_CHARS
 
 __all__ = [
@@ -270,13 +271,13 @@ class GuestJoined(Message):
     """Server → host push: a guest connected (``guest`` is the API's guest object)."""
 
     type: ClassVar[str] = "guest_joined"
-    guest: dict[str, Any] = field(default_factory=dict)
+    guest: GuestObject = field(default_factory=GuestObject)
 
 
 @dataclass(frozen=True)
 class GuestLeft(Message):
     type: ClassVar[str] = "guest_left"
-    guest: dict[str, Any] = field(default_factory=dict)
+    guest: GuestObject = field(default_factory=GuestObject)
 
 
 @dataclass(frozen=True)
@@ -344,7 +345,7 @@ class GuestUpdated(Message):
     """Server → host push: a guest's object changed (its mute flag, its name)."""
 
     type: ClassVar[str] = "guest_updated"
-    guest: dict[str, Any] = field(default_factory=dict)
+    guest: GuestObject = field(default_factory=GuestObject)
 
 
 @dataclass(frozen=True)

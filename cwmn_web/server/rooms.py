@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import bisect
 from dataclasses import dataclass, field, replace
-from typing import Any
 
 from ..errors import RateLimited
 from ..protocol import codec
 from ..protocol.constants import DEFAULT_GUEST_COLOR
+from ..protocol.guests import GuestObject, GuestPointerPosition
 from ..protocol.messages import MirrorFrame
 from ..timing import RateGate, Throttle
 
@@ -148,10 +148,10 @@ class Guest:
     joined_at: float
     via: str = "private"
     muted: bool = False
-    pointer: dict[str, float] | None = None
+    pointer: GuestPointerPosition | None = None
     color: str = ""
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> GuestObject:
         return {
             "guestId": self.guest_id,
             "name": self.name,

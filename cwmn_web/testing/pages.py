@@ -9,6 +9,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from ..protocol.guests import GuestObject
+
 if TYPE_CHECKING:
     from playwright.sync_api import FrameLocator, Page
 
@@ -112,7 +114,7 @@ class CwmnHost:
         """A new private link for one guest."""
         return str(self.call("guest.getInviteLink"))
 
-    def guests(self) -> list[dict[str, Any]]:
+    def guests(self) -> list[GuestObject]:
         if self.state != "in session":
             return []
         return list(self.page.evaluate("CwmnAPI.guest.getGuestList()"))

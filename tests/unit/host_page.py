@@ -19,6 +19,7 @@ from cwmn_web.client.compat import REQUIRED_FEATURES
 from cwmn_web.client.controller import ClientConfig, HostController
 from cwmn_web.client.states import State
 from cwmn_web.errors import CwmnError, NetworkError
+from cwmn_web.protocol.guests import GuestObject
 from cwmn_web.protocol.messages import (
     AbandonReplay,
     AcceptHostInvite,
@@ -64,7 +65,7 @@ PAGE = "https://shop.example.com/cart?x=1"
 FEATURES = {name: True for name in REQUIRED_FEATURES}
 HOST = {"hostName": "Host Name", "hostEmail": "noreply@clickwithmenow.com", "isReplay": False}
 HOST_TOKEN = "host-tok"
-WAITING_GUEST = {"guestId": "g-ivy", "name": "Ivy", "muted": False, "pointer": None}
+WAITING_GUEST: GuestObject = {"guestId": "g-ivy", "name": "Ivy", "muted": False, "pointer": None}
 #: The masking rules a page keeps in the resume entry for the next page (defaults here).
 SITE_CAPTURE = {"mask": ["[data-cwmn-mask]", ".cwmn-mask"], "block": ["[data-cwmn-block]"]}
 
@@ -118,7 +119,7 @@ class Answers:
         out = [*self._pushes(message), self.answer(message)]
         if isinstance(message, AcceptHostInvite) and isinstance(out[-1], SessionStarted):
             # Like the relay: who waits in the room comes right after the answer.
-            out.append(GuestJoined(guest=dict(WAITING_GUEST)))
+            out.append(GuestJoined(guest=WAITING_GUEST.copy()))
         return out
 
     def _pushes(self, message: Message) -> list[Message]:

@@ -384,3 +384,14 @@ def test_a_name_past_its_limit_is_refused() -> None:
 def test_host_status_without_navigating_is_a_plain_drop() -> None:
     """An older server's push (no ``navigating``) reads as today's drop."""
     assert decode('{"type":"host_status","connected":false}') == HostStatus(connected=False)
+
+
+def test_the_guest_object_passes_through_as_the_server_sent_it() -> None:
+    """Keys left out stay out and unknown keys stay in: the page sees the server's object."""
+    frame = '{"type":"guest_updated","guest":{"guestId":"g1","muted":true,"badge":"vip"}}'
+    message = decode(frame)
+    assert isinstance(message, GuestUpdated)
+    assert message.guest == {"guestId": "g1", "muted": True, "badge": "vip"}
+    assert json.loads(encode(message))["guest"] == message.guest
+    with pytest.raises(ProtocolError, match="guest must be dict"):
+        decode('{"type":"guest_joined","guest":["g1"]}')

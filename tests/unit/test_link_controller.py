@@ -23,6 +23,7 @@ from cwmn_web.client.sockets import CONNECT_TIMEOUT
 from cwmn_web.client.states import State
 from cwmn_web.errors import CwmnError, NetworkError, ProtocolError
 from cwmn_web.protocol import codec
+from cwmn_web.protocol.guests import GuestObject
 from cwmn_web.protocol.messages import (
     AcceptHostInvite,
     CreatePublicLink,
@@ -674,7 +675,13 @@ def test_public_link_comes_from_the_server() -> None:
 
 def test_guest_pointers_and_clicks_reach_the_page() -> None:
     controller, ports = in_session()
-    guest = {"guestId": "g1", "name": "Ann", "muted": False, "pointer": None, "color": "#f00"}
+    guest: GuestObject = {
+        "guestId": "g1",
+        "name": "Ann",
+        "muted": False,
+        "pointer": None,
+        "color": "#f00",
+    }
     ports.push(GuestJoined(guest=guest))
     ports.push(GuestPointer(guest_id="g1", name="Ann", color="#f00", x=10, y=2000))
     assert bool(ports.overlays)
@@ -948,7 +955,13 @@ def test_privacy_stops_capture_and_drops_frames() -> None:
 
 def test_guest_pushes_fire_events_and_update_the_list() -> None:
     controller, ports = in_session()
-    guest = {"guestId": "g1", "name": "Ann", "muted": False, "pointer": None, "via": "private"}
+    guest: GuestObject = {
+        "guestId": "g1",
+        "name": "Ann",
+        "muted": False,
+        "pointer": None,
+        "via": "private",
+    }
     ports.push(GuestJoined(guest=guest))
     assert controller.view()["guests"] == [guest]
     ports.push(GuestLeft(guest={"guestId": "g1"}))
