@@ -13,7 +13,9 @@ from typing import Any
 from urllib.parse import urljoin
 
 from ..errors import ProtocolError
+from ..protocol import records
 from ..protocol.constants import NODE, URL_ATTRS
+from ..protocol.records import AttrChange, MutationsData, NodeRecord, SnapshotData, TextChange
 
 __all__ = ["MASK_CHAR", "MirrorEncoder", "mask"]
 
@@ -41,14 +43,14 @@ class MirrorEncoder:
     def frame(self, kind: str, raw: dict[str, Any]) -> dict[str, Any]:
         """The wire data of one raw frame of ``kind``."""
         if kind == "snapshot":
-            return self.snapshot(raw)
+            return records.wire(self.snapshot(raw))
         if kind == "mutations":
-            return self.mutations(raw)
+            return records.wire(self.mutations(raw))
         if kind in ("scroll", "viewport", "pointer", "focus"):
             return {k: v for k, v in raw.items() if isinstance(v, int | float)}
         raise ProtocolError(f"unknown capture frame kind {kind!r}")
 
-    def snapshot(self, raw: dict[str, Any]) -> dict[str, Any]:
+    def snapshot(self, raw: dict[str, Any]) -> SnapshotData:
         self.base = str(raw.get("base") or raw.get("url") or self.base)
         self.frame_bases = {}
         return {
@@ -60,17 +62,20 @@ class MirrorEncoder:
             "adopted": [self.css(str(c)) for c in raw.get("adopted", [])],
         }
 
-    def mutations(self, raw: dict[str, Any]) -> dict[str, Any]:
+    def mutations(self, raw: dict[str, Any]) -> MutationsData:
         return {
             "removes": [int(i) for i in raw.get("removes", [])],
             "adds": [self.record(r) for r in raw.get("adds", [])],
-            "order": [[int(p), [int(c) for c in kids]] for p, kids in raw.get("order", [])],
+            "order": [
+                records.order_entry(int(p), [int(c) for c in kids])
+                for p, kids in raw.get("order", [])
+            ],
             "attrs": [self.attr_change(a) for a in raw.get("attrs", [])],
             "texts": [self.text_change(t) for t in raw.get("texts", [])],
         }
 
     # -- records ------------------------------------------------------------------------
-    def record(self, raw: list[Any]) -> list[Any]:
+    def record(self, raw: list[Any]) -> NodeRecord:
         """One node record; masked text (``[id, parent, 3, None, length]``) becomes stars.
 
         A frame's shadow root (``[id, host, 11, "shadow", base]``) sets the base URL of the
@@ -83,12 +88,14 @@ class MirrorEncoder:
         if base is not None:
             self.frame_bases[node_id] = base
         if kind == NODE.ELEMENT:
-            return [node_id, parent, NODE.ELEMENT, str(raw[3]), self.attrs(raw[3], raw[4], base)]
+            return records.element(node_id, parent, str(raw[3]), self.attrs(raw[3], raw[4], base))
         if kind == NODE.TEXT:
             text = mask(raw[4]) if raw[3] is None else str(raw[3])
-            return [node_id, parent, NODE.TEXT, text]
-        if kind in (NODE.COMMENT, NODE.SHADOW):
-            return [node_id, parent, kind, str(raw[3]) if kind == NODE.SHADOW else ""]
+            return records.text(node_id, parent, text)
+        if kind == NODE.COMMENT:
+            return records.comment(node_id, parent)
+        if kind == NODE.SHADOW:
+            return records.shadow(node_id, parent, str(raw[3]))
         raise ProtocolError(f"unknown node kind {kind} in a capture record")
 
     def attrs(self, tag: str, flat: list[Any], base: str | None = None) -> list[str]:
@@ -112,18 +119,18 @@ class MirrorEncoder:
             return name, self.css(text, base)
         return name, text
 
-    def attr_change(self, change: list[Any]) -> list[Any]:
+    def attr_change(self, change: list[Any]) -> AttrChange:
         node_id, name, value = int(change[0]), str(change[1]), change[2]
         if value is None:
-            return [node_id, name, None]
+            return records.attr_change(node_id, name, None)
         name, text = self.attr(name, value, self.frame_bases.get(node_id))
-        return [node_id, name, text]
+        return records.attr_change(node_id, name, text)
 
-    def text_change(self, change: list[Any]) -> list[Any]:
+    def text_change(self, change: list[Any]) -> TextChange:
         """``[id, text]``, or ``[id, None, length]`` for masked text."""
         if len(change) >= 3 and change[1] is None:
-            return [int(change[0]), mask(change[2])]
-        return [int(change[0]), str(change[1])]
+            return records.text_change(int(change[0]), mask(change[2]))
+        return records.text_change(int(change[0]), str(change[1]))
 
     # -- URLs ---------------------------------------------------------------------------
     def url(self, value: str, base: str | None = None) -> str:

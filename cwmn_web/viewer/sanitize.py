@@ -12,7 +12,20 @@ from collections.abc import Callable
 from typing import Any
 
 from ..errors import ProtocolError
+from ..protocol import records
 from ..protocol.constants import HTML_NS, NODE, URL_ATTRS
+from ..protocol.records import (
+    AttrChange,
+    FocusData,
+    MutationsData,
+    NodeRecord,
+    OrderEntry,
+    PointerData,
+    ScrollData,
+    SnapshotData,
+    TextChange,
+    ViewportData,
+)
 
 __all__ = [
     "DROPPED_TAGS",
@@ -282,29 +295,37 @@ class Sanitizer:
         if not isinstance(data, dict):
             raise ProtocolError(f"{kind} frame data must be an object")
         if kind == "snapshot":
-            return self.snapshot(data)
+            return records.wire(self.snapshot(data))
         if kind == "mutations":
-            return self.mutations(data)
+            return records.wire(self.mutations(data))
         if kind == "scroll":
             node_id = _node_id(data.get("id", 0))
             if node_id is None:
                 raise ProtocolError(f"bad scroll target {data.get('id')!r}")
-            return {"id": node_id, "x": _number(data.get("x")), "y": _number(data.get("y"))}
+            scroll: ScrollData = {
+                "id": node_id,
+                "x": _number(data.get("x")),
+                "y": _number(data.get("y")),
+            }
+            return records.wire(scroll)
         if kind == "viewport":
-            return {
+            viewport: ViewportData = {
                 "w": _number(data.get("w"), 1, MAX_SIZE),
                 "h": _number(data.get("h"), 1, MAX_SIZE),
             }
+            return records.wire(viewport)
         if kind == "pointer":
-            return {"x": _number(data.get("x")), "y": _number(data.get("y"))}
+            pointer: PointerData = {"x": _number(data.get("x")), "y": _number(data.get("y"))}
+            return records.wire(pointer)
         if kind == "focus":
             focused = _node_id(data.get("id", 0))
             if focused is None:
                 raise ProtocolError(f"bad focus target {data.get('id')!r}")
-            return {"id": focused}
+            focus: FocusData = {"id": focused}
+            return records.wire(focus)
         raise ProtocolError(f"unknown mirror frame kind {kind!r}")
 
-    def snapshot(self, data: dict[str, Any]) -> dict[str, Any]:
+    def snapshot(self, data: dict[str, Any]) -> SnapshotData:
         """A new page: forget every node, then keep only what is safe of this one."""
         self.reset()
         viewport = _pair(data.get("viewport"), [1, 1])
@@ -318,10 +339,10 @@ class Sanitizer:
             "adopted": [clean_css(c) for c in _list(data.get("adopted")) if isinstance(c, str)],
         }
 
-    def mutations(self, data: dict[str, Any]) -> dict[str, Any]:
+    def mutations(self, data: dict[str, Any]) -> MutationsData:
         """Adds like snapshot nodes; changes to dropped nodes left out; an attribute that
         would arm its element (``rel=import``, ``http-equiv``…) removes the element instead."""
-        removes = []
+        removes: list[int] = []
         for raw in _list(data.get("removes")):
             node_id = _node_id(raw)
             if node_id is None or node_id in self.dropped:
@@ -333,20 +354,18 @@ class Sanitizer:
         order = [
             entry for raw in _list(data.get("order")) if (entry := self._order(raw)) is not None
         ]
-        attrs = []
+        attrs: list[AttrChange] = []
         for raw in _list(data.get("attrs")):
-            entry = self._attr_change(raw)
-            if entry is None:
-                continue
-            if entry[1] == "":  # the change made the element dangerous: remove it instead
-                removes.append(entry[0])
-            else:
-                attrs.append(entry)
-        texts = [entry for raw in _list(data.get("texts")) if (entry := self._text(raw))]
+            safe = self._attr_change(raw)
+            if isinstance(safe, int):  # the change made the element dangerous: remove it
+                removes.append(safe)
+            elif safe is not None:
+                attrs.append(safe)
+        texts = [change for raw in _list(data.get("texts")) if (change := self._text(raw))]
         return {"removes": removes, "adds": adds, "order": order, "attrs": attrs, "texts": texts}
 
     # -- node records --------------------------------------------------------------------
-    def _records(self, raw: Any) -> list[list[Any]]:
+    def _records(self, raw: Any) -> list[NodeRecord]:
         out = []
         for record in _list(raw):
             safe = self._record(record)
@@ -354,7 +373,7 @@ class Sanitizer:
                 out.append(safe)
         return out
 
-    def _record(self, record: Any) -> list[Any] | None:
+    def _record(self, record: Any) -> NodeRecord | None:
         if not isinstance(record, list) or len(record) < 4:
             return None
         node_id, parent, kind = _node_id(record[0]), _node_id(record[1]), record[2]
@@ -370,14 +389,14 @@ class Sanitizer:
             if self._special.get(parent) == "style":
                 self._style_texts[node_id] = parent
                 text = clean_css(text)
-            return [node_id, parent, TEXT, text]
+            return records.text(node_id, parent, text)
         if kind == COMMENT:
-            return [node_id, parent, COMMENT, ""]
+            return records.comment(node_id, parent)
         if kind == SHADOW:
-            return [node_id, parent, SHADOW, "shadow"]
+            return records.shadow(node_id, parent)
         return self._drop(node_id)
 
-    def _element(self, node_id: int, parent: int, record: list[Any]) -> list[Any] | None:
+    def _element(self, node_id: int, parent: int, record: list[Any]) -> NodeRecord | None:
         tag = record[3]
         flat = record[4] if len(record) > 4 and isinstance(record[4], list) else []
         if not isinstance(tag, str) or not _TAG.fullmatch(tag):
@@ -402,9 +421,9 @@ class Sanitizer:
             safe = self._attribute(local, name, value)
             if safe is not None:
                 attrs += [name, safe]
-        return [node_id, parent, ELEMENT, tag, attrs]
+        return records.element(node_id, parent, tag, attrs)
 
-    def _drop(self, node_id: int) -> list[Any] | None:
+    def _drop(self, node_id: int) -> NodeRecord | None:
         """Forget ``node_id`` (and what it was); a dropped record is None."""
         self.dropped.add(node_id)
         self._special.pop(node_id, None)
@@ -430,8 +449,8 @@ class Sanitizer:
             return clean_css(value)
         return value
 
-    def _attr_change(self, raw: Any) -> list[Any] | None:
-        """``[id, name, value]`` made safe; ``[id, ""]`` when the element must be removed."""
+    def _attr_change(self, raw: Any) -> AttrChange | int | None:
+        """``[id, name, value]`` made safe; the bare id when the element must be removed."""
         if not isinstance(raw, list) or len(raw) != 3 or not isinstance(raw[1], str):
             return None
         node_id, name, value = _node_id(raw[0]), raw[1], raw[2]
@@ -440,25 +459,27 @@ class Sanitizer:
         tag = self._special.get(node_id, "")
         if value is None:  # removing is harmless; names the viewer never set are left out
             keep = name in PSEUDO or self._attribute(tag, name, "#") is not None
-            return [node_id, name, None] if keep else None
+            return records.attr_change(node_id, name, None) if keep else None
         if not isinstance(value, str):
             return None
         if _change_drops(tag, name, value):
             self._drop(node_id)
-            return [node_id, ""]
+            return node_id
         safe = self._attribute(tag, name, value)
-        return None if safe is None else [node_id, name, safe]
+        return None if safe is None else records.attr_change(node_id, name, safe)
 
-    def _text(self, raw: Any) -> list[Any] | None:
+    def _text(self, raw: Any) -> TextChange | None:
         if not isinstance(raw, list) or len(raw) < 2 or not isinstance(raw[1], str):
             return None
         node_id = _node_id(raw[0])
         if node_id is None or node_id in self.dropped:
             return None
         text = raw[1]
-        return [node_id, clean_css(text) if node_id in self._style_texts else text]
+        return records.text_change(
+            node_id, clean_css(text) if node_id in self._style_texts else text
+        )
 
-    def _order(self, raw: Any) -> list[Any] | None:
+    def _order(self, raw: Any) -> OrderEntry | None:
         if not isinstance(raw, list) or len(raw) != 2:
             return None
         parent, children = _node_id(raw[0]), raw[1]
@@ -469,7 +490,7 @@ class Sanitizer:
         kept = [c for c in ids if c is not None and c not in self.dropped]
         if tag == "style":  # only text this module cleaned may become CSS
             kept = [c for c in kept if self._style_texts.get(c) == parent]
-        return [parent, kept]
+        return records.order_entry(parent, kept)
 
 
 def _list(value: Any) -> list[Any]:
