@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable
 from typing import TYPE_CHECKING, Any
 
-from ..errors import CwmnError
+from ..errors import CwmnError, ErrorCode, InvalidParams
 from .spec import FUNCTIONS, check_state
 from .validation import validate
 
@@ -88,11 +88,11 @@ class Calls:
 
         try:
             if path not in FUNCTIONS or FUNCTIONS[path].sync:
-                raise CwmnError(f"CwmnAPI.{path} is not an asynchronous function", "invalid_params")
+                raise InvalidParams(f"CwmnAPI.{path} is not an asynchronous function")
             check_state(path, self.host.state)
             params = validate(path, args)
             self._handlers[path](params, reply)
         except CwmnError as exc:
             reply(exc)
         except Exception as exc:  # a bug: the page's Promise still settles
-            reply(CwmnError(f"internal error in {path}: {exc!r}", "server_error"))
+            reply(CwmnError(f"internal error in {path}: {exc!r}", ErrorCode.SERVER_ERROR))

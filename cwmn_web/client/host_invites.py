@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from ..errors import CwmnError, NotFound, ProtocolError
+from ..errors import CwmnError, ErrorCode, NotFound, ProtocolError
 from ..protocol.messages import (
     AcceptHostInvite,
     GetHostInvite,
@@ -106,7 +106,8 @@ class HostInvites:
         token = self._pending_invite()
 
         def failed(error: Any) -> None:
-            if isinstance(error, CwmnError) and error.code not in ("network", "timeout"):
+            transient = (ErrorCode.NETWORK, ErrorCode.TIMEOUT)
+            if isinstance(error, CwmnError) and error.code not in transient:
                 self._host_invite = None  # refused for good (used, expired)
             reply(error)
 

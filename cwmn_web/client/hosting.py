@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from ..errors import CwmnError
+from ..errors import CwmnError, ErrorCode
 from ..protocol.guests import GuestObject
 from ..protocol.messages import (
     Ack,
@@ -37,7 +37,7 @@ __all__ = ["RECONNECT_GIVE_UP", "HostSession", "SessionEvents"]
 
 #: Seconds after a loss at which the host stops trying to take the session back.
 RECONNECT_GIVE_UP = 180.0
-_GONE = ("session_ended", "not_found")
+_GONE = (ErrorCode.SESSION_ENDED, ErrorCode.NOT_FOUND)
 
 
 class SessionEvents(Protocol):

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from ..errors import CwmnError, InvalidState, NetworkError, ProtocolError
+from ..errors import CwmnError, ErrorCode, InvalidState, NetworkError, ProtocolError
 from ..protocol.messages import (
     AUDIO_SEGMENT,
     AUDIO_TYPES,
@@ -321,7 +321,7 @@ class ReplayWatch:
                 self._flush_waiting(socket)
                 return
             socket.close()
-            if isinstance(outcome, CwmnError) and outcome.code == "not_found":
+            if isinstance(outcome, CwmnError) and outcome.code == ErrorCode.NOT_FOUND:
                 self._gone()
             else:
                 self._retry()
@@ -362,7 +362,7 @@ class ReplayWatch:
             else:
                 waiting = self._waiting.pop(key[1], None)
                 if waiting is not None:
-                    waiting[2](CwmnError("the server cannot be reached; try again", "network"))
+                    waiting[2](NetworkError("the server cannot be reached; try again"))
 
     def close(self) -> None:
         self.closed = True

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 
-from ..errors import CwmnError, NetworkError, ProtocolError
+from ..errors import CwmnError, NetworkError, ProtocolError, Timeout
 from ..protocol.messages import ErrorReply, Hello, Message, Welcome
 from ..timing import Timers
 
@@ -105,7 +105,7 @@ class RequestChannel:
             pending = self._pending.pop(ref, None)
             if pending is not None:
                 kind, timeout, done = pending
-                done(CwmnError(f"the server did not answer {kind} in {timeout:g} s", "timeout"))
+                done(Timeout(f"the server did not answer {kind} in {timeout:g} s"))
 
     def lost(self, error: CwmnError | None = None) -> None:
         """The socket is gone (or closed by us): every pending request fails with ``error``."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ..errors import CwmnError, NetworkError
+from ..errors import CwmnError, NetworkError, Timeout
 from ..protocol.messages import Message
 from ..timing import Timers
 from .requests import REQUEST_TIMEOUT, Done, Outcome, RequestChannel
@@ -175,10 +175,6 @@ class Sockets:
                 ready = self._ready.pop(name, None)
                 self.close(socket)
                 if ready is not None:
-                    ready(
-                        CwmnError(
-                            f"could not connect to {self.url} in {CONNECT_TIMEOUT:g} s", "timeout"
-                        )
-                    )
+                    ready(Timeout(f"could not connect to {self.url} in {CONNECT_TIMEOUT:g} s"))
         for socket in list(self._live.values()):
             socket.channel.tick(now)

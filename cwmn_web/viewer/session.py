@@ -21,7 +21,7 @@ import re
 import time
 from typing import Any
 
-from ..errors import CwmnError, ProtocolError
+from ..errors import CwmnError, ErrorCode, ProtocolError
 from ..protocol import codec
 from ..protocol.constants import DEFAULT_GUEST_COLOR
 from ..protocol.messages import (
@@ -69,13 +69,15 @@ __all__ = [
 
 GUEST_PATH = "/ws/guest"
 #: Error codes worth another try; any other error reply ends the guest's session.
-TRANSIENT_CODES = frozenset({"server_error", "rate_limited", "timeout", "network"})
+TRANSIENT_CODES = frozenset(
+    {ErrorCode.SERVER_ERROR, ErrorCode.RATE_LIMITED, ErrorCode.TIMEOUT, ErrorCode.NETWORK}
+)
 #: Close codes after which reconnecting cannot help.
-FINAL_CLOSES: dict[int, tuple[str, str]] = {
-    CLOSE_BAD_ORIGIN: ("unauthorized", "This page may not connect to the CWMN server."),
-    CLOSE_UNSUPPORTED_VERSION: ("protocol", "This viewer is out of date: reload the page."),
-    CLOSE_PROTOCOL: ("protocol", "The server refused a message from this viewer."),
-    CLOSE_REPLACED: ("network", "This session is now open in another tab or window."),
+FINAL_CLOSES: dict[int, tuple[ErrorCode, str]] = {
+    CLOSE_BAD_ORIGIN: (ErrorCode.UNAUTHORIZED, "This page may not connect to the CWMN server."),
+    CLOSE_UNSUPPORTED_VERSION: (ErrorCode.PROTOCOL, "This viewer is out of date: reload the page."),
+    CLOSE_PROTOCOL: (ErrorCode.PROTOCOL, "The server refused a message from this viewer."),
+    CLOSE_REPLACED: (ErrorCode.NETWORK, "This session is now open in another tab or window."),
 }
 HELLO_REF, JOIN_REF, NAME_REF = 1, 2, 3
 #: Seconds the viewer waits for the host's next page before showing the host's drop.

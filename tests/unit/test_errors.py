@@ -152,22 +152,6 @@ ERROR_CLASSES = {
     if isinstance(getattr(errors, name), type) and issubclass(getattr(errors, name), CwmnError)
 }
 
-#: Bare code strings still in modules whose owners are typing them (issue 14, item 4):
-#: at most this many per file. Lower a count (or drop the file) as they go; never raise one.
-KNOWN_BARE_CODES = {
-    "browser/worker.py": 1,
-    "client/calls.py": 2,
-    "client/host_invites.py": 1,
-    "client/hosting.py": 1,
-    "client/link.py": 1,
-    "client/replay.py": 2,
-    "client/requests.py": 1,
-    "client/sockets.py": 1,
-    "server/guest_socket.py": 11,
-    "server/host_socket.py": 3,
-    "viewer/session.py": 2,
-}
-
 
 def is_code(node: ast.AST | None) -> bool:
     """A code string, or an ``if``/``or`` expression that may give one."""
@@ -274,11 +258,6 @@ def test_no_bare_code_strings() -> None:
         lines = sorted(set(bare_codes(ast.parse(path.read_text(), str(path)))))
         if lines:
             found[path.relative_to(PACKAGE).as_posix()] = lines
-    over = {
-        where: lines
-        for where, lines in found.items()
-        if len(lines) > KNOWN_BARE_CODES.get(where, 0)
-    }
-    assert not over, "use ErrorCode or a CwmnError subclass, not a code string:\n" + "\n".join(
-        f"cwmn_web/{where}:{line}" for where, lines in over.items() for line in lines
+    assert not found, "use ErrorCode or a CwmnError subclass, not a code string:\n" + "\n".join(
+        f"cwmn_web/{where}:{line}" for where, lines in found.items() for line in lines
     )
