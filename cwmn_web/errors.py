@@ -80,15 +80,15 @@ CODES: dict[ErrorCode, str] = {
 class CwmnError(Exception):
     """Base of every error with a stable ``code`` and a message that says what to fix.
 
-    ``CwmnError(message, code)``: the code defaults to the class's (``server_error`` here);
-    a subclass names its code, so prefer raising the subclass."""
+    ``CwmnError(message, code)``: ``code`` is an :class:`ErrorCode` and defaults to the
+    class's (``server_error`` here); a subclass names its code, so prefer raising it."""
 
     code: ErrorCode = ErrorCode.SERVER_ERROR
 
-    def __init__(self, message: str, code: ErrorCode | str | None = None) -> None:
+    def __init__(self, message: str, code: ErrorCode | None = None) -> None:
         super().__init__(message)
         if code is not None:
-            if code not in CODES:
+            if code not in CODES:  # an untyped caller's string
                 raise ValueError(f"unregistered error code {code!r}")
             self.code = ErrorCode(code)
         self.message = message
@@ -104,7 +104,7 @@ class CwmnError(Exception):
         message = str(data.get("message", "unknown error"))
         if code not in CODES:
             return ProtocolError(f"unknown error code {code!r}: {message}")
-        return cls(message, code)
+        return cls(message, ErrorCode(code))
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(code={self.code.value!r}, message={self.message!r})"
