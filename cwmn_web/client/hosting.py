@@ -144,22 +144,11 @@ class HostSession:
 
     # -- pushes from the server ---------------------------------------------------------
     def on_push(self, message: Message) -> None:
-        if isinstance(message, Ack):
-            self.unacked.ack(message.seq)
-        elif isinstance(message, SnapshotRequest):
-            self.owner.start_capture()
-        elif isinstance(message, GuestJoined):
-            self._guest_joined(message.guest.copy())
-        elif isinstance(message, GuestLeft):
-            self._guest_left(message.guest.copy())
-        elif isinstance(message, GuestUpdated):
-            self._guest_updated(message.guest.copy())
-        elif isinstance(message, GuestPointer):
-            self._guest_pointer(message)
-        elif isinstance(message, GuestClick):
-            self._guest_click(message)
-        elif isinstance(message, SessionEnded):
-            self.owner.finish(self, self.end_trigger(message.reason))
+        """A message the server pushed on the session's socket (by its type; others are
+        not for a live session)."""
+        handle = _PUSHES.get(type(message))
+        if handle is not None:
+            handle(self, message)
 
     def _guest_joined(self, guest: GuestObject) -> None:
         guest_id = str(guest.get("guestId", ""))
@@ -325,3 +314,16 @@ class HostSession:
             self._attempt.close()
             self._attempt = None
         self.socket.close()
+
+
+#: What a live session does with each message the server pushes.
+_PUSHES: dict[type[Message], Callable[[HostSession, Any], None]] = {
+    Ack: lambda session, m: session.unacked.ack(m.seq),
+    SnapshotRequest: lambda session, m: session.owner.start_capture(),
+    GuestJoined: lambda session, m: session._guest_joined(m.guest.copy()),
+    GuestLeft: lambda session, m: session._guest_left(m.guest.copy()),
+    GuestUpdated: lambda session, m: session._guest_updated(m.guest.copy()),
+    GuestPointer: lambda session, m: session._guest_pointer(m),
+    GuestClick: lambda session, m: session._guest_click(m),
+    SessionEnded: lambda session, m: session.owner.finish(session, session.end_trigger(m.reason)),
+}

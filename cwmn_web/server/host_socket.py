@@ -41,7 +41,7 @@ from ..protocol.messages import (
     WatchReplay,
 )
 from .config import Settings
-from .db import SessionRecord, Store
+from .db import EndReason, SessionRecord, Store
 from .db.replays import settled
 from .host_invites import accept_invitation, find_invitation
 from .invites.host import send_host_invite
@@ -378,7 +378,7 @@ class HostSocket:
         record = await self.replays.find(message.resume_token, self.site.id)
         live = self.relay.rooms.get(record.id)
         if live is not None:
-            await self.relay.end(live, "ended", tell_host=True)
+            await self.relay.end(live, EndReason.ENDED, tell_host=True)
         await self.replays.abandon(record)
         return self._reply(Ok(ref=message.ref))
 

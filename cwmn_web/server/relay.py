@@ -17,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.websockets import WebSocket
 
 from .config import Settings
-from .db import SessionRecord, Store
+from .db import EndReason, SessionRecord, Store
 from .live.fanout import LiveRoom
 from .live.outputs import Close, ConnId, Outputs, Send, SessionOver, StoreName
 from .live.registry import LiveRooms
@@ -182,6 +182,6 @@ class Relay:
         await self.carry_out(out)
         return over
 
-    async def end(self, live: LiveRoom, reason: str, tell_host: bool) -> None:
+    async def end(self, live: LiveRoom, reason: EndReason, tell_host: bool) -> None:
         """End the session now (e.g. its replay is abandoned)."""
         await self.carry_out(self.core.end(live, reason, tell_host))

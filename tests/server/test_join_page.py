@@ -11,6 +11,7 @@ from starlette.testclient import TestClient
 
 from cwmn_web.server.app import create_app
 from cwmn_web.server.config import Settings
+from cwmn_web.server.db import EndReason
 from cwmn_web.server.join_page import VIEWER_CSP
 
 from .conftest import DIST
@@ -119,7 +120,7 @@ def test_revoked_and_expired_links_are_404(live_client: LiveClient, store: Store
 def test_an_ended_session_is_410(live_client: LiveClient, store: Store) -> None:
     record = store.create_session(1, "Ann", "ann@example.com", False, "o", "p")
     token = store.create_link(record.id, 3600).token
-    store.end_session(record.id, "ended")
+    store.end_session(record.id, EndReason.ENDED)
     with live_client() as client:
         assert_message_page(get(client, token), 410, "This session has ended")
 

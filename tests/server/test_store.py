@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from cwmn_web.server.config import DEFAULT_DOMAINS
+from cwmn_web.server.db import EndReason
 
 if TYPE_CHECKING:
     from cwmn_web.server.db import Store
@@ -93,8 +94,8 @@ def test_sessions(store: Store) -> None:
     assert fetched is not None
     assert (fetched.host_name, fetched.created_at, fetched.ended_at) == ("Ann", 100.0, None)
     assert fetched.resume_token == ""  # only its hash is stored
-    assert store.end_session(record.id, "expired", now=160.0) is True
-    assert store.end_session(record.id, "ended", now=170.0) is False
+    assert store.end_session(record.id, EndReason.EXPIRED, now=160.0) is True
+    assert store.end_session(record.id, EndReason.ENDED, now=170.0) is False
     ended = store.get_session(record.id)
     assert ended is not None
     assert ended.ended_at == 160.0
@@ -109,7 +110,7 @@ def test_session_ids_are_unique(store: Store) -> None:
 
 def test_unknown_session(store: Store) -> None:
     assert store.get_session("nope") is None
-    assert store.end_session("nope", "ended") is False
+    assert store.end_session("nope", EndReason.ENDED) is False
 
 
 def test_session_by_resume_token(store: Store) -> None:

@@ -41,7 +41,7 @@ def insert_session(db: Connection, session_id: str, resume_token: str, **values:
     )
 
 
-def end_session_in(db: Connection, session_id: str, reason: str, now: float) -> bool:
+def end_session_in(db: Connection, session_id: str, reason: EndReason, now: float) -> bool:
     """End the session if it has not ended (in ``db``'s transaction); ``reason`` is an
     :class:`EndReason` value."""
     result = db.execute(
@@ -84,7 +84,7 @@ class SessionStore(EngineStore):
             session_id, site_id, host_name, host_email, is_replay, created, None, resume_token
         )
 
-    def end_session(self, session_id: str, reason: str, now: float | None = None) -> bool:
+    def end_session(self, session_id: str, reason: EndReason, now: float | None = None) -> bool:
         """End it for ``reason`` (an :class:`EndReason`); False if it had already ended."""
         with self.engine.begin() as db:
             return end_session_in(db, session_id, reason, stamp(now))

@@ -40,7 +40,7 @@ from ...protocol.messages import (
     WatchReplay,
     Welcome,
 )
-from ..db import SessionRecord
+from ..db import EndReason, SessionRecord
 from ..host_protocol import HostProtocol
 from ..replays.recording import Recording
 from .fanout import LiveRoom, roster
@@ -201,9 +201,11 @@ class HostCore:
     @_handles(EndSession)
     def _end(self, message: EndSession, now: float) -> Outputs:
         session_id = self.protocol.session_id
-        out = self.rooms.end(self._room(), "ended", tell_host=False)
+        out = self.rooms.end(self._room(), EndReason.ENDED, tell_host=False)
         self.protocol.ended()
-        out.send(self.conn, SessionEnded(ref=message.ref, session_id=session_id, reason="ended"))
+        out.send(
+            self.conn, SessionEnded(ref=message.ref, session_id=session_id, reason=EndReason.ENDED)
+        )
         return out
 
     def _start_sending(self) -> None:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from ...protocol import codec
 from ...protocol.messages import Message
+from ..db import EndReason
 from ..replays.recording import Recording
 
 __all__ = ["Close", "ConnId", "Output", "Outputs", "Send", "SessionOver", "StoreName"]
@@ -38,7 +39,7 @@ class SessionOver:
     recording is finished (``recording`` None: the files say, another process had it)."""
 
     session_id: str
-    reason: str
+    reason: EndReason
     finish: bool = False
     recording: Recording | None = None
 

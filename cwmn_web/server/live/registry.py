@@ -37,7 +37,7 @@ from ...protocol.messages import (
     SnapshotRequest,
 )
 from ...timing import Timers
-from ..db import SessionRecord
+from ..db import EndReason, SessionRecord
 from ..links import session_ends_at, session_expired
 from ..replays.recording import Recording
 from ..replays.sessions import replay_limit
@@ -89,7 +89,7 @@ class LiveRooms:
                 if due is not None and live.room.pointer_due(guest_id, max(now, due)):
                     self._send_pointer(live, guest_id, out)
             else:
-                out.extend(self.end(live, "expired", tell_host=True))
+                out.extend(self.end(live, EndReason.EXPIRED, tell_host=True))
         return out
 
     # -- opening ----------------------------------------------------------------------------
@@ -195,10 +195,10 @@ class LiveRooms:
             return False, out
         live = self.rooms.get(record.id)
         if live is not None:
-            out.extend(self.end(live, "expired", tell_host=True))
+            out.extend(self.end(live, EndReason.EXPIRED, tell_host=True))
         else:
             self._remember_ended(record.id)
-            out.add(SessionOver(record.id, "expired", finish=record.is_replay))
+            out.add(SessionOver(record.id, EndReason.EXPIRED, finish=record.is_replay))
         return True, out
 
     # -- the host ---------------------------------------------------------------------------
@@ -268,7 +268,7 @@ class LiveRooms:
         """Whether the session waits for its host to come back."""
         return self.timers.armed((session_id, GRACE, ""))
 
-    def end(self, live: LiveRoom, reason: str, tell_host: bool) -> Outputs:
+    def end(self, live: LiveRoom, reason: EndReason, tell_host: bool) -> Outputs:
         """End the session: guests (and the host if ``tell_host``) get ``SessionEnded``, the
         room goes, the store records ``reason``. Nothing if it had already ended."""
         out = Outputs()
