@@ -1,6 +1,9 @@
 """Time rules shared by the host, the viewer and the server: backoff, throttle, rate gate and
-named deadlines. No I/O and no clock of their own: every call is given ``now`` (seconds, any
-monotonic origin), and a driver asks :meth:`Timers.next_due` when to call back.
+named deadlines. No I/O and no clock of their own: every call is given ``now`` (seconds), and a
+driver asks :meth:`Timers.next_due` when to call back.
+
+The server's ``now`` is the wall clock, which may step back: a ``now`` earlier than the last
+event counts as the interval having passed, so a step back never holds or refuses anything.
 """
 
 from __future__ import annotations
@@ -59,7 +62,8 @@ class Throttle(Generic[T]):
 
     def offer(self, value: T, now: float) -> T | None:
         """``value`` if it may go out now; else it is held (replacing an older one)."""
-        if now - self._last_sent >= self.interval:
+        elapsed = now - self._last_sent
+        if elapsed >= self.interval or elapsed < 0:
             self._last_sent = now
             self._held, self._has_held = None, False
             return value
@@ -73,7 +77,7 @@ class Throttle(Generic[T]):
     def due(self, now: float) -> T | None:
         """The held value, if its time has come (it then counts as sent)."""
         due = self.next_due()
-        if due is None or now < due:
+        if due is None or self._last_sent <= now < due:
             return None
         value, self._held, self._has_held = self._held, None, False
         self._last_sent = now
@@ -98,7 +102,7 @@ class RateGate(Generic[K]):
 
     def allow(self, key: K, now: float) -> bool:
         """True (and the event counts) if ``key``'s last allowed event is ``interval`` old."""
-        if now - self._last.get(key, float("-inf")) < self.interval:
+        if 0 <= now - self._last.get(key, float("-inf")) < self.interval:
             return False
         self._last[key] = now
         return True

@@ -61,3 +61,17 @@ def test_timers_give_their_due_keys_once_earliest_first() -> None:
     timers.set("late", 20.0)  # re-armed: the new time holds
     timers.cancel("ping")
     assert timers.due(10.0) == [] and timers.next_due() == 20.0
+
+
+def test_a_clock_that_steps_back_neither_holds_nor_refuses() -> None:
+    # The server's clock is the wall clock: after a step back, the interval counts as passed.
+    throttle: Throttle[str] = Throttle(0.1)
+    assert throttle.offer("a", 1000.0) == "a"
+    assert throttle.offer("b", 1000.01) is None  # held, due at 1000.1
+    assert throttle.due(400.0) == "b"  # the clock went back 10 minutes: out now
+    assert throttle.offer("c", 400.01) is None  # and the interval counts from there
+    assert throttle.offer("d", 300.0) == "d"
+    gate: RateGate[str] = RateGate(0.1)
+    assert gate.allow("g", 1000.0)
+    assert gate.allow("g", 400.0)  # not refused for the ten minutes of the step
+    assert not gate.allow("g", 400.05)
