@@ -355,6 +355,16 @@ def bundle(entry: Path) -> str:
     return "".join(parts) + source
 
 
+def made_stub(build_id: str, tables: str) -> str:
+    """``static/cwmn.js`` with its tables (JSON), build id and resume key filled in, minified:
+    every page view loads it."""
+    stub = (ROOT / "static" / "cwmn.js").read_text()
+    stub = stub.replace("__CWMN_TABLES__", tables).replace("__CWMN_BUILD__", build_id)
+    stub = stub.replace("__CWMN_RESUME_KEY__", json.dumps(constants.RESUME_KEY))
+    minified: str = rjsmin.jsmin(stub, keep_bang_comments=False) + "\n"
+    return minified
+
+
 def gzip_beside(path: Path) -> None:
     target = path.with_name(path.name + ".gz")
     if target.exists() and target.stat().st_mtime >= path.stat().st_mtime:
@@ -402,10 +412,7 @@ def build() -> str:
     digest.update(CONSTANTS_JS.read_bytes())  # the viewer's too
     build_id = digest.hexdigest()[:16]
 
-    stub = (ROOT / "static" / "cwmn.js").read_text()
-    stub = stub.replace("__CWMN_TABLES__", tables).replace("__CWMN_BUILD__", build_id)
-    stub = stub.replace("__CWMN_RESUME_KEY__", json.dumps(constants.RESUME_KEY))
-    stub = rjsmin.jsmin(stub, keep_bang_comments=False) + "\n"  # every page view loads it
+    stub = made_stub(build_id, tables)
     write_if_changed(DIST / "cwmn.js", stub.encode())
     write_if_changed(DIST / "BUILD", (build_id + "\n").encode())
     write_if_changed(DIST / "cwmn.d.ts", declarations().encode())

@@ -7,10 +7,8 @@ import json
 import re
 from pathlib import Path
 
-import rjsmin  # type: ignore[import-untyped]
-
+from build import made_stub
 from cwmn_web.client.spec import stub_tables
-from cwmn_web.protocol.constants import RESUME_KEY
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
@@ -28,12 +26,7 @@ def built_stub() -> bytes:
     """``static/dist/cwmn.js`` as ``build.py`` makes it from ``static/cwmn.js``."""
     build_file = ROOT / "static" / "dist" / "BUILD"
     build_id = build_file.read_text().strip() if build_file.exists() else "0123456789abcdef"
-    tables = json.dumps(stub_tables(), separators=(",", ":"))
-    stub = (ROOT / "static" / "cwmn.js").read_text()
-    stub = stub.replace("__CWMN_TABLES__", tables).replace("__CWMN_BUILD__", build_id)
-    stub = stub.replace("__CWMN_RESUME_KEY__", json.dumps(RESUME_KEY))
-    minified: str = rjsmin.jsmin(stub, keep_bang_comments=False) + "\n"
-    return minified.encode()
+    return made_stub(build_id, json.dumps(stub_tables(), separators=(",", ":"))).encode()
 
 
 def stated_sizes() -> list[tuple[str, int]]:
