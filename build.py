@@ -2,8 +2,9 @@
 
 1. Pyodide PYODIDE_VERSION from the npm registry (``npm pack``, integrity checked by npm),
    cached under .build/.
-2. The ``cwmn_web`` wheel the browser loads (client + protocol + browser edge; no server),
-   written deterministically so an unchanged tree gives the same bytes and hash.
+2. The ``cwmn_web`` wheel the browser loads: the modules its entries import (read from the
+   source by ``cwmn_web.import_graph``; no server, no test helpers), written
+   deterministically so an unchanged tree gives the same bytes and hash.
 3. A Pyodide lock file listing exactly the wheels we ship, with their real sha256, so
    ``loadPackage(..., {checkIntegrity: true})`` verifies them. Pyodide's own lock lists
    hundreds of packages we do not ship; they are left out rather than pointing at files that
@@ -46,6 +47,7 @@ import rjsmin  # type: ignore[import-untyped]  # noqa: E402
 from cwmn_web import __version__  # noqa: E402
 from cwmn_web.client.spec import stub_tables  # noqa: E402
 from cwmn_web.client.typescript import declarations  # noqa: E402
+from cwmn_web.import_graph import PACKAGE, module_name, needed_by  # noqa: E402
 from cwmn_web.protocol import constants  # noqa: E402
 
 PYODIDE_VERSION = "314.0.7"
@@ -55,7 +57,15 @@ PYODIDE_FILES = (
     "pyodide.asm.wasm",
     "python_stdlib.zip",
 )
-WHEEL_PACKAGES = ("", "protocol", "client", "viewer", "browser")  # no server code
+#: The Python the browser starts: the host's worker, the guest's viewer worker (both named in
+#: worker.mjs) and the PyScript mode's page module. The wheel holds what they import and no
+#: more: everything in it is imported into the snapshot, and every module is memory there
+#: (a test helper importing http.server cost 3 MB of snapshot and ~30 ms of start).
+BROWSER_ENTRIES = (
+    "cwmn_web.browser.worker",
+    "cwmn_web.browser.viewer_worker",
+    "cwmn_web.browser.page",
+)
 #: PyScript for pages whose own code is Python (static/pyscript.html); its dist/ is bundled,
 #: so the package alone is enough. The tarball's sha512 is pinned, as npm's lock would.
 PYSCRIPT_VERSION = "0.7.31"
@@ -194,11 +204,12 @@ def fetch_pyscript() -> Path:
 def build_wheel() -> tuple[str, bytes]:
     """A deterministic py3-none-any wheel of the browser side of ``cwmn_web``."""
     dist_info = f"cwmn_web-{__version__}.dist-info"
-    files: list[tuple[str, bytes]] = []
-    for sub in WHEEL_PACKAGES:
-        folder = ROOT / "cwmn_web" / sub
-        for path in sorted(folder.glob("*.py")):
-            files.append((path.relative_to(ROOT).as_posix(), path.read_bytes()))
+    needed = needed_by(BROWSER_ENTRIES)
+    files = [
+        (path.relative_to(ROOT).as_posix(), path.read_bytes())
+        for path in sorted(PACKAGE.rglob("*.py"))
+        if module_name(path) in needed
+    ]
     metadata = (
         f"Metadata-Version: 2.1\nName: cwmn_web\nVersion: {__version__}\n"
         "Summary: cwmn_web browser side (Pyodide)\n"

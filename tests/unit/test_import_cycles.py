@@ -1,90 +1,16 @@
-"""No import cycles inside ``cwmn_web``: the import graph, read from the source, is acyclic.
-
-Every ``import`` and ``from … import`` counts, wherever it stands (inside functions too),
-except under ``if TYPE_CHECKING:``. Relative imports are resolved; ``from pkg import name``
-is an edge to ``pkg.name`` when that is a module, else to ``pkg``.
-"""
+"""No import cycles inside ``cwmn_web``: the import graph (``cwmn_web.import_graph``, read
+from the source) is acyclic."""
 
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterator
-from pathlib import Path
 
-import cwmn_web
+import pytest
 
-PACKAGE = Path(cwmn_web.__file__).parent
-ROOT = PACKAGE.name
+from cwmn_web.import_graph import import_graph, import_nodes, needed_by
 
 #: Known cycles, being removed (none now).
 KNOWN_CYCLES: list[set[str]] = []
-
-
-def module_name(path: Path) -> str:
-    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
-    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
-
-
-def modules() -> dict[str, Path]:
-    return {module_name(path): path for path in sorted(PACKAGE.rglob("*.py"))}
-
-
-def is_type_checking(test: ast.expr) -> bool:
-    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
-        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
-    )
-
-
-def import_nodes(node: ast.AST) -> Iterator[ast.Import | ast.ImportFrom]:
-    """The import statements under ``node``, skipping ``if TYPE_CHECKING:`` bodies."""
-    for child in ast.iter_child_nodes(node):
-        if isinstance(child, ast.Import | ast.ImportFrom):
-            yield child
-        elif isinstance(child, ast.If) and is_type_checking(child.test):
-            for orelse in child.orelse:
-                yield from import_nodes_of(orelse)
-        else:
-            yield from import_nodes(child)
-
-
-def import_nodes_of(node: ast.stmt) -> Iterator[ast.Import | ast.ImportFrom]:
-    if isinstance(node, ast.Import | ast.ImportFrom):
-        yield node
-    else:
-        yield from import_nodes(node)
-
-
-def imported(name: str, path: Path, known: set[str]) -> set[str]:
-    """The package modules that module ``name`` (at ``path``) imports."""
-    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
-    found: set[str] = set()
-    for node in import_nodes(ast.parse(path.read_text(), str(path))):
-        if isinstance(node, ast.Import):
-            targets = [alias.name for alias in node.names]
-        else:
-            if node.level:
-                base_parts = package.split(".")
-                base = ".".join(base_parts[: len(base_parts) - node.level + 1])
-                source = f"{base}.{node.module}" if node.module else base
-            else:
-                source = node.module or ""
-            targets = [
-                f"{source}.{alias.name}" if f"{source}.{alias.name}" in known else source
-                for alias in node.names
-            ]
-        for target in targets:
-            # ``import a.b.c`` depends on the deepest module of the package it names.
-            while target and target not in known:
-                target = target.rpartition(".")[0]
-            if target and target != name and target.split(".")[0] == ROOT:
-                found.add(target)
-    return found
-
-
-def import_graph() -> dict[str, set[str]]:
-    found = modules()
-    known = set(found)
-    return {name: imported(name, path, known) for name, path in found.items()}
 
 
 def components(graph: dict[str, set[str]]) -> list[set[str]]:
@@ -155,6 +81,15 @@ def test_cycles_are_found() -> None:
     graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
     assert cycles(graph) == [["a", "b", "c", "a"]]
     assert cycles({"a": {"b"}, "b": set()}) == []
+
+
+def test_what_an_entry_needs_is_its_imports_and_their_packages() -> None:
+    needed = needed_by(["cwmn_web.browser.worker"])
+    assert {"cwmn_web", "cwmn_web.browser", "cwmn_web.client.controller"} <= needed
+    assert "cwmn_web.errors" in needed  # imported by an imported module
+    assert not any(name.startswith("cwmn_web.server") for name in needed)
+    with pytest.raises(KeyError, match=r"cwmn_web\.no_such_module"):
+        needed_by(["cwmn_web.no_such_module"])
 
 
 def test_type_checking_imports_do_not_count() -> None:
