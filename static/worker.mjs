@@ -7,7 +7,6 @@
 // cwmn_web already imported (docs/DESIGN.md, "Instant start"): about 1 s instead of 5. If the
 // snapshot cannot be used (another Pyodide, a corrupt or missing file), the worker says so on
 // the console and boots the normal way: loadPyodide, then the cwmn_web wheel.
-import { loadPyodide } from './pyodide/pyodide.mjs';
 
 const ENTRIES = { host: 'cwmn_web.browser.worker', viewer: 'cwmn_web.browser.viewer_worker' };
 /** Written by build.py: the snapshot's size and its parts (file under pyodide/, offset, size,
@@ -22,6 +21,10 @@ const now = () => performance.timeOrigin + performance.now();
 /** A snapshot not in by then is given up (a stalled part must not hang the worker). */
 const SNAPSHOT_TIMEOUT = 30_000;
 const marks = { workerStart: now() };
+// Nothing waits for pyodide.mjs (18 kB) before the big downloads start: it is imported now,
+// and used once the snapshot's parts and pyodide.asm.mjs are on their way.
+const pyodideModule = import('./pyodide/pyodide.mjs');
+pyodideModule.catch(() => {}); // reported where it is awaited
 
 /** One part of the snapshot. The browser checks its bytes against the sha256 build.py
     listed (Subresource Integrity, in any context) and fails the fetch if they differ. */
@@ -67,20 +70,27 @@ async function fetchSnapshot(folder, snapshot) {
 
 /** Python from the snapshot, with the entry module already imported. */
 async function restore() {
-  // Pyodide awaits a snapshot before it even fetches the wasm, and needs only its length
-  // to size the memory: hand it the array at once and fill it while the wasm compiles;
-  // the module is given back (and the bytes restored) once every part is in.
+  // Pyodide needs only the snapshot's length to size the memory: hand it the array at once
+  // and fill it meanwhile; the module is given back (and the bytes restored) once every part
+  // is in. loadPyodide starts fetching the wasm and the standard library as soon as it is
+  // called, so it is called before its 1.25 MB of JavaScript is in: the module waits for
+  // that import itself, and the downloads overlap its compile (docs/BENCHMARKS.md).
   const snapshot = new Uint8Array(SNAPSHOT.bytes);
   const filled = fetchSnapshot(base, snapshot);
   filled.catch(() => {}); // reported through createPyodideModule below
-  const { default: create } = await import('./pyodide/pyodide.asm.mjs');
+  const asm = import('./pyodide/pyodide.asm.mjs');
   const createPyodideModule = async (settings) => {
+    const { default: create } = await asm;
+    marks.asmImported = now();
     const module = await create(settings);
+    marks.wasmReady = now();
     await filled;
     return module;
   };
+  const { loadPyodide } = await pyodideModule;
   const pyodide = await loadPyodide({ ...options, _loadSnapshot: snapshot, createPyodideModule });
   delete pyodide._api.config._loadSnapshot; // Pyodide keeps its options: free the 31 MB copy
+  marks.memoryRestored = now();
   // The snapshot froze `random`'s state: every visitor would draw the same numbers.
   pyodide.runPython(
     `import sys\nif 'random' in sys.modules: sys.modules['random'].seed()\nimport ${entry}`,
@@ -90,6 +100,7 @@ async function restore() {
 
 /** Python the normal way: the interpreter, then the cwmn_web wheel (integrity checked). */
 async function boot() {
+  const { loadPyodide } = await pyodideModule;
   const pyodide = await loadPyodide(options);
   marks.pyodide = now();
   const failed = [];
