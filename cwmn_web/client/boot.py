@@ -22,6 +22,8 @@ class Boot:
 
     def __init__(self, host: HostController) -> None:
         self.host = host
+        #: Who waits for the domain info the boot asked for; None once it is in.
+        self._info_waiting: list[Callable[[], None]] | None = None
 
     def start(self) -> None:
         """Fire ``init``, then settle in ``no session``, ``incompatible`` or ``unauthorized``
@@ -32,9 +34,25 @@ class Boot:
         host.calls.hold()
         for event in events:
             host.emit(event)
+        if not missing_features(host.config.features):
+            # Asked at once: its round trip overlaps the page's 'init' callbacks.
+            self._info_waiting = []
+            self.load_domain_info(self._info_loaded)
         # The listeners the page's 'init' callbacks add are known before anything else
-        # fires (a resume moves on at once, without a domain-info round trip first).
+        # fires (a resume moves on at once, without waiting for the domain info).
         host.settled(self._settle)
+
+    def _info_loaded(self) -> None:
+        waiting, self._info_waiting = self._info_waiting or [], None
+        for then in waiting:
+            then()
+
+    def _when_info(self, then: Callable[[], None]) -> None:
+        """``then`` once the domain info the boot asked for is in."""
+        if self._info_waiting is None:
+            then()
+        else:
+            self._info_waiting.append(then)
 
     def _settle(self) -> None:
         host = self.host
@@ -55,7 +73,7 @@ class Boot:
                     host.publish()
                     self._booted()
 
-            self.load_domain_info(lambda: done("info"))
+            self._when_info(lambda: done("info"))
             host.lifecycle.resume(token, lambda: done("resume"))
             return
 
@@ -71,7 +89,7 @@ class Boot:
                 host.step(Trigger.READY)
             self._booted()
 
-        self.load_domain_info(loaded)
+        self._when_info(loaded)
 
     def _booted(self) -> None:
         host = self.host

@@ -145,6 +145,25 @@ def test_boot_on_an_unauthorized_domain() -> None:
     assert controller.view()["domainInfo"] == info
 
 
+def test_boot_asks_for_domain_info_before_the_page_settles_init() -> None:
+    # The round trip to the server overlaps the page's 'init' callbacks (start-up time).
+    controller, ports = make()
+    controller.boot(ports.time)
+    assert ports.events() == ["init"]
+    assert ports.fetched == [f"{SERVER}/api/domain-info"]
+    assert controller.state is State.INIT
+    ports.pump()
+    assert ports.events() == ["init", "ready no session"]
+    assert ports.fetched == [f"{SERVER}/api/domain-info"]  # asked once
+
+
+def test_an_incompatible_browser_asks_nothing() -> None:
+    controller, ports = make(WebSocket=False)
+    ports.boot()
+    assert controller.state is State.INCOMPATIBLE
+    assert ports.fetched == []
+
+
 def test_boot_when_domain_info_is_unreachable_still_gets_ready() -> None:
     controller, ports = make(Page(fetch_error=NetworkError("offline")))
     ports.boot()
