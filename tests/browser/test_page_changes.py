@@ -175,3 +175,44 @@ def test_when_the_early_capture_fails_python_captures_the_next_page(
     for secret in SECRETS:
         assert secret not in sent
     assert settle(host, "CwmnAPI.session.endSession()")["ok"]
+
+
+def test_an_early_capture_past_its_cap_is_dropped_and_python_captures_afresh(
+    open_page: Callable[..., Page],
+    customer_site: PageServer,
+    cwmn_server: CwmnServer,
+    guest_context: BrowserContext,
+    guests: list[Page],
+) -> None:
+    """The stub queues at most EARLY_MAX early frames while Python starts (2,000; 1 here, in
+    the stub served to page two); past it the early capture is dropped, nothing of it is
+    sent, and Python's own capture shows guests the page, masks and all."""
+    host, frame = on_page_one(open_page, customer_site, guest_context, guests)
+    stub = (Path(__file__).resolve().parents[2] / "static" / "dist" / "cwmn.js").read_text()
+    assert "EARLY_MAX=2000;" in stub
+    stub = stub.replace("EARLY_MAX=2000;", "EARLY_MAX=1;")
+    host.route(
+        re.compile(r"/cwmn\.js$"),
+        lambda r: r.fulfill(body=stub, content_type="text/javascript"),
+    )
+    offset = log_size(cwmn_server)
+    with host.expect_navigation():
+        host.click("#next")
+    wait_state(host, "in session")
+    frame.locator("#title", has_text="Nav page two").wait_for()
+    frame.locator("#list li").nth(4).wait_for()
+    assert frame.locator("#list li").all_text_contents() == [f"early {i}" for i in range(1, 6)]
+    assert set(frame.locator("#secret").text_content() or "") == {"*"}
+    assert set(frame.locator("#tag-secret").text_content() or "") == {"*"}
+    host.evaluate("document.getElementById('shown').textContent = 'CHANGED-AFTER-THE-CAP'")
+    frame.locator("#shown", has_text="CHANGED-AFTER-THE-CAP").wait_for()
+    frames = page_frames(sent_since(cwmn_server, offset))
+    assert [f["seq"] for f in frames] == list(range(1, len(frames) + 1))
+    assert [f["kind"] for f in frames].count("snapshot") == 1 and frames[0]["kind"] == "snapshot"
+    # The snapshot sent is Python's, taken once it was ready: no early frame went out.
+    python_ready = host.evaluate("performance.timeOrigin + CwmnAPI._debug().timings.python")
+    assert frames[0]["t"] >= python_ready
+    sent = sent_since(cwmn_server, offset)
+    for secret in SECRETS:
+        assert secret not in sent
+    assert settle(host, "CwmnAPI.session.endSession()")["ok"]

@@ -169,3 +169,31 @@ def test_a_snapshot_of_another_pyodide_falls_back(
     assert [op["op"] for op in ops] == ["marks", "ready"]
     assert "snapshotFailed" in ops[0]["marks"] and "pyodide" in ops[0]["marks"]
     assert any(FALLBACK in line and "build id" in line for line in console), console
+
+
+def test_a_stalled_part_is_given_up_and_python_starts_the_normal_way(
+    fresh_context: BrowserContext, cwmn_server: CwmnServer
+) -> None:
+    """A part whose response never comes cancels the restore after SNAPSHOT_TIMEOUT (30 s,
+    shortened here to 1 s in the served worker.mjs); the worker boots the normal way."""
+    worker = (ASSETS / "worker.mjs").read_text()
+    assert "const SNAPSHOT_TIMEOUT = 30_000;" in worker
+    worker = worker.replace("const SNAPSHOT_TIMEOUT = 30_000;", "const SNAPSHOT_TIMEOUT = 1_000;")
+    cors = {"Access-Control-Allow-Origin": "*"}
+    fresh_context.route(
+        "**/worker.mjs?entry=viewer",
+        lambda r: r.fulfill(body=worker, content_type="text/javascript", headers=cors),
+    )
+    stalled: list[Route] = []
+    part = snapshot_parts()[-1]
+    fresh_context.route(f"**/pyodide/{part['file']}", lambda r: stalled.append(r))  # never answered
+    page = fresh_context.new_page()
+    console: list[str] = []
+    page.on("console", lambda m: console.append(m.text))  # Firefox reports workers' here
+    page.on("worker", lambda w: w.on("console", lambda m: console.append(m.text)))
+    page.goto(cwmn_server.url + "/healthz")
+    ops = viewer_worker_ops(page)
+    assert stalled, "the part was never asked for"
+    assert [op["op"] for op in ops] == ["marks", "ready"]
+    assert "snapshotFailed" in ops[0]["marks"] and "pyodide" in ops[0]["marks"]
+    assert any(FALLBACK in line and "took more than 1 s" in line for line in console), console
