@@ -61,7 +61,6 @@ __all__ = [
     "GUEST_PATH",
     "JOIN_TIMEOUT",
     "NAVIGATION_GRACE",
-    "RECONNECT_FIRST",
     "TRANSIENT_CODES",
     "GuestSession",
     "guest_ws_url",
@@ -82,8 +81,6 @@ FINAL_CLOSES: dict[int, tuple[ErrorCode, str]] = {
 HELLO_REF, JOIN_REF, NAME_REF = 1, 2, 3
 #: Seconds the viewer waits for the host's next page before showing the host's drop.
 NAVIGATION_GRACE = 8.0
-#: The viewer's first reconnect delay (seconds), doubled up to the shared limit.
-RECONNECT_FIRST = 0.5
 JOIN_TIMEOUT = 15.0  # an open socket that never says "joined" is treated as lost
 #: At most one click per this many seconds goes out (the server relays no more either).
 CLICK_INTERVAL = 1 / 10
@@ -125,7 +122,7 @@ class GuestSession:
         #: Until joined, a frame must arrive by then (set by :meth:`tick`, reset by a frame).
         self._quiet_until: float | None = None
         self.sanitizer = Sanitizer()
-        self.backoff = Backoff(RECONNECT_FIRST)
+        self.backoff = Backoff()  # the one reconnect policy (cwmn_web.timing)
         self._send: list[Message] = []
         self._ops: list[dict[str, Any]] = []
         self._moves: Throttle[PointerMove] = Throttle(POINTER_INTERVAL)

@@ -41,6 +41,7 @@ from cwmn_web.protocol.messages import (
     SetName,
     Welcome,
 )
+from cwmn_web.timing import RECONNECT_FIRST, RECONNECT_LIMIT
 from cwmn_web.viewer.session import (
     CLICK_INTERVAL,
     JOIN_TIMEOUT,
@@ -83,11 +84,12 @@ def test_guest_ws_url(server: str, url: str) -> None:
     assert guest_ws_url(server) == url
 
 
-def test_the_backoff_starts_at_half_a_second_and_doubles_to_eight() -> None:
+def test_the_viewer_reconnects_on_the_hosts_policy_a_quarter_second_doubling_to_eight() -> None:
     backoff = GuestSession("tok", "Ann").backoff
-    assert [backoff.next() for _ in range(7)] == [0.5, 1, 2, 4, 8, 8, 8]
+    assert [backoff.next() for _ in range(8)] == [0.25, 0.5, 1, 2, 4, 8, 8, 8]
+    assert (backoff.first, backoff.limit) == (RECONNECT_FIRST, RECONNECT_LIMIT)
     backoff.reset()
-    assert backoff.next() == 0.5
+    assert backoff.next() == 0.25
 
 
 # -- one connection, by hand -------------------------------------------------------------------
@@ -262,7 +264,7 @@ def test_a_transient_error_asks_for_another_try(code: str) -> None:
     session.receive(codec.encode(ErrorReply(ref=2, code=code, message="later")))
     assert session.drop and not session.done
     assert session.page_ops() == []
-    assert session.lost() == 0.5
+    assert session.lost() == RECONNECT_FIRST
     session.connected()
     assert not session.drop
 
@@ -458,7 +460,7 @@ def test_nothing_is_sent_before_joining_and_nothing_stale_after_a_reconnect() ->
     session.pointer(1, 1, True, now=2.0)
     session.pointer(2, 2, True, now=2.01)  # held
     session.click(3, 3, now=2.02)  # queued, never written: the socket dropped
-    assert session.lost(1006) == 0.5
+    assert session.lost(1006) == RECONNECT_FIRST
     assert session.next_due() is None
     session.tick(5.0)
     session.connected()
@@ -487,10 +489,10 @@ def test_a_lost_connection_reconnects_with_backoff_and_rejoins_after_last_seq() 
         assert session.page_ops() == [{"op": "status", "reconnecting": True}]
         session.connected()
         assert sent(session)[1] == Join(ref=2, token="tok", name="Ann", last_seq=2)
-    assert delays == [0.5, 1, 2, 4, 8, 8]
+    assert delays == [0.25, 0.5, 1, 2, 4, 8]
     session.receive(joined())
     session.page_ops()
-    assert session.lost(None) == 0.5  # joining again resets the backoff
+    assert session.lost(None) == RECONNECT_FIRST  # joining again resets the backoff
 
 
 @pytest.mark.parametrize(
@@ -515,7 +517,7 @@ def test_the_session_ended_close_code_ends_it() -> None:
 
 def test_try_again_later_reconnects() -> None:
     session = started()
-    assert session.lost(CLOSE_TRY_AGAIN_LATER) == 0.5
+    assert session.lost(CLOSE_TRY_AGAIN_LATER) == RECONNECT_FIRST
     assert not session.done
 
 
@@ -644,7 +646,7 @@ def test_a_socket_that_never_says_joined_is_given_up_after_the_join_timeout() ->
     assert session.open
     session.tick(110.0 + JOIN_TIMEOUT)
     assert not session.open and session.next_due() is None
-    assert session.lost() == 0.5
+    assert session.lost() == RECONNECT_FIRST
     session.connected()
     session.receive(joined())
     session.tick(500.0)
