@@ -37,7 +37,7 @@ from cwmn_web.protocol.messages import (
     StartSession,
     Welcome,
 )
-from cwmn_web.timing import POINTER_INTERVAL
+from cwmn_web.timing import POINTER_INTERVAL, RECONNECT_FIRST
 from cwmn_web.viewer.session import JOIN_TIMEOUT, NAVIGATION_GRACE, GuestSession
 from tests.helpers.aio import run_on_own_loop
 from tests.helpers.viewer_frames import SAFE_NODES, frame
@@ -175,6 +175,9 @@ class Wire:
         assert not self.clock.sleeping
 
 
+R = RECONNECT_FIRST  # the first reconnect delay; each next one doubles
+
+
 async def greet(socket: WireSocket, last_seq: int) -> None:
     hello, join = await socket.expect(), await socket.expect()
     assert hello == Hello(ref=1, role="guest")
@@ -206,7 +209,7 @@ def test_the_driver_reconnects_and_resumes_until_the_session_ends() -> None:
     async def body() -> None:
         session = GuestSession("tok", "Ann")
         wire = Wire(session, first, refused, second)
-        await wire.run(0.5, 1.0)
+        await wire.run(R, 2 * R)
         summary = [(op["op"], op.get("seq") or next(k for k in op if k != "op")) for op in wire.ops]
         assert summary == [
             ("joined", "guestId"),
@@ -220,7 +223,7 @@ def test_the_driver_reconnects_and_resumes_until_the_session_ends() -> None:
             ("status", "ended"),
         ]
         assert wire.ops[1]["data"]["nodes"] == SAFE_NODES
-        assert wire.clock.fired == [0.5, 1.0]
+        assert wire.clock.fired == [R, 2 * R]
         assert session.done and session.last_seq == 3
 
     run_on_own_loop(body)
@@ -246,8 +249,8 @@ def test_the_driver_retries_a_server_that_is_down_then_stops_on_a_refusal() -> N
             return await wire.accept()
 
         wire.connect = connect
-        await wire.run(0.5, 1, 2)
-        assert wire.clock.fired == [0.5, 1, 2]
+        await wire.run(R, 2 * R, 4 * R)
+        assert wire.clock.fired == [R, 2 * R, 4 * R]
         assert wire.ops == [
             {"op": "status", "reconnecting": True},
             {"op": "status", "reconnecting": True},
@@ -275,7 +278,7 @@ def test_a_connect_that_hangs_times_out_and_is_retried() -> None:
 
         wire.connect = hangs_first
         wire.driver.connect_timeout = 0.01
-        await wire.run(0.5)
+        await wire.run(R)
         assert [op["op"] for op in wire.ops] == ["status", "joined", "status"]
 
     run_on_own_loop(body)
@@ -292,11 +295,11 @@ def test_a_socket_that_never_says_joined_is_dropped() -> None:
 
     async def body() -> None:
         wire = Wire(GuestSession("tok", "Ann"), silent, ends)
-        await wire.run(JOIN_TIMEOUT, 0.5)
+        await wire.run(JOIN_TIMEOUT, R)
         assert [op["op"] for op in wire.ops] == ["status", "joined", "status"]
         assert wire.ops[0] == {"op": "status", "reconnecting": True}
         assert wire.ops[2] == {"op": "status", "ended": "ended"}
-        assert wire.clock.now == JOIN_TIMEOUT + 0.5
+        assert wire.clock.now == JOIN_TIMEOUT + R
 
     run_on_own_loop(body)
 
