@@ -37,8 +37,14 @@ class BrowserConnection:
 
     @classmethod
     async def open(cls, url: str) -> Self:
+        """An open connection to ``url``. One that fails, or whose opening is given up (the
+        driver's connect timeout cancels this), lets the browser's socket go."""
         conn = cls(url)
-        await conn.opened
+        try:
+            await conn.opened
+        except BaseException:
+            await conn.close()
+            raise
         return conn
 
     def _on_open(self, _event: Any) -> None:
