@@ -4,7 +4,6 @@ closed "going away") reaches guests as ``host_status(navigating)``."""
 from __future__ import annotations
 
 import itertools
-import time
 from contextlib import ExitStack
 from typing import TYPE_CHECKING
 
@@ -28,11 +27,9 @@ from cwmn_web.protocol.messages import (
 from cwmn_web.server.db.schema import guests as guest_rows
 from cwmn_web.server.rooms import MIN_RENAME_INTERVAL, Guest, Room
 
-from .live import Wire, eventually, guest, host
+from .live import WallClock, Wire, eventually, guest, host
 
 if TYPE_CHECKING:
-    from starlette.testclient import TestClient
-
     from cwmn_web.server.db import Store
 
     from .conftest import LiveClient
@@ -106,20 +103,11 @@ def test_a_guest_renames_itself(live_client: LiveClient, store: Store) -> None:
         assert h.drain() == [] and cat.drain() == []
 
 
-class FakeClock:
-    def __init__(self, client: TestClient) -> None:
-        self.now = time.time()
-        client.app.state.relay.clock = lambda: self.now  # type: ignore[attr-defined]
-
-    def later(self) -> None:
-        self.now += MIN_RENAME_INTERVAL
-
-
 def test_a_guest_that_comes_back_without_a_name_keeps_its_own(
-    live_client: LiveClient, store: Store
+    live_client: LiveClient, store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    clock = WallClock(monkeypatch)
     with live_client() as client, host(client) as h:
-        clock = FakeClock(client)
         h.start()
         token = h.link()
         with guest(client) as bob:
@@ -128,11 +116,11 @@ def test_a_guest_that_comes_back_without_a_name_keeps_its_own(
         with guest(client) as bob:
             assert bob.joined(token, name="").name == "Zoe"
         h.drain()
-        clock.later()
+        clock.advance(client, MIN_RENAME_INTERVAL)
         with guest(client) as bob:  # a name given wins
             assert bob.joined(token, name="Zed").name == "Zed"
             # A second tab of the same guest, named otherwise: the host hears the new name.
-            clock.later()
+            clock.advance(client, MIN_RENAME_INTERVAL)
             with guest(client) as again:
                 assert again.joined(token, name="Zoe").name == "Zoe"
                 pushes = h.drain()
@@ -141,10 +129,10 @@ def test_a_guest_that_comes_back_without_a_name_keeps_its_own(
 
 
 def test_leaving_and_coming_back_renamed_is_held_to_the_same_limit(
-    live_client: LiveClient, store: Store
+    live_client: LiveClient, store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    clock = WallClock(monkeypatch)
     with live_client() as client, host(client) as h:
-        clock = FakeClock(client)
         h.start()
         token = h.link()
         with guest(client) as bob:
@@ -158,7 +146,7 @@ def test_leaving_and_coming_back_renamed_is_held_to_the_same_limit(
             reply = rename(bob, "Xan")
             assert isinstance(reply, ErrorReply) and reply.code == "rate_limited"
         h.drain()
-        clock.later()
+        clock.advance(client, MIN_RENAME_INTERVAL)
         with guest(client) as bob:
             assert bob.joined(token, name="Yves").name == "Yves"
             (updated,) = [m for m in h.drain() if isinstance(m, GuestJoined)]
