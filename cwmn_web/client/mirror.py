@@ -14,7 +14,7 @@ from urllib.parse import urljoin
 
 from ..errors import ProtocolError
 from ..protocol import records
-from ..protocol.constants import NODE, URL_ATTRS
+from ..protocol.constants import NODE, URL_ATTRS, Pseudo
 from ..protocol.records import AttrChange, MutationsData, NodeRecord, SnapshotData, TextChange
 
 __all__ = ["MASK_CHAR", "MirrorEncoder", "mask"]
@@ -106,16 +106,16 @@ class MirrorEncoder:
         return out
 
     def attr(self, name: str, value: Any, base: str | None = None) -> tuple[str, str]:
-        """One attribute; ``cwmn:masked`` (a length) becomes a starred ``cwmn:value``."""
-        if name == "cwmn:masked":
-            return "cwmn:value", mask(value)
+        """One attribute; ``Pseudo.MASKED`` (a length) becomes a starred ``Pseudo.VALUE``."""
+        if name == Pseudo.MASKED:
+            return Pseudo.VALUE, mask(value)
         text = str(value)
         lower = name.lower()
         if lower in URL_ATTRS:
             return name, self.url(text, base)
         if lower in SRCSET_ATTRS:
             return name, self.srcset(text, base)
-        if lower == "style" or name == "cwmn:css":
+        if lower == "style" or name == Pseudo.CSS:
             return name, self.css(text, base)
         return name, text
 

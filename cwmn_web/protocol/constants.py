@@ -9,6 +9,7 @@ ES modules and inlined into each asset) and :func:`js_script` as ``static/dist/c
 from __future__ import annotations
 
 import json
+from enum import StrEnum
 from typing import Final
 
 __all__ = [
@@ -73,6 +74,25 @@ DEFAULT_GUEST_COLOR = "#e5484d"
 #: sessionStorage key holding ``{token, sessionId, capture | privacy}`` so the next page of the
 #: site resumes (written by Python, read by the stub before Python starts).
 RESUME_KEY = "cwmn:session"
+
+
+class Pseudo(StrEnum):
+    """Pseudo-attributes capture sends beside an element's own attributes, in the same
+    ``[name, value, ...]`` list; the viewer's sanitizer checks each, its mirror applies it,
+    and any other name with the prefix is dropped."""
+
+    NS = "cwmn:ns"  # the element's namespace (SVG, MathML)
+    VALUE = "cwmn:value"  # a form field's value
+    MASKED = "cwmn:masked"  # a secret field's length (the host core stars it into VALUE)
+    CHECKED = "cwmn:checked"  # "1" when checked
+    CSS = "cwmn:css"  # a <style>'s rules filled through the CSSOM
+    BLOCK = "cwmn:block"  # a blocked element's box: width, the multiplication sign, height
+    SCROLL = "cwmn:scroll"  # "x,y" scroll offsets
+    CANVAS = "cwmn:canvas"  # a canvas's pixels, a PNG data: URL
+
+
+PSEUDO_PREFIX = "cwmn:"
+
 #: Marks our own elements in the host's page (guests' pointers, the consent dialog): capture
 #: never mirrors them.
 OVERLAY_ATTR = "data-cwmn-overlay"
@@ -88,6 +108,8 @@ def js_values() -> dict[str, object]:
         "DEFAULT_GUEST_COLOR": DEFAULT_GUEST_COLOR,
         "RESUME_KEY": RESUME_KEY,
         "OVERLAY_ATTR": OVERLAY_ATTR,
+        "PSEUDO": {member.name: member.value for member in Pseudo},
+        "PSEUDO_PREFIX": PSEUDO_PREFIX,
     }
 
 

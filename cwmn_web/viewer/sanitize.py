@@ -13,7 +13,7 @@ from typing import Any
 
 from ..errors import ProtocolError
 from ..protocol import records
-from ..protocol.constants import HTML_NS, NODE, URL_ATTRS
+from ..protocol.constants import HTML_NS, NODE, PSEUDO_PREFIX, URL_ATTRS, Pseudo
 from ..protocol.records import (
     AttrChange,
     FocusData,
@@ -210,15 +210,16 @@ def _matching(pattern: re.Pattern[str]) -> Callable[[str], str | None]:
     return lambda value: value if pattern.fullmatch(value) else None
 
 
-#: ``cwmn:*`` pseudo-attributes and how each value is checked (``None`` drops it).
+#: The pseudo-attributes a viewer takes (:class:`Pseudo`) and how each value is checked
+#: (``None`` drops it). ``MASKED`` never reaches a viewer: the host core turns it into VALUE.
 PSEUDO: dict[str, Callable[[str], str | None]] = {
-    "cwmn:ns": lambda value: value if value in NAMESPACES else None,
-    "cwmn:value": str,
-    "cwmn:checked": _checked,
-    "cwmn:css": clean_css,
-    "cwmn:block": _matching(_BLOCK),
-    "cwmn:scroll": _matching(_SCROLL),
-    "cwmn:canvas": _matching(_CANVAS),
+    Pseudo.NS: lambda value: value if value in NAMESPACES else None,
+    Pseudo.VALUE: str,
+    Pseudo.CHECKED: _checked,
+    Pseudo.CSS: clean_css,
+    Pseudo.BLOCK: _matching(_BLOCK),
+    Pseudo.SCROLL: _matching(_SCROLL),
+    Pseudo.CANVAS: _matching(_CANVAS),
 }
 
 
@@ -433,7 +434,7 @@ class Sanitizer:
     # -- attributes ----------------------------------------------------------------------
     def _attribute(self, tag: str, name: str, value: str) -> str | None:
         """The safe value of attribute ``name`` on element ``tag``, or ``None`` to drop it."""
-        if name.startswith("cwmn:"):
+        if name.startswith(PSEUDO_PREFIX):
             check = PSEUDO.get(name)
             return check(value) if check else None
         lower = name.lower()

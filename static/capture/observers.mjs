@@ -1,6 +1,7 @@
 // cwmn_web capture, observers (rrweb's observers): the page's events, timers and patched
 // setters that tell the mutation buffer what changed besides the DOM: form state, scrolling,
 // focus, the viewport, the pointer, canvases, CSSOM rules, frame reloads.
+import { PSEUDO } from '../dist/constants.mjs';
 import { isKnown, knownId } from './ids.mjs';
 import { VALUE_TAGS } from './privacy.mjs';
 import { formState } from './serialize.mjs';
@@ -81,14 +82,14 @@ export class Observers {
       if (!id) return;
       const before = this.serializer.canvases.get(c);
       const png = this.serializer.canvasImage(c);
-      if (png && png !== before) this.buffer.pushAttrs([[id, 'cwmn:canvas', png]]);
+      if (png && png !== before) this.buffer.pushAttrs([[id, PSEUDO.CANVAS, png]]);
     });
   }
   sheetChanged(sheet) {
     const owner = sheet.ownerNode;
     this.serializer.dirtySheets.add(sheet);
     if (owner && isKnown(owner)) {
-      this.buffer.pushAttrs([[knownId(owner), 'cwmn:css', this.serializer.cssomText(owner)]]);
+      this.buffer.pushAttrs([[knownId(owner), PSEUDO.CSS, this.serializer.cssomText(owner)]]);
     }
   }
 }

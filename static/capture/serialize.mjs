@@ -1,7 +1,7 @@
 // cwmn_web capture, serialization (rrweb's "snapshot"): a subtree of the page → raw node
 // records in pre-order (docs/MIRROR.md). Sliced, it yields to the browser every SLICE_MS so
 // the page never blocks for long.
-import { HTML_NS, NODE } from '../dist/constants.mjs';
+import { HTML_NS, NODE, PSEUDO } from '../dist/constants.mjs';
 import { idOf } from './ids.mjs';
 import { VALUE_TAGS, isOverlay } from './privacy.mjs';
 
@@ -43,7 +43,7 @@ export class Serializer {
     const attrs = [];
     if (this.privacy.blocked(el)) {
       const r = el.getBoundingClientRect();
-      attrs.push('cwmn:block', Math.round(r.width) + '×' + Math.round(r.height));
+      attrs.push(PSEUDO.BLOCK, Math.round(r.width) + '×' + Math.round(r.height));
       for (const name of ['id', 'class', 'style']) {
         if (el.hasAttribute(name)) attrs.push(name, el.getAttribute(name));
       }
@@ -55,20 +55,20 @@ export class Serializer {
       if (secret && a.name === 'value') continue;
       attrs.push(a.name, a.value);
     }
-    if (el.namespaceURI !== HTML_NS && el.namespaceURI) attrs.push('cwmn:ns', el.namespaceURI);
+    if (el.namespaceURI !== HTML_NS && el.namespaceURI) attrs.push(PSEUDO.NS, el.namespaceURI);
     if (VALUE_TAGS[el.tagName]) formState(el, secret, attrs);
     if (el.tagName === 'STYLE') {
       const css = this.cssomText(el);
-      if (css !== null) attrs.push('cwmn:css', css);
+      if (css !== null) attrs.push(PSEUDO.CSS, css);
     }
     if (el.tagName === 'CANVAS') {
       const png = this.canvasImage(el);
-      if (png) attrs.push('cwmn:canvas', png);
+      if (png) attrs.push(PSEUDO.CANVAS, png);
     }
     // Reading scroll offsets forces a layout: done in snapshots only; a subtree added later
     // reports its scrolling through scroll events.
     if (this.readScroll && (el.scrollTop || el.scrollLeft)) {
-      attrs.push('cwmn:scroll', el.scrollLeft + ',' + el.scrollTop);
+      attrs.push(PSEUDO.SCROLL, el.scrollLeft + ',' + el.scrollTop);
     }
     return [[id, parentId, ELEMENT, tagName(el), attrs], true];
   }
@@ -79,7 +79,7 @@ export class Serializer {
     const style = 'display:' + (cs.display === 'inline' ? 'inline-block' : cs.display) +
       ';width:' + r.width + 'px;height:' + r.height + 'px;overflow:hidden;box-sizing:border-box;' +
       'border:' + cs.border + ';vertical-align:' + cs.verticalAlign;
-    const attrs = ['style', style, 'cwmn:frame', '1'];
+    const attrs = ['style', style];
     for (const name of ['id', 'class', 'title']) {
       if (iframe.hasAttribute(name)) attrs.push(name, iframe.getAttribute(name));
     }
@@ -185,10 +185,10 @@ export class Serializer {
 /** A form element's state: checked, or its value (a masked one as its length). */
 export function formState(el, secret, attrs) {
   if (el.type === 'checkbox' || el.type === 'radio') {
-    attrs.push('cwmn:checked', el.checked ? '1' : '');
+    attrs.push(PSEUDO.CHECKED, el.checked ? '1' : '');
   } else if (el.type !== 'file') {
-    if (secret) attrs.push('cwmn:masked', String(el.value.length));
-    else attrs.push('cwmn:value', el.value);
+    if (secret) attrs.push(PSEUDO.MASKED, String(el.value.length));
+    else attrs.push(PSEUDO.VALUE, el.value);
   }
 }
 

@@ -10,6 +10,7 @@
   const HTML_NS = CWMN_CONSTANTS.HTML_NS;
   /** @type {Record<string, string>} */
   const ATTR_NS = CWMN_CONSTANTS.ATTR_NAMESPACES;
+  const PSEUDO = CWMN_CONSTANTS.PSEUDO, PSEUDO_PREFIX = CWMN_CONSTANTS.PSEUDO_PREFIX;
 
   /** fn(), or null if it throws: hostile or odd records must never stop a build. */
   function attempt(fn) {
@@ -141,7 +142,7 @@
 
     element(tag, attrs, after) {
       let ns = HTML_NS;
-      for (let i = 0; i < attrs.length; i += 2) if (attrs[i] === 'cwmn:ns') ns = attrs[i + 1];
+      for (let i = 0; i < attrs.length; i += 2) if (attrs[i] === PSEUDO.NS) ns = attrs[i + 1];
       const doc = this.doc;
       const el = attempt(() => (ns === HTML_NS ? doc.createElement(tag) : doc.createElementNS(ns, tag)));
       if (!el) return null;
@@ -149,9 +150,9 @@
       return el;
     }
 
-    /** Set (or, for null, remove) one attribute; `cwmn:*` ones are handled here. */
+    /** Set (or, for null, remove) one attribute; pseudo-attributes are handled here. */
     attr(el, name, value, after) {
-      if (name.startsWith('cwmn:')) {
+      if (name.startsWith(PSEUDO_PREFIX)) {
         this.pseudo(el, name, value, after);
         return;
       }
@@ -165,18 +166,18 @@
 
     pseudo(el, name, value, after) {
       if (value === null) return;
-      if (name === 'cwmn:value') after.push(() => { el.value = value; });
-      else if (name === 'cwmn:checked') after.push(() => { el.checked = value === '1'; });
-      else if (name === 'cwmn:css') {
+      if (name === PSEUDO.VALUE) after.push(() => { el.value = value; });
+      else if (name === PSEUDO.CHECKED) after.push(() => { el.checked = value === '1'; });
+      else if (name === PSEUDO.CSS) {
         after.push(() => {
           for (const child of Array.from(el.childNodes)) this.forget(child, false);
           el.textContent = value;
         });
-      } else if (name === 'cwmn:scroll') {
+      } else if (name === PSEUDO.SCROLL) {
         const [x, y] = value.split(',').map(Number);
         after.push(() => { el.scrollLeft = x; el.scrollTop = y; });
-      } else if (name === 'cwmn:block') after.push(() => block(el, value));
-      else if (name === 'cwmn:canvas') after.push(() => paint(el, value));
+      } else if (name === PSEUDO.BLOCK) after.push(() => block(el, value));
+      else if (name === PSEUDO.CANVAS) after.push(() => paint(el, value));
     }
 
     /** Put `children` (ids) last in `parentId`, in that order; unknown ids are skipped. */
