@@ -67,14 +67,19 @@ def connection(monkeypatch: pytest.MonkeyPatch) -> Iterator[types.ModuleType]:
     sys.modules.pop("cwmn_web.browser.connection", None)
 
 
+async def start_opening(connection: types.ModuleType) -> tuple[asyncio.Future[Any], FakeWebSocket]:
+    """``BrowserConnection.open`` under way, and the browser socket it made."""
+    opening = asyncio.ensure_future(connection.BrowserConnection.open("ws://cwmn.test/ws"))
+    await until(lambda: bool(FakeWebSocket.made))
+    return opening, FakeWebSocket.made[0]
+
+
 def test_an_opening_given_up_closes_the_browsers_socket(connection: types.ModuleType) -> None:
     async def body() -> None:
-        opening = asyncio.ensure_future(connection.BrowserConnection.open("ws://cwmn.test/ws"))
-        await until(lambda: bool(FakeWebSocket.made))  # the task made its socket
+        opening, ws = await start_opening(connection)
         opening.cancel()  # what the driver's connect timeout does
         with pytest.raises(asyncio.CancelledError):
             await opening
-        ws = FakeWebSocket.made[0]
         assert ws.closed_with == 1000
         ws.onclose(types.SimpleNamespace(code=1000, reason=""))  # the browser's close event
         assert ws.onopen is None and ws.onmessage is None  # its proxies are let go
@@ -84,9 +89,7 @@ def test_an_opening_given_up_closes_the_browsers_socket(connection: types.Module
 
 def test_a_refused_opening_raises_a_network_error(connection: types.ModuleType) -> None:
     async def body() -> None:
-        opening = asyncio.ensure_future(connection.BrowserConnection.open("ws://cwmn.test/ws"))
-        await until(lambda: bool(FakeWebSocket.made))
-        ws = FakeWebSocket.made[0]
+        opening, ws = await start_opening(connection)
         ws.readyState = CLOSED
         ws.onclose(types.SimpleNamespace(code=1006, reason=""))
         with pytest.raises(NetworkError, match=r"could not connect.*code 1006"):
@@ -98,9 +101,7 @@ def test_a_refused_opening_raises_a_network_error(connection: types.ModuleType) 
 
 def test_an_open_socket_is_returned(connection: types.ModuleType) -> None:
     async def body() -> None:
-        opening = asyncio.ensure_future(connection.BrowserConnection.open("ws://cwmn.test/ws"))
-        await until(lambda: bool(FakeWebSocket.made))
-        ws = FakeWebSocket.made[0]
+        opening, ws = await start_opening(connection)
         ws.readyState = OPEN
         ws.onopen(None)
         conn = await opening
