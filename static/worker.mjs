@@ -12,7 +12,7 @@ const ENTRIES = { host: 'cwmn_web.browser.worker', viewer: 'cwmn_web.browser.vie
 /** Written by build.py: the snapshot's size and its parts (file under pyodide/, offset, size,
     integrity: `sha256-BASE64`). */
 const SNAPSHOT = __CWMN_SNAPSHOT__;
-const wanted = new URL(import.meta.url).searchParams.get('entry');
+const wanted = new URL(import.meta.url).searchParams.get('entry') ?? 'host';
 const entry = Object.hasOwn(ENTRIES, wanted) ? ENTRIES[wanted] : ENTRIES.host;
 
 const base = new URL('./pyodide/', import.meta.url).href;
