@@ -17,7 +17,6 @@ from starlette.websockets import WebSocket
 from ..errors import CwmnError, ErrorCode, NotFound
 from ..protocol.messages import (
     CLOSE_BAD_ORIGIN,
-    DEFAULT_REPLAY_MAX_SECONDS,
     AbandonReplay,
     AcceptHostInvite,
     CreateLink,
@@ -51,9 +50,9 @@ from .live.host import HostCore
 from .live.outputs import Outputs
 from .peer import SocketClosed, read_message, serve
 from .relay import Relay
-from .replays.recording import Recording, recording_dir
+from .replays.recording import Recording
 from .replays.service import ReplayService, replay_update
-from .replays.sessions import open_recording
+from .replays.sessions import new_recording, open_recording
 from .sites import DEFAULT_SETTINGS, Site, hostname_of
 
 __all__ = ["HostSocket", "append_frame_log", "host_socket"]
@@ -200,24 +199,9 @@ class HostSocket:
 
     async def _new_recording(self, record: SessionRecord) -> Recording:
         """A replay session's row (its render job to be) and its recording."""
-        limit = self._site_settings().get("replayMaxSeconds")
-        default = float(DEFAULT_REPLAY_MAX_SECONDS)
-        seconds = float(limit) if isinstance(limit, (int, float)) and limit > 0 else default
-        seconds = min(seconds, self.settings.max_session_seconds)
-        await run_in_threadpool(
-            lambda: self.store.replays.create(
-                record.id,
-                record.site_id,
-                record.host_name,
-                record.host_email,
-                max_seconds=seconds,
-                base_url=self._base(),
-                retention_seconds=self.settings.replay_retention_days * 86400,
-                now=record.created_at,
-            )
+        return await run_in_threadpool(
+            new_recording, self.store, self.settings, record, self._site_settings(), self._base()
         )
-        folder = recording_dir(self.settings.data_dir, record.id)
-        return await run_in_threadpool(Recording, folder, seconds)
 
     # -- links and guests -------------------------------------------------------------------
     async def create_link(self, message: CreateLink) -> Outputs:

@@ -13,40 +13,88 @@ Any :class:`Side` (``exchange``, ``next_due``, ``tick``) can join.
 
 from __future__ import annotations
 
+import asyncio
+import atexit
+import logging
 import secrets
+import shutil
+import tempfile
+import threading
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from itertools import count
-from typing import Any, Protocol
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
 
-from cwmn_web.errors import CwmnError, ErrorCode
+from cwmn_web.errors import CwmnError, ErrorCode, NotFound
 from cwmn_web.protocol import codec
 from cwmn_web.protocol.messages import (
+    AbandonReplay,
+    AcceptHostInvite,
     CreateLink,
+    CreatePublicLink,
+    ErrorReply,
+    GetHostInvite,
     Hello,
+    HostInviteInfo,
+    HostInviteSent,
+    InviteGuest,
+    InviteSent,
+    InviteToHost,
     Join,
     LinkCreated,
     Message,
     MirrorFrame,
+    Ok,
     RemoveGuest,
+    ReplayUpdate,
     ResumeSession,
+    SendVideo,
     SessionStarted,
+    SetPublicLink,
     StartSession,
+    WatchReplay,
 )
-from cwmn_web.server.db import Store
-from cwmn_web.server.links import device_hash, usable_token
+from cwmn_web.server.config import Settings
+from cwmn_web.server.db import EndReason, SessionRecord, Store
+from cwmn_web.server.db.replays import settled
+from cwmn_web.server.host_invites import accept_invitation, find_invitation
+from cwmn_web.server.host_socket import WATCH_INTERVAL
+from cwmn_web.server.invites.host import send_host_invite
+from cwmn_web.server.invites.service import Inviter, Invites
+from cwmn_web.server.invites.transports import OutboxTransport
+from cwmn_web.server.links import device_hash, join_url, usable_token
 from cwmn_web.server.live.guest import GuestCore, JoinRefused
 from cwmn_web.server.live.host import HostCore
 from cwmn_web.server.live.outputs import Close, ConnId, Outputs, Send, SessionOver, StoreName
 from cwmn_web.server.live.registry import LiveRooms
-from cwmn_web.server.sites import DEFAULT_SETTINGS
+from cwmn_web.server.replays.service import ReplayService, replay_update
+from cwmn_web.server.replays.sessions import finish_recording, new_recording, open_recording
+from cwmn_web.server.sites import DEFAULT_SETTINGS, Site, hostname_of
 from cwmn_web.viewer.session import GuestSession
 
-__all__ = ["T0", "Clock", "ConnId", "HostWire", "LiveHarness", "MemoryServer", "Side", "Viewer"]
+__all__ = [
+    "T0",
+    "Clock",
+    "ConnId",
+    "HostWire",
+    "LiveHarness",
+    "MemoryServer",
+    "Side",
+    "Viewer",
+    "run_coroutine",
+    "scratch_dir",
+]
 
 T0 = 1_800_000_000.0
 """Where the fake clock starts (wall-clock seconds: the store's records use them too)."""
 SERVER_URL = "http://cwmn.test"
 ORIGIN = "https://shop.example.com"
+
+
+T = TypeVar("T")
+log = logging.getLogger("cwmn_web.server")
+_scratch: list[Path] = []
 
 
 @dataclass
@@ -56,10 +104,57 @@ class Clock:
     now: float = T0
 
 
+def scratch_dir() -> Path:
+    """A new empty folder (a server's data dir), removed when the process exits."""
+    if not _scratch:
+        _scratch.append(Path(tempfile.mkdtemp(prefix="cwmn-live-")))
+        atexit.register(shutil.rmtree, _scratch[0], True)
+    return Path(tempfile.mkdtemp(dir=_scratch[0]))
+
+
+def run_coroutine(work: Coroutine[Any, Any, T]) -> T:
+    """Run ``work`` to its end, now: the server's services are coroutines, but nothing they
+    await does real I/O here (their store calls go to a thread). On a loop of its own, in a
+    thread if this one already runs a loop (Playwright's sync API keeps one)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(work)
+    done: list[T] = []
+    errors: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            done.append(asyncio.run(work))
+        except BaseException as exc:
+            errors.append(exc)
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    thread.join()
+    if errors:
+        raise errors[0]
+    return done[0]
+
+
+@dataclass
+class Watch:
+    """A host connection following a replay (``HostSocket.watch_replay``): the update it
+    last heard, and when the row is read next."""
+
+    replay_id: str
+    last: ReplayUpdate
+    due: float
+
+
 class MemoryServer:
     """The real server core over a real store, its edge done in memory and synchronously:
-    what ``relay``, ``host_socket`` and ``guest_socket`` do, for the requests the live
-    tests make (sessions, links, joins, removals, names, the end of a session)."""
+    what ``relay``, ``host_socket`` and ``guest_socket`` do, for every request a host or a
+    viewer sends (sessions, links, joins, removals, names, invites through the real
+    :class:`Invites` into the store's outbox, invitations to host, replays through the real
+    :class:`ReplayService`, the end of a session). The render worker is another process: a
+    test moves a replay along by writing its row (``store.replays``) as it does; a watching
+    host reads it every ``WATCH_INTERVAL``, as the edge does."""
 
     def __init__(
         self,
@@ -68,9 +163,22 @@ class MemoryServer:
         max_session_seconds: float = 3600.0,
         host_grace_seconds: float = 60.0,
         site_id: int = 1,
+        data_dir: Path | None = None,
     ) -> None:
         self.store, self.clock, self.site_id = store, clock, site_id
         self.max_session_seconds = max_session_seconds
+        self.settings = Settings(
+            data_dir=data_dir or scratch_dir(),
+            max_session_seconds=max_session_seconds,
+            host_grace_seconds=host_grace_seconds,
+            public_url=SERVER_URL,
+            frame_log=None,
+        )
+        outbox = OutboxTransport(store)
+        self.invites = Invites(self.settings, store, outbox, outbox)
+        self.replays = ReplayService(self.settings, store, self.invites)
+        if store.site_for_host(hostname_of(ORIGIN)) is None:
+            store.add_domain(hostname_of(ORIGIN))
         self.rooms = LiveRooms(max_session_seconds, host_grace_seconds)
         self.cores: dict[ConnId, HostCore | GuestCore] = {}
         self.devices: dict[ConnId, str | None] = {}
@@ -78,6 +186,13 @@ class MemoryServer:
         """Frames written to each connection, not yet taken."""
         self.closed: dict[ConnId, tuple[int, str]] = {}
         """Connections the server closed: code and reason."""
+        self.watching: dict[ConnId, Watch] = {}
+
+    @property
+    def site(self) -> Site:
+        site = self.store.site_by_id(self.site_id)
+        assert site is not None
+        return site
 
     # -- sockets ----------------------------------------------------------------------------
     def open_host(self) -> ConnId:
@@ -115,6 +230,7 @@ class MemoryServer:
     def gone(self, conn: ConnId, close_code: int | None = None) -> None:
         """``conn`` is closed (by the client with ``close_code``, or after the server did)."""
         core = self.cores.pop(conn, None)
+        self.watching.pop(conn, None)
         if core is None:
             return
         if isinstance(core, HostCore):
@@ -123,8 +239,16 @@ class MemoryServer:
             self.carry_out(core.gone())
         self.closed.setdefault(conn, (close_code or 1000, "closed by the client"))
 
+    def next_due(self) -> float | None:
+        """The next deadline: the live core's, or a watched replay's next read."""
+        dues = [self.rooms.next_due(), *(w.due for w in self.watching.values())]
+        return min((d for d in dues if d is not None), default=None)
+
     def tick(self) -> None:
         self.carry_out(self.rooms.tick(self.clock.now))
+        for conn, watch in list(self.watching.items()):
+            if watch.due <= self.clock.now:
+                self._follow(conn, watch)
 
     def carry_out(self, out: Outputs) -> None:
         for item in out:
@@ -135,47 +259,241 @@ class MemoryServer:
                 self.closed.setdefault(item.to, (item.code, item.reason))
             elif isinstance(item, SessionOver):
                 self.store.end_session(item.session_id, item.reason, now=self.clock.now)
+                if item.finish:
+                    ended_now = item.recording is not None and item.reason == "ended"
+                    finish_recording(
+                        self.store,
+                        self.settings.data_dir,
+                        item.session_id,
+                        item.recording,
+                        ended_now,
+                    )
             elif isinstance(item, StoreName):
                 self.store.rename_guest(item.guest_id, item.name)
 
-    # -- the edge's store work --------------------------------------------------------------
+    def _reply(self, core: HostCore, message: Message) -> Outputs:
+        out = Outputs()
+        out.send(core.conn, message)
+        return out
+
+    def _site_settings(self) -> dict[str, object]:
+        settings: dict[str, object] = self.site.info(hostname_of(ORIGIN))["settings"]
+        return settings
+
+    # -- the edge's store work (``HostSocket``'s methods, without awaits) -------------------
     def _work(self, core: HostCore | GuestCore, message: Message) -> Outputs:
-        now, store = self.clock.now, self.store
         if isinstance(core, GuestCore):
             assert isinstance(message, Join)
             return self._join(core, message)
-        if isinstance(message, StartSession):
-            record = store.create_session(
-                self.site_id,
-                message.host_name,
-                message.host_email,
-                message.is_replay,
-                ORIGIN,
-                core.page_url,
-                now=now,
+        work: dict[type[Message], Callable[[HostCore, Any], Outputs]] = {
+            StartSession: self._start,
+            ResumeSession: self._resume,
+            AcceptHostInvite: self._accept_host_invite,
+            CreateLink: self._create_link,
+            CreatePublicLink: self._public_link,
+            SetPublicLink: self._set_public_link,
+            RemoveGuest: self._remove_guest,
+            GetHostInvite: self._host_invite_info,
+            WatchReplay: self._watch_replay,
+            AbandonReplay: self._abandon_replay,
+            InviteGuest: self._sending(self._invite),
+            InviteToHost: self._sending(self._invite_to_host),
+            SendVideo: self._sending(self._send_video),
+        }
+        return work[type(message)](core, message)
+
+    def _start(self, core: HostCore, message: StartSession) -> Outputs:
+        record = self.store.create_session(
+            self.site_id,
+            message.host_name[:200],
+            message.host_email[:254],
+            message.is_replay,
+            ORIGIN,
+            core.page_url,
+            now=self.clock.now,
+        )
+        recording = None
+        if record.is_replay:
+            settings = self._site_settings()
+            recording = new_recording(self.store, self.settings, record, settings, SERVER_URL)
+        return core.started(message, record, self._site_settings(), self.clock.now, recording)
+
+    def _resume(self, core: HostCore, message: ResumeSession) -> Outputs:
+        store, now = self.store, self.clock.now
+        record: SessionRecord | None = None
+        if 0 < len(message.resume_token) <= 200:
+            record = store.session_by_resume_token(message.resume_token)
+        if record is None or record.site_id != self.site_id:
+            raise NotFound("no session has this resume token: start a new session")
+        over, out = self.rooms.over(record, now)
+        self.carry_out(out)
+        if over:
+            raise CwmnError("the session has ended: start a new session", ErrorCode.SESSION_ENDED)
+        public = store.public_links_enabled(record.id)
+        recording = None
+        if record.is_replay:
+            recording = self.rooms.recording_of(record.id) or open_recording(
+                store, self.settings.data_dir, record
             )
-            return core.started(message, record, dict(DEFAULT_SETTINGS), now)
-        if isinstance(message, ResumeSession):
-            found = store.session_by_resume_token(message.resume_token)
-            if found is None:
-                raise CwmnError("no session has this resume token", ErrorCode.NOT_FOUND)
-            over, out = self.rooms.over(found, now)
-            self.carry_out(out)
-            if over:
-                raise CwmnError("the session has ended", ErrorCode.SESSION_ENDED)
-            public = store.public_links_enabled(found.id)
-            return core.resumed(message, found, dict(DEFAULT_SETTINGS), public, now)
-        if isinstance(message, CreateLink):
-            link = store.create_link(core.protocol.session_id, 3600.0, now=now)
-            out = Outputs()
-            url = f"{SERVER_URL}/join/{link.token}"
-            out.send(core.conn, LinkCreated(ref=message.ref, url=url, expires_at=link.expires_at))
-            return out
-        if isinstance(message, RemoveGuest):
-            assert core.live is not None
-            store.remove_guest(core.live.room.session_id, message.guest_id, now=now)
-            return core.guest_removed(message)
-        raise CwmnError(f"the harness does not do {message.type}", ErrorCode.SERVER_ERROR)
+        settings = self._site_settings()
+        return core.resumed(message, record, settings, public, now, recording)
+
+    def _accept_host_invite(self, core: HostCore, message: AcceptHostInvite) -> Outputs:
+        record = run_coroutine(
+            accept_invitation(self.store, message.token, self.site_id, ORIGIN, core.page_url)
+        )
+        over, out = self.rooms.over(record, self.clock.now)
+        self.carry_out(out)
+        if over:
+            raise CwmnError("the invitation expired: ask for a new one", ErrorCode.LINK_INVALID)
+        return core.accepted(message, record, self._site_settings(), self.clock.now)
+
+    def _create_link(self, core: HostCore, message: CreateLink) -> Outputs:
+        ttl = self.settings.link_ttl_seconds
+        link = self.store.create_link(core.protocol.session_id, ttl, now=self.clock.now)
+        url = join_url(SERVER_URL, link.token)
+        return self._reply(core, LinkCreated(ref=message.ref, url=url, expires_at=link.expires_at))
+
+    def _public_link(self, core: HostCore, message: CreatePublicLink) -> Outputs:
+        self._make_public_link(core)
+        assert core.live is not None
+        room = core.live.room
+        reply = LinkCreated(ref=message.ref, url=room.public_url, expires_at=room.public_expires)
+        return self._reply(core, reply)
+
+    def _set_public_link(self, core: HostCore, message: SetPublicLink) -> Outputs:
+        self._make_public_link(core)
+        assert core.live is not None
+        self.store.set_public_links(core.live.room.session_id, message.enabled, now=self.clock.now)
+        return core.public_link_set(message)
+
+    def _make_public_link(self, core: HostCore) -> None:
+        """``HostSocket._public_link``: made once, then the same one."""
+        if not core.needs_public_link():
+            return
+        assert core.live is not None
+        room, now = core.live.room, self.clock.now
+        ends = room.started_at + self.settings.max_session_seconds
+        record = self.store.create_link(room.session_id, max(ends - now, 0.0), "public", now=now)
+        if not room.public_enabled:
+            self.store.set_public_links(room.session_id, False, now=now)
+        core.public_link_made(join_url(SERVER_URL, record.token), record.expires_at)
+
+    def _remove_guest(self, core: HostCore, message: RemoveGuest) -> Outputs:
+        assert core.live is not None
+        self.store.remove_guest(core.live.room.session_id, message.guest_id, now=self.clock.now)
+        return core.guest_removed(message)
+
+    def _host_invite_info(self, core: HostCore, message: GetHostInvite) -> Outputs:
+        invite, session = run_coroutine(find_invitation(self.store, message.token, self.site_id))
+        info = HostInviteInfo(
+            ref=message.ref,
+            invite_id=invite.invite_id,
+            inviter_name=invite.inviter_name,
+            host_name=session.host_name,
+            host_email=session.host_email,
+            message=invite.message,
+            expires_at=invite.expires_at,
+        )
+        return self._reply(core, info)
+
+    # -- sending (answered when sent: here, at once) ------------------------------------------
+    def _sending(
+        self, send: Callable[[HostCore, Any], Coroutine[Any, Any, Message]]
+    ) -> Callable[[HostCore, Message], Outputs]:
+        """``HostSocket.sending`` and ``answer_later``: the sending runs to its end now."""
+
+        def start(core: HostCore, message: Message) -> Outputs:
+            reply: Message
+            try:
+                reply = run_coroutine(send(core, message))
+            except CwmnError as exc:
+                reply = ErrorReply(ref=message.ref, code=exc.code, message=exc.message)
+            except Exception:
+                log.exception("invite failed")
+                reply = ErrorReply(
+                    ref=message.ref,
+                    code=ErrorCode.SERVER_ERROR,
+                    message="the server failed to send it",
+                )
+            return core.sent(reply)
+
+        return start
+
+    async def _invite(self, core: HostCore, message: InviteGuest) -> InviteSent:
+        live = core.live
+        assert live is not None
+        region = self._site_settings().get("defaultRegion") or DEFAULT_SETTINGS["defaultRegion"]
+        inviter = Inviter(
+            site_id=self.site_id,
+            session_id=live.room.session_id,
+            host_name=live.room.host_name,
+            region=str(region),
+            base_url=SERVER_URL,
+        )
+        sent = await self.invites.send(inviter, message)
+        return InviteSent(
+            ref=message.ref,
+            invite_id=sent.invite_id,
+            channel=sent.channel,
+            to=sent.to,
+            status=sent.status,
+        )
+
+    async def _invite_to_host(self, core: HostCore, message: InviteToHost) -> HostInviteSent:
+        site = self.site
+        sent = await send_host_invite(
+            self.invites, site.id, site.domains, ORIGIN, SERVER_URL, message
+        )
+        return HostInviteSent(
+            ref=message.ref,
+            invite_id=sent.invite_id,
+            join_url=sent.join_url,
+            expires_at=sent.expires_at,
+            status=sent.status,
+        )
+
+    async def _send_video(self, core: HostCore, message: SendVideo) -> Message:
+        record = await self.replays.find(message.resume_token, self.site_id)
+        return await self.replays.send(record, message)
+
+    # -- replays ------------------------------------------------------------------------------
+    def _watch_replay(self, core: HostCore, message: WatchReplay) -> Outputs:
+        record = run_coroutine(self.replays.find(message.resume_token, self.site_id))
+        first = replay_update(record, ref=message.ref)
+        watch = Watch(record.id, first, self.clock.now + WATCH_INTERVAL)
+        if not settled(first.status, first.send_status):
+            self.watching[core.conn] = watch
+        return self._reply(core, first)
+
+    def _follow(self, conn: ConnId, watch: Watch) -> None:
+        """One round of ``HostSocket._follow``: what is due of the replay's email, then its
+        row; a change is pushed; a settled replay is no longer read."""
+        record = run_coroutine(self.replays.settle_sends(watch.replay_id))
+        update = replay_update(record, watch.replay_id)
+
+        def key(u: ReplayUpdate) -> tuple[object, ...]:
+            return (u.status, u.percent, u.stage, u.send_status)
+
+        if key(update) != key(watch.last):
+            self.carry_out(self._reply_to(conn, update))
+            watch.last = update
+        watch.due = self.clock.now + WATCH_INTERVAL
+        if settled(update.status, update.send_status):
+            del self.watching[conn]
+
+    def _reply_to(self, conn: ConnId, message: Message) -> Outputs:
+        out = Outputs()
+        out.send(conn, message)
+        return out
+
+    def _abandon_replay(self, core: HostCore, message: AbandonReplay) -> Outputs:
+        record = run_coroutine(self.replays.find(message.resume_token, self.site_id))
+        live = self.rooms.rooms.get(record.id)
+        if live is not None:
+            self.carry_out(self.rooms.end(live, EndReason.ENDED, tell_host=True))
+        run_coroutine(self.replays.abandon(record))
+        return self._reply(core, Ok(ref=message.ref))
 
     def _join(self, core: GuestCore, message: Join) -> Outputs:
         """What ``GuestSocket.join`` does, without awaits."""
@@ -405,7 +723,7 @@ class LiveHarness:
         self._tick()
 
     def _next_due(self) -> float | None:
-        dues = [self.server.rooms.next_due(), *(side.next_due() for side in self.sides)]
+        dues = [self.server.next_due(), *(side.next_due() for side in self.sides)]
         return min((d for d in dues if d is not None), default=None)
 
     def _tick(self) -> None:

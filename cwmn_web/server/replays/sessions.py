@@ -6,10 +6,18 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from ...protocol.messages import DEFAULT_REPLAY_MAX_SECONDS
+from ..config import Settings
 from ..db import ReplayStatus, SessionRecord, Store
 from .recording import Recording, recording_dir
 
-__all__ = ["END_GRACE_SECONDS", "finish_recording", "open_recording", "replay_limit"]
+__all__ = [
+    "END_GRACE_SECONDS",
+    "finish_recording",
+    "new_recording",
+    "open_recording",
+    "replay_limit",
+]
 
 #: A replay still recording this long past its maximum length is ended by the server.
 END_GRACE_SECONDS = 30.0
@@ -18,6 +26,32 @@ END_GRACE_SECONDS = 30.0
 def replay_limit(max_seconds: float) -> float:
     """Seconds after its start at which the server ends a replay session."""
     return max_seconds + END_GRACE_SECONDS
+
+
+def new_recording(
+    store: Store,
+    settings: Settings,
+    record: SessionRecord,
+    site_settings: dict[str, object],
+    base_url: str,
+) -> Recording:
+    """A new replay session's row (its render job to be) and its recording: as long as the
+    site's ``replayMaxSeconds`` (the default if unset), at most a session's maximum."""
+    limit = site_settings.get("replayMaxSeconds")
+    default = float(DEFAULT_REPLAY_MAX_SECONDS)
+    seconds = float(limit) if isinstance(limit, (int, float)) and limit > 0 else default
+    seconds = min(seconds, settings.max_session_seconds)
+    store.replays.create(
+        record.id,
+        record.site_id,
+        record.host_name,
+        record.host_email,
+        max_seconds=seconds,
+        base_url=base_url,
+        retention_seconds=settings.replay_retention_days * 86400,
+        now=record.created_at,
+    )
+    return Recording(recording_dir(settings.data_dir, record.id), seconds)
 
 
 def open_recording(store: Store, data_dir: Path, session: SessionRecord) -> Recording | None:
