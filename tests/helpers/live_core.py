@@ -188,6 +188,13 @@ class MemoryServer:
         """Connections the server closed: code and reason."""
         self.watching: dict[ConnId, Watch] = {}
 
+    def shutdown(self) -> None:
+        """What ``Relay.shutdown`` does: close the recordings; sessions stay in the store."""
+        for live in self.rooms.rooms.values():
+            if live.recording is not None:
+                live.recording.close()
+        self.rooms.rooms.clear()
+
     @property
     def site(self) -> Site:
         site = self.store.site_by_id(self.site_id)

@@ -51,6 +51,7 @@ __all__ = [
     "Wire",
     "booted",
     "call_error",
+    "close_pages",
     "host_of",
     "in_session",
     "make",
@@ -63,6 +64,16 @@ HOST = {"hostName": "Host Name", "hostEmail": "noreply@clickwithmenow.com", "isR
 #: The masking rules a page keeps in the resume entry for the next page (the site's defaults).
 SITE_CAPTURE = {"mask": ["[data-cwmn-mask]", ".cwmn-mask"], "block": ["[data-cwmn-block]"]}
 _pages = count(1)
+_open: list[LivePage] = []
+
+
+def close_pages() -> None:
+    """Shut the servers of the pages made so far down and close their stores (after each
+    test: a replay's recording keeps files open)."""
+    while _open:
+        page = _open.pop()
+        page.server.shutdown()
+        page.db.engine.dispose()
 
 
 @dataclass(eq=False)
@@ -72,8 +83,9 @@ class Socket:
     name: str
     conn: ConnId
     closed: bool = False
-    deaf: bool = False
-    """The server's frames to it are lost (a half-open connection)."""
+    heard: int | None = None
+    """Half-open: how many more of the server's frames reach the host (None: all); those
+    after are lost."""
 
 
 @dataclass
@@ -93,8 +105,8 @@ class Wire:
     silent: bool = False
     """The server stopped answering: frames to it are lost."""
     deaf_after: type[Message] | None = None
-    """Once a socket has sent a message of this type, the server's frames to it are lost
-    (the connection is half-open: the host's frames still arrive)."""
+    """Once a socket has sent a message of this type, what the server sends on it from
+    then on is lost (the connection is half-open: the host's frames still arrive)."""
 
     @property
     def client(self) -> Socket | None:
@@ -118,6 +130,7 @@ class LivePage(RecordingPage):
         self.db = Store(f"sqlite:///{folder}/cwmn-{next(_pages)}.sqlite")
         self.db.create()
         self.live = LiveHarness(self.db, data_dir=folder, **server)
+        _open.append(self)
         self.wire = Wire(refuse=connect_error)
         self.worker = RenderWorker(self)
         self.host: HostController | None = None
@@ -212,17 +225,20 @@ class LivePage(RecordingPage):
             return
         if isinstance(message, MirrorFrame):
             self.wire.frames.append(message)
+        deaf_after = self.wire.deaf_after
+        if deaf_after is not None and isinstance(message, deaf_after) and socket.heard is None:
+            socket.heard = len(self.server.outbound[socket.conn])
         self.server.receive(socket.conn, codec.encode(message))
-        if self.wire.deaf_after is not None and isinstance(message, self.wire.deaf_after):
-            socket.deaf = True
 
     def carry_back(self, core: HostController, now: float) -> bool:
         busy = False
         for name, socket in list(self._live.items()):
-            for text in self.server.take(socket.conn):
-                busy = True
-                if not socket.deaf:
-                    core.receive(name, codec.decode(text), now)
+            texts = self.server.take(socket.conn)
+            busy = busy or bool(texts)
+            if socket.heard is not None:
+                texts, socket.heard = texts[: socket.heard], 0
+            for text in texts:
+                core.receive(name, codec.decode(text), now)
             if socket.conn in self.server.closed:
                 busy = True
                 self._lose(socket, None)
@@ -366,16 +382,18 @@ class RenderWorker:
         self.page.db.replays.progress(self.replay_id, WORKER, percent, stage, eta_seconds)
         self._written()
 
-    def complete(self, delivering: bool = False) -> None:
+    def complete(self, delivering: bool = False, read: bool = True) -> None:
         """The video is rendered (``complete``); with ``delivering``, the worker has
-        claimed the queued email right after (``deliver_queued``) and is sending it."""
+        claimed the queued email right after (``deliver_queued``) and is sending it. With
+        ``read`` False, no watching host has read the row yet."""
         replays = self.page.db.replays
         if self.record.worker_id != WORKER:
             assert replays.claim(WORKER) is not None
         assert replays.complete(self.replay_id, WORKER, 1234)
         if delivering:
             assert replays.claim_send(self.replay_id) is not None
-        self._written()
+        if read:
+            self._written()
 
     def sent(self, status: SendStatus) -> None:
         """The worker's send of the queued email is done (``finish_send``)."""

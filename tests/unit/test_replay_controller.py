@@ -1,5 +1,6 @@
-"""Replays on the host side (cwmn_web.client.replay through the host core), on the fake
-clock and in-memory page of host_page: narration frames, the end, following the render."""
+"""Replays on the host side (cwmn_web.client.replay through the host core), against the real
+server in memory (tests/helpers/live_page.py) on its fake clock: narration frames, the end,
+following the render (its worker, another process, played by ``ports.worker``)."""
 
 # mypy: disable-error-code="comparison-overlap"
 # (the state changes through the core's inputs, which mypy does not see)
@@ -19,15 +20,14 @@ from cwmn_web.errors import ProtocolError
 from cwmn_web.protocol.messages import (
     AbandonReplay,
     EndSession,
-    Message,
     MirrorFrame,
-    ReplayUpdate,
     SendVideo,
     StartSession,
     WatchReplay,
 )
-
-from .host_page import HOST, Answers, Page, booted, call_error, make
+from cwmn_web.server.db import ReplayStatus, SendStatus
+from cwmn_web.server.host_socket import WATCH_INTERVAL
+from tests.helpers.live_page import HOST, LivePage, booted, call_error, make
 
 REPLAY = {**HOST, "isReplay": True}
 CHUNK = {"segment": "seg1", "t0": 1_000_000.0, "mime": "audio/webm;codecs=opus"}
@@ -37,11 +37,11 @@ def b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
 
 
-def events(ports: Page) -> list[str]:
+def events(ports: LivePage) -> list[str]:
     return [event for event, _, _ in ports.deliveries]
 
 
-def recording(ports: Page | None = None) -> tuple[Any, Page]:
+def recording(ports: LivePage | None = None) -> tuple[Any, LivePage]:
     controller, ports = booted(ports)
     info = ports.call("session.start", (dict(REPLAY),))
     assert info["isReplay"] is True
@@ -51,8 +51,9 @@ def recording(ports: Page | None = None) -> tuple[Any, Page]:
 
 def test_a_replay_starts_recording_the_page_and_the_microphone() -> None:
     controller, ports = recording()
-    start = [m for m in ports.server.received if isinstance(m, StartSession)]
+    start = [m for m in ports.wire.received if isinstance(m, StartSession)]
     assert start[-1].is_replay is True
+    assert ports.worker.record.status == ReplayStatus.RECORDING  # its render job to be
     assert ports.captures[-1][0] is True
     assert ports.overlays[-1] == {"op": "record", "action": "start", "muted": False}
     assert controller.view()["sessionInfo"]["audio"] == "pending"
@@ -60,9 +61,10 @@ def test_a_replay_starts_recording_the_page_and_the_microphone() -> None:
     assert controller.view()["sessionInfo"]["audio"] == "recording"
     ports.audio({"chunk": {**CHUNK, "index": 0, "b64": b64(b"\x1aE\xdf\xa3")}})
     ports.audio({"chunk": {**CHUNK, "index": 1, "b64": b64(b"more")}})
-    assert len(ports.server.frames) == 2
-    first, second = ports.server.frames
+    assert len(ports.wire.frames) == 2
+    first, second = ports.wire.frames
     assert (first.kind, first.data["index"], second.data["index"]) == ("audio", 0, 1)
+    assert controller.session is not None and controller.session.drained  # the server has them
     assert first.data["b64"] == b64(b"\x1aE\xdf\xa3")
     assert first.t == 1_000_000.0  # Page.now() in ms: every frame is timed
 
@@ -78,12 +80,15 @@ def test_no_microphone_records_without_narration_and_says_so() -> None:
 
 def test_mute_audio_tells_the_page_and_survives_a_page_change() -> None:
     controller, ports = recording()
+    token = ports.resume_token
+    session = ports.db.session_by_resume_token(token)
+    assert session is not None and session.id == ports.session_id
     assert ports.call("replay.muteAudio", (True,)) is True
     assert ports.overlays[-1] == {"op": "record", "action": "mute", "muted": True}
     assert controller.view()["sessionInfo"]["audioMuted"] is True
     stored = ports.stored[RESUME_KEY]
     assert stored is not None
-    assert (stored["token"], stored["muted"]) == ("tok", True) and "isReplay" not in stored
+    assert (stored["token"], stored["muted"]) == (token, True) and "isReplay" not in stored
     assert ports.call("replay.muteAudio", (False,)) is False
     error = call_error(ports, "replay.muteAudio", "yes")
     assert error.code == "invalid_params"
@@ -98,6 +103,7 @@ def test_mute_audio_needs_a_replay() -> None:
 
 def test_end_waits_for_the_last_chunk_then_follows_the_render() -> None:
     controller, ports = recording()
+    token, session_id = ports.resume_token, ports.session_id
     ports.audio({"status": "recording", "segment": "seg1"})
 
     call = ports.start_call("session.endSession")
@@ -109,20 +115,20 @@ def test_end_waits_for_the_last_chunk_then_follows_the_render() -> None:
     ports.audio({"status": "stopped", "segment": "seg1"})
     result = ports.outcome(call)
     assert result["reason"] == "ended"
-    received = ports.server.received
+    received = ports.wire.received
     end = next(i for i, m in enumerate(received) if isinstance(m, EndSession))
     audio = [i for i, m in enumerate(received) if isinstance(m, MirrorFrame)]
     assert audio and max(audio) < end  # the server held the last chunk before the end
+    assert ports.worker.record.status == ReplayStatus.QUEUED  # the render job is queued
+    assert ports.worker.record.has_audio
     assert controller.state is State.WAITING_FOR_REPLAY
     assert events(ports)[-2:] == ["end session", "waiting for replay"]
-    assert ports.stored[RESUME_KEY] == {"token": "tok", "sessionId": "s1", "replay": True}
-    assert any(isinstance(m, WatchReplay) for m in ports.server.received)
+    assert ports.stored[RESUME_KEY] == {"token": token, "sessionId": session_id, "replay": True}
+    assert any(isinstance(m, WatchReplay) for m in ports.wire.received)
     progress = ports.call("replay.getRenderingProgress", ())
     assert progress == {"percent": 0.0, "completed": False}
 
-    server = ports.server
-    ports.push(replace(server.replay, status="rendering", percent=40, stage="replaying",
-                              eta_seconds=6.0))  # fmt: skip
+    ports.worker.progress(40, "replaying", 6.0)
     assert "replay progress" in events(ports)
     event, args, state = ports.deliveries[-1]
     assert (event, state) == ("replay progress", "waiting for replay")
@@ -134,31 +140,33 @@ def test_end_waits_for_the_last_chunk_then_follows_the_render() -> None:
     error = call_error(ports, "replay.getVideoURL")
     assert error.code == "invalid_state"
 
-    server.replay = replace(server.replay, status="complete", percent=100, stage="done",
-                            video_url="http://cwmn.test/replay/v1.mp4")  # fmt: skip
-    ports.push(server.replay)
+    ports.worker.complete()
     assert controller.state is State.REPLAY_COMPLETE
     assert events(ports)[-1] == "replay complete"
-    assert ports.call("replay.getVideoURL", ()) == "http://cwmn.test/replay/v1.mp4"
+    url = ports.call("replay.getVideoURL", ())
+    assert url == ports.worker.video_url and url.startswith("http://cwmn.test/replay/")
     assert ports.call("replay.getRenderingProgress", ()) == {
         "percent": 100.0,
         "completed": True,
     }
     sent = ports.call("replay.sendVideo", ({"toEmails": ["a@example.com"]},))
-    assert sent == {"status": "sent", "to": ["a@example.com"]}
+    # Delivered: to the development outbox (the server's email transport without SMTP).
+    assert sent == {"status": "outbox", "to": ["a@example.com"]}
+    (mail,) = ports.db.kept_messages()
+    assert (mail.recipient, mail.link) == ("a@example.com", url)
     assert controller.state is State.NO_SESSION
     assert events(ports)[-2:] == ["reinit", "ready no session"]
     assert ports.stored[RESUME_KEY] is None
-    request = [m for m in server.received if isinstance(m, SendVideo)][-1]
-    assert (request.resume_token, request.to_emails) == ("tok", ["a@example.com"])
+    request = [m for m in ports.wire.received if isinstance(m, SendVideo)][-1]
+    assert (request.resume_token, request.to_emails) == (token, ["a@example.com"])
 
 
-def waiting(ports: Page | None = None) -> tuple[Any, Page]:
+def waiting(ports: LivePage | None = None) -> tuple[Any, LivePage]:
     controller, ports = recording(ports)
     ports.audio({"status": "unavailable", "reason": "none"})
     ports.call("session.endSession", ())
     assert controller.state is State.WAITING_FOR_REPLAY
-    assert any(isinstance(m, WatchReplay) for m in ports.server.received)
+    assert any(isinstance(m, WatchReplay) for m in ports.wire.received)
     return controller, ports
 
 
@@ -166,21 +174,20 @@ def test_send_video_while_rendering_goes_out_when_rendering_completes() -> None:
     controller, ports = waiting()
     sent = ports.call("replay.sendVideo", ({"subject": "Our call"},))
     assert sent["status"] == "queued"
+    assert ports.worker.record.send_status == SendStatus.QUEUED
     assert controller.state is State.WAITING_FOR_REPLAY
-    server = ports.server
-    done = replace(server.replay, status="complete", percent=100, stage="done",
-                   video_url="http://cwmn.test/replay/v1.mp4")  # fmt: skip
-    ports.push(replace(done, send_status="queued"))
+    # The worker completes the video and, right after, takes the queued email to send it.
+    ports.worker.complete(delivering=True)
     ports.advance(1.0)
     assert controller.state is State.WAITING_FOR_REPLAY  # the email goes out first
-    ports.push(replace(done, send_status="sent"))
+    ports.worker.sent(SendStatus.SENT)
     assert controller.state is State.NO_SESSION
     assert events(ports)[-3:] == ["replay complete", "reinit", "ready no session"]
 
 
 def test_render_failure_then_dismiss() -> None:
     controller, ports = waiting()
-    ports.push(replace(ports.server.replay, status="failed", error="bad audio"))
+    ports.worker.fail("bad audio")
     assert controller.state is State.REPLAY_ERROR
     assert events(ports)[-1] == "replay error"
     assert any("bad audio" in w for w in ports.warnings)
@@ -194,18 +201,18 @@ def test_render_failure_then_dismiss() -> None:
 def test_abandon_deletes_on_the_server_and_ends() -> None:
     controller, ports = waiting()
     ports.call("replay.abandonVideo", ())
-    assert any(isinstance(m, AbandonReplay) for m in ports.server.received)
+    assert any(isinstance(m, AbandonReplay) for m in ports.wire.received)
+    assert ports.worker.record.status == ReplayStatus.ABANDONED
     assert controller.state is State.NO_SESSION
     assert ports.stored[RESUME_KEY] is None
 
 
 def test_the_next_page_keeps_following_the_render() -> None:
-    ports = Page()
-    ports.server.replay = ReplayUpdate(replay_id="s1", status="rendering", percent=10)
+    ports = LivePage()
+    entry = ports.ended_replay()  # on the previous page
+    ports.worker.progress(10, "replaying", 20.0)
     controller, ports = make(ports)
-    controller.config = replace(
-        controller.config, resume={"token": "tok", "sessionId": "s1", "replay": True}
-    )
+    controller.config = replace(controller.config, resume=entry)
     ports.boot()
     assert controller.state is State.WAITING_FOR_REPLAY
     # The render's first update comes as soon as the watch's socket is answered.
@@ -218,8 +225,8 @@ def test_the_next_page_keeps_following_the_render() -> None:
 
 
 def test_the_maximum_length_warns_then_ends_the_recording() -> None:
-    ports = Page()
-    ports.server.settings = {"replayMaxSeconds": 0.4}
+    ports = LivePage()
+    ports.site_settings(replayMaxSeconds=0.4)
     controller, ports = recording(ports)
     ports.audio({"status": "unavailable", "reason": "none"})
     ports.advance(0.19)
@@ -253,8 +260,8 @@ def test_frames_keep_the_time_the_page_captured_them() -> None:
     _, ports = recording()
     ports.capture_frame("scroll", {"x": 0, "y": 5}, 1_234_567.4)
     ports.capture_frame("scroll", {"x": 0, "y": 6}, "soon")  # not a time: now
-    assert len(ports.server.frames) == 2
-    assert [f.t for f in ports.server.frames] == [1_234_567, 1_000_000]
+    assert len(ports.wire.frames) == 2
+    assert [f.t for f in ports.wire.frames] == [1_234_567, 1_000_000]
 
 
 def test_sent_at_once_while_waiting_still_ends_the_replay() -> None:
@@ -262,12 +269,12 @@ def test_sent_at_once_while_waiting_still_ends_the_replay() -> None:
     goes through 'replay complete' to 'ready no session', and sends nothing twice."""
 
     controller, ports = waiting()
-    server = ports.server
-    server.replay = replace(server.replay, status="complete", percent=100, stage="done")
+    ports.worker.complete(read=False)  # the host's watch has not read it yet
     sent = ports.call("replay.sendVideo", ())
-    assert sent["status"] == "sent"
+    assert sent["status"] == "outbox"  # delivered at once (to the development outbox)
+    assert [m.recipient for m in ports.db.kept_messages()] == [HOST["hostEmail"]]
     assert controller.state is State.WAITING_FOR_REPLAY
-    ports.push(replace(server.replay, send_status="sent"))
+    ports.advance(WATCH_INTERVAL)  # the watch reads the row
     assert controller.state is State.NO_SESSION
     tail = events(ports)
     assert tail[tail.index("replay complete") :] == [
@@ -275,16 +282,16 @@ def test_sent_at_once_while_waiting_still_ends_the_replay() -> None:
         "reinit",
         "ready no session",
     ]
+    assert len(ports.db.kept_messages()) == 1  # nothing sent twice
 
 
 def test_an_email_on_its_way_is_waited_for() -> None:
     controller, ports = waiting()
     assert (ports.call("replay.sendVideo", ()))["status"] == "queued"
-    done = replace(ports.server.replay, status="complete", percent=100, stage="done")
-    ports.push(replace(done, send_status="sending"))
+    ports.worker.complete(delivering=True)  # the worker is sending the queued email
     ports.advance(1.0)
     assert controller.state is State.WAITING_FOR_REPLAY
-    ports.push(replace(done, send_status="failed"))
+    ports.worker.sent(SendStatus.FAILED)
     assert controller.state is State.NO_SESSION
     assert any("could not be sent" in w for w in ports.warnings)
 
@@ -320,40 +327,34 @@ def test_a_recorder_that_never_stops_holds_the_end_for_three_seconds_at_most() -
 def test_the_end_waits_for_the_server_to_hold_every_frame_then_warns() -> None:
     _, ports = recording()
     ports.audio({"status": "unavailable", "reason": "none"})
-    ports.server.silent = True  # frames are never acked
+    ports.wire.silent = True  # frames are never acked
     ports.capture_frame("scroll", {"x": 0, "y": 5})
     call = ports.start_call("session.endSession")
     ports.advance(DRAIN_TIMEOUT - 0.01)
     assert call not in ports.results and not any(
-        isinstance(m, EndSession) for m in ports.server.received
+        isinstance(m, EndSession) for m in ports.wire.received
     )
     ports.advance(0.01)
     assert any("could not reach the server" in w for w in ports.warnings)
-    assert any(isinstance(m, EndSession) for m in ports.server.received)
-
-
-class HoldingWatch(Answers):
-    """Answers everything but ``WatchReplay``: the watch's socket is lost before its answer."""
-
-    def handle(self, message: Message) -> list[Message]:
-        if isinstance(message, WatchReplay):
-            self.received.append(message)
-            return []
-        return super().handle(message)
+    assert any(isinstance(m, EndSession) for m in ports.wire.received)
 
 
 def test_a_watch_lost_before_its_answer_comes_back_on_one_socket() -> None:
-    ports = Page()
-    ports.server = HoldingWatch()
+    ports = LivePage()
+    entry = ports.ended_replay()
+    ports.worker.progress(10, "replaying", 20.0)
+    # Half-open connections: from each watch request on, nothing comes back.
+    ports.wire.deaf_after = WatchReplay
     controller, ports = make(ports)
-    controller.config = replace(
-        controller.config, resume={"token": "tok", "sessionId": "s1", "replay": True}
-    )
+    controller.config = replace(controller.config, resume=entry)
     ports.boot()
     assert controller.state is State.WAITING_FOR_REPLAY
+    assert "replay progress" not in events(ports)  # no answer
     for _ in range(3):
         ports.drop()
         ports.advance(10.0)  # past any backoff
-        live = [side.name for side in ports.server.sockets if not side.closed]
+        live = [side.name for side in ports.wire.sockets if not side.closed]
         assert len(live) == 1, live  # the lost one replaced, never two watching
-    assert sum(isinstance(m, WatchReplay) for m in ports.server.received) == 4
+        assert len(ports.server.watching) == 1  # and the server has one watch
+    assert "replay progress" not in events(ports)
+    assert sum(isinstance(m, WatchReplay) for m in ports.wire.received) == 4
