@@ -1,8 +1,8 @@
 """The host core's page in memory: :class:`RecordingPage` records every page operation the
 core asks for (``client.ports.Ports``), and :func:`exchange` is the one pump step that carries
 what is queued between the core, its page and a :class:`Network` (a server stand-in or the
-real server core). Both host harnesses build on these: :mod:`tests.unit.host_page` (a
-scripted server) and :mod:`tests.helpers.host_core` (the real server core)."""
+real server core). The host harnesses build on these: :mod:`tests.helpers.live_page` and
+:mod:`tests.helpers.host_core`, both on the real server core (:mod:`tests.helpers.live_core`)."""
 
 from __future__ import annotations
 

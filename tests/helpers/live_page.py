@@ -11,6 +11,7 @@ render worker, another process, is played by :class:`RenderWorker`, writing its 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Hashable
 from dataclasses import dataclass, field
 from itertools import count
@@ -36,6 +37,7 @@ from cwmn_web.server.db import SendStatus, Store
 from cwmn_web.server.db.replays import ReplayRecord
 from cwmn_web.server.host_socket import WATCH_INTERVAL
 from cwmn_web.server.replays.mail import video_url
+from cwmn_web.server.sites import hostname_of
 
 from .host_ports import RecordingPage, exchange
 from .live_core import ORIGIN, SERVER_URL, ConnId, LiveHarness, MemoryServer, scratch_dir
@@ -97,6 +99,8 @@ class Wire:
     """Every message the host sent (whether it reached the server or was lost)."""
     frames: list[MirrorFrame] = field(default_factory=list)
     """The mirror frames that reached the server."""
+    answers: list[Message] = field(default_factory=list)
+    """Every message of the server's that reached the host."""
     sockets: list[Socket] = field(default_factory=list)
     refuse: CwmnError | None = None
     """Sockets the host opens are refused with this error."""
@@ -104,6 +108,8 @@ class Wire:
     """Sockets the host opens never open."""
     silent: bool = False
     """The server stopped answering: frames to it are lost."""
+    hold: bool = False
+    """Frames to the server are slow: they wait in transit until ``LivePage.release``."""
     deaf_after: type[Message] | None = None
     """Once a socket has sent a message of this type, what the server sends on it from
     then on is lost (the connection is half-open: the host's frames still arrive)."""
@@ -130,6 +136,8 @@ class LivePage(RecordingPage):
         self.db = Store(f"sqlite:///{folder}/cwmn-{next(_pages)}.sqlite")
         self.db.create()
         self.live = LiveHarness(self.db, data_dir=folder, **server)
+        # From the wall clock's second: the server's services stamp some rows with it.
+        self.live.clock.now = float(int(time.time()))
         _open.append(self)
         self.wire = Wire(refuse=connect_error)
         self.worker = RenderWorker(self)
@@ -138,6 +146,7 @@ class LivePage(RecordingPage):
         self.opened_at: list[float] = []
         self._live: dict[str, Socket] = {}
         self._hanging: list[str] = []
+        self._in_transit: list[tuple[Socket, Message]] = []
         self._calls = 0
 
     @property
@@ -204,6 +213,10 @@ class LivePage(RecordingPage):
         self.opened_at.append(now)
         if self.wire.refuse is not None:
             core.lost(name, self.wire.refuse, now)
+        elif self.db.site_for_host(hostname_of(ORIGIN)) is None:
+            # ``host_socket`` refuses the handshake of a page whose origin no site has: a
+            # browser only sees the socket fail.
+            core.lost(name, NetworkError("the connection to the CWMN server closed"), now)
         elif self.wire.hang:
             self._hanging.append(name)
         else:
@@ -223,6 +236,12 @@ class LivePage(RecordingPage):
         socket = self._live.get(name)
         if socket is None or self.wire.silent:
             return
+        if self.wire.hold:
+            self._in_transit.append((socket, message))
+            return
+        self._arrive(socket, message)
+
+    def _arrive(self, socket: Socket, message: Message) -> None:
         if isinstance(message, MirrorFrame):
             self.wire.frames.append(message)
         deaf_after = self.wire.deaf_after
@@ -238,7 +257,9 @@ class LivePage(RecordingPage):
             if socket.heard is not None:
                 texts, socket.heard = texts[: socket.heard], 0
             for text in texts:
-                core.receive(name, codec.decode(text), now)
+                message = codec.decode(text)
+                self.wire.answers.append(message)
+                core.receive(name, message, now)
             if socket.conn in self.server.closed:
                 busy = True
                 self._lose(socket, None)
@@ -322,7 +343,17 @@ class LivePage(RecordingPage):
         (each use says why it cannot be a real event)."""
         socket = self.wire.client
         assert socket is not None
-        self.server.outbound[socket.conn].append(codec.encode(message))
+        if not socket.closed:
+            self.core.receive(socket.name, codec.decode(codec.encode(message)), self.time)
+        self.pump()
+
+    def release(self) -> None:
+        """The frames held in transit (``wire.hold``) arrive, in order."""
+        self.wire.hold = False
+        held, self._in_transit = self._in_transit, []
+        for socket, message in held:
+            if not socket.closed:
+                self._arrive(socket, message)
         self.pump()
 
     def drop(self) -> None:

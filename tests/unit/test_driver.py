@@ -40,9 +40,9 @@ from cwmn_web.protocol.messages import (
 from cwmn_web.timing import POINTER_INTERVAL, RECONNECT_FIRST
 from cwmn_web.viewer.session import JOIN_TIMEOUT, NAVIGATION_GRACE, GuestSession
 from tests.helpers.aio import run_on_own_loop
+from tests.helpers.host_ports import DOMAIN_INFO, RecordingPage
+from tests.helpers.live_page import FEATURES, HOST, PAGE, SERVER
 from tests.helpers.viewer_frames import SAFE_NODES, frame
-
-from .host_page import DOMAIN_INFO, FEATURES, HOST, PAGE, SERVER, Page
 
 _CLOSED = "\x00closed"
 
@@ -388,12 +388,13 @@ def test_the_driver_ends_a_page_change_on_the_cores_clock() -> None:
 
 
 # -- the host core through the driver --------------------------------------------------------
-class ResultsPage(Page):
+class ResultsPage(RecordingPage):
     """The in-memory host page, telling a waiting test when a call settles."""
 
     def __init__(self) -> None:
-        super().__init__()
+        super().__init__(lambda: 1000.0)
         self.settled = asyncio.Event()
+        self.host: HostController | None = None
 
     def result(self, call_id: Hashable, value: Any = None, error: CwmnError | None = None) -> None:
         super().result(call_id, value, error)
@@ -403,7 +404,10 @@ class ResultsPage(Page):
         while call_id not in self.results:
             self.settled.clear()
             await self.settled.wait()
-        return self.outcome(call_id)
+        value, error = self.results[call_id]
+        if error is not None:
+            raise error
+        return value
 
 
 def test_the_driver_runs_the_host_core_over_named_sockets() -> None:
