@@ -51,11 +51,11 @@ from .live.outputs import Outputs
 from .peer import SocketClosed, read_message, serve
 from .relay import Relay
 from .replays.recording import Recording
-from .replays.service import ReplayService, replay_update
+from .replays.service import ReplayService, replay_changed, replay_update
 from .replays.sessions import new_recording, open_recording
-from .sites import DEFAULT_SETTINGS, Site, hostname_of
+from .sites import Site, hostname_of
 
-__all__ = ["HostSocket", "append_frame_log", "host_socket"]
+__all__ = ["HostSocket", "append_frame_log", "host_socket", "send_failed"]
 
 #: How often a watched replay's row is read (its render worker is another process).
 WATCH_INTERVAL = 0.3
@@ -265,27 +265,16 @@ class HostSocket:
         reply: Message
         try:
             reply = await work
-        except CwmnError as exc:
-            reply = ErrorReply(ref=ref, code=exc.code, message=exc.message)
-        except Exception:
-            log.exception("invite failed")
-            reply = ErrorReply(
-                ref=ref, code=ErrorCode.SERVER_ERROR, message="the server failed to send it"
-            )
+        except Exception as exc:
+            reply = send_failed(ref, exc)
         await self.relay.carry_out(self.core.sent(reply))
 
     async def invite(self, message: InviteGuest) -> InviteSent:
         """Send an email or SMS invite to a guest of this session."""
         live = self.core.live
         assert live is not None
-        region = self._site_settings().get("defaultRegion") or DEFAULT_SETTINGS["defaultRegion"]
-        inviter = Inviter(
-            site_id=self.site.id,
-            session_id=live.room.session_id,
-            host_name=live.room.host_name,
-            region=str(region),
-            base_url=self._base(),
-        )
+        room, settings = live.room, self._site_settings()
+        inviter = Inviter.of(self.site.id, room.session_id, room.host_name, settings, self._base())
         sent = await self.invites.send(inviter, message)
         return InviteSent(
             ref=message.ref,
@@ -341,10 +330,6 @@ class HostSocket:
         """Push each change of the replay until nothing more can change (a final status,
         no email still to go); meanwhile send its queued email if this process wins it.
         The render worker is another process: its row is read every ``WATCH_INTERVAL``."""
-
-        def key(u: ReplayUpdate) -> tuple[object, ...]:
-            return (u.status, u.percent, u.stage, u.send_status)
-
         while self.peer.open and not settled(last.status, last.send_status):
             await asyncio.sleep(WATCH_INTERVAL)
             try:
@@ -353,7 +338,7 @@ class HostSocket:
                 log.exception("replay %s: watching failed", replay_id)
                 continue
             update = replay_update(record, replay_id)
-            if key(update) != key(last):
+            if replay_changed(last, update):
                 self.peer.send(update)
                 last = update
 
@@ -365,6 +350,15 @@ class HostSocket:
             await self.relay.end(live, EndReason.ENDED, tell_host=True)
         await self.replays.abandon(record)
         return self._reply(Ok(ref=message.ref))
+
+
+def send_failed(ref: int, exc: Exception) -> ErrorReply:
+    """The answer to request ``ref`` whose sending failed with ``exc`` (logged unless it
+    is a :class:`CwmnError`, whose code the host hears)."""
+    if isinstance(exc, CwmnError):
+        return ErrorReply(ref=ref, code=exc.code, message=exc.message)
+    log.error("invite failed", exc_info=exc)
+    return ErrorReply(ref=ref, code=ErrorCode.SERVER_ERROR, message="the server failed to send it")
 
 
 def append_frame_log(path: Path, frame: str) -> None:

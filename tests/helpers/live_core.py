@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import atexit
-import logging
 import secrets
 import shutil
 import tempfile
@@ -33,7 +32,6 @@ from cwmn_web.protocol.messages import (
     AcceptHostInvite,
     CreateLink,
     CreatePublicLink,
-    ErrorReply,
     GetHostInvite,
     Hello,
     HostInviteInfo,
@@ -59,7 +57,7 @@ from cwmn_web.server.config import Settings
 from cwmn_web.server.db import EndReason, SessionRecord, Store
 from cwmn_web.server.db.replays import settled
 from cwmn_web.server.host_invites import accept_invitation, find_invitation
-from cwmn_web.server.host_socket import WATCH_INTERVAL
+from cwmn_web.server.host_socket import WATCH_INTERVAL, send_failed
 from cwmn_web.server.invites.host import send_host_invite
 from cwmn_web.server.invites.service import Inviter, Invites
 from cwmn_web.server.invites.transports import OutboxTransport
@@ -68,7 +66,7 @@ from cwmn_web.server.live.guest import GuestCore, JoinRefused
 from cwmn_web.server.live.host import HostCore
 from cwmn_web.server.live.outputs import Close, ConnId, Outputs, Send, SessionOver, StoreName
 from cwmn_web.server.live.registry import LiveRooms
-from cwmn_web.server.replays.service import ReplayService, replay_update
+from cwmn_web.server.replays.service import ReplayService, replay_changed, replay_update
 from cwmn_web.server.replays.sessions import finish_recording, new_recording, open_recording
 from cwmn_web.server.sites import DEFAULT_SETTINGS, Site, hostname_of
 from cwmn_web.viewer.session import GuestSession
@@ -93,7 +91,6 @@ ORIGIN = "https://shop.example.com"
 
 
 T = TypeVar("T")
-log = logging.getLogger("cwmn_web.server")
 _scratch: list[Path] = []
 
 
@@ -202,6 +199,10 @@ class MemoryServer:
         return site
 
     # -- sockets ----------------------------------------------------------------------------
+    def admits(self, origin: str) -> bool:
+        """``host_socket``'s check before the handshake: a site has ``origin``'s domain."""
+        return self.store.site_for_host(hostname_of(origin)) is not None
+
     def open_host(self) -> ConnId:
         conn = self.rooms.connect()
         self.cores[conn] = HostCore(self.rooms, conn)
@@ -414,15 +415,8 @@ class MemoryServer:
             reply: Message
             try:
                 reply = run_coroutine(send(core, message))
-            except CwmnError as exc:
-                reply = ErrorReply(ref=message.ref, code=exc.code, message=exc.message)
-            except Exception:
-                log.exception("invite failed")
-                reply = ErrorReply(
-                    ref=message.ref,
-                    code=ErrorCode.SERVER_ERROR,
-                    message="the server failed to send it",
-                )
+            except Exception as exc:
+                reply = send_failed(message.ref, exc)
             return core.sent(reply)
 
         return start
@@ -430,14 +424,8 @@ class MemoryServer:
     async def _invite(self, core: HostCore, message: InviteGuest) -> InviteSent:
         live = core.live
         assert live is not None
-        region = self._site_settings().get("defaultRegion") or DEFAULT_SETTINGS["defaultRegion"]
-        inviter = Inviter(
-            site_id=self.site_id,
-            session_id=live.room.session_id,
-            host_name=live.room.host_name,
-            region=str(region),
-            base_url=SERVER_URL,
-        )
+        room, settings = live.room, self._site_settings()
+        inviter = Inviter.of(self.site_id, room.session_id, room.host_name, settings, SERVER_URL)
         sent = await self.invites.send(inviter, message)
         return InviteSent(
             ref=message.ref,
@@ -478,11 +466,7 @@ class MemoryServer:
         row; a change is pushed; a settled replay is no longer read."""
         record = run_coroutine(self.replays.settle_sends(watch.replay_id))
         update = replay_update(record, watch.replay_id)
-
-        def key(u: ReplayUpdate) -> tuple[object, ...]:
-            return (u.status, u.percent, u.stage, u.send_status)
-
-        if key(update) != key(watch.last):
+        if replay_changed(watch.last, update):
             self.carry_out(self._reply_to(conn, update))
             watch.last = update
         watch.due = self.clock.now + WATCH_INTERVAL

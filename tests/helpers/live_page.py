@@ -37,7 +37,6 @@ from cwmn_web.server.db import SendStatus, Store
 from cwmn_web.server.db.replays import ReplayRecord
 from cwmn_web.server.host_socket import WATCH_INTERVAL
 from cwmn_web.server.replays.mail import video_url
-from cwmn_web.server.sites import hostname_of
 
 from .host_ports import RecordingPage, exchange
 from .live_core import ORIGIN, SERVER_URL, ConnId, LiveHarness, MemoryServer, scratch_dir
@@ -213,9 +212,8 @@ class LivePage(RecordingPage):
         self.opened_at.append(now)
         if self.wire.refuse is not None:
             core.lost(name, self.wire.refuse, now)
-        elif self.db.site_for_host(hostname_of(ORIGIN)) is None:
-            # ``host_socket`` refuses the handshake of a page whose origin no site has: a
-            # browser only sees the socket fail.
+        elif not self.server.admits(ORIGIN):
+            # The server refuses the handshake: a browser only sees the socket fail.
             core.lost(name, NetworkError("the connection to the CWMN server closed"), now)
         elif self.wire.hang:
             self._hanging.append(name)

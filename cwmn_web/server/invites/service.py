@@ -20,6 +20,7 @@ from ...errors import CwmnError
 from ...protocol.messages import InviteGuest
 from ..config import Settings
 from ..db import InviteKind, InviteStatus, LinkKind, LinkRecord, Store
+from ..sites import DEFAULT_SETTINGS
 from .checks import InviteRequest, check_invite
 from .compose import build_email, email_content, invite_url, parse_sender, sms_text
 from .limits import Limit, check_limits
@@ -43,6 +44,19 @@ class Inviter:
     host_name: str
     region: str
     base_url: str
+
+    @classmethod
+    def of(
+        cls,
+        site_id: int,
+        session_id: str,
+        host_name: str,
+        site_settings: dict[str, object],
+        base_url: str,
+    ) -> Inviter:
+        """The host of session ``session_id``, phone numbers read in the site's region."""
+        region = site_settings.get("defaultRegion") or DEFAULT_SETTINGS["defaultRegion"]
+        return cls(site_id, session_id, host_name, str(region), base_url)
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from ..invites.service import Invites
 from .mail import check_send, reserve, send_links, video_url
 from .recording import remove_recording
 
-__all__ = ["ReplayService", "purge_expired", "replay_update"]
+__all__ = ["ReplayService", "purge_expired", "replay_changed", "replay_update"]
 
 log = logging.getLogger("cwmn_web.server.replays")
 MAX_TOKEN = 200
@@ -43,6 +43,15 @@ def replay_update(record: ReplayRecord | None, replay_id: str = "", ref: int = 0
         error=(record.error or "") if record.status == ReplayStatus.FAILED else "",
         send_status=record.send_status,
     )
+
+
+def replay_changed(last: ReplayUpdate, update: ReplayUpdate) -> bool:
+    """Whether ``update`` tells a watching host something ``last`` did not."""
+
+    def key(u: ReplayUpdate) -> tuple[object, ...]:
+        return (u.status, u.percent, u.stage, u.send_status)
+
+    return key(update) != key(last)
 
 
 class ReplayService:
