@@ -7,8 +7,11 @@ every queued frame until all sides are quiet; time moves only with
 through :mod:`cwmn_web.protocol.codec` both ways, so the wire format is exercised.
 
 A host side is either :class:`HostWire` (the protocol messages a host sends, to test the
-server's rules message by message) or the real host core (:mod:`tests.helpers.host_core`).
-Any :class:`Side` (``exchange``, ``next_due``, ``tick``) can join.
+server's rules message by message) or the real host core (:mod:`tests.helpers.host_core`,
+and its page with the network's faults: :mod:`tests.helpers.live_page`). Any :class:`Side`
+(``exchange``, ``next_due``, ``tick``) can join. :class:`MemoryServer` does every request
+a host or a viewer sends, with the real services over a real store (invites go to its
+outbox; a replay's render worker, another process, is played by writing its row).
 """
 
 from __future__ import annotations

@@ -177,34 +177,30 @@ class LivePage(RecordingPage):
         """The site's owner changes its settings (what the server hands sessions)."""
         self.db.update_settings("default", changes)
 
-    def previous_page(self, privacy: bool = False, replay: bool = False) -> dict[str, Any]:
-        """A session its host started on the site's previous page, then left (closing with
-        1001, as a page that navigates does); the entry that page kept for the next one."""
+    def previous_page(self, privacy: bool = False) -> dict[str, Any]:
+        """A session its host started on the site's previous page (turning privacy on, if
+        ``privacy``), then left; the entry that page kept for the next one."""
+        return self._previous(SetPrivacy(ref=3, enabled=True) if privacy else None)
+
+    def ended_replay(self) -> dict[str, Any]:
+        """A replay recorded and ended on the previous page (its render job queued); the
+        entry that page kept for the next one."""
+        return {**self._previous(EndSession(ref=3), replay=True), "replay": True}
+
+    def _previous(self, then: Message | None, replay: bool = False) -> dict[str, Any]:
+        """Start a session on another page, send ``then``, and leave (closing with 1001, as
+        a page that navigates does); the session id and resume token it kept."""
         wire = self.live.host()
         wire.send(Hello(ref=1, page_url=ORIGIN + "/before"))
         wire.send(StartSession(ref=2, host_name="Ann", host_email="ann@example.com",
                                is_replay=replay, page_id="previous"))  # fmt: skip
-        if privacy:
-            wire.send(SetPrivacy(ref=3, enabled=True))
+        if then is not None:
+            wire.send(then)
         self.live.pump()
         started = wire.answer(2)
         assert isinstance(started, SessionStarted), started
         self.live.close(wire, 1001)
         return {"token": started.resume_token, "sessionId": started.session_id}
-
-    def ended_replay(self) -> dict[str, Any]:
-        """A replay recorded and ended on the previous page (its render job queued); the
-        entry that page kept."""
-        wire = self.live.host()
-        wire.send(Hello(ref=1, page_url=ORIGIN + "/before"))
-        wire.send(StartSession(ref=2, host_name="Ann", host_email="ann@example.com",
-                               is_replay=True, page_id="previous"))  # fmt: skip
-        wire.send(EndSession(ref=3))
-        self.live.pump()
-        started = wire.answer(2)
-        assert isinstance(started, SessionStarted), started
-        self.live.close(wire, 1001)
-        return {"token": started.resume_token, "sessionId": started.session_id, "replay": True}
 
     # -- the network (``host_ports.Network``): sockets to the server ------------------------
     def open_socket(self, core: HostController, name: str, now: float) -> None:
