@@ -182,6 +182,11 @@ class LivePage(RecordingPage):
         ``privacy``), then left; the entry that page kept for the next one."""
         return self._previous(SetPrivacy(ref=3, enabled=True) if privacy else None)
 
+    def recording_replay(self) -> dict[str, Any]:
+        """A replay started on the previous page, still recording; the entry that page kept
+        for the next one."""
+        return self._previous(None, replay=True)
+
     def ended_replay(self) -> dict[str, Any]:
         """A replay recorded and ended on the previous page (its render job queued); the
         entry that page kept for the next one."""

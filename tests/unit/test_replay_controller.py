@@ -8,6 +8,7 @@ following the render (its worker, another process, played by ``ports.worker``)."
 from __future__ import annotations
 
 import base64
+import json
 from dataclasses import replace
 from typing import Any
 
@@ -27,7 +28,8 @@ from cwmn_web.protocol.messages import (
 )
 from cwmn_web.server.db import ReplayStatus, SendStatus
 from cwmn_web.server.host_socket import WATCH_INTERVAL
-from tests.helpers.live_page import HOST, LivePage, booted, call_error, make
+from cwmn_web.server.replays.recording import recording_dir
+from tests.helpers.live_page import HOST, PAGE, LivePage, booted, call_error, make
 
 REPLAY = {**HOST, "isReplay": True}
 CHUNK = {"segment": "seg1", "t0": 1_000_000.0, "mime": "audio/webm;codecs=opus"}
@@ -222,6 +224,28 @@ def test_the_next_page_keeps_following_the_render() -> None:
         "percent": 10.0,
         "completed": False,
     }
+
+
+def test_the_next_page_goes_on_recording_the_replay() -> None:
+    ports = LivePage()
+    entry = ports.recording_replay()  # on the previous page
+    controller, ports = make(ports)
+    controller.config = replace(controller.config, resume=entry)
+    ports.boot()
+    assert controller.state is State.IN_SESSION
+    assert controller.view()["sessionInfo"]["isReplay"] is True
+    assert ports.overlays[-1] == {"op": "record", "action": "start", "muted": False}
+    ports.audio({"status": "unavailable", "reason": "none"})
+    ports.capture_frame("snapshot", {"nodes": [], "url": PAGE, "base": PAGE})
+    ports.capture_frame("scroll", {"x": 0, "y": 7})
+    assert controller.session is not None and controller.session.drained
+    stream = recording_dir(ports.server.settings.data_dir, entry["sessionId"]) / "stream.jsonl"
+    lines = [json.loads(line) for line in stream.read_text().splitlines()]
+    assert [line["kind"] for line in lines] == ["snapshot", "scroll"]  # in the recording
+    assert lines[-1]["data"] == {"x": 0, "y": 7}
+    ports.call("session.endSession", ())
+    assert controller.state is State.WAITING_FOR_REPLAY
+    assert ports.worker.record.status == ReplayStatus.QUEUED
 
 
 def test_the_maximum_length_warns_then_ends_the_recording() -> None:
