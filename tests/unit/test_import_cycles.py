@@ -4,10 +4,16 @@ from the source) is acyclic."""
 from __future__ import annotations
 
 import ast
+import json
+import re
+from pathlib import Path
 
 import pytest
 
+import build
 from cwmn_web.import_graph import import_graph, import_nodes, needed_by
+
+ROOT_DIR = Path(__file__).resolve().parents[2]
 
 #: Known cycles, being removed (none now).
 KNOWN_CYCLES: list[set[str]] = []
@@ -108,3 +114,21 @@ def test_no_import_cycles() -> None:
     assert not found, "import cycles in cwmn_web:\n" + "\n".join(
         " -> ".join(shortest_cycle(graph, c)) + f"  (modules in the cycle: {len(c)})" for c in found
     )
+
+
+def test_the_wheel_holds_what_the_browser_starts_and_no_test_helper() -> None:
+    """Every module the browser starts (worker.mjs's entries, the PyScript mode's page
+    module) is an entry of the wheel; test helpers are not in it (each would be memory in
+    the snapshot every visitor restores)."""
+    worker = (ROOT_DIR / "static" / "worker.mjs").read_text()
+    entries = json.loads(
+        re.sub(
+            r"(\w+):", r'"\1":', worker.split("const ENTRIES = ", 1)[1].split(";", 1)[0]
+        ).replace("'", '"')
+    )
+    demo = (ROOT_DIR / "static" / "pyscript_demo.py").read_text()
+    started = {*entries.values(), *re.findall(r"from (cwmn_web\.[\w.]+) import", demo)}
+    assert started == set(build.BROWSER_ENTRIES)
+    wheel = needed_by(build.BROWSER_ENTRIES)
+    assert not {"cwmn_web.local_http", "cwmn_web.system_browsers", "cwmn_web.import_graph"} & wheel
+    assert not any(name.startswith(("cwmn_web.server", "cwmn_web.testing")) for name in wheel)
