@@ -128,10 +128,14 @@ class RecordingPage:
             for action in work:
                 action()
             core.echoed(echo_id, now)
+        return self.answer_fetches(core, now) or bool(echoes)
+
+    def answer_fetches(self, core: HostController, now: float) -> bool:
+        """Answer the fetches asked for (only them); True if there were any."""
         fetches, self._fetches = self._fetches, []
         for fetch_id in fetches:
             core.fetched(fetch_id, self.fetch_error or dict(self.domain_info), now)
-        return bool(echoes or fetches)
+        return bool(fetches)
 
     def events(self) -> list[str]:
         """The events delivered to the page, in order."""

@@ -126,6 +126,16 @@ def test_boot_asks_for_domain_info_before_the_page_settles_init() -> None:
     assert ports.fetched == [f"{SERVER}/api/domain-info"]  # asked once
 
 
+def test_domain_info_in_before_the_page_settles_init_waits_for_the_page() -> None:
+    controller, ports = make()
+    controller.boot(ports.time)
+    assert ports.answer_fetches(controller, ports.time)  # the server is quicker than the page
+    assert controller.state is State.INIT and ports.events() == ["init"]
+    ports.pump()  # the page's init callbacks are done
+    assert ports.events() == ["init", "ready no session"]
+    assert controller.view()["domainInfo"] == DOMAIN_INFO
+
+
 def test_an_incompatible_browser_asks_nothing() -> None:
     controller, ports = make(WebSocket=False)
     ports.boot()
