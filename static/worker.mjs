@@ -77,17 +77,21 @@ async function restore() {
   // that import itself, and the downloads overlap its compile (docs/BENCHMARKS.md).
   const snapshot = new Uint8Array(SNAPSHOT.bytes);
   const filled = fetchSnapshot(base, snapshot);
-  filled.catch(() => {}); // reported through createPyodideModule below
+  // Rejects when the snapshot fails, and never resolves: raced below, so that a part that
+  // fails gives the restore up at once rather than after the wasm has compiled for nothing.
+  const failed = filled.then(() => new Promise(() => {}));
+  failed.catch(() => {}); // reported through createPyodideModule below
   const asm = import('./pyodide/pyodide.asm.mjs');
+  asm.catch(() => {}); // likewise
   const createPyodideModule = async (settings) => {
-    const { default: create } = await asm;
+    const { default: create } = await Promise.race([asm, failed]);
     marks.asmImported = now();
-    const module = await create(settings);
+    const module = await Promise.race([create(settings), failed]);
     marks.wasmReady = now();
     await filled;
     return module;
   };
-  const { loadPyodide } = await pyodideModule;
+  const { loadPyodide } = await Promise.race([pyodideModule, failed]);
   const pyodide = await loadPyodide({ ...options, _loadSnapshot: snapshot, createPyodideModule });
   delete pyodide._api.config._loadSnapshot; // Pyodide keeps its options: free the 31 MB copy
   marks.memoryRestored = now();
