@@ -26,6 +26,8 @@
   const MUTED = 'The host muted your pointer';
   const COLOR = /^#(?:[0-9a-f]{3,4}|[0-9a-f]{6}|[0-9a-f]{8})$/i;
   const DEFAULT_COLOR = CWMN_CONSTANTS.DEFAULT_GUEST_COLOR;
+  // The stylesheet's colour where none is set (viewer.css reads it; written only here).
+  document.documentElement.style.setProperty('--cwmn-default-color', DEFAULT_COLOR);
   const RIPPLE_MS = 600;
 
   /** A colour the stylesheet may use (a plain hex colour), else the default. */

@@ -724,6 +724,10 @@ def test_other_guests_cursors_follow_the_page(harness: Page, viewer: Callable[..
     handle(harness, key, {"op": "joined"})  # after a reconnect, cursors come back as they move
     assert harness.evaluate(GUEST_CURSORS, key) == []
     assert harness.evaluate(HITS) == []
+    # The host's own pointer has the default colour too (the stylesheet reads it from the
+    # shared constant, written once).
+    host_cursor = "k => getComputedStyle(viewers[k].cursor).backgroundColor"
+    assert harness.evaluate(host_cursor, key) == "rgb(229, 72, 77)"
 
 
 def test_clicks_show_a_ripple_that_fades(harness: Page, viewer: Callable[..., str]) -> None:
