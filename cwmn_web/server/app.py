@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from typing import Any
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -29,7 +28,7 @@ from .reference_page import ReferencePage
 from .relay import Relay
 from .replays.service import ReplayService
 from .replays.video_page import VideoPage
-from .sites import hostname_of
+from .sites import answer_domain_info, hostname_of
 
 __all__ = ["create_app"]
 
@@ -54,17 +53,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         # Same-origin GETs carry no Origin header: the page is then on this server's host.
         hostname = hostname_of(origin) if origin else (request.url.hostname or "")
         site = await run_in_threadpool(store.site_for_host, hostname)
-        body: dict[str, Any] = (
-            site.info(hostname)
-            if site
-            else {
-                "domain": hostname,
-                "authorized": False,
-                "site": None,
-                "features": {},
-                "settings": {},
-            }
-        )
+        body = answer_domain_info(site, hostname)
         headers = {
             "Access-Control-Allow-Origin": origin or "*",
             "Vary": "Origin",

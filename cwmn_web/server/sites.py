@@ -11,6 +11,7 @@ from ..protocol.messages import DEFAULT_REPLAY_MAX_SECONDS
 __all__ = [
     "DEFAULT_SETTINGS",
     "Site",
+    "answer_domain_info",
     "domain_matches",
     "hostname_of",
     "normalise_domain",
@@ -50,6 +51,14 @@ class Site:
             "features": dict(FEATURES),
             "settings": {**DEFAULT_SETTINGS, **self.settings},
         }
+
+
+def answer_domain_info(site: Site | None, hostname: str) -> dict[str, Any]:
+    """What ``/api/domain-info`` answers a page on ``hostname`` (``site``: the site that has
+    that domain, if any)."""
+    if site is not None:
+        return site.info(hostname)
+    return {"domain": hostname, "authorized": False, "site": None, "features": {}, "settings": {}}
 
 
 def normalise_domain(domain: str) -> str:

@@ -37,6 +37,7 @@ from cwmn_web.server.db import SendStatus, Store
 from cwmn_web.server.db.replays import ReplayRecord
 from cwmn_web.server.host_socket import WATCH_INTERVAL
 from cwmn_web.server.replays.mail import video_url
+from cwmn_web.server.sites import answer_domain_info, hostname_of
 
 from .host_ports import RecordingPage, exchange
 from .live_core import ORIGIN, SERVER_URL, ConnId, LiveHarness, MemoryServer, scratch_dir
@@ -131,6 +132,8 @@ class LivePage(RecordingPage):
         **server: Any,
     ) -> None:
         super().__init__(lambda: 1000.0, domain_info, fetch_error)
+        #: A domain info the test fixes; else each fetch gets what the server's route answers.
+        self.fixed_domain_info = domain_info is not None
         folder = scratch_dir()
         self.db = Store(f"sqlite:///{folder}/cwmn-{next(_pages)}.sqlite")
         self.db.create()
@@ -172,6 +175,19 @@ class LivePage(RecordingPage):
     @property
     def resume_token(self) -> str:
         return str(self.entry["token"])
+
+    @property
+    def served_domain_info(self) -> dict[str, Any]:
+        """What the server's ``/api/domain-info`` route answers the page's origin now."""
+        host = hostname_of(ORIGIN)
+        return answer_domain_info(self.db.site_for_host(host), host)
+
+    def answer_fetches(self, core: HostController, now: float) -> bool:
+        """Domain-info fetches get the real route's answer (the site's current settings),
+        unless the test fixed one."""
+        if not self.fixed_domain_info:
+            self.domain_info = self.served_domain_info
+        return super().answer_fetches(core, now)
 
     def site_settings(self, **changes: Any) -> None:
         """The site's owner changes its settings (what the server hands sessions)."""

@@ -138,7 +138,7 @@ def test_privacy_is_kept_in_the_resume_entry() -> None:
 
 
 def test_the_entry_keeps_the_sites_rules_and_not_the_script_tags() -> None:
-    ports = LivePage(domain_info={"domain": "shop.example.com", "authorized": True, "settings": {}})
+    ports = LivePage()
     config = ClientConfig(SERVER, PAGE, FEATURES, mask=(".tag-only",))
     host_of(ports, config)
     ports.boot()

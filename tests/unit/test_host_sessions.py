@@ -25,7 +25,6 @@ from cwmn_web.protocol.messages import (
     StartSession,
 )
 from cwmn_web.timing import RECONNECT_FIRST
-from tests.helpers.host_ports import DOMAIN_INFO
 from tests.helpers.live_page import (
     FEATURES,
     HOST,
@@ -112,14 +111,15 @@ def test_session_start_reloads_missing_domain_info() -> None:
     ports.fetch_error = None
     ports.call("session.start", (dict(HOST),))
     assert len(ports.fetched) == 2
-    assert controller.view()["domainInfo"] == DOMAIN_INFO
+    assert controller.view()["domainInfo"] == ports.served_domain_info
+    assert controller.view()["domainInfo"]["authorized"] is True
 
 
 def test_start_on_a_domain_found_unauthorized_is_refused() -> None:
     ports = LivePage(fetch_error=NetworkError("offline"))
     controller, ports = booted(ports)
     ports.fetch_error = None
-    ports.domain_info = {"domain": "shop.example.com", "authorized": False}
+    ports.db.remove_domain("shop.example.com")  # the site's owner takes the domain off
     error = call_error(ports, "session.start", dict(HOST))
     assert error.code == "unauthorized"
     assert controller.state is State.NO_SESSION and ports.connected == []

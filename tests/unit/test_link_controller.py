@@ -30,7 +30,6 @@ from cwmn_web.protocol.messages import (
     StartSession,
     Welcome,
 )
-from tests.helpers.host_ports import DOMAIN_INFO
 from tests.helpers.live_page import (
     FEATURES,
     HOST,
@@ -66,7 +65,7 @@ def test_boot_fires_init_then_ready_no_session() -> None:
     assert view["state"] == "no session"
     assert view["initFired"] is True
     assert view["compatible"] is True
-    assert view["domainInfo"] == DOMAIN_INFO
+    assert view["domainInfo"] == ports.served_domain_info and view["domainInfo"]["authorized"]
     assert view["sessionInfo"] is None
     assert ports.views[0]["initFired"] is True
 
@@ -133,7 +132,7 @@ def test_domain_info_in_before_the_page_settles_init_waits_for_the_page() -> Non
     assert controller.state is State.INIT and ports.events() == ["init"]
     ports.pump()  # the page's init callbacks are done
     assert ports.events() == ["init", "ready no session"]
-    assert controller.view()["domainInfo"] == DOMAIN_INFO
+    assert controller.view()["domainInfo"] == ports.served_domain_info
 
 
 def test_an_incompatible_browser_asks_nothing() -> None:
