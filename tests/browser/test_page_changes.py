@@ -195,6 +195,16 @@ def test_an_early_capture_past_its_cap_is_dropped_and_python_captures_afresh(
         re.compile(r"/cwmn\.js$"),
         lambda r: r.fulfill(body=stub, content_type="text/javascript"),
     )
+    # Page two keeps changing until Python is ready, so the early capture has more frames
+    # than the cap however long Python takes to start.
+    host.add_init_script(
+        """document.addEventListener('DOMContentLoaded', () => {
+          const ticker = setInterval(() => {
+            if (window.CwmnAPI && CwmnAPI._debug().timings.python) clearInterval(ticker);
+            else document.body.dataset.tick = String(Date.now());
+          }, 20);
+        });"""
+    )
     offset = log_size(cwmn_server)
     with host.expect_navigation():
         host.click("#next")
