@@ -4,21 +4,20 @@ frames in, the core's outputs out, and the store work of a join."""
 
 from __future__ import annotations
 
-import secrets
-
 from starlette.concurrency import run_in_threadpool
 from starlette.websockets import WebSocket
 
 from ..errors import CwmnError, ErrorCode
 from ..protocol.messages import CLOSE_BAD_ORIGIN, Join
 from .config import Settings
-from .db import LinkRecord, SessionRecord, Store
-from .links import DEVICE_COOKIE, device_hash, usable_token
+from .db import Store
+from .guest_join import look_up, new_guest_id, take_seat
+from .links import DEVICE_COOKIE
 from .live.guest import JOIN_REFUSALS, GuestCore, JoinRefused
 from .live.outputs import Outputs
 from .peer import SocketClosed, read_message, serve
 from .relay import Relay
-from .sites import DEFAULT_SETTINGS, same_origin
+from .sites import same_origin
 
 __all__ = ["JOIN_REFUSALS", "GuestSocket", "guest_socket"]
 
@@ -74,18 +73,14 @@ class GuestSocket:
         """Look the link and the device up, bind a private link on first use, take a seat
         (each decision is the core's)."""
         store, clock, core = self.store, self.relay.clock, self.core
-        link: LinkRecord | None = None
-        session: SessionRecord | None = None
-        if usable_token(message.token):
-            link = await run_in_threadpool(store.link_by_token, message.token)
-        if link is not None:
-            session = await run_in_threadpool(store.get_session, link.session_id)
-        device = device_hash(self.ws.cookies.get(DEVICE_COOKIE))
-        seated = await run_in_threadpool(store.guest_on_link, link, device) if link else None
+        cookie = self.ws.cookies.get(DEVICE_COOKIE)
+        link, session, device, seated = await run_in_threadpool(
+            look_up, store, message.token, cookie
+        )
         core.admission(link, session, seated, device, clock(), self.settings.max_session_seconds)
         assert link is not None and session is not None and device is not None
         name = core.join_name(message, link, seated, clock())
-        guest_id = seated.guest_id if seated else secrets.token_urlsafe(12)
+        guest_id = new_guest_id(seated)
         if link.kind != "public":
             bound = await run_in_threadpool(
                 store.bind_link, link.token_hash, device, guest_id, name
@@ -93,9 +88,9 @@ class GuestSocket:
             link, guest_id = core.bound(bound, device)
         if await self.relay.end_if_expired(session):
             raise JoinRefused(ErrorCode.SESSION_ENDED)
-        site = await run_in_threadpool(store.site_by_id, session.site_id)
-        limit = int({**DEFAULT_SETTINGS, **(site.settings if site else {})}["maxGuests"])
-        record = await run_in_threadpool(store.seat_guest, session.id, link, device, guest_id, name)
+        record, limit = await run_in_threadpool(
+            take_seat, store, session, link, device, guest_id, name
+        )
         # Nothing awaited between this check and taking the seat.
         if await self.relay.end_if_expired(session):
             raise JoinRefused(ErrorCode.SESSION_ENDED)

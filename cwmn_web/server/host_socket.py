@@ -14,7 +14,7 @@ from typing import Any
 from starlette.concurrency import run_in_threadpool
 from starlette.websockets import WebSocket
 
-from ..errors import CwmnError, ErrorCode, NotFound
+from ..errors import CwmnError, ErrorCode
 from ..protocol.messages import (
     CLOSE_BAD_ORIGIN,
     AbandonReplay,
@@ -23,14 +23,12 @@ from ..protocol.messages import (
     CreatePublicLink,
     ErrorReply,
     GetHostInvite,
-    HostInviteInfo,
     HostInviteSent,
     InviteGuest,
     InviteSent,
     InviteToHost,
     LinkCreated,
     Message,
-    Ok,
     RemoveGuest,
     ReplayUpdate,
     ResumeSession,
@@ -42,10 +40,23 @@ from ..protocol.messages import (
 from .config import Settings
 from .db import EndReason, SessionRecord, Store
 from .db.replays import settled
-from .host_invites import accept_invitation, find_invitation
-from .invites.host import send_host_invite
-from .invites.service import Inviter, Invites
-from .links import join_url, public_base
+from .host_invites import accept_invitation
+from .host_work import (
+    abandon_replay,
+    host_invite_info,
+    invitation_expired,
+    invite_guest,
+    invite_to_host,
+    new_link,
+    new_public_link,
+    new_session,
+    reply,
+    send_video,
+    session_ended,
+    session_to_resume,
+)
+from .invites.service import Invites
+from .links import public_base
 from .live.host import HostCore
 from .live.outputs import Outputs
 from .peer import SocketClosed, read_message, serve
@@ -145,21 +156,10 @@ class HostSocket:
     def _base(self) -> str:
         return public_base(self.settings.public_url, str(self.ws.url))
 
-    def _reply(self, message: Message) -> Outputs:
-        out = Outputs()
-        out.send(self.core.conn, message)
-        return out
-
     # -- sessions ---------------------------------------------------------------------------
     async def start(self, message: StartSession) -> Outputs:
         record = await run_in_threadpool(
-            self.store.create_session,
-            self.site.id,
-            message.host_name[:200],
-            message.host_email[:254],
-            message.is_replay,
-            self.origin,
-            self.core.page_url,
+            new_session, self.store, self.site.id, message, self.origin, self.core.page_url
         )
         recording = await self._new_recording(record) if record.is_replay else None
         now = self.relay.clock()
@@ -167,15 +167,11 @@ class HostSocket:
 
     async def resume(self, message: ResumeSession) -> Outputs:
         """Take the session back (see :meth:`HostCore.resumed`)."""
-        record: SessionRecord | None = None
-        if 0 < len(message.resume_token) <= 200:
-            record = await run_in_threadpool(
-                self.store.session_by_resume_token, message.resume_token
-            )
-        if record is None or record.site_id != self.site.id:
-            raise NotFound("no session has this resume token: start a new session")
+        record = await run_in_threadpool(
+            session_to_resume, self.store, message.resume_token, self.site.id
+        )
         if await self.relay.end_if_expired(record):
-            raise CwmnError("the session has ended: start a new session", ErrorCode.SESSION_ENDED)
+            raise session_ended()
         public = await run_in_threadpool(self.store.public_links_enabled, record.id)
         async with self.relay.opening(record.id):
             recording = None
@@ -193,7 +189,7 @@ class HostSocket:
             self.store, message.token, self.site.id, self.origin, self.core.page_url
         )
         if await self.relay.end_if_expired(record):  # it expired as it was accepted
-            raise CwmnError("the invitation expired: ask for a new one", ErrorCode.LINK_INVALID)
+            raise invitation_expired()
         now = self.relay.clock()
         return self.core.accepted(message, record, self._site_settings(), now)
 
@@ -205,19 +201,18 @@ class HostSocket:
 
     # -- links and guests -------------------------------------------------------------------
     async def create_link(self, message: CreateLink) -> Outputs:
-        record = await run_in_threadpool(
-            self.store.create_link, self.core.protocol.session_id, self.settings.link_ttl_seconds
+        session_id, ttl = self.core.protocol.session_id, self.settings.link_ttl_seconds
+        created = await run_in_threadpool(
+            new_link, self.store, session_id, ttl, self._base(), message
         )
-        url = join_url(self._base(), record.token)
-        return self._reply(LinkCreated(ref=message.ref, url=url, expires_at=record.expires_at))
+        return reply(self.core.conn, created)
 
     async def public_link(self, message: CreatePublicLink) -> Outputs:
         await self._public_link()
         assert self.core.live is not None
         room = self.core.live.room
-        return self._reply(
-            LinkCreated(ref=message.ref, url=room.public_url, expires_at=room.public_expires)
-        )
+        created = LinkCreated(ref=message.ref, url=room.public_url, expires_at=room.public_expires)
+        return reply(self.core.conn, created)
 
     async def set_public_link(self, message: SetPublicLink) -> Outputs:
         await self._public_link()  # its row holds the flag, also across restarts
@@ -227,19 +222,15 @@ class HostSocket:
         return self.core.public_link_set(message)
 
     async def _public_link(self) -> None:
-        """The session's public link: made once, then the same one (it lasts as long as
-        the session may). Made while the link is off, it starts off."""
+        """The session's public link: made once (:func:`new_public_link`), then the same."""
         if not self.core.needs_public_link():
             return
         assert self.core.live is not None
-        room = self.core.live.room
-        ends = room.started_at + self.settings.max_session_seconds
-        record = await run_in_threadpool(
-            self.store.create_link, room.session_id, max(ends - self.relay.clock(), 0.0), "public"
+        room, max_seconds = self.core.live.room, self.settings.max_session_seconds
+        url, expires_at = await run_in_threadpool(
+            new_public_link, self.store, room, max_seconds, self._base(), self.relay.clock()
         )
-        if not room.public_enabled:
-            await run_in_threadpool(self.store.set_public_links, room.session_id, False)
-        self.core.public_link_made(join_url(self._base(), record.token), record.expires_at)
+        self.core.public_link_made(url, expires_at)
 
     async def remove_guest(self, message: RemoveGuest) -> Outputs:
         """Remove a guest for good: its link stops admitting it, its viewer says so."""
@@ -270,51 +261,20 @@ class HostSocket:
         await self.relay.carry_out(self.core.sent(reply))
 
     async def invite(self, message: InviteGuest) -> InviteSent:
-        """Send an email or SMS invite to a guest of this session."""
         live = self.core.live
         assert live is not None
-        room, settings = live.room, self._site_settings()
-        inviter = Inviter.of(self.site.id, room.session_id, room.host_name, settings, self._base())
-        sent = await self.invites.send(inviter, message)
-        return InviteSent(
-            ref=message.ref,
-            invite_id=sent.invite_id,
-            channel=sent.channel,
-            to=sent.to,
-            status=sent.status,
-        )
+        settings, base = self._site_settings(), self._base()
+        return await invite_guest(self.invites, self.site.id, live.room, settings, base, message)
 
     async def invite_to_host(self, message: InviteToHost) -> HostInviteSent:
-        """Email an invitation to host a session on one of this site's pages."""
-        sent = await send_host_invite(
-            self.invites, self.site.id, self.site.domains, self.origin, self._base(), message
-        )
-        return HostInviteSent(
-            ref=message.ref,
-            invite_id=sent.invite_id,
-            join_url=sent.join_url,
-            expires_at=sent.expires_at,
-            status=sent.status,
-        )
+        return await invite_to_host(self.invites, self.site, self.origin, self._base(), message)
 
     async def send_video(self, message: SendVideo) -> Message:
-        record = await self.replays.find(message.resume_token, self.site.id)
-        return await self.replays.send(record, message)
+        return await send_video(self.replays, self.site.id, message)
 
     async def host_invite_info(self, message: GetHostInvite) -> Outputs:
-        """What an invitation to host says, for the invitee's page to show."""
-        invite, session = await find_invitation(self.store, message.token, self.site.id)
-        return self._reply(
-            HostInviteInfo(
-                ref=message.ref,
-                invite_id=invite.invite_id,
-                inviter_name=invite.inviter_name,
-                host_name=session.host_name,
-                host_email=session.host_email,
-                message=invite.message,
-                expires_at=invite.expires_at,
-            )
-        )
+        info = await host_invite_info(self.store, self.site.id, message)
+        return reply(self.core.conn, info)
 
     # -- replays ----------------------------------------------------------------------------
     async def watch_replay(self, message: WatchReplay) -> Outputs:
@@ -324,7 +284,7 @@ class HostSocket:
             self.watching.cancel()
         first = replay_update(record, ref=message.ref)
         self.watching = self.relay.spawn(self._follow(record.id, first))
-        return self._reply(first)
+        return reply(self.core.conn, first)
 
     async def _follow(self, replay_id: str, last: ReplayUpdate) -> None:
         """Push each change of the replay until nothing more can change (a final status,
@@ -343,13 +303,11 @@ class HostSocket:
                 last = update
 
     async def abandon_replay(self, message: AbandonReplay) -> Outputs:
-        """Throw the replay away; a session still recording ends first."""
-        record = await self.replays.find(message.resume_token, self.site.id)
-        live = self.relay.rooms.get(record.id)
-        if live is not None:
-            await self.relay.end(live, EndReason.ENDED, tell_host=True)
-        await self.replays.abandon(record)
-        return self._reply(Ok(ref=message.ref))
+        done = await abandon_replay(self.replays, self.site.id, message, self._end_live)
+        return reply(self.core.conn, done)
+
+    async def _end_live(self, session_id: str) -> None:
+        await self.relay.end(session_id, EndReason.ENDED, tell_host=True)
 
 
 def send_failed(ref: int, exc: Exception) -> ErrorReply:

@@ -182,6 +182,6 @@ class Relay:
         await self.carry_out(out)
         return over
 
-    async def end(self, live: LiveRoom, reason: EndReason, tell_host: bool) -> None:
-        """End the session now (e.g. its replay is abandoned)."""
-        await self.carry_out(self.core.end(live, reason, tell_host))
+    async def end(self, session_id: str, reason: EndReason, tell_host: bool) -> None:
+        """End the session now if it is live here (e.g. its replay is abandoned)."""
+        await self.carry_out(self.core.end_live(session_id, reason, tell_host))

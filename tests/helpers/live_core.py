@@ -16,19 +16,16 @@ outbox; a replay's render worker, another process, is played by writing its row)
 
 from __future__ import annotations
 
-import asyncio
 import atexit
-import secrets
 import shutil
 import tempfile
-import threading
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from itertools import count
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
-from cwmn_web.errors import CwmnError, ErrorCode, NotFound
+from cwmn_web.errors import CwmnError, ErrorCode
 from cwmn_web.protocol import codec
 from cwmn_web.protocol.messages import (
     AbandonReplay,
@@ -37,7 +34,6 @@ from cwmn_web.protocol.messages import (
     CreatePublicLink,
     GetHostInvite,
     Hello,
-    HostInviteInfo,
     HostInviteSent,
     InviteGuest,
     InviteSent,
@@ -46,7 +42,6 @@ from cwmn_web.protocol.messages import (
     LinkCreated,
     Message,
     MirrorFrame,
-    Ok,
     RemoveGuest,
     ReplayUpdate,
     ResumeSession,
@@ -56,23 +51,23 @@ from cwmn_web.protocol.messages import (
     StartSession,
     WatchReplay,
 )
+from cwmn_web.server import guest_join, host_work
 from cwmn_web.server.config import Settings
 from cwmn_web.server.db import EndReason, SessionRecord, Store
 from cwmn_web.server.db.replays import settled
-from cwmn_web.server.host_invites import accept_invitation, find_invitation
+from cwmn_web.server.host_invites import accept_invitation
 from cwmn_web.server.host_socket import WATCH_INTERVAL, send_failed
-from cwmn_web.server.invites.host import send_host_invite
-from cwmn_web.server.invites.service import Inviter, Invites
+from cwmn_web.server.invites.service import Invites
 from cwmn_web.server.invites.transports import OutboxTransport
-from cwmn_web.server.links import device_hash, join_url, usable_token
 from cwmn_web.server.live.guest import GuestCore, JoinRefused
 from cwmn_web.server.live.host import HostCore
 from cwmn_web.server.live.outputs import Close, ConnId, Outputs, Send, SessionOver, StoreName
 from cwmn_web.server.live.registry import LiveRooms
 from cwmn_web.server.replays.service import ReplayService, replay_changed, replay_update
 from cwmn_web.server.replays.sessions import finish_recording, new_recording, open_recording
-from cwmn_web.server.sites import DEFAULT_SETTINGS, Site, hostname_of
+from cwmn_web.server.sites import Site, hostname_of
 from cwmn_web.viewer.session import GuestSession
+from tests.helpers.aio import run_coroutine
 
 __all__ = [
     "T0",
@@ -110,31 +105,6 @@ def scratch_dir() -> Path:
         _scratch.append(Path(tempfile.mkdtemp(prefix="cwmn-live-")))
         atexit.register(shutil.rmtree, _scratch[0], True)
     return Path(tempfile.mkdtemp(dir=_scratch[0]))
-
-
-def run_coroutine(work: Coroutine[Any, Any, T]) -> T:
-    """Run ``work`` to its end, now: the server's services are coroutines, but nothing they
-    await does real I/O here (their store calls go to a thread). On a loop of its own, in a
-    thread if this one already runs a loop (Playwright's sync API keeps one)."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(work)
-    done: list[T] = []
-    errors: list[BaseException] = []
-
-    def target() -> None:
-        try:
-            done.append(asyncio.run(work))
-        except BaseException as exc:
-            errors.append(exc)
-
-    thread = threading.Thread(target=target)
-    thread.start()
-    thread.join()
-    if errors:
-        raise errors[0]
-    return done[0]
 
 
 @dataclass
@@ -282,11 +252,6 @@ class MemoryServer:
             elif isinstance(item, StoreName):
                 self.store.rename_guest(item.guest_id, item.name)
 
-    def _reply(self, core: HostCore, message: Message) -> Outputs:
-        out = Outputs()
-        out.send(core.conn, message)
-        return out
-
     def _site_settings(self) -> dict[str, object]:
         settings: dict[str, object] = self.site.info(hostname_of(ORIGIN))["settings"]
         return settings
@@ -314,14 +279,8 @@ class MemoryServer:
         return work[type(message)](core, message)
 
     def _start(self, core: HostCore, message: StartSession) -> Outputs:
-        record = self.store.create_session(
-            self.site_id,
-            message.host_name[:200],
-            message.host_email[:254],
-            message.is_replay,
-            ORIGIN,
-            core.page_url,
-            now=self.clock.now,
+        record = host_work.new_session(
+            self.store, self.site_id, message, ORIGIN, core.page_url, self.clock.now
         )
         recording = None
         if record.is_replay:
@@ -331,16 +290,12 @@ class MemoryServer:
 
     def _resume(self, core: HostCore, message: ResumeSession) -> Outputs:
         store, now = self.store, self.clock.now
-        record: SessionRecord | None = None
-        if 0 < len(message.resume_token) <= 200:
-            record = store.session_by_resume_token(message.resume_token)
-        if record is None or record.site_id != self.site_id:
-            raise NotFound("no session has this resume token: start a new session")
-        over, out = self.rooms.over(record, now)
-        self.carry_out(out)
-        if over:
-            raise CwmnError("the session has ended: start a new session", ErrorCode.SESSION_ENDED)
+        record = host_work.session_to_resume(store, message.resume_token, self.site_id)
+        if self._end_if_expired(record):
+            raise host_work.session_ended()
         public = store.public_links_enabled(record.id)
+        # The edge does this under ``Relay.opening`` (a lock across its awaits, so two
+        # resumes racing after a restart open the files once); here nothing interleaves.
         recording = None
         if record.is_replay:
             recording = self.rooms.recording_of(record.id) or open_recording(
@@ -353,24 +308,21 @@ class MemoryServer:
         record = run_coroutine(
             accept_invitation(self.store, message.token, self.site_id, ORIGIN, core.page_url)
         )
-        over, out = self.rooms.over(record, self.clock.now)
-        self.carry_out(out)
-        if over:
-            raise CwmnError("the invitation expired: ask for a new one", ErrorCode.LINK_INVALID)
+        if self._end_if_expired(record):
+            raise host_work.invitation_expired()
         return core.accepted(message, record, self._site_settings(), self.clock.now)
 
     def _create_link(self, core: HostCore, message: CreateLink) -> Outputs:
-        ttl = self.settings.link_ttl_seconds
-        link = self.store.create_link(core.protocol.session_id, ttl, now=self.clock.now)
-        url = join_url(SERVER_URL, link.token)
-        return self._reply(core, LinkCreated(ref=message.ref, url=url, expires_at=link.expires_at))
+        session_id, ttl = core.protocol.session_id, self.settings.link_ttl_seconds
+        link = host_work.new_link(self.store, session_id, ttl, SERVER_URL, message, self.clock.now)
+        return host_work.reply(core.conn, link)
 
     def _public_link(self, core: HostCore, message: CreatePublicLink) -> Outputs:
         self._make_public_link(core)
         assert core.live is not None
         room = core.live.room
-        reply = LinkCreated(ref=message.ref, url=room.public_url, expires_at=room.public_expires)
-        return self._reply(core, reply)
+        created = LinkCreated(ref=message.ref, url=room.public_url, expires_at=room.public_expires)
+        return host_work.reply(core.conn, created)
 
     def _set_public_link(self, core: HostCore, message: SetPublicLink) -> Outputs:
         self._make_public_link(core)
@@ -383,12 +335,11 @@ class MemoryServer:
         if not core.needs_public_link():
             return
         assert core.live is not None
-        room, now = core.live.room, self.clock.now
-        ends = room.started_at + self.settings.max_session_seconds
-        record = self.store.create_link(room.session_id, max(ends - now, 0.0), "public", now=now)
-        if not room.public_enabled:
-            self.store.set_public_links(room.session_id, False, now=now)
-        core.public_link_made(join_url(SERVER_URL, record.token), record.expires_at)
+        room, max_seconds, now = core.live.room, self.settings.max_session_seconds, self.clock.now
+        url, expires_at = host_work.new_public_link(
+            self.store, room, max_seconds, SERVER_URL, now, now
+        )
+        core.public_link_made(url, expires_at)
 
     def _remove_guest(self, core: HostCore, message: RemoveGuest) -> Outputs:
         assert core.live is not None
@@ -396,17 +347,8 @@ class MemoryServer:
         return core.guest_removed(message)
 
     def _host_invite_info(self, core: HostCore, message: GetHostInvite) -> Outputs:
-        invite, session = run_coroutine(find_invitation(self.store, message.token, self.site_id))
-        info = HostInviteInfo(
-            ref=message.ref,
-            invite_id=invite.invite_id,
-            inviter_name=invite.inviter_name,
-            host_name=session.host_name,
-            host_email=session.host_email,
-            message=invite.message,
-            expires_at=invite.expires_at,
-        )
-        return self._reply(core, info)
+        info = run_coroutine(host_work.host_invite_info(self.store, self.site_id, message))
+        return host_work.reply(core.conn, info)
 
     # -- sending (answered when sent: here, at once) ------------------------------------------
     def _sending(
@@ -425,35 +367,17 @@ class MemoryServer:
         return start
 
     async def _invite(self, core: HostCore, message: InviteGuest) -> InviteSent:
-        live = core.live
-        assert live is not None
-        room, settings = live.room, self._site_settings()
-        inviter = Inviter.of(self.site_id, room.session_id, room.host_name, settings, SERVER_URL)
-        sent = await self.invites.send(inviter, message)
-        return InviteSent(
-            ref=message.ref,
-            invite_id=sent.invite_id,
-            channel=sent.channel,
-            to=sent.to,
-            status=sent.status,
+        assert core.live is not None
+        room, settings = core.live.room, self._site_settings()
+        return await host_work.invite_guest(
+            self.invites, self.site_id, room, settings, SERVER_URL, message
         )
 
     async def _invite_to_host(self, core: HostCore, message: InviteToHost) -> HostInviteSent:
-        site = self.site
-        sent = await send_host_invite(
-            self.invites, site.id, site.domains, ORIGIN, SERVER_URL, message
-        )
-        return HostInviteSent(
-            ref=message.ref,
-            invite_id=sent.invite_id,
-            join_url=sent.join_url,
-            expires_at=sent.expires_at,
-            status=sent.status,
-        )
+        return await host_work.invite_to_host(self.invites, self.site, ORIGIN, SERVER_URL, message)
 
     async def _send_video(self, core: HostCore, message: SendVideo) -> Message:
-        record = await self.replays.find(message.resume_token, self.site_id)
-        return await self.replays.send(record, message)
+        return await host_work.send_video(self.replays, self.site_id, message)
 
     # -- replays ------------------------------------------------------------------------------
     def _watch_replay(self, core: HostCore, message: WatchReplay) -> Outputs:
@@ -462,7 +386,7 @@ class MemoryServer:
         watch = Watch(record.id, first, self.clock.now + WATCH_INTERVAL)
         if not settled(first.status, first.send_status):
             self.watching[core.conn] = watch
-        return self._reply(core, first)
+        return host_work.reply(core.conn, first)
 
     def _follow(self, conn: ConnId, watch: Watch) -> None:
         """One round of ``HostSocket._follow``: what is due of the replay's email, then its
@@ -470,46 +394,45 @@ class MemoryServer:
         record = run_coroutine(self.replays.settle_sends(watch.replay_id))
         update = replay_update(record, watch.replay_id)
         if replay_changed(watch.last, update):
-            self.carry_out(self._reply_to(conn, update))
+            self.carry_out(host_work.reply(conn, update))
             watch.last = update
         watch.due = self.clock.now + WATCH_INTERVAL
         if settled(update.status, update.send_status):
             del self.watching[conn]
 
-    def _reply_to(self, conn: ConnId, message: Message) -> Outputs:
-        out = Outputs()
-        out.send(conn, message)
-        return out
-
     def _abandon_replay(self, core: HostCore, message: AbandonReplay) -> Outputs:
-        record = run_coroutine(self.replays.find(message.resume_token, self.site_id))
-        live = self.rooms.rooms.get(record.id)
-        if live is not None:
-            self.carry_out(self.rooms.end(live, EndReason.ENDED, tell_host=True))
-        run_coroutine(self.replays.abandon(record))
-        return self._reply(core, Ok(ref=message.ref))
+        done = run_coroutine(
+            host_work.abandon_replay(self.replays, self.site_id, message, self._end_live)
+        )
+        return host_work.reply(core.conn, done)
+
+    async def _end_live(self, session_id: str) -> None:
+        self.carry_out(self.rooms.end_live(session_id, EndReason.ENDED, tell_host=True))
+
+    def _end_if_expired(self, record: SessionRecord) -> bool:
+        """``Relay.end_if_expired``: end the session if it is past its maximum duration
+        (the same core call, ``LiveRooms.over``; the relay awaits carrying it out)."""
+        over, out = self.rooms.over(record, self.clock.now)
+        self.carry_out(out)
+        return over
 
     def _join(self, core: GuestCore, message: Join) -> Outputs:
-        """What ``GuestSocket.join`` does, without awaits."""
+        """What ``GuestSocket.join`` does, without awaits (so one check of the session's
+        end, where the edge checks again after its last await)."""
         store, now = self.store, self.clock.now
-        link = store.link_by_token(message.token) if usable_token(message.token) else None
-        session = store.get_session(link.session_id) if link is not None else None
-        device = device_hash(self.devices[core.conn])
-        seated = store.guest_on_link(link, device) if link else None
+        link, session, device, seated = guest_join.look_up(
+            store, message.token, self.devices[core.conn]
+        )
         core.admission(link, session, seated, device, now, self.max_session_seconds)
         assert link is not None and session is not None and device is not None
         name = core.join_name(message, link, seated, now)
-        guest_id = seated.guest_id if seated else secrets.token_urlsafe(12)
+        guest_id = guest_join.new_guest_id(seated)
         if link.kind != "public":
             bound = store.bind_link(link.token_hash, device, guest_id, name)
             link, guest_id = core.bound(bound, device)
-        over, out = self.rooms.over(session, now)
-        self.carry_out(out)
-        if over:
+        if self._end_if_expired(session):
             raise JoinRefused(ErrorCode.SESSION_ENDED)
-        site = store.site_by_id(session.site_id)
-        limit = int({**DEFAULT_SETTINGS, **(site.settings if site else {})}["maxGuests"])
-        record = store.seat_guest(session.id, link, device, guest_id, name, now=now)
+        record, limit = guest_join.take_seat(store, session, link, device, guest_id, name, now)
         return core.seat(message, session, record, name, limit, now)
 
 

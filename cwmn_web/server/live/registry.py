@@ -268,6 +268,11 @@ class LiveRooms:
         """Whether the session waits for its host to come back."""
         return self.timers.armed((session_id, GRACE, ""))
 
+    def end_live(self, session_id: str, reason: EndReason, tell_host: bool) -> Outputs:
+        """:meth:`end` the session if it has a live room here (nothing otherwise)."""
+        live = self.rooms.get(session_id)
+        return Outputs() if live is None else self.end(live, reason, tell_host)
+
     def end(self, live: LiveRoom, reason: EndReason, tell_host: bool) -> Outputs:
         """End the session: guests (and the host if ``tell_host``) get ``SessionEnded``, the
         room goes, the store records ``reason``. Nothing if it had already ended."""

@@ -1,0 +1,199 @@
+"""The store work of a host's requests, as functions of what the edge has: the real edge
+(:mod:`.host_socket`) runs the synchronous ones in its threadpool and awaits the others;
+the in-memory harness (``tests/helpers/live_core``) calls the same ones on its fake clock.
+What stays at each edge is only how it waits: locks, tasks, carrying outputs out."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from ..errors import CwmnError, ErrorCode, NotFound
+from ..protocol.messages import (
+    AbandonReplay,
+    CreateLink,
+    GetHostInvite,
+    HostInviteInfo,
+    HostInviteSent,
+    InviteGuest,
+    InviteSent,
+    InviteToHost,
+    LinkCreated,
+    Message,
+    Ok,
+    SendVideo,
+    StartSession,
+)
+from .db import SessionRecord, Store
+from .host_invites import find_invitation
+from .invites.host import send_host_invite
+from .invites.service import Inviter, Invites
+from .links import join_url
+from .live.outputs import ConnId, Outputs
+from .replays.service import ReplayService
+from .rooms import Room
+from .sites import Site
+
+__all__ = [
+    "abandon_replay",
+    "host_invite_info",
+    "invitation_expired",
+    "invite_guest",
+    "invite_to_host",
+    "new_link",
+    "new_public_link",
+    "new_session",
+    "reply",
+    "send_video",
+    "session_ended",
+    "session_to_resume",
+]
+
+
+def reply(conn: ConnId, message: Message) -> Outputs:
+    """Outputs that send ``message`` on ``conn``, and nothing else."""
+    out = Outputs()
+    out.send(conn, message)
+    return out
+
+
+# -- sessions -------------------------------------------------------------------------------
+def new_session(
+    store: Store,
+    site_id: int,
+    message: StartSession,
+    origin: str,
+    page_url: str,
+    stamp: float | None = None,
+) -> SessionRecord:
+    """A new session's row for ``start_session`` (names cut to the store's sizes)."""
+    return store.create_session(
+        site_id,
+        message.host_name[:200],
+        message.host_email[:254],
+        message.is_replay,
+        origin,
+        page_url,
+        now=stamp,
+    )
+
+
+def session_to_resume(store: Store, resume_token: str, site_id: int) -> SessionRecord:
+    """The session of site ``site_id`` that ``resume_token`` names; else ``not_found``."""
+    record = None
+    if 0 < len(resume_token) <= 200:
+        record = store.session_by_resume_token(resume_token)
+    if record is None or record.site_id != site_id:
+        raise NotFound("no session has this resume token: start a new session")
+    return record
+
+
+def session_ended() -> CwmnError:
+    """The error of a resume whose session is over."""
+    return CwmnError("the session has ended: start a new session", ErrorCode.SESSION_ENDED)
+
+
+def invitation_expired() -> CwmnError:
+    """The error of an invitation to host whose session expired as it was accepted."""
+    return CwmnError("the invitation expired: ask for a new one", ErrorCode.LINK_INVALID)
+
+
+# -- links ----------------------------------------------------------------------------------
+def new_link(
+    store: Store,
+    session_id: str,
+    ttl: float,
+    base: str,
+    message: CreateLink,
+    stamp: float | None = None,
+) -> LinkCreated:
+    """A new private link to the session, as ``create_link`` answers it."""
+    record = store.create_link(session_id, ttl, now=stamp)
+    url = join_url(base, record.token)
+    return LinkCreated(ref=message.ref, url=url, expires_at=record.expires_at)
+
+
+def new_public_link(
+    store: Store,
+    room: Room,
+    max_session_seconds: float,
+    base: str,
+    now: float,
+    stamp: float | None = None,
+) -> tuple[str, float]:
+    """The session's public link, made: its URL and when it expires (it lasts as long as
+    the session may). Made while the link is off, it starts off (its row holds the flag)."""
+    ends = room.started_at + max_session_seconds
+    record = store.create_link(room.session_id, max(ends - now, 0.0), "public", now=stamp)
+    if not room.public_enabled:
+        store.set_public_links(room.session_id, False, now=stamp)
+    return join_url(base, record.token), record.expires_at
+
+
+# -- invites (answered when sent) -----------------------------------------------------------
+async def invite_guest(
+    invites: Invites,
+    site_id: int,
+    room: Room,
+    settings: dict[str, object],
+    base: str,
+    message: InviteGuest,
+) -> InviteSent:
+    """Send an email or SMS invite to a guest of ``room``'s session."""
+    inviter = Inviter.of(site_id, room.session_id, room.host_name, settings, base)
+    sent = await invites.send(inviter, message)
+    return InviteSent(
+        ref=message.ref,
+        invite_id=sent.invite_id,
+        channel=sent.channel,
+        to=sent.to,
+        status=sent.status,
+    )
+
+
+async def invite_to_host(
+    invites: Invites, site: Site, origin: str, base: str, message: InviteToHost
+) -> HostInviteSent:
+    """Email an invitation to host a session on one of ``site``'s pages."""
+    sent = await send_host_invite(invites, site.id, site.domains, origin, base, message)
+    return HostInviteSent(
+        ref=message.ref,
+        invite_id=sent.invite_id,
+        join_url=sent.join_url,
+        expires_at=sent.expires_at,
+        status=sent.status,
+    )
+
+
+async def send_video(replays: ReplayService, site_id: int, message: SendVideo) -> Message:
+    """Send the link to a replay's video."""
+    record = await replays.find(message.resume_token, site_id)
+    return await replays.send(record, message)
+
+
+async def host_invite_info(store: Store, site_id: int, message: GetHostInvite) -> HostInviteInfo:
+    """What an invitation to host says, for the invitee's page to show."""
+    invite, session = await find_invitation(store, message.token, site_id)
+    return HostInviteInfo(
+        ref=message.ref,
+        invite_id=invite.invite_id,
+        inviter_name=invite.inviter_name,
+        host_name=session.host_name,
+        host_email=session.host_email,
+        message=invite.message,
+        expires_at=invite.expires_at,
+    )
+
+
+# -- replays --------------------------------------------------------------------------------
+async def abandon_replay(
+    replays: ReplayService,
+    site_id: int,
+    message: AbandonReplay,
+    end_live: Callable[[str], Awaitable[None]],
+) -> Ok:
+    """Throw the replay away; a session still recording ends first (``end_live``, given
+    the session's id, ends its live room if it has one)."""
+    record = await replays.find(message.resume_token, site_id)
+    await end_live(record.id)
+    await replays.abandon(record)
+    return Ok(ref=message.ref)
