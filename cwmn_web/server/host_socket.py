@@ -23,9 +23,7 @@ from ..protocol.messages import (
     CreatePublicLink,
     ErrorReply,
     GetHostInvite,
-    HostInviteSent,
     InviteGuest,
-    InviteSent,
     InviteToHost,
     LinkCreated,
     Message,
@@ -260,13 +258,13 @@ class HostSocket:
             reply = send_failed(ref, exc)
         await self.relay.carry_out(self.core.sent(reply))
 
-    async def invite(self, message: InviteGuest) -> InviteSent:
+    async def invite(self, message: InviteGuest) -> Message:
         live = self.core.live
         assert live is not None
         settings, base = self._site_settings(), self._base()
         return await invite_guest(self.invites, self.site.id, live.room, settings, base, message)
 
-    async def invite_to_host(self, message: InviteToHost) -> HostInviteSent:
+    async def invite_to_host(self, message: InviteToHost) -> Message:
         return await invite_to_host(self.invites, self.site, self.origin, self._base(), message)
 
     async def send_video(self, message: SendVideo) -> Message:
