@@ -11,6 +11,7 @@ import logging
 import time
 import weakref
 from collections.abc import AsyncIterator, Callable, Coroutine
+from pathlib import Path
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -25,9 +26,28 @@ from .peer import Peer
 from .replays.recording import Recording
 from .replays.sessions import finish_recording
 
-__all__ = ["Relay"]
+__all__ = ["Relay", "close_rooms", "store_session_over"]
 
 log = logging.getLogger("cwmn_web.server")
+
+
+def store_session_over(
+    store: Store, data_dir: Path, over: SessionOver, stamp: float | None = None
+) -> None:
+    """The store's part of a session's end: its row, then (``over.finish``) its replay's
+    recording finished and its render job queued."""
+    store.end_session(over.session_id, over.reason, now=stamp)
+    if over.finish:
+        ended_now = over.recording is not None and over.reason == "ended"
+        finish_recording(store, data_dir, over.session_id, over.recording, ended_now)
+
+
+def close_rooms(core: LiveRooms) -> None:
+    """Forget every live room, closing its recording (the sessions stay in the store)."""
+    for live in core.rooms.values():
+        if live.recording is not None:
+            live.recording.close()
+    core.rooms.clear()
 
 
 class Relay:
@@ -77,10 +97,7 @@ class Relay:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        for live in self.rooms.values():
-            if live.recording is not None:
-                live.recording.close()
-        self.rooms.clear()
+        close_rooms(self.core)
 
     # -- carrying out -----------------------------------------------------------------------
     async def carry_out(self, out: Outputs, rearm: bool = True) -> None:
@@ -119,16 +136,7 @@ class Relay:
             peer.close(item.code, item.reason)
 
     async def _session_over(self, over: SessionOver) -> None:
-        await run_in_threadpool(self.store.end_session, over.session_id, over.reason)
-        if over.finish:
-            await run_in_threadpool(
-                finish_recording,
-                self.store,
-                self.settings.data_dir,
-                over.session_id,
-                over.recording,
-                over.recording is not None and over.reason == "ended",
-            )
+        await run_in_threadpool(store_session_over, self.store, self.settings.data_dir, over)
 
     # -- deadlines --------------------------------------------------------------------------
     def _rearm(self) -> None:

@@ -63,8 +63,9 @@ from cwmn_web.server.live.guest import GuestCore, JoinRefused
 from cwmn_web.server.live.host import HostCore
 from cwmn_web.server.live.outputs import Close, ConnId, Outputs, Send, SessionOver, StoreName
 from cwmn_web.server.live.registry import LiveRooms
+from cwmn_web.server.relay import close_rooms, store_session_over
 from cwmn_web.server.replays.service import ReplayService, replay_changed, replay_update
-from cwmn_web.server.replays.sessions import finish_recording, new_recording, open_recording
+from cwmn_web.server.replays.sessions import new_recording, open_recording
 from cwmn_web.server.sites import Site, hostname_of
 from cwmn_web.viewer.session import GuestSession
 from tests.helpers.aio import run_coroutine
@@ -160,10 +161,7 @@ class MemoryServer:
 
     def shutdown(self) -> None:
         """What ``Relay.shutdown`` does: close the recordings; sessions stay in the store."""
-        for live in self.rooms.rooms.values():
-            if live.recording is not None:
-                live.recording.close()
-        self.rooms.rooms.clear()
+        close_rooms(self.rooms)
 
     @property
     def site(self) -> Site:
@@ -239,16 +237,7 @@ class MemoryServer:
             elif isinstance(item, Close):
                 self.closed.setdefault(item.to, (item.code, item.reason))
             elif isinstance(item, SessionOver):
-                self.store.end_session(item.session_id, item.reason, now=self.clock.now)
-                if item.finish:
-                    ended_now = item.recording is not None and item.reason == "ended"
-                    finish_recording(
-                        self.store,
-                        self.settings.data_dir,
-                        item.session_id,
-                        item.recording,
-                        ended_now,
-                    )
+                store_session_over(self.store, self.settings.data_dir, item, self.clock.now)
             elif isinstance(item, StoreName):
                 self.store.rename_guest(item.guest_id, item.name)
 
