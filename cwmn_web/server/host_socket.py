@@ -48,6 +48,7 @@ from .host_work import (
     new_link,
     new_public_link,
     new_session,
+    replay_news,
     reply,
     send_video,
     session_ended,
@@ -60,7 +61,7 @@ from .live.outputs import Outputs
 from .peer import SocketClosed, read_message, serve
 from .relay import Relay
 from .replays.recording import Recording
-from .replays.service import ReplayService, replay_changed, replay_update
+from .replays.service import ReplayService, replay_update
 from .replays.sessions import new_recording, open_recording
 from .sites import Site, hostname_of
 
@@ -291,14 +292,13 @@ class HostSocket:
         while self.peer.open and not settled(last.status, last.send_status):
             await asyncio.sleep(WATCH_INTERVAL)
             try:
-                record = await self.replays.settle_sends(replay_id)
+                news = await replay_news(self.replays, replay_id, last)
             except Exception:
                 log.exception("replay %s: watching failed", replay_id)
                 continue
-            update = replay_update(record, replay_id)
-            if replay_changed(last, update):
-                self.peer.send(update)
-                last = update
+            if news is not None:
+                self.peer.send(news)
+                last = news
 
     async def abandon_replay(self, message: AbandonReplay) -> Outputs:
         done = await abandon_replay(self.replays, self.site.id, message, self._end_live)

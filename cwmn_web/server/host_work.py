@@ -20,6 +20,7 @@ from ..protocol.messages import (
     LinkCreated,
     Message,
     Ok,
+    ReplayUpdate,
     SendVideo,
     StartSession,
 )
@@ -29,7 +30,7 @@ from .invites.host import send_host_invite
 from .invites.service import Inviter, Invites
 from .links import join_url
 from .live.outputs import ConnId, Outputs
-from .replays.service import ReplayService
+from .replays.service import ReplayService, replay_changed, replay_update
 from .rooms import Room
 from .sites import Site
 
@@ -42,6 +43,7 @@ __all__ = [
     "new_link",
     "new_public_link",
     "new_session",
+    "replay_news",
     "reply",
     "send_video",
     "session_ended",
@@ -185,6 +187,16 @@ async def host_invite_info(store: Store, site_id: int, message: GetHostInvite) -
 
 
 # -- replays --------------------------------------------------------------------------------
+async def replay_news(
+    replays: ReplayService, replay_id: str, last: ReplayUpdate
+) -> ReplayUpdate | None:
+    """One look at a watched replay: send what is due of its email, read its row; what a
+    watching host hears now (None: nothing it did not hear in ``last``)."""
+    record = await replays.settle_sends(replay_id)
+    update = replay_update(record, replay_id)
+    return update if replay_changed(last, update) else None
+
+
 async def abandon_replay(
     replays: ReplayService,
     site_id: int,

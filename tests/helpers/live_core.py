@@ -64,7 +64,7 @@ from cwmn_web.server.live.host import HostCore
 from cwmn_web.server.live.outputs import Close, ConnId, Outputs, Send, SessionOver, StoreName
 from cwmn_web.server.live.registry import LiveRooms
 from cwmn_web.server.relay import close_rooms, store_session_over
-from cwmn_web.server.replays.service import ReplayService, replay_changed, replay_update
+from cwmn_web.server.replays.service import ReplayService, replay_update
 from cwmn_web.server.replays.sessions import new_recording, open_recording
 from cwmn_web.server.sites import Site, hostname_of
 from cwmn_web.viewer.session import GuestSession
@@ -380,13 +380,12 @@ class MemoryServer:
     def _follow(self, conn: ConnId, watch: Watch) -> None:
         """One round of ``HostSocket._follow``: what is due of the replay's email, then its
         row; a change is pushed; a settled replay is no longer read."""
-        record = run_coroutine(self.replays.settle_sends(watch.replay_id))
-        update = replay_update(record, watch.replay_id)
-        if replay_changed(watch.last, update):
-            self.carry_out(host_work.reply(conn, update))
-            watch.last = update
+        news = run_coroutine(host_work.replay_news(self.replays, watch.replay_id, watch.last))
+        if news is not None:
+            self.carry_out(host_work.reply(conn, news))
+            watch.last = news
         watch.due = self.clock.now + WATCH_INTERVAL
-        if settled(update.status, update.send_status):
+        if settled(watch.last.status, watch.last.send_status):
             del self.watching[conn]
 
     def _abandon_replay(self, core: HostCore, message: AbandonReplay) -> Outputs:
