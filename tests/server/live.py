@@ -163,10 +163,13 @@ class WallClock:
     """The wall clock the server reads (``time.time``: the store's stamps, the relay's
     clock), moved on by a test instead of waited for. Make it before the app (a fixture)."""
 
-    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, still: bool = False) -> None:
+        """``still``: the clock stands still between advances (for exact durations; not for
+        tests whose libraries time out on ``time.time``, as an SMTP exchange does)."""
         self.offset = 0.0
-        real = time.time
-        monkeypatch.setattr(time, "time", lambda: real() + self.offset)
+        real, start = time.time, time.time()
+        now = (lambda: start + self.offset) if still else (lambda: real() + self.offset)
+        monkeypatch.setattr(time, "time", now)
 
     def advance(self, client: TestClient, seconds: float) -> None:
         """Move on ``seconds``; the relay's deadlines that fell due have run on return (what
