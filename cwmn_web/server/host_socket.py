@@ -226,9 +226,8 @@ class HostSocket:
             return
         assert self.core.live is not None
         room, max_seconds = self.core.live.room, self.settings.max_session_seconds
-        url, expires_at = await run_in_threadpool(
-            new_public_link, self.store, room, max_seconds, self._base(), self.relay.clock()
-        )
+        make = new_public_link(self.store, room, max_seconds, self._base(), self.relay.clock())
+        url, expires_at = await run_in_threadpool(make)
         self.core.public_link_made(url, expires_at)
 
     async def remove_guest(self, message: RemoveGuest) -> Outputs:

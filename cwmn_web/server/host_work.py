@@ -121,14 +121,21 @@ def new_public_link(
     base: str,
     now: float,
     stamp: float | None = None,
-) -> tuple[str, float]:
-    """The session's public link, made: its URL and when it expires (it lasts as long as
-    the session may). Made while the link is off, it starts off (its row holds the flag)."""
-    ends = room.started_at + max_session_seconds
-    record = store.create_link(room.session_id, max(ends - now, 0.0), "public", now=stamp)
-    if not room.public_enabled:
-        store.set_public_links(room.session_id, False, now=stamp)
-    return join_url(base, record.token), record.expires_at
+) -> Callable[[], tuple[str, float]]:
+    """The work that makes the session's public link (run it in the store's thread): its URL
+    and when it expires (it lasts as long as the session may). Made while the link is off,
+    it starts off (its row holds the flag). The room is read here, on the caller's thread:
+    the work gets plain values only."""
+    session_id, enabled = room.session_id, room.public_enabled
+    ttl = max(room.started_at + max_session_seconds - now, 0.0)
+
+    def make() -> tuple[str, float]:
+        record = store.create_link(session_id, ttl, "public", now=stamp)
+        if not enabled:
+            store.set_public_links(session_id, False, now=stamp)
+        return join_url(base, record.token), record.expires_at
+
+    return make
 
 
 # -- invites (answered when sent) -----------------------------------------------------------

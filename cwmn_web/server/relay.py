@@ -192,4 +192,6 @@ class Relay:
 
     async def end(self, session_id: str, reason: EndReason, tell_host: bool) -> None:
         """End the session now if it is live here (e.g. its replay is abandoned)."""
-        await self.carry_out(self.core.end_live(session_id, reason, tell_host))
+        out = self.core.end_live(session_id, reason, tell_host)
+        if list(out):  # nothing live here: nothing to carry out (nor a timer to re-arm)
+            await self.carry_out(out)

@@ -245,7 +245,9 @@ class MemoryServer:
         settings: dict[str, object] = self.site.info(hostname_of(ORIGIN))["settings"]
         return settings
 
-    # -- the edge's store work (``HostSocket``'s methods, without awaits) -------------------
+    # -- the edge in memory: each step is the function the edge runs (``host_work``,
+    # ``guest_join``, the relay's); the order of the steps is written here again, as
+    # ``HostSocket``/``GuestSocket`` write it with their awaits ------------------------------
     def _work(self, core: HostCore | GuestCore, message: Message) -> Outputs:
         if isinstance(core, GuestCore):
             assert isinstance(message, Join)
@@ -327,7 +329,7 @@ class MemoryServer:
         room, max_seconds, now = core.live.room, self.settings.max_session_seconds, self.clock.now
         url, expires_at = host_work.new_public_link(
             self.store, room, max_seconds, SERVER_URL, now, now
-        )
+        )()
         core.public_link_made(url, expires_at)
 
     def _remove_guest(self, core: HostCore, message: RemoveGuest) -> Outputs:
@@ -373,6 +375,7 @@ class MemoryServer:
         record = run_coroutine(self.replays.find(message.resume_token, self.site_id))
         first = replay_update(record, ref=message.ref)
         watch = Watch(record.id, first, self.clock.now + WATCH_INTERVAL)
+        self.watching.pop(core.conn, None)  # a new watch replaces the last, as on the edge
         if not settled(first.status, first.send_status):
             self.watching[core.conn] = watch
         return host_work.reply(core.conn, first)
