@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -61,14 +63,49 @@ def answer_domain_info(site: Site | None, hostname: str) -> dict[str, Any]:
     return {"domain": hostname, "authorized": False, "site": None, "features": {}, "settings": {}}
 
 
+_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
+_NUMERIC = re.compile(r"[\d.]+")
+
+
 def normalise_domain(domain: str) -> str:
-    """Lower-case, strip a trailing dot; ``*.example.com`` keeps its wildcard."""
+    """The form a browser's Origin gives (what :func:`hostname_of` compares with): lower
+    case, no trailing dot, Unicode labels in punycode (``bücher.example`` →
+    ``xn--bcher-kva.example``); ``*.example.com`` keeps its wildcard. Refuses what could
+    never match a page: URLs, ports, bad labels, and a bare top-level domain (``com``,
+    ``*.com``), which would admit every site under it; ``localhost`` and IP addresses are
+    names of their own."""
     value = domain.strip().lower().rstrip(".")
     if value.startswith("[") and value.endswith("]") and ":" in value:
         return value[1:-1]  # an IPv6 literal, bare as hostname_of() gives it
     if not value or any(c in value for c in "/: []"):
         raise ValueError(f"{domain!r} is not a domain name (no scheme, port or path)")
-    return value
+    wildcard = value.startswith("*.")
+    name = value[2:] if wildcard else value
+    if value == "localhost":
+        return value
+    if not wildcard and _NUMERIC.fullmatch(value):
+        try:
+            return str(ipaddress.IPv4Address(value))
+        except ValueError:
+            raise ValueError(f"{domain!r} is not an IP address") from None
+    try:
+        name = name.encode("idna").decode("ascii")
+    except UnicodeError as exc:
+        raise ValueError(f"{domain!r} is not a domain name ({exc})") from None
+    labels = name.split(".")
+    if not all(_LABEL.fullmatch(label) for label in labels) or len(name) > 253:
+        raise ValueError(
+            f"{domain!r} is not a domain name (labels of letters, digits and inner hyphens,"
+            " at most 63 characters each; a wildcard only as '*.' in front)"
+        )
+    if labels[-1].isdigit():
+        raise ValueError(f"{domain!r} is not a domain name (a top-level domain has letters)")
+    if len(labels) < 2:
+        raise ValueError(
+            f"{domain!r} is a top-level domain: name the site's own domain (e.g. example.com"
+            " or *.example.com)"
+        )
+    return f"*.{name}" if wildcard else name
 
 
 def hostname_of(origin: str) -> str:

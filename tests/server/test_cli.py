@@ -58,6 +58,22 @@ def test_site_add_refuses_a_url(stored: Store, capsys: pytest.CaptureFixture[str
     assert "not a domain name" in capsys.readouterr().err
 
 
+def test_site_add_refuses_a_bare_top_level_domain(
+    stored: Store, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main(["site", "add", "*.com"]) == 2
+    assert "top-level domain" in capsys.readouterr().err
+    assert stored.site_for_host("anything.com") is None
+
+
+def test_site_add_stores_a_unicode_domain_as_browsers_send_it(
+    stored: Store, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main(["site", "add", "bücher.example"]) == 0
+    site = stored.site_for_host("xn--bcher-kva.example")  # what the page's Origin carries
+    assert site is not None
+
+
 def test_site_remove(stored: Store, capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["site", "add", "example.com"]) == 0
     assert cli.main(["site", "remove", "example.com"]) == 0

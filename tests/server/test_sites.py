@@ -21,10 +21,42 @@ from cwmn_web.server.sites import (
         (" example.com. ", "example.com"),
         ("*.Example.com", "*.example.com"),
         ("127.0.0.1", "127.0.0.1"),
+        ("localhost", "localhost"),
+        ("[::1]", "::1"),
+        # A browser's Origin carries a Unicode name in punycode: stored so, it matches.
+        ("Bücher.Example", "xn--bcher-kva.example"),
+        ("*.bücher.example", "*.xn--bcher-kva.example"),
     ],
 )
 def test_normalise_domain(raw: str, clean: str) -> None:
     assert normalise_domain(raw) == clean
+
+
+def test_a_unicode_domain_matches_the_origin_a_browser_sends() -> None:
+    assert domain_matches(
+        normalise_domain("bücher.example"), hostname_of("https://xn--bcher-kva.example")
+    )
+
+
+@pytest.mark.parametrize(
+    ("raw", "why"),
+    [
+        ("com", "top-level domain"),
+        ("*.com", "top-level domain"),
+        ("*.*.example.com", "labels of letters"),
+        ("shop.*.example.com", "labels of letters"),
+        ("-shop.example.com", "labels of letters"),
+        ("shop_1.example.com", "labels of letters"),
+        ("a" * 64 + ".example.com", "not a domain name"),
+        ("a..example.com", "not a domain name"),
+        ("999.1.1.1", "not an IP address"),
+        ("1.2.3", "not an IP address"),
+        ("shop.example.123", "a top-level domain has letters"),
+    ],
+)
+def test_normalise_domain_refuses_names_that_could_never_match_a_page(raw: str, why: str) -> None:
+    with pytest.raises(ValueError, match=why):
+        normalise_domain(raw)
 
 
 @pytest.mark.parametrize(
