@@ -6,6 +6,10 @@ import { NODE, OVERLAY_ATTR } from '../dist/constants.mjs';
 /** Form elements whose value is state the viewer shows. */
 export const VALUE_TAGS = { INPUT: 1, TEXTAREA: 1, SELECT: 1 };
 
+/** Autocomplete tokens of fields whose values never leave, whatever the site's rules:
+    payment cards (`cc-number`, `cc-csc`, `cc-exp`, ...) and one-time codes. */
+const SECRET_AUTOCOMPLETE = /(?:^|\s)(?:cc-[a-z-]+|one-time-code)(?=\s|$)/i;
+
 /** One of our own elements (never mirrored). */
 export const isOverlay = (node) => node.nodeType === NODE.ELEMENT && node.hasAttribute(OVERLAY_ATTR);
 
@@ -22,6 +26,8 @@ export class Privacy {
     return !!(this.block && el.matches && el.matches(this.block));
   }
   secretValue(el) {
-    return el.type === 'password' || el.type === 'hidden' || this.masked(el);
+    return el.type === 'password' || el.type === 'hidden' ||
+      SECRET_AUTOCOMPLETE.test((el.getAttribute && el.getAttribute('autocomplete')) || '') ||
+      this.masked(el);
   }
 }
