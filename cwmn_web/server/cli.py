@@ -96,7 +96,14 @@ def main(argv: list[str] | None = None) -> int:
 
         from .app import create_app
 
-        uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
+        uvicorn.run(
+            create_app(settings),
+            host=args.host,
+            port=args.port,
+            log_level="info",
+            proxy_headers=True,
+            forwarded_allow_ips=settings.trusted_proxies,
+        )
         return 0
     if args.command == "render-worker":
         from .replays.worker import run_worker

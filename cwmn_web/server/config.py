@@ -66,6 +66,9 @@ class Settings:
         default_factory=lambda: float(_env("CWMN_LINK_TTL_SECONDS", "86400"))
     )
     public_url: str = field(default_factory=lambda: _env("CWMN_PUBLIC_URL", ""))
+    #: Addresses whose X-Forwarded-Proto/-For headers are believed (comma-separated; ``*``
+    #: for any): only the reverse proxy's. Anyone else could claim HTTPS or another client.
+    trusted_proxies: str = field(default_factory=lambda: _env("CWMN_TRUSTED_PROXIES", "127.0.0.1"))
     frame_log: Path | None = field(default_factory=_frame_log)
     smtp_host: str = field(default_factory=lambda: _env("CWMN_SMTP_HOST", ""))
     smtp_port: int = field(default_factory=lambda: int(_env("CWMN_SMTP_PORT", "587")))

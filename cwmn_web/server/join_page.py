@@ -128,7 +128,9 @@ class JoinPage:
                 secrets.token_urlsafe(32),
                 max_age=DEVICE_COOKIE_MAX_AGE,
                 path="/",
-                secure=request.url.scheme == "https",
+                # Behind a TLS proxy the request may reach us as http: the public URL says.
+                secure=request.url.scheme == "https"
+                or self.settings.public_url.startswith("https://"),
                 httponly=True,
                 # Not Strict: a guest coming back through the link in webmail or a chat web
                 # app is a cross-site navigation, which would then arrive without the

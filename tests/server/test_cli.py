@@ -150,3 +150,20 @@ def test_site_settings_default_region(stored: Store, capsys: pytest.CaptureFixtu
         cli.main(["site", "settings", "default", "--default-region", "XX"])
     assert info.value.code == 2
     assert "two-letter country code" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("env", "trusted"), [(None, "127.0.0.1"), ("10.0.0.5", "10.0.0.5")])
+def test_serve_believes_forwarded_headers_only_from_the_trusted_proxies(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch, env: str | None, trusted: str
+) -> None:
+    import uvicorn
+
+    if env is None:
+        monkeypatch.delenv("CWMN_TRUSTED_PROXIES", raising=False)
+    else:
+        monkeypatch.setenv("CWMN_TRUSTED_PROXIES", env)
+    served: dict[str, object] = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, **options: served.update(options))
+    assert cli.main(["serve", "--port", "8123"]) == 0
+    assert served["proxy_headers"] is True and served["forwarded_allow_ips"] == trusted
+    assert served["port"] == 8123

@@ -102,6 +102,13 @@ def test_the_cookie_is_secure_over_https(live_client: LiveClient, store: Store) 
     assert "secure" in response.headers["set-cookie"].lower()
 
 
+def test_the_cookie_is_secure_behind_a_tls_proxy(live_client: LiveClient, store: Store) -> None:
+    token = new_link(store)  # the proxy speaks plain http to us; the public URL is https
+    with live_client(public_url="https://cwmn.example.com") as client:
+        response = get(client, token)
+    assert "secure" in response.headers["set-cookie"].lower()
+
+
 @pytest.mark.parametrize("token", ["nope", "x" * 500, "%00"])
 def test_an_unknown_link_is_404(live_client: LiveClient, token: str) -> None:
     with live_client() as client:
