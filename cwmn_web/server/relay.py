@@ -26,7 +26,7 @@ from .peer import Peer
 from .replays.recording import Recording
 from .replays.sessions import finish_recording
 
-__all__ = ["Relay", "close_rooms", "store_session_over"]
+__all__ = ["Relay", "store_session_over"]
 
 log = logging.getLogger("cwmn_web.server")
 
@@ -38,16 +38,8 @@ def store_session_over(
     recording finished and its render job queued."""
     store.end_session(over.session_id, over.reason, now=stamp)
     if over.finish:
-        ended_now = over.recording is not None and over.reason == "ended"
+        ended_now = over.recording is not None and over.reason == EndReason.ENDED
         finish_recording(store, data_dir, over.session_id, over.recording, ended_now)
-
-
-def close_rooms(core: LiveRooms) -> None:
-    """Forget every live room, closing its recording (the sessions stay in the store)."""
-    for live in core.rooms.values():
-        if live.recording is not None:
-            live.recording.close()
-    core.rooms.clear()
 
 
 class Relay:
@@ -97,7 +89,7 @@ class Relay:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        close_rooms(self.core)
+        self.core.close_all()
 
     # -- carrying out -----------------------------------------------------------------------
     async def carry_out(self, out: Outputs, rearm: bool = True) -> None:
@@ -193,5 +185,5 @@ class Relay:
     async def end(self, session_id: str, reason: EndReason, tell_host: bool) -> None:
         """End the session now if it is live here (e.g. its replay is abandoned)."""
         out = self.core.end_live(session_id, reason, tell_host)
-        if list(out):  # nothing live here: nothing to carry out (nor a timer to re-arm)
+        if out:  # nothing live here: nothing to carry out (nor a timer to re-arm)
             await self.carry_out(out)

@@ -63,7 +63,7 @@ from cwmn_web.server.live.guest import GuestCore, JoinRefused
 from cwmn_web.server.live.host import HostCore
 from cwmn_web.server.live.outputs import Close, ConnId, Outputs, Send, SessionOver, StoreName
 from cwmn_web.server.live.registry import LiveRooms
-from cwmn_web.server.relay import close_rooms, store_session_over
+from cwmn_web.server.relay import store_session_over
 from cwmn_web.server.replays.service import ReplayService, replay_update
 from cwmn_web.server.replays.sessions import new_recording, open_recording
 from cwmn_web.server.sites import Site, hostname_of
@@ -161,7 +161,7 @@ class MemoryServer:
 
     def shutdown(self) -> None:
         """What ``Relay.shutdown`` does: close the recordings; sessions stay in the store."""
-        close_rooms(self.rooms)
+        self.rooms.close_all()
 
     @property
     def site(self) -> Site:

@@ -268,6 +268,14 @@ class LiveRooms:
         """Whether the session waits for its host to come back."""
         return self.timers.armed((session_id, GRACE, ""))
 
+    def close_all(self) -> None:
+        """Forget every live room, closing its recording (the sessions stay in the store:
+        hosts resume them on another process or after a restart)."""
+        for live in self.rooms.values():
+            if live.recording is not None:
+                live.recording.close()
+        self.rooms.clear()
+
     def end_live(self, session_id: str, reason: EndReason, tell_host: bool) -> Outputs:
         """:meth:`end` the session if it has a live room here (nothing otherwise)."""
         live = self.rooms.get(session_id)
