@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .columns import add_missing_columns
 from .engine import open_engine
 from .guests import GuestStore
 from .host_invites import HostInviteStore
@@ -33,6 +34,8 @@ class Store(
         self.replays = ReplayStore(self.engine)
 
     def create(self) -> None:
-        """Create the missing tables (there are no migrations) and the default site."""
+        """Create the missing tables, add the columns a newer version added to tables an
+        older one made (:mod:`.columns`), and the default site."""
         metadata.create_all(self.engine)
+        add_missing_columns(self.engine, metadata)
         self.add_default_site()
