@@ -14,6 +14,7 @@ from ..protocol.messages import (
     ResumeSession,
     SessionResumed,
     SessionStarted,
+    SetPrivacy,
     StartSession,
 )
 from .calls import Reply
@@ -81,10 +82,16 @@ class Lifecycle:
 
         def resumed(socket: ServerSocket, reply: Message) -> None:
             assert isinstance(reply, SessionResumed)
-            host.privacy_enabled = reply.privacy
+            entry = host.config.resume or {}
+            # The host's own choice wins over a server that lost it: a page never turns
+            # privacy off by itself; it tells the server again, before anything is sent.
+            kept = bool(entry.get("privacy")) and not reply.privacy
+            host.privacy_enabled = reply.privacy or kept
+            if kept:
+                socket.request(SetPrivacy(enabled=True), lambda _: None)
             host.mute_all, host.public_link_enabled = reply.mute_all, reply.public_link
             info = _session_info(reply, host.config.page_url)
-            muted = bool(host.config.resume and host.config.resume.get("muted"))
+            muted = bool(entry.get("muted"))
             self._begin(socket, token, info, resuming=True, settings=reply.settings, muted=muted)
             then()
 

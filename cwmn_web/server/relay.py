@@ -1,6 +1,6 @@
 """The live core's edge: numbers each socket's :class:`Peer`, carries out what the core
 (:class:`~cwmn_web.server.live.registry.LiveRooms`) returns, runs its deadlines and does
-its store work (a session's end, a guest's new name). No protocol rules here.
+its store work (a session's end, a guest's new name, the host's controls). No protocol rules here.
 """
 
 from __future__ import annotations
@@ -20,13 +20,21 @@ from starlette.websockets import WebSocket
 from .config import Settings
 from .db import EndReason, SessionRecord, Store
 from .live.fanout import LiveRoom
-from .live.outputs import Close, ConnId, Outputs, Send, SessionOver, StoreName
+from .live.outputs import (
+    Close,
+    ConnId,
+    Outputs,
+    Send,
+    SessionOver,
+    StoreControls,
+    StoreName,
+)
 from .live.registry import LiveRooms
 from .peer import Peer
 from .replays.recording import Recording
 from .replays.sessions import finish_recording
 
-__all__ = ["Relay", "store_session_over"]
+__all__ = ["Relay", "store_change", "store_session_over"]
 
 log = logging.getLogger("cwmn_web.server")
 
@@ -40,6 +48,14 @@ def store_session_over(
     if over.finish:
         ended_now = over.recording is not None and over.reason == EndReason.ENDED
         finish_recording(store, data_dir, over.session_id, over.recording, ended_now)
+
+
+def store_change(store: Store, change: StoreName | StoreControls) -> None:
+    """Keep what the core changed: a guest's new name, or the host's controls."""
+    if isinstance(change, StoreName):
+        store.rename_guest(change.guest_id, change.name)
+    else:
+        store.store_controls(change.session_id, change.privacy, change.mute_all, change.muted)
 
 
 class Relay:
@@ -101,8 +117,8 @@ class Relay:
                 self._write(item)
             elif isinstance(item, SessionOver):
                 await self._session_over(item)
-            elif isinstance(item, StoreName):
-                await run_in_threadpool(self.store.rename_guest, item.guest_id, item.name)
+            else:
+                await run_in_threadpool(store_change, self.store, item)
         if rearm:
             self._rearm()
 

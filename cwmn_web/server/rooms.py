@@ -414,6 +414,10 @@ class Room:
         """Whether the guest's pointer and clicks reach no one (own flag or mute-all)."""
         return self.mute_all or guest_id in self._muted
 
+    def muted_guests(self) -> frozenset[str]:
+        """The guests muted one by one (present or away)."""
+        return frozenset(self._muted)
+
     def set_muted(self, guest_id: str, muted: bool) -> bool:
         """Set a present guest's own flag; True if that made it muted or unmuted."""
         before = self.muted(guest_id)

@@ -61,9 +61,9 @@ from cwmn_web.server.invites.service import Invites
 from cwmn_web.server.invites.transports import OutboxTransport
 from cwmn_web.server.live.guest import GuestCore, JoinRefused
 from cwmn_web.server.live.host import HostCore
-from cwmn_web.server.live.outputs import Close, ConnId, Outputs, Send, SessionOver, StoreName
+from cwmn_web.server.live.outputs import Close, ConnId, Outputs, Send, SessionOver
 from cwmn_web.server.live.registry import LiveRooms
-from cwmn_web.server.relay import store_session_over
+from cwmn_web.server.relay import store_change, store_session_over
 from cwmn_web.server.replays.service import ReplayService, replay_update
 from cwmn_web.server.replays.sessions import new_recording, open_recording
 from cwmn_web.server.sites import Site, hostname_of
@@ -238,8 +238,8 @@ class MemoryServer:
                 self.closed.setdefault(item.to, (item.code, item.reason))
             elif isinstance(item, SessionOver):
                 store_session_over(self.store, self.settings.data_dir, item, self.clock.now)
-            elif isinstance(item, StoreName):
-                self.store.rename_guest(item.guest_id, item.name)
+            else:
+                store_change(self.store, item)
 
     def _site_settings(self) -> dict[str, object]:
         settings: dict[str, object] = self.site.info(hostname_of(ORIGIN))["settings"]

@@ -23,10 +23,12 @@ from cwmn_web.protocol.messages import (
     Muted,
     MuteGuest,
     Ok,
+    Paused,
     PointerClick,
     PointerMove,
     Removed,
     RemoveGuest,
+    SetPrivacy,
     SetPublicLink,
 )
 
@@ -151,6 +153,40 @@ def test_a_muted_guest_stays_muted_after_reconnecting(live_client: LiveClient) -
             ok(h, MuteGuest(ref=next(_refs), guest_id=bob_id, muted=True))
         with guest(client) as bob:
             assert bob.joined(token).muted is True
+
+
+@pytest.mark.parametrize("mute_all", [False, True])
+def test_privacy_and_mutes_survive_a_server_restart(
+    live_client: LiveClient, mute_all: bool
+) -> None:
+    """The host's controls are stored with the session: after a restart a guest coming
+    back is still paused and muted, and the host's resume hears privacy on."""
+    with live_client() as client, host(client) as h:
+        started = h.start()
+        token = h.link()
+        with guest(client) as bob:
+            bob_id = bob.joined(token).guest_id
+            ok(h, SetPrivacy(ref=next(_refs), enabled=True))
+            if mute_all:
+                ok(h, MuteAll(ref=next(_refs), muted=True))
+            else:
+                ok(h, MuteGuest(ref=next(_refs), guest_id=bob_id, muted=True))
+    # Another server process, on the same database:
+    with live_client() as client, guest(client) as bob:
+        joined = bob.joined(token)
+        assert (joined.guest_id, joined.paused, joined.muted) == (bob_id, True, True)
+        with host(client) as h:
+            reply = h.resumed(started.resume_token, "p2")
+            assert (reply.privacy, reply.mute_all) == (True, mute_all)
+            h.drain()
+            bob.drain()
+            ok(h, SetPrivacy(ref=next(_refs), enabled=False))
+            assert bob.push() == Paused(paused=False)
+            bob.send(PointerMove(x=3, y=4))
+            bob.sync()
+            assert of(h, GuestPointer) == []  # still muted
+    with live_client() as client, guest(client) as bob:
+        assert bob.joined(token).paused is False  # turning it off is kept too
 
 
 def test_unknown_guests_are_not_found_and_nothing_changes(live_client: LiveClient) -> None:

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import hashlib
-from typing import TYPE_CHECKING
+from dataclasses import replace
+from pathlib import Path
 
 import pytest
+from sqlalchemy import Column, Integer, MetaData, String, Table, text
 
 from cwmn_web.server.config import DEFAULT_DOMAINS
-from cwmn_web.server.db import EndReason
-
-if TYPE_CHECKING:
-    from cwmn_web.server.db import Store
+from cwmn_web.server.db import EndReason, Store
+from cwmn_web.server.db.columns import add_missing_columns, missing_columns
+from cwmn_web.server.db.schema import metadata
 
 
 def test_create_makes_the_default_site_once(store: Store) -> None:
@@ -164,3 +165,43 @@ def test_revoke_link(store: Store) -> None:
     assert revoked is not None
     assert revoked.revoked_at == 5.0
     assert store.revoke_link("nope") is False
+
+
+def test_create_adds_the_columns_an_older_database_lacks(tmp_path: Path) -> None:
+    """A database made before the host's controls were stored gains their columns; its
+    sessions read as they were, privacy off."""
+    url = f"sqlite:///{tmp_path / 'old.sqlite3'}"
+    old = Store(url)
+    old.create()
+    record = old.create_session(1, "Ann", "a@example.com", False, "o", "p")
+    with old.engine.begin() as db:
+        for table, column in (
+            ("sessions", "privacy"),
+            ("sessions", "mute_all"),
+            ("guests", "muted"),
+        ):
+            db.execute(text(f"ALTER TABLE {table} DROP COLUMN {column}"))
+    missing = {f"{c.table.name}.{c.name}" for c in missing_columns(old.engine, metadata)}
+    assert missing == {"sessions.privacy", "sessions.mute_all", "guests.muted"}
+    old.engine.dispose()
+
+    store = Store(url)
+    store.create()
+    assert missing_columns(store.engine, metadata) == []
+    again = store.get_session(record.id)
+    assert again is not None and (again.host_name, again.privacy) == ("Ann", False)
+    store.store_controls(record.id, True, False, ())
+    assert store.get_session(record.id) == replace(again, privacy=True)
+    store.engine.dispose()
+
+
+def test_a_column_that_cannot_be_added_is_refused_with_what_to_do(store: Store) -> None:
+    newer = MetaData()
+    Table(
+        "sessions",
+        newer,
+        Column("id", String(64), primary_key=True),
+        Column("n", Integer, nullable=False),
+    )
+    with pytest.raises(RuntimeError, match=r"sessions\.n.*server default"):
+        add_missing_columns(store.engine, newer)

@@ -13,7 +13,7 @@ from typing import Any
 from cwmn_web.client.controller import ClientConfig, HostController
 from cwmn_web.client.handover import MAX_HELD, EarlyCapture
 from cwmn_web.client.states import State
-from cwmn_web.protocol.messages import ResumeSession
+from cwmn_web.protocol.messages import ResumeSession, SetPrivacy
 from tests.helpers.live_page import (
     FEATURES,
     HOST,
@@ -90,6 +90,27 @@ def test_privacy_on_at_the_server_stops_the_early_capture() -> None:
     assert controller.state is State.IN_SESSION and controller.privacy_enabled
     assert ports.captures == [(False, None)]
     ports.capture_frame("scroll", SCROLL, 6.0, early=True)
+    assert ports.wire.frames == []
+    assert ports.stored["cwmn:session"] == {**entry, "privacy": True}
+
+
+def test_a_server_that_lost_privacy_does_not_turn_it_off() -> None:
+    """The previous page turned privacy on, but the server lost it (a restore, an older
+    server): the next page keeps it on, captures nothing and tells the server again."""
+    ports = LivePage()
+    entry = {**ports.previous_page(privacy=False), "privacy": True}
+    config = ClientConfig(
+        server=SERVER, page_url=PAGE, features=FEATURES, resume=entry, early_capture=None
+    )
+    controller = host_of(ports, config)
+    ports.boot()
+    assert controller.state is State.IN_SESSION and controller.privacy_enabled
+    assert all(start is not True for start, _ in ports.captures)  # nothing captured
+    asked = [m for m in ports.wire.received if isinstance(m, SetPrivacy)]
+    assert [m.enabled for m in asked] == [True]
+    (live,) = ports.server.rooms.rooms.values()
+    assert live.room.privacy  # the server has it again
+    ports.capture_frame("snapshot", SNAPSHOT, 5.0)
     assert ports.wire.frames == []
     assert ports.stored["cwmn:session"] == {**entry, "privacy": True}
 

@@ -26,6 +26,8 @@ class GuestRecord:
     name: str
     joined_at: float
     removed_at: float | None = None
+    muted: bool = False
+    """Muted by the host (``muteGuest``), kept with the session's other controls."""
 
     @classmethod
     def from_row(cls, row: Row[Any]) -> GuestRecord:

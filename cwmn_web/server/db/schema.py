@@ -1,8 +1,9 @@
 """The database schema: every table, and the values its status columns take.
 
-``Store.create()`` makes missing tables (there are no migrations): table and column names
-never change. Statuses are :class:`~enum.StrEnum`\\ s whose values are what the columns and
-the wire hold.
+``Store.create()`` makes missing tables and adds missing columns (:mod:`.columns`; there are
+no other migrations): table and column names never change, and a column added later is
+nullable or has a ``server_default``. Statuses are :class:`~enum.StrEnum`\\ s whose values
+are what the columns and the wire hold.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    false,
 )
 
 __all__ = [
@@ -153,6 +155,9 @@ sessions = Table(
     Column("created_at", Float, nullable=False),
     Column("ended_at", Float),
     Column("end_reason", String(32)),
+    # The host's controls, kept so that a restart (or another process) does not lose them.
+    Column("privacy", Boolean, nullable=False, default=False, server_default=false()),
+    Column("mute_all", Boolean, nullable=False, default=False, server_default=false()),
 )
 links = Table(
     "links",
@@ -178,6 +183,7 @@ guests = Table(
     Column("name", String(100), nullable=False, default=""),
     Column("joined_at", Float, nullable=False),
     Column("removed_at", Float),
+    Column("muted", Boolean, nullable=False, default=False, server_default=false()),
     Index("ix_guests_link_device", "link_hash", "device_hash"),
 )
 invites = Table(

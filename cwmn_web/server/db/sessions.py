@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+from collections.abc import Collection
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.engine import Connection
 
 from .engine import EngineStore, stamp
-from .schema import EndReason, host_invites, sessions
+from .schema import EndReason, guests, host_invites, sessions
 from .tokens import token_hash
 
 __all__ = ["SessionRecord", "SessionStore", "end_session_in", "insert_session"]
@@ -30,6 +31,11 @@ class SessionRecord:
     waiting_until: float | None = None
     """Set while the session waits for the host it invited (until the invitation expires);
     ``created_at`` becomes the time the invitee accepted."""
+    privacy: bool = False
+    """The host's privacy, as last stored (:meth:`SessionStore.store_controls`)."""
+    mute_all: bool = False
+    muted: frozenset[str] = field(default_factory=frozenset)
+    """The guests the host muted one by one."""
 
 
 def insert_session(db: Connection, session_id: str, resume_token: str, **values: Any) -> None:
@@ -100,8 +106,14 @@ class SessionStore(EngineStore):
             .select_from(joined)
             .where(sessions.c.id == session_id)
         )
+        muted = select(guests.c.guest_id).where(
+            guests.c.session_id == session_id, guests.c.muted.is_(True)
+        )
         with self.engine.connect() as db:
             r = db.execute(query).first()
+            muted_ids: frozenset[str] = (
+                frozenset(db.execute(muted).scalars()) if r is not None else frozenset()
+            )
         if r is None:
             return None
         pending = r.invite_expires is not None and r.invite_used is None
@@ -114,7 +126,26 @@ class SessionStore(EngineStore):
             r.created_at,
             r.ended_at,
             waiting_until=r.invite_expires if pending else None,
+            privacy=bool(r.privacy),
+            mute_all=bool(r.mute_all),
+            muted=muted_ids,
         )
+
+    def store_controls(
+        self, session_id: str, privacy: bool, mute_all: bool, muted: Collection[str]
+    ) -> None:
+        """Keep the host's controls: privacy, mute-all and the guests muted one by one."""
+        with self.engine.begin() as db:
+            db.execute(
+                update(sessions)
+                .where(sessions.c.id == session_id)
+                .values(privacy=privacy, mute_all=mute_all)
+            )
+            db.execute(
+                update(guests)
+                .where(guests.c.session_id == session_id)
+                .values(muted=guests.c.guest_id.in_(list(muted)))
+            )
 
     def session_by_resume_token(self, resume_token: str) -> SessionRecord | None:
         """The session whose resume token is ``resume_token`` (only its hash is stored)."""

@@ -10,7 +10,16 @@ from ...protocol.messages import Message
 from ..db import EndReason
 from ..replays.recording import Recording
 
-__all__ = ["Close", "ConnId", "Output", "Outputs", "Send", "SessionOver", "StoreName"]
+__all__ = [
+    "Close",
+    "ConnId",
+    "Output",
+    "Outputs",
+    "Send",
+    "SessionOver",
+    "StoreControls",
+    "StoreName",
+]
 
 ConnId = int
 """A connection, as the edge numbered it (:meth:`~.registry.LiveRooms.connect`)."""
@@ -52,7 +61,18 @@ class StoreName:
     name: str
 
 
-Output = Send | Close | SessionOver | StoreName
+@dataclass(frozen=True)
+class StoreControls:
+    """The host's controls changed, for the store (a restart, or another process, keeps
+    them): privacy, mute-all, and the guests muted one by one."""
+
+    session_id: str
+    privacy: bool
+    mute_all: bool
+    muted: frozenset[str]
+
+
+Output = Send | Close | SessionOver | StoreName | StoreControls
 
 
 @dataclass

@@ -43,7 +43,7 @@ from ..replays.recording import Recording
 from ..replays.sessions import replay_limit
 from ..rooms import Guest, HostReturn, Room
 from .fanout import LiveRoom, RoomHost, pointer_of, to_everyone, to_guests, to_host
-from .outputs import ConnId, Outputs, SessionOver, StoreName
+from .outputs import ConnId, Outputs, SessionOver, StoreControls, StoreName
 
 __all__ = ["ENDED_MEMORY", "LiveRooms"]
 
@@ -172,6 +172,9 @@ class LiveRooms:
             host_connected=host is not None,
             waiting=record.waiting_until is not None,
             replay=record.is_replay,
+            privacy=record.privacy,
+            mute_all=record.mute_all,
+            _muted=set(record.muted),
         )
         live = LiveRoom(room, host=host, recording=recording)
         self._expire(live, record)
@@ -234,6 +237,7 @@ class LiveRooms:
     def set_privacy(self, live: LiveRoom, enabled: bool, now: float) -> Outputs:
         out = Outputs()
         if live.room.set_privacy(enabled):
+            _store_controls(live, out)
             to_guests(live, Paused(paused=enabled), out)
             if live.recording is not None:
                 try:
@@ -457,6 +461,7 @@ class LiveRooms:
         out = Outputs()
         self.present(live, guest_id)
         changed = live.room.set_muted(guest_id, muted)
+        _store_controls(live, out)
         to_host(live, GuestUpdated(guest=live.room.guests[guest_id].to_dict()), out)
         if changed:
             self._mute_changed(live, [guest_id], out)
@@ -464,7 +469,9 @@ class LiveRooms:
 
     def mute_all(self, live: LiveRoom, muted: bool) -> Outputs:
         out = Outputs()
-        self._mute_changed(live, live.room.set_mute_all(muted), out)
+        changed = live.room.set_mute_all(muted)
+        _store_controls(live, out)
+        self._mute_changed(live, changed, out)
         return out
 
     def _mute_changed(self, live: LiveRoom, guest_ids: list[str], out: Outputs) -> None:
@@ -500,3 +507,9 @@ class LiveRooms:
         if guest is not None:
             self._left(live, guest, out)
         return out
+
+
+def _store_controls(live: LiveRoom, out: Outputs) -> None:
+    """Have the store keep the room's controls (before the host's answer goes out)."""
+    room = live.room
+    out.add(StoreControls(room.session_id, room.privacy, room.mute_all, room.muted_guests()))
