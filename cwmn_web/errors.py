@@ -47,6 +47,9 @@ class ErrorCode(StrEnum):
     PUBLIC_LINK_DISABLED = "public_link_disabled"
     INVITE_FAILED = "invite_failed"
     INVITE_UNAVAILABLE = "invite_unavailable"
+    HOST_TOKEN_REQUIRED = "host_token_required"
+    HOST_TOKEN_INVALID = "host_token_invalid"
+    HOST_TOKEN_EXPIRED = "host_token_expired"
 
 
 C = ErrorCode
@@ -74,6 +77,10 @@ CODES: dict[ErrorCode, str] = {
     C.INVITE_FAILED: "The mail server or SMS provider refused the invite (its reply says why).",
     C.INVITE_UNAVAILABLE: "The server could not reach its mail server or SMS provider; "
     "nothing was sent: try again later.",
+    C.HOST_TOKEN_REQUIRED: "This site requires hosts to present a token signed by its backend.",
+    C.HOST_TOKEN_INVALID: "The host token is malformed, not signed by a key of this site, "
+    "or not for this site.",
+    C.HOST_TOKEN_EXPIRED: "The host token has expired; the page must get a fresh one.",
 }
 
 

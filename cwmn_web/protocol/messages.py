@@ -112,9 +112,13 @@ class Hello(Message):
     """Client → server, first message: protocol version and role."""
 
     type: ClassVar[str] = "hello"
+    max_chars: ClassVar[dict[str, int]] = {"host_token": 4096}
     version: int = PROTOCOL_VERSION
     role: str = "host"
     page_url: str = ""
+    host_token: str = ""
+    """A host's token signed by its site's backend (docs/HOST_TOKENS.md), on sites that
+    require one."""
 
 
 @dataclass(frozen=True)
@@ -309,6 +313,8 @@ class Joined(Message):
     """The guest's name as the host sees it (the server's choice when the join named none)."""
     navigating: bool = False
     """The host is away because its page is changing (as ``HostStatus.navigating``)."""
+    host_verified: bool = False
+    """``host_name`` is what the site's backend signed in the host's token."""
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ import os
 import sys
 
 from ..protocol.messages import DEFAULT_REPLAY_MAX_SECONDS
+from . import cli_host_keys
 from .config import Settings
 from .db import Store
 
@@ -84,6 +85,7 @@ def main(argv: list[str] | None = None) -> int:
         metavar="N",
         help=f"longest replay recording, in seconds (default {DEFAULT_REPLAY_MAX_SECONDS})",
     )
+    cli_host_keys.add_commands(site_sub)
     outbox = sub.add_parser("outbox", help="print the invites kept in the development outbox")
     outbox.add_argument(
         "--limit", type=_positive, default=10, metavar="N", help="the newest N (default 10)"
@@ -121,6 +123,8 @@ def main(argv: list[str] | None = None) -> int:
         from .invites.outbox_page import render_outbox_text
 
         print(render_outbox_text(store.kept_messages(args.limit)), end="")
+    elif args.action in cli_host_keys.COMMANDS:
+        return cli_host_keys.run(args, store)
     elif args.action == "add":
         try:
             site_obj = store.add_domain(args.domain, args.site)
@@ -155,7 +159,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{site_obj.name}: {json.dumps(site_obj.settings)}")
     else:
         for s in store.list_sites():
-            print(f"{s.name}: {', '.join(s.domains) or '(no domains)'}")
+            tokens = " (host tokens required)" if s.host_tokens else ""
+            print(f"{s.name}: {', '.join(s.domains) or '(no domains)'}{tokens}")
     return 0
 
 

@@ -47,6 +47,11 @@ class Settings:
       ``CWMN_SEND_TIMEOUT`` (20 s per message); ``CWMN_OUTBOX_PAGE`` (``auto``/``on``/``off``);
       ``CWMN_INVITES_PER_SESSION`` (10) per ``CWMN_INVITES_SESSION_WINDOW`` (600 s) and
       ``CWMN_INVITES_PER_SITE`` (100) per ``CWMN_INVITES_SITE_WINDOW`` (3600 s);
+      ``CWMN_INVITES_PER_CLIENT`` (20) per ``CWMN_INVITES_CLIENT_WINDOW`` (3600 s): what one
+      client address may send, so one client cannot spend the site's budget;
+    - host tokens (docs/HOST_TOKENS.md): ``CWMN_HOST_TOKEN_MAX_LIFETIME`` (3600 s): tokens
+      whose ``exp - iat`` is longer are refused; ``CWMN_HOST_TOKEN_LEEWAY`` (30 s): clock
+      skew allowed on ``exp``/``nbf``/``iat``;
     - replays (docs/REPLAY.md): ``CWMN_REPLAY_RETENTION_DAYS`` (30): recordings and videos
       are deleted that long after the replay started.
     """
@@ -98,6 +103,18 @@ class Settings:
     invites_per_site: int = field(default_factory=lambda: int(_env("CWMN_INVITES_PER_SITE", "100")))
     invites_site_window: float = field(
         default_factory=lambda: _number("CWMN_INVITES_SITE_WINDOW", "3600")
+    )
+    invites_per_client: int = field(
+        default_factory=lambda: int(_env("CWMN_INVITES_PER_CLIENT", "20"))
+    )
+    invites_client_window: float = field(
+        default_factory=lambda: _number("CWMN_INVITES_CLIENT_WINDOW", "3600")
+    )
+    host_token_max_lifetime: float = field(
+        default_factory=lambda: _number("CWMN_HOST_TOKEN_MAX_LIFETIME", "3600")
+    )
+    host_token_leeway: float = field(
+        default_factory=lambda: _number("CWMN_HOST_TOKEN_LEEWAY", "30")
     )
     replay_retention_days: float = field(
         default_factory=lambda: _number("CWMN_REPLAY_RETENTION_DAYS", "30")

@@ -14,7 +14,7 @@ from typing import Any
 from starlette.concurrency import run_in_threadpool
 from starlette.websockets import WebSocket
 
-from ..errors import CwmnError, ErrorCode
+from ..errors import CwmnError, ErrorCode, Unauthorized
 from ..protocol.messages import (
     CLOSE_BAD_ORIGIN,
     AbandonReplay,
@@ -23,6 +23,7 @@ from ..protocol.messages import (
     CreatePublicLink,
     ErrorReply,
     GetHostInvite,
+    Hello,
     InviteGuest,
     InviteToHost,
     LinkCreated,
@@ -39,6 +40,7 @@ from .config import Settings
 from .db import EndReason, SessionRecord, Store
 from .db.replays import settled
 from .host_invites import accept_invitation
+from .host_tokens import HostIdentity, verify_host_token
 from .host_work import (
     abandon_replay,
     host_invite_info,
@@ -54,6 +56,7 @@ from .host_work import (
     session_ended,
     session_to_resume,
 )
+from .invites.sender import Sender
 from .invites.service import Invites
 from .links import public_base
 from .live.host import HostCore
@@ -81,11 +84,13 @@ async def host_socket(ws: WebSocket) -> None:
     if site is None:
         await ws.close(CLOSE_BAD_ORIGIN, reason="origin not authorized")
         return
+    keys = await run_in_threadpool(store.host_keys, site.id) if site.host_tokens else None
     await ws.accept()
     state = ws.app.state
     conn = HostSocket(
         ws, state.relay, state.settings, store, site, origin, state.invites, state.replays
     )
+    conn.keys = keys
     await serve(conn.run, conn.closed, conn.peer)
 
 
@@ -106,6 +111,12 @@ class HostSocket:
         self.ws, self.relay, self.settings, self.store = ws, relay, settings, store
         self.site, self.origin, self.invites, self.replays = site, origin, invites, replays
         self.watching: asyncio.Task[None] | None = None
+        self.keys: dict[str, str] | None = None
+        """The site's host-token keys (None: the site does not require host tokens)."""
+        self.identity: HostIdentity | None = None
+        """Who the host's token vouched for (after its hello)."""
+        self.client = ws.client.host if ws.client is not None else ""
+        """The client's address (as uvicorn gives it: proxies only if trusted)."""
         conn, self.peer = relay.connect(ws)
         self.core = HostCore(relay.core, conn)
         self._work: dict[type[Message], StoreWork] = {
@@ -133,6 +144,11 @@ class HostSocket:
                 message = await read_message(self.ws, self.peer, on_text)
             except SocketClosed as closed:
                 return closed.by_us
+            if isinstance(message, Hello) and self.keys is not None:
+                refused = self._check_token(message)
+                if refused is not None:
+                    await self.relay.carry_out(refused)
+                    return True
             out = self.core.receive(message, self.relay.clock())
             await self.relay.carry_out(out)
             if out.work is not None:
@@ -141,6 +157,25 @@ class HostSocket:
                 except CwmnError as exc:
                     out = self.core.error(message.ref, exc)
                 await self.relay.carry_out(out)
+
+    def _check_token(self, hello: Hello) -> Outputs | None:
+        """Keep the identity the hello's host token vouches for; or the refusal (an error
+        reply, then the socket closed) of a host without a valid token."""
+        assert self.keys is not None
+        try:
+            self.identity = verify_host_token(
+                hello.host_token,
+                self.keys,
+                self.site.name,
+                self.relay.clock(),
+                max_lifetime=self.settings.host_token_max_lifetime,
+                leeway=self.settings.host_token_leeway,
+            )
+        except CwmnError as exc:
+            out = self.core.error(hello.ref, exc)
+            out.close(self.core.conn, CLOSE_BAD_ORIGIN, exc.code.value)
+            return out
+        return None
 
     def closed(self) -> None:
         if self.watching is not None:
@@ -158,7 +193,14 @@ class HostSocket:
     # -- sessions ---------------------------------------------------------------------------
     async def start(self, message: StartSession) -> Outputs:
         record = await run_in_threadpool(
-            new_session, self.store, self.site.id, message, self.origin, self.core.page_url
+            new_session,
+            self.store,
+            self.site.id,
+            message,
+            self.origin,
+            self.core.page_url,
+            None,
+            self.identity,
         )
         recording = await self._new_recording(record) if record.is_replay else None
         now = self.relay.clock()
@@ -261,14 +303,25 @@ class HostSocket:
     async def invite(self, message: InviteGuest) -> Message:
         live = self.core.live
         assert live is not None
-        settings, base = self._site_settings(), self._base()
-        return await invite_guest(self.invites, self.site.id, live.room, settings, base, message)
+        settings, base, sender = self._site_settings(), self._base(), self._sender()
+        return await invite_guest(
+            self.invites, self.site.id, live.room, settings, base, message, sender
+        )
 
     async def invite_to_host(self, message: InviteToHost) -> Message:
-        return await invite_to_host(self.invites, self.site, self.origin, self._base(), message)
+        return await invite_to_host(
+            self.invites, self.site, self.origin, self._base(), message, self._sender()
+        )
 
     async def send_video(self, message: SendVideo) -> Message:
-        return await send_video(self.replays, self.site.id, message)
+        return await send_video(self.replays, self.site.id, message, self._sender())
+
+    def _sender(self) -> Sender:
+        """Who sends: this client, and its verified host on a site that requires tokens
+        (where a host without one never got past its hello)."""
+        if self.keys is not None and self.identity is None:
+            raise Unauthorized("sending needs a host with a valid host token on this site")
+        return Sender(self.client, self.identity)
 
     async def host_invite_info(self, message: GetHostInvite) -> Outputs:
         info = await host_invite_info(self.store, self.site.id, message)

@@ -26,7 +26,9 @@ from ..protocol.messages import (
 )
 from .db import SessionRecord, Store
 from .host_invites import find_invitation
+from .host_tokens import HostIdentity
 from .invites.host import send_host_invite
+from .invites.sender import NO_SENDER, Sender
 from .invites.service import Inviter, Invites
 from .links import join_url
 from .live.outputs import ConnId, Outputs
@@ -66,16 +68,22 @@ def new_session(
     origin: str,
     page_url: str,
     stamp: float | None = None,
+    host: HostIdentity | None = None,
 ) -> SessionRecord:
-    """A new session's row for ``start_session`` (names cut to the store's sizes)."""
+    """A new session's row for ``start_session`` (names cut to the store's sizes). ``host``:
+    the identity a host token vouched for; its name and email win over the page's."""
+    name, email = message.host_name, message.host_email
+    if host is not None:
+        name, email = host.name or name, host.email or email
     return store.create_session(
         site_id,
-        message.host_name[:200],
-        message.host_email[:254],
+        name[:200],
+        email[:254],
         message.is_replay,
         origin,
         page_url,
         now=stamp,
+        host_subject=host.subject if host is not None else None,
     )
 
 
@@ -146,9 +154,10 @@ async def invite_guest(
     settings: dict[str, object],
     base: str,
     message: InviteGuest,
+    sender: Sender = NO_SENDER,
 ) -> InviteSent:
     """Send an email or SMS invite to a guest of ``room``'s session."""
-    inviter = Inviter.of(site_id, room.session_id, room.host_name, settings, base)
+    inviter = Inviter.of(site_id, room.session_id, room.host_name, settings, base, sender)
     sent = await invites.send(inviter, message)
     return InviteSent(
         ref=message.ref,
@@ -160,10 +169,15 @@ async def invite_guest(
 
 
 async def invite_to_host(
-    invites: Invites, site: Site, origin: str, base: str, message: InviteToHost
+    invites: Invites,
+    site: Site,
+    origin: str,
+    base: str,
+    message: InviteToHost,
+    sender: Sender = NO_SENDER,
 ) -> HostInviteSent:
     """Email an invitation to host a session on one of ``site``'s pages."""
-    sent = await send_host_invite(invites, site.id, site.domains, origin, base, message)
+    sent = await send_host_invite(invites, site.id, site.domains, origin, base, message, sender)
     return HostInviteSent(
         ref=message.ref,
         invite_id=sent.invite_id,
@@ -173,10 +187,12 @@ async def invite_to_host(
     )
 
 
-async def send_video(replays: ReplayService, site_id: int, message: SendVideo) -> Message:
+async def send_video(
+    replays: ReplayService, site_id: int, message: SendVideo, sender: Sender = NO_SENDER
+) -> Message:
     """Send the link to a replay's video."""
     record = await replays.find(message.resume_token, site_id)
-    return await replays.send(record, message)
+    return await replays.send(record, message, sender)
 
 
 async def host_invite_info(store: Store, site_id: int, message: GetHostInvite) -> HostInviteInfo:

@@ -205,6 +205,8 @@ class Room:
 
     session_id: str
     host_name: str = ""
+    host_verified: bool = False
+    """``host_name`` comes from a host token the site's backend signed."""
     started_at: float = 0.0
     privacy: bool = False
     host_connected: bool = True

@@ -43,6 +43,8 @@ class Site:
     name: str
     domains: tuple[str, ...]
     settings: dict[str, Any] = field(default_factory=dict)
+    host_tokens: bool = False
+    """Hosts must present a token signed by the site's backend (docs/HOST_TOKENS.md)."""
 
     def info(self, domain: str) -> dict[str, Any]:
         """The ``getDomainInfo()`` answer for a page on ``domain`` of this site."""

@@ -6,6 +6,7 @@ from .columns import add_missing_columns
 from .engine import open_engine
 from .guests import GuestStore
 from .host_invites import HostInviteStore
+from .host_keys import HostKeyStore
 from .invites import InviteStore
 from .links import LinkStore
 from .messages import KeptMessageStore
@@ -25,6 +26,7 @@ class Store(
     InviteStore,
     KeptMessageStore,
     HostInviteStore,
+    HostKeyStore,
 ):
     """Every database access of the server (synchronous, short calls): the methods of each
     concept's store, and the replays' as :attr:`replays`."""

@@ -32,6 +32,9 @@ class InviteRecord:
     error: str | None
     created_at: float
     finished_at: float | None
+    host_identity: str | None = None
+    """Who asked (JSON ``sub``/``name``/``email`` of a host token), on token sites."""
+    client_address: str | None = None
 
     @classmethod
     def from_row(cls, row: Row[Any]) -> InviteRecord:
@@ -79,9 +82,10 @@ class InviteStore(EngineStore):
         kind: str = InviteKind.GUEST,
         now: float | None = None,
         status: str = InviteStatus.SENDING,
+        sender: dict[str, str | None] | None = None,
     ) -> None:
         """Record an invite about to be sent (``sending``; ``queued`` for a video link sent
-        once the video is ready)."""
+        once the video is ready); ``sender``: its ``host_identity``/``client_address``."""
         with self.engine.begin() as db:
             insert_invite(
                 db,
@@ -94,7 +98,13 @@ class InviteStore(EngineStore):
                 link_hash=link_hash,
                 channel=channel,
                 recipient=recipient,
+                **(sender or {}),
             )
+
+    def set_invite_sender(self, invite_id: str, sender: dict[str, str | None]) -> None:
+        """Record who asked for the invite (``host_identity``, ``client_address``)."""
+        with self.engine.begin() as db:
+            db.execute(update(invites).where(invites.c.id == invite_id).values(**sender))
 
     def finish_invite(
         self,
@@ -120,11 +130,18 @@ class InviteStore(EngineStore):
             )
 
     def invite_times(
-        self, since: float, *, session_id: str | None = None, site_id: int | None = None
+        self,
+        since: float,
+        *,
+        session_id: str | None = None,
+        site_id: int | None = None,
+        client: str | None = None,
     ) -> list[float]:
-        """When the invites of a session (or of a site) made since ``since`` were made,
-        oldest first: what the rate limits count."""
+        """When the invites of a session (or of a site, or of a client address) made since
+        ``since`` were made, oldest first: what the rate limits count."""
         query = select(invites.c.created_at).where(invites.c.created_at > since)
+        if client is not None:
+            query = query.where(invites.c.client_address == client[:64])
         if session_id is not None:
             query = query.where(invites.c.session_id == session_id)
         if site_id is not None:

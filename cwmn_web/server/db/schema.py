@@ -42,6 +42,7 @@ __all__ = [
     "metadata",
     "replays",
     "sessions",
+    "site_host_keys",
     "sites",
 ]
 
@@ -134,6 +135,17 @@ sites = Table(
     Column("id", Integer, primary_key=True),
     Column("name", String(200), nullable=False, unique=True),
     Column("settings", Text, nullable=False, default="{}"),
+    # Hosts must present a token signed with one of the site's keys (docs/HOST_TOKENS.md).
+    Column("host_tokens", Boolean),
+)
+# The keys a site's backend signs host tokens with, by key id (several while rotating).
+site_host_keys = Table(
+    "site_host_keys",
+    metadata,
+    Column("site_id", Integer, ForeignKey("sites.id", ondelete="CASCADE"), primary_key=True),
+    Column("kid", String(64), primary_key=True),
+    Column("secret", String(256), nullable=False),
+    Column("created_at", Float, nullable=False),
 )
 domains = Table(
     "site_domains",
@@ -158,6 +170,8 @@ sessions = Table(
     # The host's controls, kept so that a restart (or another process) does not lose them.
     Column("privacy", Boolean, nullable=False, default=False, server_default=false()),
     Column("mute_all", Boolean, nullable=False, default=False, server_default=false()),
+    # The host token's subject (``sub``) on a site that requires tokens: a verified host.
+    Column("host_subject", String(256)),
 )
 links = Table(
     "links",
@@ -203,6 +217,9 @@ invites = Table(
     Column("error", Text),
     Column("created_at", Float, nullable=False, index=True),
     Column("finished_at", Float),
+    # Who asked: the host token's identity (JSON sub/name/email) and the client's address.
+    Column("host_identity", Text),
+    Column("client_address", String(64)),
 )
 # An invitation to host ("with me"): its session waits for the invitee until it is used.
 host_invites = Table(

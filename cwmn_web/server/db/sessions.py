@@ -36,6 +36,8 @@ class SessionRecord:
     mute_all: bool = False
     muted: frozenset[str] = field(default_factory=frozenset)
     """The guests the host muted one by one."""
+    host_subject: str | None = None
+    """The host token's ``sub`` when the site requires host tokens (a verified host)."""
 
 
 def insert_session(db: Connection, session_id: str, resume_token: str, **values: Any) -> None:
@@ -68,8 +70,10 @@ class SessionStore(EngineStore):
         origin: str,
         page_url: str,
         now: float | None = None,
+        host_subject: str | None = None,
     ) -> SessionRecord:
-        """A new session; the returned record alone carries its resume token."""
+        """A new session; the returned record alone carries its resume token.
+        ``host_subject``: its host's verified identity (a host token's ``sub``)."""
         session_id = secrets.token_urlsafe(16)
         resume_token = secrets.token_urlsafe(32)
         created = stamp(now)
@@ -85,9 +89,18 @@ class SessionStore(EngineStore):
                 origin=origin,
                 page_url=page_url,
                 created_at=created,
+                host_subject=host_subject,
             )
         return SessionRecord(
-            session_id, site_id, host_name, host_email, is_replay, created, None, resume_token
+            session_id,
+            site_id,
+            host_name,
+            host_email,
+            is_replay,
+            created,
+            None,
+            resume_token,
+            host_subject=host_subject,
         )
 
     def end_session(self, session_id: str, reason: EndReason, now: float | None = None) -> bool:
@@ -129,6 +142,7 @@ class SessionStore(EngineStore):
             privacy=bool(r.privacy),
             mute_all=bool(r.mute_all),
             muted=muted_ids,
+            host_subject=r.host_subject,
         )
 
     def store_controls(

@@ -59,6 +59,7 @@ class SiteStore(EngineStore):
                 r.name,
                 tuple(sorted(str(d) for d, s in pairs if s == r.id)),
                 json.loads(r.settings),
+                bool(r.host_tokens),
             )
             for r in rows
         ]

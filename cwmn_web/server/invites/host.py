@@ -23,6 +23,7 @@ from ..db import InviteStatus
 from ..sites import domain_matches
 from .checks import check_email, check_message, check_name
 from .compose import EmailContent, build_email, html_email, invite_url, lifetime, one_line
+from .sender import NO_SENDER, Sender
 from .service import Invites
 from .transports import Outgoing
 
@@ -139,12 +140,13 @@ async def send_host_invite(
     origin: str,
     base_url: str,
     message: InviteToHost,
+    sender: Sender = NO_SENDER,
 ) -> HostInviteResult:
     """Check, rate-limit (the site's limit), make the waiting session, the inviter's join
     link and the invitation, and email it; a failed send cancels them all."""
     request = check_host_invite_request(message, domains)
     store, settings = invites.store, invites.settings
-    async with invites.slot(site_id) as now:
+    async with invites.slot(site_id, None, 1, sender) as now:
         invite, link = await run_in_threadpool(
             partial(
                 store.create_host_invite,
@@ -159,6 +161,7 @@ async def send_host_invite(
                 now=now,
             )
         )
+        await run_in_threadpool(store.set_invite_sender, invite.invite_id, sender.record())
     url = host_invite_url(base_url, invite.token)
     content = host_invite_email(request, url, settings.link_ttl_seconds)
     name, to = request.invite_name, request.invite_email

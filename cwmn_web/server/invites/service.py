@@ -13,6 +13,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from email.headerregistry import Address
+from functools import partial
 
 from starlette.concurrency import run_in_threadpool
 
@@ -24,6 +25,7 @@ from ..sites import DEFAULT_SETTINGS
 from .checks import InviteRequest, check_invite
 from .compose import build_email, email_content, invite_url, parse_sender, sms_text
 from .limits import Limit, check_limits
+from .sender import NO_SENDER, Sender
 from .smtp import SmtpTransport
 from .transports import Delivery, OutboxTransport, Outgoing, Transport
 from .twilio import TwilioTransport
@@ -44,6 +46,7 @@ class Inviter:
     host_name: str
     region: str
     base_url: str
+    sender: Sender = NO_SENDER
 
     @classmethod
     def of(
@@ -53,10 +56,11 @@ class Inviter:
         host_name: str,
         site_settings: dict[str, object],
         base_url: str,
+        sender: Sender = NO_SENDER,
     ) -> Inviter:
         """The host of session ``session_id``, phone numbers read in the site's region."""
         region = site_settings.get("defaultRegion") or DEFAULT_SETTINGS["defaultRegion"]
-        return cls(site_id, session_id, host_name, str(region), base_url)
+        return cls(site_id, session_id, host_name, str(region), base_url, sender)
 
 
 @dataclass(frozen=True)
@@ -84,6 +88,9 @@ class Invites:
         self.limits = (
             Limit("session", settings.invites_per_session, settings.invites_session_window),
             Limit("site", settings.invites_per_site, settings.invites_site_window),
+        )
+        self.client_limit = Limit(
+            "client address", settings.invites_per_client, settings.invites_client_window
         )
         self.clock = clock
         self._lock = asyncio.Lock()
@@ -136,14 +143,29 @@ class Invites:
 
     @contextlib.asynccontextmanager
     async def slot(
-        self, site_id: int, session_id: str | None = None, count: int = 1
+        self,
+        site_id: int,
+        session_id: str | None = None,
+        count: int = 1,
+        sender: Sender = NO_SENDER,
     ) -> AsyncIterator[float]:
         """Check that ``count`` more invites fit the limits of the site (and of the session,
-        if any) and yield the time; record them before leaving. One caller at a time, so
-        concurrent invites cannot all pass the same count."""
+        if any, and of the sender's client address on an open site: :class:`Sender`) and
+        yield the time; record them (with ``sender.record()``) before leaving. One caller at
+        a time, so concurrent invites cannot all pass the same count."""
         session_limit, site_limit = self.limits
         async with self._lock:
             now = self.clock()
+            if sender.limited_by_address:
+                client_limit = self.client_limit
+                by_client = await run_in_threadpool(
+                    partial(
+                        self.store.invite_times,
+                        now - client_limit.window,
+                        client=sender.client,
+                    )
+                )
+                check_limits([(client_limit, by_client + [now] * (count - 1))], now)
             by_site = await run_in_threadpool(
                 self.store.invite_times, now - site_limit.window, site_id=site_id
             )
@@ -161,7 +183,7 @@ class Invites:
         self, inviter: Inviter, request: InviteRequest
     ) -> tuple[str, LinkRecord, float]:
         """Check the limits and record the invite with its new link."""
-        async with self.slot(inviter.site_id, inviter.session_id) as now:
+        async with self.slot(inviter.site_id, inviter.session_id, 1, inviter.sender) as now:
             link = await run_in_threadpool(
                 self.store.create_link,
                 inviter.session_id,
@@ -181,6 +203,8 @@ class Invites:
                 link.token_hash,
                 InviteKind.GUEST,
                 now,
+                InviteStatus.SENDING,
+                inviter.sender.record(),
             )
         return invite_id, link, now
 

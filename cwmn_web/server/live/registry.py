@@ -168,6 +168,7 @@ class LiveRooms:
         room = Room(
             record.id,
             host_name=record.host_name,
+            host_verified=record.host_subject is not None,
             started_at=record.created_at,
             host_connected=host is not None,
             waiting=record.waiting_until is not None,
@@ -344,6 +345,7 @@ class LiveRooms:
                 waiting=room.waiting,
                 name=guest.name,
                 navigating=room.host_navigating,
+                host_verified=room.host_verified,
             ),
         )
         if room.privacy:

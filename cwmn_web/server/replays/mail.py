@@ -17,6 +17,7 @@ from ...protocol.messages import MAX_VIDEO_RECIPIENTS, SendVideo
 from ..db import InviteKind, InviteStatus, ReplayRecord, SendStatus
 from ..invites.checks import check_email, check_message
 from ..invites.compose import EmailContent, build_email, html_email, one_line
+from ..invites.sender import NO_SENDER, Sender
 from ..invites.service import Invites
 from ..invites.transports import Outgoing
 
@@ -65,12 +66,16 @@ def check_send(message: SendVideo, host_email: str) -> VideoRequest:
 
 
 async def reserve(
-    invites: Invites, record: ReplayRecord, to: list[str], status: InviteStatus
+    invites: Invites,
+    record: ReplayRecord,
+    to: list[str],
+    status: InviteStatus,
+    sender: Sender = NO_SENDER,
 ) -> list[tuple[str, str]]:
-    """Check the invite limits for ``len(to)`` more and record one invite per address;
-    returns ``(invite_id, address)`` pairs."""
+    """Check the invite limits for ``len(to)`` more (``sender``'s too) and record one invite
+    per address; returns ``(invite_id, address)`` pairs."""
     pairs = [(secrets.token_urlsafe(12), address) for address in to]
-    async with invites.slot(record.site_id, record.id, len(pairs)) as now:
+    async with invites.slot(record.site_id, record.id, len(pairs), sender) as now:
         for invite_id, address in pairs:
             await run_in_threadpool(
                 invites.store.add_invite,
@@ -83,6 +88,7 @@ async def reserve(
                 InviteKind.VIDEO,
                 now,
                 status,
+                sender.record(),
             )
     return pairs
 

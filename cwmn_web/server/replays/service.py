@@ -15,6 +15,7 @@ from ...protocol.messages import ReplayUpdate, SendVideo, VideoSent
 from ..config import Settings
 from ..db import InviteStatus, RenderStage, ReplayStatus, SendStatus, Store
 from ..db.replays import ACTIVE, ReplayRecord
+from ..invites.sender import NO_SENDER, Sender
 from ..invites.service import Invites
 from .mail import check_send, reserve, send_links, video_url
 from .recording import remove_recording
@@ -76,7 +77,9 @@ class ReplayService:
     async def get(self, replay_id: str) -> ReplayRecord | None:
         return await run_in_threadpool(self.store.replays.get, replay_id)
 
-    async def send(self, record: ReplayRecord, message: SendVideo) -> VideoSent:
+    async def send(
+        self, record: ReplayRecord, message: SendVideo, sender: Sender = NO_SENDER
+    ) -> VideoSent:
         """Email the link now (complete) or once rendered; ``invalid_params``,
         ``rate_limited``, ``invite_failed``, ``invite_unavailable``; ``invalid_state``
         when there is no video to send (failed or abandoned)."""
@@ -85,7 +88,7 @@ class ReplayService:
             raise_no_video(record)
         waiting = record.status != ReplayStatus.COMPLETE
         status = InviteStatus.QUEUED if waiting else InviteStatus.SENDING
-        pairs = await reserve(self.invites, record, request.to, status)
+        pairs = await reserve(self.invites, record, request.to, status, sender)
         if waiting:
             args = (record.id, pairs, request.subject, request.message)
             if await run_in_threadpool(self.store.replays.request_send, *args):

@@ -1,0 +1,186 @@
+"""Sites that require host tokens, attacked as an outsider would: a raw WebSocket client
+that forges ``Origin`` (any script can), with no token or a forged one, is refused; a
+token signed by the site's backend admits the host, whose identity guests see and the
+invite records keep; rotation; the CLI; open sites unchanged."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import jwt
+import pytest
+from sqlalchemy import create_engine, text
+
+from cwmn_web.protocol.messages import (
+    CLOSE_BAD_ORIGIN,
+    ErrorReply,
+    Hello,
+    InviteGuest,
+    InviteSent,
+    Joined,
+    SessionStarted,
+    StartSession,
+    Welcome,
+)
+from cwmn_web.server import cli
+from cwmn_web.server.db import Store
+
+from .live import HOST_ORIGIN, Host, guest, host
+
+if TYPE_CHECKING:
+    from starlette.testclient import TestClient
+
+    from .conftest import LiveClient
+
+pytestmark = pytest.mark.timeout(60)
+PAGE = HOST_ORIGIN + "/shop"
+
+
+def token_site(store: Store) -> tuple[str, str]:
+    """The default site (it has localhost) requires host tokens; its key."""
+    store.require_host_tokens("default")
+    return store.add_host_key("default", kid="k1")
+
+
+def mint(secret: str, kid: str = "k1", lifetime: float = 300, **claims: Any) -> str:
+    now = time.time()
+    body = {"aud": "default", "iat": now, "exp": now + lifetime, "sub": "agent-7"}
+    body |= {"name": "Ann Verified", "email": "ann@shop.example"} | claims
+    return jwt.encode(body, secret, algorithm="HS256", headers={"kid": kid})
+
+
+def hello(h: Host, token: str = "") -> Any:
+    return h.ask(Hello(ref=1, page_url=PAGE, host_token=token))
+
+
+def refused(client: TestClient, token: str, code: str) -> ErrorReply:
+    """A forged-Origin client with ``token`` hears ``code`` and is closed."""
+    with host(client) as h:
+        reply = hello(h, token)
+        assert isinstance(reply, ErrorReply), reply
+        assert reply.code == code, reply
+        assert h.closed_code() == CLOSE_BAD_ORIGIN
+    return reply
+
+
+def started(h: Host, token: str, name: str = "Mallory") -> SessionStarted:
+    assert isinstance(hello(h, token), Welcome)
+    reply = h.ask(StartSession(ref=2, host_name=name, host_email="m@evil.example"))
+    assert isinstance(reply, SessionStarted), reply
+    return reply
+
+
+def test_a_forged_origin_without_a_token_is_refused(client: TestClient, store: Store) -> None:
+    token_site(store)
+    reply = refused(client, "", "host_token_required")
+    assert "data-host-token" in reply.message
+    with host(client) as h:  # nothing else gets through either
+        h.send(StartSession(ref=2, host_name="Mallory"))
+        assert isinstance(h.receive(), ErrorReply)
+    assert store.session_rows() == []
+
+
+def test_forged_tokens_are_refused(client: TestClient, store: Store) -> None:
+    _, secret = token_site(store)
+    refused(client, mint(secret, lifetime=-60, iat=time.time() - 120), "host_token_expired")
+    refused(client, mint("an attacker's own secret, 32+ chars long"), "host_token_invalid")
+    refused(client, mint(secret, aud="another-site"), "host_token_invalid")
+    refused(client, mint(secret, lifetime=86400), "host_token_invalid")
+    none = jwt.encode({"aud": "default", "exp": time.time() + 60}, None, algorithm="none")
+    refused(client, none, "host_token_invalid")
+    assert store.session_rows() == []
+
+
+def test_old_and_new_keys_work_until_the_old_is_removed(client: TestClient, store: Store) -> None:
+    _, old = token_site(store)
+    _, new = store.add_host_key("default", kid="k2")
+    for token in (mint(old, "k1"), mint(new, "k2")):
+        with host(client) as h:
+            started(h, token)
+    assert store.remove_host_key("default", "k1")
+    refused(client, mint(old, "k1"), "host_token_invalid")
+    with host(client) as h:
+        started(h, mint(new, "k2"))
+
+
+def test_the_tokens_identity_reaches_guests_and_invite_records(
+    live_client: LiveClient, store: Store
+) -> None:
+    _, secret = token_site(store)
+    with live_client() as client, host(client) as h:
+        session = started(h, mint(secret), name="Mallory")
+        assert (session.host_name, session.host_email) == ("Ann Verified", "ann@shop.example")
+        with guest(client) as g:
+            joined = g.joined(h.link())
+            assert (joined.host_name, joined.host_verified) == ("Ann Verified", True)
+        reply = h.ask(InviteGuest(ref=9, guest_name="G", guest_email="g@example.com"))
+        assert isinstance(reply, InviteSent), reply
+    (record,) = store.list_invites()
+    assert record.host_identity is not None
+    assert json.loads(record.host_identity) == {
+        "sub": "agent-7",
+        "name": "Ann Verified",
+        "email": "ann@shop.example",
+    }
+    (row,) = store.session_rows()
+    assert row["host_subject"] == "agent-7"
+
+
+def test_an_open_site_is_as_before(live_client: LiveClient, store: Store) -> None:
+    with live_client() as client, host(client) as h:
+        h.start()
+        with guest(client) as g:
+            joined = g.joined(h.link())
+            assert isinstance(joined, Joined)
+            assert (joined.host_name, joined.host_verified) == ("Ann", False)
+
+
+def test_domain_info_never_shows_the_secret(client: TestClient, store: Store) -> None:
+    kid, secret = token_site(store)
+    answer = client.get("/api/domain-info", headers={"origin": HOST_ORIGIN}).text
+    assert secret not in answer and kid not in answer
+
+
+def test_the_cli_requires_tokens_and_manages_keys(
+    store: Store, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CWMN_DATABASE_URL", str(store.engine.url))
+    assert cli.main(["site", "host-tokens", "default", "require"]) == 0
+    assert "no key yet" in capsys.readouterr().err
+    assert cli.main(["site", "key-add", "default", "--kid", "2026-12"]) == 0
+    out = capsys.readouterr().out
+    secret = out.split("secret: ", 1)[1].strip()
+    assert store.host_keys(1) == {"2026-12": secret}
+    assert cli.main(["site", "key-list", "default"]) == 0
+    listed = capsys.readouterr().out
+    assert "2026-12" in listed and secret not in listed
+    assert cli.main(["site", "list"]) == 0
+    assert "host tokens required" in capsys.readouterr().out
+    assert cli.main(["site", "key-remove", "default", "2026-12"]) == 0
+    assert cli.main(["site", "key-remove", "default", "2026-12"]) == 1
+    assert cli.main(["site", "host-tokens", "default", "off"]) == 0
+    site = store.site_by_name("default")
+    assert site is not None and not site.host_tokens
+
+
+def test_an_older_database_gets_the_new_columns(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'old.sqlite3'}"
+    old = create_engine(url)
+    with old.begin() as db:  # the sites table as it was made before host tokens
+        db.execute(
+            text(
+                "CREATE TABLE sites (id INTEGER PRIMARY KEY, name VARCHAR(200) NOT NULL UNIQUE,"
+                " settings TEXT NOT NULL)"
+            )
+        )
+        db.execute(text("INSERT INTO sites (name, settings) VALUES ('shop', '{}')"))
+    old.dispose()
+    store = Store(url)
+    store.create()
+    store.require_host_tokens("shop")
+    site = store.site_by_name("shop")
+    assert site is not None and site.host_tokens
+    store.engine.dispose()
