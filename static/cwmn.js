@@ -171,7 +171,8 @@
         try { entry = JSON.parse(sessionStorage.getItem(KEY)); } catch (e) { /* none */ }
         worker.postMessage(JSON.stringify({ op: 'boot', config: { server: server,
           pageUrl: location.href, features: features, resume: entry, hostInvite: hi && hi[1],
-          mask: own.mask, block: own.block, earlyCapture: early } }));
+          mask: own.mask, block: own.block, earlyCapture: early, hostToken: ds.hostToken,
+          hostTokenUrl: ds.hostTokenUrl } }));
         outbox.splice(0).forEach(post);
       });
     } else if (m.op === 'emit') {

@@ -27,7 +27,13 @@ from .driver import Driver, HostSockets
 
 __all__ = ["WorkerBridge", "start"]
 #: The page module (static/<name>.mjs) that handles each overlay op.
-_MODULES = {"cursors": "cursors", "ripple": "cursors", "consent": "consent", "record": "recorder"}
+_MODULES = {
+    "cursors": "cursors",
+    "ripple": "cursors",
+    "consent": "consent",
+    "record": "recorder",
+    "hosttoken": "hosttoken",
+}
 
 
 class WorkerBridge:
@@ -130,6 +136,8 @@ class WorkerBridge:
                     mask=tuple(config.get("mask") or ()),
                     block=tuple(config.get("block") or ()),
                     early_capture=config.get("earlyCapture"),
+                    host_token=_text(config.get("hostToken")),
+                    host_token_url=_text(config.get("hostTokenUrl")),
                 ),
             )
             self.controller, url = host, host.config.ws_url
@@ -156,6 +164,9 @@ class WorkerBridge:
                 now,
                 early=bool(message.get("early")),
             )
+        elif op == "host token":
+            error = str(message.get("error") or "")
+            controller.host_token_fetched(_text(message.get("token")) or None, error, now)
         elif op == "capture failed":
             controller.on_capture_failed(bool(message.get("early")), now)
         elif op == "audio":
@@ -196,6 +207,11 @@ async def _fetch_json(url: str) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise NetworkError(f"{url} did not answer a JSON object")
     return data
+
+
+def _text(value: Any, limit: int = 4096) -> str:
+    """A string the page gave (a host token, its URL), or ``""``."""
+    return value.strip() if isinstance(value, str) and len(value) <= limit else ""
 
 
 def _token(value: Any) -> str | None:

@@ -27,6 +27,10 @@ class ClientConfig:
     """The rules the stub started capturing with before Python was ready (from the resume
     entry), or None: its frames are held until the session resumes (:mod:`.handover`)."""
     page_id: str = field(default_factory=lambda: secrets.token_hex(8))
+    host_token: str = ""
+    """The host token the page gives (``data-host-token``; docs/HOST_TOKENS.md)."""
+    host_token_url: str = ""
+    """Where the page fetches host tokens from (``data-host-token-url``)."""
 
     @property
     def ws_url(self) -> str:

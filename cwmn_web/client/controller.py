@@ -35,6 +35,7 @@ from .config import ClientConfig
 from .events import EVENTS, staged_events
 from .guest_calls import GuestCalls
 from .host_invites import HostInvites
+from .host_token import HostTokens
 from .hosting import HostSession
 from .lifecycle import Lifecycle
 from .ports import Ports
@@ -67,7 +68,13 @@ class HostController:
         """The time of the input being handled (seconds, the driver's monotonic clock)."""
         self.machine = Machine()
         self.bus = Bus()
-        self.sockets = Sockets(config.ws_url, config.page_url, lambda: self.now)
+        self.host_tokens = HostTokens(
+            config.host_token,
+            config.host_token_url,
+            ports.now,
+            lambda url: self.overlay({"op": "hosttoken", "url": url}),
+        )
+        self.sockets = Sockets(config.ws_url, config.page_url, lambda: self.now, self.host_tokens)
         self.domain_info: dict[str, Any] = {"domain": config.domain, "authorized": None}
         self.mute_all = False
         self.public_link_enabled = True
@@ -246,6 +253,11 @@ class HostController:
         then = self._fetches.pop(fetch_id, None)
         if then is not None:
             then(result)
+
+    def host_token_fetched(self, token: str | None, error: str, now: float) -> None:
+        """The page's answer to a host-token fetch (``data-host-token-url``)."""
+        self.now = now
+        self.host_tokens.fetched(token, error)
 
     # -- subscriptions ------------------------------------------------------------------
     def subscribe(self, event: str, handle: Hashable, once: bool = False) -> None:

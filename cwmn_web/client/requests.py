@@ -53,8 +53,9 @@ class RequestChannel:
         return len(self._pending)
 
     # -- inputs -----------------------------------------------------------------------------
-    def greet(self, page_url: str, now: float, done: Done) -> int:
-        """Say hello; ``done`` gets the ``Welcome`` (its server time is kept) or an error."""
+    def greet(self, page_url: str, now: float, done: Done, host_token: str = "") -> int:
+        """Say hello (with the host's token, if any); ``done`` gets the ``Welcome`` (its
+        server time is kept) or an error."""
 
         def welcomed(outcome: Outcome) -> None:
             if isinstance(outcome, Message) and not isinstance(outcome, Welcome):
@@ -63,7 +64,7 @@ class RequestChannel:
                 self.server_time = outcome.server_time
             done(outcome)
 
-        return self.request(Hello(page_url=page_url), now, welcomed)
+        return self.request(Hello(page_url=page_url, host_token=host_token), now, welcomed)
 
     def request(
         self, message: Message, now: float, done: Done, timeout: float = REQUEST_TIMEOUT

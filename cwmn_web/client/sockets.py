@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from ..errors import CwmnError, NetworkError, Timeout
 from ..protocol.messages import Message
 from ..timing import Timers
+from .host_token import HostTokens
 from .requests import REQUEST_TIMEOUT, Done, Outcome, RequestChannel
 
 __all__ = ["CONNECT_TIMEOUT", "ServerSocket", "Sockets"]
@@ -65,10 +66,18 @@ class ServerSocket:
 class Sockets:
     """The core's sockets by name; ``url`` is the server's, ``page_url`` goes in each hello."""
 
-    def __init__(self, url: str, page_url: str, clock: Callable[[], float]) -> None:
+    def __init__(
+        self,
+        url: str,
+        page_url: str,
+        clock: Callable[[], float],
+        tokens: HostTokens | None = None,
+    ) -> None:
         self.url = url
         self.page_url = page_url
         self.clock = clock
+        self.tokens = tokens
+        """Where each hello's host token comes from (None: no token)."""
         self._count = 0
         self._live: dict[str, ServerSocket] = {}
         self._ready: dict[str, Callable[[ServerSocket | CwmnError], None]] = {}
@@ -145,7 +154,18 @@ class Sockets:
             if ready is not None:
                 ready(outcome if isinstance(outcome, CwmnError) else socket)
 
-        socket.channel.greet(self.page_url, self.clock(), welcomed)
+        def greet(token: str | CwmnError) -> None:
+            if self._live.get(name) is not socket:
+                return  # closed while its token was being fetched
+            if isinstance(token, CwmnError):
+                welcomed(token)
+            else:
+                socket.channel.greet(self.page_url, self.clock(), welcomed, token)
+
+        if self.tokens is None:
+            greet("")
+        else:
+            self.tokens.get(greet)
 
     def receive(self, name: str, message: Message) -> None:
         socket = self._live.get(name)

@@ -248,6 +248,7 @@ class GuestSession:
                     "guestId": message.guest_id,
                     "sessionId": message.session_id,
                     "hostName": message.host_name,
+                    "hostVerified": message.host_verified,
                     "paused": message.paused,
                     "hostConnected": message.host_connected,
                     "navigating": self.navigating,

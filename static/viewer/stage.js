@@ -258,6 +258,13 @@
           hostDown: message.hostConnected === false, navigating: !!message.navigating,
           waiting: !!message.waiting });
         this.hostName = message.hostName || '';
+        // A name the site's backend signed (a host token) is said to be verified.
+        const mark = message.hostVerified && this.hostName ? ' (verified)' : '';
+        this.hostName += mark;
+        if (this.hostName) {
+          this.container.setAttribute('aria-label', message.hostName + "'s screen" + mark);
+        }
+        this.stage.dataset.hostVerified = String(!!message.hostVerified);
         this.color = color(message.color);
         this.setMuted(message.muted);
         // Whoever pointed before a reconnect may have left: cursors come back as they move.
