@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import Any
@@ -40,7 +41,7 @@ from .config import Settings
 from .db import EndReason, SessionRecord, Store
 from .db.replays import settled
 from .host_invites import accept_invitation
-from .host_tokens import HostIdentity, verify_host_token
+from .host_tokens import HostIdentity, token_error, verify_host_token
 from .host_work import (
     abandon_replay,
     host_invite_info,
@@ -70,6 +71,8 @@ from .sites import Site, hostname_of
 
 __all__ = ["HostSocket", "append_frame_log", "host_socket", "send_failed"]
 
+#: A hello's host token, kept out of the frame log (a bearer credential).
+_HOST_TOKEN = re.compile(r'("host_token"\s*:\s*)"[^"]+"')
 #: How often a watched replay's row is read (its render worker is another process).
 WATCH_INTERVAL = 0.3
 log = logging.getLogger("cwmn_web.server")
@@ -211,6 +214,7 @@ class HostSocket:
         record = await run_in_threadpool(
             session_to_resume, self.store, message.resume_token, self.site.id
         )
+        check_same_host(record, self.identity)
         if await self.relay.end_if_expired(record):
             raise session_ended()
         public = await run_in_threadpool(self.store.public_links_enabled, record.id)
@@ -369,12 +373,21 @@ def send_failed(ref: int, exc: Exception) -> ErrorReply:
     return ErrorReply(ref=ref, code=ErrorCode.SERVER_ERROR, message="the server failed to send it")
 
 
+def check_same_host(record: SessionRecord, identity: HostIdentity | None) -> None:
+    """A session a verified host started is resumed only by a token of the same ``sub``."""
+    if identity is not None and record.host_subject not in (None, identity.subject):
+        raise token_error(
+            ErrorCode.HOST_TOKEN_INVALID,
+            "this session was started by another host (the token's sub differs)",
+        )
+
+
 def append_frame_log(path: Path, frame: str) -> None:
     """Append ``frame`` to ``path`` as one line (``CWMN_FRAME_LOG``, a debugging aid).
 
     Raw line breaks can only sit between JSON tokens, where a space means the same; the
     separators ``str.splitlines`` also honours are written as JSON escapes instead."""
-    line = frame.replace("\r", " ").replace("\n", " ")
+    line = _HOST_TOKEN.sub(r'\1"(not logged)"', frame).replace("\r", " ").replace("\n", " ")
     for char in ("\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029"):
         line = line.replace(char, f"\\u{ord(char):04x}")
     with path.open("a", encoding="utf-8") as file:

@@ -18,9 +18,13 @@ from cwmn_web.protocol.messages import (
     CLOSE_BAD_ORIGIN,
     ErrorReply,
     Hello,
+    HostInviteSent,
     InviteGuest,
     InviteSent,
+    InviteToHost,
     Joined,
+    ResumeSession,
+    SessionResumed,
     SessionStarted,
     StartSession,
     Welcome,
@@ -184,3 +188,49 @@ def test_an_older_database_gets_the_new_columns(tmp_path: Path) -> None:
     site = store.site_by_name("shop")
     assert site is not None and site.host_tokens
     store.engine.dispose()
+
+
+def test_a_session_resumes_only_with_a_token_of_its_host(client: TestClient, store: Store) -> None:
+    _, secret = token_site(store)
+    with host(client) as h:
+        session = started(h, mint(secret))
+    with host(client) as other:  # a valid token, but another user of the site
+        assert isinstance(hello(other, mint(secret, sub="agent-8")), Welcome)
+        reply = other.ask(ResumeSession(ref=2, resume_token=session.resume_token, page_id="p"))
+        assert isinstance(reply, ErrorReply) and reply.code == "host_token_invalid", reply
+    with host(client) as same:
+        assert isinstance(hello(same, mint(secret)), Welcome)
+        reply = same.ask(ResumeSession(ref=2, resume_token=session.resume_token, page_id="p"))
+        assert isinstance(reply, SessionResumed), reply
+
+
+def test_an_invitation_to_host_records_who_sent_it(live_client: LiveClient, store: Store) -> None:
+    _, secret = token_site(store)
+    with live_client() as client, host(client) as h:
+        assert isinstance(hello(h, mint(secret)), Welcome)
+        reply = h.ask(
+            InviteToHost(
+                ref=3,
+                host_name="Ann",
+                host_email="ann@shop.example",
+                invite_name="Hana",
+                invite_email="hana@example.com",
+                url=PAGE,
+            )
+        )
+        assert isinstance(reply, HostInviteSent), reply
+    (record,) = store.list_invites()
+    assert record.host_identity is not None
+    assert json.loads(record.host_identity)["sub"] == "agent-7"
+    assert record.client_address == "testclient"
+
+
+def test_the_frame_log_never_holds_the_token(
+    live_client: LiveClient, store: Store, tmp_path: Path
+) -> None:
+    _, secret = token_site(store)
+    log, token = tmp_path / "frames.log", mint(secret)
+    with live_client(frame_log=log) as client, host(client) as h:
+        started(h, token)
+    text = log.read_text()
+    assert '"host_token":"(not logged)"' in text and token not in text
