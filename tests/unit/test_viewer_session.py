@@ -93,6 +93,15 @@ def test_the_viewer_reconnects_on_the_hosts_policy_a_quarter_second_doubling_to_
 
 
 # -- one connection, by hand -------------------------------------------------------------------
+def test_a_verified_host_reaches_the_viewer_as_verified() -> None:
+    session = GuestSession("tok", "Ann")
+    session.connected()
+    session.receive(codec.encode(Welcome(ref=1, version=PROTOCOL_VERSION)))
+    session.receive(joined(host_verified=True))
+    (op,) = [op for op in session.page_ops() if op["op"] == "joined"]
+    assert (op["hostName"], op["hostVerified"]) == ("Hal", True)
+
+
 def test_connecting_says_hello_as_a_guest_then_joins() -> None:
     session = GuestSession("tok", "Ann")
     session.connected()
@@ -110,6 +119,7 @@ def test_connecting_says_hello_as_a_guest_then_joins() -> None:
             "guestId": "g1",
             "sessionId": "s1",
             "hostName": "Hal",
+            "hostVerified": False,
             "paused": True,
             "hostConnected": False,
             "muted": True,
