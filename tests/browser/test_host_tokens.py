@@ -16,7 +16,7 @@ from types import ModuleType
 
 import pytest
 import uvicorn
-from playwright.sync_api import Page
+from playwright.sync_api import BrowserContext, Page
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
@@ -80,13 +80,24 @@ def token_pages(cwmn_server: CwmnServer) -> Iterator[str]:
 
 @pytest.mark.parametrize("kind", ["token", "url"])
 def test_a_page_with_a_host_token_starts_as_the_tokens_host(
-    open_page: Callable[..., Page], token_pages: str, kind: str
+    open_page: Callable[..., Page],
+    guest_context: BrowserContext,
+    guests: list[Page],
+    token_pages: str,
+    kind: str,
 ) -> None:
     page = open_page(f"{token_pages}/{kind}.html")
     started = settle(page, START)  # the page says "Host Name": the token's name wins
     assert started["ok"], started
     assert started["value"]["hostName"] == "Ann Verified"
     assert started["value"]["hostEmail"] == "ann@shop.example"
+    if kind == "url":  # a guest's viewer names the verified host
+        link = settle(page, "CwmnAPI.guest.getInviteLink()")["value"]
+        viewer = guest_context.new_page()
+        guests.append(viewer)
+        viewer.goto(f"{link}?name=Bob")
+        label = "Ann Verified's screen (verified)"
+        viewer.locator(f'#cwmn-stage[aria-label="{label}"]').wait_for(timeout=60_000)
     assert settle(page, "CwmnAPI.session.endSession()")["ok"]
 
 
