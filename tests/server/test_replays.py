@@ -271,6 +271,33 @@ def test_a_page_idle_at_the_end_still_counts(
     assert row.ended_at == start + 1000  # the server's clock moved 1 s, nothing else
 
 
+def test_a_host_cannot_claim_more_time_than_it_took(
+    monkeypatch: pytest.MonkeyPatch, live_client: LiveClient, store: Store, tmp_path: Path
+) -> None:
+    """An attacker uploads 601 frames claiming a minute (and a narration claiming to start
+    an hour earlier) in one burst: the replay lasts what the server's clock saw, not the
+    minute the host claims (which the render worker would spend minutes on)."""
+    clock = WallClock(monkeypatch, still=True)
+    with live_client() as client, host(client) as h:
+        started = start_replay(h)
+        start = time.time() * 1000
+        for i in range(601):
+            send(h, i + 1, "snapshot" if i == 0 else "mutations", start + i * 100, n=i)
+        send(h, 602, "audio", start + 60_000, **chunk("s", 0, b"A", t0=start - 3_600_000))
+        acked(h, 602)
+        clock.advance(client, 0.5)
+        end(h)
+    row = store.replays.get(started.session_id)
+    assert row is not None and row.ended_at is not None
+    allowed = 0.5 + 2.0  # the server's clock, plus its allowance for the first trip
+    assert row.duration <= allowed, row.duration
+    where = folder(tmp_path, started.session_id)
+    times = [line["t"] for line in lines(where / "stream.jsonl")]
+    assert len(times) == 601 and max(times) - min(times) <= allowed * 1000
+    (segment,) = lines(where / "audio.jsonl")
+    assert row.started_at <= segment["t0"] <= row.ended_at
+
+
 def test_bad_audio_is_acked_and_dropped(live_client: LiveClient, tmp_path: Path) -> None:
     bad = [
         chunk("bad/../x", 0, b"x"),
@@ -397,16 +424,20 @@ def test_the_maximum_length(
     live_client: LiveClient, tmp_path: Path, store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     store.update_settings("default", {"replayMaxSeconds": 1})
-    monkeypatch.setattr(sessions, "END_GRACE_SECONDS", 0.5)
+    monkeypatch.setattr(sessions, "END_GRACE_SECONDS", 7)
+    clock = WallClock(monkeypatch)
     with live_client() as client, host(client) as h:
         started = start_replay(h)
         assert started.settings["replayMaxSeconds"] == 1
         send(h, 1, "snapshot", T0, nodes=[])
+        acked(h, 1)
+        clock.advance(client, 6.5)  # the host's times below are real (the server's clock)
         send(h, 2, "mutations", T0 + 5900, n=1)  # within max + 5 s
         send(h, 3, "mutations", T0 + 6100, n=2)  # beyond: acked, dropped
         send(h, 4, "audio", T0 + 6200, **chunk("s", 0, b"A"))
         acked(h, 4)
-        # The server ends it at max + 30 s (here 0.5 s) since the host did not.
+        # The server ends it at max + 30 s (here 7 s) since the host did not.
+        clock.advance(client, 2)
         ended = next(m for m in iter(h.push, None) if isinstance(m, SessionEnded))
         assert ended.reason == "expired"
         rid = started.session_id

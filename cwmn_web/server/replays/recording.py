@@ -10,6 +10,12 @@ write is flushed before the frame is acked; a write that fails is undone.
 A hostile host cannot fill the disk: past :data:`MAX_STREAM_BYTES` of page frames or
 :data:`AUDIO_BYTES_PER_MINUTE` of narration per minute of the replay's maximum length,
 frames are dropped (the recording keeps what it has).
+
+Nor can it make a recording longer than the time it took: the host's timestamps are believed
+only within the server's clock (``started_ms``, when the recording began on the server):
+the recording's span never exceeds the server's elapsed time plus :data:`CLOCK_ALLOWANCE_MS`;
+a frame claiming later is moved back to that bound, an audio segment claiming to start
+earlier than that span allows is moved forward.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ from .audio import check_audio
 
 __all__ = [
     "AUDIO_BYTES_PER_MINUTE",
+    "CLOCK_ALLOWANCE_MS",
     "MAX_SEGMENTS",
     "MAX_STREAM_BYTES",
     "OVERRUN_SECONDS",
@@ -47,6 +54,9 @@ MAX_STREAM_BYTES = 256 * 1024 * 1024
 #: Opus writes about 0.6 MB a minute.
 AUDIO_BYTES_PER_MINUTE = 8 * 1024 * 1024
 AUDIO = "audio"
+#: How far the host's clock may run ahead of the server's over a recording (the first
+#: frame's trip may have been slower than a later one's).
+CLOCK_ALLOWANCE_MS = 2000.0
 
 
 def recording_dir(data_dir: Path, replay_id: str) -> Path:
@@ -71,8 +81,10 @@ class Recording:
 
     Reopening a folder (after a server restart) carries on where it stopped."""
 
-    def __init__(self, folder: Path, max_seconds: float) -> None:
+    def __init__(self, folder: Path, max_seconds: float, started_ms: float | None = None) -> None:
         self.folder, self.max_seconds = folder, max_seconds
+        #: When the recording began on the server's clock (None: the first frame's arrival).
+        self.started_ms = started_ms
         (folder / "audio").mkdir(parents=True, exist_ok=True)
         self.first_t: float | None = None
         self.last_t: float | None = None
@@ -93,6 +105,8 @@ class Recording:
 
     def take(self, frame: MirrorFrame, page: int, now_ms: float) -> bool:
         """Write an accepted frame; False if dropped (past the maximum length, bad audio)."""
+        if self.started_ms is None:
+            self.started_ms = now_ms
         t = self._time(frame.t, now_ms)
         if t != now_ms:
             skew = now_ms - t
@@ -100,7 +114,7 @@ class Recording:
         if self.first_t is not None and t > self.first_t + self._limit_ms:
             return False
         if frame.kind == AUDIO:
-            return self._audio(frame.data, t)
+            return self._audio(frame.data, t, now_ms)
         if not self._line({"t": t, "page": page, "kind": frame.kind, "data": frame.data}):
             return False
         self._seen(t)
@@ -124,7 +138,8 @@ class Recording:
         last = self.last_t if self.last_t is not None else now_ms
         if ended_now:
             last = self.host_time(now_ms)
-        return first, min(max(last, first), first + self._limit_ms)
+        longest = min(self._limit_ms, self._span_ms(now_ms))
+        return first, min(max(last, first), first + longest)
 
     def close(self) -> None:
         self._stream.close()
@@ -133,10 +148,28 @@ class Recording:
     def _limit_ms(self) -> float:
         return (self.max_seconds + OVERRUN_SECONDS) * 1000
 
+    def _span_ms(self, now_ms: float) -> float:
+        """The longest the recording may span by now: the server's elapsed time since it
+        began, plus the allowance (the host's clock is believed no further)."""
+        started = self.started_ms if self.started_ms is not None else now_ms
+        return max(now_ms - started, 0.0) + CLOCK_ALLOWANCE_MS
+
     def _time(self, t: float, now_ms: float) -> float:
-        """The frame's capture time (now if it has none), never before the last one."""
+        """The frame's capture time (now if it has none), never before the last one nor
+        later than the server's clock allows (:meth:`_span_ms` after the first frame)."""
         value = t if isinstance(t, (int, float)) and math.isfinite(t) and t > 0 else now_ms
-        return max(value, self.last_t or value)
+        value = max(value, self.last_t or value)
+        if self.first_t is not None:
+            value = min(value, self.first_t + self._span_ms(now_ms))
+        return value
+
+    def _start_time(self, t0: float, t: float, now_ms: float) -> float:
+        """An audio segment's start (its chunk arrived as a frame timed ``t``), within the
+        span the server's clock allows."""
+        first = t if self.first_t is None else self.first_t
+        last = max(t, self.last_t if self.last_t is not None else t)
+        span = self._span_ms(now_ms)
+        return min(max(t0, last - span), first + span)
 
     def _seen(self, t: float) -> None:
         self.first_t = t if self.first_t is None else min(self.first_t, t)
@@ -158,7 +191,7 @@ class Recording:
             log.warning("%s: the %s reached its cap: later frames dropped", self.folder.name, what)
         return what in self._full
 
-    def _audio(self, data: dict[str, Any], t: float) -> bool:
+    def _audio(self, data: dict[str, Any], t: float, now_ms: float) -> bool:
         try:
             chunk = check_audio(data)
         except ValueError as exc:
@@ -183,12 +216,13 @@ class Recording:
         _write_counter(audio / f"{chunk.segment}.next", chunk.index + 1, end)
         if new:
             name = f"audio/{chunk.segment}.{chunk.ext}"
-            line = {"segment": chunk.segment, "t0": chunk.t0, "mime": chunk.mime, "file": name}
+            t0 = self._start_time(chunk.t0, t, now_ms)
+            line = {"segment": chunk.segment, "t0": t0, "mime": chunk.mime, "file": name}
             with (self.folder / "audio.jsonl").open("ab", buffering=0) as index:
                 text = json.dumps(line, separators=(",", ":")) + "\n"
                 _append(index, text.encode(), index.seek(0, os.SEEK_END))
             self.segments[chunk.segment] = segment
-            self._seen(chunk.t0)
+            self._seen(t0)
         segment.next_index, segment.size = chunk.index + 1, end
         self.audio_bytes = size
         self._seen(t)

@@ -51,7 +51,7 @@ def new_recording(
         retention_seconds=settings.replay_retention_days * 86400,
         now=record.created_at,
     )
-    return Recording(recording_dir(settings.data_dir, record.id), seconds)
+    return Recording(recording_dir(settings.data_dir, record.id), seconds, record.created_at * 1000)
 
 
 def open_recording(store: Store, data_dir: Path, session: SessionRecord) -> Recording | None:
@@ -59,7 +59,7 @@ def open_recording(store: Store, data_dir: Path, session: SessionRecord) -> Reco
     row = store.replays.get(session.id)
     if row is None or row.status != ReplayStatus.RECORDING:
         return None
-    return Recording(recording_dir(data_dir, session.id), row.max_seconds)
+    return Recording(recording_dir(data_dir, session.id), row.max_seconds, row.created_at * 1000)
 
 
 def finish_recording(
@@ -78,7 +78,9 @@ def finish_recording(
             recording.close()
         return False
     if recording is None:
-        recording = Recording(recording_dir(data_dir, replay_id), row.max_seconds)
+        recording = Recording(
+            recording_dir(data_dir, replay_id), row.max_seconds, row.created_at * 1000
+        )
     recording.close()
     started, ended = recording.bounds(time.time() * 1000, ended_now)
     if recording.first_t is None:
