@@ -10,9 +10,44 @@ from pathlib import Path
 from .errors import RenderError
 from .timeline import Segment
 
-__all__ = ["check_segment", "encode_command", "find_ffmpeg", "find_ffprobe", "stderr_tail"]
+__all__ = [
+    "DEMUXERS",
+    "check_segment",
+    "encode_command",
+    "find_ffmpeg",
+    "find_ffprobe",
+    "segment_input",
+    "stderr_tail",
+]
 
 SAMPLE_RATE = 48_000
+#: The demuxer of each narration container (by the segment file's extension). ffmpeg is
+#: never left to guess a segment's format: sniffing would read a "chunk" holding an HLS
+#: playlist or a concat script as one, and open the files it names.
+DEMUXERS = {".webm": "matroska", ".ogg": "ogg"}
+_MAGIC = {".webm": b"\x1a\x45\xdf\xa3", ".ogg": b"OggS"}
+#: A segment's input may open nothing but its own file.
+PROTOCOLS = "file"
+
+
+def segment_input(segment: Segment) -> list[str]:
+    """ffmpeg's input options for a narration segment: its container's demuxer forced, only
+    the ``file`` protocol; a RenderError when the file is not what its name says."""
+    suffix = segment.path.suffix.lower()
+    demuxer = DEMUXERS.get(suffix)
+    if demuxer is None:
+        raise RenderError(f"audio segment {segment.path.name}: not a .webm or .ogg file")
+    try:
+        with segment.path.open("rb") as file:
+            head = file.read(4)
+    except OSError as exc:
+        raise RenderError(f"audio segment {segment.path.name} cannot be read: {exc}") from exc
+    if head != _MAGIC[suffix]:
+        raise RenderError(
+            f"audio segment {segment.path.name} is not a {suffix[1:]} file (it starts"
+            f" {head.hex(' ') or 'empty'})"
+        )
+    return ["-protocol_whitelist", PROTOCOLS, "-f", demuxer, "-i", "file:" + str(segment.path)]
 
 
 def find_ffmpeg() -> str:
@@ -52,7 +87,7 @@ def stderr_tail(text: str | bytes, lines: int = 6) -> str:
 
 def check_segment(ffmpeg: str, segment: Segment) -> None:
     """Decode a narration segment once; a RenderError when ffmpeg cannot."""
-    command = [ffmpeg, "-nostdin", "-v", "error", "-i", str(segment.path)]
+    command = [ffmpeg, "-nostdin", "-v", "error", *segment_input(segment)]
     command += ["-map", "0:a:0", "-f", "null", "-"]
     result = subprocess.run(command, capture_output=True, timeout=300, check=False)
     if result.returncode != 0:
@@ -74,10 +109,11 @@ def encode_command(
     """ffmpeg reading JPEG frames on stdin, narration segments placed on the timeline."""
     command = [ffmpeg, "-nostdin", "-y", "-hide_banner", "-loglevel", "error"]
     command += ["-progress", str(progress)]
-    command += ["-f", "image2pipe", "-c:v", "mjpeg", "-framerate", str(fps), "-i", "-"]
+    command += ["-protocol_whitelist", "pipe", "-f", "image2pipe", "-c:v", "mjpeg"]
+    command += ["-framerate", str(fps), "-i", "pipe:0"]
     parts: list[str] = []
     for i, segment in enumerate(segments, 1):
-        command += ["-i", str(segment.path)]
+        command += segment_input(segment)
         offset = segment.t0 - started_at  # ms
         # async: a chunk the page lost (a jump in the timestamps) becomes silence, so the
         # rest of the segment keeps its place.

@@ -34,6 +34,7 @@ from cwmn_web.render import (
     renderer,
 )
 from cwmn_web.render import timeline as timeline_module
+from cwmn_web.render.ffmpeg import check_segment
 from cwmn_web.render.network import PRIVATE_NETWORK_ENV, RequestGuard, is_public_address
 from cwmn_web.render.pageserver import RENDER_CSP, RenderPageServer
 from cwmn_web.render.synthetic import BLOCK_BOX, RecordingWriter, block_change, block_page
@@ -511,6 +512,29 @@ def test_an_undecodable_audio_segment_is_a_render_error(tmp_path: Path) -> None:
     with pytest.raises(RenderError, match=r"audio segment seg-1\.webm cannot be decoded: .+"):
         render_replay(recording, T, T + 3000, tmp_path / "video.mp4")
     assert not (tmp_path / "video.mp4").exists()
+
+
+@needs_tools
+def test_a_playlist_posing_as_narration_never_reaches_the_video(tmp_path: Path) -> None:
+    """An attacker's "narration" is an HLS playlist naming a file of the worker's (here an
+    unrelated local .ogg): sniffed, ffmpeg would play that file into the video."""
+    secret = tmp_path / "secret.ogg"
+    command = [find_ffmpeg(), "-nostdin", "-v", "error", "-f", "lavfi"]
+    command += ["-i", "sine=frequency=440:duration=1", "-c:a", "libopus", str(secret)]
+    subprocess.run(command, check=True)
+    recording = tmp_path / "rec"
+    writer = RecordingWriter(recording)
+    writer.frames([(T + 100, "snapshot", block_page(RED))])
+    playlist = f"#EXTM3U\n#EXT-X-TARGETDURATION:1\n#EXTINF:1.0,\n{secret}\n#EXT-X-ENDLIST\n"
+    writer.audio("seg-1", T, playlist.encode())
+    with pytest.raises(RenderError, match=r"audio segment seg-1\.webm is not a webm file"):
+        render_replay(recording, T, T + 1000, tmp_path / "video.mp4", fps=5)
+    assert not (tmp_path / "video.mp4").exists()
+    # Even with the right first bytes, ffmpeg reads it as the container it claims (forced).
+    writer.audio("seg-2", T, b"\x1a\x45\xdf\xa3\n" + playlist.encode())
+    (segment,) = [s for s in read_recording(recording).segments if s.path.stem == "seg-2"]
+    with pytest.raises(RenderError, match=r"seg-2\.webm cannot be decoded: .*EBML"):
+        check_segment(find_ffmpeg(), segment)
 
 
 def test_a_missing_ffmpeg_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

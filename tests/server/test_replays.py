@@ -111,13 +111,20 @@ def send(h: Host, seq: int, kind: str, t: float, **data: Any) -> None:
     h.send(MirrorFrame(seq=seq, kind=kind, data=data, t=t))
 
 
+WEBM, OGG = b"\x1a\x45\xdf\xa3", b"OggS"  # how a segment's first chunk starts
+
+
 def chunk(segment: str, index: int, raw: bytes, t0: float = T0, **more: Any) -> dict[str, Any]:
+    """An ``audio`` frame's data; a first chunk (``index`` 0) gets its container's magic
+    bytes before ``raw``, as a recorder's has."""
+    mime = more.pop("mime", "audio/webm;codecs=opus")
+    head = (OGG if "ogg" in mime.lower() else WEBM) if index == 0 else b""
     return {
         "segment": segment,
         "t0": t0,
         "index": index,
-        "mime": "audio/webm;codecs=opus",
-        "b64": base64.b64encode(raw).decode(),
+        "mime": mime,
+        "b64": base64.b64encode(head + raw).decode(),
         **more,
     }
 
@@ -227,7 +234,7 @@ def test_frames_and_audio_are_written_in_order_before_their_acks(
             acked(h, seq)  # the write came first: the file already has it
             page_frames = [k for k, _ in frames[:seq] if k != "audio"]
             assert [line["kind"] for line in lines(where / "stream.jsonl")] == page_frames
-        assert (where / "audio" / "seg-1.webm").read_bytes() == b"HEADMORE"
+        assert (where / "audio" / "seg-1.webm").read_bytes() == WEBM + b"HEADMORE"
         assert h.ask(SetPrivacy(ref=ref(), enabled=True)).type == "ok"
         end(h)
     stream = lines(where / "stream.jsonl")
@@ -327,8 +334,28 @@ def test_bad_audio_is_acked_and_dropped(live_client: LiveClient, tmp_path: Path)
         acked(h, 23)
     where = folder(tmp_path, started.session_id)
     assert sorted(p.name for p in (where / "audio").iterdir()) == ["ok.next", "ok.ogg"]
-    assert (where / "audio" / "ok.ogg").read_bytes() == b"AC"
+    assert (where / "audio" / "ok.ogg").read_bytes() == OGG + b"AC"
     assert [a["mime"] for a in lines(where / "audio.jsonl")] == ["audio/ogg;codecs=opus"]
+
+
+def test_a_chunk_that_is_not_its_container_is_refused(
+    live_client: LiveClient, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An HLS playlist (or anything else ffmpeg would sniff) sent as narration is acked and
+    never stored: a segment's first chunk must start as a WebM or Ogg file does."""
+    playlist = b"#EXTM3U\n#EXTINF:1.0,\n/var/lib/cwmn/other.ogg\n#EXT-X-ENDLIST\n"
+    with live_client() as client, host(client) as h:
+        started = start_replay(h)
+        send(h, 1, "snapshot", T0, nodes=[])
+        data = {**chunk("s", 0, b""), "b64": base64.b64encode(playlist).decode()}
+        send(h, 2, "audio", T0 + 1, **data)
+        ogg = {**chunk("o", 0, b"", mime="audio/ogg"), "b64": base64.b64encode(WEBM).decode()}
+        send(h, 3, "audio", T0 + 2, **ogg)  # WebM's bytes claiming to be Ogg
+        acked(h, 3)
+    where = folder(tmp_path, started.session_id)
+    assert not (where / "audio.jsonl").exists()
+    assert not any((where / "audio").iterdir())
+    assert "audio_not_webm" in caplog.text and "audio_not_ogg" in caplog.text
 
 
 def test_resent_frames_and_chunks_are_recorded_once(
@@ -362,7 +389,7 @@ def test_resent_frames_and_chunks_are_recorded_once(
         (0, "mutations", {"n": 4}),
         (1, "snapshot", {"nodes": []}),
     ]
-    assert (where / "audio" / "s.webm").read_bytes() == b"AB"
+    assert (where / "audio" / "s.webm").read_bytes() == WEBM + b"AB"
     assert len(lines(where / "audio.jsonl")) == 1
 
 
@@ -382,7 +409,7 @@ def test_a_server_restart_carries_the_recording_on(
         acked(h, 3)
         end(h)
     where = folder(tmp_path, started.session_id)
-    assert (where / "audio" / "s.webm").read_bytes() == b"AB"
+    assert (where / "audio" / "s.webm").read_bytes() == WEBM + b"AB"
     row = store.replays.get(started.session_id)
     assert row is not None and row.started_at == T0 - 100
     assert row.ended_at == pytest.approx(T0 + 1200, abs=150)
@@ -503,7 +530,7 @@ def test_a_frame_that_cannot_be_written_is_not_acked(
     assert [s["kind"] for s in lines(where / "stream.jsonl")] == [
         "snapshot", "mutations", "privacy"
     ]  # fmt: skip
-    assert (where / "audio" / "s.webm").read_bytes() == b"A"
+    assert (where / "audio" / "s.webm").read_bytes() == WEBM + b"A"
 
 
 def test_a_failed_privacy_marker_is_logged(
@@ -611,14 +638,14 @@ def test_a_chunk_written_before_a_crash_is_not_doubled(tmp_path: Path) -> None:
     with (where / "stream.jsonl").open("ab") as file:
         file.write(b'{"t":1,"pa')  # so was a line
     again = Recording(where, 60)
-    assert (where / "audio" / "s.webm").read_bytes() == b"AABB"
+    assert (where / "audio" / "s.webm").read_bytes() == WEBM + b"AABB"
     assert (where / "stream.jsonl").read_bytes() == b""
     resent = MirrorFrame(seq=3, kind="audio", data=chunk("s", 2, b"CC"), t=T0)
     assert again.take(resent, 0, T0)
     assert not again.take(resent, 0, T0)  # a duplicate
     again.close()
-    assert (where / "audio" / "s.webm").read_bytes() == b"AABBCC"
-    assert (where / "audio" / "s.next").read_text() == "3 6"
+    assert (where / "audio" / "s.webm").read_bytes() == WEBM + b"AABBCC"
+    assert (where / "audio" / "s.next").read_text() == "3 10"  # 4 magic bytes + 6
 
 
 def test_a_replay_cannot_write_past_its_caps(
@@ -646,7 +673,7 @@ def test_a_replay_cannot_write_past_its_caps(
         "snapshot", "mutations"
     ]  # fmt: skip
     assert (where / "stream.jsonl").stat().st_size <= 300
-    assert (where / "audio" / "s.webm").read_bytes() == b"A" * 60
+    assert (where / "audio" / "s.webm").read_bytes() == WEBM + b"A" * 60
     assert "the stream reached its cap" in caplog.text
     assert "the narration reached its cap" in caplog.text
     row = store.replays.get(started.session_id)

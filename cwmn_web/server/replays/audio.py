@@ -11,11 +11,23 @@ from typing import Any
 
 from ...protocol.messages import AUDIO_SEGMENT, AUDIO_TYPES, MAX_AUDIO_CHUNK_BYTES
 
-__all__ = ["AudioChunk", "check_audio"]
+__all__ = ["MAGIC", "AudioChunk", "check_audio", "container_of"]
 
 _SEGMENT = re.compile(AUDIO_SEGMENT)
 #: The longest ``b64`` that can decode to at most ``MAX_AUDIO_CHUNK_BYTES``.
 _MAX_B64 = (MAX_AUDIO_CHUNK_BYTES + 2) // 3 * 4
+
+
+#: The bytes every file of a container starts with (a segment's first chunk must): WebM is
+#: Matroska's EBML header, Ogg a page's capture pattern. Anything else (an HLS playlist, a
+#: concat script, an image…) would let ffmpeg's format sniffing read it as something else.
+MAGIC = {"webm": b"\x1a\x45\xdf\xa3", "ogg": b"OggS"}
+
+
+def container_of(ext: str, head: bytes) -> bool:
+    """Whether ``head`` (a file's first bytes) starts as a file of container ``ext`` does."""
+    magic = MAGIC.get(ext)
+    return magic is not None and head.startswith(magic)
 
 
 @dataclass(frozen=True)
@@ -32,7 +44,8 @@ def check_audio(data: dict[str, Any]) -> AudioChunk:
     """The chunk ``data`` describes; ValueError saying what is wrong with it.
 
     ``mime`` is compared with :data:`AUDIO_TYPES` in lower case, spaces and quotes removed
-    (``Audio/Ogg; codecs="opus"`` is ``audio/ogg;codecs=opus``)."""
+    (``Audio/Ogg; codecs="opus"`` is ``audio/ogg;codecs=opus``); a segment's first chunk
+    must start with its container's :data:`MAGIC` (what it is, not what it claims)."""
     segment = data.get("segment")
     if not isinstance(segment, str) or not _SEGMENT.fullmatch(segment):
         raise ValueError("segment must be 1 to 40 characters of A-Z a-z 0-9 _ -")
@@ -55,4 +68,10 @@ def check_audio(data: dict[str, Any]) -> AudioChunk:
         raise ValueError("b64 is not valid base64") from None
     if len(raw) > MAX_AUDIO_CHUNK_BYTES:
         raise ValueError("an audio chunk must be at most 1 MB")
-    return AudioChunk(segment, float(t0), index, key, AUDIO_TYPES[key], raw)
+    ext = AUDIO_TYPES[key]
+    if index == 0 and not container_of(ext, raw):
+        raise ValueError(
+            f"audio_not_{ext}: a segment's first chunk must start as a {ext} file does"
+            f" ({MAGIC[ext].hex(' ')}); send the recorder's bytes as they are"
+        )
+    return AudioChunk(segment, float(t0), index, key, ext, raw)
