@@ -26,10 +26,12 @@ build: $(VENV)/.installed
 db: $(VENV)/.installed
 	$(VENV)/bin/cwmn-web init-db
 
-# The render worker (replay videos) runs in the background while the server runs; it may load
-# the demo's pages from this machine (CWMN_RENDER_PRIVATE_NETWORK, docs/REPLAY.md).
+# The render worker (replay videos) runs in the background while the server runs; its guard
+# against private addresses stays on, with this server's own origin (the demo's pages) named
+# as the one private origin it may load (CWMN_RENDER_ALLOW_ORIGINS, docs/REPLAY.md).
+RENDER_ORIGINS = http://127.0.0.1:$(PORT),http://localhost:$(PORT),http://$(HOST):$(PORT)
 run: browsers build db
-	CWMN_RENDER_PRIVATE_NETWORK=$${CWMN_RENDER_PRIVATE_NETWORK:-allow} $(VENV)/bin/cwmn-web render-worker & worker=$$!; \
+	CWMN_RENDER_ALLOW_ORIGINS=$${CWMN_RENDER_ALLOW_ORIGINS:-$(RENDER_ORIGINS)} $(VENV)/bin/cwmn-web render-worker & worker=$$!; \
 	trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
 	CWMN_OUTBOX_PAGE=$${CWMN_OUTBOX_PAGE:-auto} $(VENV)/bin/cwmn-web serve --host $(HOST) --port $(PORT)
 

@@ -2,8 +2,8 @@
 
 ``render_replay`` (or ``render_replay_async``) is what the render worker calls; see
 :mod:`.renderer`. Needs Playwright, Chromium and ffmpeg (``CWMN_FFMPEG``/``CWMN_CHROMIUM`` to
-point at specific binaries, ``CWMN_RENDER_PRIVATE_NETWORK=allow`` to let the render page load
-from loopback and private addresses).
+point at specific binaries; ``CWMN_RENDER_ALLOW_ORIGINS`` to name the private origins the render
+page may load from, ``CWMN_RENDER_PRIVATE_NETWORK=allow`` to let it load from any: tests).
 """
 
 from .errors import Progress, RenderCancelled, RenderError, RenderTimeout

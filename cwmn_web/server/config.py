@@ -53,7 +53,11 @@ class Settings:
       whose ``exp - iat`` is longer are refused; ``CWMN_HOST_TOKEN_LEEWAY`` (30 s): clock
       skew allowed on ``exp``/``nbf``/``iat``;
     - replays (docs/REPLAY.md): ``CWMN_REPLAY_RETENTION_DAYS`` (30): recordings and videos
-      are deleted that long after the replay started.
+      are deleted that long after the replay started;
+    - the render worker (read by ``cwmn_web.render.network``): ``CWMN_RENDER_ALLOW_ORIGINS``
+      (comma-separated origins the render page may load from although private: this
+      server's own, as ``make run`` sets; ``CWMN_PUBLIC_URL``'s is always one),
+      ``CWMN_RENDER_PRIVATE_NETWORK`` (``allow``: no address check at all; tests only).
     """
 
     data_dir: Path = field(default_factory=lambda: Path(_env("CWMN_DATA_DIR", "data")))

@@ -13,6 +13,7 @@ import os
 import shutil
 import subprocess
 import time
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -255,6 +256,19 @@ def test_the_render_page_does_not_fetch_from_private_addresses(
     assert min(rgb(out, 0.0, 600, 250, fps=5)) > 230, rgb(out, 0.0, 600, 250, fps=5)
 
 
+def internet(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, int]]:
+    """The worker's connections to the public address 93.184.215.14 reach this machine
+    instead (the tests' "internet"); returns every address connected to."""
+    real, seen = network.open_connection, []
+
+    def connect(address: str, port: int, timeout: float) -> Any:
+        seen.append((address, port))
+        return real("127.0.0.1" if address == "93.184.215.14" else address, port, timeout)
+
+    monkeypatch.setattr(network, "open_connection", connect)
+    return seen
+
+
 @needs_tools
 def test_a_redirect_to_a_private_address_is_not_followed(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -268,6 +282,7 @@ def test_a_redirect_to_a_private_address_is_not_followed(
         return ["93.184.215.14"] if host == "localhost" else await real(host)
 
     monkeypatch.setattr(network, "resolve", resolve)
+    internet(monkeypatch)
     site = tmp_path / "site"
     site.mkdir()
     picture(site)
@@ -349,6 +364,112 @@ def test_only_public_addresses_and_web_schemes_are_allowed() -> None:
         assert await relaxed.refusal("file:///etc/passwd") is not None
 
     asyncio.run(check())
+
+
+class FakeRoute:
+    """A Playwright route as the guard sees it: what it did is recorded. ``fetch`` does what
+    Playwright's does, resolving the name again (here with ``resolver``) and connecting."""
+
+    def __init__(self, url: str, resolver: Any = None) -> None:
+        self.request = type("Request", (), {"url": url, "method": "GET", "headers": {}})()
+        self.resolver, self.done = resolver, ""
+        self.body = b""
+
+    async def continue_(self) -> None:
+        self.done = "continued"
+
+    async def abort(self, reason: str = "failed") -> None:
+        self.done = f"aborted {reason}"
+
+    async def fulfill(self, response: Any = None, **kw: Any) -> None:
+        self.done, self.body = "fulfilled", kw.get("body", getattr(response, "body", b""))
+
+    async def fetch(self, url: str, **kw: Any) -> Any:
+        parts = urllib.parse.urlsplit(url)
+        (address,) = await self.resolver(parts.hostname)
+        direct = url.replace(parts.netloc, f"{address}:{parts.port}")
+        body = await asyncio.to_thread(lambda: urllib.request.urlopen(direct, timeout=5).read())
+        return type("Response", (), {"status": 200, "headers": {}, "body": body})()
+
+
+def test_the_guard_fetches_from_the_address_it_checked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DNS rebinding: ``rebind.test`` resolves to a public address when checked, then to
+    the worker's own 127.0.0.1, where an internal service listens. The worker connects to
+    the address it checked (unreachable here), never to the internal service."""
+    monkeypatch.delenv(PRIVATE_NETWORK_ENV, raising=False)
+    monkeypatch.delenv("CWMN_RENDER_ALLOW_ORIGINS", raising=False)
+    answers = [["93.184.215.14"]]
+
+    async def rebinding(host: str) -> list[str]:
+        return answers.pop() if answers else ["127.0.0.1"]
+
+    connected: list[tuple[str, int]] = []
+
+    def unreachable(address: str, port: int, timeout: float) -> Any:
+        connected.append((address, port))
+        raise ConnectionRefusedError(f"{address} is not reachable from the tests")
+
+    monkeypatch.setattr(network, "open_connection", unreachable, raising=False)
+    (tmp_path / "secret.txt").write_text("internal")
+    with slow_image_server(tmp_path, delay=0) as internal:
+        port = int(internal.origin.rsplit(":", 1)[1])
+        route = FakeRoute(f"http://rebind.test:{port}/secret.txt", rebinding)
+        guard = RequestGuard("http://127.0.0.1:9", resolver=rebinding)
+        asyncio.run(guard(route))
+    assert internal.requests == [] and route.body == b""
+    assert route.done.startswith("aborted")
+    assert connected == [("93.184.215.14", port)]
+
+
+def test_numbers_and_tunnels_to_private_addresses_are_refused() -> None:
+    """Hosts a browser reads as 127.0.0.1 or 169.254.169.254, and IPv6 addresses that carry
+    a private IPv4 address (6to4, Teredo, NAT64, compatible)."""
+    tunnels = (
+        "2002:7f00:1::", "2002:a9fe:a9fe::1", "2001:0:4136:e378:8000:63bf:3fff:fdd2",
+        "64:ff9b::a9fe:a9fe", "64:ff9b:1::7f00:1", "::7f00:1", "::ffff:0:7f00:1",
+    )  # fmt: skip
+    for address in tunnels:
+        assert not is_public_address(address), address
+    assert is_public_address("2002:5db8:d70e::1")  # 6to4 to a public address: a public one
+
+    async def no_dns(host: str) -> list[str]:
+        raise OSError(f"the tests have no DNS ({host})")
+
+    async def check() -> None:
+        guard = RequestGuard("http://127.0.0.1:9", allow_private=False, resolver=no_dns)
+        for url in (
+            "http://2130706433/", "http://0x7f.1/", "http://0177.0.0.1/", "http://0x7f000001/",
+            "http://127.1/", "http://2852039166/latest/meta-data/",
+            *(f"http://[{a}]/" for a in tunnels),
+        ):  # fmt: skip
+            assert "non-public" in str(await guard.refusal(url)), url
+
+    asyncio.run(check())
+
+
+def test_only_the_named_private_origins_pass(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``make run`` keeps the guard on, naming the server's own origin: that origin loads
+    (from the address checked), any other private one, even on the same host, does not."""
+    monkeypatch.delenv(PRIVATE_NETWORK_ENV, raising=False)
+    (tmp_path / "page.css").write_text("body{}")
+    with slow_image_server(tmp_path, delay=0) as own, slow_image_server(tmp_path, delay=0) as other:
+        monkeypatch.setenv("CWMN_RENDER_ALLOW_ORIGINS", f"{own.origin}, http://localhost:1")
+        guard = RequestGuard("http://127.0.0.1:9")
+        mine, theirs = FakeRoute(own.origin + "/page.css"), FakeRoute(other.origin + "/page.css")
+        asyncio.run(guard(mine))
+        asyncio.run(guard(theirs))
+    assert (mine.done, mine.body) == ("fulfilled", b"body{}") and own.requests == ["/page.css"]
+    assert theirs.done.startswith("aborted") and other.requests == []
+    run = subprocess.run(
+        ["make", "-n", "run", "PORT=8123"], capture_output=True, text=True, check=True,
+        cwd=Path(__file__).parents[2],
+    )  # fmt: skip
+    (worker,) = [line for line in run.stdout.splitlines() if "render-worker" in line]
+    assert "PRIVATE_NETWORK" not in worker and "http://127.0.0.1:8123" in worker
 
 
 def test_the_env_var_turns_the_block_off(monkeypatch: pytest.MonkeyPatch) -> None:

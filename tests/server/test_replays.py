@@ -115,10 +115,11 @@ WEBM, OGG = b"\x1a\x45\xdf\xa3", b"OggS"  # how a segment's first chunk starts
 
 
 def chunk(segment: str, index: int, raw: bytes, t0: float = T0, **more: Any) -> dict[str, Any]:
-    """An ``audio`` frame's data; a first chunk (``index`` 0) gets its container's magic
-    bytes before ``raw``, as a recorder's has."""
+    """An ``audio`` frame's data; a first chunk (``index`` 0) starts with its container's
+    magic bytes, as a recorder's does (added before ``raw`` if missing)."""
     mime = more.pop("mime", "audio/webm;codecs=opus")
-    head = (OGG if "ogg" in mime.lower() else WEBM) if index == 0 else b""
+    magic = OGG if "ogg" in mime.lower() else WEBM
+    head = magic if index == 0 and not raw.startswith(magic) else b""
     return {
         "segment": segment,
         "t0": t0,
