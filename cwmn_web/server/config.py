@@ -53,7 +53,10 @@ class Settings:
       whose ``exp - iat`` is longer are refused; ``CWMN_HOST_TOKEN_LEEWAY`` (30 s): clock
       skew allowed on ``exp``/``nbf``/``iat``;
     - replays (docs/REPLAY.md): ``CWMN_REPLAY_RETENTION_DAYS`` (30): recordings and videos
-      are deleted that long after the replay started;
+      are deleted that long after the replay started; ``CWMN_MAX_REPLAYS_PER_SITE`` (20)
+      replays of a site waiting for their video (recording, queued or rendering) and
+      ``CWMN_MAX_REPLAY_BYTES_PER_SITE`` (2 GiB) of their recordings: past either, a new
+      replay is refused (``rate_limited``);
     - the render worker (read by ``cwmn_web.render.network``): ``CWMN_RENDER_ALLOW_ORIGINS``
       (comma-separated origins the render page may load from although private: this
       server's own, as ``make run`` sets; ``CWMN_PUBLIC_URL``'s is always one),
@@ -122,6 +125,12 @@ class Settings:
     )
     replay_retention_days: float = field(
         default_factory=lambda: _number("CWMN_REPLAY_RETENTION_DAYS", "30")
+    )
+    max_replays_per_site: int = field(
+        default_factory=lambda: int(_env("CWMN_MAX_REPLAYS_PER_SITE", "20"))
+    )
+    max_replay_bytes_per_site: int = field(
+        default_factory=lambda: int(_env("CWMN_MAX_REPLAY_BYTES_PER_SITE", str(2 << 30)))
     )
 
     @property

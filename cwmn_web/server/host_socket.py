@@ -66,7 +66,7 @@ from .peer import SocketClosed, read_message, serve
 from .relay import Relay
 from .replays.recording import Recording
 from .replays.service import ReplayService, replay_update
-from .replays.sessions import new_recording, open_recording
+from .replays.sessions import check_replay_room, new_recording, open_recording
 from .sites import Site, hostname_of
 
 __all__ = ["HostSocket", "append_frame_log", "host_socket", "send_failed"]
@@ -195,6 +195,8 @@ class HostSocket:
 
     # -- sessions ---------------------------------------------------------------------------
     async def start(self, message: StartSession) -> Outputs:
+        if message.is_replay:
+            await run_in_threadpool(check_replay_room, self.store, self.settings, self.site.id)
         record = await run_in_threadpool(
             new_session,
             self.store,

@@ -279,14 +279,19 @@ def test_a_closed_tab_loses_at_most_a_second(
 
 
 CORRUPT_RECORDER = """() => {
-  // A broken encoder: what it hands over is not audio.
+  // A broken encoder: what it hands over starts as WebM does (the server keeps it), then
+  // is not audio.
   class Broken extends EventTarget {
     constructor(stream, options) { super(); this.stream = stream; this.state = 'inactive';
       this.mimeType = 'audio/webm;codecs=opus'; }
     static isTypeSupported() { return true; }
     start() {
       this.state = 'recording';
-      const junk = () => this.ondataavailable({ data: new Blob(['not audio at all']) });
+      let head = [new Uint8Array([0x1a, 0x45, 0xdf, 0xa3])];
+      const junk = () => {
+        this.ondataavailable({ data: new Blob([...head, 'not audio at all']) });
+        head = [];
+      };
       this.timer = setInterval(junk, 300);
     }
     stop() {

@@ -1172,6 +1172,62 @@ def test_the_worker_renders_and_records_progress(
     assert RenderWorker(worker_settings(tmp_path), store, renderer=render).run(once=True) == 0
 
 
+def test_one_sites_flood_does_not_delay_anothers_first_render(
+    store: Store, tmp_path: Path, live_client: LiveClient
+) -> None:
+    """A site floods the queue with replays; another site's one replay, queued after them,
+    is rendered next, not after the flood (the worker takes sites in turn)."""
+    other = store.add_domain("other.test", "other")
+    with live_client() as client:
+        flood = [recorded(client, 0.5)[0] for _ in range(4)]
+        late, _ = recorded(client, 0.5)
+    for i, rid in enumerate(flood):
+        set_row(store, rid, ended_at=T0 + 500 + i)
+    set_row(store, late, site_id=other.id, ended_at=T0 + 600)
+    render = fake_render()
+    assert RenderWorker(worker_settings(tmp_path), store, renderer=render).run(once=True) == 5
+    order = [where.name for where, _, _ in render.calls]
+    assert order[:2] == [flood[0], late], order  # the flood's oldest, then the other site
+    assert order[2:] == flood[1:]  # each site's own in order
+
+
+def test_a_site_cannot_queue_replays_without_end(
+    store: Store, tmp_path: Path, live_client: LiveClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A host's script starts replay after replay: past the site's number of replays waiting
+    for their video, or their bytes on disk, a new one is refused (rate_limited) and says
+    which setting; once one is rendered there is room again."""
+    monkeypatch.setenv("CWMN_MAX_REPLAYS_PER_SITE", "2")
+
+    def refused(client: TestClient) -> ErrorReply:
+        with host(client) as h:
+            assert isinstance(h.ask(Hello(ref=1, page_url=HOST_ORIGIN + "/shop")), Welcome)
+            reply = h.ask(StartSession(ref=2, host_name="Ann", is_replay=True, page_id="p"))
+        assert isinstance(reply, ErrorReply) and reply.code == "rate_limited", reply
+        return reply
+
+    with live_client() as client:
+        first, _ = recorded(client)
+        recorded(client)
+        assert "CWMN_MAX_REPLAYS_PER_SITE=2" in refused(client).message
+        assert RenderWorker(worker_settings(tmp_path), store, renderer=fake_render()).run(
+            once=True
+        ) == 2  # fmt: skip
+        with host(client) as h:  # rendered: room again
+            start_replay(h)
+    assert store.replays.get(first) is not None
+    monkeypatch.setenv("CWMN_MAX_REPLAYS_PER_SITE", "20")
+    monkeypatch.setenv("CWMN_MAX_REPLAY_BYTES_PER_SITE", "3000")
+    with live_client() as client:
+        with host(client) as h:
+            started = start_replay(h)
+            send(h, 1, "snapshot", T0, nodes=[[1, 0, 1, "html", []]], pad="x" * 4000)
+            acked(h, 1)
+            end(h)
+        assert store.replays.get(started.session_id) is not None
+        assert "CWMN_MAX_REPLAY_BYTES_PER_SITE=3000" in refused(client).message
+
+
 def test_the_worker_resumes_a_stale_job_and_gives_up_after_three(
     store: Store, tmp_path: Path, live_client: LiveClient
 ) -> None:

@@ -113,7 +113,7 @@ def test_end_waits_for_the_last_chunk_then_follows_the_render() -> None:
     assert ports.overlays[-1] == {"op": "record", "action": "stop"}
     assert call not in ports.results and controller.state is State.IN_SESSION
     ports.advance(AUDIO_STOP_TIMEOUT / 2)
-    ports.audio({"chunk": {**CHUNK, "index": 0, "b64": b64(b"last")}})
+    ports.audio({"chunk": {**CHUNK, "index": 0, "b64": b64(b"\x1aE\xdf\xa3last")}})
     ports.audio({"status": "stopped", "segment": "seg1"})
     result = ports.outcome(call)
     assert result["reason"] == "ended"

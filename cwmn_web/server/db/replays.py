@@ -11,12 +11,14 @@ render's heartbeat while rendering, then the send's while ``send_status`` is ``s
 from __future__ import annotations
 
 import json
+import math
 import secrets
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, and_, case, delete, or_, select, update
+from sqlalchemy import ColumnElement, Row, and_, case, delete, func, or_, select, update
 from sqlalchemy.engine import Connection
 
 from .engine import EngineStore, stamp
@@ -202,15 +204,30 @@ class ReplayStore(EngineStore):
             return [ReplayRecord.from_row(r) for r in db.execute(query).all()]
 
     # -- the render job -----------------------------------------------------------------
+    def active_of_site(self, site_id: int) -> list[str]:
+        """The ids of a site's replays still waiting for their video (recording, queued,
+        rendering)."""
+        query = select(replays.c.id).where(
+            replays.c.site_id == site_id, replays.c.status.in_([s.value for s in ACTIVE])
+        )
+        with self.engine.connect() as db:
+            return [str(r.id) for r in db.execute(query).all()]
+
     def claim(
         self,
         worker_id: str,
         now: float | None = None,
         stale_after: float = 30.0,
         max_attempts: int = 3,
+        last_served: Mapping[int, float] | None = None,
     ) -> ReplayRecord | None:
-        """Take the oldest queued job, or one whose worker stopped beating ``stale_after``
-        seconds ago (resumed). A stale job that used ``max_attempts`` fails instead."""
+        """Take a queued job, or one whose worker stopped beating ``stale_after`` seconds ago
+        (resumed). A stale job that used ``max_attempts`` fails instead.
+
+        Fair between sites: each site's oldest job is its candidate, and the site served
+        longest ago (``last_served``: site id → when this worker last took one of its jobs;
+        never is first) goes first, the oldest job breaking ties; one site's flood of
+        replays does not delay another site's first."""
         claimed = stamp(now)
         rendering = replays.c.status == ReplayStatus.RENDERING
         stale = and_(rendering, replays.c.heartbeat_at < claimed - stale_after)
@@ -220,9 +237,20 @@ class ReplayStore(EngineStore):
                 error = f"rendering stopped {max_attempts} times without finishing"
                 self._fail(db, str(replay_id), error, *spent)
         takeable = or_(replays.c.status == ReplayStatus.QUEUED, stale)
-        query = select(replays.c.id).where(takeable).order_by(replays.c.ended_at).limit(5)
+        heads = select(replays.c.site_id, func.min(replays.c.ended_at).label("oldest"))
+        heads = heads.where(takeable).group_by(replays.c.site_id)
+        served = last_served or {}
         with self.engine.connect() as db:
-            candidates = [r.id for r in db.execute(query).all()]
+            sites = sorted(
+                db.execute(heads).all(),
+                key=lambda r: (served.get(r.site_id, -math.inf), r.oldest or 0.0),
+            )
+            candidates = []
+            for site in sites[:5]:
+                query = select(replays.c.id).where(takeable, replays.c.site_id == site.site_id)
+                candidates += [
+                    r.id for r in db.execute(query.order_by(replays.c.ended_at).limit(2))
+                ]
         for replay_id in candidates:
             if self._update(
                 replay_id,

@@ -3,9 +3,11 @@ when it ends (whichever way: ``end_session``, expiry, the host gone past the gra
 
 from __future__ import annotations
 
+import contextlib
 import time
 from pathlib import Path
 
+from ...errors import RateLimited
 from ...protocol.messages import DEFAULT_REPLAY_MAX_SECONDS
 from ..config import Settings
 from ..db import ReplayStatus, SessionRecord, Store
@@ -13,6 +15,7 @@ from .recording import Recording, recording_dir
 
 __all__ = [
     "END_GRACE_SECONDS",
+    "check_replay_room",
     "finish_recording",
     "new_recording",
     "open_recording",
@@ -26,6 +29,42 @@ END_GRACE_SECONDS = 30.0
 def replay_limit(max_seconds: float) -> float:
     """Seconds after its start at which the server ends a replay session."""
     return max_seconds + END_GRACE_SECONDS
+
+
+def check_replay_room(store: Store, settings: Settings, site_id: int) -> None:
+    """Raise ``rate_limited`` when the site has as many replays waiting for their video
+    (recording, queued, rendering) as ``CWMN_MAX_REPLAYS_PER_SITE``, or their recordings
+    hold ``CWMN_MAX_REPLAY_BYTES_PER_SITE``: a site's flood cannot fill the worker's queue
+    or its disk."""
+    active = store.replays.active_of_site(site_id)
+    if len(active) >= settings.max_replays_per_site:
+        raise RateLimited(
+            f"this site has {len(active)} replays waiting for their video, the most it may"
+            f" (CWMN_MAX_REPLAYS_PER_SITE={settings.max_replays_per_site}); try again when"
+            " one is rendered"
+        )
+    used = sum(_folder_bytes(recording_dir(settings.data_dir, i)) for i in active)
+    if used >= settings.max_replay_bytes_per_site:
+        raise RateLimited(
+            f"this site's replays waiting for their video hold {used / 1e6:.0f} MB, the most"
+            f" they may (CWMN_MAX_REPLAY_BYTES_PER_SITE={settings.max_replay_bytes_per_site});"
+            " try again when one is rendered"
+        )
+
+
+def _folder_bytes(folder: Path) -> int:
+    """The bytes of a recording's files (0 if it has none)."""
+    total = 0
+    for path in (folder, folder / "audio"):
+        try:
+            entries = list(path.iterdir())
+        except OSError:
+            continue
+        for entry in entries:
+            with contextlib.suppress(OSError):
+                if entry.is_file():
+                    total += entry.stat().st_size
+    return total
 
 
 def new_recording(

@@ -67,6 +67,8 @@ class RenderWorker:
         invites = Invites(settings, store, *make_transports(settings, store))
         self.service = ReplayService(settings, store, invites)
         self._next_housekeeping = 0.0
+        #: site id → when this worker last took one of its jobs (round-robin between sites).
+        self._served: dict[int, float] = {}
 
     def run(self, once: bool = False) -> int:
         """Render jobs as they come (``once``: those queued now, then return); returns
@@ -96,9 +98,12 @@ class RenderWorker:
         if time.monotonic() >= self._next_housekeeping:
             self._next_housekeeping = time.monotonic() + HOUSEKEEPING_SECONDS
             self.housekeeping()
-        job = self.store.replays.claim(self.id, stale_after=self.stale_after)
+        job = self.store.replays.claim(
+            self.id, stale_after=self.stale_after, last_served=self._served
+        )
         if job is None:
             return False
+        self._served[job.site_id] = time.monotonic()
         self.render(job)
         return True
 
