@@ -22,7 +22,7 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -50,6 +50,9 @@ JPEG_QUALITY = 80
 SETTLE_MS = 1500  # after a snapshot: how long to wait for its images and stylesheets
 REPORT_EVERY = 0.5  # seconds between progress reports
 REPLAY_SHARE = 90.0  # percent of the bar for replaying; encoding gets the rest
+#: The most events applied in one call to the page (a burst due at one instant is applied
+#: in several: never all held at once).
+MAX_BATCH = 200
 
 
 def _ignore(_: Progress) -> None:
@@ -82,19 +85,38 @@ async def _within(step: Awaitable[T], seconds: float, what: str, limit: float | 
         raise RenderTimeout(f"{what} took longer than {shown:g} s") from None
 
 
-def _batch(events: list[Event]) -> tuple[list[dict[str, Any]], bool]:
+def _batch(events: Iterable[Event]) -> tuple[list[dict[str, Any]], bool]:
     """The page messages for one output frame (only the last pointer position matters), and
     whether a snapshot is among them."""
     ops: list[dict[str, Any]] = []
     pointer: dict[str, Any] | None = None
+    snapshot = False
     for event in events:
+        snapshot = snapshot or event.kind == "snapshot"
         if event.kind == "pointer":
             pointer = event.op()
         else:
             ops.append(event.op())
     if pointer is not None:
         ops.append(pointer)
-    return ops, any(e.kind == "snapshot" for e in events)
+    return ops, snapshot
+
+
+class _Due:
+    """The events of a time-ordered stream due by a time, in batches of at most
+    :data:`MAX_BATCH` (only the next event is read ahead)."""
+
+    def __init__(self, events: Iterable[Event]) -> None:
+        self._events: Iterator[Event] = iter(events)
+        self._next = next(self._events, None)
+
+    def batches(self, until: float) -> Iterator[list[Event]]:
+        while self._next is not None and self._next.t <= until:
+            batch: list[Event] = []
+            while self._next is not None and self._next.t <= until and len(batch) < MAX_BATCH:
+                batch.append(self._next)
+                self._next = next(self._events, None)
+            yield batch
 
 
 class _Reporter:
@@ -247,7 +269,7 @@ def _or_past(should_stop: Callable[[], bool], deadline: float, limit: float) -> 
 
 
 async def _replay(
-    events: list[Event],
+    events: Iterable[Event],
     proc: asyncio.subprocess.Process,
     *,
     started_at: float,
@@ -297,7 +319,7 @@ async def _replay(
 async def _frames(
     browser: Any,
     server: RenderPageServer,
-    events: list[Event],
+    events: Iterable[Event],
     proc: asyncio.subprocess.Process,
     *,
     started_at: float,
@@ -330,17 +352,15 @@ async def _frames(
     cdp = await _within(page.context.new_cdp_session(page), START_TIMEOUT, "the DevTools session")
     shot: bytes | None = None
     pending = 0
-    i = 0
+    due = _Due(events)
     for k in range(total):
         if should_stop():
             raise RenderCancelled("the render was stopped")
         until = started_at + k * 1000 / fps
-        j = i
-        while j < len(events) and events[j].t <= until:
-            j += 1
-        ops, snapshot = _batch(events[i:j])
-        i = j
-        if ops:
+        changed = False
+        for batch in due.batches(until):
+            ops, snapshot = _batch(batch)
+            changed = True
             pending = await _within(
                 page.evaluate("b => window.cwmnRender.apply(b)", ops),
                 STEP_TIMEOUT,
@@ -352,7 +372,7 @@ async def _frames(
                     STEP_TIMEOUT,
                     f"waiting for the page's resources at frame {k}",
                 )
-        if ops or pending or shot is None:
+        if changed or pending or shot is None:
             shot = await _within(_screenshot(cdp), STEP_TIMEOUT, f"the screenshot of frame {k}")
         try:
             proc.stdin.write(shot)

@@ -4,14 +4,21 @@ timeline of safe events.
 ``stream.jsonl`` holds the host's wire frames as sent (not sanitized): each is sanitized here
 with one :class:`~cwmn_web.viewer.sanitize.Sanitizer`, as a guest's viewer would (a snapshot
 resets it). ``audio.jsonl`` lists the narration segments.
+
+The events are streamed, never all held: :func:`read_recording` reads the stream once to
+check it (every line parsed and sanitized, so a corrupt recording fails before the render
+starts) keeping only the server's privacy markers (at most :data:`MAX_MARKERS`), and
+:class:`Events` reads it again, line by line, each time it is iterated. Memory stays bounded
+whatever the recording's size (a line is at most :data:`MAX_LINE_BYTES`).
 """
 
 from __future__ import annotations
 
+import heapq
 import json
 import math
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,13 +27,17 @@ from ..errors import ProtocolError
 from ..viewer.sanitize import Sanitizer
 from .errors import RenderError
 
-__all__ = ["Event", "Segment", "Timeline", "read_recording"]
+__all__ = ["Event", "Events", "Segment", "Timeline", "read_recording"]
 
 #: Frame kinds the viewer draws; ``privacy`` markers become ``status`` events.
 MIRROR_KINDS = frozenset({"snapshot", "mutations", "scroll", "viewport", "pointer", "focus"})
-#: The largest ``stream.jsonl`` (or ``audio.jsonl``) the renderer reads: its events are held
-#: in memory for the render.
+#: The largest ``stream.jsonl`` (or ``audio.jsonl``) the renderer reads (its events are
+#: streamed; this bounds the render's time).
 MAX_FILE_BYTES = 1 << 30
+#: The longest line: a frame is at most the wire's 4 MiB (its JSON escapes can grow it).
+MAX_LINE_BYTES = 32 * 1024 * 1024
+#: The most privacy markers a recording may hold (they are kept in memory to be slotted in).
+MAX_MARKERS = 100_000
 
 
 @dataclass
@@ -53,9 +64,22 @@ class Segment:
     mime: str
 
 
+class Events(Iterable[Event]):
+    """The sanitized events of a checked ``stream.jsonl`` in time order, read from the file
+    each time they are iterated (see :func:`read_stream` for the order)."""
+
+    def __init__(self, path: Path, markers: list[tuple[float, int, Event]]) -> None:
+        self.path, self.markers = path, markers
+
+    def __iter__(self) -> Iterator[Event]:
+        frames = ((t, number, event) for number, t, event in _page_events(self.path))
+        for _, _, event in heapq.merge(frames, self.markers, key=lambda e: (e[0], e[1])):
+            yield event
+
+
 @dataclass
 class Timeline:
-    events: list[Event] = field(default_factory=list)
+    events: Iterable[Event] = field(default_factory=list)
     segments: list[Segment] = field(default_factory=list)
     skipped: int = 0  # frames the sanitizer refused (as a guest's viewer skips them)
 
@@ -67,7 +91,8 @@ def _line_error(name: str, number: int, why: str) -> RenderError:
 def _records(path: Path, name: str) -> Iterator[tuple[int, dict[str, Any]]]:
     """The JSON objects of a ``.jsonl`` file, read line by line. A last line cut short without
     its newline (the server stopped mid-write) is ignored; any other unreadable line is a
-    RenderError, and so is a file larger than :data:`MAX_FILE_BYTES`."""
+    RenderError, and so is a file larger than :data:`MAX_FILE_BYTES` or a line longer than
+    :data:`MAX_LINE_BYTES`."""
     try:
         f = path.open("rb")
     except OSError as exc:
@@ -82,11 +107,14 @@ def _records(path: Path, name: str) -> Iterator[tuple[int, dict[str, Any]]]:
                 f"recording too large: {name} is {size / 1e6:.0f} MB"
                 f" (at most {MAX_FILE_BYTES / 1e6:.0f} MB)"
             )
-        read = 0
-        for number, line in enumerate(f, 1):
+        read, number = 0, 0
+        while line := f.readline(MAX_LINE_BYTES + 1):
+            number += 1
             read += len(line)
             if read > MAX_FILE_BYTES:  # it grew while being read
                 raise RenderError(f"recording too large: {name} is over {MAX_FILE_BYTES} bytes")
+            if len(line) > MAX_LINE_BYTES:
+                raise _line_error(name, number, f"longer than {MAX_LINE_BYTES} bytes")
             if not line.strip():
                 continue
             try:
@@ -105,16 +133,12 @@ def _time(value: Any) -> float | None:
     return float(value) if ok else None
 
 
-def read_stream(path: Path) -> tuple[list[Event], int]:
-    """Sanitized events of ``stream.jsonl`` in time order, and how many frames were skipped.
-
-    Page frames stay in file order (as a guest's viewer received them), their times made
-    non-decreasing (a host clock stepping back must not put a mutation before its snapshot);
-    the server's privacy markers, which can land slightly before or after the frames around
-    them, are then slotted in by time (a stable sort: file order for equal times)."""
+def _stream(path: Path) -> Iterator[tuple[int, float, Event | None]]:
+    """Each line of ``stream.jsonl``: ``(line number, time, event)``, the event None for a
+    frame the viewer would skip. Page frames keep file order, their times made
+    non-decreasing (a host clock stepping back must not put a mutation before its
+    snapshot); privacy markers keep their own time."""
     sanitizer = Sanitizer()
-    events: list[Event] = []
-    skipped = 0
     page: Any = None  # the page of the last snapshot: frames of another page wait for theirs
     last = float("-inf")
     for number, record in _records(path, "stream.jsonl"):
@@ -122,24 +146,52 @@ def read_stream(path: Path) -> tuple[list[Event], int]:
         if t is None or not isinstance(kind, str) or not isinstance(data, dict):
             raise _line_error("stream.jsonl", number, "needs a numeric t, a kind and a data object")
         if kind == "privacy":
-            events.append(Event(t, kind, {"enabled": bool(data.get("enabled"))}))
+            yield number, t, Event(t, kind, {"enabled": bool(data.get("enabled"))})
             continue
         if kind not in MIRROR_KINDS or (kind != "snapshot" and record.get("page") != page):
-            skipped += 1
+            yield number, t, None
             continue
         try:
             safe = sanitizer.frame(kind, data)
         except ProtocolError:
-            skipped += 1
+            yield number, t, None
             continue
         if kind == "snapshot":
             page = record.get("page")
         last = max(last, t)
-        events.append(Event(last, kind, safe))
-    if not any(e.kind == "snapshot" for e in events):
+        yield number, last, Event(last, kind, safe)
+
+
+def _page_events(path: Path) -> Iterator[tuple[int, float, Event]]:
+    """The page frames of :func:`_stream` the viewer shows."""
+    for number, t, event in _stream(path):
+        if event is not None and event.kind != "privacy":
+            yield number, t, event
+
+
+def read_stream(path: Path) -> tuple[Events, int]:
+    """Check ``stream.jsonl`` (one pass, nothing but its privacy markers kept): its events in
+    time order, streamed from the file, and how many frames were skipped.
+
+    Page frames stay in file order (as a guest's viewer received them), their times made
+    non-decreasing; the server's privacy markers, which can land slightly before or after
+    the frames around them, are slotted in by time (file order for equal times: a stable
+    sort of the whole, merged as it is read)."""
+    skipped, snapshot = 0, False
+    markers: list[tuple[float, int, Event]] = []
+    for number, t, event in _stream(path):
+        if event is None:
+            skipped += 1
+        elif event.kind == "privacy":
+            if len(markers) >= MAX_MARKERS:
+                raise _line_error("stream.jsonl", number, f"more than {MAX_MARKERS} privacy marks")
+            markers.append((t, number, event))
+        elif event.kind == "snapshot":
+            snapshot = True
+    if not snapshot:
         raise RenderError("corrupt recording: stream.jsonl has no snapshot (nothing to show)")
-    events.sort(key=lambda e: e.t)  # stable
-    return events, skipped
+    markers.sort(key=lambda m: (m[0], m[1]))
+    return Events(path, markers), skipped
 
 
 def read_segments(recording: Path) -> list[Segment]:

@@ -13,6 +13,7 @@ import os
 import shutil
 import subprocess
 import time
+import tracemalloc
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
@@ -38,7 +39,7 @@ from cwmn_web.render import timeline as timeline_module
 from cwmn_web.render.ffmpeg import check_segment
 from cwmn_web.render.network import PRIVATE_NETWORK_ENV, RequestGuard, is_public_address
 from cwmn_web.render.pageserver import RENDER_CSP, RenderPageServer
-from cwmn_web.render.synthetic import BLOCK_BOX, RecordingWriter, block_change, block_page
+from cwmn_web.render.synthetic import BLOCK_BOX, TEXT, RecordingWriter, block_change, block_page
 from cwmn_web.testing.media import encode_opus, mean_rgb, probe
 from cwmn_web.testing.servers import CwmnServer
 
@@ -683,15 +684,16 @@ def test_the_timeline_is_sanitized_and_follows_pages(tmp_path: Path) -> None:
 
     timeline = read_recording(recording)
 
-    kinds = [e.kind for e in timeline.events]
+    events = list(timeline.events)
+    kinds = [e.kind for e in events]
     assert kinds == ["snapshot", "mutations", "privacy", "snapshot"]
     assert timeline.skipped == 2
-    first = timeline.events[0].data
+    first = events[0].data
     assert [n[0] for n in first["nodes"]] == [1, 2, 3, 4, 5, 6, 7, 8, 21]
     assert first["nodes"][-1][4] == []  # neither the javascript: src nor the handler
-    assert timeline.events[1].data["adds"] == []
-    assert timeline.events[2].op() == {"op": "status", "paused": True}
-    assert timeline.events[3].op()["kind"] == "snapshot"
+    assert events[1].data["adds"] == []
+    assert events[2].op() == {"op": "status", "paused": True}
+    assert events[3].op()["kind"] == "snapshot"
     assert timeline.segments == []
 
 
@@ -755,6 +757,32 @@ def test_the_stream_is_read_line_by_line(tmp_path: Path, monkeypatch: pytest.Mon
     monkeypatch.setattr(Path, "read_bytes", whole)
     monkeypatch.setattr(Path, "read_text", whole)
     assert [e.kind for e in read_recording(recording).events][:2] == ["snapshot", "pointer"]
+
+
+def test_a_large_recording_is_streamed_in_bounded_memory(tmp_path: Path) -> None:
+    """A host's 20 MB of page changes (a hostile one sends hundreds): reading them for the
+    render holds a few at a time, not the whole recording."""
+    recording = tmp_path / "rec"
+    RecordingWriter(recording).frame(T, "snapshot", block_page(RED))
+    with (recording / "stream.jsonl").open("a") as stream:
+        for i in range(5000):
+            data = {"texts": [[TEXT, f"{i} " + "words " * 700]]}
+            line = {"t": T + i, "page": 1, "kind": "mutations", "data": data}
+            stream.write(json.dumps(line, separators=(",", ":")) + "\n")
+    assert (recording / "stream.jsonl").stat().st_size > 20e6
+    tracemalloc.start()
+    try:
+        timeline = read_recording(recording)
+        seen = sum(1 for _ in timeline.events)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert seen == 5001
+    assert peak < 4e6, f"{peak / 1e6:.1f} MB held"
+    # All due at one instant: applied to the page in batches, never all at once.
+    batches = list(renderer._Due(timeline.events).batches(T + 10_000))
+    assert sum(map(len, batches)) == 5001
+    assert max(map(len, batches)) == renderer.MAX_BATCH
 
 
 def test_a_stream_over_the_limit_is_refused(
