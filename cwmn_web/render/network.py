@@ -206,12 +206,11 @@ class _Pinned(http.client.HTTPSConnection):
     TLS verified for ``host``."""
 
     def __init__(
-        self, host: str, port: int, addresses: list[str], tls: bool, timeout: float,
-        connect: Connector,
+        self, host: str, port: int, addresses: list[str], tls: ssl.SSLContext | None,
+        timeout: float, connect: Connector,
     ) -> None:  # fmt: skip
-        context = ssl.create_default_context() if tls else None
-        self.default_port = 443 if tls else 80  # the Host header names a port only if other
-        super().__init__(host, port, timeout=timeout, context=context)
+        self.default_port = 443 if tls is not None else 80  # Host names a port only if other
+        super().__init__(host, port, timeout=timeout, context=tls)
         self.addresses, self.tls, self.opener = addresses, tls, connect
 
     def connect(self) -> None:
@@ -224,8 +223,8 @@ class _Pinned(http.client.HTTPSConnection):
                 error = exc
         else:
             raise error or OSError("no address to connect to")
-        if self.tls:
-            sock = self._context.wrap_socket(sock, server_hostname=self.host)  # type: ignore[attr-defined]
+        if self.tls is not None:
+            sock = self.tls.wrap_socket(sock, server_hostname=self.host)
         self.sock = sock
 
 
@@ -237,15 +236,19 @@ def fetch_pinned(
     timeout: float = FETCH_TIMEOUT,
     max_bytes: int = MAX_RESOURCE_BYTES,
     connect: Connector = open_connection,
+    tls: ssl.SSLContext | None = None,
 ) -> Fetched:
     """GET ``url`` from one of ``addresses`` (the checked ones: nothing is resolved here),
-    without following redirects; OSError (or ValueError past ``max_bytes``) on failure."""
+    without following redirects; OSError (or ValueError past ``max_bytes``) on failure.
+    An https URL's certificate is verified for its host name (``tls``: the context, by
+    default the system's trusted authorities), which is also the SNI sent."""
     parts = urlsplit(url)
-    tls = parts.scheme.lower() == "https"
-    port = parts.port or (443 if tls else 80)
+    https = parts.scheme.lower() == "https"
+    context = (tls or ssl.create_default_context()) if https else None
+    port = parts.port or (443 if https else 80)
     host = parts.hostname or ""
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    conn = _Pinned(host, port, addresses, tls, timeout, connect)
+    conn = _Pinned(host, port, addresses, context, timeout, connect)
     try:
         sent = {k: v for k, v in headers.items() if k.lower() in FORWARDED}
         conn.request("GET", path, headers={**sent, "Accept-Encoding": "gzip, deflate"})

@@ -11,7 +11,9 @@ import json
 import math
 import os
 import shutil
+import ssl
 import subprocess
+import threading
 import time
 import tracemalloc
 import urllib.parse
@@ -422,6 +424,51 @@ def test_the_guard_fetches_from_the_address_it_checked(
     assert internal.requests == [] and route.body == b""
     assert route.done.startswith("aborted")
     assert connected == [("93.184.215.14", port)]
+
+
+@pytest.mark.skipif(not shutil.which("openssl"), reason="needs openssl")
+def test_the_pinned_fetch_checks_tls_for_the_host_name(tmp_path: Path) -> None:
+    """Connected to the checked address, the fetch still speaks TLS to the URL's host: its
+    name is the SNI and the certificate must be for it."""
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+         "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "1", "-subj", "/CN=shop.test",
+         "-addext", "subjectAltName=DNS:shop.test"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    names: list[str | None] = []
+    served = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    served.load_cert_chain(cert, key)
+    served.sni_callback = lambda _sock, name, _ctx: names.append(name)
+
+    class Hello(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Length", "5")
+            self.end_headers()
+            self.wfile.write(b"hello")
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hello)
+    server.socket = served.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        port = server.server_address[1]
+        trusting = ssl.create_default_context(cafile=str(cert))
+        url = f"https://shop.test:{port}/x"
+        fetched = network.fetch_pinned(url, ["127.0.0.1"], {}, tls=trusting)
+        assert (fetched.status, fetched.body, names) == (200, b"hello", ["shop.test"])
+        with pytest.raises(ssl.SSLCertVerificationError):  # not the certificate's name
+            network.fetch_pinned(f"https://evil.test:{port}/x", ["127.0.0.1"], {}, tls=trusting)
+        with pytest.raises(ssl.SSLCertVerificationError):  # nor an authority trusted here
+            network.fetch_pinned(url, ["127.0.0.1"], {})
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def test_numbers_and_tunnels_to_private_addresses_are_refused() -> None:
