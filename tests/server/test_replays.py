@@ -1219,13 +1219,21 @@ def test_a_site_cannot_queue_replays_without_end(
     monkeypatch.setenv("CWMN_MAX_REPLAYS_PER_SITE", "20")
     monkeypatch.setenv("CWMN_MAX_REPLAY_BYTES_PER_SITE", "3000")
     with live_client() as client:
-        with host(client) as h:
-            started = start_replay(h)
-            send(h, 1, "snapshot", T0, nodes=[[1, 0, 1, "html", []]], pad="x" * 4000)
-            acked(h, 1)
-            end(h)
-        assert store.replays.get(started.session_id) is not None
+        with host(client) as a, host(client) as b:  # two at once: each may fill what was left
+            start_replay(a)
+            start_replay(b)
+            for h in (a, b):
+                send(h, 1, "snapshot", T0, nodes=[[1, 0, 1, "html", []]], pad="x" * 2000)
+                acked(h, 1)
+                end(h)
         assert "CWMN_MAX_REPLAY_BYTES_PER_SITE=3000" in refused(client).message
+    used = sum(p.stat().st_size for p in (tmp_path / "replays").glob("*/stream.jsonl"))
+    monkeypatch.setenv("CWMN_MAX_REPLAY_BYTES_PER_SITE", str(used + 500))
+    with live_client() as client, host(client) as h:
+        started = start_replay(h)  # room again, but only 500 bytes of it
+        send(h, 1, "snapshot", T0, nodes=[[1, 0, 1, "html", []]], pad="x" * 1000)
+        acked(h, 1)  # acked, and dropped: past what the site had left
+    assert (folder(tmp_path, started.session_id) / "stream.jsonl").stat().st_size == 0
 
 
 def test_the_worker_resumes_a_stale_job_and_gives_up_after_three(

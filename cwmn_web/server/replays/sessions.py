@@ -43,13 +43,18 @@ def check_replay_room(store: Store, settings: Settings, site_id: int) -> None:
             f" (CWMN_MAX_REPLAYS_PER_SITE={settings.max_replays_per_site}); try again when"
             " one is rendered"
         )
-    used = sum(_folder_bytes(recording_dir(settings.data_dir, i)) for i in active)
+    used = _bytes_of(settings, active)
     if used >= settings.max_replay_bytes_per_site:
         raise RateLimited(
             f"this site's replays waiting for their video hold {used / 1e6:.0f} MB, the most"
             f" they may (CWMN_MAX_REPLAY_BYTES_PER_SITE={settings.max_replay_bytes_per_site});"
             " try again when one is rendered"
         )
+
+
+def _bytes_of(settings: Settings, replay_ids: list[str]) -> int:
+    """The bytes of these replays' recordings."""
+    return sum(_folder_bytes(recording_dir(settings.data_dir, i)) for i in replay_ids)
 
 
 def _folder_bytes(folder: Path) -> int:
@@ -75,7 +80,9 @@ def new_recording(
     base_url: str,
 ) -> Recording:
     """A new replay session's row (its render job to be) and its recording: as long as the
-    site's ``replayMaxSeconds`` (the default if unset), at most a session's maximum."""
+    site's ``replayMaxSeconds`` (the default if unset), at most a session's maximum; its
+    stream and narration each at most what the site's other waiting replays left of
+    ``CWMN_MAX_REPLAY_BYTES_PER_SITE``."""
     limit = site_settings.get("replayMaxSeconds")
     default = float(DEFAULT_REPLAY_MAX_SECONDS)
     seconds = float(limit) if isinstance(limit, (int, float)) and limit > 0 else default
@@ -90,7 +97,15 @@ def new_recording(
         retention_seconds=settings.replay_retention_days * 86400,
         now=record.created_at,
     )
-    return Recording(recording_dir(settings.data_dir, record.id), seconds, record.created_at * 1000)
+    recording = Recording(
+        recording_dir(settings.data_dir, record.id), seconds, record.created_at * 1000
+    )
+    # What the site's other replays left of its bytes is this recording's most.
+    others = [i for i in store.replays.active_of_site(record.site_id) if i != record.id]
+    left = max(settings.max_replay_bytes_per_site - _bytes_of(settings, others), 0)
+    recording.max_stream_bytes = min(recording.max_stream_bytes, left)
+    recording.max_audio_bytes = min(recording.max_audio_bytes, left)
+    return recording
 
 
 def open_recording(store: Store, data_dir: Path, session: SessionRecord) -> Recording | None:
