@@ -4,9 +4,10 @@ the worker's network, so each request is checked first (no server-side request f
 A request is refused when its scheme is not http, https, data or blob, or (unless
 ``CWMN_RENDER_PRIVATE_NETWORK=allow``) when its host resolves to any loopback, private,
 link-local, multicast, reserved or unspecified address (cloud metadata at 169.254.169.254,
-the worker's own services, the intranet), an IPv6 address carrying such an IPv4 address
-(IPv4-mapped or -compatible, 6to4 ``2002::/16``, Teredo ``2001::/32``, NAT64 ``64:ff9b::/96``
-and ``64:ff9b:1::/48``), or a host the browser reads as a number (``2130706433``,
+the worker's own services, the intranet), an IPv4-mapped or 6to4 (``2002::/16``) address
+carrying such an IPv4 address, any Teredo (``2001::/32``), NAT64 (``64:ff9b::/96``,
+``64:ff9b:1::/48``) or IPv4-compatible/-translated address (tunnels the render has no use
+for), or a host the browser reads as a number (``2130706433``,
 ``0x7f.1``, ``0177.0.0.1``: an IPv4 address, checked as one). The origins of
 ``CWMN_RENDER_ALLOW_ORIGINS`` (and of ``CWMN_PUBLIC_URL``: the server the worker renders for)
 may be private: named explicitly, they pass.
