@@ -12,7 +12,7 @@ from .db import GuestRecord, LinkRecord, SessionRecord, Store
 from .links import device_hash, usable_token
 from .sites import DEFAULT_SETTINGS
 
-__all__ = ["Lookup", "look_up", "new_guest_id", "take_seat"]
+__all__ = ["Lookup", "Seat", "look_up", "new_guest_id", "take_seat"]
 
 
 class Lookup(NamedTuple):
@@ -25,6 +25,17 @@ class Lookup(NamedTuple):
     """The device's hash (None: it has no device cookie)."""
     seated: GuestRecord | None
     """The guest this device already is on the link."""
+
+
+class Seat(NamedTuple):
+    """The guest's row in the store, as :func:`take_seat` left it."""
+
+    record: GuestRecord
+    max_guests: int
+    """How many guests the site allows."""
+    created: bool
+    """This join made the row: if the join is refused after all, the edge forgets it
+    (``Store.forget_guest``), so a refused join leaves no guest behind."""
 
 
 def look_up(store: Store, token: str, device_cookie: str | None) -> Lookup:
@@ -49,9 +60,10 @@ def take_seat(
     guest_id: str,
     name: str,
     stamp: float | None = None,
-) -> tuple[GuestRecord, int]:
-    """Seat the guest in the store: its record, and how many guests the site allows."""
+) -> Seat:
+    """Seat the guest in the store: its record, how many guests the site allows, and
+    whether the row is new."""
     site = store.site_by_id(session.site_id)
     limit = int({**DEFAULT_SETTINGS, **(site.settings if site else {})}["maxGuests"])
-    record = store.seat_guest(session.id, link, device, guest_id, name, now=stamp)
-    return record, limit
+    record, created = store.seat_guest(session.id, link, device, guest_id, name, now=stamp)
+    return Seat(record, limit, created)

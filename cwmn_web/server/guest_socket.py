@@ -88,10 +88,13 @@ class GuestSocket:
             link, guest_id = core.bound(bound, device)
         if await self.relay.end_if_expired(session):
             raise JoinRefused(ErrorCode.SESSION_ENDED)
-        record, limit = await run_in_threadpool(
-            take_seat, store, session, link, device, guest_id, name
-        )
-        # Nothing awaited between this check and taking the seat.
-        if await self.relay.end_if_expired(session):
-            raise JoinRefused(ErrorCode.SESSION_ENDED)
-        return core.seat(message, session, record, name, limit, clock())
+        seat = await run_in_threadpool(take_seat, store, session, link, device, guest_id, name)
+        try:
+            # Nothing awaited between this check and taking the seat.
+            if await self.relay.end_if_expired(session):
+                raise JoinRefused(ErrorCode.SESSION_ENDED)
+            return core.seat(message, session, seat.record, name, seat.max_guests, clock())
+        except JoinRefused:
+            if seat.created:  # a refused join leaves no guest row
+                await run_in_threadpool(store.forget_guest, seat.record.guest_id)
+            raise

@@ -423,8 +423,13 @@ class MemoryServer:
             link, guest_id = core.bound(bound, device)
         if self._end_if_expired(session):
             raise JoinRefused(ErrorCode.SESSION_ENDED)
-        record, limit = guest_join.take_seat(store, session, link, device, guest_id, name, now)
-        return core.seat(message, session, record, name, limit, now)
+        seat = guest_join.take_seat(store, session, link, device, guest_id, name, now)
+        try:
+            return core.seat(message, session, seat.record, name, seat.max_guests, now)
+        except JoinRefused:
+            if seat.created:  # as the edge does: a refused join leaves no guest row
+                store.forget_guest(seat.record.guest_id)
+            raise
 
 
 class Side(Protocol):

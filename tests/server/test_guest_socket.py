@@ -16,6 +16,7 @@ from cwmn_web.protocol.messages import (
     CLOSE_REPLACED,
     CLOSE_SESSION_ENDED,
     PROTOCOL_VERSION,
+    CreatePublicLink,
     EndSession,
     ErrorReply,
     GuestJoined,
@@ -23,11 +24,12 @@ from cwmn_web.protocol.messages import (
     Hello,
     HostStatus,
     Join,
+    LinkCreated,
     Ping,
     Pong,
     Welcome,
 )
-from cwmn_web.server.db.schema import links
+from cwmn_web.server.db.schema import guests, links
 from cwmn_web.server.relay import Relay
 
 from .live import SERVER, eventually, guest, host
@@ -286,3 +288,29 @@ def test_the_sites_guest_limit(live_client: LiveClient, store: Store) -> None:
         eventually(lambda: seated() == 0)
         with guest(client, "device-b") as eve:
             eve.joined(second)  # a free seat: the second guest gets it
+
+
+def guest_devices(store: Store) -> list[str]:
+    """The device hashes of every guest row."""
+    with store.engine.connect() as db:
+        return [row.device_hash for row in db.execute(guests.select()).all()]
+
+
+def test_a_refused_join_leaves_no_guest_row(live_client: LiveClient, store: Store) -> None:
+    """A stranger hammering a full room's public link, from ever new devices, must not
+    fill the guests table: each refusal leaves the store as it found it."""
+    store.update_settings("default", {"maxGuests": 1})
+    with live_client() as client, host(client) as h:
+        h.start()
+        reply = h.ask(CreatePublicLink(ref=3))
+        assert isinstance(reply, LinkCreated), reply
+        public = reply.url.rsplit("/join/", 1)[1]
+        with guest(client, "device-a") as bob:
+            bob.joined(public)
+            for n in range(3):
+                with guest(client, f"intruder-{n}") as eve:
+                    assert eve.refused(public).code == "room_full"
+        with guest(client, "device-x") as eve:
+            assert eve.refused("no-such-token").code == "link_invalid"
+    a = hashlib.sha256(b"device-a").hexdigest()
+    assert guest_devices(store) == [a]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Row, select, update
+from sqlalchemy import Row, delete, select, update
 
 from .engine import EngineStore, stamp
 from .links import LinkRecord
@@ -43,8 +43,9 @@ class GuestStore(EngineStore):
         guest_id: str,
         name: str,
         now: float | None = None,
-    ) -> GuestRecord:
-        """The guest this device is on ``link`` (created on its first join).
+    ) -> tuple[GuestRecord, bool]:
+        """The guest this device is on ``link`` (created on its first join), and whether
+        this call created it (a refused join then forgets it: :meth:`forget_guest`).
 
         A private link names its guest (``link.guest_id``); on a public link each device
         is its own guest. A known guest keeps its id and ``joined_at`` (its name updates)."""
@@ -60,6 +61,7 @@ class GuestStore(EngineStore):
             else:
                 query = query.where(guests.c.guest_id == guest_id)
             row = db.execute(query).first()
+            created = row is None
             if row is None:
                 db.execute(
                     guests.insert().values(
@@ -78,7 +80,13 @@ class GuestStore(EngineStore):
             row = db.execute(select(guests).where(guests.c.guest_id == guest_id)).first()
         if row is None:
             raise RuntimeError(f"guest {guest_id} was not stored")
-        return GuestRecord.from_row(row)
+        return GuestRecord.from_row(row), created
+
+    def forget_guest(self, guest_id: str) -> None:
+        """Delete the row of a guest whose first join was refused after it was seated in
+        the store (room full, session over): a refused join leaves no guest."""
+        with self.engine.begin() as db:
+            db.execute(delete(guests).where(guests.c.guest_id == guest_id))
 
     def rename_guest(self, guest_id: str, name: str) -> None:
         """The guest chose ``name`` after joining (its next join keeps it)."""
