@@ -50,6 +50,10 @@ class ErrorCode(StrEnum):
     HOST_TOKEN_REQUIRED = "host_token_required"
     HOST_TOKEN_INVALID = "host_token_invalid"
     HOST_TOKEN_EXPIRED = "host_token_expired"
+    PUBLIC_URL_REQUIRED = "public_url_required"
+    PHONE_TYPE_REFUSED = "phone_type_refused"
+    PHONE_COUNTRY_REFUSED = "phone_country_refused"
+    INVITE_CODE_INVALID = "invite_code_invalid"
 
 
 C = ErrorCode
@@ -81,6 +85,14 @@ CODES: dict[ErrorCode, str] = {
     C.HOST_TOKEN_INVALID: "The host token is malformed, not signed by a key of this site, "
     "or not for this site.",
     C.HOST_TOKEN_EXPIRED: "The host token has expired; the page must get a fresh one.",
+    C.PUBLIC_URL_REQUIRED: "The server has no public URL (CWMN_PUBLIC_URL) to build links "
+    "from, so it sends no email or text.",
+    C.PHONE_TYPE_REFUSED: "The phone number is not a mobile number (premium-rate, toll-free, "
+    "VoIP, landline…): invites are texted to mobile numbers only.",
+    C.PHONE_COUNTRY_REFUSED: "The phone number is in a country the site does not text to "
+    "(its smsCountries setting).",
+    C.INVITE_CODE_INVALID: "The invitation to host needs the code its email gave, and the one "
+    "given is missing or wrong.",
 }
 
 

@@ -80,6 +80,12 @@ def main(argv: list[str] | None = None) -> int:
         help="country of SMS invite numbers written without +country code (default US)",
     )
     limits.add_argument(
+        "--sms-countries",
+        type=_regions,
+        metavar="CC,CC",
+        help="countries SMS invites may be texted to (default: the default region only)",
+    )
+    limits.add_argument(
         "--replay-max-seconds",
         type=_seconds,
         metavar="N",
@@ -149,6 +155,8 @@ def main(argv: list[str] | None = None) -> int:
                 changes["maxGuests"] = args.max_guests
             if args.default_region is not None:
                 changes["defaultRegion"] = args.default_region
+            if args.sms_countries is not None:
+                changes["smsCountries"] = args.sms_countries
             if args.replay_max_seconds is not None:
                 changes["replayMaxSeconds"] = args.replay_max_seconds
         try:
@@ -185,6 +193,10 @@ def _region(text: str) -> str:
     if region not in phonenumbers.SUPPORTED_REGIONS:
         raise argparse.ArgumentTypeError(f"{text!r} is not a two-letter country code (e.g. US, GB)")
     return region
+
+
+def _regions(text: str) -> list[str]:
+    return [_region(part) for part in text.split(",") if part.strip()] or [_region(text)]
 
 
 if __name__ == "__main__":

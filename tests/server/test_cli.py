@@ -167,3 +167,11 @@ def test_serve_believes_forwarded_headers_only_from_the_trusted_proxies(
     assert cli.main(["serve", "--port", "8123"]) == 0
     assert served["proxy_headers"] is True and served["forwarded_allow_ips"] == trusted
     assert served["port"] == 8123
+
+
+def test_site_settings_sms_countries(stored: Store, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["site", "settings", "default", "--sms-countries", "us,gb"]) == 0
+    assert '"smsCountries": ["US", "GB"]' in capsys.readouterr().out
+    with pytest.raises(SystemExit) as info:
+        cli.main(["site", "settings", "default", "--sms-countries", "US,XX"])
+    assert info.value.code == 2

@@ -297,13 +297,45 @@ def test_an_sms_invite_reaches_the_provider(
 def test_sms_numbers_use_the_sites_default_region(
     live_client: LiveClient, twilio: FakeTwilio, store: Store
 ) -> None:
-    store.update_settings("default", {"defaultRegion": "GB"})
+    store.update_settings("default", {"defaultRegion": "GB", "smsCountries": ["GB", "US"]})
     with live_client(**sms(twilio)) as client, host(client) as h:
         h.start()
-        assert sent(h, guest_phone="020 7946 0958").to == "+442079460958"
+        assert sent(h, guest_phone="07400 123456").to == "+447400123456"
         assert sent(h, guest_phone="+1 314 555 0000").to == "+13145550000"
     body = twilio.requests[0].form["Body"]
     assert body.startswith("Ann invited you") and "?name=" not in body  # no name given
+
+
+@pytest.mark.parametrize(
+    ("countries", "number", "code", "words"),
+    [
+        (["US", "GB"], "+1 900 234 5678", "phone_type_refused", "premium-rate"),  # SMS pumping
+        (["US", "GB"], "+44 909 876 5432", "phone_type_refused", "premium-rate"),
+        (["US", "GB"], "+1 800 234 5678", "phone_type_refused", "toll-free"),
+        (["US", "GB"], "+44 121 234 5678", "phone_type_refused", "fixed-line"),  # a landline
+        (None, "+44 7400 123456", "phone_country_refused", "smsCountries"),  # default: US only
+        (["US", "GB"], "+33 6 12 34 56 78", "phone_country_refused", "GB, US"),
+    ],
+)
+def test_texts_go_only_to_mobiles_in_the_sites_countries(
+    live_client: LiveClient,
+    twilio: FakeTwilio,
+    store: Store,
+    countries: list[str] | None,
+    number: str,
+    code: str,
+    words: str,
+) -> None:
+    """An attacker with a host page texts invites to numbers that bill the site (premium
+    rate, shared cost) or to countries it never serves: refused, nothing reaches Twilio."""
+    if countries is not None:
+        store.update_settings("default", {"smsCountries": countries})
+    with live_client(**sms(twilio)) as client, host(client) as h:
+        h.start()
+        assert words in refused(h, code, guest_phone=number).message
+        assert sent(h, guest_phone="+1 314 555 0000").to == "+13145550000"  # still works
+    assert [r.form["To"] for r in twilio.requests] == ["+13145550000"]
+    assert [i.recipient for i in store.list_invites()] == ["+13145550000"]
 
 
 @pytest.mark.parametrize(

@@ -3,6 +3,7 @@ hand-made socket skips it). No I/O here."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from email.errors import HeaderParseError
 from email.headerregistry import Address
@@ -17,7 +18,7 @@ from ...client.validation import (
 )
 from ...errors import InvalidParams
 from ...protocol.messages import InviteGuest
-from .phones import normalise_phone
+from .phones import check_textable
 
 __all__ = ["InviteRequest", "check_email", "check_invite", "check_message", "check_name"]
 
@@ -32,9 +33,13 @@ class InviteRequest:
     message: str
 
 
-def check_invite(request: InviteGuest, region: str) -> InviteRequest:
+def check_invite(
+    request: InviteGuest, region: str, sms_countries: Iterable[str] | None = None
+) -> InviteRequest:
     """Raise ``invalid_params`` unless ``request`` is one well-formed email or SMS invite;
-    phone numbers without a country code are read in ``region``."""
+    phone numbers without a country code are read in ``region``. A text goes only to a
+    mobile number in ``sms_countries`` (default: ``region`` alone); else
+    ``phone_type_refused`` or ``phone_country_refused``."""
     email, phone = request.guest_email.strip(), request.guest_phone.strip()
     if email and phone:
         raise InvalidParams("give either guestEmail (email invite) or guestPhone (SMS), not both")
@@ -45,7 +50,8 @@ def check_invite(request: InviteGuest, region: str) -> InviteRequest:
     name = check_name(request.guest_name, required=bool(email))
     message = check_message(request.message)
     if phone:
-        return InviteRequest("sms", normalise_phone(phone, region), name, message)
+        countries = [region] if sms_countries is None else sms_countries
+        return InviteRequest("sms", check_textable(phone, region, countries), name, message)
     return InviteRequest("email", check_email(email), name, message)
 
 

@@ -1,20 +1,79 @@
-"""Phone numbers to E.164 with ``phonenumbers``. No I/O here."""
+"""Phone numbers to E.164 with ``phonenumbers``, and which of them a site may text. No I/O
+here.
+
+A text goes only to a mobile number (``MOBILE``, or ``FIXED_LINE_OR_MOBILE`` where a
+country's plan does not tell them apart) in a country the site allows: its
+``smsCountries`` setting (ISO 3166 codes), or, unset, its ``defaultRegion`` alone.
+Premium-rate, shared-cost, toll-free, VoIP, personal, pager, UAN and voicemail numbers are
+refused: texting them costs the site money or reaches no person (SMS pumping)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import phonenumbers
+from phonenumbers import PhoneNumberType
 
-from ...errors import InvalidParams
+from ...errors import CwmnError, ErrorCode, InvalidParams
 
-__all__ = ["normalise_phone"]
+__all__ = ["TEXTABLE_TYPES", "allowed_countries", "check_textable", "normalise_phone"]
 
 MAX_PHONE = 32
+#: The number types a text may go to.
+TEXTABLE_TYPES = frozenset({PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE})
+_TYPE_NAMES = {
+    value: name.lower().replace("_", "-")
+    for name, value in vars(PhoneNumberType).items()
+    if name.isupper() and isinstance(value, int)
+}
+
+
+def allowed_countries(setting: object, default_region: str) -> frozenset[str]:
+    """The countries a site's texts may go to: its ``smsCountries`` (a list of ISO codes)
+    if set, else its default region alone."""
+    if isinstance(setting, list | tuple) and setting:
+        return frozenset(str(c).upper() for c in setting)
+    return frozenset({default_region.upper()})
 
 
 def normalise_phone(raw: str, region: str) -> str:
     """``raw`` as E.164 (``+13145550000``); a number without a country code is read in
     ``region`` (ISO 3166 code, e.g. ``US``). Raise ``invalid_params`` unless it is a valid
     number that can be texted (no extension)."""
+    return _format(_parse(raw, region))
+
+
+def check_textable(raw: str, region: str, countries: Iterable[str]) -> str:
+    """:func:`normalise_phone`, then refuse what the site may not text:
+    ``phone_type_refused`` (not a mobile number) or ``phone_country_refused`` (a country
+    outside ``countries``)."""
+    number = _parse(raw, region)
+    e164 = _format(number)
+    kind = phonenumbers.number_type(number)
+    if kind not in TEXTABLE_TYPES:
+        name = _TYPE_NAMES.get(kind, "unknown")
+        raise CwmnError(
+            f"guestPhone {e164} is a {name} number: invites are texted to mobile numbers "
+            "only (send an email invite instead)",
+            ErrorCode.PHONE_TYPE_REFUSED,
+        )
+    country = phonenumbers.region_code_for_number(number) or "unknown"
+    allowed = sorted(countries)
+    if country not in allowed:
+        raise CwmnError(
+            f"guestPhone {e164} is in {country}, and this site texts only to "
+            f"{', '.join(allowed)} (its smsCountries setting: `cwmn-web site settings SITE "
+            "--sms-countries`)",
+            ErrorCode.PHONE_COUNTRY_REFUSED,
+        )
+    return e164
+
+
+def _format(number: phonenumbers.PhoneNumber) -> str:
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _parse(raw: str, region: str) -> phonenumbers.PhoneNumber:
     text = raw.strip()
     if not text or len(text) > MAX_PHONE or any(ord(c) < 32 or ord(c) == 127 for c in text):
         raise InvalidParams(f"guestPhone {raw[:40]!r} is not a phone number")
@@ -36,4 +95,4 @@ def normalise_phone(raw: str, region: str) -> str:
     if not phonenumbers.is_valid_number(number):
         where = phonenumbers.region_code_for_number(number) or region or "any region"
         raise InvalidParams(f"guestPhone {text!r} is not a valid phone number in {where}")
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    return number

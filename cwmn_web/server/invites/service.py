@@ -25,6 +25,7 @@ from ..sites import DEFAULT_SETTINGS
 from .checks import InviteRequest, check_invite
 from .compose import build_email, email_content, invite_url, parse_sender, sms_text
 from .limits import Limit, check_limits
+from .phones import allowed_countries
 from .sender import NO_SENDER, Sender
 from .smtp import SmtpTransport
 from .transports import Delivery, OutboxTransport, Outgoing, Transport
@@ -47,6 +48,8 @@ class Inviter:
     region: str
     base_url: str
     sender: Sender = NO_SENDER
+    sms_countries: frozenset[str] = frozenset()
+    """Where its texts may go (:func:`.phones.allowed_countries`)."""
 
     @classmethod
     def of(
@@ -59,8 +62,9 @@ class Inviter:
         sender: Sender = NO_SENDER,
     ) -> Inviter:
         """The host of session ``session_id``, phone numbers read in the site's region."""
-        region = site_settings.get("defaultRegion") or DEFAULT_SETTINGS["defaultRegion"]
-        return cls(site_id, session_id, host_name, str(region), base_url, sender)
+        region = str(site_settings.get("defaultRegion") or DEFAULT_SETTINGS["defaultRegion"])
+        countries = allowed_countries(site_settings.get("smsCountries"), region)
+        return cls(site_id, session_id, host_name, region, base_url, sender, countries)
 
 
 @dataclass(frozen=True)
@@ -103,7 +107,7 @@ class Invites:
     async def send(self, inviter: Inviter, message: InviteGuest) -> InviteResult:
         """Send one invite; raise ``invalid_params``, ``rate_limited``, ``invite_failed``
         or ``invite_unavailable`` (nothing is sent before every check passed)."""
-        request = check_invite(message, inviter.region)
+        request = check_invite(message, inviter.region, inviter.sms_countries or None)
         invite_id, link, now = await self._reserve(inviter, request)
         item = self._compose(inviter, request, invite_id, link, now)
         # Nobody received a link that failed to go out: it is revoked.
