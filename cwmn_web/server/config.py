@@ -37,6 +37,8 @@ class Settings:
     - ``CWMN_LINK_TTL_SECONDS`` (86400): lifetime of a private link;
     - ``CWMN_PUBLIC_URL``: this server's public ``http(s)://host[:port]`` for links (default:
       taken from the host socket's own URL);
+    - ``CWMN_SECRET``: the key video links are derived from (default: a random key made in
+      ``DATA_DIR/secret``, mode 0600, on first start); docs/REPLAY.md;
     - ``CWMN_FRAME_LOG``: a file to which every text frame a host sends is appended, one per
       line (a debugging aid; off by default);
     - invites (docs/LIVE.md, "Invites"): ``CWMN_SMTP_HOST`` (unset: emails go to the
@@ -82,6 +84,9 @@ class Settings:
     #: for any): only the reverse proxy's. Anyone else could claim HTTPS or another client.
     trusted_proxies: str = field(default_factory=lambda: _env("CWMN_TRUSTED_PROXIES", "127.0.0.1"))
     frame_log: Path | None = field(default_factory=_frame_log)
+    #: The key that video links are derived from (:mod:`.secret`): ``CWMN_SECRET`` (at
+    #: least 32 characters, shared by every process), else a key made in the data dir.
+    secret: str = field(default_factory=lambda: _env("CWMN_SECRET", ""), repr=False)
     smtp_host: str = field(default_factory=lambda: _env("CWMN_SMTP_HOST", ""))
     smtp_port: int = field(default_factory=lambda: int(_env("CWMN_SMTP_PORT", "587")))
     smtp_user: str = field(default_factory=lambda: _env("CWMN_SMTP_USER", ""))

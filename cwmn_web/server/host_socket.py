@@ -65,7 +65,7 @@ from .live.outputs import Outputs
 from .peer import SocketClosed, read_message, serve
 from .relay import Relay
 from .replays.recording import Recording
-from .replays.service import ReplayService, replay_update
+from .replays.service import ReplayService
 from .replays.sessions import check_replay_room, new_recording, open_recording
 from .sites import Site, hostname_of
 
@@ -243,7 +243,13 @@ class HostSocket:
     async def _new_recording(self, record: SessionRecord) -> Recording:
         """A replay session's row (its render job to be) and its recording."""
         return await run_in_threadpool(
-            new_recording, self.store, self.settings, record, self._site_settings(), self._base()
+            new_recording,
+            self.store,
+            self.settings,
+            record,
+            self._site_settings(),
+            self._base(),
+            self.replays.key,
         )
 
     # -- links and guests -------------------------------------------------------------------
@@ -339,7 +345,7 @@ class HostSocket:
         record = await self.replays.find(message.resume_token, self.site.id)
         if self.watching is not None:
             self.watching.cancel()
-        first = replay_update(record, ref=message.ref)
+        first = self.replays.update(record, ref=message.ref)
         self.watching = self.relay.spawn(self._follow(record.id, first))
         return reply(self.core.conn, first)
 

@@ -32,7 +32,7 @@ from .invites.sender import NO_SENDER, Sender
 from .invites.service import Inviter, Invites
 from .links import join_url
 from .live.outputs import ConnId, Outputs
-from .replays.service import ReplayService, replay_changed, replay_update
+from .replays.service import ReplayService, replay_changed
 from .rooms import Room
 from .sites import Site
 
@@ -216,7 +216,7 @@ async def replay_news(
     """One look at a watched replay: send what is due of its email, read its row; what a
     watching host hears now (None: nothing it did not hear in ``last``)."""
     record = await replays.settle_sends(replay_id)
-    update = replay_update(record, replay_id)
+    update = replays.update(record, replay_id)
     return update if replay_changed(last, update) else None
 
 

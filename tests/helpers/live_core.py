@@ -64,7 +64,7 @@ from cwmn_web.server.live.host import HostCore
 from cwmn_web.server.live.outputs import Close, ConnId, Outputs, Send, SessionOver
 from cwmn_web.server.live.registry import LiveRooms
 from cwmn_web.server.relay import store_change, store_session_over
-from cwmn_web.server.replays.service import ReplayService, replay_update
+from cwmn_web.server.replays.service import ReplayService
 from cwmn_web.server.replays.sessions import new_recording, open_recording
 from cwmn_web.server.sites import Site, hostname_of
 from cwmn_web.viewer.session import GuestSession
@@ -276,7 +276,9 @@ class MemoryServer:
         recording = None
         if record.is_replay:
             settings = self._site_settings()
-            recording = new_recording(self.store, self.settings, record, settings, SERVER_URL)
+            recording = new_recording(
+                self.store, self.settings, record, settings, SERVER_URL, self.replays.key
+            )
         return core.started(message, record, self._site_settings(), self.clock.now, recording)
 
     def _resume(self, core: HostCore, message: ResumeSession) -> Outputs:
@@ -373,7 +375,7 @@ class MemoryServer:
     # -- replays ------------------------------------------------------------------------------
     def _watch_replay(self, core: HostCore, message: WatchReplay) -> Outputs:
         record = run_coroutine(self.replays.find(message.resume_token, self.site_id))
-        first = replay_update(record, ref=message.ref)
+        first = self.replays.update(record, ref=message.ref)
         watch = Watch(record.id, first, self.clock.now + WATCH_INTERVAL)
         self.watching.pop(core.conn, None)  # a new watch replaces the last, as on the edge
         if not settled(first.status, first.send_status):

@@ -411,7 +411,7 @@ class RenderWorker:
     @property
     def video_url(self) -> str:
         """The URL of the rendered video."""
-        return video_url(self.record)
+        return video_url(self.record, self.page.live.server.replays.key)
 
     def _written(self) -> None:
         self.page.advance(WATCH_INTERVAL)

@@ -58,10 +58,12 @@ from cwmn_web.server.live.host import HostCore
 from cwmn_web.server.relay import Relay
 from cwmn_web.server.replays import recording, sessions
 from cwmn_web.server.replays import worker as worker_module
+from cwmn_web.server.replays.mail import video_token
 from cwmn_web.server.replays.recording import Recording, recording_dir
 from cwmn_web.server.replays.service import ReplayService, purge_expired
 from cwmn_web.server.replays.worker import RenderWorker
 from cwmn_web.server.rooms import MAX_LOG_FRAMES
+from cwmn_web.server.secret import load_secret
 from cwmn_web.testing.media import encode_opus, probe
 from cwmn_web.testing.plugin import HERMETIC_ENV
 from cwmn_web.testing.providers import SmtpSink
@@ -610,7 +612,14 @@ def test_two_resumes_racing_close_the_spare_recording(store: Store, tmp_path: Pa
         relay = Relay(worker_settings(tmp_path), store)
         record = store.create_session(1, "Ann", "ann@example.com", True, HOST_ORIGIN, "")
         store.replays.create(
-            record.id, 1, "Ann", "a@example.com", max_seconds=60, base_url="", retention_seconds=9
+            record.id,
+            1,
+            "Ann",
+            "a@example.com",
+            max_seconds=60,
+            base_url="",
+            retention_seconds=9,
+            video_token_hash="0" * 64,
         )
         where = folder(tmp_path, record.id)
         first, second = Recording(where, 60), Recording(where, 60)
@@ -710,7 +719,7 @@ def test_watch_replay_answers_then_pushes_changes(
         assert (done.status, done.percent, done.stage) == ("complete", 100, "done")
         row = store.replays.get(rid)
         assert row is not None
-        assert done.video_url == f"{SERVER}/replay/{row.video_token}.mp4"
+        assert done.video_url == SERVER + video_path(tmp_path, rid)
         assert client.get(done.video_url.removeprefix(SERVER)).content == b"mp4"
         assert_watcher_stopped(client, h, store, rid)
 
@@ -847,9 +856,12 @@ def complete(store: Store, tmp_path: Path, rid: str, video: bytes) -> str:
     """Mark ``rid`` rendered with ``video``; its URL path."""
     (folder(tmp_path, rid) / "video.mp4").write_bytes(video)
     set_row(store, rid, status="complete", percent=100.0, stage="done", video_bytes=len(video))
-    row = store.replays.get(rid)
-    assert row is not None
-    return f"/replay/{row.video_token}.mp4"
+    return video_path(tmp_path, rid)
+
+
+def video_path(data_dir: Path, rid: str) -> str:
+    """The path of ``rid``'s video, its token derived under the data dir's key."""
+    return f"/replay/{video_token(load_secret('', data_dir), rid)}.mp4"
 
 
 def test_the_video_with_range_requests(
@@ -858,7 +870,7 @@ def test_the_video_with_range_requests(
     video = bytes(range(256)) * 40
     with live_client() as client:
         rid, _ = recorded(client)
-        token = store.replays.get(rid).video_token  # type: ignore[union-attr]
+        token = video_token(load_secret("", tmp_path), rid)
         assert client.get(f"/replay/{token}.mp4").status_code == 404  # not rendered yet
         path = complete(store, tmp_path, rid, video)
         full = client.get(path)
@@ -998,6 +1010,30 @@ def test_send_video_when_complete_goes_at_once(
         ("bob@example.com", "sent", "smtp"),
         ("eve@example.com", "sent", "smtp"),
     ]
+
+
+def test_a_copy_of_the_database_opens_no_video(
+    live_client: LiveClient, store: Store, tmp_path: Path, sink: SmtpSink
+) -> None:
+    """Someone with a copy of the database (a leaked backup) tries every value of every
+    replay row as a video token: none opens the video; the emailed link does."""
+    with live_client(**smtp(sink)) as client:
+        rid, token = recorded(client)
+        set_row(store, rid, status="complete", percent=100.0, stage="done", video_bytes=5)
+        (folder(tmp_path, rid) / "video.mp4").write_bytes(b"video")
+        with host(client) as h:
+            assert isinstance(h.ask(Hello(ref=1)), Welcome)
+            sent = h.ask(SendVideo(ref=ref(), resume_token=token, to_emails=["b@example.com"]))
+            assert isinstance(sent, VideoSent), sent
+        text, _ = bodies(parse(sink.messages[0].data))
+        emailed = text.split("Watch the replay: ", 1)[1].split()[0]
+        assert client.get(emailed.removeprefix(SERVER)).content == b"video"
+        with store.engine.connect() as db:
+            values = [str(v) for row in db.execute(replays.select()).all() for v in row]
+        for value in values:
+            for guess in (value, value.split("/replay/")[-1]):
+                assert client.get(f"/replay/{guess}.mp4").status_code == 404, guess
+    assert emailed.rsplit("/", 1)[1].removesuffix(".mp4") not in values
 
 
 def test_send_video_checks_its_parameters(live_client: LiveClient, store: Store) -> None:
@@ -1386,7 +1422,7 @@ def test_end_to_end_with_the_real_renderer(
         assert worker.run(once=True) == 1
         row = store.replays.get(started.session_id)
         assert row is not None and row.status == "complete", row
-        response = client.get(f"/replay/{row.video_token}.mp4")
+        response = client.get(video_path(tmp_path, row.id))
         assert response.status_code == 200 and response.content[4:8] == b"ftyp"
     info = probe(folder(tmp_path, started.session_id) / "video.mp4")
     assert sorted(kind for kind, _ in info.codecs) == ["audio", "video"]

@@ -41,3 +41,4 @@ class Store(
         metadata.create_all(self.engine)
         add_missing_columns(self.engine, metadata)
         self.add_default_site()
+        self.replays.hash_plain_video_tokens()

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import math
-import secrets
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ from sqlalchemy.engine import Connection
 from .engine import EngineStore, stamp
 from .invites import fail_invites_in
 from .schema import RenderStage, ReplayStatus, SendStatus, replays
+from .tokens import token_hash
 
 __all__ = [
     "ACTIVE",
@@ -44,6 +44,8 @@ PENDING_SENDS = (SendStatus.QUEUED, SendStatus.SENDING)
 #: A send claimed (``sending``) whose sender has not beaten for this long died mid-send:
 #: it is failed, so nobody waits for it forever.
 SEND_STALE_SECONDS = 120.0
+#: Length of a stored token hash (sha256, hex).
+HASH_LENGTH = 64
 
 
 def settled(status: str, send_status: str) -> bool:
@@ -80,6 +82,7 @@ class ReplayRecord:
     has_audio: bool
     base_url: str
     video_token: str
+    """The sha256 of the video link's token (the column keeps its first name)."""
     video_bytes: int | None
     send_to: str | None
     send_subject: str | None
@@ -128,9 +131,11 @@ class ReplayStore(EngineStore):
         max_seconds: float,
         base_url: str,
         retention_seconds: float,
+        video_token_hash: str,
         now: float | None = None,
     ) -> ReplayRecord:
-        """The row of a replay session that starts recording now."""
+        """The row of a replay session that starts recording now; its video link's token is
+        kept only as its sha256 (``video_token_hash``: see :mod:`..secret`)."""
         created = stamp(now)
         with self.engine.begin() as db:
             db.execute(
@@ -146,7 +151,7 @@ class ReplayStore(EngineStore):
                     started_at=created * 1000,
                     max_seconds=max_seconds,
                     base_url=base_url,
-                    video_token=secrets.token_urlsafe(24),
+                    video_token=video_token_hash,
                     send_status=SendStatus.NONE.value,
                     attempts=0,
                     created_at=created,
@@ -164,15 +169,33 @@ class ReplayStore(EngineStore):
         return ReplayRecord.from_row(row) if row else None
 
     def by_video_token(self, token: str, now: float | None = None) -> ReplayRecord | None:
-        """The complete, unexpired replay whose video ``token`` names."""
+        """The complete, unexpired replay whose video ``token`` names (the column holds its
+        sha256: a token read from the database names nothing)."""
         query = select(replays).where(
-            replays.c.video_token == token,
+            replays.c.video_token == token_hash(token),
             replays.c.status == ReplayStatus.COMPLETE,
             replays.c.expires_at > stamp(now),
         )
         with self.engine.connect() as db:
             row = db.execute(query).first()
         return ReplayRecord.from_row(row) if row else None
+
+    def hash_plain_video_tokens(self) -> int:
+        """Rows stored before video tokens were hashed keep their token in plain text (32
+        characters, never a 64-character hash): store its sha256 instead, so their links
+        still work and the database holds no usable token. Returns how many changed."""
+        query = select(replays.c.id, replays.c.video_token).where(
+            func.length(replays.c.video_token) != HASH_LENGTH
+        )
+        with self.engine.begin() as db:
+            rows = db.execute(query).all()
+            for row in rows:
+                db.execute(
+                    update(replays)
+                    .where(replays.c.id == row.id)
+                    .values(video_token=token_hash(row.video_token))
+                )
+        return len(rows)
 
     def _update(self, replay_id: str, *where: Any, **values: Any) -> bool:
         with self.engine.begin() as db:

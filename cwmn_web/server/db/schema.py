@@ -270,7 +270,7 @@ replays = Table(
     Column("max_seconds", Float, nullable=False),
     Column("has_audio", Boolean, nullable=False, default=False),
     Column("base_url", Text, nullable=False, default=""),
-    Column("video_token", String(64), nullable=False, unique=True),
+    Column("video_token", String(64), nullable=False, unique=True),  # its sha256, in fact
     Column("video_bytes", BigInteger),
     Column("send_to", Text),
     Column("send_subject", Text),

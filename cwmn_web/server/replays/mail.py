@@ -14,12 +14,13 @@ from starlette.concurrency import run_in_threadpool
 
 from ...errors import CwmnError, InvalidParams
 from ...protocol.messages import MAX_VIDEO_RECIPIENTS, SendVideo
-from ..db import InviteKind, InviteStatus, ReplayRecord, SendStatus
+from ..db import InviteKind, InviteStatus, ReplayRecord, SendStatus, token_hash
 from ..invites.checks import check_email, check_message
 from ..invites.compose import EmailContent, build_email, html_email, one_line
 from ..invites.sender import NO_SENDER, Sender
 from ..invites.service import Invites
 from ..invites.transports import Outgoing
+from ..secret import derive_token
 
 __all__ = [
     "MAX_SUBJECT",
@@ -28,14 +29,31 @@ __all__ = [
     "reserve",
     "send_links",
     "video_email",
+    "video_token",
+    "video_token_hash",
     "video_url",
 ]
 
 MAX_SUBJECT = 200
 
 
-def video_url(record: ReplayRecord) -> str:
-    return f"{record.base_url}/replay/{record.video_token}.mp4"
+#: What a video token is derived for (:func:`~cwmn_web.server.secret.derive_token`).
+VIDEO_PURPOSE = "replay-video"
+
+
+def video_token(key: bytes, replay_id: str) -> str:
+    """The token of the replay's video link: derived from its id under the server's key,
+    so the mailer can rebuild it after the render while the database keeps only its
+    sha256 (``video_token_hash``)."""
+    return derive_token(key, VIDEO_PURPOSE, replay_id)
+
+
+def video_token_hash(key: bytes, replay_id: str) -> str:
+    return token_hash(video_token(key, replay_id))
+
+
+def video_url(record: ReplayRecord, key: bytes) -> str:
+    return f"{record.base_url}/replay/{video_token(key, record.id)}.mp4"
 
 
 @dataclass(frozen=True)
@@ -93,11 +111,10 @@ async def reserve(
     return pairs
 
 
-def video_email(record: ReplayRecord, subject: str, message: str) -> EmailContent:
+def video_email(record: ReplayRecord, url: str, subject: str, message: str) -> EmailContent:
     """Subject (``subject`` or "<host> shared a recorded replay with you"), text, HTML."""
     host = one_line(record.host_name) or "Someone"
     subject = subject or f"{host} shared a recorded replay with you"
-    url = video_url(record)
     minutes, seconds = divmod(round(record.duration), 60)
     length = f"{minutes} min {seconds:02d} s" if minutes else f"{seconds} s"
     day = datetime.fromtimestamp(record.expires_at, UTC)
@@ -127,11 +144,13 @@ async def send_links(
     recipients: list[tuple[str, str]],
     subject: str,
     message: str,
+    key: bytes,
     beat: Callable[[], Awaitable[object]] | None = None,
 ) -> tuple[SendStatus, CwmnError | None]:
     """Email the link to each ``(invite_id, address)`` (``beat()`` after each); returns
     ``sent``/``outbox`` (any delivered) or ``failed``, and the first error."""
-    content = video_email(record, subject, message)
+    url = video_url(record, key)
+    content = video_email(record, url, subject, message)
     delivered: list[InviteStatus] = []
     first_error: CwmnError | None = None
     for invite_id, address in recipients:
@@ -144,7 +163,7 @@ async def send_links(
             content.subject,
             content.text,
             content.html,
-            video_url(record),
+            url,
             email,
         )
         try:

@@ -17,6 +17,7 @@ from ..db import InviteStatus, RenderStage, ReplayStatus, SendStatus, Store
 from ..db.replays import ACTIVE, ReplayRecord
 from ..invites.sender import NO_SENDER, Sender
 from ..invites.service import Invites
+from ..secret import load_secret
 from .mail import check_send, reserve, send_links, video_url
 from .recording import remove_recording
 
@@ -26,8 +27,11 @@ log = logging.getLogger("cwmn_web.server.replays")
 MAX_TOKEN = 200
 
 
-def replay_update(record: ReplayRecord | None, replay_id: str = "", ref: int = 0) -> ReplayUpdate:
-    """What the host hears of ``record`` (gone: ``abandoned``)."""
+def replay_update(
+    record: ReplayRecord | None, key: bytes, replay_id: str = "", ref: int = 0
+) -> ReplayUpdate:
+    """What the host hears of ``record`` (gone: ``abandoned``); its video link is derived
+    under ``key`` (the server's secret)."""
     if record is None:
         return ReplayUpdate(
             ref=ref, replay_id=replay_id, status=ReplayStatus.ABANDONED, stage=RenderStage.DONE
@@ -40,7 +44,7 @@ def replay_update(record: ReplayRecord | None, replay_id: str = "", ref: int = 0
         stage=record.stage,
         eta_seconds=record.eta_seconds,
         duration=round(record.duration, 3),
-        video_url=video_url(record) if record.status == ReplayStatus.COMPLETE else "",
+        video_url=video_url(record, key) if record.status == ReplayStatus.COMPLETE else "",
         error=(record.error or "") if record.status == ReplayStatus.FAILED else "",
         send_status=record.send_status,
     )
@@ -60,6 +64,14 @@ class ReplayService:
 
     def __init__(self, settings: Settings, store: Store, invites: Invites) -> None:
         self.settings, self.store, self.invites = settings, store, invites
+        #: The server's secret, that video links are derived from (:mod:`..secret`).
+        self.key = load_secret(settings.secret, settings.data_dir)
+
+    def update(
+        self, record: ReplayRecord | None, replay_id: str = "", ref: int = 0
+    ) -> ReplayUpdate:
+        """:func:`replay_update` with this server's key."""
+        return replay_update(record, self.key, replay_id, ref)
 
     async def find(self, resume_token: str, site_id: int) -> ReplayRecord:
         """The replay of the session ``resume_token`` names; ``not_found`` otherwise (a
@@ -99,7 +111,7 @@ class ReplayService:
                 raise_no_video(latest)
             record = latest
         sent, error = await send_links(
-            self.invites, record, pairs, request.subject, request.message
+            self.invites, record, pairs, request.subject, request.message, self.key
         )
         await run_in_threadpool(self.store.replays.finish_send, record.id, sent)
         if error is not None and sent == SendStatus.FAILED:
@@ -119,6 +131,7 @@ class ReplayService:
             record.recipients,
             record.send_subject or "",
             record.send_message or "",
+            self.key,
             lambda: run_in_threadpool(replays.beat_send, replay_id),
         )
         if error is not None:

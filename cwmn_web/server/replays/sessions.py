@@ -11,6 +11,7 @@ from ...errors import RateLimited
 from ...protocol.messages import DEFAULT_REPLAY_MAX_SECONDS
 from ..config import Settings
 from ..db import ReplayStatus, SessionRecord, Store
+from .mail import video_token_hash
 from .recording import Recording, recording_dir
 
 __all__ = [
@@ -78,6 +79,7 @@ def new_recording(
     record: SessionRecord,
     site_settings: dict[str, object],
     base_url: str,
+    key: bytes,
 ) -> Recording:
     """A new replay session's row (its render job to be) and its recording: as long as the
     site's ``replayMaxSeconds`` (the default if unset), at most a session's maximum; its
@@ -94,6 +96,7 @@ def new_recording(
         record.host_email,
         max_seconds=seconds,
         base_url=base_url,
+        video_token_hash=video_token_hash(key, record.id),
         retention_seconds=settings.replay_retention_days * 86400,
         now=record.created_at,
     )

@@ -1,0 +1,66 @@
+"""The server's secret key, and the tokens derived from it.
+
+Tokens the server must be able to rebuild later (a replay's video link, emailed after the
+render finishes) are an HMAC of what they name under this key; the database keeps only
+their sha256, so a copy of the database opens nothing. The key is ``CWMN_SECRET`` if set
+(every process of one deployment, and every replica, must share it), else a random key
+made on first start in ``DATA_DIR/secret`` (mode 0600), which the render worker shares
+through the data directory."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+import secrets
+import stat
+from pathlib import Path
+
+__all__ = ["SECRET_FILE", "derive_token", "load_secret"]
+
+SECRET_FILE = "secret"
+MIN_SECRET = 32
+
+
+def load_secret(configured: str, data_dir: Path) -> bytes:
+    """``configured`` (``CWMN_SECRET``, at least 32 characters), else the data dir's key
+    (made on first use, readable by its owner only). Raise ValueError, with the fix, for
+    a short ``CWMN_SECRET`` or a key file others can read."""
+    if configured:
+        if len(configured) < MIN_SECRET:
+            raise ValueError(
+                f"CWMN_SECRET has {len(configured)} characters; use at least {MIN_SECRET} "
+                'random ones (python -c "import secrets; print(secrets.token_urlsafe(32))")'
+            )
+        return configured.encode()
+    path = data_dir / SECRET_FILE
+    data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return _read_key(path)
+    with os.fdopen(fd, "wb") as file:
+        file.write(secrets.token_hex(32).encode())
+    return _read_key(path)
+
+
+def _read_key(path: Path) -> bytes:
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & 0o077:
+        raise ValueError(
+            f"{path} (the server's secret key) is readable by others (mode {mode:o}): "
+            f"`chmod 600 {path}`, or delete it to make a new key (old video links stop "
+            "working)"
+        )
+    key = path.read_bytes().strip()
+    if len(key) < MIN_SECRET:
+        raise ValueError(f"{path} is not a key: delete it, the server makes a new one")
+    return key
+
+
+def derive_token(key: bytes, purpose: str, value: str) -> str:
+    """The token for ``value`` (e.g. a replay's id) used for ``purpose``: 43 URL-safe
+    characters no one without ``key`` can make."""
+    mac = hmac.new(key, f"{purpose}\0{value}".encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(mac).decode().rstrip("=")
