@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
@@ -21,6 +22,7 @@ from .demo_page import DemoPage
 from .guest_socket import guest_socket
 from .host_invites import HostInvitePage
 from .host_socket import host_socket
+from .hosts import TrustedHosts
 from .invites.outbox_page import OutboxPage
 from .invites.service import Invites, make_transports
 from .join_page import JoinPage
@@ -94,7 +96,8 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         WebSocketRoute("/ws/guest", guest_socket),
         Mount("/static", StaticFiles(directory=settings.static_dir), name="static"),
     ]
-    app = Starlette(routes=routes, lifespan=lifespan)
+    trusted = Middleware(TrustedHosts, settings.public_url, settings.allowed_hosts)
+    app = Starlette(routes=routes, lifespan=lifespan, middleware=[trusted])
     app.state.store = store
     app.state.settings = settings
     app.state.relay = relay

@@ -35,8 +35,10 @@ class Settings:
     - ``CWMN_MAX_SESSION_SECONDS`` (14400): a live session then ends as ``expired``;
     - ``CWMN_HOST_GRACE_SECONDS`` (60): how long a session waits for its host to come back;
     - ``CWMN_LINK_TTL_SECONDS`` (86400): lifetime of a private link;
-    - ``CWMN_PUBLIC_URL``: this server's public ``http(s)://host[:port]`` for links (default:
-      taken from the host socket's own URL);
+    - ``CWMN_PUBLIC_URL``: this server's public ``http(s)://host[:port]``, the base of every
+      link; requests for another host are refused. Unset (development), only requests to a
+      loopback name (``localhost``, ``127.0.0.1``, ``::1``) are answered, links use that
+      name; ``CWMN_ALLOWED_HOSTS``: more host names to answer (``*``: any);
     - ``CWMN_SECRET``: the key video links are derived from (default: a random key made in
       ``DATA_DIR/secret``, mode 0600, on first start); docs/REPLAY.md;
     - ``CWMN_FRAME_LOG``: a file to which every text frame a host sends is appended, one per
@@ -80,6 +82,9 @@ class Settings:
         default_factory=lambda: float(_env("CWMN_LINK_TTL_SECONDS", "86400"))
     )
     public_url: str = field(default_factory=lambda: _env("CWMN_PUBLIC_URL", ""))
+    #: Host names answered besides the public URL's (comma-separated; ``*``: any): see
+    #: :mod:`.hosts`. Without a public URL only loopback names are answered.
+    allowed_hosts: str = field(default_factory=lambda: _env("CWMN_ALLOWED_HOSTS", ""))
     #: Addresses whose X-Forwarded-Proto/-For headers are believed (comma-separated; ``*``
     #: for any): only the reverse proxy's. Anyone else could claim HTTPS or another client.
     trusted_proxies: str = field(default_factory=lambda: _env("CWMN_TRUSTED_PROXIES", "127.0.0.1"))

@@ -191,10 +191,13 @@ class HostSocket:
         return settings
 
     def _base(self) -> str:
+        """The base of the links this socket's requests get (``public_url_required``
+        without a public URL, unless this socket came to a loopback name)."""
         return public_base(self.settings.public_url, str(self.ws.url))
 
     # -- sessions ---------------------------------------------------------------------------
     async def start(self, message: StartSession) -> Outputs:
+        base = self._base() if message.is_replay else ""  # its video link's, checked first
         if message.is_replay:
             await run_in_threadpool(check_replay_room, self.store, self.settings, self.site.id)
         record = await run_in_threadpool(
@@ -207,7 +210,7 @@ class HostSocket:
             None,
             self.identity,
         )
-        recording = await self._new_recording(record) if record.is_replay else None
+        recording = await self._new_recording(record, base) if record.is_replay else None
         now = self.relay.clock()
         return self.core.started(message, record, self._site_settings(), now, recording)
 
@@ -240,7 +243,7 @@ class HostSocket:
         now = self.relay.clock()
         return self.core.accepted(message, record, self._site_settings(), now)
 
-    async def _new_recording(self, record: SessionRecord) -> Recording:
+    async def _new_recording(self, record: SessionRecord, base: str) -> Recording:
         """A replay session's row (its render job to be) and its recording."""
         return await run_in_threadpool(
             new_recording,
@@ -248,7 +251,7 @@ class HostSocket:
             self.settings,
             record,
             self._site_settings(),
-            self._base(),
+            base,
             self.replays.key,
         )
 

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from ..errors import ErrorCode
+from ..errors import CwmnError, ErrorCode
 from .db import HostInviteRecord, LinkRecord, SessionRecord, token_hash
+from .hosts import is_loopback
 
 __all__ = [
     "DEVICE_COOKIE",
@@ -98,11 +99,20 @@ def usable_token(token: str) -> bool:
     return 0 < len(token) <= MAX_TOKEN
 
 
-def public_base(public_url: str, socket_url: str) -> str:
-    """``CWMN_PUBLIC_URL`` if set, else the origin of ``socket_url`` (ws→http, wss→https)."""
+def public_base(public_url: str, request_url: str) -> str:
+    """The base of every link the server builds (join links, invitations to host, video
+    links): ``CWMN_PUBLIC_URL``; else, in development, the origin of the request
+    (ws→http, wss→https) if its host is a loopback name (:func:`.hosts.is_loopback`);
+    else ``public_url_required``, so a forged ``Host`` never ends up in a link."""
     if public_url:
         return public_url.rstrip("/")
-    parts = urlsplit(socket_url)
+    parts = urlsplit(request_url)
+    if not is_loopback(parts.hostname or ""):
+        raise CwmnError(
+            f"this server has no public URL and {parts.hostname!r} is not a name of this "
+            "machine: set CWMN_PUBLIC_URL (e.g. https://cobrowse.example.com) to build links",
+            ErrorCode.PUBLIC_URL_REQUIRED,
+        )
     scheme = {"ws": "http", "wss": "https"}.get(parts.scheme, parts.scheme)
     return f"{scheme}://{parts.netloc}"
 

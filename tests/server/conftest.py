@@ -41,7 +41,7 @@ def store(tmp_path: Path) -> Iterator[Store]:
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(data_dir=tmp_path, database_url="", static_dir=STATIC)
+    return Settings(data_dir=tmp_path, database_url="", static_dir=STATIC, public_url=SERVER_URL)
 
 
 @pytest.fixture
@@ -65,6 +65,8 @@ def live_static(tmp_path_factory: pytest.TempPathFactory, build_id: str) -> Path
     return static
 
 
+#: The public URL of the apps tests make: TestClient's own host.
+SERVER_URL = "http://testserver"
 LiveClient = Callable[..., AbstractContextManager[TestClient]]
 
 
@@ -82,7 +84,7 @@ def live_client(tmp_path: Path, store: Store, live_static: Path) -> LiveClient:
             "host_grace_seconds": 60.0,
             "max_session_seconds": 3600.0,
             "link_ttl_seconds": 3600.0,
-            "public_url": "",
+            "public_url": SERVER_URL,  # TestClient's host (links, and the hosts answered)
             "frame_log": None,
             # Invites: the outbox, whatever this machine's environment says.
             "smtp_host": "",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import pytest
@@ -49,13 +50,20 @@ def test_domain_info_for_an_unauthorized_origin(client: TestClient) -> None:
 
 
 def test_domain_info_without_origin_uses_the_host(client: TestClient) -> None:
-    response = client.get("/api/domain-info", headers={"host": "127.0.0.1:8000"})
+    other = client.get("/api/domain-info").json()  # TestClient's host is "testserver"
+    assert (other["domain"], other["authorized"]) == ("testserver", False)
+
+
+def test_domain_info_without_origin_in_development(
+    settings: Settings, store: Store, build_id: str
+) -> None:
+    local = TestClient(create_app(replace(settings, public_url=""), store))
+    with local as client:
+        response = client.get("/api/domain-info", headers={"host": "127.0.0.1:8000"})
     body = response.json()
     assert body["domain"] == "127.0.0.1"
     assert body["authorized"] is True
     assert response.headers["access-control-allow-origin"] == "*"
-    other = client.get("/api/domain-info").json()  # TestClient's host is "testserver"
-    assert (other["domain"], other["authorized"]) == ("testserver", False)
 
 
 def test_domain_info_follows_the_store(client: TestClient, store: Store) -> None:

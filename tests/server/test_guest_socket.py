@@ -88,7 +88,8 @@ def test_same_origin_is_accepted(live_client: LiveClient, origin: str) -> None:
 
 def test_public_url_origin_is_accepted_behind_a_proxy(live_client: LiveClient) -> None:
     public = "https://cobrowse.example.com"
-    with live_client(public_url=public) as client, guest(client, origin=public) as g:
+    proxied = live_client(public_url=public, allowed_hosts="testserver")  # Host rewritten
+    with proxied as client, guest(client, origin=public) as g:
         assert isinstance(g.ask(Hello(ref=1, role="guest")), Welcome)
 
 

@@ -493,6 +493,7 @@ def test_the_outbox_page_is_local_and_only_while_the_outbox_is_used(
 ) -> None:
     def page(local: bool, **settings: Any) -> int:
         values = {"data_dir": tmp_path, "static_dir": live_static, "outbox_page": "auto"}
+        values["public_url"] = "" if local else "http://cwmn.example.com"
         app = create_app(Settings(**{**values, **settings}), store)
         where = ("127.0.0.1", 50000) if local else ("203.0.113.9", 50000)
         base = "http://127.0.0.1:8000" if local else "http://cwmn.example.com"

@@ -104,7 +104,7 @@ def test_the_cookie_is_secure_over_https(live_client: LiveClient, store: Store) 
 
 def test_the_cookie_is_secure_behind_a_tls_proxy(live_client: LiveClient, store: Store) -> None:
     token = new_link(store)  # the proxy speaks plain http to us; the public URL is https
-    with live_client(public_url="https://cwmn.example.com") as client:
+    with live_client(public_url="https://cwmn.example.com", allowed_hosts="testserver") as client:
         response = get(client, token)
     assert "secure" in response.headers["set-cookie"].lower()
 
@@ -161,7 +161,8 @@ def test_a_missing_viewer_is_a_clear_500(tmp_path: Path, store: Store) -> None:
     static.mkdir()
     (static / "dist").symlink_to(DIST, target_is_directory=True)
     token = new_link(store)
-    with TestClient(create_app(Settings(data_dir=tmp_path, static_dir=static), store)) as client:
+    settings = Settings(data_dir=tmp_path, static_dir=static, public_url="http://testserver")
+    with TestClient(create_app(settings, store)) as client:
         response = client.get(f"/join/{token}")
     assert_message_page(response, 500, "viewer")
     assert "viewer.html" in response.text

@@ -106,7 +106,8 @@ def test_usable_token() -> None:
     ("public", "socket", "base"),
     [
         ("", "ws://127.0.0.1:8000/ws", "http://127.0.0.1:8000"),
-        ("", "wss://cobrowse.example.com/ws", "https://cobrowse.example.com"),
+        ("", "wss://localhost/ws", "https://localhost"),
+        ("", "ws://[::1]:8000/ws", "http://[::1]:8000"),
         ("https://cb.example.com/", "ws://10.0.0.5:8000/ws", "https://cb.example.com"),
     ],
 )
