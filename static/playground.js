@@ -5,7 +5,7 @@
     ['getCurrentState', ''], ['isCompatible', ''], ['getDomainInfo', ''],
     ['session.start', '[{"hostName": "Host Name", "hostEmail": "host@example.com", "isReplay": false}]'],
     ['session.inviteToHost', '[{"hostName": "Demo", "hostEmail": "noreply@example.com", "inviteName": "Ann", "inviteEmail": "ann@example.com", "message": "Please show me", "url": "' + location.href + '"}]'],
-    ['session.acceptHostInvite', ''], ['session.declineHostInvite', ''],
+    ['session.acceptHostInvite', '[{"code": ""}]'], ['session.declineHostInvite', ''],
     ['session.endSession', ''], ['session.getSessionInfo', ''],
     ['guest.inviteGuest', '[{"guestName": "Guest Name", "guestEmail": "guest@example.com", "message": "Join my session!"}]'],
     ['guest.getInviteLink', ''], ['guest.removeGuest', '[{"guestId": "g1"}]'],

@@ -89,9 +89,9 @@ _EXTRAS = (
     _e(
         "host invite",
         (S.NO_SESSION,),
-        "This page was opened through an invitation to host: ask the visitor, then call "
-        "session.acceptHostInvite() or session.declineHostInvite() (without a listener, "
-        "CWMN asks in its own dialog).",
+        "This page was opened through an invitation to host: ask the visitor (and for the "
+        "code its email gave), then call session.acceptHostInvite({code}) or "
+        "session.declineHostInvite() (without a listener, CWMN asks in its own dialog).",
         ("invite", "HostInvite"),
     ),
 )

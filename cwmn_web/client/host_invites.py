@@ -101,14 +101,16 @@ class HostInvites:
         return self._host_invite[0]
 
     def accept(self, params: dict[str, Any], reply: Reply) -> None:
-        """Host the session the invitation made; the inviter may be waiting in it."""
+        """Host the session the invitation made (``params["code"]``: the code its email
+        gave); the inviter may be waiting in it."""
         host = self.host
         token = self._pending_invite()
 
         def failed(error: Any) -> None:
-            transient = (ErrorCode.NETWORK, ErrorCode.TIMEOUT)
-            if isinstance(error, CwmnError) and error.code not in transient:
-                self._host_invite = None  # refused for good (used, expired)
+            # A wrong code may be given again; a network failure retried.
+            retry = (ErrorCode.NETWORK, ErrorCode.TIMEOUT, ErrorCode.INVITE_CODE_INVALID)
+            if isinstance(error, CwmnError) and error.code not in retry:
+                self._host_invite = None  # refused for good (used, expired, cancelled)
             reply(error)
 
         def started(socket: ServerSocket, answer: Message) -> None:
@@ -117,7 +119,8 @@ class HostInvites:
 
         def accept() -> None:
             host.step(Trigger.START)
-            request = AcceptHostInvite(token=token, page_id=host.config.page_id)
+            code = str(params.get("code") or "")
+            request = AcceptHostInvite(token=token, page_id=host.config.page_id, code=code)
             host.lifecycle.connect(request, SessionStarted, started, failed)
 
         host.startup.authorized(reply, accept)

@@ -40,7 +40,7 @@ class Ports(Protocol):
         """Draw on the host page: ``{op: "cursors", cursors: [{id, name, color, x, y}]}``
         (guests' pointers, document coordinates), ``{op: "ripple", x, y, color, name}``,
         ``{op: "consent", invite}`` (the default dialog for an invitation to host, which
-        answers with ``session.acceptHostInvite()`` or ``session.declineHostInvite()``), or
+        answers with ``session.acceptHostInvite({code})`` or ``session.declineHostInvite()``), or
         ``{op: "record", action, muted?}`` (the replay's microphone)."""
         ...
 

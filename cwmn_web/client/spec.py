@@ -82,8 +82,9 @@ FUNCTIONS: dict[str, FunctionSpec] = {
         _f(
             "session.acceptHostInvite",
             (S.NO_SESSION,),
-            "",
-            "Host the session this page's invitation to host asks for (the visitor agreed).",
+            "{code}",
+            "Host the session this page's invitation to host asks for (the visitor agreed "
+            "and typed the code the invitation's email gave).",
         ),
         _f(
             "session.declineHostInvite",

@@ -25,7 +25,7 @@ SIGNATURES: dict[str, str] = {
     "getDomainInfo": "(): DomainInfo",
     "session.start": "(params: StartParams): Promise<SessionInfo>",
     "session.inviteToHost": "(params: InviteToHostParams): Promise<HostInviteResult>",
-    "session.acceptHostInvite": "(): Promise<SessionInfo>",
+    "session.acceptHostInvite": "(params?: { code: string }): Promise<SessionInfo>",
     "session.declineHostInvite": "(): Promise<void>",
     "session.endSession": "(): Promise<{ sessionId: string; reason: 'ended' | 'expired' }>",
     "session.getSessionInfo": "(): SessionInfo",

@@ -35,6 +35,7 @@ _EMAIL = re.compile(
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 #: The same, less line feed and tab: what a message (a body text) may not contain.
 _BODY_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
+_CODE = re.compile(r"^[0-9 \-]*$")
 _PHONE = re.compile(r"^\+?[0-9 ().\-]{7,20}$")
 
 
@@ -258,10 +259,26 @@ def _no_args(path: str, args: tuple[Any, ...]) -> dict[str, Any]:
     return _none(path, args)
 
 
+def accept_host_invite(path: str, args: tuple[Any, ...]) -> dict[str, Any]:
+    """``{code}``: the code the invitation's email gave (digits; spaces and dashes as
+    people type them are fine). Without it the server answers ``invite_code_invalid``."""
+    if not args or (len(args) == 1 and args[0] is None):
+        return {"code": ""}
+    p = _params(path, args, ("code",))
+    code = p.get("code", "")
+    if not isinstance(code, str) or len(code) > 16 or not _CODE.match(code):
+        raise InvalidParams(
+            f"CwmnAPI.{path}(): code must be the digits the invitation email gave, got {code!r}"[
+                :200
+            ]
+        )
+    return {"code": code.strip()}
+
+
 VALIDATORS: dict[str, Callable[[str, tuple[Any, ...]], dict[str, Any]]] = {
     "session.start": session_start,
     "session.inviteToHost": invite_to_host,
-    "session.acceptHostInvite": _no_args,
+    "session.acceptHostInvite": accept_host_invite,
     "session.declineHostInvite": _no_args,
     "session.endSession": _no_args,
     "guest.inviteGuest": invite_guest,

@@ -535,11 +535,13 @@ class HostInviteInfo(Message):
 @dataclass(frozen=True)
 class AcceptHostInvite(Message):
     """Host → server after :class:`Hello`, instead of :class:`StartSession`: the invitee
-    agreed; host the session the invitation made. Answered with :class:`SessionStarted`."""
+    agreed; host the session the invitation made. Answered with :class:`SessionStarted`.
+    ``code`` is the one the invitation's email gave (the link alone hosts nothing)."""
 
     type: ClassVar[str] = "accept_host_invite"
     token: str = ""
     page_id: str = ""
+    code: str = ""
 
 
 @dataclass(frozen=True)

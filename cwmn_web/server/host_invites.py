@@ -1,6 +1,12 @@
 """Invitations to host at the server's edge: ``GET /host-invite/{token}`` (the link the
 email carries) and the checks of the host socket's ``get_host_invite``/``accept_host_invite``.
 
+An invitation is bound to its invitee: the email carries, besides the link, a 6-digit code
+(an HMAC of the token under the server's key: :mod:`.host_codes`) that accepting needs.
+The link alone (forwarded, leaked through a log, a preview) hosts nothing; a wrong code is
+``invite_code_invalid``, and after ``MAX_CODE_ATTEMPTS`` wrong ones the invitation is
+cancelled (``link_invalid``).
+
 A usable invitation answers 303 to its page with ``#cwmn-host-invite=TOKEN`` appended: a
 fragment never reaches that page's server or its logs, and the embed there takes it out of
 the address bar and asks the invitee to agree. Opening the link does not use the invitation
@@ -18,6 +24,7 @@ from starlette.responses import RedirectResponse, Response
 
 from ..errors import CwmnError, ErrorCode
 from .db import HostInviteRecord, SessionRecord, Store
+from .host_codes import CodeAttempts, check_code
 from .join_page import SECURITY_HEADERS, message_page
 from .links import check_host_invite, usable_token
 
@@ -30,6 +37,7 @@ __all__ = [
     "invite_target",
     "refusal",
 ]
+
 
 FRAGMENT = "cwmn-host-invite"
 #: status, title, sentence — for each way an invitation can be refused.
@@ -78,12 +86,34 @@ async def find_invitation(
 
 
 async def accept_invitation(
-    store: Store, token: str, site_id: int, origin: str, page_url: str
+    store: Store,
+    token: str,
+    site_id: int,
+    origin: str,
+    page_url: str,
+    code: tuple[str, bytes, CodeAttempts],
 ) -> SessionRecord:
-    """Use the invitation once: its session, starting now (with a new resume token); else
-    raise ``link_invalid`` or ``link_used``."""
+    """Use the invitation once, given its email's code (``code``: the code given, the
+    server's key, the attempts so far): its session, starting now (with a new resume
+    token); else raise ``link_invalid``, ``link_used`` or ``invite_code_invalid``."""
     if not usable_token(token):
         raise refusal(ErrorCode.LINK_INVALID)
+    invite, _ = await find_invitation(store, token, site_id)
+    given, key, attempts = code
+    left = check_code(given, token, key, attempts)
+    if left == 0:
+        await run_in_threadpool(store.cancel_host_invite, invite)
+        raise CwmnError(
+            "too many wrong codes: this invitation no longer works; ask the person who "
+            "invited you to send a new one",
+            ErrorCode.LINK_INVALID,
+        )
+    if left is not None:
+        what = "the code is wrong" if given.strip() else "the code is missing"
+        raise CwmnError(
+            f"{what}: enter the 6-digit code from the invitation email ({left} tries left)",
+            ErrorCode.INVITE_CODE_INVALID,
+        )
     try:
         return await run_in_threadpool(store.accept_host_invite, token, site_id, origin, page_url)
     except CwmnError as exc:

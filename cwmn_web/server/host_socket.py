@@ -235,8 +235,9 @@ class HostSocket:
     async def accept_host_invite(self, message: AcceptHostInvite) -> Outputs:
         """The invitee agreed: this connection hosts the session the invitation made (the
         inviter may be waiting in it)."""
+        code = (message.code, self.invites.key, self.invites.host_codes)
         record = await accept_invitation(
-            self.store, message.token, self.site.id, self.origin, self.core.page_url
+            self.store, message.token, self.site.id, self.origin, self.core.page_url, code
         )
         if await self.relay.end_if_expired(record):  # it expired as it was accepted
             raise invitation_expired()

@@ -17,7 +17,7 @@ import secrets
 import stat
 from pathlib import Path
 
-__all__ = ["SECRET_FILE", "derive_token", "load_secret"]
+__all__ = ["SECRET_FILE", "derive_code", "derive_token", "load_secret"]
 
 SECRET_FILE = "secret"
 MIN_SECRET = 32
@@ -59,8 +59,17 @@ def _read_key(path: Path) -> bytes:
     return key
 
 
+def _mac(key: bytes, purpose: str, value: str) -> bytes:
+    return hmac.new(key, f"{purpose}\0{value}".encode(), hashlib.sha256).digest()
+
+
 def derive_token(key: bytes, purpose: str, value: str) -> str:
     """The token for ``value`` (e.g. a replay's id) used for ``purpose``: 43 URL-safe
     characters no one without ``key`` can make."""
-    mac = hmac.new(key, f"{purpose}\0{value}".encode(), hashlib.sha256).digest()
-    return base64.urlsafe_b64encode(mac).decode().rstrip("=")
+    return base64.urlsafe_b64encode(_mac(key, purpose, value)).decode().rstrip("=")
+
+
+def derive_code(key: bytes, purpose: str, value: str, digits: int = 6) -> str:
+    """A short code of ``digits`` digits for ``value`` (e.g. an invitation's token), for a
+    person to type: nobody without ``key`` can tell it from the token."""
+    return str(int.from_bytes(_mac(key, purpose, value), "big") % 10**digits).zfill(digits)

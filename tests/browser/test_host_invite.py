@@ -24,11 +24,12 @@ from .test_embed import settle
 
 pytestmark = pytest.mark.timeout(240)
 LINK = re.compile(r"https?://\S+/host-invite/[A-Za-z0-9_-]+")
+CODE = re.compile(r"enter the code (\d{6})")
 STATUS = "document.querySelector('.cwmn-status')"
 
 
-def invite_to_host(inviter: Page, url: str, sink: SmtpSink) -> tuple[dict[str, Any], str]:
-    """Call inviteToHost from ``inviter``; return its result and the emailed link."""
+def invite_to_host(inviter: Page, url: str, sink: SmtpSink) -> tuple[dict[str, Any], str, str]:
+    """Call inviteToHost from ``inviter``; return its result, the emailed link and code."""
     before = len(sink.messages)
     params = {
         "hostName": "Ivy",
@@ -51,9 +52,9 @@ def invite_to_host(inviter: Page, url: str, sink: SmtpSink) -> tuple[dict[str, A
     assert mail["Subject"] == "Ivy invites you to share your screen"
     text = mail.get_body(("plain",))
     assert text is not None
-    match = LINK.search(text.get_content())
-    assert match, text.get_content()
-    return result["value"], match.group(0)
+    match, code = LINK.search(text.get_content()), CODE.search(text.get_content())
+    assert match and code, text.get_content()
+    return result["value"], match.group(0), code.group(1)
 
 
 def wait_for_host(viewer: Page) -> None:
@@ -96,7 +97,7 @@ def test_invite_to_host_with_the_default_dialog(
 ) -> None:
     inviter = open_page(customer_site.url("plain.html", hostname="localhost"))
     page_url = customer_site.url("host.html", hostname="localhost") + "?from=email"
-    result, link = invite_to_host(inviter, page_url, smtp_sink)
+    result, link, code = invite_to_host(inviter, page_url, smtp_sink)
     assert result["status"] == "sent" and result["inviteId"]
     assert result["joinUrl"].startswith(cwmn_server.url + "/join/")
 
@@ -124,12 +125,22 @@ def test_invite_to_host_with_the_default_dialog(
     assert dialog["message"] == "Could you show me your cart?"
     no, yes = dialog["buttons"]
     assert (no["label"], yes["label"]) == ("Not now", "Share my screen")
-    assert yes["focused"] and not no["focused"]
+    assert dialog["code"]["label"] == ("Code from the invitation email sent to hana@example.com")
+    assert dialog["code"]["focused"] and not yes["focused"] and not no["focused"]
     invitee.keyboard.press("Tab")  # focus stays inside the dialog
     assert invitee.evaluate("consent_.debugState().buttons[0].focused")
     invitee.keyboard.press("Tab")
     assert invitee.evaluate("consent_.debugState().buttons[1].focused")
+    invitee.keyboard.press("Tab")
+    assert invitee.evaluate("consent_.debugState().code.focused")
+    # The link alone hosts nothing: without the code the dialog asks again, saying why.
     invitee.mouse.click(yes["x"], yes["y"])
+    invitee.wait_for_function("consent_.debugState().error", timeout=60_000)
+    again = invitee.evaluate("consent_.debugState()")
+    assert again["open"] and "code is missing" in again["error"]
+    assert invitee.evaluate("CwmnAPI.getCurrentState()") == "no session"
+    invitee.keyboard.type(code)  # the code field has focus
+    invitee.keyboard.press("Enter")
     wait_state(invitee, "in session")
     assert invitee.evaluate("consent_.debugState().open") is False
     info = invitee.evaluate("CwmnAPI.session.getSessionInfo()")
@@ -158,10 +169,11 @@ def test_a_site_asks_in_its_own_words(
 ) -> None:
     inviter = open_page(customer_site.url("plain.html", hostname="localhost"))
     page_url = customer_site.url("invite.html", hostname="localhost") + "#/cart"
-    _, link = invite_to_host(inviter, page_url, smtp_sink)
+    _, link, code = invite_to_host(inviter, page_url, smtp_sink)
     invitee = contexts().new_page()
     invitee.goto(link)
     invitee.locator("#ask").wait_for(state="visible", timeout=60_000)
+    invitee.fill("#code", code)
     assert invitee.url == page_url  # the page's own fragment is kept
     assert invitee.locator("#who").inner_text() == "Ivy would like to see this page"
     invite = invitee.evaluate("window.receivedInvite")
@@ -182,7 +194,7 @@ def test_not_now_keeps_the_invitation(
     contexts: Callable[..., BrowserContext],
 ) -> None:
     inviter = open_page(customer_site.url("plain.html", hostname="localhost"))
-    _, link = invite_to_host(
+    _, link, _ = invite_to_host(
         inviter, customer_site.url("plain.html", hostname="localhost"), smtp_sink
     )
     invitee = contexts().new_page()

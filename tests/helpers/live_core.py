@@ -299,7 +299,14 @@ class MemoryServer:
 
     def _accept_host_invite(self, core: HostCore, message: AcceptHostInvite) -> Outputs:
         record = run_coroutine(
-            accept_invitation(self.store, message.token, self.site_id, ORIGIN, core.page_url)
+            accept_invitation(
+                self.store,
+                message.token,
+                self.site_id,
+                ORIGIN,
+                core.page_url,
+                (message.code, self.invites.key, self.invites.host_codes),
+            )
         )
         if self._end_if_expired(record):
             raise host_work.invitation_expired()

@@ -57,6 +57,7 @@ INVITATION = {
     "url": PAGE,
 }
 LINK = re.compile(re.escape(SERVER) + r"/host-invite/([A-Za-z0-9_-]+)")
+CODE = re.compile(r"enter the code (\d{6})")
 
 
 @pytest.fixture
@@ -117,6 +118,17 @@ def outbox_token(store: Store) -> str:
     return match.group(1)
 
 
+def emailed_code(text: str) -> str:
+    """The code an invitation's email gives with its link."""
+    match = CODE.search(text)
+    assert match, text
+    return match.group(1)
+
+
+def outbox_code(store: Store) -> str:
+    return emailed_code(store.kept_messages()[0].body_text)
+
+
 def ended(wire: Host | Guest) -> SessionEnded:
     """The next ``SessionEnded`` push (what comes before it is skipped)."""
     while not isinstance(message := wire.push(), SessionEnded):
@@ -124,9 +136,9 @@ def ended(wire: Host | Guest) -> SessionEnded:
     return message
 
 
-def accept(h: Host, token: str, page_id: str = "p1") -> SessionStarted:
+def accept(h: Host, token: str, code: str, page_id: str = "p1") -> SessionStarted:
     greet(h)
-    reply = h.ask(AcceptHostInvite(ref=next(_refs), token=token, page_id=page_id))
+    reply = h.ask(AcceptHostInvite(ref=next(_refs), token=token, page_id=page_id, code=code))
     assert isinstance(reply, SessionStarted), reply
     return reply
 
@@ -195,7 +207,9 @@ def test_invitation_email_redirect_acceptance_and_the_waiting_inviter(
             "hana@example.com",
         )
         assert info.message == INVITATION["message"] and info.invite_id == reply.invite_id
-        started = hana.ask(AcceptHostInvite(ref=next(_refs), token=token, page_id="p1"))
+        code = emailed_code(text)
+        assert code in html
+        started = hana.ask(AcceptHostInvite(ref=next(_refs), token=token, page_id="p1", code=code))
         assert isinstance(started, SessionStarted), started
         assert (started.host_name, started.host_email) == ("Hana <Q>", "hana@example.com")
         assert started.started_at == pytest.approx(time.time(), abs=5)
@@ -233,7 +247,7 @@ def test_the_invitee_accepts_before_the_inviter_joins(
         greet(ivy)
         reply = sent(ivy)
         assert reply.status == "outbox"  # no mail settings
-        accept(hana, outbox_token(store))
+        accept(hana, outbox_token(store), outbox_code(store))
         assert [m for m in hana.drain() if isinstance(m, GuestJoined)] == []
         hana.mirror(1, "snapshot", nodes=[[1, 9, "html"]])
         with guest(client, "dev-ivy") as waiter:
@@ -255,7 +269,7 @@ def test_the_maximum_duration_counts_from_the_acceptance(
         with guest(client, "dev-ivy") as waiter:
             assert waiter.joined(join_token(reply), "Ivy").waiting
             with host(client) as hana:
-                started = accept(hana, token)
+                started = accept(hana, token, outbox_code(store))
                 assert started.session_id
                 clock.advance(client, 59)
                 assert not any(isinstance(m, SessionEnded) for m in hana.drain())
@@ -309,7 +323,7 @@ def test_another_sites_page_cannot_use_the_invitation(
             refused(stranger, GetHostInvite(ref=next(_refs), token=token), "link_invalid")
             refused(stranger, AcceptHostInvite(ref=next(_refs), token=token), "link_invalid")
         with host(client) as hana:
-            accept(hana, token)  # still unused
+            accept(hana, token, outbox_code(store))  # still unused
 
 
 @pytest.mark.parametrize(
@@ -386,7 +400,53 @@ def test_invitations_are_before_a_session_only(live_client: LiveClient, store: S
         ivy.ask(StartSession(ref=next(_refs), host_name="Ivy", host_email="ivy@example.com"))
         refused(ivy, InviteToHost(ref=next(_refs), **INVITATION), "invalid_state")
         refused(ivy, AcceptHostInvite(ref=next(_refs), token=token), "invalid_state")
-        accept(hana, token)
+        accept(hana, token, outbox_code(store))
+
+
+def test_a_forwarded_link_without_its_code_hosts_nothing(
+    live_client: LiveClient, store: Store
+) -> None:
+    """A stranger invites themself and forwards the link (or it leaks from a log): whoever
+    opens it must also give the code the email carried; five wrong codes cancel it."""
+    with live_client() as client, host(client) as eve:
+        greet(eve)
+        sent(eve, invite_email="eve@example.com", invite_name="Support")
+        token, code = outbox_token(store), outbox_code(store)
+        wrong = next(c for c in ("000000", "111111") if c != code)
+        with host(client) as victim:
+            greet(victim)
+            missing = refused(
+                victim, AcceptHostInvite(ref=next(_refs), token=token), "invite_code_invalid"
+            )
+            assert "code is missing" in missing.message and "5 tries left" in missing.message
+            for left in (4, 3, 2, 1):
+                guess = AcceptHostInvite(ref=next(_refs), token=token, code=wrong)
+                assert f"{left} tries left" in refused(victim, guess, "invite_code_invalid").message
+            guess = AcceptHostInvite(ref=next(_refs), token=token, code=wrong)
+            assert "too many wrong codes" in refused(victim, guess, "link_invalid").message
+            right = AcceptHostInvite(ref=next(_refs), token=token, code=code)
+            refused(victim, right, "link_invalid")  # cancelled for good
+        assert client.get(f"/host-invite/{token}", follow_redirects=False).status_code == 404
+    (session,) = store.session_rows()
+    assert session["end_reason"] == "invite_failed"
+
+
+def test_the_code_is_checked_before_the_invitation_is_used(
+    live_client: LiveClient, store: Store
+) -> None:
+    with live_client() as client, host(client) as ivy:
+        greet(ivy)
+        sent(ivy)
+        token, code = outbox_token(store), outbox_code(store)
+        with host(client) as hana:
+            greet(hana)
+            refused(
+                hana,
+                AcceptHostInvite(ref=next(_refs), token=token, code="12"),
+                "invite_code_invalid",
+            )
+        with host(client) as hana:
+            accept(hana, token, f" {code[:3]} {code[3:]} ")  # spaces as people type them
 
 
 def test_the_invitation_keeps_the_pages_own_fragment() -> None:

@@ -8,6 +8,7 @@ waits in), declining, refusals."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -61,6 +62,14 @@ def invitation(ports: LivePage) -> tuple[str, HostInviteSent]:
     ivy = ports.live.viewer(sent.join_url.split("/join/")[1].split("?")[0], "Ivy", "ivy-dev")
     assert ivy.take_ops("joined"), ivy.ops
     return mail.link.rsplit("/host-invite/", 1)[1], sent
+
+
+def emailed_code(ports: LivePage) -> str:
+    """The code the invitation's email gave (what the visitor types)."""
+    (mail,) = ports.db.kept_messages()
+    match = re.search(r"enter the code (\d{6})", mail.body_text)
+    assert match, mail.body_text
+    return match.group(1)
 
 
 def invited(ports: LivePage, token: str) -> HostController:
@@ -175,7 +184,8 @@ def test_accepting_hosts_the_invited_session_with_the_waiting_inviter() -> None:
     token, _ = invitation(ports)
     (row,) = ports.db.session_rows()
     controller = invited(ports, token)
-    result = ports.call("session.acceptHostInvite", ())
+    code = emailed_code(ports)
+    result = ports.call("session.acceptHostInvite", ({"code": code},))
     session = ports.db.get_session(row["id"])
     assert session is not None
     assert result == {
@@ -187,7 +197,11 @@ def test_accepting_hosts_the_invited_session_with_the_waiting_inviter() -> None:
         "pageUrl": PAGE,
     }
     (accept,) = [m for m in ports.wire.received if isinstance(m, AcceptHostInvite)]
-    assert (accept.token, accept.page_id) == (token, controller.config.page_id)
+    assert (accept.token, accept.page_id, accept.code) == (
+        token,
+        controller.config.page_id,
+        code,
+    )
     events = [d[0] for d in ports.deliveries]
     assert events[2:5] == ["session pending", "in session", "guest connected"]
     assert ports.view_at("in session")["sessionInfo"] == result
@@ -212,7 +226,8 @@ def test_a_refused_acceptance_fails_the_session_and_forgets_the_invitation() -> 
     # Accepted in another tab meanwhile.
     other = ports.live.host()
     other.send(Hello(ref=1, page_url=PAGE))
-    other.send(AcceptHostInvite(ref=2, token=token, page_id="other-tab"))
+    code = emailed_code(ports)
+    other.send(AcceptHostInvite(ref=2, token=token, page_id="other-tab", code=code))
     ports.pump()
     assert other.answer(2).type == "session_started"
     error = call_error(ports, "session.acceptHostInvite")
@@ -225,6 +240,20 @@ def test_a_refused_acceptance_fails_the_session_and_forgets_the_invitation() -> 
     ]
     assert controller.state is State.NO_SESSION
     assert (call_error(ports, "session.acceptHostInvite")).code == "not_found"
+
+
+def test_a_wrong_code_may_be_given_again() -> None:
+    ports = LivePage()
+    token, _ = invitation(ports)
+    controller = invited(ports, token)
+    code = emailed_code(ports)
+    wrong = "000000" if code != "000000" else "111111"
+    for given in ((), ({"code": wrong},)):
+        error = call_error(ports, "session.acceptHostInvite", *given)
+        assert error.code == "invite_code_invalid" and "tries left" in error.message
+        assert controller.state is State.NO_SESSION
+    result = ports.call("session.acceptHostInvite", ({"code": code},))
+    assert result["hostName"] == "Hana" and controller.state is State.IN_SESSION
 
 
 def test_declining_forgets_the_invitation() -> None:
@@ -274,8 +303,14 @@ def test_a_resumed_session_wins_over_an_invitation() -> None:
 
 @pytest.mark.parametrize(
     ("path", "args"),
-    [("session.acceptHostInvite", (1,)), ("session.declineHostInvite", ({},))],
+    [
+        ("session.acceptHostInvite", (1,)),
+        ("session.acceptHostInvite", ({"code": 123456},)),
+        ("session.acceptHostInvite", ({"code": "12ab"},)),
+        ("session.acceptHostInvite", ({"pin": "1234"},)),
+        ("session.declineHostInvite", ({},)),
+    ],
 )
-def test_answers_to_an_invitation_take_no_arguments(path: str, args: tuple[Any, ...]) -> None:
+def test_answers_to_an_invitation_take_a_code_or_nothing(path: str, args: tuple[Any, ...]) -> None:
     _, ports = booted()
     assert (call_error(ports, path, *args)).code == "invalid_params"

@@ -330,8 +330,9 @@ def test_the_host_invite_email_escapes_and_says_what_is_shared() -> None:
     request = check_host_invite_request(
         host_request(host_name="Ivy <i>", message="<script>x</script>"), ("*.example.com",)
     )
-    content = host_invite_email(request, "https://cwmn.test/host-invite/T", 86400)
+    content = host_invite_email(request, "https://cwmn.test/host-invite/T", "042917", 86400)
     assert content.subject == "Ivy <i> invites you to share your screen"
+    assert "enter the code 042917" in content.text and "042917" in content.html
     assert "shop.example.com:8443" in content.text and "<script>x</script>" in content.text
     assert "expires in 24 hours" in content.text
     assert "Open the page and share your screen: https://cwmn.test/host-invite/T" in content.text

@@ -306,7 +306,6 @@ def test_flags(path: str, key: str) -> None:
     "path",
     [
         "session.endSession",
-        "session.acceptHostInvite",
         "session.declineHostInvite",
         "guest.getInviteLink",
         "publicLink.generate",
@@ -321,6 +320,15 @@ def test_no_argument_functions(path: str) -> None:
     assert validate(path, (None,)) == {}
     assert "takes no arguments; got dict" in bad(path, {"x": 1})
     assert "takes no arguments; got str, int" in bad(path, "x", 1)
+
+
+def test_accept_host_invite_takes_the_emailed_code() -> None:
+    path = "session.acceptHostInvite"
+    assert validate(path, ()) == validate(path, (None,)) == {"code": ""}
+    assert validate(path, ({"code": " 123 456 "},)) == {"code": "123 456"}
+    assert "unknown parameter(s) pin" in bad(path, {"pin": "1"})
+    assert "code must be the digits" in bad(path, {"code": "12ab"})
+    assert "code must be the digits" in bad(path, {"code": "1" * 17})
 
 
 # -- replay.sendVideo --------------------------------------------------------------------------

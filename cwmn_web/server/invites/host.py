@@ -20,6 +20,7 @@ from ...client.validation import has_control
 from ...errors import InvalidParams
 from ...protocol.messages import InviteToHost
 from ..db import InviteStatus
+from ..host_codes import invitation_code
 from ..sites import domain_matches
 from .checks import check_email, check_message, check_name
 from .compose import EmailContent, build_email, html_email, invite_url, lifetime, one_line
@@ -102,13 +103,20 @@ def host_invite_url(base: str, token: str) -> str:
     return f"{base}/host-invite/{token}"
 
 
-def host_invite_email(request: HostInviteRequest, url: str, link_seconds: float) -> EmailContent:
-    """Subject, plain text and HTML of an invitation to host."""
+def host_invite_email(
+    request: HostInviteRequest, url: str, code: str, link_seconds: float
+) -> EmailContent:
+    """Subject, plain text and HTML of an invitation to host, with the code that accepting
+    it needs (:mod:`..host_codes`)."""
     inviter = one_line(request.inviter_name) or "Someone"
     where = urlsplit(request.url).netloc
     subject = f"{inviter} invites you to share your screen"
     note = f"{inviter} wrote:\n\n{request.message}\n\n" if request.message else ""
-    fine = f"This invitation works once and expires in {lifetime(link_seconds)}."
+    fine = (
+        f"When the page asks for it, enter the code {code}. It is meant for "
+        f"{request.invite_email} only: never enter a code someone else gave you. This "
+        f"invitation works once and expires in {lifetime(link_seconds)}."
+    )
     what = (
         f"once you agree, {inviter} will see that page and your pointer, live (never "
         "passwords or masked fields)."
@@ -163,7 +171,8 @@ async def send_host_invite(
         )
         await run_in_threadpool(store.set_invite_sender, invite.invite_id, sender.record())
     url = host_invite_url(base_url, invite.token)
-    content = host_invite_email(request, url, settings.link_ttl_seconds)
+    code = invitation_code(invites.key, invite.token)
+    content = host_invite_email(request, url, code, settings.link_ttl_seconds)
     name, to = request.invite_name, request.invite_email
     item = Outgoing(
         invite.invite_id,

@@ -17,7 +17,6 @@ from ..db import InviteStatus, RenderStage, ReplayStatus, SendStatus, Store
 from ..db.replays import ACTIVE, ReplayRecord
 from ..invites.sender import NO_SENDER, Sender
 from ..invites.service import Invites
-from ..secret import load_secret
 from .mail import check_send, reserve, send_links, video_url
 from .recording import remove_recording
 
@@ -65,7 +64,7 @@ class ReplayService:
     def __init__(self, settings: Settings, store: Store, invites: Invites) -> None:
         self.settings, self.store, self.invites = settings, store, invites
         #: The server's secret, that video links are derived from (:mod:`..secret`).
-        self.key = load_secret(settings.secret, settings.data_dir)
+        self.key = invites.key
 
     def update(
         self, record: ReplayRecord | None, replay_id: str = "", ref: int = 0

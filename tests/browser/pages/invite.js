@@ -13,7 +13,8 @@ document.addEventListener('DOMContentLoaded', function () {
       function (e) { window.answered = { ok: false, code: e.code }; });
   }
   document.getElementById('share').addEventListener('click', function () {
-    answer(CwmnAPI.session.acceptHostInvite());
+    var code = /** @type {HTMLInputElement} */ (document.getElementById('code')).value;
+    answer(CwmnAPI.session.acceptHostInvite({ code: code }));
   });
   document.getElementById('later').addEventListener('click', function () {
     answer(CwmnAPI.session.declineHostInvite());
