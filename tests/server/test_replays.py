@@ -1036,6 +1036,24 @@ def test_a_copy_of_the_database_opens_no_video(
     assert emailed.rsplit("/", 1)[1].removesuffix(".mp4") not in values
 
 
+def test_video_links_use_the_public_url_whatever_the_row_says(
+    live_client: LiveClient, store: Store, tmp_path: Path, sink: SmtpSink
+) -> None:
+    """A row written while links followed the Host header (before the upgrade) names a
+    forged host: the email and the host's update still link to the public URL."""
+    with live_client(**smtp(sink)) as client:
+        rid, token = recorded(client)
+        path = complete(store, tmp_path, rid, b"video")
+        set_row(store, rid, base_url="http://evil.example")
+        with host(client) as h:
+            assert isinstance(h.ask(Hello(ref=1)), Welcome)
+            assert update_of(h, token).video_url == SERVER + path
+            sent = h.ask(SendVideo(ref=ref(), resume_token=token, to_emails=["b@example.com"]))
+            assert isinstance(sent, VideoSent), sent
+    text, html = bodies(parse(sink.messages[0].data))
+    assert f"{SERVER}{path}" in text and "evil.example" not in text + html
+
+
 def test_send_video_checks_its_parameters(live_client: LiveClient, store: Store) -> None:
     with live_client() as client:
         _, token = recorded(client)

@@ -52,8 +52,11 @@ def video_token_hash(key: bytes, replay_id: str) -> str:
     return token_hash(video_token(key, replay_id))
 
 
-def video_url(record: ReplayRecord, key: bytes) -> str:
-    return f"{record.base_url}/replay/{video_token(key, record.id)}.mp4"
+def video_url(record: ReplayRecord, key: bytes, public_url: str = "") -> str:
+    """The video's link: on ``CWMN_PUBLIC_URL`` (``public_url``) if set, else on the base
+    the recording started with (``links.public_base`` then: a loopback one)."""
+    base = public_url.rstrip("/") or record.base_url
+    return f"{base}/replay/{video_token(key, record.id)}.mp4"
 
 
 @dataclass(frozen=True)
@@ -149,7 +152,7 @@ async def send_links(
 ) -> tuple[SendStatus, CwmnError | None]:
     """Email the link to each ``(invite_id, address)`` (``beat()`` after each); returns
     ``sent``/``outbox`` (any delivered) or ``failed``, and the first error."""
-    url = video_url(record, key)
+    url = video_url(record, key, invites.settings.public_url)
     content = video_email(record, url, subject, message)
     delivered: list[InviteStatus] = []
     first_error: CwmnError | None = None

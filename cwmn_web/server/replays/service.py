@@ -27,14 +27,19 @@ MAX_TOKEN = 200
 
 
 def replay_update(
-    record: ReplayRecord | None, key: bytes, replay_id: str = "", ref: int = 0
+    record: ReplayRecord | None,
+    key: bytes,
+    replay_id: str = "",
+    ref: int = 0,
+    public_url: str = "",
 ) -> ReplayUpdate:
     """What the host hears of ``record`` (gone: ``abandoned``); its video link is derived
-    under ``key`` (the server's secret)."""
+    under ``key`` (the server's secret), on ``public_url`` if set."""
     if record is None:
         return ReplayUpdate(
             ref=ref, replay_id=replay_id, status=ReplayStatus.ABANDONED, stage=RenderStage.DONE
         )
+    complete = record.status == ReplayStatus.COMPLETE
     return ReplayUpdate(
         ref=ref,
         replay_id=record.id,
@@ -43,7 +48,7 @@ def replay_update(
         stage=record.stage,
         eta_seconds=record.eta_seconds,
         duration=round(record.duration, 3),
-        video_url=video_url(record, key) if record.status == ReplayStatus.COMPLETE else "",
+        video_url=video_url(record, key, public_url) if complete else "",
         error=(record.error or "") if record.status == ReplayStatus.FAILED else "",
         send_status=record.send_status,
     )
@@ -70,7 +75,7 @@ class ReplayService:
         self, record: ReplayRecord | None, replay_id: str = "", ref: int = 0
     ) -> ReplayUpdate:
         """:func:`replay_update` with this server's key."""
-        return replay_update(record, self.key, replay_id, ref)
+        return replay_update(record, self.key, replay_id, ref, self.settings.public_url)
 
     async def find(self, resume_token: str, site_id: int) -> ReplayRecord:
         """The replay of the session ``resume_token`` names; ``not_found`` otherwise (a
