@@ -380,6 +380,10 @@ class Sanitizer:
         node_id, parent, kind = _node_id(record[0]), _node_id(record[1]), record[2]
         if node_id is None or parent is None:
             return None
+        # A record (re)creates its node: what the id was before (a <style>'s text, a special
+        # element) no longer holds, wherever the host moved it from.
+        self._style_texts.pop(node_id, None)
+        self._special.pop(node_id, None)
         if parent in self.dropped or self._special.get(parent) == "iframe":
             return self._drop(node_id)  # an iframe stays an empty box
         if kind == ELEMENT:

@@ -928,3 +928,44 @@ def test_the_input_is_never_changed() -> None:
     before = copy.deepcopy(data)
     Sanitizer().frame("snapshot", data)
     assert data == before
+
+
+def _style_page(sanitizer: Sanitizer) -> tuple[int, int, int]:
+    """A page with a <style> holding one text and an empty paragraph: (style, text, p)."""
+    html = page("<p id=p></p>", head="<style id=s>p { color: red }</style>")
+    nodes = html_records(html)
+    style = next(r[0] for r in nodes if r[2] == 1 and r[3] == "style")
+    css_text = next(r[0] for r in nodes if r[1] == style)
+    para = next(r[0] for r in nodes if r[2] == 1 and r[3] == "p")
+    sanitizer.frame("snapshot", snapshot_of(html))
+    return style, css_text, para
+
+
+def test_a_style_text_moved_into_a_paragraph_is_plain_text_again() -> None:
+    sanitizer = Sanitizer()
+    _style, css_text, para = _style_page(sanitizer)
+    sanitizer.frame("mutations", {"adds": [[css_text, para, 3, "p { color: red }"]]})
+    safe = sanitizer.frame("mutations", {"texts": [[css_text, "Pay by javascript: or not"]]})
+    assert safe["texts"] == [[css_text, "Pay by javascript: or not"]]  # what the host shows
+
+
+def test_a_style_text_moved_out_cannot_come_back_uncleaned() -> None:
+    """Moved out of the <style> (a plain text there, kept as written), then put back by an
+    order entry alone: it must not become CSS that was never cleaned."""
+    sanitizer = Sanitizer()
+    style, css_text, para = _style_page(sanitizer)
+    evil = "b { background: url(javascript:alert(1)); width: expression(alert(1)) }"
+    moved = sanitizer.frame("mutations", {"adds": [[css_text, para, 3, evil]]})
+    assert moved["adds"] == [[css_text, para, 3, evil]]
+    back = sanitizer.frame("mutations", {"order": [[style, [css_text]]]})
+    assert back["order"] == [[style, []]]
+
+
+def test_a_text_moved_into_a_style_is_cleaned_from_then_on() -> None:
+    sanitizer = Sanitizer()
+    style, _text, para = _style_page(sanitizer)
+    sanitizer.frame("mutations", {"adds": [[70, para, 3, "hello"]]})
+    moved = sanitizer.frame("mutations", {"adds": [[70, style, 3, "a { width: expression(1) }"]]})
+    assert moved["adds"] == [[70, style, 3, "a {}"]]
+    later = sanitizer.frame("mutations", {"texts": [[70, "a { width: expression(2) }"]]})
+    assert later["texts"] == [[70, "a {}"]]
