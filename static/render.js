@@ -9,6 +9,7 @@
 
   const PATIENCE_MS = 3000; // a resource still loading after this long no longer counts
   const viewer = new window.CwmnViewer(document.getElementById('cwmn-stage'));
+  const dom = window.CwmnMirror.dom; // the built page is the host's: never call its members
   const seen = new WeakMap(); // element → when it was first found loading
 
   /** Images and stylesheets of the built page that are still loading (recently enough). */
@@ -22,8 +23,8 @@
       if (!seen.has(el)) seen.set(el, now);
       if (now - seen.get(el) < PATIENCE_MS) count += 1;
     };
-    for (const img of doc.images) loading(img, !img.complete);
-    for (const link of doc.querySelectorAll('link[rel~="stylesheet" i]')) {
+    for (const img of dom.images(doc)) loading(img, !img.complete);
+    for (const link of dom.querySelectorAll(doc, 'link[rel~="stylesheet" i]')) {
       loading(link, !link.sheet);
     }
     return count;
@@ -38,8 +39,9 @@
   async function settle(ms) {
     const end = performance.now() + ms;
     const doc = viewer.iframe.contentDocument;
-    if (doc && doc.fonts) {
-      await Promise.race([doc.fonts.ready, new Promise((r) => setTimeout(r, ms))]);
+    const fonts = doc ? dom.fonts(doc) : null;
+    if (fonts) {
+      await Promise.race([fonts.ready, new Promise((r) => setTimeout(r, ms))]);
     }
     while (pending() > 0 && performance.now() < end) {
       await new Promise((r) => setTimeout(r, 25));

@@ -1,6 +1,7 @@
 /* cwmn_web viewer, the mirror builder (rrweb's "rebuild"): builds one document from node
    records (docs/MIRROR.md) and keeps it up to date; knows no stage. Records come sanitized
-   (cwmn_web/viewer/sanitize.py); odd ones never stop a build. A classic script after
+   (cwmn_web/viewer/sanitize.py); odd ones never stop a build. The built document is the
+   host's, names and all: it is only ever reached through `dom` below. A classic script after
    dist/constants.js: defines window.CwmnMirror. */
 (function () {
   'use strict';
@@ -11,6 +12,73 @@
   /** @type {Record<string, string>} */
   const ATTR_NS = CWMN_CONSTANTS.ATTR_NAMESPACES;
   const PSEUDO = CWMN_CONSTANTS.PSEUDO, PSEUDO_PREFIX = CWMN_CONSTANTS.PSEUDO_PREFIX;
+
+  /* -- dom: the DOM members the viewer uses on the host's document and its nodes ---------
+     Named elements of the host's page shadow members: <img name=createElement> (also form,
+     embed, object, iframe names) replaces document.createElement, <input name=appendChild>
+     a form's appendChild, <div id=addEventListener> its window's. So every member used on
+     the built document, on its nodes and on its window is taken here from the prototypes,
+     when this script loads (before any host content exists), and called with the node as
+     `this`: `dom.createElement(doc, 'p')`, never `doc.createElement('p')`. Members of the
+     window object itself (getComputedStyle, scrollTo, CSSStyleSheet…) are own properties of
+     every window, which its named elements never shadow. tests/unit/test_viewer_clobbering.py
+     checks no viewer script reaches these members directly. */
+  const call = Function.prototype.call;
+  /** `fn` as a function taking its `this` first. */
+  const uncurry = (fn) => call.bind(fn);
+  const descriptor = (proto, name) => Object.getOwnPropertyDescriptor(proto, name) || {};
+  const getter = (proto, name) => uncurry(descriptor(proto, name).get);
+  const setter = (proto, name) => uncurry(descriptor(proto, name).set);
+  const [D, N, E, T] = [Document.prototype, Node.prototype, Element.prototype,
+    EventTarget.prototype];
+  /** The inline style getter of each namespace's elements (ElementCSSInlineStyle). */
+  const STYLE = new Map([[HTML_NS, getter(HTMLElement.prototype, 'style')],
+    ['http://www.w3.org/2000/svg', getter(SVGElement.prototype, 'style')]]);
+  if (typeof MathMLElement === 'function') {
+    STYLE.set('http://www.w3.org/1998/Math/MathML', getter(MathMLElement.prototype, 'style'));
+  }
+  const dom = Object.freeze({
+    createElement: uncurry(D.createElement),
+    createElementNS: uncurry(D.createElementNS),
+    createTextNode: uncurry(D.createTextNode),
+    createComment: uncurry(D.createComment),
+    querySelectorAll: uncurry(D.querySelectorAll),
+    defaultView: getter(D, 'defaultView'),
+    url: getter(D, 'URL'),
+    images: getter(D, 'images'),
+    fonts: descriptor(D, 'fonts').get ? getter(D, 'fonts') : () => null,
+    setAdoptedStyleSheets: descriptor(D, 'adoptedStyleSheets').set
+      ? setter(D, 'adoptedStyleSheets') : () => {},
+    nodeType: getter(N, 'nodeType'),
+    ownerDocument: getter(N, 'ownerDocument'),
+    parentNode: getter(N, 'parentNode'),
+    childNodes: getter(N, 'childNodes'),
+    firstChild: getter(N, 'firstChild'),
+    nextSibling: getter(N, 'nextSibling'),
+    appendChild: uncurry(N.appendChild),
+    insertBefore: uncurry(N.insertBefore),
+    removeChild: uncurry(N.removeChild),
+    setTextContent: setter(N, 'textContent'),
+    namespaceURI: getter(E, 'namespaceURI'),
+    setAttribute: uncurry(E.setAttribute),
+    setAttributeNS: uncurry(E.setAttributeNS),
+    removeAttribute: uncurry(E.removeAttribute),
+    attachShadow: uncurry(E.attachShadow),
+    shadowRoot: getter(E, 'shadowRoot'),
+    setScrollLeft: setter(E, 'scrollLeft'),
+    setScrollTop: setter(E, 'scrollTop'),
+    addEventListener: uncurry(T.addEventListener),
+    /** An element's inline style (a CSSStyleDeclaration, never shadowed), or null. */
+    style(el) {
+      const get = STYLE.get(dom.namespaceURI(el));
+      return get ? get(el) : null;
+    },
+    /** Take `node` out of its parent, if it has one. */
+    detach(node) {
+      const parent = dom.parentNode(node);
+      if (parent) dom.removeChild(parent, node);
+    },
+  });
 
   /** fn(), or null if it throws: hostile or odd records must never stop a build. */
   function attempt(fn) {
@@ -23,14 +91,15 @@
   /** A blocked element: an empty grey box of the host's size ("W×H"). */
   function block(el, value) {
     const [w, h] = value.split(/[x\u00d7]/).map(Number);
-    const s = el.style;
+    const s = dom.style(el);
+    if (!s) return;
     s.setProperty('width', w + 'px', 'important');
     s.setProperty('height', h + 'px', 'important');
     s.setProperty('box-sizing', 'border-box', 'important');
     s.setProperty('overflow', 'hidden', 'important');
     s.setProperty('background', 'repeating-linear-gradient(45deg, #d4d4d8 0 8px, #e4e4e7 8px 16px)',
       'important');
-    const display = el.ownerDocument.defaultView.getComputedStyle(el).display;
+    const display = dom.defaultView(dom.ownerDocument(el)).getComputedStyle(el).display;
     if (display === 'inline') s.setProperty('display', 'inline-block', 'important');
   }
 
@@ -63,11 +132,12 @@
     /** Outline the host's focused element (id 0: nothing has focus). */
     focus({ id }) {
       const previous = this.focused;
-      if (previous) attempt(() => previous.style.removeProperty('outline'));
+      if (previous) attempt(() => dom.style(previous).removeProperty('outline'));
       const el = this.nodes.get(id);
-      this.focused = el && el.nodeType === ELEMENT ? el : null;
+      this.focused = el && dom.nodeType(el) === ELEMENT ? el : null;
       if (this.focused) {
-        attempt(() => this.focused.style.setProperty('outline', '2px solid #4c8bf5', 'important'));
+        const focused = this.focused;
+        attempt(() => dom.style(focused).setProperty('outline', '2px solid #4c8bf5', 'important'));
       }
     }
 
@@ -76,10 +146,10 @@
       this.nodes.clear();
       // Built detached, then swapped in at once: one layout, not one per node.
       for (const record of data.nodes || []) this.add(record, after, top);
-      for (const child of Array.from(doc.childNodes)) {
-        if (child.nodeType !== DOCTYPE) child.remove();
+      for (const child of Array.from(dom.childNodes(doc))) {
+        if (dom.nodeType(child) !== DOCTYPE) dom.removeChild(doc, child);
       }
-      for (const node of top) attempt(() => doc.appendChild(node));
+      for (const node of top) attempt(() => dom.appendChild(doc, node));
       this.adopt(data.adopted || []);
       runAll(after);
       const [x, y] = data.scroll || [0, 0];
@@ -96,25 +166,25 @@
       for (const [parentId, children] of data.order || []) this.reorder(parentId, children);
       for (const [id, name, value] of data.attrs || []) {
         const el = this.nodes.get(id);
-        if (el && el.nodeType === ELEMENT) this.attr(el, name, value, after);
+        if (el && dom.nodeType(el) === ELEMENT) this.attr(el, name, value, after);
       }
       for (const [id, text] of data.texts || []) {
         const node = this.nodes.get(id);
-        if (node && node.nodeType === TEXT) node.data = text;
+        if (node && dom.nodeType(node) === TEXT) node.data = text; // a Text: never shadowed
       }
       runAll(after);
     }
 
     scroll({ id, x, y }) {
       if (id === 0) {
-        const win = this.doc.defaultView;
+        const win = dom.defaultView(this.doc);
         if (win) attempt(() => win.scrollTo({ left: x, top: y, behavior: 'instant' }));
         return;
       }
       const el = this.nodes.get(id);
-      if (el && el.nodeType === ELEMENT) {
-        el.scrollLeft = x;
-        el.scrollTop = y;
+      if (el && dom.nodeType(el) === ELEMENT) {
+        dom.setScrollLeft(el, x);
+        dom.setScrollTop(el, y);
       }
     }
 
@@ -127,24 +197,25 @@
       if (old) this.forget(old, true); // the host moved it: it comes again, whole
       let node = null;
       if (type === ELEMENT) node = this.element(record[3], record[4] || [], after);
-      else if (type === TEXT) node = this.doc.createTextNode(String(record[3]));
-      else if (type === COMMENT) node = this.doc.createComment('');
-      else if (type === SHADOW && parent.nodeType === ELEMENT) {
-        node = attempt(() => parent.shadowRoot || parent.attachShadow({ mode: 'open' }));
+      else if (type === TEXT) node = dom.createTextNode(this.doc, String(record[3]));
+      else if (type === COMMENT) node = dom.createComment(this.doc, '');
+      else if (type === SHADOW && dom.nodeType(parent) === ELEMENT) {
+        node = attempt(() => dom.shadowRoot(parent) || dom.attachShadow(parent, { mode: 'open' }));
       }
       if (!node) return;
       this.nodes.set(id, node);
       this.ids.set(node, id);
       if (type === SHADOW) return;
       if (parent === this.doc && top) top.push(node);
-      else attempt(() => parent.appendChild(node));
+      else attempt(() => dom.appendChild(parent, node));
     }
 
     element(tag, attrs, after) {
       let ns = HTML_NS;
       for (let i = 0; i < attrs.length; i += 2) if (attrs[i] === PSEUDO.NS) ns = attrs[i + 1];
       const doc = this.doc;
-      const el = attempt(() => (ns === HTML_NS ? doc.createElement(tag) : doc.createElementNS(ns, tag)));
+      const el = attempt(() => (ns === HTML_NS ? dom.createElement(doc, tag)
+        : dom.createElementNS(doc, ns, tag)));
       if (!el) return null;
       for (let i = 0; i < attrs.length; i += 2) this.attr(el, attrs[i], attrs[i + 1], after);
       return el;
@@ -158,9 +229,10 @@
       }
       const prefix = name === 'xmlns' ? 'xmlns' : name.split(':', 1)[0];
       attempt(() => {
-        if (value === null) el.removeAttribute(name);
-        else if (ATTR_NS[prefix] && el.namespaceURI !== HTML_NS) el.setAttributeNS(ATTR_NS[prefix], name, value);
-        else el.setAttribute(name, value);
+        if (value === null) dom.removeAttribute(el, name);
+        else if (ATTR_NS[prefix] && dom.namespaceURI(el) !== HTML_NS) {
+          dom.setAttributeNS(el, ATTR_NS[prefix], name, value);
+        } else dom.setAttribute(el, name, value);
       });
     }
 
@@ -170,12 +242,12 @@
       else if (name === PSEUDO.CHECKED) after.push(() => { el.checked = value === '1'; });
       else if (name === PSEUDO.CSS) {
         after.push(() => {
-          for (const child of Array.from(el.childNodes)) this.forget(child, false);
-          el.textContent = value;
+          for (const child of Array.from(dom.childNodes(el))) this.forget(child, false);
+          dom.setTextContent(el, value);
         });
       } else if (name === PSEUDO.SCROLL) {
         const [x, y] = value.split(',').map(Number);
-        after.push(() => { el.scrollLeft = x; el.scrollTop = y; });
+        after.push(() => { dom.setScrollLeft(el, x); dom.setScrollTop(el, y); });
       } else if (name === PSEUDO.BLOCK) after.push(() => block(el, value));
       else if (name === PSEUDO.CANVAS) after.push(() => paint(el, value));
     }
@@ -187,9 +259,9 @@
       let next = null;
       for (let i = children.length - 1; i >= 0; i--) {
         const node = this.nodes.get(children[i]);
-        if (!node || node.nodeType === SHADOW) continue;
-        if (node.parentNode !== parent || node.nextSibling !== next) {
-          if (attempt(() => parent.insertBefore(node, next)) === null) continue;
+        if (!node || dom.nodeType(node) === SHADOW) continue;
+        if (dom.parentNode(node) !== parent || dom.nextSibling(node) !== next) {
+          if (attempt(() => dom.insertBefore(parent, node, next)) === null) continue;
         }
         next = node;
       }
@@ -202,25 +274,27 @@
         const n = stack.pop();
         const id = this.ids.get(n);
         if (id !== undefined && this.nodes.get(id) === n) this.nodes.delete(id);
-        for (let c = n.firstChild; c; c = c.nextSibling) stack.push(c);
-        if (n.shadowRoot) stack.push(n.shadowRoot);
+        for (let c = dom.firstChild(n); c; c = dom.nextSibling(c)) stack.push(c);
+        const shadow = dom.nodeType(n) === ELEMENT ? dom.shadowRoot(n) : null;
+        if (shadow) stack.push(shadow);
       }
-      if (detach && node.nodeType !== SHADOW) node.remove();
+      if (detach && dom.nodeType(node) !== SHADOW) dom.detach(node);
     }
 
     /** The document's adopted stylesheets (constructed in the iframe's own realm). */
     adopt(sheets) {
-      const win = this.doc.defaultView;
+      const win = dom.defaultView(this.doc);
       attempt(() => {
-        this.doc.adoptedStyleSheets = sheets.map((css) => {
+        dom.setAdoptedStyleSheets(this.doc, sheets.map((css) => {
           const sheet = new win.CSSStyleSheet();
           sheet.replaceSync(css);
           return sheet;
-        });
+        }));
       });
     }
   }
 
   Mirror.attempt = attempt;
+  Mirror.dom = dom;
   window.CwmnMirror = Mirror;
 })();

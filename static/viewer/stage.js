@@ -11,6 +11,7 @@
 
   const Mirror = window.CwmnMirror;
   const attempt = Mirror.attempt;
+  const dom = Mirror.dom; // the host's document is reached only through it (mirror.js)
   const BLANK = '<!doctype html><html><head></head><body></body></html>';
   const MESSAGES = {
     connecting: 'Connecting…',
@@ -110,7 +111,7 @@
 
     loaded() {
       const doc = attempt(() => this.iframe.contentDocument);
-      if (!doc || doc.URL !== 'about:srcdoc') {
+      if (!doc || dom.url(doc) !== 'about:srcdoc') {
         // Navigated away (only a hostile frame could): start over on a blank document.
         this.mirror = null;
         this.iframe.srcdoc = BLANK;
@@ -118,7 +119,7 @@
       }
       this.mirror = new Mirror(doc);
       // Listeners of this page run even though the sandbox disables the frame's own scripts.
-      doc.defaultView.addEventListener('scroll', () => this.drawPointer(), { passive: true });
+      dom.addEventListener(dom.defaultView(doc), 'scroll', () => this.drawPointer(), { passive: true });
       const queued = this.queue.splice(0);
       for (const [kind, data] of queued) this.apply(kind, data);
       this.resolveReady(this);
