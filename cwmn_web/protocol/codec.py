@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import re
 from typing import Any
 
 from ..errors import ProtocolError
@@ -17,6 +18,9 @@ from .messages import MESSAGE_TYPES, Message
 __all__ = ["decode", "decode_obj", "encode", "encode_obj"]
 
 MAX_FRAME = 4 * 1024 * 1024
+#: A JSON escape of a UTF-16 surrogate (``\\ud83d``): half of a pair, or a lone one.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+_SURROGATE_ESCAPE_BYTES = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
 _SCALARS: dict[str, tuple[type, ...]] = {
     "int": (int,),
     "float": (int, float),
@@ -87,13 +91,42 @@ def _finite(text: str) -> float:
     return value
 
 
+def _utf8_size(frame: str | bytes) -> int:
+    """The frame's size in UTF-8 bytes (what the socket carries)."""
+    if isinstance(frame, bytes):
+        return len(frame)
+    try:
+        return len(frame.encode())
+    except UnicodeEncodeError:
+        raise ProtocolError("frame is not UTF-8 text: it holds a lone surrogate") from None
+
+
+def _check_unicode(frame: str | bytes, obj: Any) -> None:
+    """Refuse a frame whose ``\\uD800``-style escapes left a lone surrogate in ``obj``: the
+    server could not send it on as UTF-8. (Escaped pairs, as ASCII-only encoders write
+    non-BMP characters, are fine; only frames holding such an escape are checked.)"""
+    found = (
+        _SURROGATE_ESCAPE_BYTES.search(frame)
+        if isinstance(frame, bytes)
+        else _SURROGATE_ESCAPE.search(frame)
+    )
+    if found is None:
+        return
+    try:
+        json.dumps(obj, ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        raise ProtocolError("frame is not Unicode text: it escapes a lone surrogate") from None
+
+
 def decode(frame: str | bytes) -> Message:
-    """Parse one text frame; raise ``protocol`` for bad JSON, types or sizes."""
-    size = len(frame.encode() if isinstance(frame, str) else frame)
+    """Parse one text frame; raise ``protocol`` for bad JSON, types, sizes or text that is
+    not Unicode."""
+    size = _utf8_size(frame)
     if size > MAX_FRAME:
         raise ProtocolError(f"frame of {size} bytes exceeds {MAX_FRAME}")
     try:
         obj = json.loads(frame, parse_constant=_not_a_number, parse_float=_finite)
     except (ValueError, RecursionError) as exc:
         raise ProtocolError(f"frame is not JSON: {exc}") from None
+    _check_unicode(frame, obj)
     return decode_obj(obj)

@@ -1,12 +1,32 @@
-"""Unit tests' fixtures."""
+"""Unit tests' fixtures, and the Hypothesis profiles of the property tests
+(tests/unit/test_properties_*.py): ``dev`` (the default: random, ~150 examples a test, no
+deadline on 2 shared cores) and ``ci`` (derandomized: the same examples every run). Pick
+one with ``HYPOTHESIS_PROFILE=ci``."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from tests.helpers.live_page import close_pages
+
+_SLOW = [HealthCheck.too_slow]
+settings.register_profile(
+    "dev", max_examples=150, deadline=None, database=None, suppress_health_check=_SLOW
+)
+settings.register_profile(
+    "ci",
+    max_examples=150,
+    deadline=None,
+    database=None,
+    suppress_health_check=_SLOW,
+    derandomize=True,
+    print_blob=True,
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
 
 @pytest.fixture(autouse=True)
