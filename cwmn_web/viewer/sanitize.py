@@ -26,6 +26,7 @@ from ..protocol.records import (
     TextChange,
     ViewportData,
 )
+from .style_texts import StyleTexts
 
 __all__ = [
     "DROPPED_TAGS",
@@ -278,13 +279,15 @@ class Sanitizer:
     def __init__(self) -> None:
         self.dropped: set[int] = set()
         self._special: dict[int, str] = {}  # id → lower-case tag, for SPECIAL_TAGS only
-        self._style_texts: dict[int, int] = {}  # text id → its <style> parent's id
+        self._styles = StyleTexts()  # what each <style> holds (its texts are CSS)
+        self._style_attrs: dict[int, list[str]] = {}  # a snapshot's <style>s: their attributes
 
     def reset(self) -> None:
         """Forget every node (a new snapshot replaces the page)."""
         self.dropped.clear()
         self._special.clear()
-        self._style_texts.clear()
+        self._styles.reset()
+        self._style_attrs.clear()
 
     # -- frames --------------------------------------------------------------------------
     def frame(self, kind: str, data: Any) -> dict[str, Any]:
@@ -331,8 +334,15 @@ class Sanitizer:
         self.reset()
         viewport = _pair(data.get("viewport"), [1, 1])
         url, title = data.get("url"), data.get("title")
+        nodes = self._records(data.get("nodes"))
+        whole = self._styles.settle()
+        for style, css in whole.items():  # a combined style's CSS, as one text
+            attrs = self._style_attrs.get(style)
+            if attrs is not None:
+                attrs += [Pseudo.CSS, clean_css(css)]
+        self._style_attrs.clear()
         return {
-            "nodes": self._records(data.get("nodes")),
+            "nodes": nodes,
             "url": url if isinstance(url, str) and url.startswith(("https:", "http:")) else "",
             "title": title if isinstance(title, str) else "",
             "viewport": [_number(v, 1, MAX_SIZE) for v in viewport],
@@ -349,7 +359,7 @@ class Sanitizer:
             if node_id is None or node_id in self.dropped:
                 continue
             self._special.pop(node_id, None)
-            self._style_texts.pop(node_id, None)
+            self._styles.forget(node_id)
             removes.append(node_id)
         adds = self._records(data.get("adds"))
         order = [
@@ -363,6 +373,9 @@ class Sanitizer:
             elif safe is not None:
                 attrs.append(safe)
         texts = [change for raw in _list(data.get("texts")) if (change := self._text(raw))]
+        for style, css in self._styles.settle().items():  # combined styles: whole CSS
+            attrs.append(records.attr_change(style, Pseudo.CSS, clean_css(css)))
+        self._style_attrs.clear()
         return {"removes": removes, "adds": adds, "order": order, "attrs": attrs, "texts": texts}
 
     # -- node records --------------------------------------------------------------------
@@ -382,7 +395,7 @@ class Sanitizer:
             return None
         # A record (re)creates its node: what the id was before (a <style>'s text, a special
         # element) no longer holds, wherever the host moved it from.
-        self._style_texts.pop(node_id, None)
+        self._styles.forget(node_id)
         self._special.pop(node_id, None)
         if parent in self.dropped or self._special.get(parent) == "iframe":
             return self._drop(node_id)  # an iframe stays an empty box
@@ -392,7 +405,8 @@ class Sanitizer:
         if kind == TEXT:
             text = record[3] if isinstance(record[3], str) else ""
             if self._special.get(parent) == "style":
-                self._style_texts[node_id] = parent
+                if not self._styles.add(node_id, parent, text):
+                    return None  # a combined style's: its cwmn:css carries it
                 text = clean_css(text)
             return records.text(node_id, parent, text)
         if kind == COMMENT:
@@ -426,13 +440,17 @@ class Sanitizer:
             safe = self._attribute(local, name, value)
             if safe is not None:
                 attrs += [name, safe]
+                if local == "style" and name == Pseudo.CSS:
+                    self._styles.set_css(node_id, safe)
+        if local == "style":
+            self._style_attrs[node_id] = attrs
         return records.element(node_id, parent, tag, attrs)
 
     def _drop(self, node_id: int) -> NodeRecord | None:
         """Forget ``node_id`` (and what it was); a dropped record is None."""
         self.dropped.add(node_id)
         self._special.pop(node_id, None)
-        self._style_texts.pop(node_id, None)
+        self._styles.forget(node_id)
         return None
 
     # -- attributes ----------------------------------------------------------------------
@@ -471,6 +489,8 @@ class Sanitizer:
             self._drop(node_id)
             return node_id
         safe = self._attribute(tag, name, value)
+        if safe is not None and tag == "style" and name == Pseudo.CSS:
+            self._styles.set_css(node_id, safe)
         return None if safe is None else records.attr_change(node_id, name, safe)
 
     def _text(self, raw: Any) -> TextChange | None:
@@ -480,9 +500,11 @@ class Sanitizer:
         if node_id is None or node_id in self.dropped:
             return None
         text = raw[1]
-        return records.text_change(
-            node_id, clean_css(text) if node_id in self._style_texts else text
-        )
+        if self._styles.style_of(node_id) is None:
+            return records.text_change(node_id, text)
+        if not self._styles.change(node_id, text):
+            return None  # a combined style's: its cwmn:css carries it
+        return records.text_change(node_id, clean_css(text))
 
     def _order(self, raw: Any) -> OrderEntry | None:
         if not isinstance(raw, list) or len(raw) != 2:
@@ -493,8 +515,17 @@ class Sanitizer:
             return None
         ids = (_node_id(child) for child in _list(children))
         kept = [c for c in ids if c is not None and c not in self.dropped]
+        styles = self._styles
         if tag == "style":  # only text this module cleaned may become CSS
-            kept = [c for c in kept if self._style_texts.get(c) == parent]
+            styles.order(parent, kept)
+            kept = (
+                [] if styles.combined(parent) else [c for c in kept if styles.style_of(c) == parent]
+            )
+        else:
+            for child in kept:  # a text the host moved out of a combined style leaves it
+                style = styles.style_of(child)
+                if style is not None and style != parent and styles.combined(style):
+                    styles.forget(child)
         return records.order_entry(parent, kept)
 
 

@@ -929,3 +929,31 @@ def test_hostile_frames_never_run(
     tab.wait_for_timeout(1500)
     assert tab.evaluate(HITS) == []
     assert tab.url == url
+
+
+def test_a_style_of_several_texts_keeps_every_rule(
+    harness: Page, viewer: Callable[..., str]
+) -> None:
+    """A <style> filled one text at a time (as CSS-in-JS libraries do) is built with all of
+    its rules; the sanitizer sends its CSS whole (cwmn_web/viewer/style_texts.py)."""
+    key = viewer()
+    sanitizer = Sanitizer()
+    html = page('<p id="a">a</p><p id="b">b</p><p id="c">c</p>', head="<style id=s></style>")
+    data = snapshot(html)
+    style = next(r[0] for r in data["nodes"] if r[2] == 1 and r[3] == "style")
+    data["nodes"] += [[900, style, 3, "#a { color: rgb(1, 2, 3) }"]]
+    data["nodes"] += [[901, style, 3, "#b { color: rgb(4, 5, 6) }"]]
+    apply(harness, key, "snapshot", safe("snapshot", data, sanitizer))
+    added = {"adds": [[902, style, 3, "#c { color: rgb(7, 8, 9) } #a { width: expres"]]}
+    apply(harness, key, "mutations", safe("mutations", added, sanitizer))
+    split = {"adds": [[903, style, 3, "sion(alert(1)) }"]]}
+    apply(harness, key, "mutations", safe("mutations", split, sanitizer))
+    colors = in_frame(
+        harness,
+        key,
+        "(doc, win) => ['#a', '#b', '#c']"
+        ".map((s) => win.getComputedStyle(doc.querySelector(s)).color)",
+    )
+    assert colors == ["rgb(1, 2, 3)", "rgb(4, 5, 6)", "rgb(7, 8, 9)"]
+    css = in_frame(harness, key, "(doc) => doc.getElementById('s').textContent")
+    assert "expres" not in css and "sion(" not in css  # the joined declaration is dropped

@@ -17,6 +17,8 @@ import pytest
 
 from cwmn_web.errors import ProtocolError
 from cwmn_web.viewer.sanitize import Sanitizer, clean_css, clean_srcset, url_allowed
+from tests.helpers.mirror_model import MirrorModel
+from tests.helpers.page_dangers import css_dangerous
 
 HTML_NS = "http://www.w3.org/1999/xhtml"
 SVG_NS = "http://www.w3.org/2000/svg"
@@ -582,11 +584,12 @@ def test_style_text_is_cleaned_in_snapshots_adds_texts_and_moves() -> None:
             ],
         },
     )
-    assert safe["adds"] == [[60, style, 3, "a {; color: blue }"]]
-    assert safe["order"] == [[style, [css_text, 60]]]  # the paragraph's text is not CSS
+    # A second text makes the style's CSS go whole, cleaned as one text (style_texts.py).
+    assert safe["adds"] == []
+    assert safe["order"] == [[style, []]]  # the paragraph's text is not CSS
+    assert safe["attrs"] == [[style, "cwmn:css", "b {}a {; color: blue }"]]
     assert safe["texts"] == [
-        [css_text, "b {}"],
-        [para_text, "width: expression(alert(1)) stays as text in a paragraph"],
+        [para_text, "width: expression(alert(1)) stays as text in a paragraph"]
     ]
 
 
@@ -964,8 +967,52 @@ def test_a_style_text_moved_out_cannot_come_back_uncleaned() -> None:
 def test_a_text_moved_into_a_style_is_cleaned_from_then_on() -> None:
     sanitizer = Sanitizer()
     style, _text, para = _style_page(sanitizer)
-    sanitizer.frame("mutations", {"adds": [[70, para, 3, "hello"]]})
+    sanitizer.frame("mutations", {"adds": [[70, para, 3, "hello"]], "removes": [_text]})
     moved = sanitizer.frame("mutations", {"adds": [[70, style, 3, "a { width: expression(1) }"]]})
     assert moved["adds"] == [[70, style, 3, "a {}"]]
     later = sanitizer.frame("mutations", {"texts": [[70, "a { width: expression(2) }"]]})
     assert later["texts"] == [[70, "a {}"]]
+
+
+def built_css(frames: list[tuple[str, dict[str, Any]]]) -> str:
+    """The CSS of the first <style> a viewer builds from ``frames`` once sanitized."""
+    sanitizer, model = Sanitizer(), MirrorModel()
+    for kind, data in frames:
+        model.apply(kind, sanitizer.frame(kind, data))
+    style = next(n for n in model.doc.walk() if n.kind == 1 and n.tag == "style")
+    return style.text()
+
+
+SPLITS = [
+    ("a{b:expres", "sion(alert(1))}"),
+    ("a{b:exp/*", "*/ression(alert(1))}"),
+    ("a{background:url(java", "script:alert(1))}"),
+    ("a{b:\\65 xpres", "sion(1)}"),
+]
+
+
+@pytest.mark.parametrize(("first", "second"), SPLITS)
+def test_a_keyword_split_over_two_style_texts_is_caught(first: str, second: str) -> None:
+    """Each text of a <style> is clean alone; the browser reads them joined."""
+    nodes = [[1, 0, 1, "html", []], [2, 1, 1, "style", []], [3, 2, 3, first], [4, 2, 3, second]]
+    assert css_dangerous(first + second) and not css_dangerous(first) and not css_dangerous(second)
+    css = built_css([("snapshot", {"nodes": nodes})])
+    assert not css_dangerous(css), css
+    # The same pieces arriving later, one frame at a time, and as a text change.
+    base = [[1, 0, 1, "html", []], [2, 1, 1, "style", []], [3, 2, 3, first]]
+    later = [("snapshot", {"nodes": base}), ("mutations", {"adds": [[4, 2, 3, "x"]]})]
+    later.append(("mutations", {"texts": [[4, second]]}))
+    css = built_css(later)
+    assert not css_dangerous(css), css
+
+
+def test_a_style_of_several_texts_keeps_its_css() -> None:
+    """A page adding one rule per text (as CSS-in-JS libraries do) keeps every rule."""
+    nodes = [[1, 0, 1, "html", []], [2, 1, 1, "style", []], [3, 2, 3, "a { color: red }"]]
+    frames: list[tuple[str, dict[str, Any]]] = [("snapshot", {"nodes": nodes})]
+    frames.append(("mutations", {"adds": [[4, 2, 3, "b { color: blue }"]], "order": [[2, [3, 4]]]}))
+    frames.append(("mutations", {"adds": [[5, 2, 3, "i { color: green }"]]}))
+    frames.append(("mutations", {"texts": [[3, "a { color: black }"]]}))
+    assert built_css(frames) == "a { color: black }b { color: blue }i { color: green }"
+    frames.append(("mutations", {"removes": [4]}))
+    assert built_css(frames) == "a { color: black }i { color: green }"
