@@ -8,6 +8,7 @@
 import { MutationBuffer } from './capture/mutations.mjs';
 import { Observers, patchPage } from './capture/observers.mjs';
 import { Privacy } from './capture/privacy.mjs';
+import { dom } from './capture/dom.mjs';
 import { Serializer, stats as cost } from './capture/serialize.mjs';
 
 /** What the last snapshot and flush cost on the main thread (for benchmarks). */
@@ -42,15 +43,15 @@ class Capture {
     const nodes = [];
     const t0 = performance.now();
     stats.snapshotBusyMs = 0;
-    await this.serializer.serialize(document.documentElement, 0, nodes, true);
+    await this.serializer.serialize(dom.documentElement(document), 0, nodes, true);
     if (buffer.stopped) return;
     const adopted = [];
-    for (const sheet of document.adoptedStyleSheets || []) {
+    for (const sheet of dom.adoptedStyleSheets(document) || []) {
       try { adopted.push(Array.from(sheet.cssRules, (r) => r.cssText).join('\n')); } catch (e) { /* */ }
     }
     stats.snapshotMs = performance.now() - t0;
     this.send('snapshot', {
-      nodes, url: location.href, base: document.baseURI, title: document.title,
+      nodes, url: location.href, base: dom.baseURI(document), title: dom.title(document),
       viewport: [innerWidth, innerHeight], scroll: [scrollX, scrollY], adopted,
       ms: performance.now() - t0,
     });

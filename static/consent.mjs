@@ -7,6 +7,7 @@
 // page), on an element capture never mirrors (data-cwmn-overlay). Accessible: a labelled
 // modal dialog, focus on the code, Tab kept inside, Enter = "Share my screen", Escape =
 // "Not now", focus given back to where it was.
+import { dom } from './capture/dom.mjs';
 import { OVERLAY_ATTR } from './dist/constants.mjs';
 
 const HOST_CSS = [
@@ -52,7 +53,7 @@ button:focus-visible, button:focus { outline: 3px solid #9db8ff; outline-offset:
 let current = null; // {host, root, dialog, title, text, quote, code, error, buttons, promise}
 
 function el(tag, className, text) {
-  const node = document.createElement(tag);
+  const node = dom.createElement(document, tag);
   if (className) node.className = className;
   if (text !== undefined) node.textContent = text;
   return node;
@@ -92,7 +93,7 @@ export function ask(invite, attachShadow, error = '') {
   if (current) return current.promise;
   const info = invite || {};
   const who = String(info.inviterName || '').trim() || 'Someone';
-  const host = document.createElement('cwmn-consent');
+  const host = dom.createElement(document, 'cwmn-consent');
   host.setAttribute(OVERLAY_ATTR, '');
   host.style.cssText = HOST_CSS; // CSSOM, not a style attribute: allowed by a strict page CSP
   const root = (attachShadow || Element.prototype.attachShadow).call(host, { mode: 'closed' });
@@ -143,7 +144,7 @@ export function ask(invite, attachShadow, error = '') {
   if (style) root.append(style);
   root.append(backdrop);
 
-  const before = /** @type {HTMLElement | null} */ (document.activeElement);
+  const before = /** @type {HTMLElement | null} */ (dom.activeElement(document));
   let resolve;
   const promise = new Promise((r) => { resolve = r; });
   const done = (answer) => {
@@ -177,7 +178,7 @@ export function ask(invite, attachShadow, error = '') {
   current = {
     host, root, dialog, title, text, quote, code, error: problem, buttons: [no, yes], promise,
   };
-  document.documentElement.append(host);
+  dom.documentElement(document).append(host);
   code.focus({ preventScroll: true });
   return promise;
 }

@@ -5,6 +5,7 @@
 // none, its content in a closed shadow root, so the page's CSS cannot restyle it and it
 // cannot restyle the page, and it never changes the page's layout or scroll size. Capture
 // (capture.mjs) never mirrors it. The overlay is only in the page while it draws something.
+import { dom } from './capture/dom.mjs';
 import { DEFAULT_GUEST_COLOR, OVERLAY_ATTR as ATTR } from './dist/constants.mjs';
 
 const MOVE_MS = 80;
@@ -76,7 +77,7 @@ export function clear() {
  * are where the pointer's tip is drawn, in viewport px. */
 export function debugState() {
   if (queued) render();
-  const attached = !!host && host.parentNode === document.documentElement;
+  const attached = !!host && host.parentNode === dom.documentElement(document);
   const list = [];
   for (const c of cursors.values()) {
     const r = c.el.getBoundingClientRect();
@@ -120,10 +121,10 @@ function setCursors(list, attachShadow) {
 function addRipple(message, attachShadow) {
   if (!Number.isFinite(message.x) || !Number.isFinite(message.y)) return;
   ensureOverlay(attachShadow);
-  const el = document.createElement('div');
+  const el = dom.createElement(document, 'div');
   el.className = 'r';
   el.style.setProperty('--c', validColor(message.color));
-  el.appendChild(document.createElement('i'));
+  el.appendChild(dom.createElement(document, 'i'));
   const r = { x: message.x, y: message.y, el, timer: 0 };
   r.timer = setTimeout(() => {
     el.remove();
@@ -136,20 +137,20 @@ function addRipple(message, attachShadow) {
 }
 
 function makeCursor(id) {
-  const el = document.createElement('div');
+  const el = dom.createElement(document, 'div');
   el.className = 'c';
-  const svg = document.createElementNS(SVG_NS, 'svg');
+  const svg = dom.createElementNS(document, SVG_NS, 'svg');
   svg.setAttribute('width', '18');
   svg.setAttribute('height', '22');
   svg.setAttribute('viewBox', '0 0 18 22');
-  const path = document.createElementNS(SVG_NS, 'path');
+  const path = dom.createElementNS(document, SVG_NS, 'path');
   path.setAttribute('d', ARROW);
   path.setAttribute('fill', 'var(--c)');
   path.setAttribute('stroke', '#fff');
   path.setAttribute('stroke-width', '1.5');
   path.setAttribute('stroke-linejoin', 'round');
   svg.appendChild(path);
-  const label = document.createElement('b');
+  const label = dom.createElement(document, 'b');
   el.append(svg, label);
   root.appendChild(el);
   return { id, name: '', color: '', asked: UNSET, x: 0, y: 0, el, label, fresh: true };
@@ -163,7 +164,7 @@ function validColor(color) {
 // -- the overlay ------------------------------------------------------------------------
 function ensureOverlay(attachShadow) {
   if (!host) {
-    host = document.createElement('cwmn-overlay');
+    host = dom.createElement(document, 'cwmn-overlay');
     host.setAttribute(ATTR, '');
     host.setAttribute('aria-hidden', 'true');
     host.style.cssText = HOST_CSS;
@@ -176,18 +177,18 @@ function ensureOverlay(attachShadow) {
       sheet.replaceSync(SHEET);
       root.adoptedStyleSheets = [sheet];
     } else {
-      const style = document.createElement('style');
+      const style = dom.createElement(document, 'style');
       style.textContent = SHEET;
       root.appendChild(style);
     }
   }
-  const html = document.documentElement;
+  const html = dom.documentElement(document);
   // The page may have removed it (a single-page app replacing <html>'s children).
   if (html && host.parentNode !== html) { html.appendChild(host); origin = null; }
   if (!listening) {
     listening = true;
-    addEventListener('scroll', schedule, { passive: true });
-    addEventListener('resize', schedule, { passive: true });
+    dom.addEventListener(window, 'scroll', schedule, { passive: true });
+    dom.addEventListener(window, 'resize', schedule, { passive: true });
   }
 }
 
@@ -196,8 +197,8 @@ function detach() {
   origin = null;
   if (listening) {
     listening = false;
-    removeEventListener('scroll', schedule);
-    removeEventListener('resize', schedule);
+    dom.removeEventListener(window, 'scroll', schedule);
+    dom.removeEventListener(window, 'resize', schedule);
   }
 }
 

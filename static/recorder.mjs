@@ -6,6 +6,7 @@
 // insecure page) is not an error: the replay records without narration and says so, in the
 // status and in the badge. While recording, a small badge tells the visitor that this page is
 // being recorded (closed shadow root, never captured, no pointer events).
+import { dom } from './capture/dom.mjs';
 import { OVERLAY_ATTR as ATTR } from './dist/constants.mjs';
 
 const TIMESLICE_MS = 1000;
@@ -154,7 +155,7 @@ function base64(blob) {
 
 function showBadge(attachShadow, text) {
   if (!badge) {
-    const host = document.createElement('cwmn-recording');
+    const host = dom.createElement(document, 'cwmn-recording');
     host.setAttribute(ATTR, '');
     host.setAttribute('role', 'status');
     host.style.cssText = HOST_CSS; // CSSOM, not a style attribute: allowed by a strict page CSP
@@ -165,17 +166,17 @@ function showBadge(attachShadow, text) {
       sheet.replaceSync(SHEET);
       root.adoptedStyleSheets = [sheet];
     }
-    const box = document.createElement('div');
+    const box = dom.createElement(document, 'div');
     box.className = 'b';
-    const dot = document.createElement('span');
+    const dot = dom.createElement(document, 'span');
     dot.className = 'd';
-    const label = document.createElement('span');
+    const label = dom.createElement(document, 'span');
     box.append(dot, label);
     root.append(box);
     badge = { host, text: label };
   }
   badge.text.textContent = text;
-  if (badge.host.parentNode !== document.documentElement) document.documentElement.append(badge.host);
+  if (badge.host.parentNode !== dom.documentElement(document)) dom.documentElement(document).append(badge.host);
 }
 
 function hideBadge() {

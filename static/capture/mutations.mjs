@@ -2,6 +2,7 @@
 // and canvas changes and the latest pointer, scroll, focus and viewport gather here and go
 // out once per frame as one `mutations` frame and the latest of each other kind.
 import { NODE } from '../dist/constants.mjs';
+import { dom } from './dom.mjs';
 import { isKnown, knownId } from './ids.mjs';
 import { VALUE_TAGS, isOverlay } from './privacy.mjs';
 import { stats } from './serialize.mjs';
@@ -84,52 +85,54 @@ export class MutationBuffer {
       if (r.type === 'childList') {
         r.addedNodes.forEach((n) => added.add(n));
         if (r.addedNodes.length) parents.add(r.target);
-        r.removedNodes.forEach((n) => { if (isKnown(n) && !n.isConnected) removes.push(knownId(n)); });
+        r.removedNodes.forEach((n) => { if (isKnown(n) && !dom.isConnected(n)) removes.push(knownId(n)); });
       } else if (r.type === 'attributes') {
         if (!attrs.has(r.target)) attrs.set(r.target, new Set());
         attrs.get(r.target).add(r.attributeName);
-      } else if (r.type === 'characterData' && r.target.nodeType === NODE.TEXT) {
+      } else if (r.type === 'characterData' && dom.nodeType(r.target) === NODE.TEXT) {
         texts.set(r.target, true); // comments' content is never sent
       }
     }
     for (const iframe of this.reloaded) {
-      if (iframe.isConnected && isKnown(iframe)) { added.add(iframe); parents.add(iframe.parentNode); }
+      if (iframe.isConnected && isKnown(iframe)) { added.add(iframe); parents.add(dom.parentNode(iframe)); }
     }
     this.reloaded.clear();
     const adds = [];
     const inAdded = (node) => {
-      for (let p = node.parentNode; p; p = p.parentNode) if (added.has(p)) return true;
+      for (let p = dom.parentNode(node); p; p = dom.parentNode(p)) if (added.has(p)) return true;
       return false;
     };
     for (const node of added) {
-      if (!node.isConnected || inAdded(node) || node.parentNode.nodeName === 'SCRIPT') continue;
+      const parent = dom.parentNode(node);
+      if (!dom.isConnected(node) || inAdded(node) || dom.nodeName(parent) === 'SCRIPT') continue;
       if (isOverlay(node)) continue;
-      if (!isKnown(node.parentNode) && node.parentNode !== document) continue;
-      const pid = node.parentNode === document ? 0 : knownId(node.parentNode);
+      if (!isKnown(parent) && parent !== document) continue;
+      const pid = parent === document ? 0 : knownId(parent);
       this.serializer.serializeNow(node, pid, adds);
     }
     const order = [];
     for (const parent of parents) {
-      if (!parent.isConnected || !isKnown(parent) || inAdded(parent)) continue;
+      if (!dom.isConnected(parent) || !isKnown(parent) || inAdded(parent)) continue;
       const kids = [];
-      parent.childNodes.forEach((c) => { const id = knownId(c); if (id) kids.push(id); });
+      dom.childNodes(parent).forEach((c) => { const id = knownId(c); if (id) kids.push(id); });
       order.push([knownId(parent), kids]);
     }
     const attrOut = this.takeAttrs();
     for (const [el, names] of attrs) {
-      if (!isKnown(el) || !el.isConnected || added.has(el) || inAdded(el)) continue;
+      if (!isKnown(el) || !dom.isConnected(el) || added.has(el) || inAdded(el)) continue;
       const id = knownId(el);
       if (this.privacy.blocked(el) || isOverlay(el)) continue;
-      const secret = VALUE_TAGS[el.tagName] && this.privacy.secretValue(el);
+      const secret = VALUE_TAGS[dom.tagName(el)] && this.privacy.secretValue(el);
       for (const name of names) {
         if (secret && name === 'value') continue;
-        attrOut.push([id, name, el.getAttribute(name)]);
+        attrOut.push([id, name, dom.getAttribute(el, name)]);
       }
     }
     const textOut = [];
     for (const node of texts.keys()) {
-      if (!isKnown(node) || !node.isConnected || inAdded(node)) continue;
-      if (node.parentNode && node.parentNode.nodeName === 'SCRIPT') continue;
+      if (!isKnown(node) || !dom.isConnected(node) || inAdded(node)) continue;
+      const parent = dom.parentNode(node);
+      if (parent && dom.nodeName(parent) === 'SCRIPT') continue;
       const record = this.serializer.textRecord(node, 0);
       textOut.push(record.length === 5 ? [record[0], null, record[4]] : [record[0], record[3]]);
     }

@@ -2,6 +2,7 @@
 // setters that tell the mutation buffer what changed besides the DOM: form state, scrolling,
 // focus, the viewport, the pointer, canvases, CSSOM rules, frame reloads.
 import { PSEUDO } from '../dist/constants.mjs';
+import { dom } from './dom.mjs';
 import { isKnown, knownId } from './ids.mjs';
 import { VALUE_TAGS } from './privacy.mjs';
 import { formState } from './serialize.mjs';
@@ -23,7 +24,7 @@ export class Observers {
   }
 
   on(target, type, fn, opts) {
-    target.addEventListener(type, fn, opts);
+    dom.addEventListener(target, type, fn, opts);
     this.listeners.push([target, type, fn, opts]);
   }
   start() {
@@ -41,7 +42,7 @@ export class Observers {
     this.canvasTimer = setInterval(() => this.pollCanvases(), CANVAS_POLL_MS);
   }
   stop() {
-    for (const [t, type, fn, opts] of this.listeners) t.removeEventListener(type, fn, opts);
+    for (const [t, type, fn, opts] of this.listeners) dom.removeEventListener(t, type, fn, opts);
     clearInterval(this.canvasTimer);
     clearInterval(this.focusTimer);
   }
@@ -53,7 +54,7 @@ export class Observers {
     this.on(iframe, 'load', () => this.buffer.frameReloaded(iframe), undefined);
   }
   onInput(el) {
-    if (!el || !VALUE_TAGS[el.tagName] || !isKnown(el)) return;
+    if (!el || dom.nodeType(el) !== 1 || !VALUE_TAGS[dom.tagName(el)] || !isKnown(el)) return;
     const attrs = [];
     formState(el, this.privacy.secretValue(el), attrs);
     this.buffer.pushAttrs(pairs(knownId(el), attrs));
@@ -65,19 +66,19 @@ export class Observers {
     this.buffer.throttled('focus', { id });
   }
   pollFocus() {
-    const active = document.activeElement;
-    this.onFocus(active && active !== document.body && active !== document.documentElement
+    const active = dom.activeElement(document);
+    this.onFocus(active && active !== dom.body(document) && active !== dom.documentElement(document)
       ? active : null);
   }
   onScroll(target) {
     const el = target === document ? null : target;
     const id = el ? knownId(el) : 0;
     if (id === undefined) return;
-    const x = el ? el.scrollLeft : scrollX, y = el ? el.scrollTop : scrollY;
+    const x = el ? dom.scrollLeft(el) : scrollX, y = el ? dom.scrollTop(el) : scrollY;
     this.buffer.throttled('scroll:' + id, { id, x, y }, 'scroll');
   }
   pollCanvases() {
-    document.querySelectorAll('canvas').forEach((c) => {
+    dom.querySelectorAll(document, 'canvas').forEach((c) => {
       const id = knownId(c);
       if (!id) return;
       const before = this.serializer.canvases.get(c);

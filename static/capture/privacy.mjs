@@ -2,6 +2,7 @@
 // values are sent as their length only; a blocked element as an empty box of its size; our
 // own overlay (guests' pointers, the consent dialog) never.
 import { NODE, OVERLAY_ATTR } from '../dist/constants.mjs';
+import { dom } from './dom.mjs';
 
 /** Form elements whose value is state the viewer shows. */
 export const VALUE_TAGS = { INPUT: 1, TEXTAREA: 1, SELECT: 1 };
@@ -11,7 +12,7 @@ export const VALUE_TAGS = { INPUT: 1, TEXTAREA: 1, SELECT: 1 };
 const SECRET_AUTOCOMPLETE = /(?:^|\s)(?:cc-[a-z-]+|one-time-code)(?=\s|$)/i;
 
 /** One of our own elements (never mirrored). */
-export const isOverlay = (node) => node.nodeType === NODE.ELEMENT && node.hasAttribute(OVERLAY_ATTR);
+export const isOverlay = (node) => dom.nodeType(node) === NODE.ELEMENT && dom.hasAttribute(node, OVERLAY_ATTR);
 
 /** The page's masking rules: CSS selectors to mask and to block. */
 export class Privacy {
@@ -20,14 +21,14 @@ export class Privacy {
     this.block = (config.block || []).join(',') || null;
   }
   masked(el) {
-    return !!(el && this.mask && el.closest && el.closest(this.mask));
+    return !!(el && this.mask && dom.nodeType(el) === NODE.ELEMENT && dom.closest(el, this.mask));
   }
   blocked(el) {
-    return !!(this.block && el.matches && el.matches(this.block));
+    return !!(this.block && dom.nodeType(el) === NODE.ELEMENT && dom.matches(el, this.block));
   }
   secretValue(el) {
     return el.type === 'password' || el.type === 'hidden' ||
-      SECRET_AUTOCOMPLETE.test((el.getAttribute && el.getAttribute('autocomplete')) || '') ||
+      SECRET_AUTOCOMPLETE.test(dom.getAttribute(el, 'autocomplete') || '') ||
       this.masked(el);
   }
 }

@@ -2,6 +2,7 @@
 // records in pre-order (docs/MIRROR.md). Sliced, it yields to the browser every SLICE_MS so
 // the page never blocks for long.
 import { HTML_NS, NODE, PSEUDO } from '../dist/constants.mjs';
+import { dom } from './dom.mjs';
 import { idOf } from './ids.mjs';
 import { VALUE_TAGS, isOverlay } from './privacy.mjs';
 
@@ -36,39 +37,41 @@ export class Serializer {
   }
 
   shadowOf(el) {
-    return el.shadowRoot || this.shadowRoots.get(el) || null;
+    return dom.shadowRoot(el) || this.shadowRoots.get(el) || null;
   }
   elementRecord(el, parentId) {
     const id = idOf(el);
     const attrs = [];
     if (this.privacy.blocked(el)) {
-      const r = el.getBoundingClientRect();
+      const r = dom.getBoundingClientRect(el);
       attrs.push(PSEUDO.BLOCK, Math.round(r.width) + '×' + Math.round(r.height));
       for (const name of ['id', 'class', 'style']) {
-        if (el.hasAttribute(name)) attrs.push(name, el.getAttribute(name));
+        if (dom.hasAttribute(el, name)) attrs.push(name, dom.getAttribute(el, name));
       }
       return [[id, parentId, ELEMENT, tagName(el), attrs], false];
     }
-    if (el.tagName === 'IFRAME' && frameDocument(el)) return this.frameRecord(el, id, parentId);
-    const secret = VALUE_TAGS[el.tagName] && this.privacy.secretValue(el);
-    for (const a of el.attributes) {
+    const tag = dom.tagName(el), ns = dom.namespaceURI(el);
+    if (tag === 'IFRAME' && frameDocument(el)) return this.frameRecord(el, id, parentId);
+    const secret = VALUE_TAGS[tag] && this.privacy.secretValue(el);
+    for (const a of dom.attributes(el)) {
       if (secret && a.name === 'value') continue;
       attrs.push(a.name, a.value);
     }
-    if (el.namespaceURI !== HTML_NS && el.namespaceURI) attrs.push(PSEUDO.NS, el.namespaceURI);
-    if (VALUE_TAGS[el.tagName]) formState(el, secret, attrs);
-    if (el.tagName === 'STYLE') {
+    if (ns !== HTML_NS && ns) attrs.push(PSEUDO.NS, ns);
+    if (VALUE_TAGS[tag]) formState(el, secret, attrs);
+    if (tag === 'STYLE') {
       const css = this.cssomText(el);
       if (css !== null) attrs.push(PSEUDO.CSS, css);
     }
-    if (el.tagName === 'CANVAS') {
+    if (tag === 'CANVAS') {
       const png = this.canvasImage(el);
       if (png) attrs.push(PSEUDO.CANVAS, png);
     }
     // Reading scroll offsets forces a layout: done in snapshots only; a subtree added later
     // reports its scrolling through scroll events.
-    if (this.readScroll && (el.scrollTop || el.scrollLeft)) {
-      attrs.push(PSEUDO.SCROLL, el.scrollLeft + ',' + el.scrollTop);
+    const [top, left] = this.readScroll ? [dom.scrollTop(el), dom.scrollLeft(el)] : [0, 0];
+    if (top || left) {
+      attrs.push(PSEUDO.SCROLL, left + ',' + top);
     }
     return [[id, parentId, ELEMENT, tagName(el), attrs], true];
   }
@@ -81,7 +84,7 @@ export class Serializer {
       'border:' + cs.border + ';vertical-align:' + cs.verticalAlign;
     const attrs = ['style', style];
     for (const name of ['id', 'class', 'title']) {
-      if (iframe.hasAttribute(name)) attrs.push(name, iframe.getAttribute(name));
+      if (dom.hasAttribute(iframe, name)) attrs.push(name, dom.getAttribute(iframe, name));
     }
     this.hooks.watchFrame(iframe);
     return [[id, parentId, ELEMENT, 'div', attrs], true];
@@ -89,7 +92,7 @@ export class Serializer {
   cssomText(styleEl) {
     // A <style> filled through the CSSOM (insertRule) has rules but no text.
     const sheet = styleEl.sheet;
-    if (!sheet || (styleEl.textContent.trim() && !this.dirtySheets.has(sheet))) return null;
+    if (!sheet || (dom.textContent(styleEl).trim() && !this.dirtySheets.has(sheet))) return null;
     try {
       return Array.from(sheet.cssRules, (r) => r.cssText).join('\n');
     } catch (e) {
@@ -107,8 +110,8 @@ export class Serializer {
     }
   }
   textRecord(node, parentId) {
-    const parent = node.parentNode;
-    if (parent && parent.nodeType === ELEMENT && this.privacy.masked(parent)) {
+    const parent = dom.parentNode(node);
+    if (parent && dom.nodeType(parent) === ELEMENT && this.privacy.masked(parent)) {
       return [idOf(node), parentId, TEXT, null, node.data.length];
     }
     return [idOf(node), parentId, TEXT, node.data];
@@ -147,37 +150,39 @@ export class Serializer {
 
   /** Record one node and push its children (light DOM, shadow root, frame document). */
   visit(node, pid, stack, out) {
-    if (node.nodeType === TEXT) {
+    const type = dom.nodeType(node);
+    if (type === TEXT) {
       out.push(this.textRecord(node, pid));
       return;
     }
-    if (node.nodeType === COMMENT) {
+    if (type === COMMENT) {
       out.push([idOf(node), pid, COMMENT, '']);
       return;
     }
-    if (node.nodeType !== ELEMENT || isOverlay(node)) return;
+    if (type !== ELEMENT || isOverlay(node)) return;
     const [record, descend] = this.elementRecord(node, pid);
     out.push(record);
     // A script's source is of no use to guests (nothing runs in the viewer): not sent.
-    if (!descend || node.tagName === 'SCRIPT') return;
+    const tag = dom.tagName(node);
+    if (!descend || tag === 'SCRIPT') return;
     const id = record[0];
-    const doc = node.tagName === 'IFRAME' && frameDocument(node);
+    const doc = tag === 'IFRAME' && frameDocument(node);
     if (doc) {
       const sid = idOf(doc);
       this.hooks.observe(doc);
-      out.push([sid, id, SHADOW, 'shadow', doc.baseURI]);
-      pushChildren(stack, [doc.documentElement], sid);
+      out.push([sid, id, SHADOW, 'shadow', dom.baseURI(doc)]);
+      pushChildren(stack, [dom.documentElement(doc)], sid);
       return;
     }
     // Pushed before the shadow root's children, so those are read first (records stay
     // in pre-order: the shadow root right after its host).
-    pushChildren(stack, node.childNodes, id);
+    pushChildren(stack, dom.childNodes(node), id);
     const shadow = this.shadowOf(node);
     if (shadow) {
       const sid = idOf(shadow);
       this.hooks.observe(shadow);
       out.push([sid, id, SHADOW, 'shadow']);
-      pushChildren(stack, shadow.childNodes, sid);
+      pushChildren(stack, dom.childNodes(shadow), sid);
     }
   }
 }
@@ -196,13 +201,14 @@ export function formState(el, secret, attrs) {
 function frameDocument(iframe) {
   try {
     const doc = iframe.contentDocument;
-    return doc && doc.documentElement ? doc : null;
+    return doc && dom.documentElement(doc) ? doc : null;
   } catch (e) {
     return null;
   }
 }
 function tagName(el) {
-  return el.namespaceURI === HTML_NS ? el.tagName.toLowerCase() : el.tagName;
+  const tag = dom.tagName(el);
+  return dom.namespaceURI(el) === HTML_NS ? tag.toLowerCase() : tag;
 }
 function pushChildren(stack, children, parentId) {
   for (let i = children.length - 1; i >= 0; i--) stack.push([children[i], parentId]);

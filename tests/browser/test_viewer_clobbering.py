@@ -1,7 +1,8 @@
 """A host page whose named elements shadow DOM members (``<img name=createElement>``,
 ``<form name=…><input name=appendChild>``, ``<div id=addEventListener>``…) is mirrored
 intact: by the viewer's builder (static/viewer/), by the replay render page (static/render.js)
-and to a real guest of a live session. Every check here reads the built page through the
+and to a real guest of a live session (whose host page's capture, static/capture/, reads it
+through the prototypes too). Every check here reads the built page through the
 prototypes, as the viewer must (the page's own members are the host's names)."""
 
 from __future__ import annotations
@@ -71,12 +72,6 @@ FORM_NAMES = [
 ]
 #: Members of a window that elements with these ids replace (EventTarget's, below Window's).
 WINDOW_IDS = ["addEventListener", "removeEventListener", "dispatchEvent"]
-#: Names that break the host's capture (static/capture/, not the viewer: see
-#: docs/security/h15viewer.md): left out of the live session's page.
-CAPTURE_BREAKERS = frozenset(
-    {"body", "documentElement", "querySelectorAll", "adoptedStyleSheets", "parentNode"}
-    | {"childNodes", "nodeType", "shadowRoot", "namespaceURI"}
-)
 
 
 def named(doc_names: list[str], form_names: list[str]) -> str:
@@ -93,8 +88,6 @@ def named(doc_names: list[str], form_names: list[str]) -> str:
 
 
 NAMED = named(DOC_NAMES, FORM_NAMES)
-LIVE_DOC_NAMES = [name for name in DOC_NAMES if name not in CAPTURE_BREAKERS]
-LIVE_FORM_NAMES = [name for name in FORM_NAMES if name not in CAPTURE_BREAKERS]
 CLOBBERING_PAGE = page(f'<main id="main">{NAMED}<p id="text">first</p></main>')
 
 #: ``(doc) => …`` read with the prototypes' members only: the page's are the host's names.
@@ -235,7 +228,7 @@ def test_a_guest_sees_a_page_full_of_clobbering_names(
     # The names arrive as a mutation (built into the live document), then more changes.
     host.evaluate(
         "(html) => { document.getElementById('text').insertAdjacentHTML('afterend', html); }",
-        named(LIVE_DOC_NAMES, LIVE_FORM_NAMES),
+        NAMED,
     )
     frame.locator("#form-last").wait_for(state="attached")
     host.evaluate("""() => {
@@ -257,9 +250,9 @@ def test_a_guest_sees_a_page_full_of_clobbering_names(
     guest.wait_for_function(f"() => ({read})().formTitle === 'after'")
     state = guest.evaluate(read)
     assert state["late"] == "late bold" and state["formLate"] is True
-    assert state["named"] == len(LIVE_DOC_NAMES) + len(LIVE_FORM_NAMES)
+    assert state["named"] == len(DOC_NAMES) + len(FORM_NAMES)
     # A guest joining now gets a snapshot of a page whose names are all in place.
     late_guest, late_frame = join(guest_context, link, name="Bo")
     guests.append(late_guest)
     late_frame.locator("#f > #form-late").wait_for(state="attached")
-    assert late_guest.evaluate(read)["named"] == len(LIVE_DOC_NAMES) + len(LIVE_FORM_NAMES)
+    assert late_guest.evaluate(read)["named"] == len(DOC_NAMES) + len(FORM_NAMES)

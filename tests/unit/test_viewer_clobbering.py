@@ -1,9 +1,11 @@
-"""The viewer's scripts never reach a member of the host's document directly (a lint).
+"""The viewer's scripts, and the host page's capture, never reach a member of the host's
+document directly (a lint).
 
 The built document is the host's: ``<img name=createElement>`` replaces
 ``document.createElement``, ``<input name=appendChild>`` its form's ``appendChild``,
 ``<div id=addEventListener>`` its window's. static/viewer/mirror.js takes every member it
-uses from the prototypes (``dom``); this test fails if viewer code calls one directly.
+uses from the prototypes (``dom``), as static/capture/dom.mjs does for the capture; this test
+fails if their code calls one directly.
 tests/browser/test_viewer_clobbering.py shows the same in real browsers.
 """
 
@@ -17,6 +19,8 @@ import pytest
 STATIC = Path(__file__).parents[2] / "static"
 #: The scripts that build or read the host's document (guest viewer and render page).
 SCRIPTS = ["viewer/mirror.js", "viewer/stage.js", "viewer/join.js", "render.js"]
+#: The host page's capture: every node it reads is the page's (static/capture/dom.mjs).
+CAPTURE = ["capture.mjs", *sorted(f"capture/{p.name}" for p in (STATIC / "capture").glob("*.mjs"))]
 #: DOM members a named element can shadow on a document, a form or (EventTarget's) a window.
 CLOBBERABLE = frozenset(
     {
@@ -75,24 +79,33 @@ WINDOW_OWN = frozenset({"scrollX", "scrollY", "scrollTo", "getComputedStyle", "C
 #: Receivers in mirror.js that are the captured members, not the host's nodes.
 CAPTURED = re.compile(r"\b(?:dom|D|N|E|T|[A-Za-z]+\.prototype)$")
 _CHAIN = re.compile(r"([\w$]*)((?:\.[A-Za-z_$][\w$]*)+)")
-_COMMENT = re.compile(r"/\*.*?\*/|//[^\n]*", re.DOTALL)
-_STRING = re.compile(r"'(?:\\.|[^'\\])*'|\"(?:\\.|[^\"\\])*\"|`(?:\\.|[^`\\])*`")
+#: Comments and string literals, whichever starts first (a URL's // in a string is no comment).
+_NOISE = re.compile(
+    r"//[^\n]*|/\*.*?\*/|'(?:\\.|[^'\\\n])*'|\"(?:\\.|[^\"\\\n])*\"|`(?:\\.|[^`\\])*`",
+    re.DOTALL,
+)
 #: A variable holding the built document or its window.
 _HOST_VAR = re.compile(
     r"(?:const|let|var)\s+(\w+)\s*=\s*[^;\n]*(?:contentDocument|contentWindow|defaultView|this\.doc\b)"
 )
 
 
+#: The SDK's other modules on the host's page: their own elements are theirs, but the page's
+#: document and window are the host's.
+PAGE_MODULES = ["cursors.mjs", "consent.mjs", "recorder.mjs"]
+_BARE_WINDOW_CALL = re.compile(r"(?<![\w$.])(?:add|remove)EventListener\(")
+
+
 def code_of(source: str) -> str:
     """``source`` without comments and string literals (kept as empty quotes)."""
-    return _STRING.sub("''", _COMMENT.sub(" ", source))
+    return _NOISE.sub(lambda m: " " if m.group(0)[0] == "/" else "''", source)
 
 
 def violations(source: str, builder: bool) -> list[str]:
     """Direct uses of the host's members in ``source``; ``builder``: every node it touches
     is the host's (mirror.js), so any clobberable member not taken from ``dom`` counts."""
     code = code_of(source)
-    found = []
+    found = [f"window.{m.group(0)[:-1]}" for m in _BARE_WINDOW_CALL.finditer(code)]
     host_vars = set(_HOST_VAR.findall(code)) | {"contentDocument", "contentWindow"}
     for match in _CHAIN.finditer(code):
         parts = [match.group(1), *match.group(2).split(".")[1:]]
@@ -137,9 +150,14 @@ def test_the_lint_finds_direct_calls() -> None:
     assert violations(captured, builder=True) == []
 
 
-@pytest.mark.parametrize("name", SCRIPTS)
-def test_viewer_scripts_reach_the_host_document_only_through_captured_members(
-    name: str,
-) -> None:
+@pytest.mark.parametrize("name", PAGE_MODULES)
+def test_the_sdks_page_modules_use_no_member_of_the_pages_document(name: str) -> None:
+    code = code_of((STATIC / name).read_text())
+    direct = re.findall(r"\bdocument\.(\w+)", code) + _BARE_WINDOW_CALL.findall(code)
+    assert direct == []
+
+
+@pytest.mark.parametrize("name", SCRIPTS + CAPTURE)
+def test_scripts_reach_the_host_document_only_through_captured_members(name: str) -> None:
     source = (STATIC / name).read_text()
-    assert violations(source, builder=name == "viewer/mirror.js") == []
+    assert violations(source, builder=name == "viewer/mirror.js" or name in CAPTURE) == []
