@@ -1,5 +1,5 @@
 """``python -m bench [NAME…]``: run every benchmark (or those named: embed, capture, latency,
-fanout, pointer, pyscript, render, upload, startup, impact), print ratios, save JSON under
+fanout, pointer, pyscript, render, upload, startup, impact, stall), print ratios, save JSON under
 bench/results/."""
 
 from __future__ import annotations
@@ -10,7 +10,19 @@ import sys
 import time
 from pathlib import Path
 
-from . import capture, embed, fanout, impact, latency, pointer, pyscript, render, startup, upload
+from . import (
+    capture,
+    embed,
+    fanout,
+    impact,
+    latency,
+    pointer,
+    pyscript,
+    render,
+    stall,
+    startup,
+    upload,
+)
 
 RESULTS = Path(__file__).parent / "results"
 BENCHES = {
@@ -24,6 +36,7 @@ BENCHES = {
     "upload": upload,
     "startup": startup,
     "impact": impact,
+    "stall": stall,
 }
 
 

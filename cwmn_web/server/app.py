@@ -28,6 +28,7 @@ from .invites.service import Invites, make_transports
 from .join_page import JoinPage
 from .reference_page import ReferencePage
 from .relay import Relay
+from .replay_watch import ReplayWatchers
 from .replays.service import ReplayService
 from .replays.video_page import VideoPage
 from .sites import answer_domain_info, hostname_of
@@ -103,5 +104,6 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.state.relay = relay
     app.state.invites = invites
     app.state.replays = replays
+    app.state.watchers = ReplayWatchers(replays, settings.max_watchers_per_client, relay.spawn)
     app.state.assets = assets
     return app

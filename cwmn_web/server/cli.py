@@ -7,6 +7,7 @@ import argparse
 import json
 import os
 import sys
+from typing import Any
 
 from ..protocol.messages import DEFAULT_REPLAY_MAX_SECONDS
 from . import cli_host_keys
@@ -104,14 +105,7 @@ def main(argv: list[str] | None = None) -> int:
 
         from .app import create_app
 
-        uvicorn.run(
-            create_app(settings),
-            host=args.host,
-            port=args.port,
-            log_level="info",
-            proxy_headers=True,
-            forwarded_allow_ips=settings.trusted_proxies,
-        )
+        uvicorn.run(create_app(settings), **serve_options(settings, args.host, args.port))
         return 0
     if args.command == "render-worker":
         from .replays.worker import run_worker
@@ -170,6 +164,23 @@ def main(argv: list[str] | None = None) -> int:
             tokens = " (host tokens required)" if s.host_tokens else ""
             print(f"{s.name}: {', '.join(s.domains) or '(no domains)'}{tokens}")
     return 0
+
+
+def serve_options(settings: Settings, host: str, port: int) -> dict[str, Any]:
+    """uvicorn's options for ``serve``: proxies, the WebSocket size cap (the codec's), and
+    the h11 protocol with the request deadline (``CWMN_HTTP_TIMEOUT``)."""
+    from ..protocol.codec import MAX_FRAME
+    from .http_timeout import timed_h11
+
+    return {
+        "host": host,
+        "port": port,
+        "log_level": "info",
+        "proxy_headers": True,
+        "forwarded_allow_ips": settings.trusted_proxies,
+        "ws_max_size": MAX_FRAME,
+        "http": timed_h11(settings.http_timeout),
+    }
 
 
 def _positive(text: str) -> int:

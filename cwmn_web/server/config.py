@@ -64,7 +64,15 @@ class Settings:
     - the render worker (read by ``cwmn_web.render.network``): ``CWMN_RENDER_ALLOW_ORIGINS``
       (comma-separated origins the render page may load from although private: this
       server's own, as ``make run`` sets; ``CWMN_PUBLIC_URL``'s is always one),
-      ``CWMN_RENDER_PRIVATE_NETWORK`` (``allow``: no address check at all; tests only).
+      ``CWMN_RENDER_PRIVATE_NETWORK`` (``allow``: no address check at all; tests only);
+    - bounded resources (docs/LIVE.md, "Limits"): ``CWMN_MAX_SESSIONS_PER_SITE`` (1000) and
+      ``CWMN_MAX_SESSIONS_PER_CLIENT`` (20) live sessions per site and per client address;
+      ``CWMN_MAX_CONNECTIONS_PER_CLIENT`` (256) open sockets per client address;
+      ``CWMN_MAX_FRAMES_PER_SECOND`` (200) per socket (beyond it the socket is read more
+      slowly); ``CWMN_MAX_FRAME_VALUES`` (500000) JSON values per frame;
+      ``CWMN_MAX_LOG_BYTES`` (16 MiB) of memory per room log; ``CWMN_MAX_WATCHERS_PER_CLIENT``
+      (20) replays watched per client address; ``CWMN_HTTP_TIMEOUT`` (20 s) for a request's
+      headers and body to arrive (``serve``).
     """
 
     data_dir: Path = field(default_factory=lambda: Path(_env("CWMN_DATA_DIR", "data")))
@@ -142,6 +150,28 @@ class Settings:
     max_replay_bytes_per_site: int = field(
         default_factory=lambda: int(_env("CWMN_MAX_REPLAY_BYTES_PER_SITE", str(2 << 30)))
     )
+    max_sessions_per_site: int = field(
+        default_factory=lambda: int(_env("CWMN_MAX_SESSIONS_PER_SITE", "1000"))
+    )
+    max_sessions_per_client: int = field(
+        default_factory=lambda: int(_env("CWMN_MAX_SESSIONS_PER_CLIENT", "20"))
+    )
+    max_connections_per_client: int = field(
+        default_factory=lambda: int(_env("CWMN_MAX_CONNECTIONS_PER_CLIENT", "256"))
+    )
+    max_frames_per_second: float = field(
+        default_factory=lambda: _number("CWMN_MAX_FRAMES_PER_SECOND", "200")
+    )
+    max_frame_values: int = field(
+        default_factory=lambda: int(_env("CWMN_MAX_FRAME_VALUES", "500000"))
+    )
+    max_log_bytes: int = field(
+        default_factory=lambda: int(_env("CWMN_MAX_LOG_BYTES", str(16 * 1024 * 1024)))
+    )
+    max_watchers_per_client: int = field(
+        default_factory=lambda: int(_env("CWMN_MAX_WATCHERS_PER_CLIENT", "20"))
+    )
+    http_timeout: float = field(default_factory=lambda: _number("CWMN_HTTP_TIMEOUT", "20"))
 
     @property
     def db_url(self) -> str:

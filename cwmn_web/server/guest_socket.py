@@ -8,14 +8,14 @@ from starlette.concurrency import run_in_threadpool
 from starlette.websockets import WebSocket
 
 from ..errors import CwmnError, ErrorCode
-from ..protocol.messages import CLOSE_BAD_ORIGIN, Join
+from ..protocol.messages import CLOSE_BAD_ORIGIN, CLOSE_TRY_AGAIN_LATER, Join
 from .config import Settings
 from .db import Store
 from .guest_join import look_up, new_guest_id, take_seat
 from .links import DEVICE_COOKIE
 from .live.guest import JOIN_REFUSALS, GuestCore, JoinRefused
 from .live.outputs import Outputs
-from .peer import SocketClosed, read_message, serve
+from .peer import TOO_MANY_CONNECTIONS, SocketClosed, serve
 from .relay import Relay
 from .sites import same_origin
 
@@ -30,6 +30,9 @@ async def guest_socket(ws: WebSocket) -> None:
         await ws.close(CLOSE_BAD_ORIGIN, reason="origin not allowed")
         return
     await ws.accept()
+    if not ws.app.state.relay.admit(ws):
+        await ws.close(CLOSE_TRY_AGAIN_LATER, reason=TOO_MANY_CONNECTIONS)
+        return
     conn = GuestSocket(ws, ws.app.state.relay, settings, ws.app.state.store)
     await serve(conn.run, conn.closed, conn.peer)
 
@@ -46,9 +49,10 @@ class GuestSocket:
 
     async def run(self) -> bool:
         """Serve until the socket closes; True if this side closed it."""
+        reader = self.relay.reader(self.ws, self.peer)
         while True:
             try:
-                message = await read_message(self.ws, self.peer)
+                message, _ = await reader.next()
             except SocketClosed as closed:
                 return closed.by_us
             out = self.core.receive(message, self.relay.clock())

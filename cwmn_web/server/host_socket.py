@@ -5,7 +5,6 @@ invites, invitations to host, replays)."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 from collections.abc import Awaitable, Callable, Coroutine
@@ -18,6 +17,7 @@ from starlette.websockets import WebSocket
 from ..errors import CwmnError, ErrorCode, Unauthorized
 from ..protocol.messages import (
     CLOSE_BAD_ORIGIN,
+    CLOSE_TRY_AGAIN_LATER,
     AbandonReplay,
     AcceptHostInvite,
     CreateLink,
@@ -30,7 +30,6 @@ from ..protocol.messages import (
     LinkCreated,
     Message,
     RemoveGuest,
-    ReplayUpdate,
     ResumeSession,
     SendVideo,
     SetPublicLink,
@@ -39,7 +38,6 @@ from ..protocol.messages import (
 )
 from .config import Settings
 from .db import EndReason, SessionRecord, Store
-from .db.replays import settled
 from .host_invites import accept_invitation
 from .host_tokens import HostIdentity, token_error, verify_host_token
 from .host_work import (
@@ -51,7 +49,6 @@ from .host_work import (
     new_link,
     new_public_link,
     new_session,
-    replay_news,
     reply,
     send_video,
     session_ended,
@@ -62,19 +59,18 @@ from .invites.service import Invites
 from .links import public_base
 from .live.host import HostCore
 from .live.outputs import Outputs
-from .peer import SocketClosed, read_message, serve
+from .peer import TOO_MANY_CONNECTIONS, SocketClosed, serve
 from .relay import Relay
+from .replay_watch import WATCH_INTERVAL, ReplayWatchers
 from .replays.recording import Recording
 from .replays.service import ReplayService
 from .replays.sessions import check_replay_room, new_recording, open_recording
 from .sites import Site, hostname_of
 
-__all__ = ["HostSocket", "append_frame_log", "host_socket", "send_failed"]
+__all__ = ["WATCH_INTERVAL", "HostSocket", "append_frame_log", "host_socket", "send_failed"]
 
 #: A hello's host token, kept out of the frame log (a bearer credential).
 _HOST_TOKEN = re.compile(r'("host_token"\s*:\s*)"[^"]+"')
-#: How often a watched replay's row is read (its render worker is another process).
-WATCH_INTERVAL = 0.3
 log = logging.getLogger("cwmn_web.server")
 StoreWork = Callable[[Any], Awaitable[Outputs]]
 
@@ -88,8 +84,11 @@ async def host_socket(ws: WebSocket) -> None:
         await ws.close(CLOSE_BAD_ORIGIN, reason="origin not authorized")
         return
     keys = await run_in_threadpool(store.host_keys, site.id) if site.host_tokens else None
-    await ws.accept()
     state = ws.app.state
+    await ws.accept()
+    if not state.relay.admit(ws):
+        await ws.close(CLOSE_TRY_AGAIN_LATER, reason=TOO_MANY_CONNECTIONS)
+        return
     conn = HostSocket(
         ws, state.relay, state.settings, store, site, origin, state.invites, state.replays
     )
@@ -113,15 +112,15 @@ class HostSocket:
     ) -> None:
         self.ws, self.relay, self.settings, self.store = ws, relay, settings, store
         self.site, self.origin, self.invites, self.replays = site, origin, invites, replays
-        self.watching: asyncio.Task[None] | None = None
         self.keys: dict[str, str] | None = None
         """The site's host-token keys (None: the site does not require host tokens)."""
         self.identity: HostIdentity | None = None
         """Who the host's token vouched for (after its hello)."""
         self.client = ws.client.host if ws.client is not None else ""
         """The client's address (as uvicorn gives it: proxies only if trusted)."""
+        self.watchers: ReplayWatchers = ws.app.state.watchers
         conn, self.peer = relay.connect(ws)
-        self.core = HostCore(relay.core, conn)
+        self.core = HostCore(relay.core, conn, site.id, relay.client_of(ws))
         self._work: dict[type[Message], StoreWork] = {
             StartSession: self.start,
             ResumeSession: self.resume,
@@ -142,9 +141,10 @@ class HostSocket:
         """Serve until the socket closes; True if this side closed it (bad frame)."""
         log = self.settings.frame_log
         on_text = (lambda frame: append_frame_log(log, frame)) if log is not None else None
+        reader = self.relay.reader(self.ws, self.peer, on_text)
         while True:
             try:
-                message = await read_message(self.ws, self.peer, on_text)
+                message, relay_text = await reader.next()
             except SocketClosed as closed:
                 return closed.by_us
             if isinstance(message, Hello) and self.keys is not None:
@@ -152,7 +152,7 @@ class HostSocket:
                 if refused is not None:
                     await self.relay.carry_out(refused)
                     return True
-            out = self.core.receive(message, self.relay.clock())
+            out = self.core.receive(message, self.relay.clock(), relay_text)
             await self.relay.carry_out(out)
             if out.work is not None:
                 try:
@@ -181,8 +181,7 @@ class HostSocket:
         return None
 
     def closed(self) -> None:
-        if self.watching is not None:
-            self.watching.cancel()
+        self.watchers.unwatch(self.core.conn)
         self.relay.carry_out_soon(self.core.gone(self.peer.close_code, self.relay.clock()))
         self.relay.disconnect(self.core.conn)
 
@@ -347,26 +346,10 @@ class HostSocket:
     async def watch_replay(self, message: WatchReplay) -> Outputs:
         """The replay's state now; then a push whenever it changes, until it is done."""
         record = await self.replays.find(message.resume_token, self.site.id)
-        if self.watching is not None:
-            self.watching.cancel()
         first = self.replays.update(record, ref=message.ref)
-        self.watching = self.relay.spawn(self._follow(record.id, first))
+        client = self.relay.client_of(self.ws)
+        self.watchers.watch(self.core.conn, client, self.peer, record.id, first)
         return reply(self.core.conn, first)
-
-    async def _follow(self, replay_id: str, last: ReplayUpdate) -> None:
-        """Push each change of the replay until nothing more can change (a final status,
-        no email still to go); meanwhile send its queued email if this process wins it.
-        The render worker is another process: its row is read every ``WATCH_INTERVAL``."""
-        while self.peer.open and not settled(last.status, last.send_status):
-            await asyncio.sleep(WATCH_INTERVAL)
-            try:
-                news = await replay_news(self.replays, replay_id, last)
-            except Exception:
-                log.exception("replay %s: watching failed", replay_id)
-                continue
-            if news is not None:
-                self.peer.send(news)
-                last = news
 
     async def abandon_replay(self, message: AbandonReplay) -> Outputs:
         done = await abandon_replay(self.replays, self.site.id, message, self._end_live)

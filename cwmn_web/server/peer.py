@@ -8,22 +8,30 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Coroutine
+import gc
+import threading
+import time
+from collections.abc import Callable, Coroutine, Iterator
+from dataclasses import replace
 from typing import Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from ..errors import CwmnError
 from ..protocol import codec
-from ..protocol.messages import CLOSE_PROTOCOL, CLOSE_TRY_AGAIN_LATER, Message
+from ..protocol.messages import CLOSE_PROTOCOL, CLOSE_TRY_AGAIN_LATER, Message, MirrorFrame
+from .live.limits import Limits, TokenBucket
 
 __all__ = [
     "FLUSH_TIMEOUT",
     "MAX_QUEUED_CHARS",
+    "THREAD_ABOVE",
+    "TOO_MANY_CONNECTIONS",
     "Peer",
+    "Reader",
     "SocketClosed",
     "close_reason",
-    "read_message",
+    "decode_heavy",
     "serve",
 ]
 
@@ -33,6 +41,10 @@ __all__ = [
 MAX_QUEUED_CHARS = 64 * 1024 * 1024
 FLUSH_TIMEOUT = 5.0
 ENDED_MEMORY = 10_000
+TOO_MANY_CONNECTIONS = "too many sockets from this address (CWMN_MAX_CONNECTIONS_PER_CLIENT)"
+"""The close reason (with 1013) of a socket over its address's limit."""
+#: Frames longer than this (characters) are parsed in a worker thread (see :class:`Reader`).
+THREAD_ABOVE = 64 * 1024
 
 
 def close_reason(text: str) -> str:
@@ -48,27 +60,103 @@ class SocketClosed(Exception):
         self.by_us = by_us
 
 
-async def read_message(
-    ws: WebSocket, peer: Peer, on_text: Callable[[str], None] | None = None
-) -> Message:
-    """The next message on ``ws``; a binary or malformed frame closes it with 4400.
+class _CollectorPause:
+    """Python's cycle collector off while any long frame is parsed: a parse allocates up
+    to ``max_values`` containers, and each full collection it set off (in whatever thread
+    allocated, holding the interpreter) walked every object of the process: 100 ms for a
+    16 ms parse. The frame's objects are freed by reference counting once handled. Parses
+    back to back (several sockets) could keep it off for good: then one full collection runs
+    every ``MAX_PAUSE`` seconds all the same, so cyclic garbage stays bounded."""
 
-    Raises :class:`SocketClosed` when the socket is done."""
-    event = await ws.receive()
-    if event["type"] == "websocket.disconnect":
-        peer.close_code = event.get("code")
-        raise SocketClosed(by_us=False)
-    frame = event.get("text")
-    if frame is None:
-        peer.close(CLOSE_PROTOCOL, "frames must be text (JSON)")
-        raise SocketClosed(by_us=True)
-    if on_text is not None:
-        on_text(frame)
-    try:
-        return codec.decode(frame)
-    except CwmnError as exc:
-        peer.close(CLOSE_PROTOCOL, exc.message)
-        raise SocketClosed(by_us=True) from None
+    MAX_PAUSE = 5.0
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._holders = 0
+        self._was_enabled = False
+        self._since = 0.0
+
+    @contextlib.contextmanager
+    def __call__(self) -> Iterator[None]:
+        with self._lock:
+            if self._holders == 0:
+                self._was_enabled = gc.isenabled()
+                self._since = time.monotonic()
+                gc.disable()
+            self._holders += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._holders -= 1
+                if self._holders == 0:
+                    if self._was_enabled:
+                        gc.enable()
+                elif self._was_enabled and time.monotonic() - self._since > self.MAX_PAUSE:
+                    self._since = time.monotonic()
+                    gc.collect()
+
+
+_collector_paused = _CollectorPause()
+
+
+def decode_heavy(frame: str, max_values: int) -> tuple[Message, str | None]:
+    """Parse a long frame (in a worker thread) and, for a mirror frame, write the text
+    guests receive, in slices (``codec.encode_sliced``). Parsing holds the interpreter for
+    up to ~30 ms at the default ``max_values``; writing, never long at a time."""
+    with _collector_paused():
+        message = codec.decode(frame, max_values)
+    if not isinstance(message, MirrorFrame):
+        return message, None
+    return message, codec.encode_sliced(replace(message, ref=0))
+
+
+class Reader:
+    """Reads one socket's frames within its limits (:class:`Limits`): on average at most
+    ``frames_per_second`` (a faster peer is read later: TCP holds it back), each of at
+    most ``frame_values`` JSON values. A frame longer than :data:`THREAD_ABOVE` is parsed
+    in a worker thread, at most as many at once as ``heavy`` allows, so no frame holds the
+    event loop (and the other connections) for long."""
+
+    def __init__(
+        self,
+        ws: WebSocket,
+        peer: Peer,
+        limits: Limits,
+        heavy: asyncio.Semaphore,
+        on_text: Callable[[str], None] | None = None,
+    ) -> None:
+        self.ws, self.peer, self.heavy, self.on_text = ws, peer, heavy, on_text
+        self.max_values = limits.frame_values
+        rate = limits.frames_per_second
+        self.bucket = TokenBucket(rate, max(rate, 1.0), time.monotonic())
+
+    async def next(self) -> tuple[Message, str | None]:
+        """The next message, and for a long mirror frame the text guests receive (else
+        None); a binary or malformed frame closes the socket with 4400.
+
+        Raises :class:`SocketClosed` when the socket is done."""
+        wait = self.bucket.take(time.monotonic())
+        if wait > 0:
+            await asyncio.sleep(wait)
+        event = await self.ws.receive()
+        if event["type"] == "websocket.disconnect":
+            self.peer.close_code = event.get("code")
+            raise SocketClosed(by_us=False)
+        frame = event.get("text")
+        if frame is None:
+            self.peer.close(CLOSE_PROTOCOL, "frames must be text (JSON)")
+            raise SocketClosed(by_us=True)
+        if self.on_text is not None:
+            self.on_text(frame)
+        try:
+            if len(frame) <= THREAD_ABOVE:
+                return codec.decode(frame, self.max_values), None
+            async with self.heavy:
+                return await asyncio.to_thread(decode_heavy, frame, self.max_values)
+        except CwmnError as exc:
+            self.peer.close(CLOSE_PROTOCOL, exc.message)
+            raise SocketClosed(by_us=True) from None
 
 
 async def serve(

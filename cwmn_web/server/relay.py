@@ -20,6 +20,7 @@ from starlette.websockets import WebSocket
 from .config import Settings
 from .db import EndReason, SessionRecord, Store
 from .live.fanout import LiveRoom
+from .live.limits import Limits, Tally
 from .live.outputs import (
     Close,
     ConnId,
@@ -30,13 +31,28 @@ from .live.outputs import (
     StoreName,
 )
 from .live.registry import LiveRooms
-from .peer import Peer
+from .peer import Peer, Reader
 from .replays.recording import Recording
 from .replays.sessions import finish_recording
 
-__all__ = ["Relay", "store_change", "store_session_over"]
+__all__ = ["HEAVY_AT_ONCE", "Relay", "limits_of", "store_change", "store_session_over"]
 
 log = logging.getLogger("cwmn_web.server")
+#: Long frames parsed at once (each in a worker thread; see :class:`Reader`).
+HEAVY_AT_ONCE = 2
+
+
+def limits_of(settings: Settings) -> Limits:
+    """The live relay's limits, from the server's settings."""
+    return Limits(
+        log_bytes=settings.max_log_bytes,
+        sessions_per_site=settings.max_sessions_per_site,
+        sessions_per_client=settings.max_sessions_per_client,
+        connections_per_client=settings.max_connections_per_client,
+        frames_per_second=settings.max_frames_per_second,
+        frame_values=settings.max_frame_values,
+        watchers_per_client=settings.max_watchers_per_client,
+    )
 
 
 def store_session_over(
@@ -64,8 +80,15 @@ class Relay:
     def __init__(self, settings: Settings, store: Store) -> None:
         self.settings = settings
         self.store = store
-        self.core = LiveRooms(settings.max_session_seconds, settings.host_grace_seconds)
+        self.limits = limits_of(settings)
+        self.core = LiveRooms(
+            settings.max_session_seconds, settings.host_grace_seconds, self.limits
+        )
         self.peers: dict[ConnId, Peer] = {}
+        self.connections: Tally[str] = Tally()
+        """Open sockets of each client address."""
+        self._clients: dict[ConnId, str] = {}
+        self._heavy = asyncio.Semaphore(HEAVY_AT_ONCE)
         #: The core's clock: wall-clock seconds (tests move it on).
         self.clock: Callable[[], float] = time.time
         self._tasks: set[asyncio.Task[None]] = set()
@@ -89,14 +112,34 @@ class Relay:
         task.add_done_callback(self._tasks.discard)
         return task
 
+    @staticmethod
+    def client_of(ws: WebSocket) -> str:
+        """The socket's client address (the proxy's client's, from a trusted proxy)."""
+        return ws.client.host if ws.client is not None else ""
+
+    def admit(self, ws: WebSocket) -> bool:
+        """Count a new socket for its client address; False if that address has
+        ``CWMN_MAX_CONNECTIONS_PER_CLIENT`` open (the socket is then to be closed)."""
+        return self.connections.take(self.client_of(ws), self.limits.connections_per_client)
+
     def connect(self, ws: WebSocket) -> tuple[ConnId, Peer]:
-        """A new socket's number and its sending side."""
+        """A new (admitted) socket's number and its sending side."""
         conn = self.core.connect()
         peer = self.peers[conn] = Peer(ws, self.spawn)
+        self._clients[conn] = self.client_of(ws)
         return conn, peer
 
     def disconnect(self, conn: ConnId) -> None:
         self.peers.pop(conn, None)
+        client = self._clients.pop(conn, None)
+        if client is not None:
+            self.connections.give(client)
+
+    def reader(
+        self, ws: WebSocket, peer: Peer, on_text: Callable[[str], None] | None = None
+    ) -> Reader:
+        """The reading side of a socket, within the limits."""
+        return Reader(ws, peer, self.limits, self._heavy, on_text)
 
     async def shutdown(self) -> None:
         """Stop every timer and writer (sessions stay open in the store: hosts resume)."""

@@ -8,6 +8,7 @@ module writes a room's fields. No sockets, clock or database here.
 from __future__ import annotations
 
 import bisect
+import sys
 from dataclasses import dataclass, field, replace
 
 from ..errors import RateLimited
@@ -29,6 +30,7 @@ __all__ = [
     "HostReturn",
     "Room",
     "RoomLog",
+    "held",
 ]
 
 #: Guests' cursor colours, in the order guests first join a room.
@@ -52,57 +54,66 @@ MIN_CLICK_INTERVAL = 1 / 10
 MIN_RENAME_INTERVAL = 1.0
 MAX_LOG_FRAMES = 5_000
 MAX_LOG_BYTES = 16 * 1024 * 1024
+"""Memory a room's log may hold (``CWMN_MAX_LOG_BYTES``)."""
 SNAPSHOT = "snapshot"
 POINTER = "pointer"
 AUDIO = "audio"
 """Narration chunks of a replay: numbered like the other frames, never logged or relayed."""
 
 
+def held(text: str) -> int:
+    """The bytes ``text`` holds in memory (a str of non-Latin-1 characters takes 2 or 4
+    bytes each): what the log's bound counts, not characters."""
+    return sys.getsizeof(text)
+
+
 class RoomLog:
     """The mirror frames since the last ``snapshot``: what a (re)joining guest needs.
 
     The log either starts with a snapshot or is empty. Appending a snapshot starts it over;
-    a frame that is not a snapshot is kept only after one. Past ``max_frames`` frames or
-    ``max_bytes`` of encoded text the log drops everything: the room then needs a new
-    snapshot from the host.
+    a frame that is not a snapshot is kept only after one. It keeps each frame only as the
+    text guests receive (and its seq): :attr:`size` is the memory those texts hold, so a
+    frame whose parsed form is large (many tiny lists) costs what its text does. Past
+    ``max_frames`` frames or ``max_bytes`` the log drops everything: the room then needs a
+    new snapshot from the host.
     """
 
     def __init__(self, max_frames: int = MAX_LOG_FRAMES, max_bytes: int = MAX_LOG_BYTES) -> None:
         self.max_frames = max_frames
         self.max_bytes = max_bytes
-        self._frames: list[MirrorFrame] = []
+        self._seqs: list[int] = []
         self._texts: list[str] = []
         self.size = 0
-        """Encoded text held, in characters."""
+        """Bytes the kept texts hold in memory (:func:`held`)."""
         self.relayed_seq = 0
         """The last seq relayed to guests without being kept (see :meth:`relayed`)."""
 
     def __len__(self) -> int:
-        return len(self._frames)
+        return len(self._seqs)
 
     @property
     def first_seq(self) -> int:
         """Seq of the snapshot the log starts with (0 when empty)."""
-        return self._frames[0].seq if self._frames else 0
+        return self._seqs[0] if self._seqs else 0
 
     @property
     def last_seq(self) -> int:
-        return self._frames[-1].seq if self._frames else 0
+        return self._seqs[-1] if self._seqs else 0
 
     def append(self, frame: MirrorFrame, text: str) -> bool:
-        """Keep ``frame`` (``text`` is its encoded form, as guests receive it).
+        """Keep ``frame`` as ``text`` (its encoded form, as guests receive it).
 
         Returns False when the frame was not kept and the log is empty: it was not a
         snapshot and the log had none, or the log grew past its bounds and was dropped.
         """
         if frame.kind == SNAPSHOT:
             self.clear()
-        elif not self._frames:
+        elif not self._seqs:
             return False
-        self._frames.append(frame)
+        self._seqs.append(frame.seq)
         self._texts.append(text)
-        self.size += len(text)
-        if len(self._frames) > self.max_frames or self.size > self.max_bytes:
+        self.size += held(text)
+        if len(self._seqs) > self.max_frames or self.size > self.max_bytes:
             self.clear()
             return False
         return True
@@ -113,7 +124,7 @@ class RoomLog:
 
     def clear(self) -> None:
         self.relayed_seq = 0
-        self._frames.clear()
+        self._seqs.clear()
         self._texts.clear()
         self.size = 0
 
@@ -122,17 +133,17 @@ class RoomLog:
 
         A seq up to :attr:`relayed_seq` that the log does not hold was a frame relayed
         without being kept (a pointer): the guest has everything before it too."""
-        if self._frames and self.first_seq <= seq <= max(self.last_seq, self.relayed_seq):
-            return bisect.bisect_right(self._frames, seq, key=lambda f: f.seq)
+        if self._seqs and self.first_seq <= seq <= max(self.last_seq, self.relayed_seq):
+            return bisect.bisect_right(self._seqs, seq)
         return 0
 
-    def frames_after(self, seq: int) -> list[MirrorFrame]:
-        """Frames after ``seq`` if the log still covers it, else the whole log from its
-        snapshot (also for ``seq`` 0 or a seq the log never had)."""
-        return self._frames[self._start(seq) :]
+    def seqs_after(self, seq: int) -> list[int]:
+        """Seqs of the frames after ``seq`` if the log still covers it, else of the whole
+        log from its snapshot (also for ``seq`` 0 or a seq the log never had)."""
+        return self._seqs[self._start(seq) :]
 
     def texts_after(self, seq: int) -> list[str]:
-        """The encoded form of :meth:`frames_after`."""
+        """The encoded frames of :meth:`seqs_after`."""
         return self._texts[self._start(seq) :]
 
 
@@ -251,8 +262,9 @@ class Room:
     """A replay's page frames are complete since its last snapshot (no hole, privacy off)."""
 
     # -- the mirror stream ----------------------------------------------------------------
-    def receive_frame(self, frame: MirrorFrame) -> FrameResult:
-        """Take one frame from the host: order it, keep it, say whom to tell."""
+    def receive_frame(self, frame: MirrorFrame, text: str | None = None) -> FrameResult:
+        """Take one frame from the host: order it, keep it, say whom to tell. ``text``: the
+        frame as guests receive it, if the edge wrote it already (off the event loop)."""
         if self.stalled or frame.seq <= self.last_seq:
             return FrameResult()  # a duplicate (the host resent after a reconnect)
         in_order = frame.seq == self.last_seq + 1
@@ -270,7 +282,7 @@ class Room:
         if not in_order and frame.kind != SNAPSHOT:
             self.log.clear()  # guests cannot apply what follows a hole
             return FrameResult(ack=frame.seq, request_snapshot=self._request_snapshot())
-        text = codec.encode(replace(frame, ref=0))
+        text = text if text is not None else codec.encode(replace(frame, ref=0))
         if frame.kind == POINTER:
             # Not logged: a pointer stream would fill the log; a joining guest gets the last.
             self.pointer_text = text if len(self.log) else ""

@@ -15,6 +15,7 @@ from cwmn_web.server.rooms import (
     Guest,
     Room,
     RoomLog,
+    held,
 )
 
 
@@ -33,15 +34,11 @@ def fill(log: RoomLog, first: int, last: int) -> None:
         assert log.append(f, codec.encode(f))
 
 
-def seqs(frames: list[MirrorFrame]) -> list[int]:
-    return [f.seq for f in frames]
-
-
 # -- RoomLog ------------------------------------------------------------------------------
 def test_an_empty_log_has_nothing_to_give() -> None:
     log = RoomLog()
     assert (len(log), log.first_seq, log.last_seq, log.size) == (0, 0, 0, 0)
-    assert log.frames_after(0) == [] == log.frames_after(7)
+    assert log.seqs_after(0) == [] == log.seqs_after(7)
     assert (log.max_frames, log.max_bytes) == (MAX_LOG_FRAMES, MAX_LOG_BYTES) == (5000, 16 << 20)
 
 
@@ -51,7 +48,7 @@ def test_frames_before_any_snapshot_are_not_kept() -> None:
     assert len(log) == 0
     assert log.append(snap(2), "s") is True
     assert log.append(frame(3), "m") is True
-    assert seqs(log.frames_after(0)) == [2, 3]
+    assert log.seqs_after(0) == [2, 3]
 
 
 @pytest.mark.parametrize(
@@ -69,17 +66,17 @@ def test_frames_before_any_snapshot_are_not_kept() -> None:
 def test_frames_after(after: int, expected: list[int]) -> None:
     log = RoomLog()
     fill(log, 5, 8)
-    assert seqs(log.frames_after(after)) == expected
-    assert log.texts_after(after) == [codec.encode(f) for f in log.frames_after(after)]
+    assert log.seqs_after(after) == expected
+    assert [json.loads(t)["seq"] for t in log.texts_after(after)] == expected
 
 
 def test_a_snapshot_starts_the_log_over() -> None:
     log = RoomLog()
     fill(log, 1, 4)
     assert log.append(snap(5), "snapshot-5")
-    assert seqs(log.frames_after(0)) == [5]
-    assert seqs(log.frames_after(3)) == [5]  # 3 is no longer covered
-    assert (log.first_seq, log.last_seq, log.size) == (5, 5, len("snapshot-5"))
+    assert log.seqs_after(0) == [5]
+    assert log.seqs_after(3) == [5]  # 3 is no longer covered
+    assert (log.first_seq, log.last_seq, log.size) == (5, 5, held("snapshot-5"))
 
 
 def test_the_log_drops_everything_past_its_frame_bound() -> None:
@@ -92,9 +89,9 @@ def test_the_log_drops_everything_past_its_frame_bound() -> None:
 
 
 def test_the_log_drops_everything_past_its_byte_bound() -> None:
-    log = RoomLog(max_bytes=100)
+    log = RoomLog(max_bytes=held("s" * 60) + held("m" * 40))
     assert log.append(snap(1), "s" * 60)
-    assert log.size == 60
+    assert log.size == held("s" * 60)
     assert log.append(frame(2), "m" * 40)  # exactly at the bound is fine
     assert log.append(frame(3), "m") is False
     assert (len(log), log.size) == (0, 0)
@@ -104,7 +101,7 @@ def test_clear() -> None:
     log = RoomLog()
     fill(log, 1, 3)
     log.clear()
-    assert (len(log), log.size, log.frames_after(0)) == (0, 0, [])
+    assert (len(log), log.size, log.seqs_after(0)) == (0, 0, [])
 
 
 # -- Room: the mirror stream ---------------------------------------------------------------
@@ -345,7 +342,7 @@ def test_host_pointer_frames_are_relayed_not_logged_and_a_joining_guest_gets_the
         result = room.receive_frame(frame(seq, "pointer", x=seq, y=1))
         assert result.relay is not None and not result.request_snapshot
     room.receive_frame(frame(6002))
-    assert seqs(room.log.frames_after(0)) == [1, 6002]
+    assert room.log.seqs_after(0) == [1, 6002]
     room.receive_frame(frame(6003, "pointer", x=7, y=8))
     backlog = [json.loads(t) for t in room.backlog("g1", 0)]
     assert [(f["seq"], f["kind"]) for f in backlog] == [

@@ -107,14 +107,17 @@ class HostCore:
     :meth:`receive` takes each decoded message; :meth:`gone` the socket's end. Errors a
     request raises become its ``ErrorReply``."""
 
-    def __init__(self, rooms: LiveRooms, conn: ConnId) -> None:
+    def __init__(self, rooms: LiveRooms, conn: ConnId, site_id: int = 0, client: str = "") -> None:
         self.rooms = rooms
         self._conn = conn
+        self.site_id, self.client = site_id, client
+        """The page's site and the socket's client address: what a new session counts for."""
         self.protocol = HostProtocol()
         self.live: LiveRoom | None = None
         self.page_url = ""
         self.inviting = 0
         """Invites on their way (answered later)."""
+        self._relay_text: str | None = None
 
     @property
     def conn(self) -> ConnId:
@@ -125,8 +128,10 @@ class HostCore:
         self.protocol.ended()
 
     # -- input ------------------------------------------------------------------------------
-    def receive(self, message: Message, now: float) -> Outputs:
-        """What to do about ``message``: replies and pushes, or the edge's store work."""
+    def receive(self, message: Message, now: float, relay_text: str | None = None) -> Outputs:
+        """What to do about ``message``: replies and pushes, or the edge's store work.
+        ``relay_text``: a mirror frame as guests receive it, if the edge wrote it already."""
+        self._relay_text = relay_text
         try:
             if not self.protocol.check(message):
                 return Outputs()  # a frame sent before the host learnt the session ended
@@ -139,6 +144,8 @@ class HostCore:
                 self._start_sending()
             elif isinstance(message, RemoveGuest):
                 self.rooms.removing(self._room(), message.guest_id)
+            elif isinstance(message, StartSession | AcceptHostInvite):
+                self.rooms.admit_session(self.site_id, self.client)
             assert isinstance(message, _STORE_WORK), message
             return Outputs(work=message)
         except CwmnError as exc:
@@ -178,7 +185,7 @@ class HostCore:
 
     @_handles(MirrorFrame)
     def _frame(self, message: MirrorFrame, now: float) -> Outputs:
-        return self.rooms.frame(self._room(), message, now)
+        return self.rooms.frame(self._room(), message, now, self._relay_text)
 
     @_handles(SetPrivacy)
     def _privacy(self, message: SetPrivacy, now: float) -> Outputs:
@@ -232,7 +239,7 @@ class HostCore:
     ) -> Outputs:
         """The store made the session ``record``: open its room, hosted here."""
         page_id = message.page_id[:MAX_PAGE_ID]
-        self.live = self.rooms.start(record, self, page_id, now, recording)
+        self.live = self.rooms.start(record, self, page_id, now, recording, self.client)
         self.protocol.started(record.id)
         return self._reply(session_started(message.ref, record, settings))
 

@@ -41,8 +41,9 @@ from ..db import EndReason, SessionRecord
 from ..links import session_ends_at, session_expired
 from ..replays.recording import Recording
 from ..replays.sessions import replay_limit
-from ..rooms import Guest, HostReturn, Room
+from ..rooms import Guest, HostReturn, Room, RoomLog
 from .fanout import LiveRoom, RoomHost, pointer_of, to_everyone, to_guests, to_host
+from .limits import Limits, Tally, limit_reached
 from .outputs import ConnId, Outputs, SessionOver, StoreControls, StoreName
 
 __all__ = ["ENDED_MEMORY", "LiveRooms"]
@@ -59,10 +60,19 @@ class LiveRooms:
     """The rooms of this process and their deadlines: a host's grace, a session's expiry,
     a guest's held pointer move."""
 
-    def __init__(self, max_session_seconds: float, host_grace_seconds: float) -> None:
+    def __init__(
+        self, max_session_seconds: float, host_grace_seconds: float, limits: Limits | None = None
+    ) -> None:
         self.max_session_seconds = max_session_seconds
         self.host_grace_seconds = host_grace_seconds
+        self.limits = limits or Limits()
         self.rooms: dict[str, LiveRoom] = {}
+        self.site_sessions: Tally[int] = Tally()
+        """Live rooms of each site."""
+        self.client_sessions: Tally[str] = Tally()
+        """Live rooms of each client address that started (or took) one."""
+        self._owners: dict[str, tuple[int, str]] = {}
+        """Each room's site and client address, as counted."""
         self.timers: Timers[TimerKey] = Timers()
         self._ended: OrderedDict[str, None] = OrderedDict()
         """Sessions ended here whose store update may still be on its way."""
@@ -93,6 +103,17 @@ class LiveRooms:
         return out
 
     # -- opening ----------------------------------------------------------------------------
+    def admit_session(self, site_id: int, client: str) -> None:
+        """Raise ``rate_limited`` if the site or the client address has as many live
+        sessions as its limit allows (checked before the store makes one)."""
+        limits = self.limits
+        if self.site_sessions.full(site_id, limits.sessions_per_site):
+            what = "this site has as many live sessions as it may"
+            raise limit_reached(what, limits.sessions_per_site, "CWMN_MAX_SESSIONS_PER_SITE")
+        if client and self.client_sessions.full(client, limits.sessions_per_client):
+            what = "this address hosts as many live sessions as it may"
+            raise limit_reached(what, limits.sessions_per_client, "CWMN_MAX_SESSIONS_PER_CLIENT")
+
     def start(
         self,
         record: SessionRecord,
@@ -100,10 +121,11 @@ class LiveRooms:
         page_id: str,
         now: float,
         recording: Recording | None = None,
+        client: str = "",
     ) -> LiveRoom:
         """A new session's room, its host attached and on page ``page_id``; a replay
-        session's frames go to ``recording``."""
-        live = self._open(record, host, recording)
+        session's frames go to ``recording``; ``client``: the host's address (counted)."""
+        live = self._open(record, host, recording, client)
         live.room.start_page(page_id)
         return live
 
@@ -163,8 +185,16 @@ class LiveRooms:
         return live.recording if live is not None else None
 
     def _open(
-        self, record: SessionRecord, host: RoomHost | None, recording: Recording | None = None
+        self,
+        record: SessionRecord,
+        host: RoomHost | None,
+        recording: Recording | None = None,
+        client: str = "",
     ) -> LiveRoom:
+        self._owners[record.id] = (record.site_id, client)
+        self.site_sessions.add(record.site_id)
+        if client:
+            self.client_sessions.add(client)
         room = Room(
             record.id,
             host_name=record.host_name,
@@ -176,6 +206,7 @@ class LiveRooms:
             privacy=record.privacy,
             mute_all=record.mute_all,
             _muted=set(record.muted),
+            log=RoomLog(max_bytes=self.limits.log_bytes),
         )
         live = LiveRoom(room, host=host, recording=recording)
         self._expire(live, record)
@@ -206,7 +237,9 @@ class LiveRooms:
         return True, out
 
     # -- the host ---------------------------------------------------------------------------
-    def frame(self, live: LiveRoom, frame: MirrorFrame, now: float) -> Outputs:
+    def frame(
+        self, live: LiveRoom, frame: MirrorFrame, now: float, text: str | None = None
+    ) -> Outputs:
         """One mirror frame from the host: record (a replay), relay, acknowledge, ask for
         a snapshot. A replay's frame is written before its ack goes out; one that cannot be
         written (disk full, folder gone, file closed) is not acked: the room takes nothing
@@ -214,7 +247,7 @@ class LiveRooms:
         out = Outputs()
         host = live.host
         assert host is not None
-        result = live.room.receive_frame(frame)
+        result = live.room.receive_frame(frame, text)
         if result.record and live.recording is not None:
             try:
                 live.recording.take(frame, live.room.page_generation, now * 1000)
@@ -280,6 +313,16 @@ class LiveRooms:
             if live.recording is not None:
                 live.recording.close()
         self.rooms.clear()
+        for session_id in list(self._owners):
+            self._disown(session_id)
+
+    def _disown(self, session_id: str) -> None:
+        """The room is gone: it no longer counts for its site and client address."""
+        owner = self._owners.pop(session_id, None)
+        if owner is not None:
+            self.site_sessions.give(owner[0])
+            if owner[1]:
+                self.client_sessions.give(owner[1])
 
     def end_live(self, session_id: str, reason: EndReason, tell_host: bool) -> Outputs:
         """:meth:`end` the session if it has a live room here (nothing otherwise)."""
@@ -294,6 +337,7 @@ class LiveRooms:
         if self.rooms.get(session_id) is not live:
             return out
         del self.rooms[session_id]
+        self._disown(session_id)
         self._remember_ended(session_id)
         for key in [(session_id, GRACE, ""), (session_id, EXPIRY, "")]:
             self.timers.cancel(key)

@@ -1,0 +1,61 @@
+"""A request's headers and body must arrive in time: uvicorn's h11 protocol with a deadline.
+
+uvicorn closes an idle keep-alive connection, but not one whose request is still arriving:
+a client sending a header line every few seconds (slowloris) held a connection, and its
+memory, for as long as it liked. :func:`timed_h11` closes a connection whose request has
+not fully arrived ``timeout`` seconds after the connection opened or its last response
+was sent (``CWMN_HTTP_TIMEOUT``). A WebSocket, once upgraded, is no longer HTTP: its own
+limits apply (``server/live/limits.py``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import h11
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+__all__ = ["timed_h11"]
+
+#: A request still arriving (its headers, or its body).
+_ARRIVING = (h11.IDLE, h11.SEND_BODY)
+
+
+class _TimedH11(H11Protocol):
+    """:class:`H11Protocol` closing a connection whose request is late."""
+
+    request_timeout = 20.0
+    _deadline: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        self._arm()  # the next request on this connection has as long again
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+        super().connection_lost(exc)
+
+    def _arm(self) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+        self._deadline = self.loop.call_later(self.request_timeout, self._late)
+
+    def _late(self) -> None:
+        """The deadline passed: close the connection if a request is still arriving (not
+        once the app has it, nor after a WebSocket upgrade took the transport)."""
+        self._deadline = None
+        transport = self.transport
+        if transport.is_closing() or transport.get_protocol() is not self:
+            return
+        if self.conn.their_state in _ARRIVING:
+            transport.close()
+
+
+def timed_h11(timeout: float) -> type[H11Protocol]:
+    """The h11 protocol class for uvicorn (``http=``) with a ``timeout``-second deadline."""
+    return type("TimedH11Protocol", (_TimedH11,), {"request_timeout": timeout})

@@ -1,0 +1,99 @@
+"""The live relay's quantitative limits and the counters that enforce them. No I/O here.
+
+:class:`Limits` holds the values (the server's settings, ``CWMN_MAX_*``); :class:`Tally`
+counts what each key (a site, a client address) holds; :class:`TokenBucket` paces one
+connection's frames. A limit reached is a :class:`~cwmn_web.errors.RateLimited` error
+whose message names the setting (the guests of a session keep their ``room_full``).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from ...errors import RateLimited
+from ...protocol.codec import MAX_FRAME_VALUES
+from ..rooms import MAX_LOG_BYTES
+
+__all__ = ["Limits", "Tally", "TokenBucket", "limit_reached"]
+
+K = TypeVar("K")
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Per-site, per-client-address, per-connection and per-session bounds (see
+    ``Settings``: each has a ``CWMN_`` variable)."""
+
+    log_bytes: int = MAX_LOG_BYTES
+    """Memory one room's log may hold (``CWMN_MAX_LOG_BYTES``)."""
+    sessions_per_site: int = 1000
+    """Live sessions of one site on this process (``CWMN_MAX_SESSIONS_PER_SITE``)."""
+    sessions_per_client: int = 20
+    """Live sessions started from one client address (``CWMN_MAX_SESSIONS_PER_CLIENT``)."""
+    connections_per_client: int = 256
+    """Open sockets (host and guest) of one client address
+    (``CWMN_MAX_CONNECTIONS_PER_CLIENT``)."""
+    frames_per_second: float = 200.0
+    """Frames one socket may send per second, on average (``CWMN_MAX_FRAMES_PER_SECOND``;
+    as many again at once): beyond it the server reads that socket more slowly."""
+    frame_values: int = MAX_FRAME_VALUES
+    """JSON values (records and their fields) in one frame (``CWMN_MAX_FRAME_VALUES``)."""
+    watchers_per_client: int = 20
+    """Replays one client address may watch at once (``CWMN_MAX_WATCHERS_PER_CLIENT``;
+    one per connection)."""
+
+
+def limit_reached(what: str, limit: int | float, setting: str) -> RateLimited:
+    """The error for a full quota: what, how many, and the setting that raises it."""
+    return RateLimited(f"{what}: at most {limit:g} ({setting}); try again when one ends")
+
+
+class Tally(Generic[K]):
+    """How many of something each key holds, within a limit."""
+
+    def __init__(self) -> None:
+        self._held: Counter[K] = Counter()
+
+    def __getitem__(self, key: K) -> int:
+        return self._held[key]
+
+    def full(self, key: K, limit: int) -> bool:
+        return self._held[key] >= limit
+
+    def add(self, key: K) -> None:
+        self._held[key] += 1
+
+    def take(self, key: K, limit: int) -> bool:
+        """Count one more for ``key``; False (nothing counted) if it holds ``limit``."""
+        if self.full(key, limit):
+            return False
+        self.add(key)
+        return True
+
+    def give(self, key: K) -> None:
+        """One less for ``key`` (forgotten at zero)."""
+        self._held[key] -= 1
+        if self._held[key] <= 0:
+            del self._held[key]
+
+    def __len__(self) -> int:
+        return len(self._held)
+
+
+class TokenBucket:
+    """Paces events to ``rate`` per second on average, ``burst`` at once."""
+
+    def __init__(self, rate: float, burst: float, now: float) -> None:
+        self.rate, self.burst = rate, burst
+        self._tokens, self._at = burst, now
+
+    def take(self, now: float) -> float:
+        """Take one event at ``now``: how many seconds to wait before it may go (0: now).
+
+        An event that must wait is still counted, so the next waits after it."""
+        self._tokens = min(self.burst, self._tokens + (now - self._at) * self.rate)
+        self._at = now
+        self._tokens -= 1
+        return 0.0 if self._tokens >= 0 else -self._tokens / self.rate
