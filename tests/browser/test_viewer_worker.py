@@ -172,7 +172,7 @@ def test_the_viewer_worker_joins_builds_reconnects_and_ends(
     summary = [describe(op) for op in ops if op["op"] != "marks"]
     assert summary == [
         "status:connecting",  # the page, at once
-        "joined:color,guestId,hostConnected,hostName,muted,name,navigating,paused,sessionId,waiting",
+        "joined:color,guestId,hostConnected,hostName,hostVerified,muted,name,navigating,paused,sessionId,waiting",
         "frame:1",
         "frame:2",
         "frame:3",
@@ -180,7 +180,7 @@ def test_the_viewer_worker_joins_builds_reconnects_and_ends(
         "status:paused",
         "status:hostConnected,navigating",
         "status:reconnecting",
-        "joined:color,guestId,hostConnected,hostName,muted,name,navigating,paused,sessionId,waiting",
+        "joined:color,guestId,hostConnected,hostName,hostVerified,muted,name,navigating,paused,sessionId,waiting",
         "status:hostConnected,navigating",
         "frame:4",
         "status:ended",
