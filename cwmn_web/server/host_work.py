@@ -71,8 +71,10 @@ def new_session(
     host: HostIdentity | None = None,
 ) -> SessionRecord:
     """A new session's row for ``start_session`` (names cut to the store's sizes). ``host``:
-    the identity a host token vouched for; its name and email win over the page's."""
+    the identity a host token vouched for; its name and email win over the page's. Only a
+    name the token gave is marked verified: without one, guests see the page's, unverified."""
     name, email = message.host_name, message.host_email
+    verified = host is not None and bool(host.name)
     if host is not None:
         name, email = host.name or name, host.email or email
     return store.create_session(
@@ -84,6 +86,7 @@ def new_session(
         page_url,
         now=stamp,
         host_subject=host.subject if host is not None else None,
+        host_name_verified=verified,
     )
 
 

@@ -234,3 +234,20 @@ def test_the_frame_log_never_holds_the_token(
         started(h, token)
     text = log.read_text()
     assert '"host_token":"(not logged)"' in text and token not in text
+
+
+@pytest.mark.parametrize(
+    "claims", [{"name": ""}, {"name": "  "}, {"sub": "", "name": "", "email": ""}]
+)
+def test_a_name_the_page_chose_is_never_shown_verified(
+    live_client: LiveClient, store: Store, claims: dict[str, Any]
+) -> None:
+    """A token without a name (or without a sub) must not turn the page's hostName into a
+    verified one: guests see the page's name, unverified; a token's own name stays verified."""
+    _, secret = token_site(store)
+    with live_client() as client, host(client) as h:
+        session = started(h, mint(secret, **claims), name="Support (official)")
+        assert session.host_name == "Support (official)"
+        with guest(client) as g:
+            joined = g.joined(h.link())
+            assert (joined.host_name, joined.host_verified) == ("Support (official)", False)

@@ -172,6 +172,8 @@ sessions = Table(
     Column("mute_all", Boolean, nullable=False, default=False, server_default=false()),
     # The host token's subject (``sub``) on a site that requires tokens: a verified host.
     Column("host_subject", String(256)),
+    # Whether ``host_name`` came from a host token's ``name`` (guests see it verified).
+    Column("host_name_verified", Boolean, nullable=False, default=False, server_default=false()),
 )
 links = Table(
     "links",

@@ -38,6 +38,8 @@ class SessionRecord:
     """The guests the host muted one by one."""
     host_subject: str | None = None
     """The host token's ``sub`` when the site requires host tokens (a verified host)."""
+    host_name_verified: bool = False
+    """Whether ``host_name`` is a host token's ``name`` (guests see it marked verified)."""
 
 
 def insert_session(db: Connection, session_id: str, resume_token: str, **values: Any) -> None:
@@ -71,9 +73,11 @@ class SessionStore(EngineStore):
         page_url: str,
         now: float | None = None,
         host_subject: str | None = None,
+        host_name_verified: bool = False,
     ) -> SessionRecord:
         """A new session; the returned record alone carries its resume token.
-        ``host_subject``: its host's verified identity (a host token's ``sub``)."""
+        ``host_subject``: its host's verified identity (a host token's ``sub``);
+        ``host_name_verified``: ``host_name`` is the token's ``name``."""
         session_id = secrets.token_urlsafe(16)
         resume_token = secrets.token_urlsafe(32)
         created = stamp(now)
@@ -90,6 +94,7 @@ class SessionStore(EngineStore):
                 page_url=page_url,
                 created_at=created,
                 host_subject=host_subject,
+                host_name_verified=host_name_verified,
             )
         return SessionRecord(
             session_id,
@@ -101,6 +106,7 @@ class SessionStore(EngineStore):
             None,
             resume_token,
             host_subject=host_subject,
+            host_name_verified=host_name_verified,
         )
 
     def end_session(self, session_id: str, reason: EndReason, now: float | None = None) -> bool:
@@ -143,6 +149,7 @@ class SessionStore(EngineStore):
             mute_all=bool(r.mute_all),
             muted=muted_ids,
             host_subject=r.host_subject,
+            host_name_verified=bool(r.host_name_verified),
         )
 
     def store_controls(

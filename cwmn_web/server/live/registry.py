@@ -198,7 +198,7 @@ class LiveRooms:
         room = Room(
             record.id,
             host_name=record.host_name,
-            host_verified=record.host_subject is not None,
+            host_verified=record.host_name_verified,
             started_at=record.created_at,
             host_connected=host is not None,
             waiting=record.waiting_until is not None,
