@@ -42,6 +42,7 @@ from .host_invites import accept_invitation
 from .host_tokens import HostIdentity, token_error, verify_host_token
 from .host_work import (
     abandon_replay,
+    check_invitee,
     host_invite_info,
     invitation_expired,
     invite_guest,
@@ -234,6 +235,8 @@ class HostSocket:
     async def accept_host_invite(self, message: AcceptHostInvite) -> Outputs:
         """The invitee agreed: this connection hosts the session the invitation made (the
         inviter may be waiting in it)."""
+        tokens = self.keys is not None
+        await check_invitee(self.store, self.site.id, message.token, tokens, self.identity)
         code = (message.code, self.invites.key, self.invites.host_codes)
         record = await accept_invitation(
             self.store, message.token, self.site.id, self.origin, self.core.page_url, code
@@ -324,8 +327,9 @@ class HostSocket:
         )
 
     async def invite_to_host(self, message: InviteToHost) -> Message:
+        sender = self._sender()
         return await invite_to_host(
-            self.invites, self.site, self.origin, self._base(), message, self._sender()
+            self.invites, self.site, self.origin, self._base(), message, sender, self.identity
         )
 
     async def send_video(self, message: SendVideo) -> Message:

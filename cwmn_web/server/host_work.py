@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from ..errors import CwmnError, ErrorCode, NotFound
+from ..errors import CwmnError, ErrorCode, NotFound, Unauthorized
 from ..protocol.messages import (
     AbandonReplay,
     CreateLink,
@@ -38,6 +38,7 @@ from .sites import Site
 
 __all__ = [
     "abandon_replay",
+    "check_invitee",
     "host_invite_info",
     "invitation_expired",
     "invite_guest",
@@ -178,9 +179,13 @@ async def invite_to_host(
     base: str,
     message: InviteToHost,
     sender: Sender = NO_SENDER,
+    host: HostIdentity | None = None,
 ) -> HostInviteSent:
-    """Email an invitation to host a session on one of ``site``'s pages."""
-    sent = await send_host_invite(invites, site.id, site.domains, origin, base, message, sender)
+    """Email an invitation to host a session on one of ``site``'s pages; ``host``: the
+    token's identity on a site that requires host tokens (the inviter the email names)."""
+    sent = await send_host_invite(
+        invites, site.id, site.domains, origin, base, message, sender, host
+    )
     return HostInviteSent(
         ref=message.ref,
         invite_id=sent.invite_id,
@@ -210,6 +215,24 @@ async def host_invite_info(store: Store, site_id: int, message: GetHostInvite) -
         message=invite.message,
         expires_at=invite.expires_at,
     )
+
+
+async def check_invitee(
+    store: Store, site_id: int, token: str, tokens: bool, host: HostIdentity | None
+) -> None:
+    """On a site that requires host tokens (``tokens``), only the invitee accepts an
+    invitation to host: the accepting host's token ``email`` must be the address the
+    invitation was sent to (compared case-folded); else ``unauthorized``. Checked before
+    the code, so a wrong host spends none of the code's tries."""
+    if not tokens:
+        return
+    _, session = await find_invitation(store, token, site_id)
+    invitee = session.host_email.strip().casefold()
+    if host is None or not host.email or host.email.casefold() != invitee:
+        raise Unauthorized(
+            "this invitation to host was sent to another email address: only its invitee, "
+            "signed in with a host token whose email claim is that address, can accept it"
+        )
 
 
 # -- replays --------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from sqlalchemy import create_engine, text
 
 from cwmn_web.protocol.messages import (
     CLOSE_BAD_ORIGIN,
+    AcceptHostInvite,
     ErrorReply,
     Hello,
     HostInviteSent,
@@ -251,3 +252,69 @@ def test_a_name_the_page_chose_is_never_shown_verified(
         with guest(client) as g:
             joined = g.joined(h.link())
             assert (joined.host_name, joined.host_verified) == ("Support (official)", False)
+
+
+def invite_hana(h: Host, token: str) -> HostInviteSent:
+    """The page claims to be "Support" (support@shop.example) inviting Hana."""
+    assert isinstance(hello(h, token), Welcome)
+    reply = h.ask(
+        InviteToHost(
+            ref=3,
+            host_name="Support",
+            host_email="support@shop.example",
+            invite_name="Hana",
+            invite_email="hana@example.com",
+            url=PAGE,
+        )
+    )
+    assert isinstance(reply, HostInviteSent), reply
+    return reply
+
+
+def test_an_invitation_to_host_names_the_tokens_host_not_the_pages(
+    live_client: LiveClient, store: Store
+) -> None:
+    _, secret = token_site(store)
+    with live_client() as client, host(client) as h:
+        invite_hana(h, mint(secret, name="Mallory", email="mallory@shop.example"))
+    (mail,) = store.kept_messages()
+    assert "Mallory invites you" in mail.body_text and "Support" not in mail.body_text
+    with live_client() as client, host(client) as h:  # a token without an email: refused
+        assert isinstance(hello(h, mint(secret, email="")), Welcome)
+        reply = h.ask(
+            InviteToHost(
+                ref=3,
+                host_name="Support",
+                host_email="support@shop.example",
+                invite_name="Hana",
+                invite_email="hana@example.com",
+                url=PAGE,
+            )
+        )
+        assert isinstance(reply, ErrorReply) and reply.code == "unauthorized", reply
+        assert "email" in reply.message
+
+
+def test_only_the_invitee_accepts_an_invitation_to_host(
+    live_client: LiveClient, store: Store
+) -> None:
+    """Eve, a signed-in user of the site, got Hana's forwarded email (link and code): her
+    token's email is not Hana's, so she cannot host in Hana's place; Hana can."""
+    _, secret = token_site(store)
+    with live_client() as client:
+        with host(client) as h:
+            invite_hana(h, mint(secret))
+        text = store.kept_messages()[0].body_text
+        token = text.split("/host-invite/", 1)[1].split()[0]
+        code = text.split("enter the code ", 1)[1][:6]
+        with host(client) as eve:
+            assert isinstance(
+                hello(eve, mint(secret, sub="eve", email="eve@shop.example")), Welcome
+            )
+            reply = eve.ask(AcceptHostInvite(ref=4, token=token, page_id="p", code=code))
+            assert isinstance(reply, ErrorReply) and reply.code == "unauthorized", reply
+            assert "hana@example.com" not in reply.message and "email" in reply.message
+        with host(client) as hana:
+            assert isinstance(hello(hana, mint(secret, sub="h", email="Hana@Example.com")), Welcome)
+            reply = hana.ask(AcceptHostInvite(ref=4, token=token, page_id="p", code=code))
+            assert isinstance(reply, SessionStarted), reply

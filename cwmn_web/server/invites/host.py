@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from email.headerregistry import Address
 from functools import partial
 from urllib.parse import urlsplit
@@ -17,10 +17,11 @@ from urllib.parse import urlsplit
 from starlette.concurrency import run_in_threadpool
 
 from ...client.validation import has_control
-from ...errors import InvalidParams
+from ...errors import InvalidParams, Unauthorized
 from ...protocol.messages import InviteToHost
 from ..db import InviteStatus
 from ..host_codes import invitation_code
+from ..host_tokens import HostIdentity
 from ..sites import domain_matches
 from .checks import check_email, check_message, check_name
 from .compose import EmailContent, build_email, html_email, invite_url, lifetime, one_line
@@ -32,6 +33,7 @@ __all__ = [
     "MAX_URL",
     "HostInviteRequest",
     "HostInviteResult",
+    "as_token_host",
     "check_host_invite_request",
     "check_url",
     "host_invite_email",
@@ -99,6 +101,20 @@ def check_host_invite_request(message: InviteToHost, domains: Sequence[str]) -> 
     )
 
 
+def as_token_host(message: InviteToHost, host: HostIdentity | None) -> InviteToHost:
+    """``message`` with, on a site that requires host tokens (``host`` given), the token's
+    identity as the inviter: its ``email``, and its ``name`` (else that email). The page's
+    ``hostName``/``hostEmail`` are ignored there; a token without an email is refused."""
+    if host is None:
+        return message
+    if not host.email:
+        raise Unauthorized(
+            "an invitation to host on this site names its inviter from the host token: "
+            "the token needs an email claim (and a name claim to show a name)"
+        )
+    return replace(message, host_name=host.name or host.email, host_email=host.email)
+
+
 def host_invite_url(base: str, token: str) -> str:
     return f"{base}/host-invite/{token}"
 
@@ -149,10 +165,13 @@ async def send_host_invite(
     base_url: str,
     message: InviteToHost,
     sender: Sender = NO_SENDER,
+    host: HostIdentity | None = None,
 ) -> HostInviteResult:
     """Check, rate-limit (the site's limit), make the waiting session, the inviter's join
-    link and the invitation, and email it; a failed send cancels them all."""
-    request = check_host_invite_request(message, domains)
+    link and the invitation, and email it; a failed send cancels them all. ``host``: the
+    token's identity on a site that requires host tokens (the inviter, see
+    :func:`as_token_host`)."""
+    request = check_host_invite_request(as_token_host(message, host), domains)
     store, settings = invites.store, invites.settings
     async with invites.slot(site_id, None, 1, sender) as now:
         invite, link = await run_in_threadpool(
