@@ -9,6 +9,7 @@ carry the host's identity: ``sub``, ``name``, ``email``.
 
 from __future__ import annotations
 
+import math
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -125,6 +126,8 @@ def _check_times(
     for key, value in times.items():
         if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
             raise token_error(invalid, f"the host token's {key} must be a number of seconds")
+        if value is not None and not _finite(value):  # NaN compares false: no expiry
+            raise token_error(invalid, f"the host token's {key} must be a finite number")
     exp, iat, nbf = float(claims["exp"]), float(claims["iat"]), times["nbf"]
     if exp - iat > max_lifetime:
         raise token_error(
@@ -143,3 +146,11 @@ def _check_times(
             raise token_error(invalid, f"the host token's {key} must be text of ≤ {limit} chars")
         parts[key] = value.strip()
     return HostIdentity(parts["sub"], parts["name"], parts["email"])
+
+
+def _finite(value: float) -> bool:
+    """Whether ``value`` is a finite float (an int too large for one is not)."""
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False

@@ -107,3 +107,27 @@ def test_an_rs256_header_cannot_make_the_secret_a_public_key() -> None:
 def test_a_short_secret_is_refused() -> None:
     with pytest.raises(ValueError, match="32"):
         check_secret("short")
+
+
+@pytest.mark.parametrize(
+    "claims",
+    [
+        {"exp": float("nan")},
+        {"exp": float("inf")},
+        {"iat": float("nan")},
+        {"iat": float("nan"), "exp": float("nan")},
+        {"nbf": float("nan")},
+        {"nbf": float("-inf")},
+        {"exp": 10**400},
+    ],
+)
+def test_a_signed_token_whose_times_are_not_finite_is_refused(claims: dict[str, Any]) -> None:
+    """``exp: NaN`` compares false with everything, so it would never expire."""
+    token = mint(**claims)
+    assert any(word in token_body(token) for word in ("NaN", "Infinity", "0" * 400))
+    assert "finite" in refused(token, "host_token_invalid")
+
+
+def token_body(token: str) -> str:
+    body = token.split(".")[1]
+    return base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)).decode()
