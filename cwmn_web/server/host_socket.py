@@ -39,6 +39,7 @@ from ..protocol.messages import (
 from .config import Settings
 from .db import EndReason, SessionRecord, Store
 from .host_invites import accept_invitation
+from .host_protocol import HostPhase
 from .host_tokens import HostIdentity, token_error, verify_host_token
 from .host_work import (
     abandon_replay,
@@ -148,7 +149,7 @@ class HostSocket:
                 message, relay_text = await reader.next()
             except SocketClosed as closed:
                 return closed.by_us
-            if isinstance(message, Hello) and self.keys is not None:
+            if isinstance(message, Hello) and self._awaiting_token():
                 refused = self._check_token(message)
                 if refused is not None:
                     await self.relay.carry_out(refused)
@@ -161,6 +162,12 @@ class HostSocket:
                 except CwmnError as exc:
                     out = self.core.error(message.ref, exc)
                 await self.relay.carry_out(out)
+
+    def _awaiting_token(self) -> bool:
+        """Whether a hello now is the one whose token names this connection's host: only
+        the first, on a site that requires tokens (a later hello is the core's
+        ``invalid_state`` and never touches the identity)."""
+        return self.keys is not None and self.core.protocol.phase is HostPhase.AWAITING_HELLO
 
     def _check_token(self, hello: Hello) -> Outputs | None:
         """Keep the identity the hello's host token vouches for; or the refusal (an error

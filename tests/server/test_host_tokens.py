@@ -318,3 +318,22 @@ def test_only_the_invitee_accepts_an_invitation_to_host(
             assert isinstance(hello(hana, mint(secret, sub="h", email="Hana@Example.com")), Welcome)
             reply = hana.ask(AcceptHostInvite(ref=4, token=token, page_id="p", code=code))
             assert isinstance(reply, SessionStarted), reply
+
+
+def test_a_second_hello_never_swaps_the_hosts_identity(
+    live_client: LiveClient, store: Store
+) -> None:
+    """A host signed in as agent-7 says hello again with another user's token (or a
+    broken one): refused as out of place, and the connection still hosts as agent-7."""
+    _, secret = token_site(store)
+    with live_client() as client, host(client) as h:
+        assert isinstance(hello(h, mint(secret)), Welcome)
+        boss = mint(secret, sub="boss", name="The Boss", email="boss@shop.example")
+        for token in (boss, "not a token"):
+            again = hello(h, token)
+            assert isinstance(again, ErrorReply) and again.code == "invalid_state", again
+        session = h.ask(StartSession(ref=2, host_name="Mallory"))
+        assert isinstance(session, SessionStarted), session
+        assert (session.host_name, session.host_email) == ("Ann Verified", "ann@shop.example")
+    (row,) = store.session_rows()
+    assert row["host_subject"] == "agent-7"
