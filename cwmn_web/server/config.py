@@ -52,7 +52,8 @@ class Settings:
       ``CWMN_INVITES_PER_SESSION`` (10) per ``CWMN_INVITES_SESSION_WINDOW`` (600 s) and
       ``CWMN_INVITES_PER_SITE`` (100) per ``CWMN_INVITES_SITE_WINDOW`` (3600 s);
       ``CWMN_INVITES_PER_CLIENT`` (20) per ``CWMN_INVITES_CLIENT_WINDOW`` (3600 s): what one
-      client address may send, so one client cannot spend the site's budget;
+      client address may send, so one client cannot spend the site's budget (on sites
+      that require host tokens: what one host, by its token's ``sub``, may send);
     - host tokens (docs/HOST_TOKENS.md): ``CWMN_HOST_TOKEN_MAX_LIFETIME`` (3600 s): tokens
       whose ``exp - iat`` is longer are refused; ``CWMN_HOST_TOKEN_LEEWAY`` (30 s): clock
       skew allowed on ``exp``/``nbf``/``iat``;

@@ -337,3 +337,28 @@ def test_a_second_hello_never_swaps_the_hosts_identity(
         assert (session.host_name, session.host_email) == ("Ann Verified", "ann@shop.example")
     (row,) = store.session_rows()
     assert row["host_subject"] == "agent-7"
+
+
+def test_one_signed_in_user_cannot_spend_the_sites_invite_budget(
+    live_client: LiveClient, store: Store
+) -> None:
+    """agent-7 (any account of the site) sends invite after invite, across sessions: past
+    the per-user budget it is refused; another user, from the same address, still invites."""
+    _, secret = token_site(store)
+
+    def invite(h: Host, ref: int) -> Any:
+        return h.ask(InviteGuest(ref=ref, guest_name="G", guest_email=f"g{ref}@example.com"))
+
+    with live_client(invites_per_client=3) as client:
+        for round in range(2):  # a new session each round: the session's budget is fresh
+            with host(client) as h:
+                started(h, mint(secret))
+                replies = [invite(h, 10 + n) for n in range(2)]
+                if round == 0:
+                    assert all(isinstance(r, InviteSent) for r in replies), replies
+        assert isinstance(replies[0], InviteSent), replies
+        assert isinstance(replies[1], ErrorReply) and replies[1].code == "rate_limited"
+        assert "host" in replies[1].message and "3 invites" in replies[1].message
+        with host(client) as other:
+            started(other, mint(secret, sub="agent-8"))
+            assert isinstance(invite(other, 20), InviteSent)

@@ -35,6 +35,8 @@ class InviteRecord:
     host_identity: str | None = None
     """Who asked (JSON ``sub``/``name``/``email`` of a host token), on token sites."""
     client_address: str | None = None
+    host_subject: str | None = None
+    """The host token's ``sub`` (on token sites): what the per-host budget counts."""
 
     @classmethod
     def from_row(cls, row: Row[Any]) -> InviteRecord:
@@ -102,7 +104,8 @@ class InviteStore(EngineStore):
             )
 
     def set_invite_sender(self, invite_id: str, sender: dict[str, str | None]) -> None:
-        """Record who asked for the invite (``host_identity``, ``client_address``)."""
+        """Record who asked for the invite (``host_identity``, ``host_subject``,
+        ``client_address``)."""
         with self.engine.begin() as db:
             db.execute(update(invites).where(invites.c.id == invite_id).values(**sender))
 
@@ -136,10 +139,14 @@ class InviteStore(EngineStore):
         session_id: str | None = None,
         site_id: int | None = None,
         client: str | None = None,
+        subject: str | None = None,
     ) -> list[float]:
-        """When the invites of a session (or of a site, or of a client address) made since
-        ``since`` were made, oldest first: what the rate limits count."""
+        """When the invites of a session (or of a site, or of a client address, or of a host
+        token's ``sub``) made since ``since`` were made, oldest first: what the rate limits
+        count."""
         query = select(invites.c.created_at).where(invites.c.created_at > since)
+        if subject is not None:
+            query = query.where(invites.c.host_subject == subject[:256])
         if client is not None:
             query = query.where(invites.c.client_address == client[:64])
         if session_id is not None:

@@ -222,6 +222,8 @@ invites = Table(
     # Who asked: the host token's identity (JSON sub/name/email) and the client's address.
     Column("host_identity", Text),
     Column("client_address", String(64)),
+    # The host token's ``sub`` alone (what the per-host budget counts on token sites).
+    Column("host_subject", String(256)),
 )
 # An invitation to host ("with me"): its session waits for the invitee until it is used.
 host_invites = Table(

@@ -98,6 +98,10 @@ class Invites:
         self.client_limit = Limit(
             "client address", settings.invites_per_client, settings.invites_client_window
         )
+        #: The same budget for each host a token names (its ``sub``) on token sites.
+        self.host_limit = Limit(
+            "host (host token sub)", settings.invites_per_client, settings.invites_client_window
+        )
         self.clock = clock
         self._lock = asyncio.Lock()
         #: The server's secret (:mod:`..secret`): video links and invitation codes.
@@ -160,7 +164,8 @@ class Invites:
         sender: Sender = NO_SENDER,
     ) -> AsyncIterator[float]:
         """Check that ``count`` more invites fit the limits of the site (and of the session,
-        if any, and of the sender's client address on an open site: :class:`Sender`) and
+        if any, and of the sender's client address on an open site, or of its host token's
+        ``sub`` on a token site: :class:`Sender`) and
         yield the time; record them (with ``sender.record()``) before leaving. One caller at
         a time, so concurrent invites cannot all pass the same count."""
         session_limit, site_limit = self.limits
@@ -176,6 +181,16 @@ class Invites:
                     )
                 )
                 check_limits([(client_limit, by_client + [now] * (count - 1))], now)
+            if sender.subject is not None:
+                by_host = await run_in_threadpool(
+                    partial(
+                        self.store.invite_times,
+                        now - self.host_limit.window,
+                        site_id=site_id,
+                        subject=sender.subject,
+                    )
+                )
+                check_limits([(self.host_limit, by_host + [now] * (count - 1))], now)
             by_site = await run_in_threadpool(
                 self.store.invite_times, now - site_limit.window, site_id=site_id
             )
