@@ -7,7 +7,11 @@ your own authorization of who may host.
 
 Run the demo (any signed-in user is "demo"; get the key from ``cwmn-web site key-add``)::
 
-    CWMN_SITE=shop CWMN_KID=2026-12 CWMN_SECRET=... python docs/examples/host_token_backend.py
+    CWMN_SITE=shop CWMN_SITE_KID=2026-12 CWMN_SITE_KEY=... \
+        python docs/examples/host_token_backend.py
+
+The site's key is a secret of its own (``site key-add`` prints it), never the CWMN server's
+``CWMN_SECRET``: the demo reads ``CWMN_SITE_KEY`` and refuses to start without it.
 
 Needs PyJWT and Starlette (``pip install pyjwt starlette uvicorn``).
 """
@@ -16,7 +20,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
 import jwt
@@ -25,11 +29,13 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-__all__ = ["User", "mint_host_token", "token_endpoint"]
+__all__ = ["ENV", "User", "mint_host_token", "site_key", "token_endpoint"]
 
 #: Short-lived: the embed fetches a new one when it nears expiry (the server refuses
 #: tokens living longer than CWMN_HOST_TOKEN_MAX_LIFETIME, 1 hour by default).
 LIFETIME = 300
+#: What the demo reads: the site's name, its key id and its key (from ``site key-add``).
+ENV = ("CWMN_SITE", "CWMN_SITE_KID", "CWMN_SITE_KEY")
 
 
 @dataclass(frozen=True)
@@ -78,10 +84,22 @@ def demo_user(request: Request) -> User | None:
     return User("demo", "Demo Agent", "demo@example.com")
 
 
+def site_key(environ: Mapping[str, str]) -> tuple[str, str, str]:
+    """The site's name, key id and key from ``environ``; SystemExit naming what is missing."""
+    missing = [name for name in ENV if not environ.get(name)]
+    if missing:
+        raise SystemExit(
+            f"set {', '.join(missing)}: the site's name and the key id and key that "
+            "`cwmn-web site key-add` printed (not the server's CWMN_SECRET)"
+        )
+    site, kid, key = (environ[name] for name in ENV)
+    return site, kid, key
+
+
 def main() -> None:
     import uvicorn
 
-    site, kid, secret = (os.environ[k] for k in ("CWMN_SITE", "CWMN_KID", "CWMN_SECRET"))
+    site, kid, secret = site_key(os.environ)
     endpoint = token_endpoint(site, kid, secret, demo_user)
     app = Starlette(routes=[Route("/cwmn-token", endpoint)])
     uvicorn.run(app, host="127.0.0.1", port=int(os.environ.get("PORT", "8100")))
