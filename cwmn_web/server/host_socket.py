@@ -161,6 +161,8 @@ class HostSocket:
                     out = await self._work[type(out.work)](out.work)
                 except CwmnError as exc:
                     out = self.core.error(message.ref, exc)
+                finally:
+                    self.core.release_slot()  # a start that failed counts no more
                 await self.relay.carry_out(out)
 
     def _awaiting_token(self) -> bool:

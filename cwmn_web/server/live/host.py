@@ -45,7 +45,7 @@ from ..host_protocol import HostProtocol
 from ..replays.recording import Recording
 from .fanout import LiveRoom, roster
 from .outputs import ConnId, Outputs
-from .registry import LiveRooms
+from .registry import LiveRooms, SessionSlot
 
 __all__ = ["MAX_INVITES_IN_FLIGHT", "MAX_PAGE_ID", "NO_GUESTS", "HostCore"]
 
@@ -117,6 +117,8 @@ class HostCore:
         self.page_url = ""
         self.inviting = 0
         """Invites on their way (answered later)."""
+        self.slot: SessionSlot | None = None
+        """The session being started or accepted, counted from its admission on."""
         self._relay_text: str | None = None
 
     @property
@@ -145,7 +147,8 @@ class HostCore:
             elif isinstance(message, RemoveGuest):
                 self.rooms.removing(self._room(), message.guest_id)
             elif isinstance(message, StartSession | AcceptHostInvite):
-                self.rooms.admit_session(self.site_id, self.client)
+                self.release_slot()
+                self.slot = self.rooms.admit_session(self.site_id, self.client)
             assert isinstance(message, _STORE_WORK), message
             return Outputs(work=message)
         except CwmnError as exc:
@@ -157,8 +160,15 @@ class HostCore:
         out.send(self.conn, ErrorReply(ref=ref, code=exc.code, message=exc.message))
         return out
 
+    def release_slot(self) -> None:
+        """The start or acceptance admitted is over (done, failed, or its connection
+        gone): a slot no room took over counts no more."""
+        self.rooms.release(self.slot)
+        self.slot = None
+
     def gone(self, close_code: int | None, now: float) -> Outputs:
         """The socket closed (``close_code``: the client's): guests hear the host left."""
+        self.release_slot()
         if self.live is None:
             return Outputs()
         return self.rooms.host_gone(self.live, self, close_code, now)
@@ -239,7 +249,8 @@ class HostCore:
     ) -> Outputs:
         """The store made the session ``record``: open its room, hosted here."""
         page_id = message.page_id[:MAX_PAGE_ID]
-        self.live = self.rooms.start(record, self, page_id, now, recording, self.client)
+        self.live = self.rooms.start(record, self, page_id, now, recording, self.slot)
+        self.slot = None
         self.protocol.started(record.id)
         return self._reply(session_started(message.ref, record, settings))
 
@@ -285,7 +296,8 @@ class HostCore:
     ) -> Outputs:
         """The invitee hosts the session the invitation made (the inviter may wait in it)."""
         page_id = message.page_id[:MAX_PAGE_ID]
-        self.live, back, out = self.rooms.accept(record, page_id, self, now)
+        self.live, back, out = self.rooms.accept(record, page_id, self, now, self.slot)
+        self.slot = None
         self.protocol.started(record.id)
         reply = session_started(message.ref, record, settings)
         for push in (reply, *roster(back)):

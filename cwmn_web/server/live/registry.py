@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
+from dataclasses import dataclass
 from itertools import count
 
 from ...errors import NotFound
@@ -46,7 +47,7 @@ from .fanout import LiveRoom, RoomHost, pointer_of, to_everyone, to_guests, to_h
 from .limits import Limits, Tally, limit_reached
 from .outputs import ConnId, Outputs, SessionOver, StoreControls, StoreName
 
-__all__ = ["ENDED_MEMORY", "LiveRooms"]
+__all__ = ["ENDED_MEMORY", "LiveRooms", "SessionSlot"]
 
 log = logging.getLogger("cwmn_web.server")
 
@@ -54,6 +55,16 @@ ENDED_MEMORY = 10_000
 GRACE, EXPIRY, POINTER = "grace", "expiry", "pointer"
 TimerKey = tuple[str, str, str]
 """(session id, what, guest id or "")."""
+
+
+@dataclass
+class SessionSlot:
+    """A session counted for its site and client address from its admission on, before
+    the store makes it: a room takes it over, or :meth:`LiveRooms.release` gives it back."""
+
+    site_id: int
+    client: str
+    held: bool = True
 
 
 class LiveRooms:
@@ -103,9 +114,11 @@ class LiveRooms:
         return out
 
     # -- opening ----------------------------------------------------------------------------
-    def admit_session(self, site_id: int, client: str) -> None:
-        """Raise ``rate_limited`` if the site or the client address has as many live
-        sessions as its limit allows (checked before the store makes one)."""
+    def admit_session(self, site_id: int, client: str) -> SessionSlot:
+        """Count one more live session for the site and the client address, before the
+        store makes it (so concurrent starts cannot all pass); raise ``rate_limited`` if
+        either has as many as its limit allows. The room that opens takes the slot over;
+        a start that fails or a connection that goes :meth:`release` it."""
         limits = self.limits
         if self.site_sessions.full(site_id, limits.sessions_per_site):
             what = "this site has as many live sessions as it may"
@@ -113,6 +126,19 @@ class LiveRooms:
         if client and self.client_sessions.full(client, limits.sessions_per_client):
             what = "this address hosts as many live sessions as it may"
             raise limit_reached(what, limits.sessions_per_client, "CWMN_MAX_SESSIONS_PER_CLIENT")
+        self.site_sessions.add(site_id)
+        if client:
+            self.client_sessions.add(client)
+        return SessionSlot(site_id, client)
+
+    def release(self, slot: SessionSlot | None) -> None:
+        """Give back a slot no room took over (nothing for one already given or taken)."""
+        if slot is None or not slot.held:
+            return
+        slot.held = False
+        self.site_sessions.give(slot.site_id)
+        if slot.client:
+            self.client_sessions.give(slot.client)
 
     def start(
         self,
@@ -121,11 +147,11 @@ class LiveRooms:
         page_id: str,
         now: float,
         recording: Recording | None = None,
-        client: str = "",
+        slot: SessionSlot | None = None,
     ) -> LiveRoom:
         """A new session's room, its host attached and on page ``page_id``; a replay
-        session's frames go to ``recording``; ``client``: the host's address (counted)."""
-        live = self._open(record, host, recording, client)
+        session's frames go to ``recording``; ``slot``: its admission (taken over)."""
+        live = self._open(record, host, recording, slot)
         live.room.start_page(page_id)
         return live
 
@@ -136,11 +162,17 @@ class LiveRooms:
         host: RoomHost,
         now: float,
         recording: Recording | None = None,
+        slot: SessionSlot | None = None,
     ) -> tuple[LiveRoom, HostReturn, Outputs]:
         """Attach ``host`` to the session's room (recreated after a restart): the room,
-        what the host must learn (``acked_seq``, guest changes), and what to send others."""
+        what the host must learn (``acked_seq``, guest changes), and what to send others.
+        ``slot``: an accepting host's admission, taken over (or given back)."""
         out = Outputs()
-        live = self.rooms.get(record.id) or self._open(record, None, recording)
+        live = self.rooms.get(record.id)
+        if live is None:
+            live = self._open(record, None, recording, slot)
+        elif slot is not None:
+            self._adopt(record.id, slot)
         if live.recording is None and recording is not None:
             live.recording = recording
             self._expire(live, record)
@@ -159,7 +191,12 @@ class LiveRooms:
         return live, back, out
 
     def accept(
-        self, record: SessionRecord, page_id: str, host: RoomHost, now: float
+        self,
+        record: SessionRecord,
+        page_id: str,
+        host: RoomHost,
+        now: float,
+        slot: SessionSlot | None = None,
     ) -> tuple[LiveRoom, HostReturn, Outputs]:
         """The invited host arrives (``AcceptHostInvite``): the room the inviter may be
         waiting in starts now, its maximum duration counted from ``record.created_at``."""
@@ -167,7 +204,7 @@ class LiveRooms:
         if live is not None:
             live.room.host_accepted(record.created_at)
             self._expire(live, record)
-        return self.resume(record, page_id, host, now)
+        return self.resume(record, page_id, host, now, slot=slot)
 
     def room_for_guest(self, record: SessionRecord, now: float) -> LiveRoom:
         """The session's room; after a restart, one waiting for its host (grace timer on),
@@ -189,12 +226,14 @@ class LiveRooms:
         record: SessionRecord,
         host: RoomHost | None,
         recording: Recording | None = None,
-        client: str = "",
+        slot: SessionSlot | None = None,
     ) -> LiveRoom:
-        self._owners[record.id] = (record.site_id, client)
-        self.site_sessions.add(record.site_id)
-        if client:
-            self.client_sessions.add(client)
+        if slot is not None and slot.held:
+            slot.held = False  # counted since its admission
+            self._owners[record.id] = (slot.site_id, slot.client)
+        else:
+            self._owners[record.id] = (record.site_id, "")
+            self.site_sessions.add(record.site_id)
         room = Room(
             record.id,
             host_name=record.host_name,
@@ -212,6 +251,16 @@ class LiveRooms:
         self._expire(live, record)
         self.rooms[record.id] = live
         return live
+
+    def _adopt(self, session_id: str, slot: SessionSlot) -> None:
+        """An accepting host's slot for a room already open (counted for its site): the
+        room counts for the host's address from now on, unless it counts for one already."""
+        owner = self._owners.get(session_id)
+        if slot.held and owner is not None and not owner[1] and slot.client:
+            slot.held = False
+            self._owners[session_id] = (owner[0], slot.client)
+            self.site_sessions.give(slot.site_id)
+        self.release(slot)
 
     def _expire(self, live: LiveRoom, record: SessionRecord) -> None:
         """End the session when ``record`` says it expires (a replay: past its length)."""
