@@ -73,7 +73,8 @@ class Settings:
       slowly); ``CWMN_MAX_FRAME_VALUES`` (500000) JSON values per frame;
       ``CWMN_MAX_LOG_BYTES`` (16 MiB) of memory per room log; ``CWMN_MAX_WATCHERS_PER_CLIENT``
       (20) replays watched per client address; ``CWMN_HTTP_TIMEOUT`` (20 s) for a request's
-      headers and body to arrive (``serve``).
+      headers and body to arrive (``serve``); ``CWMN_CLIENT_IPV6_PREFIX`` (64): an IPv6
+      client counts as its network of that prefix in every per-client limit.
     """
 
     data_dir: Path = field(default_factory=lambda: Path(_env("CWMN_DATA_DIR", "data")))
@@ -173,6 +174,9 @@ class Settings:
         default_factory=lambda: int(_env("CWMN_MAX_WATCHERS_PER_CLIENT", "20"))
     )
     http_timeout: float = field(default_factory=lambda: _number("CWMN_HTTP_TIMEOUT", "20"))
+    client_ipv6_prefix: int = field(
+        default_factory=lambda: int(_env("CWMN_CLIENT_IPV6_PREFIX", "64"))
+    )
 
     @property
     def db_url(self) -> str:

@@ -118,11 +118,12 @@ class HostSocket:
         """The site's host-token keys (None: the site does not require host tokens)."""
         self.identity: HostIdentity | None = None
         """Who the host's token vouched for (after its hello)."""
-        self.client = ws.client.host if ws.client is not None else ""
-        """The client's address (as uvicorn gives it: proxies only if trusted)."""
+        self.client = relay.client_of(ws)
+        """The client's key (its address as uvicorn gives it, proxies only if trusted; an
+        IPv6 one by its network): what per-client limits, invites' too, count under."""
         self.watchers: ReplayWatchers = ws.app.state.watchers
         conn, self.peer = relay.connect(ws)
-        self.core = HostCore(relay.core, conn, site.id, relay.client_of(ws))
+        self.core = HostCore(relay.core, conn, site.id, self.client)
         self._work: dict[type[Message], StoreWork] = {
             StartSession: self.start,
             ResumeSession: self.resume,
@@ -360,8 +361,7 @@ class HostSocket:
         """The replay's state now; then a push whenever it changes, until it is done."""
         record = await self.replays.find(message.resume_token, self.site.id)
         first = self.replays.update(record, ref=message.ref)
-        client = self.relay.client_of(self.ws)
-        self.watchers.watch(self.core.conn, client, self.peer, record.id, first)
+        self.watchers.watch(self.core.conn, self.client, self.peer, record.id, first)
         return reply(self.core.conn, first)
 
     async def abandon_replay(self, message: AbandonReplay) -> Outputs:

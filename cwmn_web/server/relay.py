@@ -17,6 +17,7 @@ from typing import Any
 from starlette.concurrency import run_in_threadpool
 from starlette.websockets import WebSocket
 
+from .client_key import client_key
 from .config import Settings
 from .db import EndReason, SessionRecord, Store
 from .live.fanout import LiveRoom
@@ -112,10 +113,11 @@ class Relay:
         task.add_done_callback(self._tasks.discard)
         return task
 
-    @staticmethod
-    def client_of(ws: WebSocket) -> str:
-        """The socket's client address (the proxy's client's, from a trusted proxy)."""
-        return ws.client.host if ws.client is not None else ""
+    def client_of(self, ws: WebSocket) -> str:
+        """The socket's client key (:func:`client_key` of its address: the proxy's
+        client's, from a trusted proxy), which every per-client limit counts under."""
+        address = ws.client.host if ws.client is not None else ""
+        return client_key(address, self.settings.client_ipv6_prefix)
 
     def admit(self, ws: WebSocket) -> bool:
         """Count a new socket for its client address; False if that address has

@@ -1,0 +1,53 @@
+"""Per-client limits count one IPv6 host (its /64) as one client, not 2**64 of them."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import cast
+
+import pytest
+from starlette.websockets import WebSocket
+
+from cwmn_web.server.client_key import client_key
+from cwmn_web.server.config import Settings
+from cwmn_web.server.db import Store
+from cwmn_web.server.relay import Relay
+
+
+@pytest.mark.parametrize(
+    ("address", "key"),
+    [
+        ("203.0.113.7", "203.0.113.7"),
+        ("2001:db8:1:2:aaaa::1", "2001:db8:1:2::/64"),
+        ("2001:db8:1:2:ffff:ffff:ffff:fffe", "2001:db8:1:2::/64"),
+        ("[2001:db8:1:2::9]", "2001:db8:1:2::/64"),
+        ("fe80::1%eth0", "fe80::/64"),
+        ("::ffff:198.51.100.4", "198.51.100.4"),
+        ("", ""),
+        ("testclient", "testclient"),
+    ],
+)
+def test_the_client_key_of_an_address(address: str, key: str) -> None:
+    assert client_key(address) == key
+
+
+def test_the_ipv6_prefix_is_a_setting() -> None:
+    assert client_key("2001:db8:1:2:3::1", 48) == "2001:db8:1::/48"
+    assert client_key("2001:db8::1", 128) == "2001:db8::1/128"
+    assert Settings().client_ipv6_prefix == 64
+
+
+def socket_from(address: str) -> WebSocket:
+    return cast(WebSocket, SimpleNamespace(client=SimpleNamespace(host=address, port=1)))
+
+
+def test_a_host_rotating_addresses_in_its_64_holds_one_clients_sockets() -> None:
+    relay = Relay(Settings(max_connections_per_client=2), Store("sqlite://"))
+    rotating = [socket_from(f"2001:db8:1:2::{n:x}") for n in range(1, 6)]
+    assert [relay.admit(ws) for ws in rotating] == [True, True, False, False, False]
+    assert relay.admit(socket_from("2001:db8:1:3::1"))  # another /64: another client
+    # The same IPv4 client, mapped or not, is one client.
+    assert relay.admit(socket_from("::ffff:203.0.113.7"))
+    assert relay.admit(socket_from("203.0.113.7"))
+    assert not relay.admit(socket_from("::ffff:203.0.113.7"))
+    assert relay.admit(socket_from("203.0.113.8"))
