@@ -61,7 +61,8 @@ class Settings:
       are deleted that long after the replay started; ``CWMN_MAX_REPLAYS_PER_SITE`` (20)
       replays of a site waiting for their video (recording, queued or rendering) and
       ``CWMN_MAX_REPLAY_BYTES_PER_SITE`` (2 GiB) of their recordings: past either, a new
-      replay is refused (``rate_limited``);
+      replay is refused (``rate_limited``); ``CWMN_MAX_REPLAYS_PER_CLIENT`` (3) of them
+      started from one client key;
     - the render worker (read by ``cwmn_web.render.network``): ``CWMN_RENDER_ALLOW_ORIGINS``
       (comma-separated origins the render page may load from although private: this
       server's own, as ``make run`` sets; ``CWMN_PUBLIC_URL``'s is always one),
@@ -148,6 +149,9 @@ class Settings:
     )
     max_replays_per_site: int = field(
         default_factory=lambda: int(_env("CWMN_MAX_REPLAYS_PER_SITE", "20"))
+    )
+    max_replays_per_client: int = field(
+        default_factory=lambda: int(_env("CWMN_MAX_REPLAYS_PER_CLIENT", "3"))
     )
     max_replay_bytes_per_site: int = field(
         default_factory=lambda: int(_env("CWMN_MAX_REPLAY_BYTES_PER_SITE", str(2 << 30)))

@@ -209,7 +209,9 @@ class HostSocket:
     async def start(self, message: StartSession) -> Outputs:
         base = self._base() if message.is_replay else ""  # its video link's, checked first
         if message.is_replay:
-            await run_in_threadpool(check_replay_room, self.store, self.settings, self.site.id)
+            await run_in_threadpool(
+                check_replay_room, self.store, self.settings, self.site.id, self.client
+            )
         record = await run_in_threadpool(
             new_session,
             self.store,
@@ -266,6 +268,7 @@ class HostSocket:
             self._site_settings(),
             base,
             self.replays.key,
+            self.client,
         )
 
     # -- links and guests -------------------------------------------------------------------

@@ -1218,10 +1218,11 @@ def test_the_worker_renders_and_records_progress(
 
 
 def test_one_sites_flood_does_not_delay_anothers_first_render(
-    store: Store, tmp_path: Path, live_client: LiveClient
+    store: Store, tmp_path: Path, live_client: LiveClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A site floods the queue with replays; another site's one replay, queued after them,
     is rendered next, not after the flood (the worker takes sites in turn)."""
+    monkeypatch.setenv("CWMN_MAX_REPLAYS_PER_CLIENT", "20")  # every host here is one client
     other = store.add_domain("other.test", "other")
     with live_client() as client:
         flood = [recorded(client, 0.5)[0] for _ in range(4)]
@@ -1243,6 +1244,7 @@ def test_a_site_cannot_queue_replays_without_end(
     for their video, or their bytes on disk, a new one is refused (rate_limited) and says
     which setting; once one is rendered there is room again."""
     monkeypatch.setenv("CWMN_MAX_REPLAYS_PER_SITE", "2")
+    monkeypatch.setenv("CWMN_MAX_REPLAYS_PER_CLIENT", "20")  # every host here is one client
 
     def refused(client: TestClient) -> ErrorReply:
         with host(client) as h:
@@ -1279,6 +1281,41 @@ def test_a_site_cannot_queue_replays_without_end(
         send(h, 1, "snapshot", T0, nodes=[[1, 0, 1, "html", []]], pad="x" * 1000)
         acked(h, 1)  # acked, and dropped: past what the site had left
     assert (folder(tmp_path, started.session_id) / "stream.jsonl").stat().st_size == 0
+
+
+def test_one_client_cannot_take_a_sites_whole_share_of_replays(
+    store: Store, tmp_path: Path, live_client: LiveClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A forged host's script starts replay after replay from one address: past
+    CWMN_MAX_REPLAYS_PER_CLIENT waiting for their video it is refused, while another
+    client of the site can still start one (the site's own cap is far)."""
+    monkeypatch.setenv("CWMN_MAX_REPLAYS_PER_SITE", "20")
+    monkeypatch.setenv("CWMN_MAX_REPLAYS_PER_CLIENT", "2")
+    with live_client() as client:  # every socket of a TestClient is one client address
+        recorded(client)
+        with host(client) as h:
+            start_replay(h)  # still recording: it counts too
+            with host(client) as extra:
+                assert isinstance(extra.ask(Hello(ref=1, page_url=HOST_ORIGIN)), Welcome)
+                reply = extra.ask(StartSession(ref=2, host_name="x", is_replay=True))
+            assert isinstance(reply, ErrorReply) and reply.code == "rate_limited", reply
+            assert "CWMN_MAX_REPLAYS_PER_CLIENT=2" in reply.message
+            settings = relay_settings(client)
+            site_id = store.site_for_host("localhost")
+            assert site_id is not None
+            sessions.check_replay_room(store, settings, site_id.id, "198.51.100.7")  # others may
+            with pytest.raises(Exception, match="CWMN_MAX_REPLAYS_PER_CLIENT"):
+                sessions.check_replay_room(store, settings, site_id.id, "testclient")
+        assert RenderWorker(worker_settings(tmp_path), store, renderer=fake_render()).run(
+            once=True
+        ) == 1  # fmt: skip
+        with host(client) as h:  # one rendered: room again for this client
+            start_replay(h)
+
+
+def relay_settings(client: TestClient) -> Settings:
+    settings: Settings = client.app.state.settings  # type: ignore[attr-defined]
+    return settings
 
 
 def test_the_worker_resumes_a_stale_job_and_gives_up_after_three(

@@ -93,6 +93,8 @@ class ReplayRecord:
     attempts: int
     created_at: float
     expires_at: float
+    client_address: str | None = None
+    """The client key of the host that started it (the per-client cap)."""
 
     @classmethod
     def from_row(cls, row: Row[Any]) -> ReplayRecord:
@@ -133,9 +135,11 @@ class ReplayStore(EngineStore):
         retention_seconds: float,
         video_token_hash: str,
         now: float | None = None,
+        client: str = "",
     ) -> ReplayRecord:
         """The row of a replay session that starts recording now; its video link's token is
-        kept only as its sha256 (``video_token_hash``: see :mod:`..secret`)."""
+        kept only as its sha256 (``video_token_hash``: see :mod:`..secret`); ``client``:
+        the starting host's client key (its per-client cap)."""
         created = stamp(now)
         with self.engine.begin() as db:
             db.execute(
@@ -156,6 +160,7 @@ class ReplayStore(EngineStore):
                     attempts=0,
                     created_at=created,
                     expires_at=created + retention_seconds,
+                    client_address=client[:64] or None,
                 )
             )
         record = self.get(session_id)
@@ -227,12 +232,14 @@ class ReplayStore(EngineStore):
             return [ReplayRecord.from_row(r) for r in db.execute(query).all()]
 
     # -- the render job -----------------------------------------------------------------
-    def active_of_site(self, site_id: int) -> list[str]:
+    def active_of_site(self, site_id: int, client: str = "") -> list[str]:
         """The ids of a site's replays still waiting for their video (recording, queued,
-        rendering)."""
+        rendering); with ``client``, only those that client key started."""
         query = select(replays.c.id).where(
             replays.c.site_id == site_id, replays.c.status.in_([s.value for s in ACTIVE])
         )
+        if client:
+            query = query.where(replays.c.client_address == client[:64])
         with self.engine.connect() as db:
             return [str(r.id) for r in db.execute(query).all()]
 

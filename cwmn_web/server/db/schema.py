@@ -285,4 +285,6 @@ replays = Table(
     Column("attempts", Integer, nullable=False, default=0),
     Column("created_at", Float, nullable=False),
     Column("expires_at", Float, nullable=False, index=True),
+    # The client key of the host that started it (per-client cap on waiting replays).
+    Column("client_address", String(64)),
 )

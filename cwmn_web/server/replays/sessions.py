@@ -32,11 +32,20 @@ def replay_limit(max_seconds: float) -> float:
     return max_seconds + END_GRACE_SECONDS
 
 
-def check_replay_room(store: Store, settings: Settings, site_id: int) -> None:
+def check_replay_room(store: Store, settings: Settings, site_id: int, client: str = "") -> None:
     """Raise ``rate_limited`` when the site has as many replays waiting for their video
     (recording, queued, rendering) as ``CWMN_MAX_REPLAYS_PER_SITE``, or their recordings
     hold ``CWMN_MAX_REPLAY_BYTES_PER_SITE``: a site's flood cannot fill the worker's queue
-    or its disk."""
+    or its disk; or when ``client`` (a client key) started ``CWMN_MAX_REPLAYS_PER_CLIENT``
+    of them: one client cannot take a site's whole share."""
+    if client:
+        mine = len(store.replays.active_of_site(site_id, client))
+        if mine >= settings.max_replays_per_client:
+            raise RateLimited(
+                f"this address has {mine} replays waiting for their video, the most it may"
+                f" (CWMN_MAX_REPLAYS_PER_CLIENT={settings.max_replays_per_client}); try again"
+                " when one is rendered"
+            )
     active = store.replays.active_of_site(site_id)
     if len(active) >= settings.max_replays_per_site:
         raise RateLimited(
@@ -80,6 +89,7 @@ def new_recording(
     site_settings: dict[str, object],
     base_url: str,
     key: bytes,
+    client: str = "",
 ) -> Recording:
     """A new replay session's row (its render job to be) and its recording: as long as the
     site's ``replayMaxSeconds`` (the default if unset), at most a session's maximum; its
@@ -99,6 +109,7 @@ def new_recording(
         video_token_hash=video_token_hash(key, record.id),
         retention_seconds=settings.replay_retention_days * 86400,
         now=record.created_at,
+        client=client,
     )
     recording = Recording(
         recording_dir(settings.data_dir, record.id), seconds, record.created_at * 1000
