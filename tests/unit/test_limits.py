@@ -63,6 +63,33 @@ def test_a_frame_past_the_value_cap_is_refused_before_parsing() -> None:
         codec.decode(text, max_values=1000)
 
 
+def blank_strings(obj: object) -> object:
+    """``obj`` with every string (keys too) emptied: the same structure, no text."""
+    if isinstance(obj, list):
+        return [blank_strings(v) for v in obj]
+    if isinstance(obj, dict):
+        return {str(i): blank_strings(v) for i, v in enumerate(obj.values())}
+    return "" if isinstance(obj, str) else obj
+
+
+@given(JSON)
+def test_text_inside_strings_costs_no_values(obj: object) -> None:
+    assert codec.value_bound(json.dumps(obj)) == codec.value_bound(json.dumps(blank_strings(obj)))
+
+
+def test_a_large_legitimate_page_is_not_refused_for_its_text() -> None:
+    """SVG path data, CSV in a <pre> and a big stylesheet: few values, many commas."""
+    path = "M0,0 " + "L1,2 C3,4,5,6,7,8 " * 40_000  # 280,000 commas in one attribute
+    csv = "\n".join(",".join(["a", '"b"', "c\\"] * 20) for _ in range(3000))
+    css = "a{b:c}[x],p{margin:0,0}" * 20_000
+    nodes = [[1, 0, 1, "svg", [["d", path]]], [2, 1, 3, csv], [3, 1, 3, css]]
+    frame = MirrorFrame(seq=1, kind="snapshot", data={"nodes": nodes})
+    text = codec.encode(frame)
+    assert len(text) < codec.MAX_FRAME
+    assert codec.value_bound(text) < 100
+    assert codec.decode(text) == frame  # under the default cap of 500,000 values
+
+
 @pytest.mark.parametrize("count", [10, 60_000])
 def test_the_sliced_writer_writes_what_the_one_shot_one_does(count: int) -> None:
     data = {"adds": [[1, "é", None, 2.5, {"k": [True]}]] * count, "x": {"y": [[]] * count}}
