@@ -54,6 +54,7 @@ class ErrorCode(StrEnum):
     PHONE_TYPE_REFUSED = "phone_type_refused"
     PHONE_COUNTRY_REFUSED = "phone_country_refused"
     INVITE_CODE_INVALID = "invite_code_invalid"
+    PAGE_TOO_LARGE = "page_too_large"
 
 
 C = ErrorCode
@@ -93,6 +94,8 @@ CODES: dict[ErrorCode, str] = {
     "(its smsCountries setting).",
     C.INVITE_CODE_INVALID: "The invitation to host needs the code its email gave, and the one "
     "given is missing or wrong.",
+    C.PAGE_TOO_LARGE: "The page is too large to share (one frame past the server's size or "
+    "value cap): the session ended instead of retrying.",
 }
 
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable, Mapping
 from typing import Any
 
-from ..errors import CwmnError
+from ..errors import CwmnError, ErrorCode
 from ..protocol.constants import RESUME_KEY
 from ..protocol.guests import GuestObject
 from ..protocol.messages import Message
@@ -284,6 +284,18 @@ class HostController:
     def finish(self, session: HostSession, trigger: Trigger) -> None:
         """End ``session`` once (:meth:`.lifecycle.Lifecycle.finish`)."""
         self.lifecycle.finish(session, trigger)
+
+    def page_too_large(self, session: HostSession, reason: str) -> None:
+        """A frame of the page is past the server's caps (``reason``): sending it would get
+        the socket closed, and again on every resume. The page stops capturing, the
+        console says why (``page_too_large``), and the session ends (``end session``)."""
+        self.ports.capture(False, None)
+        self.warn(
+            f"CWMN {ErrorCode.PAGE_TOO_LARGE.value}: this page is too large to share "
+            f"({reason}); the session ended. Block large parts of it (data-cwmn-block)."
+        )
+        if self.session is session and self.state is State.IN_SESSION:
+            self.lifecycle.end({}, _ignore)
 
     # -- replays -------------------------------------------------------------------------
     def on_audio(self, message: dict[str, Any], now: float) -> None:

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from ..errors import CwmnError, ErrorCode
+from ..protocol import codec
 from ..protocol.guests import GuestObject
 from ..protocol.messages import (
     Ack,
@@ -21,6 +22,7 @@ from ..protocol.messages import (
     GuestPointer,
     GuestUpdated,
     Message,
+    MirrorFrame,
     ResumeSession,
     SessionEnded,
     SessionResumed,
@@ -38,6 +40,8 @@ __all__ = ["RECONNECT_GIVE_UP", "HostSession", "SessionEvents"]
 #: Seconds after a loss at which the host stops trying to take the session back.
 RECONNECT_GIVE_UP = 180.0
 _GONE = (ErrorCode.SESSION_ENDED, ErrorCode.NOT_FOUND)
+#: Frames that carry the page (the others are small by construction).
+_PAGE_KINDS = ("snapshot", "mutations")
 
 
 class SessionEvents(Protocol):
@@ -77,6 +81,8 @@ class SessionEvents(Protocol):
 
     def finish(self, session: HostSession, trigger: Trigger) -> None: ...
 
+    def page_too_large(self, session: HostSession, reason: str) -> None: ...
+
 
 class HostSession:
     """The session this page hosts, from ``in session`` until it ends."""
@@ -98,6 +104,8 @@ class HostSession:
         #: ``reconnect``: the next attempt; ``give up``: the end of trying.
         self._timers: Timers[str] = Timers()
         self._attempt: ServerSocket | None = None
+        self.too_large = False
+        """A frame was past the server's caps: nothing more goes out (the session ends)."""
 
     # -- time ---------------------------------------------------------------------------
     def next_due(self) -> float | None:
@@ -133,7 +141,17 @@ class HostSession:
         """Number ``data`` (already encoded), keep it, and send it if connected; ``t`` is when
         the page captured it (ms since the epoch; now if missing or not a time)."""
         ok = isinstance(t, int | float) and not isinstance(t, bool) and 0 < t < 1e14
-        frame = self.unacked.add(kind, data, t=round(t if ok else self.owner.now_ms()))
+        when = round(t if ok else self.owner.now_ms())
+        if self.too_large:
+            return
+        if kind in _PAGE_KINDS:  # the server would close the socket, and again on resume
+            trial = MirrorFrame(seq=self.unacked.seq + 1, kind=kind, data=data, t=when)
+            refusal = codec.too_large(codec.encode(trial))
+            if refusal is not None:
+                self.too_large = True
+                self.owner.page_too_large(self, refusal)
+                return
+        frame = self.unacked.add(kind, data, t=when)
         if self.connected:
             self.socket.send(frame)
 

@@ -23,6 +23,7 @@ __all__ = [
     "encode",
     "encode_obj",
     "encode_sliced",
+    "too_large",
     "value_bound",
 ]
 
@@ -151,15 +152,22 @@ def value_bound(frame: str) -> int:
     return frame.count(",") + 2 * (frame.count("[") + frame.count("{")) + 1
 
 
-def _check_size(frame: str | bytes, max_values: int) -> str | bytes:
+def too_large(frame: str | bytes, max_values: int = MAX_FRAME_VALUES) -> str | None:
+    """Why a server refuses ``frame`` as too large (its bytes, or its values by
+    :func:`value_bound`), or None: the host checks its frames with it before sending."""
     size = _utf8_size(frame)
     if size > MAX_FRAME:
-        raise ProtocolError(f"frame of {size} bytes exceeds {MAX_FRAME}")
+        return f"frame of {size} bytes exceeds {MAX_FRAME}"
     text = frame if isinstance(frame, str) else frame.decode(errors="replace")
     if value_bound(text) > max_values:
-        raise ProtocolError(
-            f"frame holds more than {max_values} JSON values: send the page in smaller frames"
-        )
+        return f"frame holds more than {max_values} JSON values: send the page in smaller frames"
+    return None
+
+
+def _check_size(frame: str | bytes, max_values: int) -> str | bytes:
+    refusal = too_large(frame, max_values)
+    if refusal is not None:
+        raise ProtocolError(refusal)
     return frame
 
 
