@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 
-__all__ = ["DEFAULT_IPV6_PREFIX", "client_key"]
+__all__ = ["DEFAULT_IPV6_PREFIX", "client_key", "forwarded_ignored"]
 
 DEFAULT_IPV6_PREFIX = 64
 
@@ -27,3 +27,14 @@ def client_key(address: str, ipv6_prefix: int = DEFAULT_IPV6_PREFIX) -> str:
         return str(ip.ipv4_mapped)
     prefix = min(max(ipv6_prefix, 1), 128)
     return str(ipaddress.IPv6Network((ip, prefix), strict=False))
+
+
+def forwarded_ignored(forwarded_for: str, address: str) -> bool:
+    """Whether a request's ``X-Forwarded-For`` was not applied to its client ``address``:
+    a proxy (or load balancer) not in ``CWMN_TRUSTED_PROXIES`` sent it, so every client
+    behind it shares one address (uvicorn, for a trusted one, makes the address the
+    header's last entry)."""
+    if not forwarded_for.strip():
+        return False
+    last = forwarded_for.rsplit(",", 1)[-1].strip()
+    return client_key(last) != client_key(address)

@@ -17,7 +17,7 @@ from typing import Any
 from starlette.concurrency import run_in_threadpool
 from starlette.websockets import WebSocket
 
-from .client_key import client_key
+from .client_key import client_key, forwarded_ignored
 from .config import Settings
 from .db import EndReason, SessionRecord, Store
 from .live.fanout import LiveRoom
@@ -89,6 +89,8 @@ class Relay:
         self.connections: Tally[str] = Tally()
         """Open sockets of each client address."""
         self._clients: dict[ConnId, str] = {}
+        self._warned_forwarded = False
+        """Forwarded headers from an untrusted peer were logged (once per process)."""
         self._heavy = asyncio.Semaphore(HEAVY_AT_ONCE)
         #: The core's clock: wall-clock seconds (tests move it on).
         self.clock: Callable[[], float] = time.time
@@ -117,6 +119,16 @@ class Relay:
         """The socket's client key (:func:`client_key` of its address: the proxy's
         client's, from a trusted proxy), which every per-client limit counts under."""
         address = ws.client.host if ws.client is not None else ""
+        if not self._warned_forwarded:
+            forwarded = ws.headers.get("x-forwarded-for", "")
+            if forwarded_ignored(forwarded, address):
+                self._warned_forwarded = True
+                log.warning(
+                    "X-Forwarded-For from %s, which is not in CWMN_TRUSTED_PROXIES: every "
+                    "client behind it counts as that one address in the per-client limits "
+                    "(add the proxy's address to CWMN_TRUSTED_PROXIES)",
+                    address,
+                )
         return client_key(address, self.settings.client_ipv6_prefix)
 
     def admit(self, ws: WebSocket) -> bool:

@@ -8,7 +8,7 @@ from typing import cast
 import pytest
 from starlette.websockets import WebSocket
 
-from cwmn_web.server.client_key import client_key
+from cwmn_web.server.client_key import client_key, forwarded_ignored
 from cwmn_web.server.config import Settings
 from cwmn_web.server.db import Store
 from cwmn_web.server.relay import Relay
@@ -37,8 +37,10 @@ def test_the_ipv6_prefix_is_a_setting() -> None:
     assert Settings().client_ipv6_prefix == 64
 
 
-def socket_from(address: str) -> WebSocket:
-    return cast(WebSocket, SimpleNamespace(client=SimpleNamespace(host=address, port=1)))
+def socket_from(address: str, forwarded: str = "") -> WebSocket:
+    headers = {"x-forwarded-for": forwarded} if forwarded else {}
+    client = SimpleNamespace(host=address, port=1)
+    return cast(WebSocket, SimpleNamespace(client=client, headers=headers))
 
 
 def test_a_host_rotating_addresses_in_its_64_holds_one_clients_sockets() -> None:
@@ -51,3 +53,17 @@ def test_a_host_rotating_addresses_in_its_64_holds_one_clients_sockets() -> None
     assert relay.admit(socket_from("203.0.113.7"))
     assert not relay.admit(socket_from("::ffff:203.0.113.7"))
     assert relay.admit(socket_from("203.0.113.8"))
+
+
+def test_forwarded_headers_from_an_untrusted_balancer_are_logged_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    assert not forwarded_ignored("", "10.0.0.2")
+    assert not forwarded_ignored("198.51.100.1, 203.0.113.5", "203.0.113.5")  # applied
+    assert forwarded_ignored("203.0.113.5", "10.0.0.2")  # the balancer's own address
+    relay = Relay(Settings(), Store("sqlite://"))
+    with caplog.at_level("WARNING", logger="cwmn_web.server"):
+        for n in range(3):
+            relay.admit(socket_from("10.0.0.2", f"203.0.113.{n}"))
+    (record,) = [r for r in caplog.records if "CWMN_TRUSTED_PROXIES" in r.getMessage()]
+    assert "10.0.0.2" in record.getMessage()
