@@ -3,6 +3,7 @@ as an attacker would: a slowloris request, maximal frames beside another host's 
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import json
 import multiprocessing
@@ -22,6 +23,7 @@ from websockets.typing import Origin
 
 from cwmn_web.protocol import codec
 from cwmn_web.protocol.messages import (
+    ErrorReply,
     Hello,
     Message,
     MirrorFrame,
@@ -198,3 +200,31 @@ def test_the_websocket_cap_is_the_codecs(tmp_path: Path, live_static: Path) -> N
             ws.recv(timeout=30)
     assert closed.value.rcvd is not None
     assert closed.value.rcvd.code == 1009  # "message too big", before any parsing
+
+
+def test_concurrent_starts_from_one_address_get_at_most_the_limit(
+    tmp_path: Path, live_static: Path
+) -> None:
+    """Twelve sockets from one address, greeted, then all asking at once: at most
+    CWMN_MAX_SESSIONS_PER_CLIENT sessions start (the check and the count are one step)."""
+    limit, sockets = 2, 12
+    settings = {"MAX_SESSIONS_PER_CLIENT": str(limit)}
+    with served(tmp_path, live_static, **settings) as server, contextlib.ExitStack() as stack:
+        wires = [stack.enter_context(ws_host(server.ws)) for _ in range(sockets)]
+        for ws in wires:
+            assert isinstance(ask(ws, Hello(ref=1, page_url=ORIGIN + "/")), Welcome)
+        for ws in wires:  # every request on the wire before any answer is read
+            ws.send(codec.encode(StartSession(ref=2, host_name="x")))
+        answers = [read_answer(ws, 2) for ws in wires]
+    started = [a for a in answers if isinstance(a, SessionStarted)]
+    refused = [a for a in answers if isinstance(a, ErrorReply)]
+    assert len(started) == limit, answers
+    assert len(refused) == sockets - limit
+    assert all("CWMN_MAX_SESSIONS_PER_CLIENT" in r.message for r in refused)
+
+
+def read_answer(ws: ClientConnection, ref: int) -> Message:
+    while True:
+        reply = codec.decode(ws.recv(timeout=30))
+        if reply.ref == ref:
+            return reply
