@@ -11,13 +11,14 @@ from __future__ import annotations
 import hmac
 import re
 
-from .db.tokens import token_hash
+from .db.host_invites import CodeCheck
 from .secret import derive_code
 
-__all__ = ["MAX_CODE_ATTEMPTS", "CodeAttempts", "check_code", "invitation_code"]
+__all__ = ["MAX_CODE_ATTEMPTS", "code_check", "invitation_code"]
 
-#: Wrong codes after which an invitation is cancelled (the chance to guess a 6-digit code
-#: is then 5 in a million).
+#: Wrong codes after which an invitation is cancelled for good (the chance to guess a
+#: 6-digit code is then 5 in a million), counted in its row: across sockets, processes and
+#: restarts.
 MAX_CODE_ATTEMPTS = 5
 CODE_PURPOSE = "host-invite-code"
 _DIGITS = re.compile(r"[\s-]")
@@ -28,39 +29,15 @@ def invitation_code(key: bytes, token: str) -> str:
     return derive_code(key, CODE_PURPOSE, token)
 
 
-class CodeAttempts:
-    """Wrong codes per invitation (by token hash), in this process's memory: an
-    invitation gets :data:`MAX_CODE_ATTEMPTS` (per server process) before it is cancelled
-    in the store, for good. Only existing, usable invitations are counted."""
+def code_check(given: str, token: str, key: bytes) -> CodeCheck:
+    """The store's check of ``given`` against the code of the invitation ``token``: it
+    compares (in constant time, ignoring spaces and dashes) only while the invitation has
+    had fewer than :data:`MAX_CODE_ATTEMPTS` wrong codes, which it counts in the
+    invitation's row (:meth:`~.db.Store.accept_host_invite`). A missing code is no guess."""
 
-    def __init__(self, limit: int = MAX_CODE_ATTEMPTS) -> None:
-        self.limit = limit
-        self._wrong: dict[str, int] = {}
+    def matches() -> bool | None:
+        if not given.strip():
+            return None
+        return hmac.compare_digest(_DIGITS.sub("", given)[:16], invitation_code(key, token))
 
-    def wrong(self, key: str) -> int:
-        """Count a wrong code; how many tries are left (0: cancel the invitation)."""
-        count = self._wrong.get(key, 0) + 1
-        if count >= self.limit:
-            self._wrong.pop(key, None)
-            return 0
-        self._wrong[key] = count
-        return self.limit - count
-
-    def left(self, key: str) -> int:
-        """How many tries are left, counting nothing."""
-        return self.limit - self._wrong.get(key, 0)
-
-    def forget(self, key: str) -> None:
-        self._wrong.pop(key, None)
-
-
-def check_code(given: str, token: str, key: bytes, attempts: CodeAttempts) -> int | None:
-    """None if ``given`` is the invitation's code; else how many tries are left (0: the
-    caller cancels the invitation). A missing code is no guess: it counts nothing."""
-    hashed = token_hash(token)
-    if not given.strip():
-        return attempts.left(hashed)
-    if hmac.compare_digest(_DIGITS.sub("", given)[:16], invitation_code(key, token)):
-        attempts.forget(hashed)
-        return None
-    return attempts.wrong(hashed)
+    return CodeCheck(matches, MAX_CODE_ATTEMPTS)

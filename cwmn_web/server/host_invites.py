@@ -24,7 +24,8 @@ from starlette.responses import RedirectResponse, Response
 
 from ..errors import CwmnError, ErrorCode
 from .db import HostInviteRecord, SessionRecord, Store
-from .host_codes import CodeAttempts, check_code
+from .db.host_invites import CodeRefused
+from .host_codes import code_check
 from .join_page import SECURITY_HEADERS, message_page
 from .links import check_host_invite, usable_token
 
@@ -91,31 +92,22 @@ async def accept_invitation(
     site_id: int,
     origin: str,
     page_url: str,
-    code: tuple[str, bytes, CodeAttempts],
+    code: tuple[str, bytes],
 ) -> SessionRecord:
-    """Use the invitation once, given its email's code (``code``: the code given, the
-    server's key, the attempts so far): its session, starting now (with a new resume
-    token); else raise ``link_invalid``, ``link_used`` or ``invite_code_invalid``."""
+    """Use the invitation once, given its email's code (``code``: the code given and the
+    server's key): its session, starting now (with a new resume token); else raise
+    ``link_invalid``, ``link_used`` or ``invite_code_invalid``. The store counts wrong
+    codes in the invitation's row and refuses it, for good, at the limit."""
     if not usable_token(token):
         raise refusal(ErrorCode.LINK_INVALID)
-    invite, _ = await find_invitation(store, token, site_id)
-    given, key, attempts = code
-    left = check_code(given, token, key, attempts)
-    if left == 0:
-        await run_in_threadpool(store.cancel_host_invite, invite)
-        raise CwmnError(
-            "too many wrong codes: this invitation no longer works; ask the person who "
-            "invited you to send a new one",
-            ErrorCode.LINK_INVALID,
-        )
-    if left is not None:
-        what = "the code is wrong" if given.strip() else "the code is missing"
-        raise CwmnError(
-            f"{what}: enter the 6-digit code from the invitation email ({left} tries left)",
-            ErrorCode.INVITE_CODE_INVALID,
-        )
+    await find_invitation(store, token, site_id)
+    check = code_check(code[0], token, code[1])
     try:
-        return await run_in_threadpool(store.accept_host_invite, token, site_id, origin, page_url)
+        return await run_in_threadpool(
+            store.accept_host_invite, token, site_id, origin, page_url, check
+        )
+    except CodeRefused:
+        raise
     except CwmnError as exc:
         raise refusal(exc.code) from None
 

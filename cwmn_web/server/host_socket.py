@@ -249,7 +249,7 @@ class HostSocket:
         inviter may be waiting in it)."""
         tokens = self.keys is not None
         await check_invitee(self.store, self.site.id, message.token, tokens, self.identity)
-        code = (message.code, self.invites.key, self.invites.host_codes)
+        code = (message.code, self.invites.key)
         record = await accept_invitation(
             self.store, message.token, self.site.id, self.origin, self.core.page_url, code
         )

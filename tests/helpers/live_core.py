@@ -305,7 +305,7 @@ class MemoryServer:
                 self.site_id,
                 ORIGIN,
                 core.page_url,
-                (message.code, self.invites.key, self.invites.host_codes),
+                (message.code, self.invites.key),
             )
         )
         if self._end_if_expired(record):

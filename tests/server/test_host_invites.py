@@ -43,6 +43,8 @@ from cwmn_web.testing.providers import SmtpSink
 from .live import HOST_ORIGIN, SERVER, Guest, Host, WallClock, guest, host
 
 if TYPE_CHECKING:
+    from starlette.testclient import TestClient
+
     from .conftest import LiveClient
 
 pytestmark = pytest.mark.timeout(60)
@@ -58,6 +60,7 @@ INVITATION = {
 }
 LINK = re.compile(re.escape(SERVER) + r"/host-invite/([A-Za-z0-9_-]+)")
 CODE = re.compile(r"enter the code (\d{6})")
+HOW = "enter the 6-digit code from the invitation email"
 
 
 @pytest.fixture
@@ -464,3 +467,62 @@ def test_the_redirect_keeps_a_hash_route(live_client: LiveClient, store: Store) 
         token = outbox_token(store)
         page = client.get(f"/host-invite/{token}", follow_redirects=False)
         assert page.headers["location"] == f"{HOST_ORIGIN}/app#/cart&cwmn-host-invite={token}"
+
+
+def guess(client: TestClient, token: str, given: str) -> ErrorReply:
+    """One try at an invitation's code from a new socket (a stranger's page)."""
+    with host(client) as stranger:
+        greet(stranger)
+        reply = stranger.ask(AcceptHostInvite(ref=next(_refs), token=token, code=given))
+    assert isinstance(reply, ErrorReply), reply
+    return reply
+
+
+def test_wrong_codes_count_across_server_processes_and_restarts(
+    live_client: LiveClient, store: Store
+) -> None:
+    """An attacker spreads guesses over two server processes (one database), then waits for a
+    restart: the five tries are the invitation's, not each process's."""
+    with live_client() as client, host(client) as eve:
+        greet(eve)
+        sent(eve, invite_email="eve@example.com")
+    token, code = outbox_token(store), outbox_code(store)
+    wrong = next(c for c in ("000000", "111111") if c != code)
+    with live_client() as first, live_client() as second:
+        assert "4 tries left" in guess(first, token, wrong).message
+        assert "3 tries left" in guess(second, token, wrong).message
+        assert "2 tries left" in guess(first, token, wrong).message
+    with live_client() as restarted:
+        assert "1 tries left" in guess(restarted, token, wrong).message
+        last = guess(restarted, token, wrong)
+        assert last.code == "link_invalid" and "too many wrong codes" in last.message
+        assert guess(restarted, token, code).code == "link_invalid"  # cancelled for good
+    (session,) = store.session_rows()
+    assert session["end_reason"] == "invite_failed"
+
+
+def test_concurrent_wrong_codes_from_many_sockets_burn_the_invitation(
+    live_client: LiveClient, store: Store
+) -> None:
+    """Many sockets send a wrong code at once: five of them are counted, the rest refused,
+    and the right code afterwards hosts nothing."""
+    with live_client() as client, host(client) as eve:
+        greet(eve)
+        sent(eve, invite_email="eve@example.com")
+        token, code = outbox_token(store), outbox_code(store)
+        wrong = next(c for c in ("000000", "111111") if c != code)
+        with ExitStack() as stack:
+            sockets = [stack.enter_context(host(client)) for _ in range(16)]
+            for socket in sockets:
+                greet(socket)
+            for ref, socket in enumerate(sockets, 50):
+                socket.send(AcceptHostInvite(ref=ref, token=token, code=wrong))
+            replies = [socket.receive() for socket in sockets]
+        assert all(isinstance(r, ErrorReply) for r in replies), replies
+        tries = [r for r in replies if isinstance(r, ErrorReply)]
+        left = sorted(r.message for r in tries if r.code == "invite_code_invalid")
+        assert left == [f"the code is wrong: {HOW} ({n} tries left)" for n in (1, 2, 3, 4)]
+        assert sum(r.code == "link_invalid" for r in tries) == 12
+        assert guess(client, token, code).code == "link_invalid"
+    (session,) = store.session_rows()
+    assert session["end_reason"] == "invite_failed"

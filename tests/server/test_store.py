@@ -179,10 +179,16 @@ def test_create_adds_the_columns_an_older_database_lacks(tmp_path: Path) -> None
             ("sessions", "privacy"),
             ("sessions", "mute_all"),
             ("guests", "muted"),
+            ("host_invites", "wrong_codes"),
         ):
             db.execute(text(f"ALTER TABLE {table} DROP COLUMN {column}"))
     missing = {f"{c.table.name}.{c.name}" for c in missing_columns(old.engine, metadata)}
-    assert missing == {"sessions.privacy", "sessions.mute_all", "guests.muted"}
+    assert missing == {
+        "sessions.privacy",
+        "sessions.mute_all",
+        "guests.muted",
+        "host_invites.wrong_codes",
+    }
     old.engine.dispose()
 
     store = Store(url)

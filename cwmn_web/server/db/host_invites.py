@@ -4,9 +4,11 @@ until they use the one-time token (or it expires)."""
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Connection, Row, select, update
 
 from ...errors import CwmnError, ErrorCode
 from .engine import EngineStore, stamp
@@ -16,7 +18,7 @@ from .schema import EndReason, InviteKind, InviteStatus, host_invites, sessions
 from .sessions import SessionRecord, end_session_in, insert_session
 from .tokens import token_hash
 
-__all__ = ["HostInviteRecord", "HostInviteStore"]
+__all__ = ["CodeCheck", "CodeRefused", "HostInviteRecord", "HostInviteStore"]
 
 
 @dataclass(frozen=True)
@@ -36,7 +38,23 @@ class HostInviteRecord:
     created_at: float
     expires_at: float
     used_at: float | None = None
+    wrong_codes: int = 0
     token: str = ""
+
+
+@dataclass(frozen=True)
+class CodeCheck:
+    """The code given to accept an invitation: ``matches`` compares it (None: no code
+    given, which is not a guess), after at most ``limit`` wrong ones."""
+
+    matches: Callable[[], bool | None]
+    limit: int
+
+
+class CodeRefused(CwmnError):
+    """Accepting was refused for the code: missing or wrong (``invite_code_invalid``, with
+    the tries left), or too many wrong ones (``link_invalid``). Its message is for the
+    invitee."""
 
 
 class HostInviteStore(EngineStore):
@@ -110,18 +128,30 @@ class HostInviteStore(EngineStore):
         return HostInviteRecord(**r._mapping) if r else None
 
     def accept_host_invite(
-        self, token: str, site_id: int, origin: str, page_url: str, now: float | None = None
+        self,
+        token: str,
+        site_id: int,
+        origin: str,
+        page_url: str,
+        code: CodeCheck,
+        now: float | None = None,
     ) -> SessionRecord:
-        """Use the invitation once: its session starts now, hosted from ``origin``, with a
-        new resume token (on the returned record). Or raise the refusal's
-        :class:`~cwmn_web.errors.CwmnError`: ``link_invalid`` (unknown, another site's,
-        expired, or its session is over) or ``link_used``."""
+        """Use the invitation once, given its email's code: its session starts now, hosted
+        from ``origin``, with a new resume token (on the returned record). Or raise the
+        refusal's :class:`~cwmn_web.errors.CwmnError`: ``link_invalid`` (unknown, another
+        site's, expired, its session is over, or too many wrong codes), ``link_used``, or
+        ``invite_code_invalid`` (the code is missing or wrong; tries left in the message).
+
+        Wrong codes are counted in the invitation's row, atomically: an invitation that has
+        had ``code.limit`` of them is refused before its code is compared, and the one that
+        reaches the limit cancels it for good (whatever other sockets or processes do)."""
         accepted = stamp(now)
         hashed = token_hash(token)
         resume_token = secrets.token_urlsafe(32)
         with self.engine.begin() as db:
-            row = db.execute(select(host_invites).where(host_invites.c.token_hash == hashed))
-            invite = row.first()
+            invite = db.execute(
+                select(host_invites).where(host_invites.c.token_hash == hashed)
+            ).first()
             session = (
                 db.execute(select(sessions).where(sessions.c.id == invite.session_id)).first()
                 if invite is not None
@@ -133,23 +163,31 @@ class HostInviteStore(EngineStore):
                 raise CwmnError("the invitation to host was already used", ErrorCode.LINK_USED)
             if invite.expires_at <= accepted or session.ended_at is not None:
                 raise CwmnError("the invitation to host has expired", ErrorCode.LINK_INVALID)
-            used = db.execute(
-                update(host_invites)
-                .where(host_invites.c.token_hash == hashed, host_invites.c.used_at.is_(None))
-                .values(used_at=accepted)
-            )
-            if used.rowcount != 1:
-                raise CwmnError("the invitation to host was already used", ErrorCode.LINK_USED)
-            db.execute(
-                update(sessions)
-                .where(sessions.c.id == invite.session_id)
-                .values(
-                    created_at=accepted,
-                    origin=origin,
-                    page_url=page_url,
-                    resume_token_hash=token_hash(resume_token),
+            refused = _code_refusal(db, invite, code, accepted)
+            if refused is None:
+                used = db.execute(
+                    update(host_invites)
+                    .where(
+                        host_invites.c.token_hash == hashed,
+                        host_invites.c.used_at.is_(None),
+                        host_invites.c.wrong_codes < code.limit,
+                    )
+                    .values(used_at=accepted)
                 )
-            )
+                refused = _used_since(db, hashed) if used.rowcount != 1 else None
+            if refused is None:
+                db.execute(
+                    update(sessions)
+                    .where(sessions.c.id == invite.session_id)
+                    .values(
+                        created_at=accepted,
+                        origin=origin,
+                        page_url=page_url,
+                        resume_token_hash=token_hash(resume_token),
+                    )
+                )
+        if refused is not None:  # raised after the commit: the count (or cancel) is kept
+            raise refused
         return SessionRecord(
             session.id,
             session.site_id,
@@ -163,12 +201,73 @@ class HostInviteStore(EngineStore):
 
     def cancel_host_invite(self, record: HostInviteRecord, now: float | None = None) -> None:
         """Nobody received the invitation: its session ends and its links stop working."""
-        cancelled = stamp(now)
         with self.engine.begin() as db:
-            db.execute(
-                update(host_invites)
-                .where(host_invites.c.token_hash == record.token_hash)
-                .values(expires_at=cancelled)
-            )
-            revoke_session_links(db, record.session_id, cancelled)
-            end_session_in(db, record.session_id, EndReason.INVITE_FAILED, cancelled)
+            _cancel_in(db, record.token_hash, record.session_id, stamp(now))
+
+
+def _code_refusal(
+    db: Connection, invite: Row[Any], code: CodeCheck, now: float
+) -> CwmnError | None:
+    """None if ``code`` is right and the invitation not burned; else the refusal, having
+    counted a wrong code (and cancelled the invitation at the limit) in ``db``."""
+    if invite.wrong_codes >= code.limit:  # burned: compare nothing
+        _cancel_in(db, invite.token_hash, invite.session_id, now)
+        return _too_many()
+    verdict = code.matches()
+    if verdict:
+        return None
+    if verdict is None:  # missing: not a guess
+        left = code.limit - invite.wrong_codes
+        return _wrong_code("the code is missing", left)
+    counted = db.execute(
+        update(host_invites)
+        .where(
+            host_invites.c.token_hash == invite.token_hash,
+            host_invites.c.wrong_codes < code.limit,
+        )
+        .values(wrong_codes=host_invites.c.wrong_codes + 1)
+    )
+    wrong: int = db.execute(
+        select(host_invites.c.wrong_codes).where(host_invites.c.token_hash == invite.token_hash)
+    ).scalar_one()
+    if counted.rowcount != 1 or wrong >= code.limit:
+        _cancel_in(db, invite.token_hash, invite.session_id, now)
+        return _too_many()
+    return _wrong_code("the code is wrong", code.limit - wrong)
+
+
+def _used_since(db: Connection, hashed: str) -> CwmnError:
+    """Why the invitation could not be marked used after all: another socket used it,
+    or burned it with wrong codes, since it was read."""
+    used_at: float | None = db.execute(
+        select(host_invites.c.used_at).where(host_invites.c.token_hash == hashed)
+    ).scalar_one()
+    if used_at is not None:
+        return CwmnError("the invitation to host was already used", ErrorCode.LINK_USED)
+    return _too_many()
+
+
+def _cancel_in(db: Connection, hashed: str, session_id: str, now: float) -> None:
+    """The invitation stops working for good: its session ends, its links are revoked."""
+    db.execute(
+        update(host_invites)
+        .where(host_invites.c.token_hash == hashed, host_invites.c.expires_at > now)
+        .values(expires_at=now)
+    )
+    revoke_session_links(db, session_id, now)
+    end_session_in(db, session_id, EndReason.INVITE_FAILED, now)
+
+
+def _too_many() -> CodeRefused:
+    return CodeRefused(
+        "too many wrong codes: this invitation no longer works; ask the person who "
+        "invited you to send a new one",
+        ErrorCode.LINK_INVALID,
+    )
+
+
+def _wrong_code(what: str, left: int) -> CodeRefused:
+    return CodeRefused(
+        f"{what}: enter the 6-digit code from the invitation email ({left} tries left)",
+        ErrorCode.INVITE_CODE_INVALID,
+    )

@@ -240,6 +240,8 @@ host_invites = Table(
     Column("created_at", Float, nullable=False),
     Column("expires_at", Float, nullable=False),
     Column("used_at", Float),
+    # Wrong codes given so far (``host_codes.MAX_CODE_ATTEMPTS`` of them cancel it).
+    Column("wrong_codes", Integer, nullable=False, server_default="0"),
 )
 # The development outbox: invites kept instead of delivered (the table keeps its old name).
 kept_messages = Table(

@@ -21,7 +21,6 @@ from ...errors import CwmnError
 from ...protocol.messages import InviteGuest
 from ..config import Settings
 from ..db import InviteKind, InviteStatus, LinkKind, LinkRecord, Store
-from ..host_codes import CodeAttempts
 from ..secret import load_secret
 from ..sites import DEFAULT_SETTINGS
 from .checks import InviteRequest, check_invite
@@ -106,8 +105,6 @@ class Invites:
         self._lock = asyncio.Lock()
         #: The server's secret (:mod:`..secret`): video links and invitation codes.
         self.key = load_secret(settings.secret, settings.data_dir)
-        #: Wrong codes given for invitations to host (``host_invites.CodeAttempts``).
-        self.host_codes = CodeAttempts()
 
     @property
     def outbox_active(self) -> bool:

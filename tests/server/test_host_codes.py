@@ -1,0 +1,79 @@
+"""Wrong codes for an invitation to host are counted in its row, atomically: the store's
+accept step against threads racing it (what sockets of several processes do)."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from cwmn_web.errors import CwmnError
+from cwmn_web.server.db import Store
+from cwmn_web.server.db.host_invites import CodeCheck, HostInviteRecord
+from cwmn_web.server.host_codes import MAX_CODE_ATTEMPTS
+
+ORIGIN, URL = "http://localhost:1234", "http://localhost:1234/cart"
+pytestmark = pytest.mark.timeout(30)
+
+
+def invitation(store: Store) -> HostInviteRecord:
+    (site,) = store.list_sites()
+    record, _ = store.create_host_invite(
+        site.id,
+        origin=ORIGIN,
+        url=URL,
+        inviter=("Eve", "eve@example.com"),
+        invitee=("Eve", "eve@example.com"),
+        message="",
+        ttl_seconds=3600,
+        join_ttl_seconds=3600,
+    )
+    return record
+
+
+def attempt(store: Store, record: HostInviteRecord, right: bool) -> CwmnError | None:
+    """One try (right or wrong code); its refusal, or None if it hosted."""
+    check = CodeCheck(lambda: right, MAX_CODE_ATTEMPTS)
+    try:
+        store.accept_host_invite(record.token, record.site_id, ORIGIN, URL, check)
+    except CwmnError as exc:
+        return exc
+    return None
+
+
+def test_a_right_code_racing_the_last_wrong_ones_is_refused(store: Store) -> None:
+    """The right code is being compared while other sockets burn the invitation: it is
+    refused, not accepted, and the invitation stays cancelled."""
+    record = invitation(store)
+    comparing, burned = threading.Event(), threading.Event()
+
+    def right_after_the_burn() -> bool:
+        comparing.set()
+        assert burned.wait(10)
+        return True
+
+    with ThreadPoolExecutor(1) as pool:
+        check = CodeCheck(right_after_the_burn, MAX_CODE_ATTEMPTS)
+        racing = pool.submit(
+            store.accept_host_invite, record.token, record.site_id, ORIGIN, URL, check
+        )
+        assert comparing.wait(10)
+        refusals = [attempt(store, record, right=False) for _ in range(MAX_CODE_ATTEMPTS)]
+        burned.set()
+        with pytest.raises(CwmnError) as raced:
+            racing.result(10)
+    assert [e.code if e else None for e in refusals][-1] == "link_invalid"
+    assert raced.value.code == "link_invalid" and "too many wrong codes" in raced.value.message
+    assert store.get_session(record.session_id).ended_at is not None  # type: ignore[union-attr]
+
+
+def test_wrong_codes_from_many_threads_are_each_counted_once(store: Store) -> None:
+    record = invitation(store)
+    with ThreadPoolExecutor(8) as pool:
+        refusals = list(pool.map(lambda _: attempt(store, record, right=False), range(24)))
+    codes = sorted(e.code if e else "hosted" for e in refusals)
+    assert codes == ["invite_code_invalid"] * (MAX_CODE_ATTEMPTS - 1) + ["link_invalid"] * (
+        24 - MAX_CODE_ATTEMPTS + 1
+    )
+    assert attempt(store, record, right=True) is not None  # burned for good
