@@ -15,6 +15,7 @@ import hmac
 import os
 import secrets
 import stat
+import tempfile
 from pathlib import Path
 
 __all__ = ["SECRET_FILE", "derive_code", "derive_token", "load_secret"]
@@ -36,13 +37,27 @@ def load_secret(configured: str, data_dir: Path) -> bytes:
         return configured.encode()
     path = data_dir / SECRET_FILE
     data_dir.mkdir(parents=True, exist_ok=True)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return _read_key(path)
-    with os.fdopen(fd, "wb") as file:
-        file.write(secrets.token_hex(32).encode())
+    if not path.exists():
+        _publish_key(path)
     return _read_key(path)
+
+
+def _publish_key(path: Path) -> None:
+    """Make a new key at ``path`` unless another process has: the key is written whole to
+    a temporary file (mode 0600) next to it, then linked into place, which fails if the
+    file exists already (``make run`` starts the server and the render worker at once: the
+    one that loses reads the winner's key, never a half-written file)."""
+    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)  # mode 0600
+    try:
+        with os.fdopen(fd, "wb") as file:
+            file.write(secrets.token_hex(32).encode())
+            file.flush()
+            os.fsync(file.fileno())
+        os.link(temporary, path)
+    except FileExistsError:
+        pass  # another process published its key first: that is the key
+    finally:
+        os.unlink(temporary)
 
 
 def _read_key(path: Path) -> bytes:

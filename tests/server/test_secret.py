@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
+import secrets
 import stat
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -62,3 +66,42 @@ def test_tokens_stored_in_plain_text_before_are_hashed_at_start(tmp_path: Path) 
     assert row is not None and row.video_token == token_hash(plain)
     assert store.replays.by_video_token(plain) is not None
     assert store.replays.by_video_token(token_hash(plain)) is None
+
+
+def test_processes_starting_at_once_share_one_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``make run`` starts the server and the render worker at once: while the first is
+    still making the key, the others never see a half-made file; all get the same key."""
+    data, real = tmp_path / "data", secrets.token_hex
+    making, made = threading.Event(), threading.Event()
+    calls = itertools.count()
+
+    def first_is_slow(n: int) -> str:
+        if next(calls) == 0:
+            making.set()
+            assert made.wait(10)
+        return real(n)
+
+    monkeypatch.setattr(secrets, "token_hex", first_is_slow)  # the module the key uses
+    with ThreadPoolExecutor(8) as pool:
+        first = pool.submit(load_secret, "", data)
+        assert making.wait(10)
+        others = [f.result(10) for f in [pool.submit(load_secret, "", data) for _ in range(6)]]
+        made.set()
+        keys = {first.result(10), *others}
+    assert len(keys) == 1 and len(keys.pop()) >= 32
+    assert [p.name for p in data.iterdir()] == ["secret"]  # no temporary file left
+
+
+def test_many_threads_making_the_key_at_once_get_the_same_one(tmp_path: Path) -> None:
+    start = threading.Barrier(16)
+
+    def load() -> bytes:
+        start.wait(10)
+        return load_secret("", tmp_path / "data")
+
+    with ThreadPoolExecutor(16) as pool:
+        keys = set(pool.map(lambda _: load(), range(16)))
+    assert len(keys) == 1
+    assert stat.S_IMODE((tmp_path / "data" / "secret").stat().st_mode) == 0o600
