@@ -306,6 +306,24 @@ def test_sms_numbers_use_the_sites_default_region(
     assert body.startswith("Ann invited you") and "?name=" not in body  # no name given
 
 
+def test_a_gb_site_texts_guernsey_jersey_and_man_but_a_us_one_not_the_caribbean(
+    live_client: LiveClient, twilio: FakeTwilio, store: Store
+) -> None:
+    """``phonenumbers`` names some +44 mobiles GG, JE or IM: a GB-only site texts them (they
+    share its numbering plan); +1's Caribbean numbers stay refused to a US-only site."""
+    store.update_settings("default", {"defaultRegion": "GB"})
+    with live_client(**sms(twilio)) as client, host(client) as h:
+        h.start()
+        assert sent(h, guest_phone="07911 123456").to == "+447911123456"  # Guernsey
+        assert sent(h, guest_phone="+44 7797 712345").to == "+447797712345"  # Jersey
+    store.update_settings("default", {"defaultRegion": "US"})
+    with live_client(**sms(twilio)) as client, host(client) as h:
+        h.start()
+        refusal = refused(h, "phone_country_refused", guest_phone="+1 876 210 1234")
+        assert "is in JM, and this site texts only to US" in refusal.message
+    assert [r.form["To"] for r in twilio.requests] == ["+447911123456", "+447797712345"]
+
+
 @pytest.mark.parametrize(
     ("countries", "number", "code", "words"),
     [

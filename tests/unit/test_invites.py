@@ -9,6 +9,7 @@ from email import policy
 from email.message import EmailMessage
 from typing import Any
 
+import phonenumbers
 import pytest
 
 from cwmn_web.errors import CwmnError, InvalidParams, RateLimited
@@ -31,7 +32,7 @@ from cwmn_web.server.invites.host import (
 )
 from cwmn_web.server.invites.limits import Limit, check_limits, duration, retry_after
 from cwmn_web.server.invites.outbox_page import render_outbox, render_outbox_text
-from cwmn_web.server.invites.phones import normalise_phone
+from cwmn_web.server.invites.phones import SHARED_PLANS, check_textable, normalise_phone
 
 URL = "https://cwmn.example.com/join/TOKEN?name=Bob"
 SENDER = parse_sender("Cwmn <invites@cwmn.example.com>")
@@ -188,6 +189,51 @@ def test_check_email_invite() -> None:
     assert check_invite(request, "US") == InviteRequest(
         "email", "bob@example.com", "Bob", "Hi\nthere"
     )
+
+
+@pytest.mark.parametrize(
+    ("raw", "where"),
+    [
+        ("07911 123456", "Guernsey"),
+        ("+44 7781 123456", "Guernsey"),
+        ("+44 7797 712345", "Jersey"),
+        ("+44 7624 123456", "Isle of Man"),
+        ("07400 123456", "Great Britain"),
+    ],
+)
+def test_a_gb_site_texts_the_mobiles_on_its_numbering_plan(raw: str, where: str) -> None:
+    """``phonenumbers`` names some +44 mobiles GG, JE or IM: a GB-only site texts them."""
+    e164 = normalise_phone(raw, "GB")
+    assert check_textable(raw, "GB", {"GB"}) == e164, where
+
+
+@pytest.mark.parametrize(
+    ("raw", "countries", "country"),
+    [
+        ("+1 876 210 1234", {"US"}, "JM"),  # the Caribbean's +1: premium-rate fraud
+        ("+1 268 464 1234", {"US", "CA"}, "AG"),
+        ("+1 242 359 1234", {"US"}, "BS"),
+        ("+7 771 000 9998", {"RU"}, "KZ"),  # +7 is two states
+        ("+44 7400 123456", {"GG", "JE", "IM"}, "GB"),  # a territory allows no more
+    ],
+)
+def test_territories_never_widen_to_other_countries(
+    raw: str, countries: set[str], country: str
+) -> None:
+    with pytest.raises(CwmnError) as info:
+        check_textable(raw, "US", countries)
+    assert info.value.code == "phone_country_refused"
+    assert f"is in {country}, and this site texts only to {', '.join(sorted(countries))}" in (
+        info.value.message
+    )
+
+
+def test_the_shared_plans_are_territories_on_their_countrys_calling_code() -> None:
+    for country, territories in SHARED_PLANS.items():
+        code = phonenumbers.country_code_for_region(country)
+        assert code != 1 and phonenumbers.region_code_for_country_code(code) == country
+        for territory in territories:
+            assert phonenumbers.country_code_for_region(territory) == code, territory
 
 
 def test_check_sms_invite() -> None:

@@ -3,7 +3,10 @@ here.
 
 A text goes only to a mobile number (``MOBILE``, or ``FIXED_LINE_OR_MOBILE`` where a
 country's plan does not tell them apart) in a country the site allows: its
-``smsCountries`` setting (ISO 3166 codes), or, unset, its ``defaultRegion`` alone.
+``smsCountries`` setting (ISO 3166 codes), or, unset, its ``defaultRegion`` alone. A
+country allowed also allows the territories on its numbering plan (:data:`SHARED_PLANS`:
+GB's +44 07781 numbers are Guernsey's, for instance), never the other way round, and never
++1's other countries (the Caribbean's numbers are the classic premium-rate fraud).
 Premium-rate, shared-cost, toll-free, VoIP, personal, pager, UAN and voicemail numbers are
 refused: texting them costs the site money or reaches no person (SMS pumping)."""
 
@@ -16,11 +19,32 @@ from phonenumbers import PhoneNumberType
 
 from ...errors import CwmnError, ErrorCode, InvalidParams
 
-__all__ = ["TEXTABLE_TYPES", "allowed_countries", "check_textable", "normalise_phone"]
+__all__ = [
+    "SHARED_PLANS",
+    "TEXTABLE_TYPES",
+    "allowed_countries",
+    "check_textable",
+    "normalise_phone",
+    "with_territories",
+]
 
 MAX_PHONE = 32
 #: The number types a text may go to.
 TEXTABLE_TYPES = frozenset({PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE})
+#: The territories that share a country's numbering plan (its country calling code, with
+#: numbers of that country's form; ``phonenumbers`` names their region by number range):
+#: an allowed country allows them. A table, not ``phonenumbers``' country codes, because
+#: those also join states (+7: RU and KZ) and +1's 25 countries, which are never widened.
+SHARED_PLANS: dict[str, frozenset[str]] = {
+    "AU": frozenset({"CC", "CX"}),  # Cocos (Keeling) Islands, Christmas Island
+    "CW": frozenset({"BQ"}),  # Bonaire, Sint Eustatius and Saba
+    "FI": frozenset({"AX"}),  # Åland
+    "GB": frozenset({"GG", "IM", "JE"}),  # Guernsey, Isle of Man, Jersey
+    "GP": frozenset({"BL", "MF"}),  # Saint Barthélemy, Saint Martin
+    "NO": frozenset({"SJ"}),  # Svalbard and Jan Mayen
+    "RE": frozenset({"YT"}),  # Mayotte
+    "SH": frozenset({"TA"}),  # Tristan da Cunha
+}
 _TYPE_NAMES = {
     value: name.lower().replace("_", "-")
     for name, value in vars(PhoneNumberType).items()
@@ -36,6 +60,12 @@ def allowed_countries(setting: object, default_region: str) -> frozenset[str]:
     return frozenset({default_region.upper()})
 
 
+def with_territories(countries: Iterable[str]) -> frozenset[str]:
+    """``countries`` and the territories on their numbering plans (:data:`SHARED_PLANS`)."""
+    allowed = {c.upper() for c in countries}
+    return frozenset(allowed.union(*(SHARED_PLANS.get(c, ()) for c in allowed)))
+
+
 def normalise_phone(raw: str, region: str) -> str:
     """``raw`` as E.164 (``+13145550000``); a number without a country code is read in
     ``region`` (ISO 3166 code, e.g. ``US``). Raise ``invalid_params`` unless it is a valid
@@ -46,7 +76,7 @@ def normalise_phone(raw: str, region: str) -> str:
 def check_textable(raw: str, region: str, countries: Iterable[str]) -> str:
     """:func:`normalise_phone`, then refuse what the site may not text:
     ``phone_type_refused`` (not a mobile number) or ``phone_country_refused`` (a country
-    outside ``countries``)."""
+    outside ``countries`` and their territories)."""
     number = _parse(raw, region)
     e164 = _format(number)
     kind = phonenumbers.number_type(number)
@@ -59,7 +89,7 @@ def check_textable(raw: str, region: str, countries: Iterable[str]) -> str:
         )
     country = phonenumbers.region_code_for_number(number) or "unknown"
     allowed = sorted(countries)
-    if country not in allowed:
+    if country not in with_territories(allowed):
         raise CwmnError(
             f"guestPhone {e164} is in {country}, and this site texts only to "
             f"{', '.join(allowed)} (its smsCountries setting: `cwmn-web site settings SITE "
