@@ -30,7 +30,10 @@ db: $(VENV)/.installed
 # against private addresses stays on, with this server's own origin (the demo's pages) named
 # as the one private origin it may load (CWMN_RENDER_ALLOW_ORIGINS, docs/REPLAY.md).
 RENDER_ORIGINS = http://127.0.0.1:$(PORT),http://localhost:$(PORT),http://$(HOST):$(PORT)
+# HOST is not added to CWMN_ALLOWED_HOSTS: 0.0.0.0 is no name, and links need a public URL.
 run: browsers build db
+	@case "$(HOST)" in 127.*|localhost|::1) ;; *) [ -n "$$CWMN_PUBLIC_URL" ] || echo \
+	  "make run: HOST=$(HOST) listens beyond this machine, but without CWMN_PUBLIC_URL the server answers localhost only: add CWMN_PUBLIC_URL=http://LAN-ADDRESS:$(PORT)" >&2;; esac
 	CWMN_RENDER_ALLOW_ORIGINS=$${CWMN_RENDER_ALLOW_ORIGINS:-$(RENDER_ORIGINS)} $(VENV)/bin/cwmn-web render-worker & worker=$$!; \
 	trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
 	CWMN_OUTBOX_PAGE=$${CWMN_OUTBOX_PAGE:-auto} $(VENV)/bin/cwmn-web serve --host $(HOST) --port $(PORT)

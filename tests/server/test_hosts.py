@@ -3,10 +3,13 @@ requests for another host refused (an attacker's forged ``Host``)."""
 
 from __future__ import annotations
 
+import logging
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 import pytest
+from starlette.responses import PlainTextResponse
+from starlette.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
 from cwmn_web.errors import CwmnError
@@ -20,15 +23,13 @@ from cwmn_web.protocol.messages import (
     StartSession,
     Welcome,
 )
-from cwmn_web.server.hosts import host_allowed, is_loopback
+from cwmn_web.server.hosts import RefusalLog, TrustedHosts, host_allowed, is_loopback
 from cwmn_web.server.links import public_base
 
 from .live import HOST_ORIGIN, Host
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
-
-    from starlette.testclient import TestClient
 
     from cwmn_web.server.db import Store
 
@@ -56,10 +57,10 @@ def test_a_forged_host_is_refused_before_any_route(
     live_client: LiveClient, public_url: str
 ) -> None:
     with live_client(public_url=public_url) as client:
-        for path in ("/healthz", "/api/domain-info", "/join/x", "/host-invite/x"):
+        for path in ("/api/domain-info", "/join/x", "/host-invite/x", "/healthz/../join/x"):
             response = client.get(f"http://{EVIL}{path}")
             assert response.status_code == 400, path
-            assert "CWMN_PUBLIC_URL" in response.text or "cobrowse" in response.text
+            assert "CWMN_PUBLIC_URL" in response.text and "CWMN_ALLOWED_HOSTS" in response.text
         with pytest.raises(WebSocketDisconnect) as info, host_at(client, f"ws://{EVIL}/ws"):
             pass
         assert info.value.code == 1008
@@ -161,3 +162,47 @@ def test_links_come_from_the_public_url_or_a_loopback_name() -> None:
     with pytest.raises(CwmnError) as info:
         public_base("", f"wss://{EVIL}/ws")
     assert info.value.code == "public_url_required" and "CWMN_PUBLIC_URL" in info.value.message
+
+
+@pytest.mark.parametrize("public_url", ["", "https://cobrowse.example.com"])
+def test_a_health_check_by_address_is_answered_and_nothing_else(
+    live_client: LiveClient, public_url: str
+) -> None:
+    """A load balancer probes ``/healthz`` by the server's address: answered (it tells only
+    the build id); any other path for that address is still refused."""
+    with live_client(public_url=public_url) as client:
+        health = client.get("http://10.0.0.5:8000/healthz")
+        assert health.status_code == 200 and health.json()["ok"] is True
+        for path in ("/healthz/", "/healthzx", "/join/x", "/"):
+            assert client.get(f"http://10.0.0.5:8000{path}").status_code == 400, path
+        with pytest.raises(WebSocketDisconnect), host_at(client, "ws://10.0.0.5:8000/healthz"):
+            pass
+
+
+def test_refused_hosts_are_logged_once_a_minute_per_name(caplog: pytest.LogCaptureFixture) -> None:
+    now = [1000.0]
+    app = TrustedHosts(PlainTextResponse("ok"), "https://cobrowse.example.com", "", lambda: now[0])
+    client = TestClient(app)  # no lifespan: a bare app behind the middleware
+    with caplog.at_level(logging.WARNING, "cwmn_web.server.hosts"):
+        for _ in range(5):
+            assert client.get(f"http://{EVIL}/").status_code == 400
+        assert client.get("http://10.0.0.5:8000/").status_code == 400
+        now[0] += 59
+        assert client.get(f"http://{EVIL}/").status_code == 400
+        now[0] += 2
+        assert client.get(f"http://{EVIL}/").status_code == 400
+        assert client.get("http://cobrowse.example.com/").text == "ok"
+    logged = [r.getMessage() for r in caplog.records]
+    assert [m.split(":")[0] for m in logged] == [
+        f"refused a request for host '{EVIL}'",
+        "refused a request for host '10.0.0.5'",
+        f"refused a request for host '{EVIL}'",
+    ]
+    assert "CWMN_ALLOWED_HOSTS" in logged[0] and "cobrowse.example.com" in logged[0]
+
+
+def test_a_flood_of_made_up_host_names_logs_a_bounded_number() -> None:
+    log = RefusalLog(interval=60, names=3)
+    assert [log.due(f"n{i}.example", 0) for i in range(5)] == [True, True, True, False, False]
+    assert log.due("n0.example", 30) is False
+    assert log.due("n9.example", 61) is True  # the old names were forgotten
