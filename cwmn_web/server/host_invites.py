@@ -26,6 +26,7 @@ from ..errors import CwmnError, ErrorCode
 from .db import HostInviteRecord, SessionRecord, Store
 from .db.host_invites import CodeRefused
 from .host_codes import code_check
+from .host_tokens import HostIdentity
 from .join_page import SECURITY_HEADERS, message_page
 from .links import check_host_invite, usable_token
 
@@ -93,9 +94,11 @@ async def accept_invitation(
     origin: str,
     page_url: str,
     code: tuple[str, bytes],
+    host: HostIdentity | None = None,
 ) -> SessionRecord:
     """Use the invitation once, given its email's code (``code``: the code given and the
-    server's key): its session, starting now (with a new resume token); else raise
+    server's key), as ``host`` (the accepting host's verified identity, on a token site):
+    its session, starting now (with a new resume token); else raise
     ``link_invalid``, ``link_used`` or ``invite_code_invalid``. The store counts wrong
     codes in the invitation's row and refuses it, for good, at the limit."""
     if not usable_token(token):
@@ -104,7 +107,7 @@ async def accept_invitation(
     check = code_check(code[0], token, code[1])
     try:
         return await run_in_threadpool(
-            store.accept_host_invite, token, site_id, origin, page_url, check
+            store.accept_host_invite, token, site_id, origin, page_url, check, host=host
         )
     except CodeRefused:
         raise

@@ -251,7 +251,13 @@ class HostSocket:
         await check_invitee(self.store, self.site.id, message.token, tokens, self.identity)
         code = (message.code, self.invites.key)
         record = await accept_invitation(
-            self.store, message.token, self.site.id, self.origin, self.core.page_url, code
+            self.store,
+            message.token,
+            self.site.id,
+            self.origin,
+            self.core.page_url,
+            code,
+            host=self.identity,
         )
         if await self.relay.end_if_expired(record):  # it expired as it was accepted
             raise invitation_expired()

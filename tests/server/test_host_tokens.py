@@ -315,9 +315,23 @@ def test_only_the_invitee_accepts_an_invitation_to_host(
             assert isinstance(reply, ErrorReply) and reply.code == "unauthorized", reply
             assert "hana@example.com" not in reply.message and "email" in reply.message
         with host(client) as hana:
-            assert isinstance(hello(hana, mint(secret, sub="h", email="Hana@Example.com")), Welcome)
+            hana_token = mint(secret, sub="h", name="Hana H.", email="Hana@Example.com")
+            assert isinstance(hello(hana, hana_token), Welcome)
             reply = hana.ask(AcceptHostInvite(ref=4, token=token, page_id="p", code=code))
             assert isinstance(reply, SessionStarted), reply
+        # The accepted session is Hana's: her token's name, shown verified, and only a token
+        # of hers resumes it.
+        record = store.get_session(reply.session_id)
+        assert record is not None
+        assert (record.host_name, record.host_subject, record.host_name_verified) == (
+            "Hana H.",
+            "h",
+            True,
+        )
+        with host(client) as other:
+            assert isinstance(hello(other, mint(secret, sub="eve")), Welcome)
+            again = other.ask(ResumeSession(ref=2, resume_token=reply.resume_token, page_id="p"))
+            assert isinstance(again, ErrorReply) and again.code == "host_token_invalid", again
 
 
 def test_a_second_hello_never_swaps_the_hosts_identity(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Row, select, update
 
@@ -17,6 +17,9 @@ from .links import LinkRecord, insert_link, new_link, revoke_session_links
 from .schema import EndReason, InviteKind, InviteStatus, host_invites, sessions
 from .sessions import SessionRecord, end_session_in, insert_session
 from .tokens import token_hash
+
+if TYPE_CHECKING:
+    from ..host_tokens import HostIdentity
 
 __all__ = ["CodeCheck", "CodeRefused", "HostInviteRecord", "HostInviteStore"]
 
@@ -135,9 +138,12 @@ class HostInviteStore(EngineStore):
         page_url: str,
         code: CodeCheck,
         now: float | None = None,
+        host: HostIdentity | None = None,
     ) -> SessionRecord:
         """Use the invitation once, given its email's code: its session starts now, hosted
-        from ``origin``, with a new resume token (on the returned record). Or raise the
+        from ``origin``, with a new resume token (on the returned record); ``host``: the
+        accepting host's verified identity (a token site), which becomes the session's host
+        (its ``sub`` binds resumes; a name it gives is shown verified). Or raise the
         refusal's :class:`~cwmn_web.errors.CwmnError`: ``link_invalid`` (unknown, another
         site's, expired, its session is over, or too many wrong codes), ``link_used``, or
         ``invite_code_invalid`` (the code is missing or wrong; tries left in the message).
@@ -175,6 +181,10 @@ class HostInviteStore(EngineStore):
                     .values(used_at=accepted)
                 )
                 refused = _used_since(db, hashed) if used.rowcount != 1 else None
+            name, email = session.host_name, session.host_email
+            verified = host is not None and bool(host.name)
+            if host is not None:
+                name, email = (host.name or name)[:200], (host.email or email)[:254]
             if refused is None:
                 db.execute(
                     update(sessions)
@@ -184,6 +194,10 @@ class HostInviteStore(EngineStore):
                         origin=origin,
                         page_url=page_url,
                         resume_token_hash=token_hash(resume_token),
+                        host_name=name,
+                        host_email=email,
+                        host_subject=host.subject if host is not None else None,
+                        host_name_verified=verified,
                     )
                 )
         if refused is not None:  # raised after the commit: the count (or cancel) is kept
@@ -191,12 +205,14 @@ class HostInviteStore(EngineStore):
         return SessionRecord(
             session.id,
             session.site_id,
-            session.host_name,
-            session.host_email,
+            name,
+            email,
             False,
             accepted,
             None,
             resume_token,
+            host_subject=host.subject if host is not None else None,
+            host_name_verified=verified,
         )
 
     def cancel_host_invite(self, record: HostInviteRecord, now: float | None = None) -> None:
