@@ -13,9 +13,7 @@ from __future__ import annotations
 import json
 import multiprocessing
 import tempfile
-import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +22,9 @@ from websockets.sync.client import ClientConnection, connect
 from websockets.typing import Origin
 
 from cwmn_web.protocol import codec
-from cwmn_web.protocol.messages import Hello, MirrorFrame, Ping, Pong, StartSession
+from cwmn_web.protocol.messages import Hello, MirrorFrame, StartSession
 from cwmn_web.testing import CwmnServer
+from tests.helpers.served import paced_pings
 
 from .harness import percentile
 
@@ -72,35 +71,6 @@ def _attack(url: str) -> None:
                     pass
 
 
-def _pings(ws: ClientConnection, done: Callable[[], bool]) -> list[float]:
-    due: dict[int, float] = {}
-
-    def send() -> None:
-        begun, n = time.perf_counter(), 0
-        while not done():
-            at = begun + n * PACE
-            time.sleep(max(0.0, at - time.perf_counter()))
-            due[n + 10] = at
-            ws.send(codec.encode(Ping(ref=n + 10)))
-            n += 1
-
-    sender = threading.Thread(target=send)
-    sender.start()
-    delays: list[float] = []
-    deadline = None  # once the pings stop: how long their answers may take
-    while deadline is None or (len(delays) < len(due) and time.monotonic() < deadline):
-        if deadline is None and not sender.is_alive():
-            deadline = time.monotonic() + 10
-        try:
-            reply = codec.decode(ws.recv(timeout=0.2))
-        except TimeoutError:
-            continue
-        if isinstance(reply, Pong) and reply.ref in due:
-            delays.append(time.perf_counter() - due[reply.ref])
-    sender.join()
-    return delays
-
-
 def _summary(delays: list[float]) -> dict[str, float]:
     return {
         "pings": len(delays),
@@ -117,10 +87,10 @@ def run() -> dict[str, Any]:
             pinger.send(codec.encode(Hello(ref=1, page_url=ORIGIN + "/")))
             pinger.recv(timeout=10)
             until = time.monotonic() + IDLE_SECONDS
-            quiet = _pings(pinger, lambda: time.monotonic() > until)
+            quiet = paced_pings(pinger, lambda: time.monotonic() > until, PACE)
             attacker = multiprocessing.get_context("spawn").Process(target=_attack, args=(url,))
             attacker.start()
-            loaded = _pings(pinger, lambda: not attacker.is_alive())
+            loaded = paced_pings(pinger, lambda: not attacker.is_alive(), PACE)
             attacker.join()
     idle_s, loaded_s = _summary(quiet), _summary(loaded)
     return {

@@ -10,9 +10,8 @@ import multiprocessing
 import select
 import socket
 import statistics
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -27,13 +26,11 @@ from cwmn_web.protocol.messages import (
     Hello,
     Message,
     MirrorFrame,
-    Ping,
-    Pong,
     SessionStarted,
     StartSession,
     Welcome,
 )
-from tests.helpers.served import Served, served
+from tests.helpers.served import Served, paced_pings, served
 
 pytestmark = pytest.mark.timeout(120)
 ORIGIN = "http://localhost:1234"
@@ -159,37 +156,6 @@ def test_maximal_frames_never_stall_another_hosts_pings(tmp_path: Path, live_sta
     # code before this parsed on the event loop: 0.55-2.5 s.
     bound = max(0.25, 3 * quiet_p99)
     assert p99 <= bound, f"p99 of another host's ping was {p99 * 1000:.0f} ms"
-
-
-def paced_pings(ws: ClientConnection, done: Callable[[], bool], every: float = 0.01) -> list[float]:
-    """Ping every ``every`` seconds until ``done``; each Pong's delay after the time its
-    Ping was due (so a stall counts for every ping it held up, not once)."""
-    due: dict[int, float] = {}
-
-    def send() -> None:
-        begun, ref = time.perf_counter(), 10
-        while not done():
-            at = begun + (ref - 10) * every
-            time.sleep(max(0.0, at - time.perf_counter()))  # the pace, not a wait for a result
-            due[ref] = at
-            ws.send(codec.encode(Ping(ref=ref)))
-            ref += 1
-
-    sender = threading.Thread(target=send)
-    sender.start()
-    latencies: list[float] = []
-    deadline = None  # once the pings stop: how long their answers may take
-    while deadline is None or (len(latencies) < len(due) and time.monotonic() < deadline):
-        if deadline is None and not sender.is_alive():
-            deadline = time.monotonic() + 10
-        try:
-            reply = codec.decode(ws.recv(timeout=0.2))
-        except TimeoutError:
-            continue
-        if isinstance(reply, Pong) and reply.ref in due:
-            latencies.append(time.perf_counter() - due[reply.ref])
-    sender.join()
-    return latencies
 
 
 def test_the_websocket_cap_is_the_codecs(tmp_path: Path, live_static: Path) -> None:
