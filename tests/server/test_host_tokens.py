@@ -209,17 +209,7 @@ def test_an_invitation_to_host_records_who_sent_it(live_client: LiveClient, stor
     _, secret = token_site(store)
     with live_client() as client, host(client) as h:
         assert isinstance(hello(h, mint(secret)), Welcome)
-        reply = h.ask(
-            InviteToHost(
-                ref=3,
-                host_name="Ann",
-                host_email="ann@shop.example",
-                invite_name="Hana",
-                invite_email="hana@example.com",
-                url=PAGE,
-            )
-        )
-        assert isinstance(reply, HostInviteSent), reply
+        assert isinstance(ask_to_invite_hana(h, "Ann", "ann@shop.example"), HostInviteSent)
     (record,) = store.list_invites()
     assert record.host_identity is not None
     assert json.loads(record.host_identity)["sub"] == "agent-7"
@@ -254,19 +244,23 @@ def test_a_name_the_page_chose_is_never_shown_verified(
             assert (joined.host_name, joined.host_verified) == ("Support (official)", False)
 
 
+def ask_to_invite_hana(h: Host, name: str = "Support", email: str = "support@shop.example") -> Any:
+    """The page (calling itself ``name``, ``email``) invites Hana to host: the answer."""
+    invite = InviteToHost(
+        ref=3,
+        host_name=name,
+        host_email=email,
+        invite_name="Hana",
+        invite_email="hana@example.com",
+        url=PAGE,
+    )
+    return h.ask(invite)
+
+
 def invite_hana(h: Host, token: str) -> HostInviteSent:
     """The page claims to be "Support" (support@shop.example) inviting Hana."""
     assert isinstance(hello(h, token), Welcome)
-    reply = h.ask(
-        InviteToHost(
-            ref=3,
-            host_name="Support",
-            host_email="support@shop.example",
-            invite_name="Hana",
-            invite_email="hana@example.com",
-            url=PAGE,
-        )
-    )
+    reply = ask_to_invite_hana(h)
     assert isinstance(reply, HostInviteSent), reply
     return reply
 
@@ -281,16 +275,7 @@ def test_an_invitation_to_host_names_the_tokens_host_not_the_pages(
     assert "Mallory invites you" in mail.body_text and "Support" not in mail.body_text
     with live_client() as client, host(client) as h:  # a token without an email: refused
         assert isinstance(hello(h, mint(secret, email="")), Welcome)
-        reply = h.ask(
-            InviteToHost(
-                ref=3,
-                host_name="Support",
-                host_email="support@shop.example",
-                invite_name="Hana",
-                invite_email="hana@example.com",
-                url=PAGE,
-            )
-        )
+        reply = ask_to_invite_hana(h)
         assert isinstance(reply, ErrorReply) and reply.code == "unauthorized", reply
         assert "email" in reply.message
 
