@@ -77,6 +77,25 @@ def test_text_inside_strings_costs_no_values(obj: object) -> None:
     assert codec.value_bound(json.dumps(obj)) == codec.value_bound(json.dumps(blank_strings(obj)))
 
 
+#: Strings full of what a naive count would trip on: quotes, backslashes, commas, brackets.
+TRICKY = st.recursive(
+    st.text(alphabet='\\",[{a', max_size=8) | st.integers(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=3), inner),
+    max_leaves=20,
+)
+
+
+@given(TRICKY, st.integers(min_value=1, max_value=9))
+def test_the_count_is_the_same_read_in_slices(obj: object, size: int) -> None:
+    """Read a few characters at a time (never cutting an escape), the count is the one a
+    single read gives."""
+    text = json.dumps(obj)
+    whole = codec.value_bound(text)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(codec, "_COUNT_SLICE", size)
+        assert codec.value_bound(text) == whole
+
+
 def test_a_large_legitimate_page_is_not_refused_for_its_text() -> None:
     """SVG path data, CSV in a <pre> and a big stylesheet: few values, many commas."""
     path = "M0,0 " + "L1,2 C3,4,5,6,7,8 " * 40_000  # 280,000 commas in one attribute
