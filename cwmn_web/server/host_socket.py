@@ -207,12 +207,21 @@ class HostSocket:
 
     # -- sessions ---------------------------------------------------------------------------
     async def start(self, message: StartSession) -> Outputs:
-        base = self._base() if message.is_replay else ""  # its video link's, checked first
-        if message.is_replay:
+        if not message.is_replay:
+            record = await self._new_session(message)
+            return self.core.started(message, record, self._site_settings(), self.relay.clock())
+        base = self._base()  # its video link's, checked first
+        async with self.relay.starting_replay(self.site.id):  # the caps' check and the row
             await run_in_threadpool(
                 check_replay_room, self.store, self.settings, self.site.id, self.client
             )
-        record = await run_in_threadpool(
+            record = await self._new_session(message)
+            recording = await self._new_recording(record, base)
+        now = self.relay.clock()
+        return self.core.started(message, record, self._site_settings(), now, recording)
+
+    async def _new_session(self, message: StartSession) -> SessionRecord:
+        return await run_in_threadpool(
             new_session,
             self.store,
             self.site.id,
@@ -222,9 +231,6 @@ class HostSocket:
             None,
             self.identity,
         )
-        recording = await self._new_recording(record, base) if record.is_replay else None
-        now = self.relay.clock()
-        return self.core.started(message, record, self._site_settings(), now, recording)
 
     async def resume(self, message: ResumeSession) -> Outputs:
         """Take the session back (see :meth:`HostCore.resumed`)."""

@@ -244,6 +244,17 @@ class Relay:
         async with lock:
             yield
 
+    @contextlib.asynccontextmanager
+    async def starting_replay(self, site_id: int) -> AsyncIterator[None]:
+        """Hold the site's replay-start lock: the replay caps are checked and the new replay's
+        row written as one step, so concurrent starts cannot all pass the check."""
+        key = f"replay-start:{site_id}"
+        lock = self._opening.get(key)
+        if lock is None:
+            lock = self._opening[key] = asyncio.Lock()
+        async with lock:
+            yield
+
     def recording_of(self, session_id: str) -> Recording | None:
         """The recording of the session's live room, if it has one here."""
         return self.core.recording_of(session_id)

@@ -168,25 +168,31 @@ def test_the_websocket_cap_is_the_codecs(tmp_path: Path, live_static: Path) -> N
     assert closed.value.rcvd.code == 1009  # "message too big", before any parsing
 
 
+@pytest.mark.parametrize(
+    "replay, setting", [(False, "MAX_SESSIONS_PER_CLIENT"), (True, "MAX_REPLAYS_PER_CLIENT")]
+)
 def test_concurrent_starts_from_one_address_get_at_most_the_limit(
-    tmp_path: Path, live_static: Path
+    tmp_path: Path, live_static: Path, replay: bool, setting: str
 ) -> None:
     """Twelve sockets from one address, greeted, then all asking at once: at most
-    CWMN_MAX_SESSIONS_PER_CLIENT sessions start (the check and the count are one step)."""
+    CWMN_MAX_SESSIONS_PER_CLIENT sessions (or CWMN_MAX_REPLAYS_PER_CLIENT replays) start:
+    the check and the count are one step."""
     limit, sockets = 2, 12
-    settings = {"MAX_SESSIONS_PER_CLIENT": str(limit)}
-    with served(tmp_path, live_static, **settings) as server, contextlib.ExitStack() as stack:
+    with (
+        served(tmp_path, live_static, **{setting: str(limit)}) as server,
+        contextlib.ExitStack() as stack,
+    ):
         wires = [stack.enter_context(ws_host(server.ws)) for _ in range(sockets)]
         for ws in wires:
             assert isinstance(ask(ws, Hello(ref=1, page_url=ORIGIN + "/")), Welcome)
         for ws in wires:  # every request on the wire before any answer is read
-            ws.send(codec.encode(StartSession(ref=2, host_name="x")))
+            ws.send(codec.encode(StartSession(ref=2, host_name="x", is_replay=replay)))
         answers = [read_answer(ws, 2) for ws in wires]
     started = [a for a in answers if isinstance(a, SessionStarted)]
     refused = [a for a in answers if isinstance(a, ErrorReply)]
     assert len(started) == limit, answers
     assert len(refused) == sockets - limit
-    assert all("CWMN_MAX_SESSIONS_PER_CLIENT" in r.message for r in refused)
+    assert all(f"CWMN_{setting}" in r.message for r in refused)
 
 
 def read_answer(ws: ClientConnection, ref: int) -> Message:
