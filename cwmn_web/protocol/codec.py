@@ -161,9 +161,13 @@ def value_bound(frame: str) -> int:
     count, inside, start, size = 1, False, 0, len(frame)
     while start < size:
         end = min(size, start + _COUNT_SLICE)
-        while end < size and frame[end - 1] == "\\":
-            end += 1  # an escape is never cut in two
-        pieces = frame[start:end].replace("\\\\", "").replace('\\"', "").split('"')
+        piece = frame[start:end]
+        # An escape is never cut in two: backslashes pair up from a run's start, so a slice
+        # ending in an odd run takes the character its last backslash escapes.
+        if end < size and (len(piece) - len(piece.rstrip("\\"))) % 2:
+            end += 1
+            piece = frame[start:end]
+        pieces = piece.replace("\\\\", "").replace('\\"', "").split('"')
         count += _structure("".join(pieces[1::2] if inside else pieces[::2]))
         inside ^= len(pieces) % 2 == 0  # an odd number of quotes in the slice
         start = end
