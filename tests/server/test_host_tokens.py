@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import json
 import time
+from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import jwt
 import pytest
@@ -286,9 +288,12 @@ def test_only_the_invitee_accepts_an_invitation_to_host(
     """Eve, a signed-in user of the site, got Hana's forwarded email (link and code): her
     token's email is not Hana's, so she cannot host in Hana's place; Hana can."""
     _, secret = token_site(store)
-    with live_client() as client:
+    with live_client() as client, ExitStack() as stack:
         with host(client) as h:
-            invite_hana(h, mint(secret))
+            sent = invite_hana(h, mint(secret))
+        inviter = stack.enter_context(guest(client, "inviter"))
+        waiting = inviter.joined(urlsplit(sent.join_url).path.rsplit("/", 1)[1])
+        assert waiting.waiting and waiting.host_verified is False  # the room is open
         text = store.kept_messages()[0].body_text
         token = text.split("/host-invite/", 1)[1].split()[0]
         code = text.split("enter the code ", 1)[1][:6]
@@ -304,6 +309,9 @@ def test_only_the_invitee_accepts_an_invitation_to_host(
             assert isinstance(hello(hana, hana_token), Welcome)
             reply = hana.ask(AcceptHostInvite(ref=4, token=token, page_id="p", code=code))
             assert isinstance(reply, SessionStarted), reply
+            with guest(client, "zed") as zed:  # a guest from now on sees Hana's signed name
+                joined = zed.joined(hana.link())
+                assert (joined.host_name, joined.host_verified) == ("Hana H.", True)
         # The accepted session is Hana's: her token's name, shown verified, and only a token
         # of hers resumes it.
         record = store.get_session(reply.session_id)

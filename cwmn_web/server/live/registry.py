@@ -199,10 +199,16 @@ class LiveRooms:
         slot: SessionSlot | None = None,
     ) -> tuple[LiveRoom, HostReturn, Outputs]:
         """The invited host arrives (``AcceptHostInvite``): the room the inviter may be
-        waiting in starts now, its maximum duration counted from ``record.created_at``."""
+        waiting in starts now, its maximum duration counted from ``record.created_at``, and
+        hosted as ``record`` names its host (on a token site: the accepting host's signed
+        name; guests joining from now on see it)."""
         live = self.rooms.get(record.id)
         if live is not None:
             live.room.host_accepted(record.created_at)
+            live.room.host_name, live.room.host_verified = (
+                record.host_name,
+                record.host_name_verified,
+            )
             self._expire(live, record)
         return self.resume(record, page_id, host, now, slot=slot)
 
