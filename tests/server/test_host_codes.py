@@ -68,6 +68,36 @@ def test_a_right_code_racing_the_last_wrong_ones_is_refused(store: Store) -> Non
     assert store.get_session(record.session_id).ended_at is not None  # type: ignore[union-attr]
 
 
+def test_a_last_wrong_code_racing_the_right_one_leaves_the_accepted_session_alone(
+    store: Store,
+) -> None:
+    """Four wrong codes, then a fifth is being compared while the invitee's right code is
+    accepted: the fifth is refused as used, and the session the invitee started goes on."""
+    record = invitation(store)
+    for _ in range(MAX_CODE_ATTEMPTS - 1):
+        assert attempt(store, record, right=False) is not None
+    comparing, accepted = threading.Event(), threading.Event()
+
+    def wrong_after_the_accept() -> bool:
+        comparing.set()
+        assert accepted.wait(10)
+        return False
+
+    with ThreadPoolExecutor(1) as pool:
+        check = CodeCheck(wrong_after_the_accept, MAX_CODE_ATTEMPTS)
+        racing = pool.submit(
+            store.accept_host_invite, record.token, record.site_id, ORIGIN, URL, check
+        )
+        assert comparing.wait(10)
+        assert attempt(store, record, right=True) is None  # the invitee hosts
+        accepted.set()
+        with pytest.raises(CwmnError) as raced:
+            racing.result(10)
+    assert raced.value.code == "link_used"
+    session = store.get_session(record.session_id)
+    assert session is not None and session.ended_at is None
+
+
 def test_wrong_codes_from_many_threads_are_each_counted_once(store: Store) -> None:
     record = invitation(store)
     with ThreadPoolExecutor(8) as pool:

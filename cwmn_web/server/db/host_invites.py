@@ -239,14 +239,20 @@ def _code_refusal(
         update(host_invites)
         .where(
             host_invites.c.token_hash == invite.token_hash,
+            host_invites.c.used_at.is_(None),  # accepted meanwhile: its session is not ours
             host_invites.c.wrong_codes < code.limit,
         )
         .values(wrong_codes=host_invites.c.wrong_codes + 1)
     )
+    if counted.rowcount != 1:  # used, or burned, since it was read
+        refused = _used_since(db, invite.token_hash)
+        if isinstance(refused, CodeRefused):
+            _cancel_in(db, invite.token_hash, invite.session_id, now)
+        return refused
     wrong: int = db.execute(
         select(host_invites.c.wrong_codes).where(host_invites.c.token_hash == invite.token_hash)
     ).scalar_one()
-    if counted.rowcount != 1 or wrong >= code.limit:
+    if wrong >= code.limit:
         _cancel_in(db, invite.token_hash, invite.session_id, now)
         return _too_many()
     return _wrong_code("the code is wrong", code.limit - wrong)
@@ -264,14 +270,16 @@ def _used_since(db: Connection, hashed: str) -> CwmnError:
 
 
 def _cancel_in(db: Connection, hashed: str, session_id: str, now: float) -> None:
-    """The invitation stops working for good: its session ends, its links are revoked."""
-    db.execute(
+    """The invitation stops working for good: its session ends, its links are revoked;
+    unless it was accepted (then the session is the invitee's, and goes on)."""
+    unused = db.execute(
         update(host_invites)
-        .where(host_invites.c.token_hash == hashed, host_invites.c.expires_at > now)
+        .where(host_invites.c.token_hash == hashed, host_invites.c.used_at.is_(None))
         .values(expires_at=now)
     )
-    revoke_session_links(db, session_id, now)
-    end_session_in(db, session_id, EndReason.INVITE_FAILED, now)
+    if unused.rowcount:
+        revoke_session_links(db, session_id, now)
+        end_session_in(db, session_id, EndReason.INVITE_FAILED, now)
 
 
 def _too_many() -> CodeRefused:
