@@ -10,6 +10,7 @@ through the data directory."""
 from __future__ import annotations
 
 import base64
+import errno
 import hashlib
 import hmac
 import os
@@ -53,11 +54,31 @@ def _publish_key(path: Path) -> None:
             file.write(secrets.token_hex(32).encode())
             file.flush()
             os.fsync(file.fileno())
-        os.link(temporary, path)
-    except FileExistsError:
-        pass  # another process published its key first: that is the key
+        try:
+            os.link(temporary, path)
+        except FileExistsError:
+            pass  # another process published its key first: that is the key
+        except OSError as exc:  # a file system without hard links (some mounts)
+            if exc.errno not in _NO_LINKS:
+                raise
+            _create_key(path)
     finally:
         os.unlink(temporary)
+
+
+#: What ``link`` answers where a file system has no hard links.
+_NO_LINKS = {errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.ENOSYS}
+
+
+def _create_key(path: Path) -> None:
+    """Make the key in place (mode 0600), unless it exists: where links are not to be had,
+    a process starting at the same instant may read it before it is written."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    with os.fdopen(fd, "wb") as file:
+        file.write(secrets.token_hex(32).encode())
 
 
 def _read_key(path: Path) -> bytes:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import itertools
+import os
 import secrets
 import stat
 import threading
@@ -14,7 +16,7 @@ from sqlalchemy import update
 
 from cwmn_web.server.db import Store, token_hash
 from cwmn_web.server.db.schema import replays
-from cwmn_web.server.secret import derive_token, load_secret
+from cwmn_web.server.secret import MIN_SECRET, SECRET_FILE, derive_token, load_secret
 
 
 def test_a_key_is_made_once_readable_by_its_owner_only(tmp_path: Path) -> None:
@@ -105,3 +107,16 @@ def test_many_threads_making_the_key_at_once_get_the_same_one(tmp_path: Path) ->
         keys = set(pool.map(lambda _: load(), range(16)))
     assert len(keys) == 1
     assert stat.S_IMODE((tmp_path / "data" / "secret").stat().st_mode) == 0o600
+
+
+def test_a_file_system_without_links_still_gets_a_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_links(source: object, target: object) -> None:
+        raise PermissionError(errno.EPERM, "Operation not permitted")
+
+    monkeypatch.setattr(os, "link", no_links)
+    key = load_secret("", tmp_path)
+    assert key == load_secret("", tmp_path) and len(key) >= MIN_SECRET
+    assert stat.S_IMODE((tmp_path / SECRET_FILE).stat().st_mode) == 0o600
+    assert [p.name for p in tmp_path.iterdir()] == [SECRET_FILE]  # no temporary left
