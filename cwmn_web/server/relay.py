@@ -39,8 +39,10 @@ from .replays.sessions import finish_recording
 __all__ = ["HEAVY_AT_ONCE", "Relay", "limits_of", "store_change", "store_session_over"]
 
 log = logging.getLogger("cwmn_web.server")
-#: Long frames parsed at once (each in a worker thread; see :class:`Reader`).
-HEAVY_AT_ONCE = 2
+#: Long frames parsed at once (each in a worker thread; see :class:`Reader`). One: a parse
+#: holds the interpreter up to ~20 ms, and with two the event loop could wait for both
+#: (bench/stall.py on a quiet machine: p99 33-53 ms with two, 40-42 ms with one).
+HEAVY_AT_ONCE = 1
 
 
 def limits_of(settings: Settings) -> Limits:
