@@ -157,7 +157,10 @@ def test_100_hosts_with_5_guests_each_keep_the_server_flat(
     expected = HOSTS * GUESTS * FRAMES_PER_SECOND * SOAK
     assert totals.frames_seen >= expected * 0.5, "the guests did not get the stream"
     assert totals.rejoins >= HOSTS * GUESTS * 2  # every guest came back, more than once
-    assert end - warm <= max(0.1 * warm, 16 * mib), "the server's memory grew"
+    # Measured: +10 MiB on ~156 MiB over the soak, flattening (the allocator settling); a
+    # leak of a session's frames grows by hundreds of MiB. Bounded with room for a loaded
+    # machine; the second half must be flat.
+    assert end - warm <= max(0.15 * warm, 24 * mib), "the server's memory grew"
     assert end - middle <= max(0.05 * warm, 8 * mib), "the server's memory kept growing"
 
 
