@@ -240,22 +240,22 @@ class Relay:
         """Hold the session's recording lock: a second resume racing this one (after a
         restart) waits, then finds the recording this one opened, instead of reopening the
         files (whose recovery would truncate what this one writes)."""
-        lock = self._opening.get(session_id)
-        if lock is None:
-            lock = self._opening[session_id] = asyncio.Lock()
-        async with lock:
+        async with self._lock(session_id):
             yield
 
     @contextlib.asynccontextmanager
     async def starting_replay(self, site_id: int) -> AsyncIterator[None]:
         """Hold the site's replay-start lock: the replay caps are checked and the new replay's
         row written as one step, so concurrent starts cannot all pass the check."""
-        key = f"replay-start:{site_id}"
+        async with self._lock(f"replay-start:{site_id}"):
+            yield
+
+    def _lock(self, key: str) -> asyncio.Lock:
+        """The lock named ``key`` (kept while someone holds or waits for it)."""
         lock = self._opening.get(key)
         if lock is None:
             lock = self._opening[key] = asyncio.Lock()
-        async with lock:
-            yield
+        return lock
 
     def recording_of(self, session_id: str) -> Recording | None:
         """The recording of the session's live room, if it has one here."""
