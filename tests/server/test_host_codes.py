@@ -4,7 +4,9 @@ accept step against threads racing it (what sockets of several processes do)."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 
 import pytest
 
@@ -15,6 +17,7 @@ from cwmn_web.server.host_codes import MAX_CODE_ATTEMPTS
 
 ORIGIN, URL = "http://localhost:1234", "http://localhost:1234/cart"
 pytestmark = pytest.mark.timeout(30)
+T = TypeVar("T")
 
 
 def invitation(store: Store) -> HostInviteRecord:
@@ -34,7 +37,10 @@ def invitation(store: Store) -> HostInviteRecord:
 
 def attempt(store: Store, record: HostInviteRecord, right: bool) -> CwmnError | None:
     """One try (right or wrong code); its refusal, or None if it hosted."""
-    check = CodeCheck(lambda: right, MAX_CODE_ATTEMPTS)
+    return attempt_with(store, record, CodeCheck(lambda: right, MAX_CODE_ATTEMPTS))
+
+
+def attempt_with(store: Store, record: HostInviteRecord, check: CodeCheck) -> CwmnError | None:
     try:
         store.accept_host_invite(record.token, record.site_id, ORIGIN, URL, check)
     except CwmnError as exc:
@@ -42,29 +48,40 @@ def attempt(store: Store, record: HostInviteRecord, right: bool) -> CwmnError | 
     return None
 
 
+def raced(
+    store: Store, record: HostInviteRecord, right: bool, meanwhile: Callable[[], T]
+) -> tuple[CwmnError | None, T]:
+    """A try whose code (right or not) is compared only once ``meanwhile`` has run: other
+    sockets acting between its read of the invitation and its comparison. Its refusal (None
+    if it hosted), and what ``meanwhile`` returned."""
+    comparing, done = threading.Event(), threading.Event()
+
+    def compare() -> bool:
+        comparing.set()
+        assert done.wait(10)
+        return right
+
+    with ThreadPoolExecutor(1) as pool:
+        racing = pool.submit(attempt_with, store, record, CodeCheck(compare, MAX_CODE_ATTEMPTS))
+        assert comparing.wait(10)
+        result = meanwhile()
+        done.set()
+        return racing.result(10), result
+
+
 def test_a_right_code_racing_the_last_wrong_ones_is_refused(store: Store) -> None:
     """The right code is being compared while other sockets burn the invitation: it is
     refused, not accepted, and the invitation stays cancelled."""
     record = invitation(store)
-    comparing, burned = threading.Event(), threading.Event()
-
-    def right_after_the_burn() -> bool:
-        comparing.set()
-        assert burned.wait(10)
-        return True
-
-    with ThreadPoolExecutor(1) as pool:
-        check = CodeCheck(right_after_the_burn, MAX_CODE_ATTEMPTS)
-        racing = pool.submit(
-            store.accept_host_invite, record.token, record.site_id, ORIGIN, URL, check
-        )
-        assert comparing.wait(10)
-        refusals = [attempt(store, record, right=False) for _ in range(MAX_CODE_ATTEMPTS)]
-        burned.set()
-        with pytest.raises(CwmnError) as raced:
-            racing.result(10)
+    refused, refusals = raced(
+        store,
+        record,
+        right=True,
+        meanwhile=lambda: [attempt(store, record, right=False) for _ in range(MAX_CODE_ATTEMPTS)],
+    )
     assert [e.code if e else None for e in refusals][-1] == "link_invalid"
-    assert raced.value.code == "link_invalid" and "too many wrong codes" in raced.value.message
+    assert refused is not None
+    assert refused.code == "link_invalid" and "too many wrong codes" in refused.message
     assert store.get_session(record.session_id).ended_at is not None  # type: ignore[union-attr]
 
 
@@ -76,24 +93,11 @@ def test_a_last_wrong_code_racing_the_right_one_leaves_the_accepted_session_alon
     record = invitation(store)
     for _ in range(MAX_CODE_ATTEMPTS - 1):
         assert attempt(store, record, right=False) is not None
-    comparing, accepted = threading.Event(), threading.Event()
-
-    def wrong_after_the_accept() -> bool:
-        comparing.set()
-        assert accepted.wait(10)
-        return False
-
-    with ThreadPoolExecutor(1) as pool:
-        check = CodeCheck(wrong_after_the_accept, MAX_CODE_ATTEMPTS)
-        racing = pool.submit(
-            store.accept_host_invite, record.token, record.site_id, ORIGIN, URL, check
-        )
-        assert comparing.wait(10)
-        assert attempt(store, record, right=True) is None  # the invitee hosts
-        accepted.set()
-        with pytest.raises(CwmnError) as raced:
-            racing.result(10)
-    assert raced.value.code == "link_used"
+    refused, hosted = raced(
+        store, record, right=False, meanwhile=lambda: attempt(store, record, right=True)
+    )
+    assert hosted is None  # the invitee hosts
+    assert refused is not None and refused.code == "link_used"
     session = store.get_session(record.session_id)
     assert session is not None and session.ended_at is None
 
