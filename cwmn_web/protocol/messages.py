@@ -149,6 +149,9 @@ class SessionStarted(Message):
     host_name: str = ""
     host_email: str = ""
     settings: dict[str, Any] = field(default_factory=dict)
+    #: Where the host uploads the page's private assets and guests read them (docs/FIDELITY.md,
+    #: "The asset store"); empty when the site's assets load directly.
+    assets: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

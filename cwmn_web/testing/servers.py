@@ -10,13 +10,14 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from ..local_http import BackgroundHTTPServer
 
-__all__ = ["ENV_DEFAULTS", "CwmnServer", "PageServer", "free_port"]
+__all__ = ["ENV_DEFAULTS", "PRIVATE_COOKIE", "CwmnServer", "PageServer", "free_port"]
 
 #: A test server's environment unless set otherwise: its render worker may load the recorded
 #: pages' images and stylesheets from 127.0.0.1 and localhost, where tests serve them.
@@ -131,16 +132,25 @@ class CwmnServer:
         self.stop()
 
 
+#: The session cookie of a :class:`PageServer`'s signed-in visitor (name, value).
+PRIVATE_COOKIE = ("cwmn_test_session", "signed-in")
+
+
 class PageServer:
     """Serves a folder of customer pages over real HTTP (a different origin from cwmn-web).
 
-    ``__CWMN_SERVER__`` in an HTML file is replaced by ``server_url()`` when served.
+    ``__CWMN_SERVER__`` in an HTML file is replaced by ``server_url()`` when served. Files
+    under ``private/`` behave like a logged-in app's: served only with the session cookie
+    :data:`PRIVATE_COOKIE` (else 403), never with CORS headers, cached privately; ``/login``
+    sets the cookie and redirects to ``?next=`` (else ``/``). Every response is counted in
+    ``requests`` (path → count).
     """
 
     def __init__(self, root: Path, server_url: Callable[[], str], host: str = "127.0.0.1") -> None:
         self.root, self.server_url, self.host = root, server_url, host
         self.port = free_port(host)
         self._server: BackgroundHTTPServer | None = None
+        self.requests: dict[str, int] = {}
 
     def url(self, path: str = "", hostname: str | None = None) -> str:
         return f"http://{hostname or self.host}:{self.port}/{path.lstrip('/')}"
@@ -150,10 +160,19 @@ class PageServer:
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_GET(self) -> None:
-                rel = self.path.split("?", 1)[0].lstrip("/") or "index.html"
+                path, _, query = self.path.partition("?")
+                owner.requests[path] = owner.requests.get(path, 0) + 1
+                if path == "/login":
+                    self.login(query)
+                    return
+                rel = path.lstrip("/") or "index.html"
                 target = (owner.root / rel).resolve()
                 if owner.root.resolve() not in target.parents or not target.is_file():
                     self.send_error(404)
+                    return
+                private = rel.startswith("private/")
+                if private and "=".join(PRIVATE_COOKIE) not in self.headers.get("Cookie", ""):
+                    self.send_error(403, "sign in first")
                     return
                 body = target.read_bytes()
                 if target.suffix == ".html":
@@ -164,9 +183,19 @@ class PageServer:
                 self.send_response(200)
                 self.send_header("Content-Type", kind)
                 self.send_header("Content-Length", str(len(body)))
-                self.send_header("Cache-Control", "no-store")
+                cache = "private, max-age=3600" if private else "no-store"
+                self.send_header("Cache-Control", cache)
                 self.end_headers()
                 self.wfile.write(body)
+
+            def login(self, query: str) -> None:
+                target = urllib.parse.parse_qs(query).get("next", ["/"])[0]
+                self.send_response(303)
+                self.send_header("Location", target if target.startswith("/") else "/")
+                name, value = PRIVATE_COOKIE
+                self.send_header("Set-Cookie", f"{name}={value}; Path=/; HttpOnly; SameSite=Lax")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
 
             def log_message(self, *args: object) -> None:
                 pass
