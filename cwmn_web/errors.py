@@ -55,6 +55,10 @@ class ErrorCode(StrEnum):
     PHONE_COUNTRY_REFUSED = "phone_country_refused"
     INVITE_CODE_INVALID = "invite_code_invalid"
     PAGE_TOO_LARGE = "page_too_large"
+    ASSET_TOO_LARGE = "asset_too_large"
+    SESSION_ASSETS_FULL = "session_assets_full"
+    UNSUPPORTED_TYPE = "unsupported_type"
+    BAD_ASSET = "bad_asset"
 
 
 C = ErrorCode
@@ -96,6 +100,15 @@ CODES: dict[ErrorCode, str] = {
     "given is missing or wrong.",
     C.PAGE_TOO_LARGE: "The page is too large to share (one frame past the server's size or "
     "value cap): the session ended instead of retrying.",
+    C.ASSET_TOO_LARGE: "A page asset is larger than the server stores (CWMN_MAX_ASSET_BYTES); "
+    "guests load it directly, if they can.",
+    C.SESSION_ASSETS_FULL: "The session's page assets reached the server's total "
+    "(CWMN_MAX_SESSION_ASSET_BYTES) or count (CWMN_MAX_SESSION_ASSETS); further ones load "
+    "directly, if they can.",
+    C.UNSUPPORTED_TYPE: "The asset store keeps stylesheets, images and fonts only; this "
+    "file is none of those.",
+    C.BAD_ASSET: "A page-asset upload did not match what it announced (key, hash or size) "
+    "or was not the JSON the upload API takes.",
 }
 
 

@@ -221,6 +221,8 @@ class SessionResumed(Message):
     privacy: bool = False
     mute_all: bool = False
     public_link: bool = True
+    #: As :attr:`SessionStarted.assets` (the same session's: the same URLs).
+    assets: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

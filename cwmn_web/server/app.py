@@ -1,5 +1,5 @@
 """The Starlette application: the embed, domain info, host and guest sockets, join pages,
-invitations to host, replay videos, the development outbox, the demo."""
+invitations to host, replay videos, the page-asset store, the development outbox, the demo."""
 
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ from .hosts import TrustedHosts
 from .invites.outbox_page import OutboxPage
 from .invites.service import Invites, make_transports
 from .join_page import JoinPage
+from .page_assets.routes import PageAssetRoutes
 from .reference_page import ReferencePage
 from .relay import Relay
 from .replay_watch import ReplayWatchers
@@ -47,6 +48,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     relay = Relay(settings, store)
     invites = Invites(settings, store, *make_transports(settings, store))
     replays = ReplayService(settings, store, invites)
+    page_assets = PageAssetRoutes(settings, store, invites.key)
     outbox = OutboxPage(settings.outbox_page.strip().lower(), store, invites)
     channels = ", ".join(f"{c} via {t.name}" for c, t in invites.transports.items())
     log.info("invites: %s%s", channels, " (see /outbox)" if invites.outbox_active else "")
@@ -93,6 +95,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         Route("/outbox", outbox.page),
         Route("/docs/api", ReferencePage().page),
         Route("/demo/pyscript", DemoPage(settings.static_dir / "pyscript.html", assets).page),
+        *page_assets.routes(),
         WebSocketRoute("/ws", host_socket),
         WebSocketRoute("/ws/guest", guest_socket),
         Mount("/static", StaticFiles(directory=settings.static_dir), name="static"),
@@ -106,4 +109,5 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.state.replays = replays
     app.state.watchers = ReplayWatchers(replays, settings.max_watchers_per_client, relay.spawn)
     app.state.assets = assets
+    app.state.page_assets = page_assets
     return app

@@ -66,7 +66,9 @@ def main(argv: list[str] | None = None) -> int:
         metavar="SELECTOR",
         help="send matching elements as empty boxes (repeatable)",
     )
-    limits = site_sub.add_parser("settings", help="set SITE's session limits and SMS region")
+    limits = site_sub.add_parser(
+        "settings", help="set SITE's session limits, SMS region and page-asset store"
+    )
     limits.add_argument("site", help="site name (see `cwmn-web site list`)")
     limits.add_argument(
         "--max-guests",
@@ -91,6 +93,27 @@ def main(argv: list[str] | None = None) -> int:
         type=_seconds,
         metavar="N",
         help=f"longest replay recording, in seconds (default {DEFAULT_REPLAY_MAX_SECONDS})",
+    )
+    limits.add_argument(
+        "--assets",
+        choices=("store", "direct"),
+        help="page assets only the visitor can load go through the server's store (store, "
+        "the default) or every asset loads directly (direct)",
+    )
+    origins = limits.add_mutually_exclusive_group()
+    origins.add_argument(
+        "--asset-origin",
+        action="append",
+        type=_asset_origin,
+        default=None,
+        metavar="ORIGIN",
+        help="another origin whose assets go through the store, e.g. https://files.example.com "
+        "(repeatable; it must answer CORS with credentials; replaces the list)",
+    )
+    origins.add_argument(
+        "--no-asset-origins",
+        action="store_true",
+        help="only the page's own origin's assets go through the store",
     )
     cli_host_keys.add_commands(site_sub)
     outbox = sub.add_parser("outbox", help="print the invites kept in the development outbox")
@@ -153,6 +176,10 @@ def main(argv: list[str] | None = None) -> int:
                 changes["smsCountries"] = args.sms_countries
             if args.replay_max_seconds is not None:
                 changes["replayMaxSeconds"] = args.replay_max_seconds
+            if args.assets is not None:
+                changes["assets"] = args.assets
+            if args.asset_origin is not None or args.no_asset_origins:
+                changes["assetOrigins"] = args.asset_origin or []
         try:
             site_obj = store.update_settings(args.site, changes)
         except KeyError as exc:
@@ -204,6 +231,15 @@ def _region(text: str) -> str:
     if region not in phonenumbers.SUPPORTED_REGIONS:
         raise argparse.ArgumentTypeError(f"{text!r} is not a two-letter country code (e.g. US, GB)")
     return region
+
+
+def _asset_origin(text: str) -> str:
+    from .page_assets.core import asset_origin
+
+    try:
+        return asset_origin(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _regions(text: str) -> list[str]:

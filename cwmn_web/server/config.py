@@ -75,7 +75,11 @@ class Settings:
       ``CWMN_MAX_LOG_BYTES`` (16 MiB) of memory per room log; ``CWMN_MAX_WATCHERS_PER_CLIENT``
       (20) replays watched per client address; ``CWMN_HTTP_TIMEOUT`` (20 s) for a request's
       headers and body to arrive (``serve``); ``CWMN_CLIENT_IPV6_PREFIX`` (64): an IPv6
-      client counts as its network of that prefix in every per-client limit.
+      client counts as its network of that prefix in every per-client limit;
+    - the page-asset store (docs/FIDELITY.md): ``CWMN_MAX_ASSET_BYTES`` (8 MiB) per asset,
+      ``CWMN_MAX_SESSION_ASSET_BYTES`` (128 MiB) and ``CWMN_MAX_SESSION_ASSETS`` (4096 URLs)
+      per session; ``CWMN_ASSET_WAIT_SECONDS`` (10): how long a guest's request for an
+      asset not uploaded yet waits before its 404.
     """
 
     data_dir: Path = field(default_factory=lambda: Path(_env("CWMN_DATA_DIR", "data")))
@@ -180,6 +184,18 @@ class Settings:
     http_timeout: float = field(default_factory=lambda: _number("CWMN_HTTP_TIMEOUT", "20"))
     client_ipv6_prefix: int = field(
         default_factory=lambda: int(_env("CWMN_CLIENT_IPV6_PREFIX", "64"))
+    )
+    max_asset_bytes: int = field(
+        default_factory=lambda: int(_env("CWMN_MAX_ASSET_BYTES", str(8 << 20)))
+    )
+    max_session_asset_bytes: int = field(
+        default_factory=lambda: int(_env("CWMN_MAX_SESSION_ASSET_BYTES", str(128 << 20)))
+    )
+    max_session_assets: int = field(
+        default_factory=lambda: int(_env("CWMN_MAX_SESSION_ASSETS", "4096"))
+    )
+    asset_wait_seconds: float = field(
+        default_factory=lambda: _number("CWMN_ASSET_WAIT_SECONDS", "10")
     )
 
     @property

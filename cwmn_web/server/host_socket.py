@@ -61,6 +61,8 @@ from .invites.service import Invites
 from .links import public_base
 from .live.host import HostCore
 from .live.outputs import Outputs
+from .page_assets.core import AssetLimits, session_assets
+from .page_assets.tokens import READ, UPLOAD, asset_token
 from .peer import TOO_MANY_CONNECTIONS, SocketClosed, serve
 from .relay import Relay
 from .replay_watch import WATCH_INTERVAL, ReplayWatchers
@@ -205,11 +207,29 @@ class HostSocket:
         without a public URL, unless this socket came to a loopback name)."""
         return public_base(self.settings.public_url, str(self.ws.url))
 
+    def _assets(self, session_id: str) -> dict[str, object]:
+        """``SessionStarted.assets`` of the session: empty if the site's assets load
+        directly, or this server has no public URL to give (``public_url_required``)."""
+        try:
+            public = self._base()
+        except CwmnError:
+            return {}
+        key = self.invites.key
+        return session_assets(
+            self._site_settings(),
+            public,
+            asset_token(key, READ, session_id),
+            asset_token(key, UPLOAD, session_id),
+            AssetLimits.of(self.settings),
+        )
+
     # -- sessions ---------------------------------------------------------------------------
     async def start(self, message: StartSession) -> Outputs:
         if not message.is_replay:
             record = await self._new_session(message)
-            return self.core.started(message, record, self._site_settings(), self.relay.clock())
+            settings, now = self._site_settings(), self.relay.clock()
+            assets = self._assets(record.id)
+            return self.core.started(message, record, settings, now, assets=assets)
         base = self._base()  # its video link's, checked first
         async with self.relay.starting_replay(self.site.id):  # the caps' check and the row
             await run_in_threadpool(
@@ -217,8 +237,8 @@ class HostSocket:
             )
             record = await self._new_session(message)
             recording = await self._new_recording(record, base)
-        now = self.relay.clock()
-        return self.core.started(message, record, self._site_settings(), now, recording)
+        now, assets = self.relay.clock(), self._assets(record.id)
+        return self.core.started(message, record, self._site_settings(), now, recording, assets)
 
     async def _new_session(self, message: StartSession) -> SessionRecord:
         return await run_in_threadpool(
@@ -247,8 +267,12 @@ class HostSocket:
                 recording = self.relay.recording_of(record.id) or await run_in_threadpool(
                     open_recording, self.store, self.settings.data_dir, record
                 )
-            settings, now = self._site_settings(), self.relay.clock()
-            return self.core.resumed(message, record, settings, public, now, recording)
+            settings, now, assets = (
+                self._site_settings(),
+                self.relay.clock(),
+                self._assets(record.id),
+            )
+            return self.core.resumed(message, record, settings, public, now, recording, assets)
 
     async def accept_host_invite(self, message: AcceptHostInvite) -> Outputs:
         """The invitee agreed: this connection hosts the session the invitation made (the
@@ -267,8 +291,8 @@ class HostSocket:
         )
         if await self.relay.end_if_expired(record):  # it expired as it was accepted
             raise invitation_expired()
-        now = self.relay.clock()
-        return self.core.accepted(message, record, self._site_settings(), now)
+        now, assets = self.relay.clock(), self._assets(record.id)
+        return self.core.accepted(message, record, self._site_settings(), now, assets)
 
     async def _new_recording(self, record: SessionRecord, base: str) -> Recording:
         """A replay session's row (its render job to be) and its recording."""

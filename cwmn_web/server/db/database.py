@@ -10,6 +10,7 @@ from .host_keys import HostKeyStore
 from .invites import InviteStore
 from .links import LinkStore
 from .messages import KeptMessageStore
+from .page_assets import PageAssetStore
 from .replays import ReplayStore
 from .schema import metadata
 from .sessions import SessionStore
@@ -29,11 +30,13 @@ class Store(
     HostKeyStore,
 ):
     """Every database access of the server (synchronous, short calls): the methods of each
-    concept's store, and the replays' as :attr:`replays`."""
+    concept's store, the replays' as :attr:`replays`, the page assets' as
+    :attr:`page_assets`."""
 
     def __init__(self, url: str) -> None:
         super().__init__(open_engine(url))
         self.replays = ReplayStore(self.engine)
+        self.page_assets = PageAssetStore(self.engine)
 
     def create(self) -> None:
         """Create the missing tables, add the columns a newer version added to tables an

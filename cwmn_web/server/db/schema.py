@@ -18,6 +18,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -33,6 +34,7 @@ __all__ = [
     "RenderStage",
     "ReplayStatus",
     "SendStatus",
+    "asset_blobs",
     "domains",
     "guests",
     "host_invites",
@@ -40,6 +42,7 @@ __all__ = [
     "kept_messages",
     "links",
     "metadata",
+    "page_assets",
     "replays",
     "sessions",
     "site_host_keys",
@@ -289,4 +292,33 @@ replays = Table(
     Column("expires_at", Float, nullable=False, index=True),
     # The client key of the host that started it (per-client cap on waiting replays).
     Column("client_address", String(64)),
+)
+# The page-asset store (docs/FIDELITY.md): content by its sha256, per site (so that whether
+# content is stored tells nothing about another site's), and what each session's URL key
+# maps to (the last upload for a key wins; ``failed`` set: the host could not fetch it).
+asset_blobs = Table(
+    "asset_blobs",
+    metadata,
+    Column("site_id", Integer, ForeignKey("sites.id", ondelete="CASCADE"), primary_key=True),
+    Column("sha256", String(64), primary_key=True),
+    Column("size", BigInteger, nullable=False),
+    # The type its bytes are served as for kind "file" (None: no image or font).
+    Column("file_type", String(64)),
+    Column("data", LargeBinary, nullable=False),
+    Column("created_at", Float, nullable=False),
+)
+page_assets = Table(
+    "page_assets",
+    metadata,
+    Column(
+        "session_id", String(64), ForeignKey("sessions.id", ondelete="CASCADE"), primary_key=True
+    ),
+    Column("key", String(32), primary_key=True),
+    Column("url", Text, nullable=False),
+    Column("kind", String(8), nullable=False),
+    Column("sha256", String(64), index=True),
+    Column("content_type", String(64)),
+    Column("size", BigInteger, nullable=False, server_default="0"),
+    Column("failed", Text),
+    Column("updated_at", Float, nullable=False),
 )

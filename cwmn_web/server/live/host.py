@@ -86,9 +86,14 @@ def _handles(kind: type[M]) -> Callable[[Callable[[HostCore, M, float], Outputs]
     return register
 
 
-def session_started(ref: int, record: SessionRecord, settings: dict[str, object]) -> SessionStarted:
+def session_started(
+    ref: int,
+    record: SessionRecord,
+    settings: dict[str, object],
+    assets: dict[str, object] | None = None,
+) -> SessionStarted:
     """The answer that hands the host the session ``record`` (started, or an accepted
-    invitation's: its record is never a replay)."""
+    invitation's: its record is never a replay); ``assets``: its asset store's URLs."""
     return SessionStarted(
         ref=ref,
         session_id=record.id,
@@ -98,6 +103,7 @@ def session_started(ref: int, record: SessionRecord, settings: dict[str, object]
         host_name=record.host_name,
         host_email=record.host_email,
         settings=settings,
+        assets=assets or {},
     )
 
 
@@ -246,13 +252,14 @@ class HostCore:
         settings: dict[str, object],
         now: float,
         recording: Recording | None = None,
+        assets: dict[str, object] | None = None,
     ) -> Outputs:
         """The store made the session ``record``: open its room, hosted here."""
         page_id = message.page_id[:MAX_PAGE_ID]
         self.live = self.rooms.start(record, self, page_id, now, recording, self.slot)
         self.slot = None
         self.protocol.started(record.id)
-        return self._reply(session_started(message.ref, record, settings))
+        return self._reply(session_started(message.ref, record, settings, assets))
 
     def resumed(
         self,
@@ -262,6 +269,7 @@ class HostCore:
         public_enabled: bool,
         now: float,
         recording: Recording | None = None,
+        assets: dict[str, object] | None = None,
     ) -> Outputs:
         """Take the open session ``record`` back: same page → the server's last seq, new
         page → 0; then the guest changes the page missed."""
@@ -282,6 +290,7 @@ class HostCore:
             privacy=room.privacy,
             mute_all=room.mute_all,
             public_link=room.public_enabled,
+            assets=assets or {},
         )
         for push in (reply, *roster(back)):
             out.send(self.conn, push)
@@ -293,13 +302,14 @@ class HostCore:
         record: SessionRecord,
         settings: dict[str, object],
         now: float,
+        assets: dict[str, object] | None = None,
     ) -> Outputs:
         """The invitee hosts the session the invitation made (the inviter may wait in it)."""
         page_id = message.page_id[:MAX_PAGE_ID]
         self.live, back, out = self.rooms.accept(record, page_id, self, now, self.slot)
         self.slot = None
         self.protocol.started(record.id)
-        reply = session_started(message.ref, record, settings)
+        reply = session_started(message.ref, record, settings, assets)
         for push in (reply, *roster(back)):
             out.send(self.conn, push)
         return out

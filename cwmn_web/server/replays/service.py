@@ -179,10 +179,16 @@ def raise_no_video(record: ReplayRecord | None) -> NoReturn:
 
 
 def purge_expired(settings: Settings, store: Store, now: float | None = None) -> int:
-    """Delete the replays past their retention (files and rows); how many went."""
+    """Delete the replays past their retention (files and rows), then the page assets of
+    sessions that are over and of replays gone, and the content no one refers to any
+    more (docs/FIDELITY.md); how many replays went."""
     count = 0
-    for replay_id in store.replays.expired(time.time() if now is None else now):
+    now = time.time() if now is None else now
+    for replay_id in store.replays.expired(now):
         remove_recording(settings.data_dir, replay_id)
         store.replays.delete(replay_id)
         count += 1
+    mappings, blobs = store.page_assets.purge(now - settings.max_session_seconds)
+    if mappings or blobs:
+        log.info("purged %d page-asset mapping(s) and %d stored file(s)", mappings, blobs)
     return count

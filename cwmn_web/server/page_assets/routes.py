@@ -1,0 +1,207 @@
+"""The asset store's HTTP edge: the upload API (the host's worker) and ``GET /a/…`` (guests,
+the render worker). Each route reads the request, asks :mod:`.core` and the store, and
+writes the answer; no decision is made here. docs/FIDELITY.md has the contract."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable
+from typing import Final
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from ...errors import CwmnError, ErrorCode
+from ..config import Settings
+from ..db import Store
+from .core import (
+    MAX_REPORT_BYTES,
+    READ_HEADERS,
+    AssetError,
+    AssetLimits,
+    Failure,
+    check_upload,
+    etag,
+    not_modified,
+    parse_report,
+    parse_upload,
+    status_of,
+    valid_key,
+    wait_time,
+)
+from .tokens import READ, UPLOAD, token_session
+from .waiters import Waiters
+
+__all__ = ["POLL_SECONDS", "PageAssetRoutes"]
+
+#: How often a waiting read looks for an upload another process recorded.
+POLL_SECONDS: Final = 0.25
+_CORS: Final = {"Access-Control-Allow-Origin": "*"}
+_PREFLIGHT: Final = {
+    **_CORS,
+    "Access-Control-Allow-Methods": "POST",
+    "Access-Control-Allow-Headers": "Content-Type",
+    "Access-Control-Max-Age": "86400",
+}
+
+
+def _not_found() -> AssetError:
+    return AssetError(
+        "no such asset store: the token is wrong or its session is over", ErrorCode.NOT_FOUND
+    )
+
+
+def _error(exc: CwmnError) -> Response:
+    return JSONResponse(exc.to_dict(), status_code=status_of(exc), headers=_CORS)
+
+
+async def _body(request: Request, limit: int, too_large: Callable[[int], AssetError]) -> bytes:
+    """The request's body, read no further than ``limit + 1`` bytes (a Content-Length over
+    the limit is refused before any is read)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise too_large(int(declared))
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise too_large(size)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+class PageAssetRoutes:
+    """The routes over the store, the server's key (tokens) and this process's waiters."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        key: bytes,
+        clock: Callable[[], float] = time.monotonic,
+        poll: float = POLL_SECONDS,
+    ) -> None:
+        self.store, self.key, self.clock, self.poll = store, key, clock, poll
+        self.limits = AssetLimits.of(settings)
+        self.waiters = Waiters()
+
+    def routes(self) -> list[Route]:
+        return [
+            Route("/api/page-assets/{token}", self.report, methods=["POST"]),
+            Route("/api/page-assets/{token}/{sha256}", self.upload, methods=["POST"]),
+            Route("/api/page-assets/{token}", self.preflight, methods=["OPTIONS"]),
+            Route("/api/page-assets/{token}/{sha256}", self.preflight, methods=["OPTIONS"]),
+            Route("/a/{token}/{key}", self.read, methods=["GET"]),
+        ]
+
+    async def _site(self, token: str, purpose: str) -> tuple[str, int]:
+        """The session a token names and its site; ``not_found`` if the token is forged
+        or the session is over."""
+        session_id = token_session(self.key, purpose, token)
+        if session_id is None:
+            raise _not_found()
+        site_id = await run_in_threadpool(
+            self.store.page_assets.session_site, session_id, purpose == UPLOAD
+        )
+        if site_id is None:
+            raise _not_found()
+        return session_id, site_id
+
+    # -- the upload API -------------------------------------------------------------------
+    async def preflight(self, request: Request) -> Response:
+        return Response(status_code=204, headers=_PREFLIGHT)
+
+    async def report(self, request: Request) -> Response:
+        """An offer (``{"have": …}``) or a failure to fetch."""
+        try:
+            session_id, site_id = await self._site(request.path_params["token"], UPLOAD)
+            body = await _body(request, MAX_REPORT_BYTES, _report_too_large)
+            report = parse_report(body, self.limits)
+            assets = self.store.page_assets
+            if isinstance(report, Failure):
+                await run_in_threadpool(assets.fail, session_id, report, self.limits)
+                answer: dict[str, bool] = {"failed": True}
+            else:
+                have = await run_in_threadpool(
+                    assets.offer, site_id, session_id, report, self.limits
+                )
+                answer = {"have": have}
+        except CwmnError as exc:
+            return _error(exc)
+        if answer.get("have", True):
+            self.waiters.wake(session_id, report.key)
+        return JSONResponse(answer, headers=_CORS)
+
+    async def upload(self, request: Request) -> Response:
+        """The bytes of an asset the site did not have."""
+        try:
+            session_id, site_id = await self._site(request.path_params["token"], UPLOAD)
+            declared = request.headers.get("content-length", "")
+            offer = parse_upload(
+                request.path_params["sha256"],
+                dict(request.query_params),
+                int(declared) if declared.isdigit() else None,
+                self.limits,
+            )
+            data = await _body(request, self.limits.max_bytes, self._too_large)
+            digest = hashlib.sha256(data).hexdigest()
+            file_type = check_upload(offer, data, digest, self.limits)
+            await run_in_threadpool(
+                self.store.page_assets.store,
+                site_id,
+                session_id,
+                offer,
+                data,
+                file_type,
+                self.limits,
+            )
+        except CwmnError as exc:
+            return _error(exc)
+        self.waiters.wake(session_id, offer.key)
+        return JSONResponse({"stored": True}, headers=_CORS)
+
+    def _too_large(self, size: int) -> AssetError:
+        return AssetError(
+            f"the asset has more than {self.limits.max_bytes} bytes (CWMN_MAX_ASSET_BYTES)",
+            ErrorCode.ASSET_TOO_LARGE,
+        )
+
+    # -- reading --------------------------------------------------------------------------
+    async def read(self, request: Request) -> Response:
+        """The content a session's key maps to; waits for a key not mapped yet."""
+        key = request.path_params["key"]
+        try:
+            session_id, site_id = await self._site(request.path_params["token"], READ)
+        except CwmnError as exc:
+            return _error(exc)
+        missing = AssetError(f"asset {key} is not in this session's store", ErrorCode.NOT_FOUND)
+        if not valid_key(key):
+            return _error(missing)
+        assets = self.store.page_assets
+        deadline = self.clock() + self.limits.wait_seconds
+        found = await run_in_threadpool(assets.mapping, session_id, key)
+        while (
+            delay := wait_time(found is not None, self.clock(), deadline, self.poll)
+        ) is not None:
+            await self.waiters.wait(session_id, key, delay)
+            found = await run_in_threadpool(assets.mapping, session_id, key)
+        if found is None or found.sha256 is None or found.content_type is None:
+            return _error(missing)
+        headers = {**READ_HEADERS, "ETag": etag(found.sha256)}
+        if not_modified(request.headers.get("if-none-match"), found.sha256):
+            return Response(status_code=304, headers=headers)
+        data = await run_in_threadpool(assets.data, site_id, found.sha256)
+        if data is None:
+            return _error(AssetError(f"asset {key} is no longer stored", ErrorCode.NOT_FOUND))
+        return Response(data, headers=headers, media_type=found.content_type)
+
+
+def _report_too_large(size: int) -> AssetError:
+    return AssetError(
+        f"an upload report is a small JSON object (at most {MAX_REPORT_BYTES} bytes)",
+        ErrorCode.BAD_ASSET,
+    )
