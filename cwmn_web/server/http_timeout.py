@@ -4,8 +4,10 @@ uvicorn closes an idle keep-alive connection, but not one whose request is still
 a client sending a header line every few seconds (slowloris) held a connection, and its
 memory, for as long as it liked. :func:`timed_h11` closes a connection whose request has
 not fully arrived ``timeout`` seconds after the connection opened or its last response
-was sent (``CWMN_HTTP_TIMEOUT``). A WebSocket, once upgraded, is no longer HTTP: its own
-limits apply (``server/live/limits.py``).
+was sent (``CWMN_HTTP_TIMEOUT``). A body still arriving steadily (at least
+:data:`MIN_BODY_PROGRESS` bytes since the last deadline: a page asset's upload on a slow
+uplink) gets another ``timeout`` seconds; a trickle does not. A WebSocket, once upgraded,
+is no longer HTTP: its own limits apply (``server/live/limits.py``).
 """
 
 from __future__ import annotations
@@ -15,7 +17,11 @@ import asyncio
 import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-__all__ = ["timed_h11"]
+__all__ = ["MIN_BODY_PROGRESS", "timed_h11"]
+
+#: The bytes a request body must bring per ``timeout`` for its deadline to move on (64 KiB
+#: per 20 s by default: 3.2 KB/s; a page asset's 8 MiB then takes at most 43 minutes).
+MIN_BODY_PROGRESS = 64 * 1024
 
 #: A request still arriving (its headers, or its body).
 _ARRIVING = (h11.IDLE, h11.SEND_BODY)
@@ -26,10 +32,16 @@ class _TimedH11(H11Protocol):
 
     request_timeout = 20.0
     _deadline: asyncio.TimerHandle | None = None
+    _progress = 0
+    """Bytes received since the deadline was last set."""
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         self._arm()
+
+    def data_received(self, data: bytes) -> None:
+        self._progress += len(data)
+        super().data_received(data)
 
     def on_response_complete(self) -> None:
         super().on_response_complete()
@@ -41,6 +53,7 @@ class _TimedH11(H11Protocol):
         super().connection_lost(exc)
 
     def _arm(self) -> None:
+        self._progress = 0
         if self._deadline is not None:
             self._deadline.cancel()
         self._deadline = self.loop.call_later(self.request_timeout, self._late)
@@ -52,7 +65,9 @@ class _TimedH11(H11Protocol):
         transport = self.transport
         if transport.is_closing() or transport.get_protocol() is not self:
             return
-        if self.conn.their_state in _ARRIVING:
+        if self.conn.their_state is h11.SEND_BODY and self._progress >= MIN_BODY_PROGRESS:
+            self._arm()  # a body still arriving steadily
+        elif self.conn.their_state in _ARRIVING:
             transport.close()
 
 
