@@ -26,6 +26,7 @@ from cwmn_web.server.page_assets.core import (
     not_modified,
     parse_report,
     parse_upload,
+    poll_interval,
     session_assets,
     status_of,
     wait_time,
@@ -156,6 +157,11 @@ def test_a_read_waits_until_found_or_its_deadline() -> None:
     assert wait_time(False, 0.0, 10.0, 0.25) == 0.25
     assert wait_time(False, 9.9, 10.0, 0.25) == pytest.approx(0.1)
     assert wait_time(False, 10.0, 10.0, 0.25) is None
+
+
+def test_polls_back_off_to_the_longest_interval() -> None:
+    assert [poll_interval(n, 0.1, 1.0) for n in range(6)] == [0.1, 0.2, 0.4, 0.8, 1.0, 1.0]
+    assert poll_interval(10**6, 0.1, 1.0) == 1.0
 
 
 def test_session_assets_follow_the_site_settings() -> None:

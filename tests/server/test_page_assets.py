@@ -468,6 +468,22 @@ def test_a_read_sees_an_upload_another_process_recorded(
         assert got[0].status_code == 200 and got[0].content == PNG
 
 
+def test_reads_waiting_at_once_are_bounded(live_client: LiveClient) -> None:
+    with live_client(asset_wait_seconds=30) as client, session(client) as s:
+        routes = client.app.state.page_assets  # type: ignore[attr-defined]
+        routes.max_waiting = 1
+        got: list[httpx.Response] = []
+        reader = threading.Thread(target=lambda: got.append(s.get(IMAGE_URL)))
+        reader.start()
+        eventually(lambda: len(routes.waiters) == 1)
+        began = time.monotonic()
+        assert s.get(HOST_ORIGIN + "/other.png").status_code == 404  # no room: at once
+        assert time.monotonic() - began < 5
+        s.put(IMAGE_URL, PNG)
+        reader.join(10)
+        assert got[0].status_code == 200
+
+
 def test_a_read_waits_no_longer_than_the_setting(live_client: LiveClient) -> None:
     with live_client(asset_wait_seconds=0.3) as client, session(client) as s:
         began = time.monotonic()

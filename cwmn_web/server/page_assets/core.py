@@ -34,6 +34,7 @@ __all__ = [
     "not_modified",
     "parse_report",
     "parse_upload",
+    "poll_interval",
     "session_assets",
     "status_of",
     "valid_key",
@@ -310,3 +311,9 @@ def wait_time(found: bool, now: float, deadline: float, poll: float) -> float | 
     if found or now >= deadline:
         return None
     return min(poll, deadline - now)
+
+
+def poll_interval(looks: int, first: float, longest: float) -> float:
+    """How long to wait after the ``looks``-th look at the database: ``first``, doubling
+    up to ``longest`` (an upload to another process is seen that late at most)."""
+    return min(longest, first * float(1 << min(looks, 16)))

@@ -28,6 +28,7 @@ from .core import (
     not_modified,
     parse_report,
     parse_upload,
+    poll_interval,
     status_of,
     valid_key,
     wait_time,
@@ -35,10 +36,16 @@ from .core import (
 from .tokens import READ, UPLOAD, token_session
 from .waiters import Waiters
 
-__all__ = ["POLL_SECONDS", "PageAssetRoutes"]
+__all__ = ["FIRST_POLL", "LONGEST_POLL", "MAX_WAITING", "PageAssetRoutes"]
 
-#: How often a waiting read looks for an upload another process recorded.
-POLL_SECONDS: Final = 0.25
+#: How often a waiting read looks for an upload another process recorded: after 0.1 s,
+#: then twice as long each time, at most every second (an upload to this process wakes it
+#: at once).
+FIRST_POLL: Final = 0.1
+LONGEST_POLL: Final = 1.0
+#: Reads waiting at once in one process; beyond, a read of a key not mapped yet answers
+#: 404 at once (as after its wait), so waiting reads cannot take the database's time.
+MAX_WAITING: Final = 1024
 _CORS: Final = {"Access-Control-Allow-Origin": "*"}
 _PREFLIGHT: Final = {
     **_CORS,
@@ -83,9 +90,11 @@ class PageAssetRoutes:
         store: Store,
         key: bytes,
         clock: Callable[[], float] = time.monotonic,
-        poll: float = POLL_SECONDS,
+        polls: tuple[float, float] = (FIRST_POLL, LONGEST_POLL),
+        max_waiting: int = MAX_WAITING,
     ) -> None:
-        self.store, self.key, self.clock, self.poll = store, key, clock, poll
+        self.store, self.key, self.clock, self.polls = store, key, clock, polls
+        self.max_waiting = max_waiting
         self.limits = AssetLimits.of(settings)
         self.waiters = Waiters()
 
@@ -184,11 +193,17 @@ class PageAssetRoutes:
         assets = self.store.page_assets
         deadline = self.clock() + self.limits.wait_seconds
         found = await run_in_threadpool(assets.mapping, session_id, key)
+        if found is None and len(self.waiters) >= self.max_waiting:
+            deadline = self.clock()  # no room to wait
+        looks = 0
         while (
-            delay := wait_time(found is not None, self.clock(), deadline, self.poll)
+            delay := wait_time(
+                found is not None, self.clock(), deadline, poll_interval(looks, *self.polls)
+            )
         ) is not None:
             await self.waiters.wait(session_id, key, delay)
             found = await run_in_threadpool(assets.mapping, session_id, key)
+            looks += 1
         if found is None or found.sha256 is None or found.content_type is None:
             return _error(missing)
         headers = {**READ_HEADERS, "ETag": etag(found.sha256)}
