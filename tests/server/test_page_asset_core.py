@@ -178,6 +178,10 @@ def test_session_assets_follow_the_site_settings() -> None:
         "maxAssets": 3,
     }
     assert session_assets({"assets": "direct"}, "https://c.example", "r", "u", limits) == {}
+    listed = ["https://CDN.example.com/", "javascript:x", "https://cdn.example.com", 7]
+    info = session_assets({"assetOrigins": listed}, "https://c.example", "r", "u", limits)
+    assert info["origins"] == ["https://cdn.example.com"]
+    assert session_assets({"assetOrigins": "x"}, "https://c", "r", "u", limits)["origins"] == []
 
 
 @pytest.mark.parametrize(

@@ -290,15 +290,28 @@ def session_assets(
     directly) when the site's ``assets`` setting is ``direct``."""
     if site_settings.get("assets", STORE) == DIRECT:
         return {}
-    origins = site_settings.get("assetOrigins") or []
     return {
         "base": f"{public}/a/{read_token}/",
         "upload": f"{public}/api/page-assets/{upload_token}",
-        "origins": [str(o) for o in origins],
+        "origins": _origins(site_settings.get("assetOrigins")),
         "maxBytes": limits.max_bytes,
         "maxSessionBytes": limits.max_session_bytes,
         "maxAssets": limits.max_assets,
     }
+
+
+def _origins(listed: object) -> list[str]:
+    """The site's ``assetOrigins``, normalised; entries that are no origin are left out
+    (the CLI refuses them; a row edited by hand may hold anything)."""
+    origins: list[str] = []
+    for entry in listed if isinstance(listed, list) else []:
+        try:
+            origin = asset_origin(str(entry))
+        except ValueError:
+            continue
+        if origin not in origins:
+            origins.append(origin)
+    return origins
 
 
 def valid_key(key: str) -> bool:
