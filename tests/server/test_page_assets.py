@@ -163,6 +163,13 @@ def test_the_site_settings_turn_the_store_off_or_add_origins(
         assert start(h).assets == {}
 
 
+def test_no_store_without_a_public_url_to_give(live_client: LiveClient) -> None:
+    """In development on a name that is not loopback, no link can be built: assets load
+    directly instead of the session failing."""
+    with live_client(public_url="", allowed_hosts="testserver") as client, host(client) as h:
+        assert start(h).assets == {}
+
+
 def test_the_limits_come_from_the_settings(live_client: LiveClient) -> None:
     limits = {"max_asset_bytes": 10, "max_session_asset_bytes": 20, "max_session_assets": 3}
     with live_client(**limits) as client, session(client) as s:
@@ -541,6 +548,21 @@ def test_retention_follows_sessions_and_replays(
         assert store.page_assets.totals(replay.session_id).count == 0
         assert store.page_assets.blob_count() == 1
         assert running.get(HOST_ORIGIN + "/run.css").content == CSS
+
+
+def test_an_abandoned_replays_assets_go(
+    client: TestClient, settings: Settings, store: Store
+) -> None:
+    with host(client) as h:
+        replay = Assets(client, start(h, is_replay=True))
+        replay.put(IMAGE_URL, PNG)
+        h.ask(EndSession(ref=3))
+    assert replay.get(IMAGE_URL).status_code == 200
+    store.replays.abandon(replay.session_id)
+    assert replay.get(IMAGE_URL).status_code == 404
+    purge_expired(settings, store)
+    assert store.page_assets.totals(replay.session_id).count == 0
+    assert store.page_assets.blob_count() == 0
 
 
 def test_a_session_never_marked_ended_is_purged_after_its_maximum_length(

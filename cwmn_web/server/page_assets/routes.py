@@ -23,6 +23,7 @@ from .core import (
     AssetError,
     AssetLimits,
     Failure,
+    Offer,
     check_upload,
     etag,
     not_modified,
@@ -141,7 +142,7 @@ class PageAssetRoutes:
                 answer = {"have": have}
         except CwmnError as exc:
             return _error(exc)
-        if answer.get("have", True):
+        if answer.get("have") is not False:  # mapped (content or failure): readers go on
             self.waiters.wake(session_id, report.key)
         return JSONResponse(answer, headers=_CORS)
 
@@ -157,8 +158,7 @@ class PageAssetRoutes:
                 self.limits,
             )
             data = await _body(request, self.limits.max_bytes, self._too_large)
-            digest = hashlib.sha256(data).hexdigest()
-            file_type = check_upload(offer, data, digest, self.limits)
+            file_type = await run_in_threadpool(_checked, offer, data, self.limits)
             await run_in_threadpool(
                 self.store.page_assets.store,
                 site_id,
@@ -213,6 +213,11 @@ class PageAssetRoutes:
         if data is None:
             return _error(AssetError(f"asset {key} is no longer stored", ErrorCode.NOT_FOUND))
         return Response(data, headers=headers, media_type=found.content_type)
+
+
+def _checked(offer: Offer, data: bytes, limits: AssetLimits) -> str | None:
+    """:func:`.core.check_upload` of the bytes, hashed here (off the event loop)."""
+    return check_upload(offer, data, hashlib.sha256(data).hexdigest(), limits)
 
 
 def _report_too_large(size: int) -> AssetError:
