@@ -500,6 +500,19 @@ def test_a_read_waits_no_longer_than_the_setting(live_client: LiveClient) -> Non
         assert s.get("not-a-key").status_code == 404
 
 
+def test_a_failing_database_is_a_server_error_the_host_can_read(
+    client: TestClient, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def locked(*args: object) -> None:
+        raise RuntimeError("database is locked")
+
+    with session(client) as s:
+        monkeypatch.setattr(store.page_assets, "store", locked)
+        sent = s.send(IMAGE_URL, PNG)
+        assert (sent.status_code, sent.json()["code"]) == (500, "server_error")
+        assert sent.headers["access-control-allow-origin"] == "*"
+
+
 def test_the_routes_answer_cors_preflights(client: TestClient) -> None:
     with session(client) as s:
         answer = client.options(

@@ -69,6 +69,7 @@ _STATUS: Final = {
     ErrorCode.UNSUPPORTED_TYPE: 415,
     ErrorCode.BAD_ASSET: 400,
     ErrorCode.NOT_FOUND: 404,
+    ErrorCode.SERVER_ERROR: 500,
 }
 
 

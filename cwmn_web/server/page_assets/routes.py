@@ -5,6 +5,7 @@ writes the answer; no decision is made here. docs/FIDELITY.md has the contract."
 from __future__ import annotations
 
 import hashlib
+import logging
 import time
 from collections.abc import Callable
 from typing import Final
@@ -39,6 +40,7 @@ from .waiters import Waiters
 
 __all__ = ["FIRST_POLL", "LONGEST_POLL", "MAX_WAITING", "PageAssetRoutes"]
 
+log = logging.getLogger("cwmn_web.server.page_assets")
 #: How often a waiting read looks for an upload another process recorded: after 0.1 s,
 #: then twice as long each time, at most every second (an upload to this process wakes it
 #: at once).
@@ -62,7 +64,12 @@ def _not_found() -> AssetError:
     )
 
 
-def _error(exc: CwmnError) -> Response:
+def _error(exc: Exception) -> Response:
+    """The JSON error answer (CORS too, so the host's worker reads it); an error that is
+    not a :class:`CwmnError` is logged and answered as ``server_error`` (500)."""
+    if not isinstance(exc, CwmnError):
+        log.error("page-asset upload failed", exc_info=exc)
+        exc = CwmnError("the server failed to store the asset: try again later")
     return JSONResponse(exc.to_dict(), status_code=status_of(exc), headers=_CORS)
 
 
@@ -140,7 +147,7 @@ class PageAssetRoutes:
                     assets.offer, site_id, session_id, report, self.limits
                 )
                 answer = {"have": have}
-        except CwmnError as exc:
+        except Exception as exc:
             return _error(exc)
         if answer.get("have") is not False:  # mapped (content or failure): readers go on
             self.waiters.wake(session_id, report.key)
@@ -168,7 +175,7 @@ class PageAssetRoutes:
                 file_type,
                 self.limits,
             )
-        except CwmnError as exc:
+        except Exception as exc:
             return _error(exc)
         self.waiters.wake(session_id, offer.key)
         return JSONResponse({"stored": True}, headers=_CORS)
