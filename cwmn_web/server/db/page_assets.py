@@ -8,10 +8,12 @@ mapping recorded at the same time refers to."""
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from sqlalchemy import delete, exists, func, select, update
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
 
 from ...errors import ErrorCode
 from ..page_assets.core import (
@@ -110,16 +112,19 @@ class PageAssetStore(EngineStore):
                 asset_blobs.c.site_id == site_id, asset_blobs.c.sha256 == offer.sha256
             )
             if db.execute(have).first() is None:
-                db.execute(
-                    asset_blobs.insert().values(
-                        site_id=site_id,
-                        sha256=offer.sha256,
-                        size=len(data),
-                        file_type=file_type,
-                        data=data,
-                        created_at=at,
+                # Another process may store the same content at the same moment (PostgreSQL
+                # does not hold one write lock as SQLite does): its row is as good as ours.
+                with contextlib.suppress(IntegrityError), db.begin_nested():
+                    db.execute(
+                        asset_blobs.insert().values(
+                            site_id=site_id,
+                            sha256=offer.sha256,
+                            size=len(data),
+                            file_type=file_type,
+                            data=data,
+                            created_at=at,
+                        )
                     )
-                )
 
     def fail(
         self, session_id: str, failure: Failure, limits: AssetLimits, now: float | None = None
