@@ -8,7 +8,7 @@ comes in as ``now`` (:meth:`HostSession.tick`); reconnects wait a :class:`~cwmn_
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 from ..errors import CwmnError, ErrorCode
@@ -30,6 +30,7 @@ from ..protocol.messages import (
 )
 from ..timing import Backoff, Throttle, Timers
 from .mirror import MirrorEncoder
+from .page_assets import PageAssets
 from .requests import Outcome
 from .sockets import ServerSocket
 from .states import State, Trigger
@@ -88,7 +89,12 @@ class HostSession:
     """The session this page hosts, from ``in session`` until it ends."""
 
     def __init__(
-        self, owner: SessionEvents, socket: ServerSocket, token: str, info: dict[str, Any]
+        self,
+        owner: SessionEvents,
+        socket: ServerSocket,
+        token: str,
+        info: dict[str, Any],
+        assets: Mapping[str, Any] | None = None,
     ) -> None:
         self.owner = owner
         self.socket = socket
@@ -96,7 +102,10 @@ class HostSession:
         self.info = info
         self.guests: list[GuestObject] = []
         self.unacked = UnackedFrames()
-        self.encoder = MirrorEncoder(owner.config.page_url)
+        self.assets = PageAssets(assets or {}, owner.config.page_url)
+        """The page's asset routing (the session's ``assets``; off when empty): the worker's
+        edge fetches and uploads what it queues."""
+        self.encoder = MirrorEncoder(owner.config.page_url, self.assets)
         self.connected = True
         self.closed = False
         self.pointer: Throttle[tuple[dict[str, Any], Any]] = Throttle()

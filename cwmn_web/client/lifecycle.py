@@ -67,7 +67,12 @@ class Lifecycle:
         host.mute_all, host.public_link_enabled = False, True
         info = _session_info(reply, host.config.page_url)
         return self._begin(
-            socket, reply.resume_token, info, resuming=False, settings=reply.settings
+            socket,
+            reply.resume_token,
+            info,
+            resuming=False,
+            settings=reply.settings,
+            assets=reply.assets,
         )
 
     def resume(self, token: str, then: Callable[[], None]) -> None:
@@ -92,7 +97,15 @@ class Lifecycle:
             host.mute_all, host.public_link_enabled = reply.mute_all, reply.public_link
             info = _session_info(reply, host.config.page_url)
             muted = bool(entry.get("muted"))
-            self._begin(socket, token, info, resuming=True, settings=reply.settings, muted=muted)
+            self._begin(
+                socket,
+                token,
+                info,
+                resuming=True,
+                settings=reply.settings,
+                muted=muted,
+                assets=reply.assets,
+            )
             then()
 
         self.connect(request, SessionResumed, resumed, failed)
@@ -137,9 +150,10 @@ class Lifecycle:
         resuming: bool,
         settings: Mapping[str, Any] | None = None,
         muted: bool = False,
+        assets: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
         host = self.host
-        session = HostSession(host, socket, token, info)
+        session = HostSession(host, socket, token, info, assets)
         host.session = session
         host.settings = dict(settings or {})
         host.narration = Narration(host, session.send_frame) if info["isReplay"] else None

@@ -3,27 +3,61 @@
 The page's capture code (static/capture.mjs) never reads private content; it sends the
 length of a masked text or value. This module decides what goes on the wire in its place,
 and resolves relative URLs against the page's base URL so guests load the same resources.
-Formats: docs/MIRROR.md. No I/O here.
+With the session's asset store on (:class:`~.page_assets.PageAssets`), the URLs a guest
+would load as resources (by element and attribute; CSS ``url()`` and ``@import``) go to the
+store instead; the encoder remembers each element's kind so attribute changes are routed
+alike, and each ``<style>``'s texts so their CSS is. Formats: docs/MIRROR.md. No I/O here.
 """
 
 from __future__ import annotations
 
-import re
 from typing import Any
 from urllib.parse import urljoin
 
 from ..errors import ProtocolError
 from ..protocol import records
 from ..protocol.constants import NODE, URL_ATTRS, Pseudo
+from ..protocol.page_assets import FILE, STYLE
 from ..protocol.records import AttrChange, MutationsData, NodeRecord, SnapshotData, TextChange
+from .page_assets import SKIP_SCHEMES, PageAssets, rewrite_css
 
 __all__ = ["MASK_CHAR", "MirrorEncoder", "mask"]
 
 MASK_CHAR = "*"
 MAX_MASK = 64
 SRCSET_ATTRS = frozenset({"srcset", "imagesrcset"})
-_CSS_URL = re.compile(r"""url\(\s*(['"]?)([^'")]+)\1\s*\)""", re.IGNORECASE)
-_SKIP_SCHEMES = ("data:", "blob:", "javascript:", "about:", "#", "mailto:", "tel:")
+#: An element whose attributes are never routed (it is blocked: its box only).
+BLOCKED = "!blocked"
+#: (element kind, attribute) → the store kind of the resource it loads; ``background``
+#: loads a file on any element. Anything else (``a href``, forms, frames, scripts, icons)
+#: is never routed.
+RESOURCES = {
+    ("img", "src"): FILE,
+    ("img", "srcset"): FILE,
+    ("source", "src"): FILE,
+    ("source", "srcset"): FILE,
+    ("input:image", "src"): FILE,
+    ("video", "poster"): FILE,
+    ("link:stylesheet", "href"): STYLE,
+    **{(tag, name): FILE for tag in ("image", "use", "feimage") for name in ("href", "xlink:href")},
+}
+#: Element kinds the encoder remembers for attribute changes (the others route ``background``
+#: only).
+_REMEMBERED = frozenset({kind for kind, _ in RESOURCES} | {"link", "input", "style", BLOCKED})
+
+
+def element_kind(tag: str, attrs: dict[str, str]) -> str:
+    """What decides which of an element's attributes are resources: its lower-case tag,
+    ``link:stylesheet`` for a stylesheet link, ``input:image``, or :data:`BLOCKED`."""
+    if Pseudo.BLOCK in attrs:
+        return BLOCKED
+    lower = tag.lower()
+    if lower == "link":
+        stylesheet = "stylesheet" in attrs.get("rel", "").lower().split()
+        return "link:stylesheet" if stylesheet else "link"
+    if lower == "input":
+        return "input:image" if attrs.get("type", "").strip().lower() == "image" else "input"
+    return lower
 
 
 def mask(length: int) -> str:
@@ -34,10 +68,16 @@ def mask(length: int) -> str:
 class MirrorEncoder:
     """Encodes the raw frames of one page; ``base`` is the page's base URL."""
 
-    def __init__(self, base: str = "") -> None:
+    def __init__(self, base: str = "", assets: PageAssets | None = None) -> None:
         self.base = base
+        self.assets = assets
+        """The session's asset store (None, or disabled: every URL loads directly)."""
         #: Base URLs inside same-origin frames: node id → its frame document's base.
         self.frame_bases: dict[int, str] = {}
+        #: Elements whose kind decides routing (:func:`element_kind`): node id → kind.
+        self.kinds: dict[int, str] = {}
+        #: The text nodes of ``<style>`` elements (their text is CSS): node id → style id.
+        self.style_texts: dict[int, int] = {}
 
     # -- frames -------------------------------------------------------------------------
     def frame(self, kind: str, raw: dict[str, Any]) -> dict[str, Any]:
@@ -53,18 +93,23 @@ class MirrorEncoder:
     def snapshot(self, raw: dict[str, Any]) -> SnapshotData:
         self.base = str(raw.get("base") or raw.get("url") or self.base)
         self.frame_bases = {}
+        self.kinds, self.style_texts = {}, {}
         return {
             "nodes": [self.record(r) for r in raw.get("nodes", [])],
             "url": str(raw.get("url", "")),
             "title": str(raw.get("title", "")),
             "viewport": list(raw.get("viewport", [0, 0])),
             "scroll": list(raw.get("scroll", [0, 0])),
-            "adopted": [self.css(str(c)) for c in raw.get("adopted", [])],
+            "adopted": [self.css(str(c), None, self._routing("")) for c in raw.get("adopted", [])],
         }
 
     def mutations(self, raw: dict[str, Any]) -> MutationsData:
+        removes = [int(i) for i in raw.get("removes", [])]
+        for node_id in removes:
+            self.kinds.pop(node_id, None)
+            self.style_texts.pop(node_id, None)
         return {
-            "removes": [int(i) for i in raw.get("removes", [])],
+            "removes": removes,
             "adds": [self.record(r) for r in raw.get("adds", [])],
             "order": [
                 records.order_entry(int(p), [int(c) for c in kids])
@@ -87,10 +132,21 @@ class MirrorEncoder:
             base = str(raw[4])
         if base is not None:
             self.frame_bases[node_id] = base
+        self.kinds.pop(node_id, None)  # a record (re)creates its node
+        self.style_texts.pop(node_id, None)
         if kind == NODE.ELEMENT:
-            return records.element(node_id, parent, str(raw[3]), self.attrs(raw[3], raw[4], base))
+            tag, flat = str(raw[3]), raw[4]
+            element = element_kind(tag, _attr_dict(flat))
+            if element in _REMEMBERED:
+                self.kinds[node_id] = element
+            return records.element(node_id, parent, tag, self.attrs(tag, flat, base, element))
         if kind == NODE.TEXT:
-            text = mask(raw[4]) if raw[3] is None else str(raw[3])
+            if raw[3] is None:
+                return records.text(node_id, parent, mask(raw[4]))
+            text = str(raw[3])
+            if self.kinds.get(parent) == "style":
+                self.style_texts[node_id] = parent
+                text = self.css(text, base, self._routing(""))
             return records.text(node_id, parent, text)
         if kind == NODE.COMMENT:
             return records.comment(node_id, parent)
@@ -98,58 +154,104 @@ class MirrorEncoder:
             return records.shadow(node_id, parent, str(raw[3]))
         raise ProtocolError(f"unknown node kind {kind} in a capture record")
 
-    def attrs(self, tag: str, flat: list[Any], base: str | None = None) -> list[str]:
+    def attrs(
+        self, tag: str, flat: list[Any], base: str | None = None, element: str | None = None
+    ) -> list[str]:
+        if element is None:
+            element = element_kind(tag, _attr_dict(flat))
         out: list[str] = []
         for i in range(0, len(flat) - 1, 2):
-            name, value = self.attr(str(flat[i]), flat[i + 1], base)
+            name, value = self.attr(str(flat[i]), flat[i + 1], base, element)
             out += [name, value]
         return out
 
-    def attr(self, name: str, value: Any, base: str | None = None) -> tuple[str, str]:
-        """One attribute; ``Pseudo.MASKED`` (a length) becomes a starred ``Pseudo.VALUE``."""
+    def attr(
+        self, name: str, value: Any, base: str | None = None, element: str = ""
+    ) -> tuple[str, str]:
+        """One attribute of an element of kind ``element`` (:func:`element_kind`);
+        ``Pseudo.MASKED`` (a length) becomes a starred ``Pseudo.VALUE``."""
         if name == Pseudo.MASKED:
             return Pseudo.VALUE, mask(value)
         text = str(value)
         lower = name.lower()
+        routed = self._routing(element)
+        kind = _resource(element, lower)
         if lower in URL_ATTRS:
-            return name, self.url(text, base)
+            absolute = self.url(text, base)
+            if routed is not None and kind is not None:
+                return name, routed.route(absolute, kind)
+            return name, absolute
         if lower in SRCSET_ATTRS:
-            return name, self.srcset(text, base)
+            return name, self.srcset(text, base, routed if kind is not None else None)
         if lower == "style" or name == Pseudo.CSS:
-            return name, self.css(text, base)
+            return name, self.css(text, base, routed)
         return name, text
+
+    def _routing(self, element: str) -> PageAssets | None:
+        """The store, if an element of kind ``element`` may route its URLs."""
+        assets = self.assets
+        return assets if assets is not None and assets.enabled and element != BLOCKED else None
 
     def attr_change(self, change: list[Any]) -> AttrChange:
         node_id, name, value = int(change[0]), str(change[1]), change[2]
         if value is None:
             return records.attr_change(node_id, name, None)
-        name, text = self.attr(name, value, self.frame_bases.get(node_id))
+        element = self.kinds.get(node_id, "")
+        lower = name.lower()
+        if (element.startswith("link") and lower == "rel") or (
+            element.startswith("input") and lower == "type"
+        ):
+            element = element_kind(element.split(":")[0], {lower: str(value)})
+            self.kinds[node_id] = element
+        name, text = self.attr(name, value, self.frame_bases.get(node_id), element)
         return records.attr_change(node_id, name, text)
 
     def text_change(self, change: list[Any]) -> TextChange:
         """``[id, text]``, or ``[id, None, length]`` for masked text."""
+        node_id = int(change[0])
         if len(change) >= 3 and change[1] is None:
-            return records.text_change(int(change[0]), mask(change[2]))
-        return records.text_change(int(change[0]), str(change[1]))
+            return records.text_change(node_id, mask(change[2]))
+        text = str(change[1])
+        if node_id in self.style_texts:
+            text = self.css(text, self.frame_bases.get(node_id), self._routing(""))
+        return records.text_change(node_id, text)
 
     # -- URLs ---------------------------------------------------------------------------
     def url(self, value: str, base: str | None = None) -> str:
         base = base or self.base
         stripped = value.strip()
-        if not stripped or not base or stripped.lower().startswith(_SKIP_SCHEMES):
+        if not stripped or not base or stripped.lower().startswith(SKIP_SCHEMES):
             return value
         return urljoin(base, stripped)
 
-    def srcset(self, value: str, base: str | None = None) -> str:
+    def srcset(self, value: str, base: str | None = None, routed: PageAssets | None = None) -> str:
+        """Each candidate's URL made absolute (and routed through ``routed``), its
+        descriptors kept."""
         parts = []
         for candidate in value.split(","):
             bits = candidate.strip().split(None, 1)
             if bits:
-                parts.append(" ".join([self.url(bits[0], base), *bits[1:]]))
+                url = self.url(bits[0], base)
+                if routed is not None:
+                    url = routed.route(url, FILE)
+                parts.append(" ".join([url, *bits[1:]]))
         return ", ".join(parts)
 
-    def css(self, text: str, base: str | None = None) -> str:
-        """Make ``url(...)`` references in CSS text absolute."""
-        if "url(" not in text.lower():
-            return text
-        return _CSS_URL.sub(lambda m: f'url("{self.url(m.group(2), base)}")', text)
+    def css(self, text: str, base: str | None = None, routed: PageAssets | None = None) -> str:
+        """Make ``url(...)`` references in CSS text absolute; through ``routed`` (the store),
+        routed ``url()`` and ``@import`` references go to the store."""
+        if routed is not None:
+            return routed.css(text, lambda ref: self.url(ref, base))
+        return rewrite_css(text, lambda ref, _kind: self.url(ref, base))
+
+
+def _attr_dict(flat: list[Any]) -> dict[str, str]:
+    """A raw record's flat attribute list as names (lower-case) → values."""
+    return {str(flat[i]).lower(): str(flat[i + 1]) for i in range(0, len(flat) - 1, 2)}
+
+
+def _resource(element: str, attr: str) -> str | None:
+    """The store kind of what attribute ``attr`` loads on an element of kind ``element``."""
+    if attr == "background":
+        return FILE
+    return RESOURCES.get((element, attr))

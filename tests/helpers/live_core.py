@@ -63,6 +63,8 @@ from cwmn_web.server.live.guest import GuestCore, JoinRefused
 from cwmn_web.server.live.host import HostCore
 from cwmn_web.server.live.outputs import Close, ConnId, Outputs, Send, SessionOver
 from cwmn_web.server.live.registry import LiveRooms
+from cwmn_web.server.page_assets.core import AssetLimits, session_assets
+from cwmn_web.server.page_assets.tokens import READ, UPLOAD, asset_token
 from cwmn_web.server.relay import store_change, store_session_over
 from cwmn_web.server.replays.service import ReplayService
 from cwmn_web.server.replays.sessions import new_recording, open_recording
@@ -245,6 +247,17 @@ class MemoryServer:
         settings: dict[str, object] = self.site.info(hostname_of(ORIGIN))["settings"]
         return settings
 
+    def _assets(self, session_id: str) -> dict[str, object]:
+        """``SessionStarted.assets``, as ``HostSocket._assets`` makes it."""
+        key = self.invites.key
+        return session_assets(
+            self._site_settings(),
+            SERVER_URL,
+            asset_token(key, READ, session_id),
+            asset_token(key, UPLOAD, session_id),
+            AssetLimits.of(self.settings),
+        )
+
     # -- the edge in memory: each step is the function the edge runs (``host_work``,
     # ``guest_join``, the relay's); the order of the steps is written here again, as
     # ``HostSocket``/``GuestSocket`` write it with their awaits ------------------------------
@@ -279,7 +292,8 @@ class MemoryServer:
             recording = new_recording(
                 self.store, self.settings, record, settings, SERVER_URL, self.replays.key
             )
-        return core.started(message, record, self._site_settings(), self.clock.now, recording)
+        settings, assets = self._site_settings(), self._assets(record.id)
+        return core.started(message, record, settings, self.clock.now, recording, assets)
 
     def _resume(self, core: HostCore, message: ResumeSession) -> Outputs:
         store, now = self.store, self.clock.now
@@ -294,8 +308,8 @@ class MemoryServer:
             recording = self.rooms.recording_of(record.id) or open_recording(
                 store, self.settings.data_dir, record
             )
-        settings = self._site_settings()
-        return core.resumed(message, record, settings, public, now, recording)
+        settings, assets = self._site_settings(), self._assets(record.id)
+        return core.resumed(message, record, settings, public, now, recording, assets)
 
     def _accept_host_invite(self, core: HostCore, message: AcceptHostInvite) -> Outputs:
         record = run_coroutine(
@@ -310,7 +324,8 @@ class MemoryServer:
         )
         if self._end_if_expired(record):
             raise host_work.invitation_expired()
-        return core.accepted(message, record, self._site_settings(), self.clock.now)
+        settings, assets = self._site_settings(), self._assets(record.id)
+        return core.accepted(message, record, settings, self.clock.now, assets)
 
     def _create_link(self, core: HostCore, message: CreateLink) -> Outputs:
         session_id, ttl = core.protocol.session_id, self.settings.link_ttl_seconds
