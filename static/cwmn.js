@@ -27,6 +27,8 @@
     publicLinkEnabled: true, privacyEnabled: false };
   var cbs = new Map(), calls = new Map(), seq = 0, worker = null, ready = false;
   var outbox = [], local = false, failure = null, timings = { stub: performance.now() };
+  /** The asset store's counters (browser/asset_uploads.py), once an asset was handled. */
+  var assetCounters = {};
   var assets = server + '/assets/' + BUILD + '/', capture = null, mods = {}, early = null;
   var resume = null, started = false, starter = null, queued = 0;
   try { resume = JSON.parse(sessionStorage.getItem(KEY)); } catch (e) { /* none */ }
@@ -108,7 +110,9 @@
     off: function (name, fn) {
       cbs.forEach(function (s, id) { if (s.ev === name && s.fn === fn) unsubscribe(id); });
     },
-    _debug: function () { return { server: server, build: BUILD, timings: timings, failure: failure }; }
+    _debug: function () {
+      return { server: server, build: BUILD, timings: timings, failure: failure, assets: assetCounters };
+    }
   };
   Object.keys(T.fn).forEach(function (path) {
     var parts = path.split('.'), name = parts.pop(), ns = api;
@@ -200,6 +204,8 @@
         .catch(function (e) { console.error('CWMN: ' + m.mod + ' failed', e); });
     } else if (m.op === 'echo') {
       post(m);
+    } else if (m.op === 'assets') {
+      assetCounters = m;
     } else if (m.op === 'marks') {
       Object.keys(m.marks).forEach(function (k) { timings[k] = m.marks[k] - performance.timeOrigin; });
     } else if (m.op === 'fatal') {

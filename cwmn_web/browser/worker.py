@@ -22,6 +22,7 @@ from .. import __version__
 from ..client.bus import Delivery
 from ..client.controller import ClientConfig, HostController
 from ..errors import CwmnError, NetworkError
+from .asset_uploads import AssetUploads
 from .connection import BrowserConnection
 from .driver import Driver, HostSockets
 
@@ -45,6 +46,7 @@ class WorkerBridge:
         self.driver: Driver | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._listener = create_proxy(self.on_message)
+        self.uploads = AssetUploads(lambda counters: self.post({"op": "assets", **counters}))
 
     # -- Ports --------------------------------------------------------------------------
     def post(self, message: dict[str, Any]) -> None:
@@ -106,8 +108,15 @@ class WorkerBridge:
         return float(js.Date.now()) / 1000.0
 
     def _wake(self) -> None:
+        self.pump_assets()
         if self.driver is not None:
             self.driver.wake()
+
+    def pump_assets(self) -> None:
+        """Start fetching what the session's encoder routed (docs/fidelity/h18host.md)."""
+        session = self.controller.session if self.controller is not None else None
+        if session is not None:
+            self.uploads.pump(session.assets)
 
     # -- page messages ------------------------------------------------------------------
     def on_message(self, event: Any) -> None:
@@ -142,7 +151,9 @@ class WorkerBridge:
             )
             self.controller, url = host, host.config.ws_url
             self.driver = Driver(  # the core keeps its own connect deadline
-                HostSockets(host), lambda _name: BrowserConnection.open(url), connect_timeout=None
+                _AssetPumping(host, self.pump_assets),
+                lambda _name: BrowserConnection.open(url),
+                connect_timeout=None,
             )
             self._spawn(self.driver.run())
             self._spawn(self._boot(host))
@@ -193,6 +204,23 @@ class WorkerBridge:
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+
+class _AssetPumping(HostSockets):
+    """The host core's sockets; what the server's messages made it encode (a session
+    resumed with the early capture's frames) starts its asset fetches too."""
+
+    def __init__(self, host: HostController, pump: Any) -> None:
+        super().__init__(host)
+        self.pump = pump
+
+    def receive(self, name: str, frame: str, now: float) -> None:
+        super().receive(name, frame, now)
+        self.pump()
+
+    def tick(self, now: float) -> None:
+        super().tick(now)
+        self.pump()
 
 
 async def _fetch_json(url: str) -> dict[str, Any]:

@@ -12,15 +12,25 @@ the session. Nothing is routed when the session's ``assets`` is empty (the store
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlencode, urljoin, urlsplit
 
 from ..protocol.page_assets import FILE, STYLE, url_key
 
-__all__ = ["SKIP_SCHEMES", "AssetFetch", "PageAssets", "origin_of", "rewrite_css"]
+__all__ = [
+    "SKIP_SCHEMES",
+    "AssetFetch",
+    "PageAssets",
+    "check_body",
+    "failure_body",
+    "origin_of",
+    "rewrite_css",
+    "upload_answer",
+]
 
 #: ``@import url(x)``, ``@import "x"`` (kind style) and ``url(x)`` (kind file) in CSS text.
 _CSS_REF = re.compile(
@@ -82,6 +92,31 @@ class AssetFetch:
     url: str
     key: str
     kind: str
+
+
+# -- the upload API (contract: the host worker → the server) ---------------------------------
+def check_body(fetch: AssetFetch, sha256: str, size: int) -> str:
+    """Step 1: does the store hold this content? (``{"have": bool}``)"""
+    body = {"url": fetch.url, "key": fetch.key, "kind": fetch.kind, "sha256": sha256, "size": size}
+    return json.dumps(body, separators=(",", ":"))
+
+
+def failure_body(fetch: AssetFetch, reason: str) -> str:
+    """Step 3: the host could not have it (guests asking for its key get 404 at once)."""
+    body = {"url": fetch.url, "key": fetch.key, "failed": reason[:200]}
+    return json.dumps(body, separators=(",", ":"))
+
+
+def upload_answer(status: int, body: Any) -> bool | str:
+    """The server's answer to a check or an upload: ``True`` (it has the content: the
+    check's ``have``, or ``stored``), ``False`` (send the bytes), or the error to report."""
+    if status == 200 and isinstance(body, dict):
+        if body.get("have") is True or body.get("stored") is True:
+            return True
+        if body.get("have") is False:
+            return False
+    code = body.get("code") if isinstance(body, dict) else None
+    return f"{code or 'bad_answer'} (HTTP {status})"
 
 
 class PageAssets:
@@ -162,6 +197,11 @@ class PageAssets:
         return rewrite_css(text, ref)
 
     # -- the edge's side -----------------------------------------------------------------
+    def bytes_url(self, fetch: AssetFetch, sha256: str) -> str:
+        """Step 2: where the bytes of ``fetch`` (hashing to ``sha256``) are posted."""
+        query = urlencode({"key": fetch.key, "kind": fetch.kind, "url": fetch.url})
+        return f"{self.upload}/{sha256}?{query}"
+
     def take(self) -> list[AssetFetch]:
         """The URLs queued since the last call, each once per page (drains the queue)."""
         out, self._queue = self._queue, []

@@ -3,12 +3,20 @@ asset store, how they are rewritten, what is queued, and the limits."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 from urllib.parse import urljoin
 
 from cwmn_web.client.controller import ClientConfig, HostController
 from cwmn_web.client.mirror import MirrorEncoder
-from cwmn_web.client.page_assets import AssetFetch, PageAssets, origin_of
+from cwmn_web.client.page_assets import (
+    AssetFetch,
+    PageAssets,
+    check_body,
+    failure_body,
+    origin_of,
+    upload_answer,
+)
 from cwmn_web.client.states import State
 from cwmn_web.protocol.page_assets import FILE, STYLE, url_key
 from tests.helpers.live_page import FEATURES, SERVER, LivePage, host_of, in_session
@@ -353,3 +361,31 @@ def test_a_site_whose_assets_load_directly_routes_nothing() -> None:
     controller, _ = in_session(ports)
     assert snapshot_img(ports) == urljoin(LIVE_PAGE, "/private/me.png")
     assert controller.session is not None and not controller.session.assets.enabled
+
+
+def test_the_upload_api_bodies_and_answers() -> None:
+    assets = PageAssets(ASSETS, PAGE)
+    fetch = AssetFetch("https://app.example.com/a b.png", "k" * 32, FILE)
+    assert json.loads(check_body(fetch, "0" * 64, 12)) == {
+        "url": "https://app.example.com/a b.png",
+        "key": "k" * 32,
+        "kind": "file",
+        "sha256": "0" * 64,
+        "size": 12,
+    }
+    assert json.loads(failure_body(fetch, "HTTP 403 " + "x" * 500))["failed"] == (
+        "HTTP 403 " + "x" * 191
+    )
+    url = assets.bytes_url(fetch, "f" * 64)
+    assert url == (
+        f"{ASSETS['upload']}/{'f' * 64}?key={'k' * 32}&kind=file"
+        "&url=https%3A%2F%2Fapp.example.com%2Fa+b.png"
+    )
+    assert upload_answer(200, {"have": True}) is True
+    assert upload_answer(200, {"stored": True}) is True
+    assert upload_answer(200, {"have": False}) is False
+    assert upload_answer(413, {"code": "asset_too_large", "message": "…"}) == (
+        "asset_too_large (HTTP 413)"
+    )
+    assert upload_answer(200, ["have"]) == "bad_answer (HTTP 200)"
+    assert upload_answer(502, None) == "bad_answer (HTTP 502)"
