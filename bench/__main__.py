@@ -1,6 +1,6 @@
 """``python -m bench [NAME…]``: run every benchmark (or those named: embed, capture, latency,
-fanout, pointer, pyscript, render, upload, startup, impact, stall), print ratios, save JSON under
-bench/results/."""
+fanout, pointer, pyscript, render, upload, startup, impact, stall, assets), print ratios, save
+JSON under bench/results/."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 from . import (
+    assets,
     capture,
     embed,
     fanout,
@@ -37,6 +38,7 @@ BENCHES = {
     "startup": startup,
     "impact": impact,
     "stall": stall,
+    "assets": assets,
 }
 
 

@@ -7,6 +7,9 @@ variant named by the query's ``cwmn``: ``none``, ``default`` or ``eager``, i.e.
 ``data-start="eager"``), ``__CWMN_QUERY__`` (that choice again, for links), ``__P__`` /
 ``__NEXT__`` (the query's page number ``p`` and the next one), ``__CWMN_SERVER__`` and
 ``__CWMN_BUILD__``. Pages are ``no-store``; everything else is cacheable for an hour.
+Generated files under ``gen/private/`` are a logged-in app's (as ``cwmn_web.testing``'s
+PageServer serves ``private/``): only with the session cookie ``PRIVATE_COOKIE`` (else 403),
+cached privately, no CORS.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from playwright.sync_api import Browser, sync_playwright
 
 from cwmn_web.local_http import BackgroundHTTPServer
 from cwmn_web.testing import launch_args
+from cwmn_web.testing.servers import PRIVATE_COOKIE
 
 from .harness import PAGES, ByteCounter, cwmn_server
 
@@ -177,8 +181,13 @@ class Site:
         if root.resolve() not in target.parents or not target.is_file():
             handler.send_error(404)
             return
-        body = target.read_bytes()
         cache = ASSET_CACHE
+        if root == self.generated and rel.startswith("private/"):
+            if "=".join(PRIVATE_COOKIE) not in handler.headers.get("Cookie", ""):
+                handler.send_error(403, "sign in first")
+                return
+            cache = "private, max-age=3600"
+        body = target.read_bytes()
         if target.suffix == ".html":
             body, cache = self.render(body, parse_qs(parts.query)), "no-store"
         kind = mimetypes.guess_type(target.name)[0] or "application/octet-stream"
