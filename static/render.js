@@ -3,7 +3,11 @@
      await window.cwmnRender.ready;
      const pending = window.cwmnRender.apply([{op: 'frame', kind, data}, {op: 'status', paused}]);
      await window.cwmnRender.settle(ms);   // wait (at most ms) for images and stylesheets
-   `apply` answers how many images or stylesheets of the page are still loading. */
+     const still = window.cwmnRender.busy(); // between batches, while the last answer was > 0
+   Each answers how many images or stylesheets of the page are still loading plus how many
+   of its animations (CSS animations and transitions, Web Animations) are running: while
+   that is not 0 the renderer takes a screenshot every frame, so an animation shows as it
+   plays and ends in its held state, not as it was when the page last changed. */
 (function () {
   'use strict';
 
@@ -11,6 +15,9 @@
   const viewer = new window.CwmnViewer(document.getElementById('cwmn-stage'));
   const dom = window.CwmnMirror.dom; // the built page is the host's: never call its members
   const seen = new WeakMap(); // element → when it was first found loading
+  // Taken from the prototype: the built page's named elements shadow document members.
+  const getAnimations = Document.prototype.getAnimations
+    ? Function.prototype.call.bind(Document.prototype.getAnimations) : null;
 
   /** Images and stylesheets of the built page that are still loading (recently enough). */
   function pending() {
@@ -30,9 +37,24 @@
     return count;
   }
 
+  /** Animations of the built page that are running now. */
+  function animating() {
+    const doc = viewer.iframe.contentDocument;
+    if (!doc || !getAnimations) return 0;
+    try {
+      return getAnimations(doc).filter((a) => a.playState === 'running').length;
+    } catch (e) {
+      return 0;
+    }
+  }
+
+  function busy() {
+    return pending() + animating();
+  }
+
   function apply(batch) {
     for (const message of batch) viewer.handle(message);
-    return pending();
+    return busy();
   }
 
   /** Resolves with the pending count once nothing loads, or after `ms` at most. */
@@ -47,8 +69,8 @@
       await new Promise((r) => setTimeout(r, 25));
     }
     await new Promise((r) => requestAnimationFrame(() => r()));
-    return pending();
+    return busy();
   }
 
-  window.cwmnRender = { viewer, ready: viewer.ready.then(() => true), apply, settle };
+  window.cwmnRender = { viewer, ready: viewer.ready.then(() => true), apply, settle, busy };
 })();

@@ -2,8 +2,9 @@
 
 Headless Chromium shows the guest viewer (static/render.html); the recording is stepped
 deterministically: output frame ``k`` shows every event with ``t ≤ started_at + k/fps``
-(applied in one ``evaluate`` per frame), a JPEG is taken only when something changed, and the
-JPEGs are piped to ffmpeg, which also places the narration segments on the timeline.
+(applied in one ``evaluate`` per frame), a JPEG is taken only when something changed (or, while
+the page's resources load or its animations run, every frame), and the JPEGs are piped to
+ffmpeg, which also places the narration segments on the timeline.
 
 Nothing may hang: each step in the page (and each write to ffmpeg) has :data:`STEP_TIMEOUT`,
 the whole render a deadline (:func:`deadline_for`); past either, Chromium and ffmpeg are
@@ -372,7 +373,12 @@ async def _frames(
                     STEP_TIMEOUT,
                     f"waiting for the page's resources at frame {k}",
                 )
-        if changed or pending or shot is None:
+        busy = pending  # resources loading or animations running at the last look
+        if busy and not changed:
+            pending = await _within(
+                page.evaluate("() => window.cwmnRender.busy()"), STEP_TIMEOUT, f"frame {k}"
+            )
+        if changed or busy or shot is None:
             shot = await _within(_screenshot(cdp), STEP_TIMEOUT, f"the screenshot of frame {k}")
         try:
             proc.stdin.write(shot)
