@@ -26,10 +26,12 @@ import contextlib
 import http.client
 import ipaddress
 import logging
+import math
 import os
 import re
 import socket
 import ssl
+import time
 import zlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -61,6 +63,9 @@ NETWORK_SCHEMES = frozenset({"http", "https"})
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
 MAX_REDIRECTS = 5
 FETCH_TIMEOUT = 20.0  # seconds for one hop (connect, and each read)
+#: After the last answer, how long the recorded page is still taken to be changing (it
+#: applies a stylesheet or decodes an image in its next frames).
+APPLY_SECONDS = 0.3
 #: The largest resource the render page is given (an image, a stylesheet, a font).
 MAX_RESOURCE_BYTES = 32 * 1024 * 1024
 #: Request headers passed on to the page's servers (no cookies: the worker has none).
@@ -278,7 +283,9 @@ class RequestGuard:
     checked as the module says (``resolver``: how a host name becomes addresses, default
     :func:`resolve`; ``connect``: how a checked address is connected to), then fetched by
     the worker from the checked addresses. ``refused`` lists the URLs refused (for logs and
-    tests).
+    tests). :attr:`loading` tells the renderer the recorded page is still receiving
+    something (a stylesheet's ``@import``, a CSS background, a font, an SVG sprite: what the
+    page itself cannot count).
     """
 
     def __init__(
@@ -297,6 +304,14 @@ class RequestGuard:
         self.connect = connect
         self._hosts: dict[str, asyncio.Future[tuple[str | None, list[str]]]] = {}
         self.refused: list[str] = []
+        self.in_flight = 0
+        self._answered_at = -math.inf  # time.monotonic() when the last request was answered
+
+    @property
+    def loading(self) -> bool:
+        """Whether a request of the recorded page is being answered, or was answered less than
+        :data:`APPLY_SECONDS` ago (the page applies what it got in its next frames)."""
+        return self.in_flight > 0 or time.monotonic() - self._answered_at < APPLY_SECONDS
 
     async def refusal(self, url: str) -> str | None:
         """Why ``url`` may not be loaded, or None when it may."""
@@ -347,6 +362,17 @@ class RequestGuard:
 
     async def __call__(self, route: Any) -> None:
         url = route.request.url
+        if url.startswith(self.own_prefix):  # the render page's own files: not counted
+            await self._answer(route, url)
+            return
+        self.in_flight += 1
+        try:
+            await self._answer(route, url)
+        finally:
+            self.in_flight -= 1
+            self._answered_at = time.monotonic()
+
+    async def _answer(self, route: Any, url: str) -> None:
         try:
             if url.startswith(self.own_prefix):
                 await route.continue_()

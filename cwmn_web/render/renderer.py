@@ -341,7 +341,8 @@ async def _frames(
         START_TIMEOUT,
         "opening the render page",
     )
-    await context.route("**/*", RequestGuard(server.origin))
+    guard = RequestGuard(server.origin)
+    await context.route("**/*", guard)
     page = await _within(context.new_page(), START_TIMEOUT, "opening the render page")
     await _within(page.goto(server.url), START_TIMEOUT, "opening the render page")
     await _within(
@@ -369,12 +370,14 @@ async def _frames(
             )
             if snapshot:
                 pending = await _within(
-                    page.evaluate("ms => window.cwmnRender.settle(ms)", SETTLE_MS),
+                    _settle(page, guard),
                     STEP_TIMEOUT,
                     f"waiting for the page's resources at frame {k}",
                 )
-        busy = pending  # resources loading or animations running at the last look
-        if busy and not changed:
+        # Busy: resources loading or animations running at the last look, or the guard
+        # still answering the page's requests (@imports, backgrounds, fonts, sprites).
+        busy = pending or guard.loading
+        if pending and not changed:
             pending = await _within(
                 page.evaluate("() => window.cwmnRender.busy()"), STEP_TIMEOUT, f"frame {k}"
             )
@@ -416,6 +419,16 @@ async def _close(
             process.kill()
         with contextlib.suppress(Exception):
             await asyncio.wait_for(process.wait(), CLOSE_TIMEOUT)
+
+
+async def _settle(page: Any, guard: RequestGuard) -> int:
+    """After a snapshot: wait (at most :data:`SETTLE_MS`) for the page's images, stylesheets
+    and fonts, and for the requests the guard is answering; the page's busy count."""
+    end = time.monotonic() + SETTLE_MS / 1000
+    pending: int = await page.evaluate("ms => window.cwmnRender.settle(ms)", SETTLE_MS)
+    while guard.in_flight and time.monotonic() < end:
+        await asyncio.sleep(0.025)  # bounded: the guard's answers are not the page's events
+    return pending
 
 
 async def _screenshot(cdp: Any) -> bytes:
