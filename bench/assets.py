@@ -214,6 +214,9 @@ def session(r: Round, context: BrowserContext, page: Page, url: str) -> dict[str
         "window_ms": t1 - t0,
         "task_ms": (after["TaskDuration"] - before["TaskDuration"]) * 1000,
         "script_ms": (after["ScriptDuration"] - before["ScriptDuration"]) * 1000,
+        "style_layout_ms": sum(
+            (after[m] - before[m]) * 1000 for m in ("RecalcStyleDuration", "LayoutDuration")
+        ),
         "long_tasks": len(long_tasks),
         "long_task_ms": sum(d for _, d in long_tasks),
         "load_bytes": page_bytes,
@@ -308,6 +311,7 @@ def report(results: dict[str, Any]) -> list[str]:
         for key, name in (
             ("task_ms", "main thread"),
             ("script_ms", "script"),
+            ("style_layout_ms", "style+layout"),
             ("long_task_ms", "long tasks"),
         ):
             a, b = s[key]["median"], d[key]["median"]
