@@ -7,8 +7,10 @@
 // patched setters). build.py serves them as this one file.
 import { MutationBuffer } from './capture/mutations.mjs';
 import { Observers, patchPage } from './capture/observers.mjs';
+import { Pictures } from './capture/pictures.mjs';
 import { Privacy } from './capture/privacy.mjs';
 import { dom } from './capture/dom.mjs';
+import { isKnown, knownId } from './capture/ids.mjs';
 import { Serializer, stats as cost } from './capture/serialize.mjs';
 
 /** What the last snapshot and flush cost on the main thread (for benchmarks). */
@@ -24,10 +26,14 @@ class Capture {
     const hooks = {
       observe: (target) => this.observe(target),
       watchFrame: (iframe) => this.observers.watchFrame(iframe),
+      picture: (el, png, media) => this.pictures.seen(el, png, media),
     };
     this.serializer = new Serializer(privacy, shadowRoots, hooks);
     this.buffer = new MutationBuffer(this.serializer, privacy, send);
-    this.observers = new Observers(this.buffer, this.serializer, privacy);
+    this.pictures = new Pictures((el, name, value) => {
+      if (isKnown(el)) this.buffer.pushAttrs([[knownId(el), name, value]]);
+    });
+    this.observers = new Observers(this.buffer, this.serializer, privacy, this.pictures);
     this.observer = new MutationObserver((records) => this.buffer.push(records));
   }
 

@@ -15,6 +15,12 @@
       return root;
     };
   }
+  // WebGL keeps its drawing buffer, to be mirrored (docs/fidelity/h18canvas.md).
+  var gc = HTMLCanvasElement.prototype.getContext;
+  // @ts-expect-error: one function for every context type
+  HTMLCanvasElement.prototype.getContext = function (t, a) {
+    return gc.call(this, t, /gl/.test(t) ? Object.assign({}, a, { preserveDrawingBuffer: !0 }) : a);
+  };
   // Invite to host (docs/LIVE.md): the token leaves the address bar.
   var hi = /&?cwmn-host-invite=([\w-]+)/.exec(location.hash);
   if (hi) try { history.replaceState(history.state, '', location.hash.replace(hi[0], '')
@@ -43,7 +49,7 @@
     /** @type {any} */
     var e = new Error(message); e.name = 'CwmnError'; e.code = code; return e;
   }
-  function copy(v) { return v === undefined ? undefined : JSON.parse(JSON.stringify(v)); }
+  function copy(v) { return v === undefined ? v : JSON.parse(JSON.stringify(v)); }
   function post(m) { if (ready) worker.postMessage(JSON.stringify(m)); else outbox.push(m); }
   function stop(c) { if (c) c.then(function (m) { m.stop(); }).catch(function () { /* none */ }); }
   function uniq(list) { return list.filter(function (v, i) { return list.indexOf(v) === i; }); }
@@ -122,11 +128,11 @@
       checkState(path);
       return copy(view[key]);
     } : function () {
-      var args = Array.prototype.slice.call(arguments);
+      var args = [].slice.call(arguments);
       return new Promise(function (resolve, reject) {
         if (failure) return reject(err('network', failure));
         var body;
-        try { body = JSON.parse(JSON.stringify(args)); } catch (e) {
+        try { body = copy(args); } catch (e) {
           return reject(err('invalid_params', 'CwmnAPI.' + path + '(): arguments must be plain ' +
             'data (' + e.message + ')'));
         }
@@ -142,7 +148,7 @@
 
   var features = {};
   T.feat.forEach(function (f) {
-    try { features[f] = window[f] !== undefined && window[f] !== null; } catch (e) { features[f] = false; }
+    try { features[f] = window[f] != null; } catch (e) { features[f] = false; }
   });
   view.compatible = T.feat.every(function (f) { return features[f]; });
 

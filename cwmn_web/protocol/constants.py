@@ -88,7 +88,8 @@ class Pseudo(StrEnum):
     CSS = "cwmn:css"  # a <style>'s rules filled through the CSSOM
     BLOCK = "cwmn:block"  # a blocked element's box: width, the multiplication sign, height
     SCROLL = "cwmn:scroll"  # "x,y" scroll offsets
-    CANVAS = "cwmn:canvas"  # a canvas's pixels, a PNG data: URL
+    CANVAS = "cwmn:canvas"  # a canvas's pixels or a video's shown frame, a PNG data: URL
+    MEDIA = "cwmn:media"  # a video's play state and time: "playing,12.5" or "paused,0"
 
 
 PSEUDO_PREFIX = "cwmn:"

@@ -87,6 +87,7 @@ _CSS_DANGER = ("expression(", "javascript:", "vbscript:", "-moz-binding", "behav
 _BLOCK = re.compile(r"\d{1,6}(\.\d+)?[\u00d7x]\d{1,6}(\.\d+)?")  # W times H
 _SCROLL = re.compile(r"-?\d{1,9}(\.\d+)?,-?\d{1,9}(\.\d+)?")
 _CANVAS = re.compile(r"data:image/png;base64,[A-Za-z0-9+/=]*")
+_MEDIA = re.compile(r"(playing|paused),[0-9]{1,8}(\.[0-9]{1,3})?")  # state, seconds
 MAX_SIZE = 100_000.0  # CSS pixels: a viewport or a box
 MAX_COORD = 10_000_000.0  # CSS pixels: a position in a document
 
@@ -221,6 +222,7 @@ PSEUDO: dict[str, Callable[[str], str | None]] = {
     Pseudo.BLOCK: _matching(_BLOCK),
     Pseudo.SCROLL: _matching(_SCROLL),
     Pseudo.CANVAS: _matching(_CANVAS),
+    Pseudo.MEDIA: _matching(_MEDIA),
 }
 
 

@@ -5,15 +5,16 @@ import { PSEUDO } from '../dist/constants.mjs';
 import { dom } from './dom.mjs';
 import { isKnown, knownId } from './ids.mjs';
 import { VALUE_TAGS } from './privacy.mjs';
+import { POLL_MS } from './pictures.mjs';
 import { formState } from './serialize.mjs';
 
 const FOCUS_POLL_MS = 250;
-const CANVAS_POLL_MS = 1000;
 
 /** The observers of one capture, feeding `buffer`. */
 export class Observers {
-  constructor(buffer, serializer, privacy) {
+  constructor(buffer, serializer, privacy, pictures) {
     this.buffer = buffer;
+    this.pictures = pictures;
     this.serializer = serializer;
     this.privacy = privacy;
     this.listeners = [];
@@ -39,11 +40,17 @@ export class Observers {
     this.focusTimer = setInterval(() => this.pollFocus(), FOCUS_POLL_MS);
     on(document, 'mousemove', (e) => buffer.throttled('pointer', { x: e.pageX, y: e.pageY }),
       { capture: true, passive: true });
-    this.canvasTimer = setInterval(() => this.pollCanvases(), CANVAS_POLL_MS);
+    // Canvases and videos: polled (a canvas changes without any event), and a video at once
+    // when it plays, pauses or seeks (media events do not bubble: caught while capturing).
+    this.canvasTimer = setInterval(() => this.pictures.poll(), POLL_MS);
+    for (const type of ['play', 'pause', 'seeked', 'ended', 'loadeddata']) {
+      on(document, type, (e) => this.pictures.update(e.target), true);
+    }
   }
   stop() {
     for (const [t, type, fn, opts] of this.listeners) dom.removeEventListener(t, type, fn, opts);
     clearInterval(this.canvasTimer);
+    this.pictures.stop();
     clearInterval(this.focusTimer);
   }
 
@@ -76,15 +83,6 @@ export class Observers {
     if (id === undefined) return;
     const x = el ? dom.scrollLeft(el) : scrollX, y = el ? dom.scrollTop(el) : scrollY;
     this.buffer.throttled('scroll:' + id, { id, x, y }, 'scroll');
-  }
-  pollCanvases() {
-    dom.querySelectorAll(document, 'canvas').forEach((c) => {
-      const id = knownId(c);
-      if (!id) return;
-      const before = this.serializer.canvases.get(c);
-      const png = this.serializer.canvasImage(c);
-      if (png && png !== before) this.buffer.pushAttrs([[id, PSEUDO.CANVAS, png]]);
-    });
   }
   sheetChanged(sheet) {
     const owner = sheet.ownerNode;

@@ -4,11 +4,11 @@
 import { HTML_NS, NODE, PSEUDO } from '../dist/constants.mjs';
 import { dom } from './dom.mjs';
 import { idOf } from './ids.mjs';
+import { mediaState, pictureNow } from './pictures.mjs';
 import { VALUE_TAGS, isOverlay } from './privacy.mjs';
 
 const { ELEMENT, TEXT, COMMENT, SHADOW } = NODE;
 const SLICE_MS = 8;
-const MAX_CANVAS_PIXELS = 2e6;
 
 /** What the last snapshot and flush cost on the main thread (for benchmarks). */
 export const stats = { snapshotMs: 0, snapshotBusyMs: 0, lastFlushMs: 0, flushes: 0 };
@@ -20,7 +20,8 @@ const yieldToBrowser = () => new Promise((resolve) => {
 });
 
 /** Reads nodes into records. `hooks.observe(root)` watches a shadow root or frame document
-    found on the way; `hooks.watchFrame(iframe)` its reloads. */
+    found on the way; `hooks.watchFrame(iframe)` its reloads; `hooks.picture(el, png, media)`
+    keeps a canvas or video current (capture/pictures.mjs). */
 export class Serializer {
   constructor(privacy, shadowRoots, hooks) {
     this.privacy = privacy;
@@ -28,8 +29,6 @@ export class Serializer {
     this.hooks = hooks;
     /** Sheets changed through the CSSOM: their text is not their rules any more. */
     this.dirtySheets = new Set();
-    /** Each canvas's last picture sent. */
-    this.canvases = new Map();
     /** Read scroll offsets (snapshots only: reading them forces a layout). */
     this.readScroll = true;
     this.stopped = false;
@@ -63,10 +62,7 @@ export class Serializer {
       const css = this.cssomText(el);
       if (css !== null) attrs.push(PSEUDO.CSS, css);
     }
-    if (tag === 'CANVAS') {
-      const png = this.canvasImage(el);
-      if (png) attrs.push(PSEUDO.CANVAS, png);
-    }
+    if ((tag === 'CANVAS' || tag === 'VIDEO') && !this.privacy.masked(el)) this.picture(el, tag, attrs);
     // Reading scroll offsets forces a layout: done in snapshots only; a subtree added later
     // reports its scrolling through scroll events.
     const [top, left] = this.readScroll ? [dom.scrollTop(el), dom.scrollLeft(el)] : [0, 0];
@@ -99,15 +95,13 @@ export class Serializer {
       return null;
     }
   }
-  canvasImage(canvas) {
-    if (!canvas.width || !canvas.height || canvas.width * canvas.height > MAX_CANVAS_PIXELS) return null;
-    try {
-      const png = canvas.toDataURL('image/png');
-      this.canvases.set(canvas, png);
-      return png;
-    } catch (e) {
-      return null; // tainted by cross-origin images
-    }
+  /** A canvas's or video's picture when small (larger ones follow from the encoder), and
+      a video's play state; the element is kept current from now on. */
+  picture(el, tag, attrs) {
+    const png = pictureNow(el), media = tag === 'VIDEO' ? mediaState(el) : null;
+    if (png) attrs.push(PSEUDO.CANVAS, png);
+    if (media) attrs.push(PSEUDO.MEDIA, media);
+    this.hooks.picture(el, png, media);
   }
   textRecord(node, parentId) {
     const parent = dom.parentNode(node);

@@ -50,6 +50,10 @@
     setAdoptedStyleSheets: descriptor(D, 'adoptedStyleSheets').set
       ? setter(D, 'adoptedStyleSheets') : () => {},
     nodeType: getter(N, 'nodeType'),
+    isConnected: getter(N, 'isConnected'),
+    localName: getter(E, 'localName'),
+    getAttribute: uncurry(E.getAttribute),
+    getBoundingClientRect: uncurry(E.getBoundingClientRect),
     ownerDocument: getter(N, 'ownerDocument'),
     parentNode: getter(N, 'parentNode'),
     childNodes: getter(N, 'childNodes'),
@@ -103,15 +107,47 @@
     if (display === 'inline') s.setProperty('display', 'inline-block', 'important');
   }
 
-  /** Show a canvas's picture (a data:image/png) in the canvas itself. */
-  function paint(canvas, png) {
-    const img = new Image();
-    img.onload = () => attempt(() => {
-      const ctx = canvas.getContext('2d');
-      ctx.clearRect(0, 0, canvas.width, canvas.height);
-      ctx.drawImage(img, 0, 0, canvas.width, canvas.height);
-    });
-    img.src = png;
+  /* -- pictures: canvases and videos (docs/fidelity/h18canvas.md) ----------------------
+     A document without scripting shows a canvas's fallback content, never its bitmap: the
+     canvas stays a canvas (the page's CSS still matches it) and shows its picture as CSS
+     `content`, which makes it a replaced element of the picture's natural size, like the
+     host's canvas. The picture is the PNG itself when it has the canvas's size (width and
+     height attributes, 300×150 by default), else an SVG of that size holding it (a picture
+     scaled down to the pixel cap, or none yet: a transparent box, never 0×0). A video shows
+     its frame as its poster (it never plays here: no autoplay). */
+  const SVG_NS = 'http://www.w3.org/2000/svg';
+  const OWN_CSS = 'video::-webkit-media-controls { display: none !important; }';
+  const MAX_SIDE = 100000;
+
+  /** An element's size attribute as the HTML parser reads a non-negative integer. */
+  function sizeAttr(el, name, fallback) {
+    const match = /^[\t\n\f\r ]*(\d+)/.exec(dom.getAttribute(el, name) || '');
+    return match ? Math.min(Number(match[1]), MAX_SIDE) : fallback;
+  }
+
+  /** The pixel size in a PNG data: URL's header, or null. */
+  function pngSize(png) {
+    const b64 = png.slice(png.indexOf(',') + 1, png.indexOf(',') + 33);
+    const bytes = attempt(() => atob(b64));
+    if (!bytes || bytes.length < 24) return null;
+    const int = (at) => ((bytes.charCodeAt(at) << 24) | (bytes.charCodeAt(at + 1) << 16) |
+      (bytes.charCodeAt(at + 2) << 8) | bytes.charCodeAt(at + 3)) >>> 0;
+    return [int(16), int(20)];
+  }
+
+  /** Show `png` (or nothing yet) in a canvas, at the canvas's own size. */
+  function showCanvas(canvas, png) {
+    const w = sizeAttr(canvas, 'width', 300), h = sizeAttr(canvas, 'height', 150);
+    const size = png ? pngSize(png) : null;
+    let url = png;
+    if (!size || size[0] !== w || size[1] !== h) {
+      const image = png ? '<image href="' + png + '" width="' + w + '" height="' + h +
+        '" preserveAspectRatio="none"/>' : '';
+      url = 'data:image/svg+xml,' + encodeURIComponent('<svg xmlns="' + SVG_NS + '" width="' +
+        w + '" height="' + h + '">' + image + '</svg>');
+    }
+    const s = dom.style(canvas);
+    if (s) s.setProperty('content', 'url("' + url + '")', 'important');
   }
 
   /** Builds one document from node records and keeps it up to date; knows no stage. */
@@ -120,6 +156,10 @@
       this.doc = doc;
       this.nodes = new Map(); // id → Node (a ShadowRoot for a shadow record)
       this.ids = new WeakMap(); // Node → id
+      /** canvas or video → {png, poster}: its latest picture and the host's own poster. */
+      this.pictures = new WeakMap();
+      /** video → its play state ("playing,T" / "paused,T"), for the stage's badges. */
+      this.media = new Map();
     }
 
     apply(kind, data) {
@@ -144,6 +184,7 @@
     snapshot(data) {
       const doc = this.doc, after = [], top = [];
       this.nodes.clear();
+      this.media.clear();
       // Built detached, then swapped in at once: one layout, not one per node.
       for (const record of data.nodes || []) this.add(record, after, top);
       for (const child of Array.from(dom.childNodes(doc))) {
@@ -217,6 +258,10 @@
       const el = attempt(() => (ns === HTML_NS ? dom.createElement(doc, tag)
         : dom.createElementNS(doc, ns, tag)));
       if (!el) return null;
+      if (ns === HTML_NS && (tag === 'canvas' || tag === 'video')) {
+        this.pictures.set(el, { png: null, poster: null });
+        if (tag === 'canvas') after.push(() => this.repaint(el));
+      }
       for (let i = 0; i < attrs.length; i += 2) this.attr(el, attrs[i], attrs[i + 1], after);
       return el;
     }
@@ -227,6 +272,8 @@
         this.pseudo(el, name, value, after);
         return;
       }
+      const picture = this.pictures.get(el);
+      if (picture && this.pictureAttr(el, picture, name, value, after)) return;
       const prefix = name === 'xmlns' ? 'xmlns' : name.split(':', 1)[0];
       attempt(() => {
         if (value === null) dom.removeAttribute(el, name);
@@ -249,7 +296,45 @@
         const [x, y] = value.split(',').map(Number);
         after.push(() => { dom.setScrollLeft(el, x); dom.setScrollTop(el, y); });
       } else if (name === PSEUDO.BLOCK) after.push(() => block(el, value));
-      else if (name === PSEUDO.CANVAS) after.push(() => paint(el, value));
+      else if (name === PSEUDO.CANVAS || name === PSEUDO.MEDIA) {
+        const picture = this.pictures.get(el);
+        if (!picture) return;
+        if (name === PSEUDO.MEDIA) {
+          if (dom.localName(el) === 'video') this.media.set(el, value);
+          return;
+        }
+        picture.png = value;
+        after.push(() => this.repaint(el));
+      }
+    }
+
+    /** A canvas's or video's own attribute: true when handled here. A video never plays
+        (no autoplay), and its poster is its latest frame when there is one; a canvas's
+        picture is shown again after its style or size changed. */
+    pictureAttr(el, picture, name, value, after) {
+      const lower = name.toLowerCase();
+      if (lower === 'autoplay') return true;
+      if (lower === 'poster') {
+        picture.poster = value;
+        after.push(() => this.repaint(el));
+        return true;
+      }
+      if (lower === 'style' || lower === 'width' || lower === 'height') {
+        after.push(() => this.repaint(el));
+      }
+      return false;
+    }
+
+    /** Show a canvas's or video's latest picture. */
+    repaint(el) {
+      const picture = this.pictures.get(el);
+      if (!picture) return;
+      if (dom.localName(el) === 'canvas') showCanvas(el, picture.png);
+      else {
+        const poster = picture.png || picture.poster;
+        if (poster === null) dom.removeAttribute(el, 'poster');
+        else dom.setAttribute(el, 'poster', poster);
+      }
     }
 
     /** Put `children` (ids) last in `parentId`, in that order; unknown ids are skipped. */
@@ -274,6 +359,7 @@
         const n = stack.pop();
         const id = this.ids.get(n);
         if (id !== undefined && this.nodes.get(id) === n) this.nodes.delete(id);
+        this.media.delete(n);
         for (let c = dom.firstChild(n); c; c = dom.nextSibling(c)) stack.push(c);
         const shadow = dom.nodeType(n) === ELEMENT ? dom.shadowRoot(n) : null;
         if (shadow) stack.push(shadow);
@@ -281,11 +367,13 @@
       if (detach && dom.nodeType(node) !== SHADOW) dom.detach(node);
     }
 
-    /** The document's adopted stylesheets (constructed in the iframe's own realm). */
+    /** The document's adopted stylesheets (constructed in the iframe's own realm), and
+        the viewer's own: no media controls (Chromium shows them on every video of a
+        document without scripting; the host's page has its own). */
     adopt(sheets) {
       const win = dom.defaultView(this.doc);
       attempt(() => {
-        dom.setAdoptedStyleSheets(this.doc, sheets.map((css) => {
+        dom.setAdoptedStyleSheets(this.doc, [...sheets, OWN_CSS].map((css) => {
           const sheet = new win.CSSStyleSheet();
           sheet.replaceSync(css);
           return sheet;

@@ -39,6 +39,13 @@
     return typeof value === 'number' && Number.isFinite(value);
   }
 
+  /** Seconds as m:ss (h:mm:ss past an hour). */
+  function clock(seconds) {
+    const t = Math.floor(seconds), pad = (n) => String(n).padStart(2, '0');
+    const h = Math.floor(t / 3600), m = Math.floor(t / 60) % 60, sec = pad(t % 60);
+    return h ? h + ':' + pad(m) + ':' + sec : m + ':' + sec;
+  }
+
   function div(className) {
     const el = document.createElement('div');
     el.className = className;
@@ -84,6 +91,8 @@
       this.scale = 1;
       this.pointer = null;
       this.guests = new Map(); // guestId → {el, label, x, y}: other guests' cursors
+      /** @type {Map<Element, HTMLElement>} the host's videos → their play-state badges */
+      this.badges = new Map();
       /** @type {Map<HTMLElement, [number, number]>} click ripples → their document point */
       this.ripples = new Map();
       this.muted = false;
@@ -196,6 +205,37 @@
       }
       for (const guest of this.guests.values()) this.place(guest.el, guest.x, guest.y);
       for (const [ripple, [x, y]] of this.ripples) this.place(ripple, x, y);
+      this.drawBadges();
+    }
+
+    /** A badge on each of the host's videos: playing or paused, and the time. The video
+        itself never plays here; the badge sits in its top-left corner while it is in view. */
+    drawBadges() {
+      const media = this.mirror ? this.mirror.media : new Map();
+      for (const [video, badge] of this.badges) {
+        if (!media.has(video)) { badge.remove(); this.badges.delete(video); }
+      }
+      const [w, h] = this.size;
+      for (const [video, state] of media) {
+        let badge = this.badges.get(video);
+        if (!badge) {
+          badge = div('cwmn-media');
+          badge.setAttribute('role', 'status');
+          this.badges.set(video, badge);
+          this.screen.insertBefore(badge, this.cursor);
+        }
+        const [playState, seconds] = String(state).split(',');
+        const r = dom.isConnected(video) ? dom.getBoundingClientRect(video) : null;
+        const shown = !!r && r.width > 0 && r.height > 0 && r.right > 0 && r.bottom > 0 &&
+          r.left < w && r.top < h;
+        badge.hidden = !shown;
+        if (!r || !shown) continue;
+        badge.dataset.state = playState;
+        badge.textContent = (playState === 'playing' ? '\u25b6 Playing ' : '\u275a\u275a Paused ') +
+          clock(Number(seconds) || 0);
+        badge.style.transform = 'translate(' + (Math.max(0, r.left) + 6) * this.scale + 'px, ' +
+          (Math.max(0, r.top) + 6) * this.scale + 'px)';
+      }
     }
 
     /** Another guest's pointer ({guestId, name, color, x, y, visible}). */

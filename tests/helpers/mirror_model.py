@@ -175,7 +175,7 @@ class MirrorModel:
                     el.children = [Node(TEXT, data=css, parent=el)]
 
                 after.append(fill)
-            elif name in (Pseudo.VALUE, Pseudo.CHECKED, Pseudo.CANVAS, Pseudo.BLOCK):
+            elif name in (Pseudo.VALUE, Pseudo.CHECKED, Pseudo.CANVAS, Pseudo.MEDIA, Pseudo.BLOCK):
                 el.props[name] = value
             return
         if value is None:
