@@ -19,7 +19,7 @@
   var gc = HTMLCanvasElement.prototype.getContext;
   // @ts-expect-error: one function for every context type
   HTMLCanvasElement.prototype.getContext = function (t, a) {
-    return gc.call(this, t, /gl/.test(t) ? Object.assign({}, a, { preserveDrawingBuffer: !0 }) : a);
+    return gc.call(this, t, Object.assign({}, a, /gl/.test(t) && { preserveDrawingBuffer: !0 }));
   };
   // Invite to host (docs/LIVE.md): the token leaves the address bar.
   var hi = /&?cwmn-host-invite=([\w-]+)/.exec(location.hash);
@@ -89,8 +89,8 @@
         (fn === null ? 'null' : typeof fn));
     }
     if (!view.initFired && name !== 'init') {
-      throw err('invalid_state', "cannot subscribe to '" + name + "' before 'init' has fired; " +
-        "subscribe inside your CwmnAPI.on('init', ...) callback");
+      throw err('invalid_state', "cannot subscribe to '" + name +
+        "' before 'init' has fired; subscribe inside your CwmnAPI.on('init', ...) callback");
     }
     var id = ++seq;
     cbs.set(id, { ev: name, fn: fn, once: once });
@@ -133,8 +133,8 @@
         if (failure) return reject(err('network', failure));
         var body;
         try { body = copy(args); } catch (e) {
-          return reject(err('invalid_params', 'CwmnAPI.' + path + '(): arguments must be plain ' +
-            'data (' + e.message + ')'));
+          return reject(err('invalid_params',
+            'CwmnAPI.' + path + '(): arguments must be plain data (' + e.message + ')'));
         }
         if (local) { try { checkState(path); } catch (e) { return reject(e); } }
         if (starter) starter('call'); // the page wants Python now
