@@ -116,6 +116,7 @@ def test_snapshot_reads_the_page_but_nothing_private(
     assert ".from-cssom" in attrs_of(by_id["cssom"])["cwmn:css"]
     assert "cwmn:css" not in attrs_of(by_id["plain"])
     assert attrs_of(by_id["canvas"])["cwmn:canvas"].startswith("data:image/png;base64,")
+    assert "cwmn:canvas" not in attrs_of(by_id["masked-canvas"])  # it could show masked text
     texts = {r[3] for r in snap["nodes"] if r[2] == 3}
     assert {"open shadow text", "closed shadow text"} <= texts
     shadows = [r for r in snap["nodes"] if r[2] == 11]
@@ -209,3 +210,27 @@ def test_scroll_viewport_and_stop(
     page.evaluate("document.getElementById('title').textContent = 'after stop'")
     page.wait_for_timeout(200)
     assert frames(page) == []
+
+
+def test_a_redrawn_canvas_is_sent_again_never_a_masked_one(
+    open_page: Callable[..., Page], customer_site: PageServer, cwmn_server: CwmnServer
+) -> None:
+    page = open_capture_page(open_page, customer_site)
+    start_capture(page, cwmn_server)
+    page.wait_for_function("window.frames_.length >= 1")
+    ids = {attrs_of(r).get("id"): r[0] for r in wire(page)[0][1]["nodes"] if r[2] == 1}
+    sent = """([id, n]) => window.frames_.filter(f => f[0] === 'mutations' &&
+        f[1].attrs.some(a => a[0] === id && a[1] === 'cwmn:canvas')).length >= n"""
+    for n, colour in ((1, "green"), (2, "yellow")):  # two polls: the first one's work is done
+        page.evaluate(
+            """colour => {
+                for (const id of ['canvas', 'masked-canvas']) {
+                    const ctx = document.getElementById(id).getContext('2d');
+                    ctx.fillStyle = colour; ctx.fillRect(0, 0, 20, 10);
+                }
+            }""",
+            colour,
+        )
+        page.wait_for_function(sent, arg=[ids["canvas"], n])
+    attrs = [a for kind, data in wire(page) if kind == "mutations" for a in data["attrs"]]
+    assert not [a for a in attrs if a[0] == ids["masked-canvas"]]
