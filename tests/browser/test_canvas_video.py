@@ -92,7 +92,8 @@ def middle(b: Box, fx: float = 0.5, fy: float = 0.5) -> tuple[float, float]:
 def test_guests_see_canvases_at_the_host_size_and_kept_current(pair: tuple[Page, Page]) -> None:
     host, guest = pair
     guest_doc = f"{FRAME}.contentDocument"
-    boxes = {name: box(host, "document", name) for name in ("plot", "gl", "big")}
+    host.wait_for_function("window.tainted")
+    boxes = {name: box(host, "document", name) for name in ("plot", "gl", "big", "tainted")}
     assert boxes["plot"][2:] == (240, 120) and boxes["big"][2:] == (300, 150)
     expected = {
         middle(boxes["plot"], 0.25): RED,
