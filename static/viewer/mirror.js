@@ -272,6 +272,7 @@
         this.pseudo(el, name, value, after);
         return;
       }
+      if (name.toLowerCase() === 'autoplay') return; // media never plays in the viewer
       const picture = this.pictures.get(el);
       if (picture && this.pictureAttr(el, picture, name, value, after)) return;
       const prefix = name === 'xmlns' ? 'xmlns' : name.split(':', 1)[0];
@@ -308,12 +309,11 @@
       }
     }
 
-    /** A canvas's or video's own attribute: true when handled here. A video never plays
-        (no autoplay), and its poster is its latest frame when there is one; a canvas's
-        picture is shown again after its style or size changed. */
+    /** A canvas's or video's own attribute: true when handled here. A video's poster is
+        its latest frame when there is one; a canvas's picture is shown again after its
+        style or size changed. */
     pictureAttr(el, picture, name, value, after) {
       const lower = name.toLowerCase();
-      if (lower === 'autoplay') return true;
       if (lower === 'poster') {
         picture.poster = value;
         after.push(() => this.repaint(el));

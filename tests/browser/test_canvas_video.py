@@ -142,10 +142,10 @@ def test_guests_see_a_videos_poster_frame_and_play_state(pair: tuple[Page, Page]
     assert abs(badge["y"] / badge["scale"] - live[1] - 6) < 2
     # Nothing plays in the viewer, whatever the host's attributes say.
     state = guest.evaluate(
-        f"""() => [...{FRAME}.contentDocument.querySelectorAll('video')]
+        f"""() => [...{FRAME}.contentDocument.querySelectorAll('video, audio')]
             .map(v => [v.id, v.paused, v.hasAttribute('autoplay')])"""
     )
-    assert state == [["poster", True, False], ["live", True, False]]
+    assert state == [["poster", True, False], ["live", True, False], ["sound", True, False]]
     host.evaluate("document.getElementById('live').pause()")
     guest.wait_for_function(
         "() => [...document.querySelectorAll('.cwmn-media')]"
