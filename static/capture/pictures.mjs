@@ -11,6 +11,13 @@ import { dom } from './dom.mjs';
 export const POLL_MS = 1000;
 /** Pixels of one picture at most: a larger canvas is scaled down to this many. */
 export const MAX_PIXELS = 2e6;
+/** Characters of one picture's data: URL at most: a larger one is encoded again, smaller
+    (a frame past the server's 4 MiB cap would end the session, docs/MIRROR.md). */
+export const MAX_CHARS = 1e6;
+/** Characters of pictures going out together (one mutations flush) at most; more wait. */
+const FLUSH_CHARS = 1.5e6;
+/** A flush goes out within 50 ms (capture/mutations.mjs): later pictures wait this long. */
+const PACE_MS = 100;
 /** Pictures this small are encoded at once, on the main thread (snapshots, fallback). */
 const SYNC_PIXELS = 65536;
 
@@ -20,20 +27,27 @@ const ENCODER = `'use strict';
 const last = new Map();
 const reader = new FileReaderSync();
 onmessage = async (e) => {
-  const { id, bitmap, drop } = e.data;
+  const { id, bitmap, drop, maxChars } = e.data;
   if (drop) { last.delete(id); return; }
   try {
-    const w = bitmap.width, h = bitmap.height;
-    const canvas = new OffscreenCanvas(w, h), ctx = canvas.getContext('2d');
+    let w = bitmap.width, h = bitmap.height;
+    let canvas = new OffscreenCanvas(w, h), ctx = canvas.getContext('2d');
     ctx.drawImage(bitmap, 0, 0);
-    bitmap.close();
     const px = new Uint32Array(ctx.getImageData(0, 0, w, h).data.buffer);
     let hash = 0x811c9dc5 ^ w ^ (h << 16);
     for (let i = 0; i < px.length; i++) hash = Math.imul(hash ^ px[i], 16777619);
-    if (last.get(id) === hash) { postMessage({ id, same: true }); return; }
+    if (last.get(id) === hash) { bitmap.close(); postMessage({ id, same: true }); return; }
     last.set(id, hash);
-    const blob = await canvas.convertToBlob({ type: 'image/png' });
-    postMessage({ id, png: reader.readAsDataURL(blob) });
+    let png = reader.readAsDataURL(await canvas.convertToBlob({ type: 'image/png' }));
+    for (let tries = 0; png.length > maxChars && tries < 4; tries++) {
+      const scale = Math.sqrt(maxChars / png.length) * 0.9; // PNG size goes with the pixels
+      w = Math.max(1, Math.floor(w * scale)); h = Math.max(1, Math.floor(h * scale));
+      canvas = new OffscreenCanvas(w, h); ctx = canvas.getContext('2d');
+      ctx.drawImage(bitmap, 0, 0, w, h);
+      png = reader.readAsDataURL(await canvas.convertToBlob({ type: 'image/png' }));
+    }
+    bitmap.close();
+    postMessage(png.length > maxChars ? { id, failed: true } : { id, png });
   } catch (err) {
     postMessage({ id, failed: true });
   }
@@ -88,6 +102,11 @@ export class Pictures {
     this.noWorker = false;
     this.nextId = 1;
     this.byId = new Map(); // encoder request id → element
+    this.outbox = new Map(); // element → its picture waiting to go out (FLUSH_CHARS)
+    this.sentChars = 0;
+    this.lastSend = -Infinity;
+    this.timer = 0;
+    this.stopped = false;
   }
 
   /** An element serialized: remember it and its values already sent. */
@@ -117,13 +136,13 @@ export class Pictures {
         this.send(el, PSEUDO.MEDIA, media);
       }
     }
-    if (entry.busy) return;
+    if (entry.busy || this.stopped) return;
     const size = pictureSize(el);
     if (!size || !size[0] || !size[1]) return;
     const encoder = this.encoder();
     if (!encoder) {
       const png = pictureNow(el, MAX_PIXELS);
-      if (png && png !== entry.png) { entry.png = png; this.send(el, PSEUDO.CANVAS, png); }
+      if (png && png !== entry.png && png.length <= MAX_CHARS) { entry.png = png; this.queue(el, png); }
       return;
     }
     const [w, h] = capped(size[0], size[1]);
@@ -133,7 +152,7 @@ export class Pictures {
     entry.busy = true;
     this.byId.set(entry.id, el);
     createImageBitmap(el, options).then((bitmap) => {
-      encoder.postMessage({ id: entry.id, bitmap }, [bitmap]);
+      encoder.postMessage({ id: entry.id, bitmap, maxChars: MAX_CHARS }, [bitmap]);
     }, () => { entry.busy = false; });
   }
 
@@ -147,13 +166,13 @@ export class Pictures {
   }
 
   encoder() {
-    if (this.worker || this.noWorker) return this.worker;
+    if (this.worker || this.noWorker || this.stopped) return this.worker;
     try {
       const url = URL.createObjectURL(new Blob([ENCODER], { type: 'text/javascript' }));
       this.worker = new Worker(url);
       URL.revokeObjectURL(url);
       this.worker.onmessage = (e) => this.encoded(e.data);
-      this.worker.onerror = () => { this.stop(); this.noWorker = true; };
+      this.worker.onerror = () => { this.terminate(); this.noWorker = true; };
     } catch (e) {
       this.noWorker = true; // a CSP without worker-src blob:
     }
@@ -167,13 +186,40 @@ export class Pictures {
     entry.busy = false;
     if (png && png !== entry.png && dom.isConnected(el)) {
       entry.png = png;
-      this.send(el, PSEUDO.CANVAS, png);
+      this.queue(el, png);
     }
   }
 
-  stop() {
+  /** Send `png` now, or once the pictures sent just before it went out in their own flush. */
+  queue(el, png) {
+    this.outbox.set(el, png);
+    if (!this.timer) this.drain();
+  }
+  drain() {
+    this.timer = 0;
+    for (const [el, png] of this.outbox) {
+      const now = performance.now();
+      if (now - this.lastSend >= PACE_MS) this.sentChars = 0;
+      if (this.sentChars && this.sentChars + png.length > FLUSH_CHARS) {
+        this.timer = setTimeout(() => this.drain(), this.lastSend + PACE_MS - now);
+        return;
+      }
+      this.outbox.delete(el);
+      this.sentChars += png.length;
+      this.lastSend = now;
+      if (this.known.has(el) && dom.isConnected(el)) this.send(el, PSEUDO.CANVAS, png);
+    }
+  }
+
+  terminate() {
     if (this.worker) this.worker.terminate();
     this.worker = null;
     for (const entry of this.known.values()) entry.busy = false;
+  }
+  stop() {
+    this.stopped = true;
+    this.terminate();
+    clearTimeout(this.timer);
+    this.outbox.clear();
   }
 }

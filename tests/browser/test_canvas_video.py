@@ -152,3 +152,34 @@ def test_guests_see_a_videos_poster_frame_and_play_state(pair: tuple[Page, Page]
         ".every(e => e.dataset.state === 'paused')"
     )
     assert all(text.startswith("\u275a\u275a Paused") for text in badges(guest))
+
+
+def test_a_canvas_too_large_for_a_frame_is_scaled_down_and_the_session_goes_on(
+    browser: Browser, customer_site: PageServer
+) -> None:
+    host_ctx = browser.new_context(viewport=HOST_VIEWPORT)
+    guest_ctx = browser.new_context(viewport=ViewportSize(width=1000, height=700))
+    try:
+        host = host_ctx.new_page()
+        host.goto(customer_site.url("canvas-noise.html", hostname="localhost"))
+        host.wait_for_function("window.CwmnAPI && CwmnAPI.getCurrentState() === 'no session'")
+        assert settle(host, START)["ok"]
+        link = settle(host, "CwmnAPI.guest.getInviteLink()")["value"]
+        guest = guest_ctx.new_page()
+        guest.goto(f"{link}?name=Checker")
+        # Its picture comes scaled down (held in an SVG of the canvas's size), not whole.
+        guest.wait_for_function(
+            f"""() => {{
+                const doc = {FRAME}.contentDocument, el = doc && doc.getElementById('noise');
+                const content = el ? getComputedStyle(el).content : '';
+                return content.startsWith('url("data:image/svg+xml,') &&
+                    content.includes('base64');
+            }}""",
+            timeout=60_000,
+        )
+        assert box(guest, f"{FRAME}.contentDocument", "noise") == (0, 0, 700, 700)
+        assert host.evaluate("CwmnAPI.getCurrentState()") == "in session"
+        assert settle(host, "CwmnAPI.session.endSession()")["ok"]
+    finally:
+        host_ctx.close()
+        guest_ctx.close()
