@@ -5,6 +5,7 @@ import { NODE } from '../dist/constants.mjs';
 import { dom } from './dom.mjs';
 import { isKnown, knownId } from './ids.mjs';
 import { VALUE_TAGS, isOverlay } from './privacy.mjs';
+import { MAX_CHARS } from './pictures.mjs';
 import { stats } from './serialize.mjs';
 
 /** The buffer of one capture; `send(kind, data)` receives the frames. */
@@ -98,6 +99,7 @@ export class MutationBuffer {
     }
     this.reloaded.clear();
     const adds = [];
+    this.serializer.pictureChars = MAX_CHARS; // pictures read at once in this frame
     const inAdded = (node) => {
       for (let p = dom.parentNode(node); p; p = dom.parentNode(p)) if (added.has(p)) return true;
       return false;

@@ -4,7 +4,7 @@
 import { HTML_NS, NODE, PSEUDO } from '../dist/constants.mjs';
 import { dom } from './dom.mjs';
 import { idOf } from './ids.mjs';
-import { mediaState, pictureNow } from './pictures.mjs';
+import { MAX_CHARS, mediaState, pictureNow } from './pictures.mjs';
 import { VALUE_TAGS, isOverlay } from './privacy.mjs';
 
 const { ELEMENT, TEXT, COMMENT, SHADOW } = NODE;
@@ -31,6 +31,9 @@ export class Serializer {
     this.dirtySheets = new Set();
     /** Read scroll offsets (snapshots only: reading them forces a layout). */
     this.readScroll = true;
+    /** Characters of pictures the frame being made may still hold (small ones, read at
+        once; the others follow from the encoder). */
+    this.pictureChars = 0;
     this.stopped = false;
     this.warned = false;
   }
@@ -98,8 +101,13 @@ export class Serializer {
   /** A canvas's or video's picture when small (larger ones follow from the encoder), and
       a video's play state; the element is kept current from now on. */
   picture(el, tag, attrs) {
-    const png = pictureNow(el), media = tag === 'VIDEO' ? mediaState(el) : null;
-    if (png) attrs.push(PSEUDO.CANVAS, png);
+    let png = this.pictureChars > 0 ? pictureNow(el) : null;
+    const media = tag === 'VIDEO' ? mediaState(el) : null;
+    if (png && png.length > this.pictureChars) png = null;
+    if (png) {
+      this.pictureChars -= png.length;
+      attrs.push(PSEUDO.CANVAS, png);
+    }
     if (media) attrs.push(PSEUDO.MEDIA, media);
     this.hooks.picture(el, png, media);
   }
@@ -113,6 +121,7 @@ export class Serializer {
 
   /** Serialize the subtree at ``root`` in pre-order; ``sliced`` yields every SLICE_MS. */
   async serialize(root, parentId, out, sliced) {
+    if (sliced) this.pictureChars = MAX_CHARS; // a snapshot's (a flush's: capture/mutations.mjs)
     const stack = [[root, parentId]];
     let sliceStart = performance.now(), sliceEnd = sliceStart + SLICE_MS;
     while (stack.length) {

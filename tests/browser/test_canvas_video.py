@@ -178,6 +178,10 @@ def test_a_canvas_too_large_for_a_frame_is_scaled_down_and_the_session_goes_on(
             timeout=60_000,
         )
         assert box(guest, f"{FRAME}.contentDocument", "noise") == (0, 0, 700, 700)
+        guest.wait_for_function(  # the small ones: all of them, over several frames
+            f"""() => [...{FRAME}.contentDocument.querySelectorAll('.tile')].filter(el =>
+                getComputedStyle(el).content.startsWith('url("data:image/png')).length === 16"""
+        )
         assert host.evaluate("CwmnAPI.getCurrentState()") == "in session"
         assert settle(host, "CwmnAPI.session.endSession()")["ok"]
     finally:
