@@ -135,9 +135,13 @@
     return [int(16), int(20)];
   }
 
+  /** What the sanitizer lets through as a picture (checked again: it goes in CSS and SVG). */
+  const PNG = /^data:image\/png;base64,[A-Za-z0-9+/=]*$/;
+
   /** Show `png` (or nothing yet) in a canvas, at the canvas's own size. */
-  function showCanvas(canvas, png) {
+  function showCanvas(canvas, value) {
     const w = sizeAttr(canvas, 'width', 300), h = sizeAttr(canvas, 'height', 150);
+    const png = value && PNG.test(value) ? value : null;
     const size = png ? pngSize(png) : null;
     let url = png;
     if (!size || size[0] !== w || size[1] !== h) {
@@ -331,7 +335,7 @@
       if (!picture) return;
       if (dom.localName(el) === 'canvas') showCanvas(el, picture.png);
       else {
-        const poster = picture.png || picture.poster;
+        const poster = (picture.png && PNG.test(picture.png) && picture.png) || picture.poster;
         if (poster === null) dom.removeAttribute(el, 'poster');
         else dom.setAttribute(el, 'poster', poster);
       }

@@ -330,6 +330,31 @@ def test_a_snapshot_builds_the_page(harness: Page, viewer: Callable[..., str]) -
     }
 
 
+def test_the_mirror_shows_only_png_pictures_even_unsanitized(
+    harness: Page, viewer: Callable[..., str]
+) -> None:
+    """The picture goes into CSS and SVG: the mirror checks it again (the sandbox and the
+    sanitizer aside), so a raw tracking URL never loads, as a canvas nor as a poster."""
+    key = viewer()
+    evil = 'https://evil.example/track.png") url("https://evil.example/2.png'
+    page_ = page(
+        '<canvas id="c" width="20" height="10"></canvas><video id="v" poster="p.png"></video>'
+    )
+    data = snapshot(page_)
+    for record in data["nodes"]:
+        if record[2] == 1 and record[3] in ("canvas", "video"):
+            record[4] += ["cwmn:canvas", evil]
+    apply(harness, key, "snapshot", data)
+    content, poster = in_frame(
+        harness,
+        key,
+        """(doc, win) => [win.getComputedStyle(doc.getElementById('c')).content,
+            doc.getElementById('v').getAttribute('poster')]""",
+    )
+    assert content.startswith('url("data:image/svg+xml,') and "evil" not in content
+    assert poster == "p.png"  # the host's own poster stays
+
+
 def test_a_new_snapshot_replaces_the_page(harness: Page, viewer: Callable[..., str]) -> None:
     key = viewer()
     sanitizer = Sanitizer()
