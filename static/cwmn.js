@@ -4,8 +4,8 @@
   'use strict';
   if (window.CwmnAPI && /** @type {any} */ (window.CwmnAPI).__cwmn) return; // embedded twice: keep the first
   var T = __CWMN_TABLES__, BUILD = '__CWMN_BUILD__', KEY = __CWMN_RESUME_KEY__;
-  var IDLE_TIMEOUT = 2000, IDLE_FALLBACK = 50, LOAD_CAP = 10000; // ms
-  var EARLY_MAX = 2000; // early frames queued before Python is ready; past it, none
+  var IDLE_TIMEOUT = 2000, IDLE_FALLBACK = 50, LOAD_CAP = 10000, // ms
+    EARLY_MAX = 2000; // early frames queued before Python is ready; past it, none
   // Closed shadow roots are invisible later: remember them as the page creates them.
   var shadows = new WeakMap(), attach = Element.prototype.attachShadow;
   if (attach) {
@@ -38,7 +38,7 @@
   var assets = server + '/assets/' + BUILD + '/', capture = null, mods = {}, early = null;
   var resume = null, started = false, starter = null, queued = 0;
   try { resume = JSON.parse(sessionStorage.getItem(KEY)); } catch (e) { /* none */ }
-  if (!resume || typeof resume !== 'object' || typeof resume.token !== 'string') resume = null;
+  if (typeof Object(resume).token !== 'string') resume = null;
   var mode = ds.start || 'idle';
   if (mode !== 'idle' && mode !== 'eager') {
     console.warn('CWMN: data-start="' + mode + '" is not "idle" or "eager"; using "idle"');
@@ -49,7 +49,7 @@
     /** @type {any} */
     var e = new Error(message); e.name = 'CwmnError'; e.code = code; return e;
   }
-  function copy(v) { return v === undefined ? v : JSON.parse(JSON.stringify(v)); }
+  function copy(v) { return v && JSON.parse(JSON.stringify(v)); }
   function post(m) { if (ready) worker.postMessage(JSON.stringify(m)); else outbox.push(m); }
   function stop(c) { if (c) c.then(function (m) { m.stop(); }).catch(function () { /* none */ }); }
   function uniq(list) { return list.filter(function (v, i) { return list.indexOf(v) === i; }); }
