@@ -11,7 +11,7 @@ import { Pictures } from './capture/pictures.mjs';
 import { Privacy } from './capture/privacy.mjs';
 import { dom } from './capture/dom.mjs';
 import { isKnown, knownId } from './capture/ids.mjs';
-import { Serializer, stats as cost } from './capture/serialize.mjs';
+import { Serializer, animationsByTarget, stats as cost } from './capture/serialize.mjs';
 
 /** What the last snapshot and flush cost on the main thread (for benchmarks). */
 export const stats = cost;
@@ -38,6 +38,7 @@ class Capture {
   }
 
   observe(target) {
+    this.observers.watchRoot(target);
     this.observer.observe(target, {
       childList: true, attributes: true, characterData: true, subtree: true,
     });
@@ -49,7 +50,9 @@ class Capture {
     const nodes = [];
     const t0 = performance.now();
     stats.snapshotBusyMs = 0;
+    this.serializer.animations = animationsByTarget();
     await this.serializer.serialize(dom.documentElement(document), 0, nodes, true);
+    this.serializer.animations = null;
     if (buffer.stopped) return;
     const adopted = [];
     for (const sheet of dom.adoptedStyleSheets(document) || []) {

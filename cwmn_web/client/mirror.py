@@ -183,7 +183,7 @@ class MirrorEncoder:
             return name, absolute
         if lower in SRCSET_ATTRS:
             return name, self.srcset(text, base, routed if kind is not None else None)
-        if lower == "style" or name == Pseudo.CSS:
+        if lower == "style" or name in (Pseudo.CSS, Pseudo.ADOPTED):
             return name, self.css(text, base, routed)
         return name, text
 

@@ -90,6 +90,9 @@ class Pseudo(StrEnum):
     SCROLL = "cwmn:scroll"  # "x,y" scroll offsets
     CANVAS = "cwmn:canvas"  # a canvas's pixels or a video's shown frame, a PNG data: URL
     MEDIA = "cwmn:media"  # a video's play state and time: "playing,12.5" or "paused,0"
+    TOP = "cwmn:top"  # in the top layer: "modal" (showModal()), "popover" (open), "" (neither)
+    ANIM = "cwmn:anim"  # script animations (Web Animations): JSON, see docs/MIRROR.md
+    ADOPTED = "cwmn:adopted"  # adopted stylesheets' CSS: a shadow host's root's, <html>: the page's
 
 
 PSEUDO_PREFIX = "cwmn:"

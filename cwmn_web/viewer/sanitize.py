@@ -26,6 +26,7 @@ from ..protocol.records import (
     TextChange,
     ViewportData,
 )
+from .animations import clean_animations
 from .style_texts import StyleTexts
 
 __all__ = [
@@ -88,6 +89,7 @@ _BLOCK = re.compile(r"\d{1,6}(\.\d+)?[\u00d7x]\d{1,6}(\.\d+)?")  # W times H
 _SCROLL = re.compile(r"-?\d{1,9}(\.\d+)?,-?\d{1,9}(\.\d+)?")
 _CANVAS = re.compile(r"data:image/png;base64,[A-Za-z0-9+/=]*")
 _MEDIA = re.compile(r"(playing|paused),[0-9]{1,8}(\.[0-9]{1,3})?")  # state, seconds
+_TOP = re.compile(r"modal|popover|")
 MAX_SIZE = 100_000.0  # CSS pixels: a viewport or a box
 MAX_COORD = 10_000_000.0  # CSS pixels: a position in a document
 
@@ -223,6 +225,9 @@ PSEUDO: dict[str, Callable[[str], str | None]] = {
     Pseudo.SCROLL: _matching(_SCROLL),
     Pseudo.CANVAS: _matching(_CANVAS),
     Pseudo.MEDIA: _matching(_MEDIA),
+    Pseudo.TOP: _matching(_TOP),
+    Pseudo.ANIM: clean_animations,
+    Pseudo.ADOPTED: clean_css,
 }
 
 

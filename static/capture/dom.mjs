@@ -25,6 +25,8 @@ export const dom = Object.freeze({
   scrollTop: getter(E, 'scrollTop'),
   scrollLeft: getter(E, 'scrollLeft'),
   getAttribute: uncurry(E.getAttribute),
+  getAnimations: E.getAnimations ? uncurry(E.getAnimations) : () => [],
+  documentAnimations: D.getAnimations ? uncurry(D.getAnimations) : () => [],
   hasAttribute: uncurry(E.hasAttribute),
   closest: uncurry(E.closest),
   matches: uncurry(E.matches),
@@ -34,6 +36,9 @@ export const dom = Object.freeze({
   activeElement: getter(D, 'activeElement'),
   title: getter(D, 'title'),
   adoptedStyleSheets: getter(D, 'adoptedStyleSheets') || (() => []),
+  rootAdoptedStyleSheets: (typeof ShadowRoot === 'function' &&
+    getter(ShadowRoot.prototype, 'adoptedStyleSheets')) || (() => []),
+  host: typeof ShadowRoot === 'function' ? getter(ShadowRoot.prototype, 'host') : () => null,
   querySelectorAll: uncurry(D.querySelectorAll),
   createElement: uncurry(D.createElement),
   createElementNS: uncurry(D.createElementNS),

@@ -1,12 +1,12 @@
 // cwmn_web capture, the mutation buffer (rrweb's MutationBuffer): DOM mutation records, form
 // and canvas changes and the latest pointer, scroll, focus and viewport gather here and go
 // out once per frame as one `mutations` frame and the latest of each other kind.
-import { NODE } from '../dist/constants.mjs';
+import { NODE, PSEUDO } from '../dist/constants.mjs';
 import { dom } from './dom.mjs';
 import { isKnown, knownId } from './ids.mjs';
 import { VALUE_TAGS, isOverlay } from './privacy.mjs';
 import { MAX_CHARS } from './pictures.mjs';
-import { stats } from './serialize.mjs';
+import { animationsOf, animationsText, stats, topLayer } from './serialize.mjs';
 
 /** The buffer of one capture; `send(kind, data)` receives the frames. */
 export class MutationBuffer {
@@ -21,6 +21,8 @@ export class MutationBuffer {
     this.latest = new Map();
     /** Same-origin frames that loaded a new document: serialized again, whole. */
     this.reloaded = new Set();
+    /** Elements whose script animations changed (Element.animate, cancel()). */
+    this.animated = new Set();
     this.flushQueued = false;
     /** A snapshot is being taken: nothing goes out before it. */
     this.snapshotting = false;
@@ -40,6 +42,10 @@ export class MutationBuffer {
   /** Keep only the latest `data` under `key` (sent as `kind`, else as `key`). */
   throttled(key, data, kind) {
     this.latest.set(key, [kind || key, data]);
+    this.queueFlush();
+  }
+  animationsChanged(el) {
+    this.animated.add(el);
     this.queueFlush();
   }
   frameReloaded(iframe) {
@@ -70,7 +76,14 @@ export class MutationBuffer {
     const records = this.records;
     this.records = [];
     if (records.length || this.reloaded.size) this.flushMutations(records);
-    else if (this.pendingAttrs.length) this.send('mutations', { removes: [], adds: [], order: [], attrs: this.takeAttrs(), texts: [] });
+    // After the adds: an element animated as it was added has its id now.
+    for (const el of this.animated) {
+      if (isKnown(el) && dom.isConnected(el) && !this.privacy.blocked(el)) {
+        this.pendingAttrs.push([knownId(el), PSEUDO.ANIM, animationsText(animationsOf(el))]);
+      }
+    }
+    this.animated.clear();
+    if (this.pendingAttrs.length) this.send('mutations', { removes: [], adds: [], order: [], attrs: this.takeAttrs(), texts: [] });
     for (const [kind, data] of this.latest.values()) this.send(kind, data);
     this.latest.clear();
   }
@@ -129,6 +142,8 @@ export class MutationBuffer {
         if (secret && name === 'value') continue;
         attrOut.push([id, name, dom.getAttribute(el, name)]);
       }
+      // Opening a dialog (show() or showModal()) sets `open`: say which it was.
+      if (names.has('open') || names.has('popover')) attrOut.push([id, PSEUDO.TOP, topLayer(el)]);
     }
     const textOut = [];
     for (const node of texts.keys()) {

@@ -6,7 +6,7 @@ import { dom } from './dom.mjs';
 import { isKnown, knownId } from './ids.mjs';
 import { VALUE_TAGS } from './privacy.mjs';
 import { POLL_MS } from './pictures.mjs';
-import { formState } from './serialize.mjs';
+import { adoptedText, formState, frameDocument, topLayer } from './serialize.mjs';
 
 const FOCUS_POLL_MS = 250;
 
@@ -19,6 +19,10 @@ export class Observers {
     this.privacy = privacy;
     this.listeners = [];
     this.frames = new WeakSet();
+    /** The document, shadow roots and frame documents read so far (their adopted sheets). */
+    this.roots = new Set();
+    /** A same-origin frame's document → its <iframe>. */
+    this.frameOf = new WeakMap();
     this.focusId = 0;
     this.focusTimer = 0;
     this.canvasTimer = 0;
@@ -56,9 +60,28 @@ export class Observers {
 
   /** A same-origin frame: its next document is serialized again when it loads. */
   watchFrame(iframe) {
+    const doc = frameDocument(iframe);
+    if (doc) this.frameOf.set(doc, iframe);
     if (this.frames.has(iframe)) return;
     this.frames.add(iframe);
     this.on(iframe, 'load', () => this.buffer.frameReloaded(iframe), undefined);
+  }
+  /** A root the capture reads: its popovers' toggles, its adopted sheets' changes. */
+  watchRoot(root) {
+    if (this.roots.has(root)) return;
+    this.roots.add(root);
+    this.on(root, 'toggle', (e) => this.onToggle(e.target), true);
+  }
+  /** A popover (or dialog) opened or closed: where it is in the top layer now. */
+  onToggle(el) {
+    if (!el || dom.nodeType(el) !== 1 || !isKnown(el)) return;
+    this.buffer.pushAttrs([[knownId(el), PSEUDO.TOP, topLayer(el)]]);
+  }
+  /** `root`'s adopted stylesheets changed (assigned, or one of them edited). */
+  adoptedChanged(root) {
+    const el = dom.nodeType(root) === 11 ? dom.host(root)
+      : root === document ? dom.documentElement(document) : this.frameOf.get(root);
+    if (el && isKnown(el)) this.buffer.pushAttrs([[knownId(el), PSEUDO.ADOPTED, adoptedText(root)]]);
   }
   onInput(el) {
     if (!el || dom.nodeType(el) !== 1 || !VALUE_TAGS[dom.tagName(el)] || !isKnown(el)) return;
@@ -86,11 +109,24 @@ export class Observers {
   }
   sheetChanged(sheet) {
     const owner = sheet.ownerNode;
+    if (!owner) {
+      // A constructed sheet: the roots that adopted it (forgetting the ones gone).
+      for (const root of this.roots) {
+        if (!dom.isConnected(root)) this.roots.delete(root);
+        else if (adoptedSheets(root).includes(sheet)) this.adoptedChanged(root);
+      }
+      return;
+    }
     this.serializer.dirtySheets.add(sheet);
     if (owner && isKnown(owner)) {
       this.buffer.pushAttrs([[knownId(owner), PSEUDO.CSS, this.serializer.cssomText(owner)]]);
     }
   }
+}
+
+function adoptedSheets(root) {
+  return Array.from((dom.nodeType(root) === 11 ? dom.rootAdoptedStyleSheets(root)
+    : dom.adoptedStyleSheets(root)) || []);
 }
 
 function pairs(id, flat) {
@@ -114,6 +150,44 @@ export function patchPage(current) {
       const observers = current();
       if (observers) observers.sheetChanged(this);
       return result;
+    };
+  }
+  const replace = proto.replace;
+  if (typeof replace === 'function') {
+    proto.replace = function (...args) {
+      const done = replace.apply(this, args);
+      done.then(() => { const observers = current(); if (observers) observers.sheetChanged(this); },
+        () => {});
+      return done;
+    };
+  }
+  // Adopted sheets assigned: the document's or a shadow root's.
+  for (const Ctor of [Document, typeof ShadowRoot === 'function' ? ShadowRoot : null]) {
+    const desc = Ctor && Object.getOwnPropertyDescriptor(Ctor.prototype, 'adoptedStyleSheets');
+    if (!desc || !desc.set) continue;
+    Object.defineProperty(Ctor.prototype, 'adoptedStyleSheets', {
+      ...desc,
+      set(v) {
+        desc.set.call(this, v);
+        const observers = current();
+        if (observers && observers.roots.has(this)) observers.adoptedChanged(this);
+      },
+    });
+  }
+  // Script animations: the viewer replays them (their held end states are in no DOM).
+  const animate = Element.prototype.animate;
+  if (typeof animate === 'function') {
+    Element.prototype.animate = function (keyframes, options) {
+      const animation = animate.call(this, keyframes, options);
+      const observers = current();
+      if (observers) {
+        observers.buffer.animationsChanged(this);
+        dom.addEventListener(animation, 'cancel', () => {
+          const now = current();
+          if (now) now.buffer.animationsChanged(this);
+        });
+      }
+      return animation;
     };
   }
   /** @type {Array<[{ prototype: object }, string]>} */

@@ -36,6 +36,8 @@ export class Serializer {
     this.pictureChars = 0;
     this.stopped = false;
     this.warned = false;
+    /** Element → its script animations, during a snapshot (animationsByTarget()). */
+    this.animations = null;
   }
 
   shadowOf(el) {
@@ -65,6 +67,13 @@ export class Serializer {
       const css = this.cssomText(el);
       if (css !== null) attrs.push(PSEUDO.CSS, css);
     }
+    const moving = this.animations && this.animations.get(el);
+    if (moving) attrs.push(PSEUDO.ANIM, animationsText(moving));
+    const layer = topLayer(el);
+    if (layer) attrs.push(PSEUDO.TOP, layer);
+    const shadow = this.shadowOf(el);
+    const adopted = shadow ? adoptedText(shadow) : '';
+    if (adopted) attrs.push(PSEUDO.ADOPTED, adopted);
     if ((tag === 'CANVAS' || tag === 'VIDEO') && !this.privacy.masked(el)) this.picture(el, tag, attrs);
     // Reading scroll offsets forces a layout: done in snapshots only; a subtree added later
     // reports its scrolling through scroll events.
@@ -85,6 +94,9 @@ export class Serializer {
     for (const name of ['id', 'class', 'title']) {
       if (dom.hasAttribute(iframe, name)) attrs.push(name, dom.getAttribute(iframe, name));
     }
+    // The frame document's adopted sheets become its shadow root's.
+    const adopted = adoptedText(frameDocument(iframe));
+    if (adopted) attrs.push(PSEUDO.ADOPTED, adopted);
     this.hooks.watchFrame(iframe);
     return [[id, parentId, ELEMENT, 'div', attrs], true];
   }
@@ -200,8 +212,69 @@ export function formState(el, secret, attrs) {
   }
 }
 
+/** Where `el` is in the top layer: 'modal' (a dialog shown with showModal()), 'popover'
+    (an open popover), else ''. The viewer shows it there (docs/MIRROR.md). */
+export function topLayer(el) {
+  try {
+    if (dom.tagName(el) === 'DIALOG' && dom.matches(el, ':modal')) return 'modal';
+    if (dom.hasAttribute(el, 'popover') && dom.matches(el, ':popover-open')) return 'popover';
+  } catch (e) { /* a browser without :modal or popovers */ }
+  return '';
+}
+
+/** Script animations (Web Animations, not the page's CSS ones: the viewer's CSS runs
+    those itself) of the document, by target element. */
+export function animationsByTarget() {
+  const found = new Map();
+  for (const a of dom.documentAnimations(document)) {
+    const target = scripted(a) && a.effect.target;
+    if (!target || a.effect.pseudoElement) continue;
+    if (!found.has(target)) found.set(target, []);
+    found.get(target).push(a);
+  }
+  return found;
+}
+
+/** `el`'s script animations that are running or holding their end. */
+export function animationsOf(el) {
+  return dom.getAnimations(el).filter((a) => scripted(a) && a.effect.target === el &&
+    !a.effect.pseudoElement);
+}
+
+function scripted(a) {
+  return !(typeof CSSAnimation === 'function' && a instanceof CSSAnimation) &&
+    !(typeof CSSTransition === 'function' && a instanceof CSSTransition) &&
+    a.effect && typeof a.effect.getKeyframes === 'function' && a.playState !== 'idle';
+}
+
+/** Animations as the viewer replays them: keyframes, timing, where they are, paused. */
+export function animationsText(list) {
+  return JSON.stringify(list.map((a) => {
+    const t = a.effect.getTiming();
+    return {
+      k: a.effect.getKeyframes().map(({ computedOffset, ...frame }) => frame),
+      t: { ...t, iterations: Number.isFinite(t.iterations) ? t.iterations : null },
+      c: typeof a.currentTime === 'number' ? a.currentTime : null,
+      r: a.playbackRate,
+      p: a.playState === 'paused',
+    };
+  }));
+}
+
+/** The CSS of a document's or shadow root's adopted stylesheets, in order, as one text. */
+export function adoptedText(root) {
+  if (!root) return '';
+  const sheets = dom.nodeType(root) === 9 ? dom.adoptedStyleSheets(root)
+    : dom.rootAdoptedStyleSheets(root);
+  const texts = [];
+  for (const sheet of sheets || []) {
+    try { texts.push(Array.from(sheet.cssRules, (r) => r.cssText).join('\n')); } catch (e) { /* */ }
+  }
+  return texts.join('\n');
+}
+
 /** A same-origin frame's document, or null (cross-origin: an empty box in the viewer). */
-function frameDocument(iframe) {
+export function frameDocument(iframe) {
   try {
     const doc = iframe.contentDocument;
     return doc && dom.documentElement(doc) ? doc : null;

@@ -49,6 +49,15 @@
     fonts: descriptor(D, 'fonts').get ? getter(D, 'fonts') : () => null,
     setAdoptedStyleSheets: descriptor(D, 'adoptedStyleSheets').set
       ? setter(D, 'adoptedStyleSheets') : () => {},
+    setRootAdoptedStyleSheets: descriptor(ShadowRoot.prototype, 'adoptedStyleSheets').set
+      ? setter(ShadowRoot.prototype, 'adoptedStyleSheets') : () => {},
+    documentElement: getter(D, 'documentElement'),
+    matches: uncurry(E.matches),
+    animate: uncurry(E.animate),
+    showModal: uncurry(HTMLDialogElement.prototype.showModal),
+    close: uncurry(HTMLDialogElement.prototype.close),
+    showPopover: uncurry(HTMLElement.prototype.showPopover || (() => {})),
+    hidePopover: uncurry(HTMLElement.prototype.hidePopover || (() => {})),
     nodeType: getter(N, 'nodeType'),
     isConnected: getter(N, 'isConnected'),
     localName: getter(E, 'localName'),
@@ -152,6 +161,43 @@
     }
     const s = dom.style(canvas);
     if (s) s.setProperty('content', 'url("' + url + '")', 'important');
+  }
+
+  /** Put `el` where the host's is in the top layer: 'modal' (showModal()), 'popover' (an
+      open popover) or neither (''). The frame's sandbox stops its own scripts, not these calls. */
+  function topLayer(el, state) {
+    const is = (/** @type {string} */ selector) => attempt(() => dom.matches(el, selector)) === true;
+    if (state !== 'modal' && is(':modal')) attempt(() => dom.close(el));
+    if (state !== 'popover' && is(':popover-open')) attempt(() => dom.hidePopover(el));
+    if (state === 'modal' && !is(':modal')) {
+      attempt(() => {
+        dom.removeAttribute(el, 'open'); // showModal() refuses a dialog already open
+        dom.showModal(el);
+      });
+    }
+    if (state === 'popover' && !is(':popover-open')) attempt(() => dom.showPopover(el));
+  }
+
+  /** The animations the viewer started on each element (replaced by the next cwmn:anim). */
+  const animations = new WeakMap();
+
+  /** Replay the host's script animations on `el` (JSON, sanitized: keyframes, timing,
+      current time, rate, paused), each from where the host's was. */
+  function animate(el, json) {
+    for (const running of animations.get(el) || []) attempt(() => running.cancel());
+    const made = [];
+    for (const { k, t, c, r, p } of attempt(() => JSON.parse(json)) || []) {
+      const timing = { ...t, iterations: t.iterations === null ? Infinity : t.iterations };
+      const running = attempt(() => dom.animate(el, k, timing));
+      if (!running) continue;
+      attempt(() => {
+        running.playbackRate = r;
+        if (c !== null) running.currentTime = c;
+        if (p) running.pause();
+      });
+      made.push(running);
+    }
+    animations.set(el, made);
   }
 
   /** Builds one document from node records and keeps it up to date; knows no stage. */
@@ -301,7 +347,15 @@
         const [x, y] = value.split(',').map(Number);
         after.push(() => { dom.setScrollLeft(el, x); dom.setScrollTop(el, y); });
       } else if (name === PSEUDO.BLOCK) after.push(() => block(el, value));
-      else if (name === PSEUDO.CANVAS || name === PSEUDO.MEDIA) {
+      else if (name === PSEUDO.TOP) after.push(() => topLayer(el, value));
+      else if (name === PSEUDO.ANIM) after.push(() => animate(el, value));
+      else if (name === PSEUDO.ADOPTED) {
+        // On <html>: the document's sheets; on a shadow host: its root's.
+        after.push(() => {
+          const root = el === dom.documentElement(this.doc) ? this.doc : dom.shadowRoot(el);
+          if (root) this.adopt(value ? [value] : [], root);
+        });
+      } else if (name === PSEUDO.CANVAS || name === PSEUDO.MEDIA) {
         const picture = this.pictures.get(el);
         if (!picture) return;
         if (name === PSEUDO.MEDIA) {
@@ -371,17 +425,21 @@
       if (detach && dom.nodeType(node) !== SHADOW) dom.detach(node);
     }
 
-    /** The document's adopted stylesheets (constructed in the iframe's own realm), and
-        the viewer's own: no media controls (Chromium shows them on every video of a
-        document without scripting; the host's page has its own). */
-    adopt(sheets) {
+    /** The adopted stylesheets (constructed in the iframe's own realm) of the document,
+        with the viewer's own (no media controls: Chromium shows them on every video of a
+        document without scripting; the host's page has its own), or of `root` (a shadow
+        root). */
+    adopt(sheets, root) {
       const win = dom.defaultView(this.doc);
+      const shadow = root && root !== this.doc;
       attempt(() => {
-        dom.setAdoptedStyleSheets(this.doc, [...sheets, OWN_CSS].map((css) => {
+        const made = (shadow ? sheets : [...sheets, OWN_CSS]).map((css) => {
           const sheet = new win.CSSStyleSheet();
           sheet.replaceSync(css);
           return sheet;
-        }));
+        });
+        if (root && root !== this.doc) dom.setRootAdoptedStyleSheets(root, made);
+        else dom.setAdoptedStyleSheets(this.doc, made);
       });
     }
   }

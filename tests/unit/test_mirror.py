@@ -53,6 +53,11 @@ def test_relative_urls_become_absolute() -> None:
         'background: url("https://shop.example.com/products/bg.png")',
     )
     assert enc.attr("href", "mailto:a@b.c") == ("href", "mailto:a@b.c")
+    # A root's adopted sheets resolve against the page, like its <style>s.
+    assert enc.attr("cwmn:adopted", ".x { background: url(bg.png) }") == (
+        "cwmn:adopted",
+        '.x { background: url("https://shop.example.com/products/bg.png") }',
+    )
 
 
 def test_snapshot_takes_its_base_from_the_page() -> None:

@@ -839,6 +839,13 @@ def test_clean_css(css: str, clean: str | None) -> None:
         ("cwmn:media", "playing,\u0661\u0662", None),
         ("cwmn:media", "playing,123456789", None),
         ("cwmn:masked", "5", None),
+        ("cwmn:top", "modal", "modal"),
+        ("cwmn:top", "popover", "popover"),
+        ("cwmn:top", "", ""),
+        ("cwmn:top", "modal;x", None),
+        ("cwmn:adopted", "p { color: red }", "p { color: red }"),
+        ("cwmn:adopted", "p { width: expression(1) }", "p {}"),
+        ("cwmn:anim", "not json", None),
         ("cwmn:whatever", "1", None),
     ],
 )
