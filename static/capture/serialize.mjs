@@ -55,7 +55,11 @@ export class Serializer {
       return [[id, parentId, ELEMENT, tagName(el), attrs], false];
     }
     const tag = dom.tagName(el), ns = dom.namespaceURI(el);
-    if (tag === 'IFRAME' && frameDocument(el)) return this.frameRecord(el, id, parentId);
+    if (tag === 'IFRAME') {
+      if (frameDocument(el)) return this.frameRecord(el, id, parentId);
+      // Not readable now (cross-origin, or between documents): read again when it loads.
+      this.hooks.watchFrame(el);
+    }
     const secret = VALUE_TAGS[tag] && this.privacy.secretValue(el);
     for (const a of dom.attributes(el)) {
       if (secret && a.name === 'value') continue;
