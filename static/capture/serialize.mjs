@@ -93,7 +93,8 @@ export class Serializer {
     const r = iframe.getBoundingClientRect(), cs = getComputedStyle(iframe);
     const style = 'display:' + (cs.display === 'inline' ? 'inline-block' : cs.display) +
       ';width:' + r.width + 'px;height:' + r.height + 'px;overflow:hidden;box-sizing:border-box;' +
-      'border:' + cs.border + ';vertical-align:' + cs.verticalAlign;
+      'border:' + cs.border + ';vertical-align:' + cs.verticalAlign +
+      ';background-color:' + canvasColor(frameDocument(iframe));
     const attrs = ['style', style];
     for (const name of ['id', 'class', 'title']) {
       if (dom.hasAttribute(iframe, name)) attrs.push(name, dom.getAttribute(iframe, name));
@@ -285,6 +286,17 @@ export function frameDocument(iframe) {
   } catch (e) {
     return null;
   }
+}
+/** The colour a frame document's canvas has: its root's background, else its body's (CSS
+    propagates them to the canvas; in the viewer the frame's root is an element in a shadow
+    root, whose background stops at its content, so the frame's box carries it). */
+function canvasColor(doc) {
+  const clear = (c) => !c || c === 'transparent' || c === 'rgba(0, 0, 0, 0)';
+  const colorOf = (el) => (el ? getComputedStyle(el).backgroundColor : '');
+  const root = colorOf(dom.documentElement(doc));
+  if (!clear(root)) return root;
+  const body = colorOf(dom.body(doc));
+  return clear(body) ? 'transparent' : body;
 }
 function tagName(el) {
   const tag = dom.tagName(el);

@@ -100,8 +100,8 @@ def test_guests_see_canvases_at_the_host_size_and_kept_current(pair: tuple[Page,
         middle(boxes["plot"], 0.75): BLUE,
         middle(boxes["big"]): YELLOW,  # encoded in the capture's worker
     }
-    if host.evaluate("window.webgl"):  # drawn once, at load (not in a browser without WebGL)
-        expected[middle(boxes["gl"])] = GL_GREEN
+    assert host.evaluate("window.webgl"), "no WebGL in the host's browser (launch_args)"
+    expected[middle(boxes["gl"])] = GL_GREEN  # drawn once, at load
     wait_colours(guest, expected)
     for name, host_box in boxes.items():  # the host's CSS boxes, not 0 by 0, not fallback text
         assert box(guest, guest_doc, name) == host_box, name

@@ -45,8 +45,11 @@ def similarity(a: bytes, b: bytes) -> float:
     first = Image.open(io.BytesIO(a)).convert("RGB")
     second = Image.open(io.BytesIO(b)).convert("RGB")
     assert first.size == second.size, (first.size, second.size)
-    diff = ImageChops.difference(first, second).convert("L").point(lambda v: 255 if v > 24 else 0)
-    changed = diff.histogram()[255]
+    # Each channel's difference, the worst of the three (a luminance of the difference would
+    # call cream and white the same: 15 of 255, though blue differs by 45).
+    red, green, blue = ImageChops.difference(first, second).split()
+    worst = ImageChops.lighter(ImageChops.lighter(red, green), blue)
+    changed = worst.point(lambda v: 255 if v > 24 else 0).histogram()[255]
     return 1 - changed / (first.size[0] * first.size[1])
 
 

@@ -86,7 +86,8 @@ PAGES = [
     HardPage("private-sprite.html", ("svg",), ("private/sprite.svg",)),
     HardPage("private-poster.html", ("#clip",), ("private/poster.png",)),
     HardPage("canvas-2d.html", ("#c2d",)),
-    # Headless Firefox here has no WebGL: blank against blank would prove nothing.
+    # Both browsers have WebGL (cwmn_web.testing.launch_args): blank against blank proves
+    # nothing, so a host without it fails (requires).
     HardPage("canvas-webgl.html", ("#cgl",), requires="!!cgl.getContext('webgl')"),
     HardPage("frame.html", ("#inner",)),
     HardPage("dialog.html", ("#modal",)),
@@ -116,6 +117,11 @@ KNOWN_GAPS = {
     ("private-sprite.html", "svg[0]"),
     ("private-sprite.html", "svg[1]"),
 }
+#: A Firefox host here shows a classic 12 px scrollbar: its page is laid out 948 px wide in a
+#: 960 px window, while the render page (Chromium, scrollbars hidden) lays it out 960 wide, so
+#: what is anchored to the right edge (a fixed chat button, a sticky aside) sits 12 px further
+#: right in the video (0.80-0.93). The live guest in the same browser matches. Printed only.
+FIREFOX_HOST_GAPS = {("sticky.html", "aside"), ("sticky.html", "#chat")}
 
 
 @dataclass
@@ -236,9 +242,8 @@ def test_replay_frames_show_what_the_host_saw(
             if i:
                 host.goto(origin + page.path)
                 wait_state(host, "in session")
-            if page.requires and not host.evaluate(page.requires):
-                print(f"\nreplay fidelity {browser_name} {page.path}: not shown by this browser")
-                continue
+            if page.requires:
+                assert host.evaluate(page.requires), f"{page.path} needs {page.requires}"
             shots.append(show(host, page))
             host.wait_for_timeout(HOLD_MS)  # the page as recorded for a while: no sync
         assert settle(host, "CwmnAPI.session.endSession()")["ok"]
@@ -266,7 +271,9 @@ def test_replay_frames_show_what_the_host_saw(
         failures += [
             f"{shot.page.path} {k} {v:.4f}"
             for k, v in scores.items()
-            if v < bar and (shot.page.path, k) not in KNOWN_GAPS
+            if v < bar
+            and (shot.page.path, k) not in KNOWN_GAPS
+            and (browser_name != "firefox" or (shot.page.path, k) not in FIREFOX_HOST_GAPS)
         ]
         if ARTIFACTS:
             stem = f"replay-{browser_name}-{shot.page.path.replace('/', '_')}"
