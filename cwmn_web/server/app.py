@@ -3,6 +3,7 @@ invitations to host, replay videos, the page-asset store, the development outbox
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
@@ -26,6 +27,7 @@ from .hosts import TrustedHosts
 from .invites.outbox_page import OutboxPage
 from .invites.service import Invites, make_transports
 from .join_page import JoinPage
+from .page_assets.purge import purge_periodically
 from .page_assets.routes import PageAssetRoutes
 from .reference_page import ReferencePage
 from .relay import Relay
@@ -77,9 +79,14 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         _ = assets.build_id  # fail at start, with the fix in the message, when assets are not built
+        purging = None
+        if settings.asset_purge_seconds > 0:
+            purging = asyncio.get_running_loop().create_task(purge_periodically(settings, store))
         try:
             yield
         finally:
+            if purging is not None:
+                purging.cancel()
             await relay.shutdown()
 
     routes = [

@@ -79,7 +79,9 @@ class Settings:
     - the page-asset store (docs/FIDELITY.md): ``CWMN_MAX_ASSET_BYTES`` (8 MiB) per asset,
       ``CWMN_MAX_SESSION_ASSET_BYTES`` (128 MiB) and ``CWMN_MAX_SESSION_ASSETS`` (4096 URLs)
       per session; ``CWMN_ASSET_WAIT_SECONDS`` (10): how long a guest's request for an
-      asset not uploaded yet waits before its 404.
+      asset not uploaded yet waits before its 404; ``CWMN_ASSET_PURGE_SECONDS`` (300): how
+      often the server deletes the assets of sessions that are over (0: never; the render
+      worker and ``cwmn-web replays purge`` do too);
     """
 
     data_dir: Path = field(default_factory=lambda: Path(_env("CWMN_DATA_DIR", "data")))
@@ -196,6 +198,9 @@ class Settings:
     )
     asset_wait_seconds: float = field(
         default_factory=lambda: _number("CWMN_ASSET_WAIT_SECONDS", "10")
+    )
+    asset_purge_seconds: float = field(
+        default_factory=lambda: _number("CWMN_ASSET_PURGE_SECONDS", "300")
     )
 
     @property

@@ -586,3 +586,35 @@ def test_a_session_never_marked_ended_is_purged_after_its_maximum_length(
     purge_expired(settings, store, now=time.time() + settings.max_session_seconds + 1)
     assert store.page_assets.totals(s.session_id).count == 0
     assert store.page_assets.blob_count() == 0
+
+
+def test_the_server_purges_the_assets_of_ended_sessions_itself(
+    live_client: LiveClient, store: Store
+) -> None:
+    """``cwmn-web serve`` alone (no render worker, no ``replays purge``): the ended
+    session's mapping and its content go; a running session's stay."""
+    with live_client(asset_purge_seconds=0.05) as client:
+        with host(client) as h:
+            ended = Assets(client, start(h))
+            ended.put(IMAGE_URL, PNG)
+            h.ask(EndSession(ref=3))
+        with session(client) as running:
+            running.put(HOST_ORIGIN + "/run.gif", GIF)
+            eventually(lambda: store.page_assets.totals(ended.session_id).count == 0)
+            eventually(lambda: store.page_assets.blob_count() == 1)
+            assert running.get(HOST_ORIGIN + "/run.gif").content == GIF
+
+
+def test_a_failing_purge_is_logged_and_tried_again(
+    live_client: LiveClient, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[float] = []
+
+    def failing(stale_before: float) -> tuple[int, int]:
+        calls.append(stale_before)
+        raise RuntimeError("database is locked")
+
+    monkeypatch.setattr(store.page_assets, "purge", failing)
+    with live_client(asset_purge_seconds=0.02) as client, session(client) as s:
+        eventually(lambda: len(calls) >= 2)
+        s.put(IMAGE_URL, PNG)  # the server still answers
