@@ -16,6 +16,7 @@ from cwmn_web.protocol.page_assets import url_key
 from cwmn_web.server import cli
 from cwmn_web.server.db import Store
 from cwmn_web.server.page_assets.core import (
+    MAX_URL,
     AssetLimits,
     Failure,
     Offer,
@@ -23,6 +24,7 @@ from cwmn_web.server.page_assets.core import (
     asset_origin,
     check_room,
     check_upload,
+    failure_redirect,
     not_modified,
     parse_report,
     parse_upload,
@@ -256,3 +258,19 @@ def test_cli_sets_the_sites_store(
         assert info.value.code == 2
     assert "scheme, host and port only" in capsys.readouterr().err
     store.engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("url", "target"),
+    [
+        ("https://shop.example/a.png#x", "https://shop.example/a.png#x"),
+        ("http://intranet:8080/b.css", "http://intranet:8080/b.css"),
+        ("javascript:alert(1)", None),
+        ("data:image/png;base64,AAAA", None),
+        ("//shop.example/a.png", None),
+        ("https://shop.example/" + "a" * MAX_URL, None),
+        ("", None),
+    ],
+)
+def test_only_an_http_url_is_a_failures_redirect(url: str, target: str | None) -> None:
+    assert failure_redirect(url) == target

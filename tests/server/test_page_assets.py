@@ -409,14 +409,53 @@ def test_an_endless_body_is_read_no_further_than_the_limit(
 def test_a_sessions_count_of_urls_is_bounded(live_client: LiveClient) -> None:
     with live_client(max_session_assets=2) as client, session(client) as s:
         s.put(HOST_ORIGIN + "/1.png", PNG)
-        failed = {"url": HOST_ORIGIN + "/2.png", "key": url_key(HOST_ORIGIN + "/2.png")}
-        assert s.report({**failed, "failed": "http 403"}).status_code == 200
+        assert fail(s, HOST_ORIGIN + "/2.png").json() == {"failed": True}  # not counted
         s.put(HOST_ORIGIN + "/1.png", GIF)  # the same URL again counts once
-        third = s.offer(HOST_ORIGIN + "/3.png", PNG)
-        assert (third.status_code, third.json()["code"]) == (413, "session_assets_full")
-        sent = s.send(HOST_ORIGIN + "/3.png", GIF)
+        s.put(HOST_ORIGIN + "/3.png", PNG)
+        fourth = s.offer(HOST_ORIGIN + "/4.png", PNG)
+        assert (fourth.status_code, fourth.json()["code"]) == (413, "session_assets_full")
+        sent = s.send(HOST_ORIGIN + "/4.png", GIF)
         assert (sent.status_code, sent.json()["code"]) == (413, "session_assets_full")
         assert s.get(HOST_ORIGIN + "/1.png").content == GIF
+
+
+def fail(s: Assets, url: str, reason: str = "http 403") -> httpx.Response:
+    return s.report({"url": url, "key": url_key(url), "failed": reason})
+
+
+def test_a_failure_is_recorded_when_the_session_is_full(live_client: LiveClient) -> None:
+    """Guests are not left waiting for keys the host gave up because it hit the limit."""
+    with live_client(max_session_assets=1, asset_wait_seconds=30) as client, session(client) as s:
+        s.put(HOST_ORIGIN + "/1.png", PNG)
+        full = s.offer(HOST_ORIGIN + "/2.png", PNG)
+        assert (full.status_code, full.json()["code"]) == (413, "session_assets_full")
+        answer = fail(s, HOST_ORIGIN + "/2.png", "session_assets_full (HTTP 413)")
+        assert (answer.status_code, answer.json()) == (200, {"failed": True})
+        began = time.monotonic()
+        got = client.get(s.info["base"] + url_key(HOST_ORIGIN + "/2.png"), follow_redirects=False)
+        assert got.status_code == 302 and time.monotonic() - began < 5
+
+
+def test_failures_have_their_own_cap(live_client: LiveClient) -> None:
+    with live_client(max_session_assets=2) as client, session(client) as s:
+        for n in (1, 2):
+            assert fail(s, f"{HOST_ORIGIN}/{n}.png").status_code == 200
+        assert fail(s, HOST_ORIGIN + "/1.png").status_code == 200  # the same key again
+        third = fail(s, HOST_ORIGIN + "/3.png")
+        assert (third.status_code, third.json()["code"]) == (413, "session_assets_full")
+        s.put(HOST_ORIGIN + "/4.png", PNG)  # content still has its room
+        s.put(HOST_ORIGIN + "/1.png", PNG)  # content replaces a failure
+
+
+def test_a_failure_does_not_replace_content_the_key_has(client: TestClient) -> None:
+    """A transient error on page 2 must not break page 1's stylesheet for new guests."""
+    with session(client) as s:
+        url = HOST_ORIGIN + "/site.css"
+        s.put(url, CSS, kind="style")
+        assert fail(s, url, "network").json() == {"failed": False}
+        got = s.get(url)
+        assert got.status_code == 200 and got.content == CSS
+        assert client.app.state.store.page_assets.totals(s.session_id).count == 1  # type: ignore[attr-defined]
 
 
 def test_a_sessions_bytes_are_bounded(live_client: LiveClient) -> None:
@@ -434,16 +473,20 @@ def test_a_sessions_bytes_are_bounded(live_client: LiveClient) -> None:
 
 
 # -- reading: failures, waiting ---------------------------------------------------------------
-def test_a_failure_answers_404_at_once(live_client: LiveClient) -> None:
+def test_a_failure_redirects_to_the_url_at_once(live_client: LiveClient) -> None:
+    """The host could not fetch it; a guest that can load it directly still does."""
     with live_client(asset_wait_seconds=30) as client, session(client) as s:
-        url = HOST_ORIGIN + "/gone.png"
-        answer = s.report({"url": url, "key": url_key(url), "failed": "http 404"})
-        assert answer.status_code == 200
+        url = HOST_ORIGIN + "/gone.png?v=1#part"
+        answer = fail(s, url, "http 404")
+        assert (answer.status_code, answer.json()) == (200, {"failed": True})
         began = time.monotonic()
-        got = s.get(url)
-        assert got.status_code == 404 and got.json()["code"] == "not_found"
+        got = client.get(s.info["base"] + url_key(url), follow_redirects=False)
         assert time.monotonic() - began < 5
+        assert got.status_code == 302 and got.headers["location"] == url
+        assert got.headers["referrer-policy"] == "no-referrer"
         assert got.headers["access-control-allow-origin"] == "*"
+        assert got.headers["cache-control"] == "no-store"
+        assert got.content == b""
 
 
 def test_a_read_waits_for_the_upload(live_client: LiveClient) -> None:

@@ -23,6 +23,7 @@ from ..page_assets.core import (
     Mapping,
     Offer,
     SessionTotals,
+    check_failures,
     check_room,
     content_type,
 )
@@ -128,27 +129,36 @@ class PageAssetStore(EngineStore):
 
     def fail(
         self, session_id: str, failure: Failure, limits: AssetLimits, now: float | None = None
-    ) -> None:
-        """Map the key to a failure: readers get 404 at once."""
+    ) -> bool:
+        """Map the key to a failure (True): readers are sent to its URL at once. A key
+        mapped to content keeps it (False): one page's failure to fetch a URL again does
+        not break what another page of the session stored for it."""
+        this = (page_assets.c.session_id == session_id) & (page_assets.c.key == failure.key)
         with self.engine.begin() as db:
-            _replace(
-                db,
-                session_id,
-                failure.key,
-                url=failure.url,
-                kind="",
-                failed=failure.reason,
-                updated_at=stamp(now),
+            # A write first (it takes SQLite's write lock): an earlier failure goes.
+            db.execute(delete(page_assets).where(this, page_assets.c.sha256.is_(None)))
+            if db.execute(select(page_assets.c.key).where(this)).first() is not None:
+                return False  # mapped to content: kept
+            db.execute(
+                page_assets.insert().values(
+                    session_id=session_id,
+                    key=failure.key,
+                    url=failure.url,
+                    kind="",
+                    failed=failure.reason,
+                    updated_at=stamp(now),
+                )
             )
-            check_room(_totals(db, session_id), limits)
+            check_failures(_totals(db, session_id), limits)
+        return True
 
     def mapping(self, session_id: str, key: str) -> Mapping | None:
-        query = select(page_assets.c.sha256, page_assets.c.content_type).where(
+        query = select(page_assets.c.sha256, page_assets.c.content_type, page_assets.c.url).where(
             page_assets.c.session_id == session_id, page_assets.c.key == key
         )
         with self.engine.connect() as db:
             row = db.execute(query).first()
-        return None if row is None else Mapping(row.sha256, row.content_type)
+        return None if row is None else Mapping(row.sha256, row.content_type, row.url)
 
     def data(self, site_id: int, sha256: str) -> bytes | None:
         query = select(asset_blobs.c.data).where(
@@ -211,8 +221,12 @@ def _point(db: Connection, session_id: str, key: str, sha256: str, served: str, 
 
 
 def _totals(db: Connection, session_id: str) -> SessionTotals:
-    query = select(func.count(), func.coalesce(func.sum(page_assets.c.size), 0)).where(
-        page_assets.c.session_id == session_id
-    )
+    """The session's keys mapped to content and their bytes, and its failures."""
+    content = page_assets.c.sha256.is_not(None)
+    query = select(
+        func.count(page_assets.c.sha256),
+        func.coalesce(func.sum(page_assets.c.size), 0),
+        func.count().filter(~content),
+    ).where(page_assets.c.session_id == session_id)
     row = db.execute(query).one()
-    return SessionTotals(int(row[0]), int(row[1]))
+    return SessionTotals(int(row[0]), int(row[1]), int(row[2]))

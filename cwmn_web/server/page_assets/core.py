@@ -27,10 +27,12 @@ __all__ = [
     "Offer",
     "SessionTotals",
     "asset_origin",
+    "check_failures",
     "check_room",
     "check_upload",
     "content_type",
     "etag",
+    "failure_redirect",
     "not_modified",
     "parse_report",
     "parse_upload",
@@ -125,18 +127,21 @@ class Failure:
 
 @dataclass(frozen=True)
 class Mapping:
-    """What a session's key maps to (``sha256`` None: a failure)."""
+    """What a session's key maps to (``sha256`` None: a failure), and its URL."""
 
     sha256: str | None
     content_type: str | None
+    url: str = ""
 
 
 @dataclass(frozen=True)
 class SessionTotals:
-    """A session's mapped assets, counting the one being recorded."""
+    """A session's assets mapped to content (``count``, ``size``), counting the one being
+    recorded, and its failures (``failures``: they count toward their own cap only)."""
 
     count: int
     size: int
+    failures: int = 0
 
 
 def _checked_url(url: object, key: object) -> tuple[str, str]:
@@ -237,6 +242,26 @@ def check_room(totals: SessionTotals, limits: AssetLimits) -> None:
             f"{limits.max_session_bytes} are stored per session (CWMN_MAX_SESSION_ASSET_BYTES)",
             ErrorCode.SESSION_ASSETS_FULL,
         )
+
+
+def check_failures(totals: SessionTotals, limits: AssetLimits) -> None:
+    """Refuse a failure past the session's own cap of failures (as many as
+    ``max_assets``): failures do not take the room of content, but are bounded too."""
+    if totals.failures > limits.max_assets:
+        raise AssetError(
+            f"this session reported {limits.max_assets} assets failed already "
+            "(CWMN_MAX_SESSION_ASSETS)",
+            ErrorCode.SESSION_ASSETS_FULL,
+        )
+
+
+def failure_redirect(url: str) -> str | None:
+    """Where a read of a failed key is sent (its original URL: a guest that can load it
+    directly still does), or None (404): only an absolute http(s) URL."""
+    parts = urlsplit(url)
+    if parts.scheme in ("http", "https") and parts.netloc and len(url) <= MAX_URL:
+        return url
+    return None
 
 
 def etag(sha256: str) -> str:

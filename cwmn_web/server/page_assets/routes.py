@@ -27,6 +27,7 @@ from .core import (
     Offer,
     check_upload,
     etag,
+    failure_redirect,
     not_modified,
     parse_report,
     parse_upload,
@@ -50,6 +51,14 @@ LONGEST_POLL: Final = 1.0
 #: 404 at once (as after its wait), so waiting reads cannot take the database's time.
 MAX_WAITING: Final = 1024
 _CORS: Final = {"Access-Control-Allow-Origin": "*"}
+#: A failed key's redirect to its URL: sent without the store's URL as referrer, read from
+#: any origin (fonts load in CORS mode), never cached (the host may store it yet).
+_REDIRECT: Final = {
+    **_CORS,
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+    "X-Content-Type-Options": "nosniff",
+}
 _PREFLIGHT: Final = {
     **_CORS,
     "Access-Control-Allow-Methods": "POST",
@@ -140,8 +149,8 @@ class PageAssetRoutes:
             report = parse_report(body, self.limits)
             assets = self.store.page_assets
             if isinstance(report, Failure):
-                await run_in_threadpool(assets.fail, session_id, report, self.limits)
-                answer: dict[str, bool] = {"failed": True}
+                recorded = await run_in_threadpool(assets.fail, session_id, report, self.limits)
+                answer: dict[str, bool] = {"failed": recorded}
             else:
                 have = await run_in_threadpool(
                     assets.offer, site_id, session_id, report, self.limits
@@ -211,6 +220,10 @@ class PageAssetRoutes:
             await self.waiters.wait(session_id, key, delay)
             found = await run_in_threadpool(assets.mapping, session_id, key)
             looks += 1
+        if found is not None and found.sha256 is None:
+            target = failure_redirect(found.url)
+            if target is not None:  # the host could not have it: the guest may load it
+                return Response(status_code=302, headers={**_REDIRECT, "Location": target})
         if found is None or found.sha256 is None or found.content_type is None:
             return _error(missing)
         headers = {**READ_HEADERS, "ETag": etag(found.sha256)}
