@@ -57,6 +57,7 @@ class ErrorCode(StrEnum):
     PAGE_TOO_LARGE = "page_too_large"
     ASSET_TOO_LARGE = "asset_too_large"
     SESSION_ASSETS_FULL = "session_assets_full"
+    SITE_ASSETS_FULL = "site_assets_full"
     UNSUPPORTED_TYPE = "unsupported_type"
     BAD_ASSET = "bad_asset"
 
@@ -105,6 +106,9 @@ CODES: dict[ErrorCode, str] = {
     C.SESSION_ASSETS_FULL: "The session's page assets reached the server's total "
     "(CWMN_MAX_SESSION_ASSET_BYTES) or count (CWMN_MAX_SESSION_ASSETS); further ones load "
     "directly, if they can.",
+    C.SITE_ASSETS_FULL: "The site's stored page assets reached the server's total "
+    "(CWMN_MAX_SITE_ASSET_BYTES) until the assets of ended sessions are purged; new content "
+    "loads directly, if it can.",
     C.UNSUPPORTED_TYPE: "The asset store keeps stylesheets, images and fonts only; this "
     "file is none of those.",
     C.BAD_ASSET: "A page-asset upload did not match what it announced (key, hash or size) "

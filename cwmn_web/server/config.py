@@ -81,7 +81,8 @@ class Settings:
       per session; ``CWMN_ASSET_WAIT_SECONDS`` (10): how long a guest's request for an
       asset not uploaded yet waits before its 404; ``CWMN_ASSET_PURGE_SECONDS`` (300): how
       often the server deletes the assets of sessions that are over (0: never; the render
-      worker and ``cwmn-web replays purge`` do too);
+      worker and ``cwmn-web replays purge`` do too); ``CWMN_MAX_SITE_ASSET_BYTES`` (2 GiB)
+      of content stored per site;
     """
 
     data_dir: Path = field(default_factory=lambda: Path(_env("CWMN_DATA_DIR", "data")))
@@ -198,6 +199,9 @@ class Settings:
     )
     asset_wait_seconds: float = field(
         default_factory=lambda: _number("CWMN_ASSET_WAIT_SECONDS", "10")
+    )
+    max_site_asset_bytes: int = field(
+        default_factory=lambda: int(_env("CWMN_MAX_SITE_ASSET_BYTES", str(2 << 30)))
     )
     asset_purge_seconds: float = field(
         default_factory=lambda: _number("CWMN_ASSET_PURGE_SECONDS", "300")

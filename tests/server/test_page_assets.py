@@ -8,9 +8,9 @@ import asyncio
 import hashlib
 import threading
 import time
-from collections.abc import Iterator, MutableMapping
+from collections.abc import Callable, Iterator, MutableMapping
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlencode, urlsplit
 
 import pytest
@@ -470,6 +470,107 @@ def test_a_sessions_bytes_are_bounded(live_client: LiveClient) -> None:
         assert (have.status_code, have.json()["code"]) == (413, "session_assets_full")
         s.put(HOST_ORIGIN + "/1.png", GIF)  # replacing frees the old size
         assert s.get(HOST_ORIGIN + "/1.png").content == GIF
+
+
+def test_a_sites_stored_bytes_are_bounded(live_client: LiveClient, store: Store) -> None:
+    store.add_domain("shop.example.com", "shop")
+    with live_client(max_site_asset_bytes=len(PNG) + len(GIF)) as client:
+        with session(client) as s:
+            s.put(HOST_ORIGIN + "/1.png", PNG)
+            s.put(HOST_ORIGIN + "/2.gif", GIF)
+            over = s.send(HOST_ORIGIN + "/3.gif", GIF + b"\x00")
+            assert (over.status_code, over.json()["code"]) == (413, "site_assets_full")
+            assert "CWMN_MAX_SITE_ASSET_BYTES" in over.json()["message"]
+            assert store.page_assets.totals(s.session_id).count == 2  # nothing recorded
+        with session(client) as again:  # content the site has still maps
+            again.put(HOST_ORIGIN + "/again.png", PNG)
+            assert again.get(HOST_ORIGIN + "/again.png").content == PNG
+        with session(client, "https://shop.example.com") as other:  # another site's room
+            other.put("https://shop.example.com/logo.png", PNG)
+    assert store.page_assets.blob_count() == 3
+
+
+async def until(check: Callable[[], bool], timeout: float = 5.0) -> None:
+    """Wait (in the event loop) until ``check()`` holds."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "timed out waiting"
+        await asyncio.sleep(0.01)
+
+
+class Counting(asyncio.Semaphore):
+    """The upload semaphore, counting the uploads waiting for their turn."""
+
+    waiting = 0
+
+    async def acquire(self) -> Literal[True]:
+        self.waiting += 1
+        try:
+            return await super().acquire()
+        finally:
+            self.waiting -= 1
+
+
+def test_uploads_read_at_once_are_bounded(settings: Settings, store: Store, build_id: str) -> None:
+    """Raw ASGI: while one upload's body is arriving, a second upload past the bound does
+    not read a byte; it goes on when the first is done."""
+    app = create_app(settings, store)
+    routes = app.state.page_assets
+    record = store.create_session(1, "Ann", "", False, HOST_ORIGIN, HOST_ORIGIN + "/")
+    token = asset_token(app.state.invites.key, UPLOAD, record.id)
+
+    def scope(url: str, data: bytes) -> dict[str, Any]:
+        path = f"/api/page-assets/{token}/{sha(data)}"
+        query = urlencode({"key": url_key(url), "kind": "file", "url": url})
+        return {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": "POST",
+            "scheme": "http",
+            "path": path,
+            "raw_path": path.encode(),
+            "query_string": query.encode(),
+            "headers": [(b"host", b"testserver")],
+            "client": ("127.0.0.1", 5000),
+            "server": ("testserver", 80),
+            "root_path": "",
+        }
+
+    async def run() -> tuple[list[int], int]:
+        routes.uploads = counting = Counting(1)
+        gate = asyncio.Event()
+        first_pulls, second_pulls = [0], [0]
+        statuses: list[int] = []
+
+        async def first_receive() -> dict[str, Any]:
+            first_pulls[0] += 1
+            if first_pulls[0] == 1:
+                return {"type": "http.request", "body": PNG[:10], "more_body": True}
+            await gate.wait()
+            return {"type": "http.request", "body": PNG[10:], "more_body": False}
+
+        async def second_receive() -> dict[str, Any]:
+            second_pulls[0] += 1
+            return {"type": "http.request", "body": GIF, "more_body": False}
+
+        async def send(message: MutableMapping[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                statuses.append(message["status"])
+
+        first = asyncio.create_task(app(scope(IMAGE_URL, PNG), first_receive, send))
+        await until(lambda: first_pulls[0] == 2)  # the first holds the turn, half its body in
+        second = asyncio.create_task(app(scope(HOST_ORIGIN + "/b.gif", GIF), second_receive, send))
+        await until(lambda: counting.waiting == 1)
+        pulled_while_waiting = second_pulls[0]
+        gate.set()
+        await asyncio.wait_for(asyncio.gather(first, second), 10)
+        return statuses, pulled_while_waiting
+
+    statuses, pulled_while_waiting = asyncio.run(run())
+    assert pulled_while_waiting == 0
+    assert statuses == [200, 200]
+    assert store.page_assets.totals(record.id).count == 2
 
 
 # -- reading: failures, waiting ---------------------------------------------------------------

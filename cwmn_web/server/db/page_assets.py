@@ -25,6 +25,7 @@ from ..page_assets.core import (
     SessionTotals,
     check_failures,
     check_room,
+    check_site_room,
     content_type,
 )
 from .engine import EngineStore, stamp
@@ -126,6 +127,10 @@ class PageAssetStore(EngineStore):
                             created_at=at,
                         )
                     )
+                stored = select(func.coalesce(func.sum(asset_blobs.c.size), 0)).where(
+                    asset_blobs.c.site_id == site_id
+                )
+                check_site_room(int(db.execute(stored).scalar_one()), limits)
 
     def fail(
         self, session_id: str, failure: Failure, limits: AssetLimits, now: float | None = None

@@ -29,6 +29,7 @@ __all__ = [
     "asset_origin",
     "check_failures",
     "check_room",
+    "check_site_room",
     "check_upload",
     "content_type",
     "etag",
@@ -68,6 +69,7 @@ READ_HEADERS: Final = {
 _STATUS: Final = {
     ErrorCode.ASSET_TOO_LARGE: 413,
     ErrorCode.SESSION_ASSETS_FULL: 413,
+    ErrorCode.SITE_ASSETS_FULL: 413,
     ErrorCode.UNSUPPORTED_TYPE: 415,
     ErrorCode.BAD_ASSET: 400,
     ErrorCode.NOT_FOUND: 404,
@@ -94,6 +96,7 @@ class AssetLimits:
     max_session_bytes: int = 128 << 20
     max_assets: int = 4096
     wait_seconds: float = 10.0
+    max_site_bytes: int = 2 << 30
 
     @classmethod
     def of(cls, settings: Settings) -> AssetLimits:
@@ -102,6 +105,7 @@ class AssetLimits:
             settings.max_session_asset_bytes,
             settings.max_session_assets,
             settings.asset_wait_seconds,
+            settings.max_site_asset_bytes,
         )
 
 
@@ -241,6 +245,17 @@ def check_room(totals: SessionTotals, limits: AssetLimits) -> None:
             f"this session's assets would take {totals.size} bytes; at most "
             f"{limits.max_session_bytes} are stored per session (CWMN_MAX_SESSION_ASSET_BYTES)",
             ErrorCode.SESSION_ASSETS_FULL,
+        )
+
+
+def check_site_room(site_bytes: int, limits: AssetLimits) -> None:
+    """Refuse new content past the site's stored bytes (``site_bytes`` count it)."""
+    if site_bytes > limits.max_site_bytes:
+        raise AssetError(
+            f"this site's stored assets would take {site_bytes} bytes; at most "
+            f"{limits.max_site_bytes} are stored per site (CWMN_MAX_SITE_ASSET_BYTES) until "
+            "the assets of sessions that are over are purged",
+            ErrorCode.SITE_ASSETS_FULL,
         )
 
 

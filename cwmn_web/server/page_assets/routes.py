@@ -4,6 +4,7 @@ writes the answer; no decision is made here. docs/FIDELITY.md has the contract."
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import time
@@ -39,7 +40,7 @@ from .core import (
 from .tokens import READ, UPLOAD, token_session
 from .waiters import Waiters
 
-__all__ = ["FIRST_POLL", "LONGEST_POLL", "MAX_WAITING", "PageAssetRoutes"]
+__all__ = ["FIRST_POLL", "LONGEST_POLL", "MAX_UPLOADS", "MAX_WAITING", "PageAssetRoutes"]
 
 log = logging.getLogger("cwmn_web.server.page_assets")
 #: How often a waiting read looks for an upload another process recorded: after 0.1 s,
@@ -50,6 +51,10 @@ LONGEST_POLL: Final = 1.0
 #: Reads waiting at once in one process; beyond, a read of a key not mapped yet answers
 #: 404 at once (as after its wait), so waiting reads cannot take the database's time.
 MAX_WAITING: Final = 1024
+#: Uploads whose bytes are read, hashed and stored at once in one process (each holds up
+#: to CWMN_MAX_ASSET_BYTES in memory); more wait their turn, within the request's deadline
+#: (CWMN_HTTP_TIMEOUT: a body not read is a body not arriving).
+MAX_UPLOADS: Final = 8
 _CORS: Final = {"Access-Control-Allow-Origin": "*"}
 #: A failed key's redirect to its URL: sent without the store's URL as referrer, read from
 #: any origin (fonts load in CORS mode), never cached (the host may store it yet).
@@ -109,9 +114,11 @@ class PageAssetRoutes:
         clock: Callable[[], float] = time.monotonic,
         polls: tuple[float, float] = (FIRST_POLL, LONGEST_POLL),
         max_waiting: int = MAX_WAITING,
+        max_uploads: int = MAX_UPLOADS,
     ) -> None:
         self.store, self.key, self.clock, self.polls = store, key, clock, polls
         self.max_waiting = max_waiting
+        self.uploads = asyncio.Semaphore(max_uploads)
         self.limits = AssetLimits.of(settings)
         self.waiters = Waiters()
 
@@ -173,17 +180,18 @@ class PageAssetRoutes:
                 int(declared) if declared.isdigit() else None,
                 self.limits,
             )
-            data = await _body(request, self.limits.max_bytes, self._too_large)
-            file_type = await run_in_threadpool(_checked, offer, data, self.limits)
-            await run_in_threadpool(
-                self.store.page_assets.store,
-                site_id,
-                session_id,
-                offer,
-                data,
-                file_type,
-                self.limits,
-            )
+            async with self.uploads:  # memory: a bounded number of bodies at once
+                data = await _body(request, self.limits.max_bytes, self._too_large)
+                file_type = await run_in_threadpool(_checked, offer, data, self.limits)
+                await run_in_threadpool(
+                    self.store.page_assets.store,
+                    site_id,
+                    session_id,
+                    offer,
+                    data,
+                    file_type,
+                    self.limits,
+                )
         except Exception as exc:
             return _error(exc)
         self.waiters.wake(session_id, offer.key)
