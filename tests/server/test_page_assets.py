@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable, Iterator, MutableMapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Literal
+from unittest.mock import ANY
 from urllib.parse import urlencode, urlsplit
 
 import pytest
@@ -633,6 +634,114 @@ def test_reads_waiting_at_once_are_bounded(live_client: LiveClient) -> None:
         s.put(IMAGE_URL, PNG)
         reader.join(10)
         assert got[0].status_code == 200
+
+
+async def asgi(
+    app: Any, path: str, client: str, body: bytes = b"", query: str = ""
+) -> tuple[int, bytes]:
+    """One raw ASGI request (GET, or POST with ``body``) from the address ``client``."""
+    answer: dict[str, Any] = {"body": b""}
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message: MutableMapping[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            answer["status"] = message["status"]
+        elif message["type"] == "http.response.body":
+            answer["body"] += message.get("body", b"")
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST" if body else "GET",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": query.encode(),
+        "headers": [(b"host", b"testserver")],
+        "client": (client, 40000),
+        "server": ("testserver", 80),
+        "root_path": "",
+    }
+    await app(scope, receive, send)
+    return answer["status"], answer["body"]
+
+
+class Attack:
+    """Two sessions of one site and their stores, read over raw ASGI from any address."""
+
+    def __init__(self, settings: Settings, store: Store) -> None:
+        self.app = create_app(Settings(**{**settings.__dict__, "asset_wait_seconds": 30}), store)
+        self.routes = self.app.state.page_assets
+        key = self.app.state.invites.key
+        self.sessions = [
+            store.create_session(1, name, "", False, HOST_ORIGIN, HOST_ORIGIN + "/").id
+            for name in ("Ann", "Bob")
+        ]
+        self.read = {sid: asset_token(key, READ, sid) for sid in self.sessions}
+        self.upload = {sid: asset_token(key, UPLOAD, sid) for sid in self.sessions}
+
+    def get(self, sid: str, name: str, client: str) -> asyncio.Task[tuple[int, bytes]]:
+        url = f"{HOST_ORIGIN}/{name}.png"
+        path = f"/a/{self.read[sid]}/{url_key(url)}"
+        return asyncio.create_task(asgi(self.app, path, client))
+
+    async def put(self, sid: str, name: str) -> None:
+        url = f"{HOST_ORIGIN}/{name}.png"
+        query = urlencode({"key": url_key(url), "kind": "file", "url": url})
+        path = f"/api/page-assets/{self.upload[sid]}/{sha(PNG)}"
+        assert (await asgi(self.app, path, "10.0.0.9", PNG, query))[0] == 200
+
+
+def test_one_session_cannot_take_every_place_to_wait(settings: Settings, store: Store) -> None:
+    """Many waiting reads of one session's keys (from several addresses): that session's
+    next read answers at once, another session's read still waits for its upload."""
+    attack = Attack(settings, store)
+    attack.routes.max_waiting_per_session = 3
+    ann, bob = attack.sessions
+
+    async def run() -> None:
+        flood = [attack.get(ann, f"r{n}", f"10.0.1.{n}") for n in range(3)]
+        await until(lambda: len(attack.routes.waiters) == 3)
+        assert await asyncio.wait_for(attack.get(ann, "r9", "10.0.1.9"), 5) == (404, ANY)
+        waiting = attack.get(bob, "logo", "10.0.2.1")
+        await until(lambda: len(attack.routes.waiters) == 4)
+        await attack.put(bob, "logo")
+        assert await asyncio.wait_for(waiting, 5) == (200, PNG)
+        for read in flood:
+            read.cancel()
+
+    asyncio.run(run())
+
+
+def test_one_client_cannot_take_every_place_to_wait(settings: Settings, store: Store) -> None:
+    """Many waiting reads from one client (IPv6 addresses of one /64 count as one): its
+    next read answers at once, another client's read of the same session still waits."""
+    attack = Attack(settings, store)
+    attack.routes.max_waiting_per_client = 3
+    ann, bob = attack.sessions
+
+    async def run() -> None:
+        flood = [attack.get(ann, f"r{n}", f"2001:db8::{n + 1}") for n in range(2)]
+        flood.append(attack.get(bob, "r2", "2001:db8::ffff"))
+        await until(lambda: len(attack.routes.waiters) == 3)
+        assert await asyncio.wait_for(attack.get(bob, "r9", "2001:db8::abc"), 5) == (404, ANY)
+        waiting = attack.get(ann, "logo", "10.0.2.1")
+        await until(lambda: len(attack.routes.waiters) == 4)
+        await attack.put(ann, "logo")
+        assert await asyncio.wait_for(waiting, 5) == (200, PNG)
+        for read in flood:
+            read.cancel()
+
+    asyncio.run(run())
+
+
+def test_the_places_to_wait_have_safe_defaults(client: TestClient) -> None:
+    routes = client.app.state.page_assets  # type: ignore[attr-defined]
+    assert (routes.max_waiting, routes.max_waiting_per_session) == (1024, 64)
+    assert routes.max_waiting_per_client == 128
 
 
 def test_a_read_waits_no_longer_than_the_setting(live_client: LiveClient) -> None:

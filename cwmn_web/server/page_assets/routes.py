@@ -17,6 +17,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from ...errors import CwmnError, ErrorCode
+from ..client_key import client_key
 from ..config import Settings
 from ..db import Store
 from .core import (
@@ -38,9 +39,17 @@ from .core import (
     wait_time,
 )
 from .tokens import READ, UPLOAD, token_session
-from .waiters import Waiters
+from .waiters import WaitCaps, Waiters
 
-__all__ = ["FIRST_POLL", "LONGEST_POLL", "MAX_UPLOADS", "MAX_WAITING", "PageAssetRoutes"]
+__all__ = [
+    "FIRST_POLL",
+    "LONGEST_POLL",
+    "MAX_UPLOADS",
+    "MAX_WAITING",
+    "MAX_WAITING_PER_CLIENT",
+    "MAX_WAITING_PER_SESSION",
+    "PageAssetRoutes",
+]
 
 log = logging.getLogger("cwmn_web.server.page_assets")
 #: How often a waiting read looks for an upload another process recorded: after 0.1 s,
@@ -49,8 +58,13 @@ log = logging.getLogger("cwmn_web.server.page_assets")
 FIRST_POLL: Final = 0.1
 LONGEST_POLL: Final = 1.0
 #: Reads waiting at once in one process; beyond, a read of a key not mapped yet answers
-#: 404 at once (as after its wait), so waiting reads cannot take the database's time.
+#: 404 at once (as after its wait), so waiting reads cannot take the database's time. Of
+#: them, at most MAX_WAITING_PER_SESSION read one session's keys and
+#: MAX_WAITING_PER_CLIENT come from one client (its key: ``server/client_key.py``), so one
+#: client opening many reads of keys no one uploads does not leave other sessions no room.
 MAX_WAITING: Final = 1024
+MAX_WAITING_PER_SESSION: Final = 64
+MAX_WAITING_PER_CLIENT: Final = 128
 #: Uploads whose bytes are read, hashed and stored at once in one process (each holds up
 #: to CWMN_MAX_ASSET_BYTES in memory); more wait their turn, within the request's deadline
 #: (CWMN_HTTP_TIMEOUT: a body not read is a body not arriving).
@@ -118,6 +132,9 @@ class PageAssetRoutes:
     ) -> None:
         self.store, self.key, self.clock, self.polls = store, key, clock, polls
         self.max_waiting = max_waiting
+        self.max_waiting_per_session = MAX_WAITING_PER_SESSION
+        self.max_waiting_per_client = MAX_WAITING_PER_CLIENT
+        self.ipv6_prefix = settings.client_ipv6_prefix
         self.uploads = asyncio.Semaphore(max_uploads)
         self.limits = AssetLimits.of(settings)
         self.waiters = Waiters()
@@ -197,6 +214,9 @@ class PageAssetRoutes:
         self.waiters.wake(session_id, offer.key)
         return JSONResponse({"stored": True}, headers=_CORS)
 
+    def _caps(self) -> WaitCaps:
+        return WaitCaps(self.max_waiting, self.max_waiting_per_session, self.max_waiting_per_client)
+
     def _too_large(self, size: int) -> AssetError:
         return AssetError(
             f"the asset has more than {self.limits.max_bytes} bytes (CWMN_MAX_ASSET_BYTES)",
@@ -217,17 +237,23 @@ class PageAssetRoutes:
         assets = self.store.page_assets
         deadline = self.clock() + self.limits.wait_seconds
         found = await run_in_threadpool(assets.mapping, session_id, key)
-        if found is None and len(self.waiters) >= self.max_waiting:
-            deadline = self.clock()  # no room to wait
-        looks = 0
-        while (
-            delay := wait_time(
-                found is not None, self.clock(), deadline, poll_interval(looks, *self.polls)
-            )
-        ) is not None:
-            await self.waiters.wait(session_id, key, delay)
-            found = await run_in_threadpool(assets.mapping, session_id, key)
-            looks += 1
+        client = client_key(request.client.host if request.client else "", self.ipv6_prefix)
+        held = found is None and self.waiters.hold(session_id, client, self._caps())
+        if not held:
+            deadline = self.clock()  # mapped, or no room to wait
+        try:
+            looks = 0
+            while (
+                delay := wait_time(
+                    found is not None, self.clock(), deadline, poll_interval(looks, *self.polls)
+                )
+            ) is not None:
+                await self.waiters.wait(session_id, key, delay)
+                found = await run_in_threadpool(assets.mapping, session_id, key)
+                looks += 1
+        finally:
+            if held:
+                self.waiters.release(session_id, client)
         if found is not None and found.sha256 is None:
             target = failure_redirect(found.url)
             if target is not None:  # the host could not have it: the guest may load it
