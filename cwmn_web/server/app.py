@@ -87,6 +87,8 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         finally:
             if purging is not None:
                 purging.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await purging
             await relay.shutdown()
 
     routes = [
