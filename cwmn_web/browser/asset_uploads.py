@@ -27,6 +27,7 @@ from ..client.page_assets import (
     PageAssets,
     check_body,
     failure_body,
+    stylesheet_refusal,
     upload_answer,
 )
 from ..protocol.page_assets import STYLE
@@ -89,10 +90,17 @@ async def _store(assets: PageAssets, fetch: AssetFetch) -> tuple[str, int]:
     except Exception as exc:  # a JS TypeError: offline, DNS, CORS
         raise AssetFailed(f"unreachable ({_message(exc)})") from None
     if not response.ok:
+        _cancel(response)
         raise AssetFailed(f"HTTP {response.status}")
     length = response.headers.get("content-length")
     if length is not None and str(length).isdigit() and int(str(length)) > assets.max_bytes:
+        _cancel(response)
         raise AssetFailed(f"larger than {assets.max_bytes} bytes")
+    if fetch.kind == STYLE:
+        refusal = stylesheet_refusal(response.headers.get("content-type"))
+        if refusal is not None:
+            _cancel(response)
+            raise AssetFailed(refusal)
     if fetch.kind == STYLE:
         text = assets.stylesheet(fetch.url, str(await response.text()))
         body = js.TextEncoder.new().encode(text)
@@ -150,6 +158,14 @@ async def _report_failure(assets: PageAssets, fetch: AssetFetch, reason: str) ->
     """Tell the store the asset will not come (guests get 404 at once, not after a wait)."""
     with contextlib.suppress(AssetFailed):
         await _post(assets.upload, failure_body(fetch, reason))
+
+
+def _cancel(response: Any) -> None:
+    """Drop the body of a response refused before reading it (the browser stops loading)."""
+    body = response.body
+    if body is not None:
+        with contextlib.suppress(Exception):
+            body.cancel()
 
 
 def _js(value: dict[str, Any]) -> Any:

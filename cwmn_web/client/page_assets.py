@@ -13,13 +13,13 @@ the session. Nothing is routed when the session's ``assets`` is empty (the store
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode, urljoin, urlsplit
 
-from ..protocol.page_assets import FILE, STYLE, url_key
+from ..protocol.page_assets import FILE, url_key
+from .css_refs import rewrite_css
 
 __all__ = [
     "SKIP_SCHEMES",
@@ -29,16 +29,10 @@ __all__ = [
     "failure_body",
     "origin_of",
     "rewrite_css",
+    "stylesheet_refusal",
     "upload_answer",
 ]
 
-#: ``@import url(x)``, ``@import "x"`` (kind style) and ``url(x)`` (kind file) in CSS text.
-_CSS_REF = re.compile(
-    r"""@import\s+(?:url\(\s*(?P<q1>['"]?)(?P<imp1>[^'")]*?)(?P=q1)\s*\)"""
-    r"""|(?P<q2>['"])(?P<imp2>[^'"]*)(?P=q2))"""
-    r"""|url\(\s*(?P<q3>['"]?)(?P<url>[^'")]*?)(?P=q3)\s*\)""",
-    re.IGNORECASE,
-)
 #: References left as they are (the encoder does not make them absolute either).
 SKIP_SCHEMES = ("data:", "blob:", "javascript:", "about:", "#", "mailto:", "tel:")
 _DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -63,28 +57,6 @@ def origin_of(url: str) -> str | None:
     return f"{scheme}://{host}{shown}"
 
 
-def _quoted(url: str) -> str:
-    return '"' + url.replace("\\", "%5C").replace('"', "%22").replace("\n", "%0A") + '"'
-
-
-def rewrite_css(text: str, replace: Callable[[str, str], str]) -> str:
-    """``text`` with every ``url()`` and ``@import`` reference replaced by
-    ``replace(reference, kind)`` (kind :data:`STYLE` for imports, :data:`FILE` for url())."""
-    lower = text.lower()
-    if "url(" not in lower and "@import" not in lower:
-        return text
-
-    def one(match: re.Match[str]) -> str:
-        imported = match.group("imp1")
-        if imported is None:
-            imported = match.group("imp2")
-        if imported is not None:
-            return f"@import url({_quoted(replace(imported.strip(), STYLE))})"
-        return f"url({_quoted(replace(match.group('url').strip(), FILE))})"
-
-    return _CSS_REF.sub(one, text)
-
-
 @dataclass(frozen=True)
 class AssetFetch:
     """One URL for the edge to fetch (with the page's credentials) and upload."""
@@ -95,6 +67,16 @@ class AssetFetch:
 
 
 # -- the upload API (contract: the host worker → the server) ---------------------------------
+def stylesheet_refusal(content_type: str | None) -> str | None:
+    """Why a fetched stylesheet whose response has ``content_type`` is not uploaded (a
+    browser in standards mode refuses anything but ``text/css``: a login page after a
+    redirect, a JSON export), or None."""
+    essence = (content_type or "").split(";", 1)[0].strip().lower()
+    if essence == "text/css":
+        return None
+    return f"not a stylesheet (Content-Type {essence or 'missing'})"
+
+
 def check_body(fetch: AssetFetch, sha256: str, size: int) -> str:
     """Step 1: does the store hold this content? (``{"have": bool}``)"""
     body = {"url": fetch.url, "key": fetch.key, "kind": fetch.kind, "sha256": sha256, "size": size}

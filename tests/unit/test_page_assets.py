@@ -15,6 +15,7 @@ from cwmn_web.client.page_assets import (
     check_body,
     failure_body,
     origin_of,
+    stylesheet_refusal,
     upload_answer,
 )
 from cwmn_web.client.states import State
@@ -177,6 +178,43 @@ def test_css_url_and_imports_in_every_place_css_appears() -> None:
     assert kinds == {"base.css": STYLE, "t.css": STYLE, "bg.png": FILE, "x.png": FILE}
 
 
+def test_references_in_css_comments_and_strings_are_neither_fetched_nor_changed() -> None:
+    enc = encoder()
+    css = '/* @import "/account/export.json"; */ p::after{content:"see url(/a.png) here"}'
+    snap = enc.snapshot(
+        {
+            "url": PAGE,
+            "adopted": [css],
+            "nodes": [
+                [1, 0, 1, "style", []],
+                [2, 1, 3, css],
+                [3, 0, 1, "p", ["style", css]],
+                [4, 0, 1, "style", ["cwmn:css", css]],
+            ],
+        }
+    )
+    assert snap["adopted"] == [css]
+    assert snap["nodes"][1][3] == css
+    assert snap["nodes"][2][4] == ["style", css]
+    assert snap["nodes"][3][4] == ["cwmn:css", css]
+    assert enc.text_change([2, css]) == [2, css]
+    assert enc.assets is not None
+    sheet = "https://app.example.com/site.css"
+    assert enc.assets.stylesheet(sheet, css) == css
+    assert queued(enc) == []
+
+
+def test_a_stylesheet_is_uploaded_only_when_served_as_css() -> None:
+    assert stylesheet_refusal("text/css") is None
+    assert stylesheet_refusal("Text/CSS; charset=utf-8") is None
+    assert stylesheet_refusal("text/html; charset=utf-8") == (
+        "not a stylesheet (Content-Type text/html)"
+    )
+    assert stylesheet_refusal("application/json") is not None
+    assert stylesheet_refusal("text/css-but-not") is not None
+    assert stylesheet_refusal(None) == "not a stylesheet (Content-Type missing)"
+
+
 def test_a_text_outside_a_style_is_not_css() -> None:
     enc = encoder()
     enc.record([1, 0, 1, "p", []])
@@ -279,8 +317,8 @@ def test_a_fetched_stylesheet_refers_to_keys_relative_to_itself() -> None:
     assert out == (
         f'@import url("{key("https://cdn.example.com/css/parts/a.css")}");\n'
         f"@font-face{{src:url(\"{font}#x\") format('woff2')}}\n"
-        'b{background:url("https://elsewhere.example.org/i.png")}\n'
-        'i{background:url("data:image/gif;base64,R0lGOD==")} u{filter:url("#f")}\n'
+        "b{background:url(https://elsewhere.example.org/i.png)}\n"  # unchanged: kept as is
+        "i{background:url(data:image/gif;base64,R0lGOD==)} u{filter:url(#f)}\n"
         f's{{background:url("{img}")}}'
     )
     assert [(f.url, f.kind) for f in assets.take()] == [

@@ -1,0 +1,82 @@
+"""cwmn_web.client.css_refs: only what the CSS tokenizer reads as a reference is one. Written
+as a page's author (or an attacker) would: references hidden in comments and strings must not
+be fetched with the visitor's cookies, and text the guest sees must not change."""
+
+from __future__ import annotations
+
+from cwmn_web.client.css_refs import rewrite_css
+from cwmn_web.protocol.page_assets import FILE, STYLE
+
+
+def refs(css: str) -> tuple[str, list[tuple[str, str]]]:
+    """The rewritten text (each reference becomes ``R<n>``) and the references found."""
+    found: list[tuple[str, str]] = []
+
+    def replace(ref: str, kind: str) -> str:
+        found.append((ref, kind))
+        return f"R{len(found)}"
+
+    return rewrite_css(css, replace), found
+
+
+def test_references_in_comments_are_not_references() -> None:
+    css = '/* @import "/account/export.json"; */ p{color:red} /* url(/secret.png) */'
+    assert refs(css) == (css, [])
+    css = "/* unterminated url(/x.png) @import 'y.css';"
+    assert refs(css) == (css, [])
+
+
+def test_references_in_strings_are_text() -> None:
+    css = 'p::after{content:"see url(/a.png) here"} q{content:\'@import "/b.css"\'}'
+    assert refs(css) == (css, [])
+    css = 'p{content:"a\\"url(/c.png)"}'  # an escaped quote does not end the string
+    assert refs(css) == (css, [])
+    css = "p{font-family:'x\\\nurl(/d.png)'}"  # a line continuation stays in the string
+    assert refs(css) == (css, [])
+
+
+def test_an_escaped_quote_outside_a_string_does_not_open_one() -> None:
+    css = 'a\\"b{background:url(/e.png)} i{content:"x"}'
+    assert refs(css) == ('a\\"b{background:url("R1")} i{content:"x"}', [("/e.png", FILE)])
+
+
+def test_urls_with_parentheses_escapes_and_spaces() -> None:
+    assert refs("b{background:url(a\\).png)}") == ('b{background:url("R1")}', [("a).png", FILE)])
+    assert refs('b{background:url("x.png?a=(1)")}') == (
+        'b{background:url("R1")}',
+        [("x.png?a=(1)", FILE)],
+    )
+    assert refs("b{background:url(  'y.png'  )}")[1] == [("y.png", FILE)]
+    assert refs("b{background:URL( z.png )}")[1] == [("z.png", FILE)]
+    assert refs("b{background:url(\\41 .png)}")[1] == [("A.png", FILE)]
+    assert refs("b{background:url('q\\'.png')}")[1] == [("q'.png", FILE)]
+
+
+def test_what_is_not_a_url_token_is_left_alone() -> None:
+    for css in (
+        "b{background:url(a b.png)}",  # a bad url token
+        "b{background:url(a'b.png)}",
+        'b{background:url("x.png" y)}',
+        "b{background:myurl(/x.png)}",  # another function
+        "b{background:url (/x.png)}",  # not a function: a space before the parenthesis
+        'b{content:"url(/x.png)\n} c{}',  # a bad string ends at the newline
+    ):
+        assert refs(css)[1] == [], css
+
+
+def test_imports_are_stylesheets_and_only_after_at_import() -> None:
+    css = "@import 'a.css';@IMPORT url(b.css) screen;@import/**/\"c.css\";x{background:url(d)}"
+    out, found = refs(css)
+    assert found == [("a.css", STYLE), ("b.css", STYLE), ("c.css", STYLE), ("d", FILE)]
+    assert out == (
+        '@import url("R1");@IMPORT url("R2") screen;@import/**/url("R3");x{background:url("R4")}'
+    )
+    assert refs("@importx 'a.css'; @font-face{src:'b.woff'}") == (
+        "@importx 'a.css'; @font-face{src:'b.woff'}",
+        [],
+    )
+
+
+def test_an_unchanged_reference_keeps_its_text() -> None:
+    css = "i{background:url(data:image/gif;base64,R0==)} u{filter:url( #f )}"
+    assert rewrite_css(css, lambda ref, _kind: ref) == css
