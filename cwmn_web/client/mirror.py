@@ -34,8 +34,8 @@ BLOCKED = "!blocked"
 RESOURCES = {
     ("img", "src"): FILE,
     ("img", "srcset"): FILE,
-    ("source", "src"): FILE,
-    ("source", "srcset"): FILE,
+    ("source:picture", "src"): FILE,
+    ("source:picture", "srcset"): FILE,
     ("input:image", "src"): FILE,
     ("video", "poster"): FILE,
     ("link:stylesheet", "href"): STYLE,
@@ -43,15 +43,21 @@ RESOURCES = {
 }
 #: Element kinds the encoder remembers for attribute changes (the others route ``background``
 #: only).
-_REMEMBERED = frozenset({kind for kind, _ in RESOURCES} | {"link", "input", "style", BLOCKED})
+_REMEMBERED = frozenset(
+    {kind for kind, _ in RESOURCES} | {"link", "input", "style", "picture", BLOCKED}
+)
 
 
-def element_kind(tag: str, attrs: dict[str, str]) -> str:
+def element_kind(tag: str, attrs: dict[str, str], parent: str = "") -> str:
     """What decides which of an element's attributes are resources: its lower-case tag,
-    ``link:stylesheet`` for a stylesheet link, ``input:image``, or :data:`BLOCKED`."""
+    ``link:stylesheet`` for a stylesheet link, ``input:image``, ``source:picture`` for a
+    ``<source>`` whose parent (of kind ``parent``) is a ``<picture>`` (a ``<video>``'s or
+    ``<audio>``'s source is media: not routed), or :data:`BLOCKED`."""
     if Pseudo.BLOCK in attrs:
         return BLOCKED
     lower = tag.lower()
+    if lower == "source":
+        return "source:picture" if parent == "picture" else "source"
     if lower == "link":
         stylesheet = "stylesheet" in attrs.get("rel", "").lower().split()
         return "link:stylesheet" if stylesheet else "link"
@@ -136,7 +142,7 @@ class MirrorEncoder:
         self.style_texts.pop(node_id, None)
         if kind == NODE.ELEMENT:
             tag, flat = str(raw[3]), raw[4]
-            element = element_kind(tag, _attr_dict(flat))
+            element = element_kind(tag, _attr_dict(flat), self.kinds.get(parent, ""))
             if element in _REMEMBERED:
                 self.kinds[node_id] = element
             return records.element(node_id, parent, tag, self.attrs(tag, flat, base, element))

@@ -24,6 +24,7 @@ from tests.helpers.live_page import FEATURES, SERVER, LivePage, host_of, in_sess
 from tests.helpers.live_page import PAGE as LIVE_PAGE
 
 PAGE = "https://app.example.com/account/index.html"
+PAGE_ROOT = "https://app.example.com/"
 STORE = "https://cwmn.test/a/s1.mac/"
 ASSETS: dict[str, Any] = {
     "base": STORE,
@@ -111,7 +112,15 @@ def test_only_resource_attributes_are_routed() -> None:
         ),
         ([10, 0, 1, "feImage", ["xlink:href", "/f.png"]], FILE),
         ([11, 0, 1, "table", ["background", "/bg.gif"]], FILE),
-        ([12, 0, 1, "source", ["srcset", "/wide.webp 800w"]], FILE),
+        ([12, 0, 1, "picture", []], None),
+        ([13, 12, 1, "source", ["srcset", "/wide.webp 800w"]], FILE),
+        # Media: the visitor's browser would download a whole video for the store to
+        # refuse it.
+        ([14, 0, 1, "video", []], None),
+        ([15, 14, 1, "source", ["src", "/movie.mp4", "srcset", "/m.webm 1x"]], None),
+        ([16, 0, 1, "audio", []], None),
+        ([17, 16, 1, "source", ["src", "/song.mp3"]], None),
+        ([18, 0, 1, "source", ["src", "/orphan.png"]], None),
     ]
     for raw, kind in routed:
         record = enc.record(raw)
@@ -130,6 +139,27 @@ def test_only_resource_attributes_are_routed() -> None:
         "bg.gif": FILE,
         "wide.webp": FILE,
     }
+
+
+def test_a_source_changed_later_is_routed_only_in_a_picture() -> None:
+    enc = encoder()
+    enc.mutations(
+        {
+            "adds": [
+                [1, 0, 1, "picture", []],
+                [2, 1, 1, "source", []],
+                [3, 0, 1, "video", []],
+                [4, 3, 1, "source", []],
+            ]
+        }
+    )
+    assert enc.attr_change([2, "srcset", "/a.png 2x"]) == [
+        2,
+        "srcset",
+        f"{stored(PAGE_ROOT + 'a.png')} 2x",
+    ]
+    assert enc.attr_change([4, "src", "/clip.mp4"]) == [4, "src", PAGE_ROOT + "clip.mp4"]
+    assert [f.url for f in queued(enc)] == [PAGE_ROOT + "a.png"]
 
 
 def test_a_fragment_is_kept_and_a_url_is_queued_once() -> None:
