@@ -68,10 +68,14 @@ class AssetUploads:
             try:
                 outcome, size = await _store(assets, fetch)
             except AssetFailed as exc:
-                assets.done(fetch.key, "failed")
-                await _report_failure(assets, fetch, str(exc))
+                reason = str(exc)
+            except Exception as exc:  # a JsException (a body, a digest), a dropped connection
+                reason = f"could not be read ({_message(exc)})"
             else:
                 assets.done(fetch.key, outcome, size)
+                return
+            assets.done(fetch.key, "failed")
+            await _report_failure(assets, fetch, reason)
         except Exception as exc:  # a bug here must not stop the other assets
             print(f"cwmn_web: asset {fetch.url}: {exc!r}", file=sys.stderr)
         finally:
@@ -101,11 +105,10 @@ async def _store(assets: PageAssets, fetch: AssetFetch) -> tuple[str, int]:
         if refusal is not None:
             _cancel(response)
             raise AssetFailed(refusal)
+    body = await _read(response, assets.max_bytes)
     if fetch.kind == STYLE:
-        text = assets.stylesheet(fetch.url, str(await response.text()))
+        text = assets.stylesheet(fetch.url, str(js.TextDecoder.new().decode(body)))
         body = js.TextEncoder.new().encode(text)
-    else:
-        body = js.Uint8Array.new(await response.arrayBuffer())
     size = int(body.byteLength)
     refusal = assets.admit(fetch.key, size)
     if refusal is not None:
@@ -116,6 +119,35 @@ async def _store(assets: PageAssets, fetch: AssetFetch) -> tuple[str, int]:
         return "reused", size
     await _post(assets.bytes_url(fetch, sha256), body)
     return "uploaded", size
+
+
+async def _read(response: Any, limit: int) -> Any:
+    """The body of ``response`` as one Uint8Array, read as a stream: past ``limit`` bytes
+    (a response without, or with a false, ``Content-Length``) the read stops and fails."""
+    stream = response.body
+    if stream is None:
+        return js.Uint8Array.new(0)
+    reader = stream.getReader()
+    chunks: list[Any] = []
+    total = 0
+    while True:
+        chunk = await reader.read()
+        if chunk.done:
+            break
+        total += int(chunk.value.byteLength)
+        if total > limit:
+            with contextlib.suppress(Exception):
+                reader.cancel()  # the browser stops loading; nothing to wait for
+            raise AssetFailed(f"larger than {limit} bytes")
+        chunks.append(chunk.value)
+    if len(chunks) == 1:
+        return chunks[0]
+    body = js.Uint8Array.new(total)
+    offset = 0
+    for part in chunks:
+        body.set(part, offset)
+        offset += int(part.byteLength)
+    return body
 
 
 async def _sha256(body: Any) -> str:
@@ -156,7 +188,7 @@ async def _post(url: str, body: Any) -> bool:
 
 async def _report_failure(assets: PageAssets, fetch: AssetFetch, reason: str) -> None:
     """Tell the store the asset will not come (guests get 404 at once, not after a wait)."""
-    with contextlib.suppress(AssetFailed):
+    with contextlib.suppress(Exception):
         await _post(assets.upload, failure_body(fetch, reason))
 
 
