@@ -20,6 +20,7 @@ from ..protocol.constants import NODE, URL_ATTRS, Pseudo
 from ..protocol.page_assets import FILE, STYLE
 from ..protocol.records import AttrChange, MutationsData, NodeRecord, SnapshotData, TextChange
 from .page_assets import SKIP_SCHEMES, PageAssets, rewrite_css
+from .srcset import parse_srcset, serialize_srcset
 
 __all__ = ["MASK_CHAR", "MirrorEncoder", "mask"]
 
@@ -234,14 +235,12 @@ class MirrorEncoder:
         """Each candidate's URL made absolute (and routed through ``routed``), its
         descriptors kept."""
         parts = []
-        for candidate in value.split(","):
-            bits = candidate.strip().split(None, 1)
-            if bits:
-                url = self.url(bits[0], base)
-                if routed is not None:
-                    url = routed.route(url, FILE)
-                parts.append(" ".join([url, *bits[1:]]))
-        return ", ".join(parts)
+        for candidate, descriptors in parse_srcset(value):
+            url = self.url(candidate, base)
+            if routed is not None:
+                url = routed.route(url, FILE)
+            parts.append((url, descriptors))
+        return serialize_srcset(parts)
 
     def css(self, text: str, base: str | None = None, routed: PageAssets | None = None) -> str:
         """Make ``url(...)`` references in CSS text absolute; through ``routed`` (the store),
