@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import hashlib
 import sys
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -25,6 +26,7 @@ from pyodide.ffi import to_js  # type: ignore[import-not-found]
 from ..client.page_assets import (
     AssetFetch,
     PageAssets,
+    ReportThrottle,
     check_body,
     failure_body,
     stylesheet_refusal,
@@ -43,11 +45,20 @@ class AssetFailed(Exception):
 
 
 class AssetUploads:
-    """Runs the queues of the page's :class:`PageAssets`; ``report(counters)`` after each
-    asset (the stub shows them in ``CwmnAPI._debug().assets``)."""
+    """Runs the queues of the page's :class:`PageAssets`; ``report(counters)`` at most every
+    250 ms while assets are pending, and once nothing is (the stub shows them in
+    ``CwmnAPI._debug().assets``)."""
 
-    def __init__(self, report: Callable[[dict[str, int]], None]) -> None:
+    def __init__(
+        self,
+        report: Callable[[dict[str, int]], None],
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.report = report
+        self._clock = clock
+        self._throttle = ReportThrottle()
+        self._latest: dict[str, int] = {}
+        self._timer: asyncio.TimerHandle | None = None
         self._waiting: list[tuple[PageAssets, AssetFetch]] = []
         self._running = 0
         self._tasks: set[asyncio.Task[None]] = set()
@@ -81,7 +92,24 @@ class AssetUploads:
         finally:
             self._running -= 1
             self.pump(assets)  # a stylesheet queued what it refers to
-            self.report({**assets.counters, "pending": len(self._waiting) + self._running})
+            self._offer({**assets.counters, "pending": len(self._waiting) + self._running})
+
+    def _offer(self, counters: dict[str, int]) -> None:
+        """Post ``counters`` now, or the latest ones when the throttle allows."""
+        self._latest = counters
+        wait = self._throttle.wait(self._clock(), counters["pending"] == 0)
+        if wait == 0:
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+            self.report(counters)
+        elif self._timer is None:
+            self._timer = asyncio.get_running_loop().call_later(wait, self._post_latest)
+
+    def _post_latest(self) -> None:
+        self._timer = None
+        self._throttle.posted(self._clock())
+        self.report(self._latest)
 
 
 async def _store(assets: PageAssets, fetch: AssetFetch) -> tuple[str, int]:

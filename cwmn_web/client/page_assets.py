@@ -25,6 +25,7 @@ __all__ = [
     "SKIP_SCHEMES",
     "AssetFetch",
     "PageAssets",
+    "ReportThrottle",
     "check_body",
     "failure_body",
     "origin_of",
@@ -210,6 +211,28 @@ class PageAssets:
         self.counters[outcome] += 1
         if outcome == "uploaded":
             self.counters["bytesUploaded"] += size
+
+
+class ReportThrottle:
+    """When the edge posts its counters to the page: at most once per ``interval`` seconds
+    (each post is a task on the page's main thread), the final one (nothing pending) at
+    once."""
+
+    def __init__(self, interval: float = 0.25) -> None:
+        self.interval = interval
+        self._last: float | None = None
+
+    def wait(self, now: float, final: bool) -> float:
+        """Seconds before counters offered at ``now`` may be posted; 0: post them now
+        (counted as posted)."""
+        if final or self._last is None or now - self._last >= self.interval:
+            self._last = now
+            return 0.0
+        return self._last + self.interval - now
+
+    def posted(self, now: float) -> None:
+        """Counters were posted at ``now`` (a delayed post)."""
+        self._last = now
 
 
 def _fragment(url: str) -> str:

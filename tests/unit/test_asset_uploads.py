@@ -5,6 +5,7 @@ responses without ``Content-Length`` that never end, stylesheets that are not CS
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import importlib
 import json
@@ -16,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from cwmn_web.client.page_assets import PageAssets
+from cwmn_web.client.page_assets import PageAssets, ReportThrottle
 from tests.helpers.aio import run_on_own_loop, until
 
 PAGE = "https://app.example.com/index.html"
@@ -162,7 +163,9 @@ def ok(body: bytes, ctype: str = "image/png", length: bool = True, **kw: Any) ->
     )
 
 
-def run(site: Site, urls: dict[str, str]) -> tuple[PageAssets, list[dict[str, int]]]:
+def run(
+    site: Site, urls: dict[str, str], clock: Callable[[], float] | None = None
+) -> tuple[PageAssets, list[dict[str, int]]]:
     """Route ``urls`` (url → kind) on a page and let the edge handle them all."""
     uploads = importlib.import_module("cwmn_web.browser.asset_uploads")
     assets = PageAssets(ASSETS, PAGE)
@@ -171,7 +174,7 @@ def run(site: Site, urls: dict[str, str]) -> tuple[PageAssets, list[dict[str, in
     reports: list[dict[str, int]] = []
 
     async def body() -> None:
-        edge = uploads.AssetUploads(reports.append)
+        edge = uploads.AssetUploads(reports.append, *([clock] if clock else []))
         edge.pump(assets)
         await until(lambda: bool(reports) and reports[-1]["pending"] == 0)
 
@@ -242,3 +245,64 @@ def test_a_digest_that_throws_is_reported_failed(site: Site) -> None:
     _, reports = run(site, {IMG: "file"})
     assert failures(site) == {IMG: "could not be read (OperationError)"}
     assert reports[-1]["failed"] == 1 and reports[-1]["pending"] == 0
+
+
+def test_counters_are_posted_at_most_every_quarter_second_and_at_the_end(site: Site) -> None:
+    urls = {f"https://app.example.com/{i}.png": "file" for i in range(24)}
+    for url in urls:
+        site.pages[url] = lambda: ok(b"y" * 20)
+    _, reports = run(site, urls, clock=lambda: 1000.0)  # all 24 within one instant
+    assert len(reports) == 2, reports  # the first at once, then the final one
+    assert reports[0]["pending"] > 0
+    assert reports[1] == {**reports[1], "routed": 24, "uploaded": 24, "fetched": 24, "pending": 0}
+
+
+def test_counters_held_back_are_posted_when_the_quarter_second_is_over(site: Site) -> None:
+    uploads = importlib.import_module("cwmn_web.browser.asset_uploads")
+    assets = PageAssets(ASSETS, PAGE)
+    reports: list[dict[str, int]] = []
+
+    async def body() -> None:
+        release = asyncio.Event()
+        slow = ok(b"z" * 20)
+
+        async def held() -> Response:
+            await release.wait()
+            return slow
+
+        site.pages[IMG] = lambda: ok(b"x" * 20)
+        site.pages[CSS] = lambda: ok(b"p{}", "text/css")
+        slow_url = "https://app.example.com/slow.png"
+        for url, kind in ((IMG, "file"), (CSS, "style"), (slow_url, "file")):
+            assets.route(url, kind)
+        fetch = site.fetch
+
+        async def fetch_held(url: str, options: dict[str, Any]) -> Response:
+            return await held() if url == slow_url else await fetch(url, options)
+
+        sys.modules["js"].fetch = fetch_held  # type: ignore[attr-defined]
+        now = [0.0]
+        edge = uploads.AssetUploads(reports.append, lambda: now[0])
+        edge.pump(assets)
+        await until(lambda: len(reports) == 1)  # the first asset: at once
+        await until(lambda: assets.counters["fetched"] == 2)  # the second: held back
+        assert len(reports) == 1
+        now[0] = 0.3
+        await until(lambda: len(reports) == 2)  # posted by the timer, the slow one pending
+        assert reports[1] == {**reports[1], "fetched": 2, "pending": 1}
+        release.set()
+        await until(lambda: len(reports) == 3 and reports[2]["pending"] == 0)
+        assert reports[2]["fetched"] == 3
+
+    run_on_own_loop(body)
+
+
+def test_the_throttle() -> None:
+    throttle = ReportThrottle(0.25)
+    assert throttle.wait(10.0, final=False) == 0  # the first at once
+    assert throttle.wait(10.1, final=False) == pytest.approx(0.15)
+    assert throttle.wait(10.2, final=True) == 0  # nothing pending: at once
+    assert throttle.wait(10.3, final=False) == pytest.approx(0.15)
+    throttle.posted(10.45)  # the delayed post went out
+    assert throttle.wait(10.6, final=False) == pytest.approx(0.1)
+    assert throttle.wait(10.7, final=False) == 0
