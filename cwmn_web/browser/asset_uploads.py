@@ -5,9 +5,10 @@ URLs go through the store and queues each once. This edge, in the host's worker 
 the page's main thread), takes the queue and, a few at a time, fetches each URL with the
 page's credentials (``credentials: 'include'``, ``cache: 'force-cache'``: usually the HTTP
 cache the page filled), hashes it with ``crypto.subtle``, asks the server whether it holds
-that content, and uploads only what it lacks (the contract: docs/fidelity/h18host.md). The
+that content, and uploads only what it lacks (the contract: docs/fidelity/host.md). The
 bytes stay in JavaScript; only a stylesheet's text crosses into Python (the core rewrites
-its references). Failures are reported, so guests asking for the key get 404 at once.
+its references). Failures are reported, so guests asking for the key are
+sent to its URL at once (a 302: they load it directly if they can).
 """
 
 from __future__ import annotations
@@ -215,7 +216,7 @@ async def _post(url: str, body: Any) -> bool:
 
 
 async def _report_failure(assets: PageAssets, fetch: AssetFetch, reason: str) -> None:
-    """Tell the store the asset will not come (guests get 404 at once, not after a wait)."""
+    """Tell the store the asset will not come (guests go to its URL at once)."""
     with contextlib.suppress(Exception):
         await _post(assets.upload, failure_body(fetch, reason))
 

@@ -113,7 +113,7 @@ class WorkerBridge:
             self.driver.wake()
 
     def pump_assets(self) -> None:
-        """Start fetching what the session's encoder routed (docs/fidelity/h18host.md)."""
+        """Start fetching what the session's encoder routed (docs/fidelity/host.md)."""
         session = self.controller.session if self.controller is not None else None
         if session is not None:
             self.uploads.pump(session.assets)

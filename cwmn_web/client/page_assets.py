@@ -4,7 +4,7 @@ The host cannot know what a guest can reach (cookies, IP allow-lists, intranet D
 without CORS), so every resource URL of the page's own origin or of the site's
 ``assetOrigins`` is *routed*: rewritten at encode time to the store (``BASE + key``, the
 fragment kept) and queued once per page for the worker's edge (``browser/asset_uploads.py``)
-to fetch with the page's credentials and upload (docs/fidelity/h18host.md). Everything else
+to fetch with the page's credentials and upload (docs/fidelity/host.md). Everything else
 (third parties, ``data:``, ``blob:``) keeps its direct URL. A fetched stylesheet is rewritten
 before upload: its routed references become the relative ``KEY``, so it does not depend on
 the session. Nothing is routed when the session's ``assets`` is empty (the store is off).
@@ -85,7 +85,7 @@ def check_body(fetch: AssetFetch, sha256: str, size: int) -> str:
 
 
 def failure_body(fetch: AssetFetch, reason: str) -> str:
-    """Step 3: the host could not have it (guests asking for its key get 404 at once)."""
+    """Step 3: the host could not have it (its key now sends guests to its URL)."""
     body = {"url": fetch.url, "key": fetch.key, "failed": reason[:200]}
     return json.dumps(body, separators=(",", ":"))
 

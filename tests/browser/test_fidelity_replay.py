@@ -111,7 +111,7 @@ if os.environ.get("CWMN_REPLAY_PAGES"):
 
 #: Known gaps, compared and printed but not asserted: an external SVG ``<use>`` loads only
 #: from the document's own origin; the render page is served on the worker's own port, not
-#: the store's origin (docs/fidelity/h18replay.md). The guest live sees them.
+#: the store's origin (docs/fidelity/replay.md). The guest live sees them.
 KNOWN_GAPS = {
     ("private-sprite.html", "page"),
     ("private-sprite.html", "svg[0]"),

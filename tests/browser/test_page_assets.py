@@ -1,5 +1,5 @@
 """Assets only the host's browser can load reach guests through the asset store
-(docs/fidelity/h18host.md). The host is signed in to a customer site on its own origin (the
+(docs/fidelity/host.md). The host is signed in to a customer site on its own origin (the
 session cookie of ``private/``: no CORS); the guest, in another profile, has no cookie. The
 guest sees the private image, the ``<picture>`` and ``srcset`` ones, the stylesheet (its
 ``@import`` and ``url()`` background), the web font, the SVG sprite and the video poster;

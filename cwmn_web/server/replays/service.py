@@ -17,6 +17,7 @@ from ..db import InviteStatus, RenderStage, ReplayStatus, SendStatus, Store
 from ..db.replays import ACTIVE, ReplayRecord
 from ..invites.sender import NO_SENDER, Sender
 from ..invites.service import Invites
+from ..page_assets.purge import purge_assets
 from .mail import check_send, reserve, send_links, video_url
 from .recording import remove_recording
 
@@ -188,7 +189,5 @@ def purge_expired(settings: Settings, store: Store, now: float | None = None) ->
         remove_recording(settings.data_dir, replay_id)
         store.replays.delete(replay_id)
         count += 1
-    mappings, blobs = store.page_assets.purge(now - settings.max_session_seconds)
-    if mappings or blobs:
-        log.info("purged %d page-asset mapping(s) and %d stored file(s)", mappings, blobs)
+    purge_assets(settings, store, now)
     return count
