@@ -1,10 +1,12 @@
 // cwmn_web capture, pictures (docs/fidelity/h18canvas.md): a canvas's pixels, a video's
 // current frame and its play state, for guests whose viewer runs no script (a canvas there
 // shows its fallback content, a video never plays). Pictures are PNG data: URLs sent as
-// `cwmn:canvas`, at most one per element every POLL_MS; the PNG is encoded off the main
-// thread (createImageBitmap → a small worker's OffscreenCanvas), which also skips unchanged
-// pixels, so the page pays well under a millisecond per picture. Without a worker (a CSP
-// refusing blob: workers, an old browser) only small canvases are encoded, on the main thread.
+// `cwmn:canvas`, at most one per element every POLL_MS, only for elements in or near the
+// viewport, and within a byte budget per capture (BUDGET_CHARS a second: a playing video
+// would send ~1 MB every second); the PNG is encoded off the main thread (createImageBitmap
+// → a small worker's OffscreenCanvas), which also skips unchanged pixels, so the page pays
+// well under a millisecond per picture. Without a worker (a CSP refusing blob: workers, an
+// old browser) only small canvases are encoded, on the main thread.
 import { PSEUDO } from '../dist/constants.mjs';
 import { dom } from './dom.mjs';
 
@@ -14,10 +16,12 @@ export const MAX_PIXELS = 2e6;
 /** Characters of one picture's data: URL at most: a larger one is encoded again, smaller
     (a frame past the server's 4 MiB cap would end the session, docs/MIRROR.md). */
 export const MAX_CHARS = 1e6;
-/** Characters of pictures going out together (one mutations flush) at most; more wait. */
-const FLUSH_CHARS = 1.5e6;
-/** A flush goes out within 50 ms (capture/mutations.mjs): later pictures wait this long. */
-const PACE_MS = 100;
+/** The byte budget (a token bucket): characters of pictures a second, averaged... */
+export const BUDGET_CHARS = 250e3;
+/** ...and at most this many at once (so one picture of MAX_CHARS can always go). */
+export const BURST_CHARS = MAX_CHARS;
+/** Elements this close to the viewport (a share of its size) are polled; others wait. */
+const NEAR = '50%';
 /** Pictures this small are encoded at once, on the main thread (snapshots, fallback). */
 const SYNC_PIXELS = 65536;
 
@@ -97,25 +101,50 @@ export class Pictures {
   constructor(send) {
     this.send = send;
     /** The canvases and videos seen (snapshots, added subtrees), with their last values. */
-    this.known = new Map(); // element → {id, png, media, busy}
+    this.known = new Map(); // element → {id, png, media, busy, chars}
     this.worker = null;
     this.noWorker = false;
     this.nextId = 1;
     this.byId = new Map(); // encoder request id → element
-    this.outbox = new Map(); // element → its picture waiting to go out (FLUSH_CHARS)
-    this.sentChars = 0;
-    this.lastSend = -Infinity;
+    this.outbox = new Map(); // element → its picture waiting for the budget
+    /** The budget's bucket: characters that may go now (negative after a large snapshot). */
+    this.tokens = BURST_CHARS;
+    this.refilled = performance.now();
     this.timer = 0;
     this.stopped = false;
+    /** Elements in or near the viewport (all of them without IntersectionObserver). */
+    this.near = new Set();
+    this.viewport = typeof IntersectionObserver === 'function'
+      ? new IntersectionObserver((entries) => this.moved(entries), { rootMargin: NEAR })
+      : null;
   }
 
   /** An element serialized: remember it and its values already sent. */
   seen(el, png, media) {
-    const entry = this.known.get(el) || { id: this.nextId++, png: null, media: null, busy: false };
-    if (png) entry.png = png;
+    let entry = this.known.get(el);
+    if (!entry) {
+      entry = { id: this.nextId++, png: null, media: null, busy: false, chars: 0 };
+      this.known.set(el, entry);
+      if (this.viewport) this.viewport.observe(el); // read once it is near the viewport
+    }
+    if (png) {
+      entry.png = png;
+      entry.chars = png.length;
+      this.spend(png.length); // sent with the snapshot or the flush
+    }
     if (media) entry.media = media;
-    this.known.set(el, entry);
     if (!png) setTimeout(() => this.update(el), 0); // too large to read at once: encoded now
+  }
+
+  /** The viewport's observer: an element coming near it is read at once. */
+  moved(entries) {
+    for (const { target, isIntersecting } of entries) {
+      if (!isIntersecting) this.near.delete(target);
+      else if (!this.near.has(target)) {
+        this.near.add(target);
+        this.update(target);
+      }
+    }
   }
 
   /** Look at every known element once (the poll, and a video's play/pause/seeked). */
@@ -136,7 +165,11 @@ export class Pictures {
         this.send(el, PSEUDO.MEDIA, media);
       }
     }
-    if (entry.busy || this.stopped) return;
+    if (entry.busy || this.stopped || this.outbox.has(el)) return;
+    if (this.viewport && !this.near.has(el)) return; // read when it comes near the viewport
+    // Past the budget: not even read (its last picture's size as the guess); a change is
+    // not lost, the next poll with budget left reads the element's latest state.
+    if (this.refill() < entry.chars) return;
     const size = pictureSize(el);
     if (!size || !size[0] || !size[1]) return;
     const encoder = this.encoder();
@@ -159,6 +192,9 @@ export class Pictures {
   forget(el) {
     const entry = this.known.get(el);
     this.known.delete(el);
+    this.near.delete(el);
+    this.outbox.delete(el);
+    if (this.viewport) this.viewport.unobserve(el);
     if (entry && this.worker) {
       this.byId.delete(entry.id);
       this.worker.postMessage({ id: entry.id, drop: true });
@@ -190,24 +226,41 @@ export class Pictures {
     }
   }
 
-  /** Send `png` now, or once the pictures sent just before it went out in their own flush. */
+  /** The bucket's characters now (BUDGET_CHARS a second, at most BURST_CHARS). */
+  refill() {
+    const now = performance.now();
+    this.tokens = Math.min(BURST_CHARS, this.tokens + (now - this.refilled) * BUDGET_CHARS / 1000);
+    this.refilled = now;
+    return this.tokens;
+  }
+  spend(chars) {
+    this.refill();
+    this.tokens -= chars;
+  }
+
+  /** Send `png` as soon as the budget holds it (smaller pictures are not held behind it). */
   queue(el, png) {
+    const entry = this.known.get(el);
+    if (entry) entry.chars = png.length;
     this.outbox.set(el, png);
-    if (!this.timer) this.drain();
+    clearTimeout(this.timer);
+    this.drain();
   }
   drain() {
     this.timer = 0;
+    let short = Infinity; // the fewest characters still missing for a waiting picture
     for (const [el, png] of this.outbox) {
-      const now = performance.now();
-      if (now - this.lastSend >= PACE_MS) this.sentChars = 0;
-      if (this.sentChars && this.sentChars + png.length > FLUSH_CHARS) {
-        this.timer = setTimeout(() => this.drain(), this.lastSend + PACE_MS - now);
-        return;
+      const tokens = this.refill();
+      if (png.length > tokens) {
+        short = Math.min(short, png.length - tokens);
+        continue;
       }
       this.outbox.delete(el);
-      this.sentChars += png.length;
-      this.lastSend = now;
+      this.tokens -= png.length;
       if (this.known.has(el) && dom.isConnected(el)) this.send(el, PSEUDO.CANVAS, png);
+    }
+    if (short < Infinity && !this.stopped) {
+      this.timer = setTimeout(() => this.drain(), Math.ceil(short * 1000 / BUDGET_CHARS));
     }
   }
 
@@ -219,6 +272,7 @@ export class Pictures {
   stop() {
     this.stopped = true;
     this.terminate();
+    if (this.viewport) this.viewport.disconnect();
     clearTimeout(this.timer);
     this.outbox.clear();
   }

@@ -1,0 +1,81 @@
+"""Pictures' byte budget (docs/fidelity/h18canvas.md): a canvas changing all the time (a
+playing video) sends at most BUDGET_CHARS a second, a small changing canvas still updates
+every second, and a canvas far from the viewport sends nothing until it is scrolled into
+view. The capture runs without a session (as in test_capture.py); the page logs the
+`cwmn:canvas` changes of its frames, with their time and size."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from itertools import pairwise
+
+from playwright.sync_api import Page
+
+from cwmn_web.testing import CwmnServer, PageServer
+
+BUDGET_CHARS = 250_000  # a second (static/capture/pictures.mjs)
+BURST_CHARS = 1_000_000  # at once
+WINDOW_MS = 7000
+
+
+def start_logged_capture(page: Page, server: CwmnServer) -> None:
+    """Start the capture; `log_` gets [ms since start, element id attribute, characters]
+    for each `cwmn:canvas` sent (in the snapshot, then in mutations)."""
+    build = page.evaluate("CwmnAPI._debug().build")
+    page.evaluate(
+        """async (url) => {
+            window.log_ = [];
+            const names = new Map(); // node id → the element's id attribute
+            const t0 = window.t0_ = performance.now();
+            const keep = (kind, data) => {
+                const t = performance.now() - t0;
+                if (kind === 'snapshot') {
+                    for (const r of data.nodes) {
+                        const attrs = r[2] === 1 ? r[4] : [];
+                        for (let i = 0; i < attrs.length; i += 2) {
+                            if (attrs[i] === 'id') names.set(r[0], attrs[i + 1]);
+                        }
+                        const at = attrs.indexOf('cwmn:canvas');
+                        if (at % 2 === 0) log_.push([t, names.get(r[0]), attrs[at + 1].length]);
+                    }
+                } else if (kind === 'mutations') {
+                    for (const [id, name, value] of data.attrs) {
+                        if (name === 'cwmn:canvas') log_.push([t, names.get(id), value.length]);
+                    }
+                }
+            };
+            const m = await import(url);
+            window.capture_ = m;
+            await m.start({}, keep, new WeakMap());
+        }""",
+        f"{server.url}/assets/{build}/capture.mjs",
+    )
+
+
+def sent(page: Page, element: str) -> list[tuple[float, int]]:
+    log: list[list[float | str | int]] = page.evaluate("window.log_")
+    return [(float(t), int(n)) for t, name, n in log if name == element]
+
+
+def test_a_changing_large_canvas_keeps_to_the_budget_and_far_ones_wait(
+    open_page: Callable[..., Page], customer_site: PageServer, cwmn_server: CwmnServer
+) -> None:
+    page = open_page("about:blank", wait_for_state=None)
+    page.set_viewport_size({"width": 800, "height": 600})
+    page.goto(customer_site.url("canvas-budget.html", hostname="localhost"))
+    page.wait_for_function("CwmnAPI.getCurrentState() === 'no session'")
+    start_logged_capture(page, cwmn_server)
+    # A rate is measured over time: the capture's first WINDOW_MS.
+    page.wait_for_function(f"performance.now() - window.t0_ > {WINDOW_MS}", timeout=30_000)
+    big = sent(page, "big")
+    assert len(big) >= 2, big  # it is sent, again and again...
+    for t, _ in big:  # ...but by any time, at most the burst and the budget's rate since
+        total = sum(n for u, n in big if u <= t)
+        assert total <= BURST_CHARS + BUDGET_CHARS * t / 1000, (t, total, big)
+    small = [t for t, _ in sent(page, "small") if t <= WINDOW_MS]
+    gaps = [b - a for a, b in pairwise(small)]
+    assert small[-1] >= WINDOW_MS - 2500, small  # the small one still updates,
+    assert max(gaps) < 2500, small  # about every second
+    assert not sent(page, "far")  # 3000 px below the viewport: never read
+    page.evaluate("document.getElementById('far').scrollIntoView()")
+    page.wait_for_function("window.log_.some(e => e[1] === 'far')")
