@@ -27,6 +27,7 @@ class Capture {
       observe: (target) => this.observe(target),
       watchFrame: (iframe) => this.observers.watchFrame(iframe),
       picture: (el, png, media) => this.pictures.seen(el, png, media),
+      budget: () => this.pictures.refill(),
     };
     this.serializer = new Serializer(privacy, shadowRoots, hooks);
     this.buffer = new MutationBuffer(this.serializer, privacy, send);

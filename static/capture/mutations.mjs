@@ -112,7 +112,8 @@ export class MutationBuffer {
     }
     this.reloaded.clear();
     const adds = [];
-    this.serializer.pictureChars = MAX_CHARS; // pictures read at once in this frame
+    // Pictures read at once in this frame: within the pictures' budget (capture/pictures.mjs).
+    this.serializer.pictureChars = Math.min(MAX_CHARS, this.serializer.hooks.budget());
     const inAdded = (node) => {
       for (let p = dom.parentNode(node); p; p = dom.parentNode(p)) if (added.has(p)) return true;
       return false;

@@ -250,6 +250,10 @@ export class Pictures {
     this.timer = 0;
     let short = Infinity; // the fewest characters still missing for a waiting picture
     for (const [el, png] of this.outbox) {
+      if (!this.known.has(el) || !dom.isConnected(el)) {
+        this.outbox.delete(el); // gone: costs nothing
+        continue;
+      }
       const tokens = this.refill();
       if (png.length > tokens) {
         short = Math.min(short, png.length - tokens);
@@ -257,7 +261,7 @@ export class Pictures {
       }
       this.outbox.delete(el);
       this.tokens -= png.length;
-      if (this.known.has(el) && dom.isConnected(el)) this.send(el, PSEUDO.CANVAS, png);
+      this.send(el, PSEUDO.CANVAS, png);
     }
     if (short < Infinity && !this.stopped) {
       this.timer = setTimeout(() => this.drain(), Math.ceil(short * 1000 / BUDGET_CHARS));

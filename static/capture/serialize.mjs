@@ -21,7 +21,8 @@ const yieldToBrowser = () => new Promise((resolve) => {
 
 /** Reads nodes into records. `hooks.observe(root)` watches a shadow root or frame document
     found on the way; `hooks.watchFrame(iframe)` its reloads; `hooks.picture(el, png, media)`
-    keeps a canvas or video current (capture/pictures.mjs). */
+    keeps a canvas or video current (capture/pictures.mjs), `hooks.budget()` says how many
+    characters of pictures a mutations flush may read at once. */
 export class Serializer {
   constructor(privacy, shadowRoots, hooks) {
     this.privacy = privacy;

@@ -16,11 +16,13 @@ from cwmn_web.testing import CwmnServer, PageServer
 BUDGET_CHARS = 250_000  # a second (static/capture/pictures.mjs)
 BURST_CHARS = 1_000_000  # at once
 WINDOW_MS = 7000
+CHURN_MS = 4000
 
 
 def start_logged_capture(page: Page, server: CwmnServer) -> None:
     """Start the capture; `log_` gets [ms since start, element id attribute, characters]
-    for each `cwmn:canvas` sent (in the snapshot, then in mutations)."""
+    for each `cwmn:canvas` sent (in the snapshot, then in mutations; elements added later
+    are named 'mutations' when their picture came with them, 'new' when it came after)."""
     build = page.evaluate("CwmnAPI._debug().build")
     page.evaluate(
         """async (url) => {
@@ -29,18 +31,22 @@ def start_logged_capture(page: Page, server: CwmnServer) -> None:
             const t0 = window.t0_ = performance.now();
             const keep = (kind, data) => {
                 const t = performance.now() - t0;
-                if (kind === 'snapshot') {
-                    for (const r of data.nodes) {
+                if (kind === 'snapshot' || kind === 'mutations') {
+                    // Elements and their pictures: the snapshot's, and those added later.
+                    for (const r of kind === 'snapshot' ? data.nodes : data.adds) {
                         const attrs = r[2] === 1 ? r[4] : [];
                         for (let i = 0; i < attrs.length; i += 2) {
                             if (attrs[i] === 'id') names.set(r[0], attrs[i + 1]);
                         }
                         const at = attrs.indexOf('cwmn:canvas');
-                        if (at % 2 === 0) log_.push([t, names.get(r[0]), attrs[at + 1].length]);
+                        const name = names.get(r[0]) || kind;
+                        if (at % 2 === 0) log_.push([t, name, attrs[at + 1].length]);
                     }
-                } else if (kind === 'mutations') {
+                }
+                if (kind === 'mutations') {
                     for (const [id, name, value] of data.attrs) {
-                        if (name === 'cwmn:canvas') log_.push([t, names.get(id), value.length]);
+                        if (name !== 'cwmn:canvas') continue;
+                        log_.push([t, names.get(id) || 'new', value.length]);
                     }
                 }
             };
@@ -52,18 +58,24 @@ def start_logged_capture(page: Page, server: CwmnServer) -> None:
     )
 
 
-def sent(page: Page, element: str) -> list[tuple[float, int]]:
+def sent(page: Page, element: str | None = None) -> list[tuple[float, int]]:
+    """When `element`'s pictures were sent, and their sizes (all pictures without it)."""
     log: list[list[float | str | int]] = page.evaluate("window.log_")
-    return [(float(t), int(n)) for t, name, n in log if name == element]
+    return [(float(t), int(n)) for t, name, n in log if element in (None, name)]
+
+
+def open_budget_page(open_page: Callable[..., Page], site: PageServer, query: str = "") -> Page:
+    page = open_page("about:blank", wait_for_state=None)
+    page.set_viewport_size({"width": 800, "height": 600})
+    page.goto(site.url("canvas-budget.html", hostname="localhost") + query)
+    page.wait_for_function("CwmnAPI.getCurrentState() === 'no session'")
+    return page
 
 
 def test_a_changing_large_canvas_keeps_to_the_budget_and_far_ones_wait(
     open_page: Callable[..., Page], customer_site: PageServer, cwmn_server: CwmnServer
 ) -> None:
-    page = open_page("about:blank", wait_for_state=None)
-    page.set_viewport_size({"width": 800, "height": 600})
-    page.goto(customer_site.url("canvas-budget.html", hostname="localhost"))
-    page.wait_for_function("CwmnAPI.getCurrentState() === 'no session'")
+    page = open_budget_page(open_page, customer_site)
     start_logged_capture(page, cwmn_server)
     # A rate is measured over time: the capture's first WINDOW_MS.
     page.wait_for_function(f"performance.now() - window.t0_ > {WINDOW_MS}", timeout=30_000)
@@ -79,3 +91,18 @@ def test_a_changing_large_canvas_keeps_to_the_budget_and_far_ones_wait(
     assert not sent(page, "far")  # 3000 px below the viewport: never read
     page.evaluate("document.getElementById('far').scrollIntoView()")
     page.wait_for_function("window.log_.some(e => e[1] === 'far')")
+
+
+def test_canvases_added_all_the_time_keep_to_the_budget(
+    open_page: Callable[..., Page], customer_site: PageServer, cwmn_server: CwmnServer
+) -> None:
+    """Small canvases are read at once when added (with the mutations): within the budget."""
+    page = open_budget_page(open_page, customer_site, "?churn")
+    start_logged_capture(page, cwmn_server)
+    page.wait_for_function(f"performance.now() - window.t0_ > {CHURN_MS}", timeout=30_000)
+    pictures = sent(page)
+    snapshot = sum(n for t, n in pictures if t == pictures[0][0])  # sent whatever the budget
+    assert len(sent(page, "mutations")) >= 3, pictures  # read at once while budget is left
+    for t, _ in pictures:
+        total = sum(n for u, n in pictures if u <= t)
+        assert total <= snapshot + BURST_CHARS + BUDGET_CHARS * t / 1000, (t, total, pictures)
