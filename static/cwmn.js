@@ -15,7 +15,7 @@
       return root;
     };
   }
-  // WebGL keeps its drawing buffer, to be mirrored (docs/fidelity/h18canvas.md).
+  // WebGL keeps its drawing buffer, to be mirrored (docs/fidelity/pictures.md).
   var gc = HTMLCanvasElement.prototype.getContext;
   // @ts-expect-error: one function for every context type
   HTMLCanvasElement.prototype.getContext = function (t, a) {

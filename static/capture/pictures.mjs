@@ -1,4 +1,4 @@
-// cwmn_web capture, pictures (docs/fidelity/h18canvas.md): a canvas's pixels, a video's
+// cwmn_web capture, pictures (docs/fidelity/pictures.md): a canvas's pixels, a video's
 // current frame and its play state, for guests whose viewer runs no script (a canvas there
 // shows its fallback content, a video never plays). Pictures are PNG data: URLs sent as
 // `cwmn:canvas`, at most one per element every POLL_MS, only for elements in or near the

@@ -116,7 +116,7 @@
     if (display === 'inline') s.setProperty('display', 'inline-block', 'important');
   }
 
-  /* -- pictures: canvases and videos (docs/fidelity/h18canvas.md) ----------------------
+  /* -- pictures: canvases and videos (docs/fidelity/pictures.md) ----------------------
      A document without scripting shows a canvas's fallback content, never its bitmap: the
      canvas stays a canvas (the page's CSS still matches it) and shows its picture as CSS
      `content`, which makes it a replaced element of the picture's natural size, like the

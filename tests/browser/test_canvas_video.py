@@ -1,4 +1,4 @@
-"""Canvases and videos as a guest sees them (docs/fidelity/h18canvas.md): a 2D canvas, a
+"""Canvases and videos as a guest sees them (docs/fidelity/pictures.md): a 2D canvas, a
 WebGL canvas drawn once and a canvas too large to encode on the page's main thread show
 their pixels at the host's size, a redrawn canvas is updated; a video shows its poster or its
 current frame and a badge with its play state, and never plays in the viewer."""

@@ -1,4 +1,4 @@
-"""Pictures' byte budget (docs/fidelity/h18canvas.md): a canvas changing all the time (a
+"""Pictures' byte budget (docs/fidelity/pictures.md): a canvas changing all the time (a
 playing video) sends at most BUDGET_CHARS a second, a small changing canvas still updates
 every second, and a canvas far from the viewport sends nothing until it is scrolled into
 view. The capture runs without a session (as in test_capture.py); the page logs the

@@ -1,5 +1,5 @@
 """The replay renderer's page shows a recorded canvas's picture at the canvas's size
-(static/viewer/mirror.js through static/render.js; docs/fidelity/h18canvas.md): a page without
+(static/viewer/mirror.js through static/render.js; docs/fidelity/pictures.md): a page without
 scripting would show the canvas's fallback content, a 0 by 0 box."""
 
 from __future__ import annotations
