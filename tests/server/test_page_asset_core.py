@@ -270,7 +270,25 @@ def test_cli_sets_the_sites_store(
         ("//shop.example/a.png", None),
         ("https://shop.example/" + "a" * MAX_URL, None),
         ("", None),
+        # A header holds Latin-1 only: the rest is percent-encoded (a 500 before).
+        (
+            "https://shop.example/ürün şapka.jpg",
+            "https://shop.example/%C3%BCr%C3%BCn%20%C5%9Fapka.jpg",
+        ),
+        ("https://shop.example/a.png\r\nSet-Cookie: x=1", None),
     ],
 )
 def test_only_an_http_url_is_a_failures_redirect(url: str, target: str | None) -> None:
-    assert failure_redirect(url) == target
+    assert failure_redirect(url, "image") == target
+
+
+@pytest.mark.parametrize("destination", ["document", "iframe", "frame", "embed", "object", ""])
+def test_a_navigation_is_never_redirected(destination: str) -> None:
+    """The store's origin is no open redirect: a link to a failed key (a page opened, a
+    frame, or a client saying nothing) gets 404, only resource loads are sent on."""
+    assert failure_redirect("https://evil.example/login", destination) is None
+
+
+@pytest.mark.parametrize("destination", ["image", "style", "font", "video", "audio"])
+def test_resource_loads_are_redirected(destination: str) -> None:
+    assert failure_redirect("https://shop.example/a.png", destination) is not None

@@ -26,6 +26,7 @@ from cwmn_web.protocol.messages import (
 )
 from cwmn_web.protocol.page_assets import url_key
 from cwmn_web.server.app import create_app
+from cwmn_web.server.client_key import client_key
 from cwmn_web.server.config import Settings
 from cwmn_web.server.db import Store
 from cwmn_web.server.page_assets.core import AssetLimits, Offer
@@ -433,7 +434,11 @@ def test_a_failure_is_recorded_when_the_session_is_full(live_client: LiveClient)
         answer = fail(s, HOST_ORIGIN + "/2.png", "session_assets_full (HTTP 413)")
         assert (answer.status_code, answer.json()) == (200, {"failed": True})
         began = time.monotonic()
-        got = client.get(s.info["base"] + url_key(HOST_ORIGIN + "/2.png"), follow_redirects=False)
+        got = client.get(
+            s.info["base"] + url_key(HOST_ORIGIN + "/2.png"),
+            headers={"sec-fetch-dest": "image"},
+            follow_redirects=False,
+        )
         assert got.status_code == 302 and time.monotonic() - began < 5
 
 
@@ -582,13 +587,38 @@ def test_a_failure_redirects_to_the_url_at_once(live_client: LiveClient) -> None
         answer = fail(s, url, "http 404")
         assert (answer.status_code, answer.json()) == (200, {"failed": True})
         began = time.monotonic()
-        got = client.get(s.info["base"] + url_key(url), follow_redirects=False)
+        image = {"sec-fetch-dest": "image"}
+        got = client.get(s.info["base"] + url_key(url), headers=image, follow_redirects=False)
         assert time.monotonic() - began < 5
         assert got.status_code == 302 and got.headers["location"] == url
         assert got.headers["referrer-policy"] == "no-referrer"
         assert got.headers["access-control-allow-origin"] == "*"
         assert got.headers["cache-control"] == "no-store"
         assert got.content == b""
+        # A link to it (a page opened from a mail, a frame) is no open redirect.
+        for page in ({"sec-fetch-dest": "document"}, {}):
+            opened = client.get(s.info["base"] + url_key(url), headers=page, follow_redirects=False)
+            assert opened.status_code == 404, page
+
+
+def test_a_failure_report_with_control_characters_is_refused(live_client: LiveClient) -> None:
+    with live_client() as client, session(client) as s:
+        answer = fail(s, HOST_ORIGIN + "/a.png\r\nSet-Cookie: x=1")
+        assert (answer.status_code, answer.json()["code"]) == (400, "bad_asset")
+
+
+def test_one_client_cannot_hold_every_upload(live_client: LiveClient) -> None:
+    """A client trickling bodies holds at most MAX_UPLOADS_PER_CLIENT of the process's
+    upload slots: its next upload is refused at once, another client's goes on."""
+    with live_client() as client, session(client) as s:
+        routes = client.app.state.page_assets  # type: ignore[attr-defined]
+        me = client_key("testclient", routes.ipv6_prefix)  # Starlette's test client
+        routes.uploading[me] = routes.max_uploads_per_client  # as if trickling that many
+        refused = s.send(HOST_ORIGIN + "/x.png", PNG)
+        assert (refused.status_code, refused.json()["code"]) == (429, "rate_limited")
+        routes.uploading[me] = routes.max_uploads_per_client - 1
+        assert s.send(HOST_ORIGIN + "/x.png", PNG).status_code == 200
+        assert routes.uploading == {me: routes.max_uploads_per_client - 1}  # its own released
 
 
 def test_a_read_waits_for_the_upload(live_client: LiveClient) -> None:
@@ -740,7 +770,7 @@ def test_one_client_cannot_take_every_place_to_wait(settings: Settings, store: S
 
 def test_the_places_to_wait_have_safe_defaults(client: TestClient) -> None:
     routes = client.app.state.page_assets  # type: ignore[attr-defined]
-    assert (routes.max_waiting, routes.max_waiting_per_session) == (1024, 64)
+    assert (routes.max_waiting, routes.max_waiting_per_session) == (1024, 512)
     assert routes.max_waiting_per_client == 128
 
 

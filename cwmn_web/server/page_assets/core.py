@@ -8,7 +8,7 @@ import json
 import re
 from dataclasses import dataclass
 from typing import Any, Final
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from ...errors import CwmnError, ErrorCode
 from ...protocol.page_assets import FILE, KINDS, STYLE, url_key
@@ -73,6 +73,7 @@ _STATUS: Final = {
     ErrorCode.UNSUPPORTED_TYPE: 415,
     ErrorCode.BAD_ASSET: 400,
     ErrorCode.NOT_FOUND: 404,
+    ErrorCode.RATE_LIMITED: 429,
     ErrorCode.SERVER_ERROR: 500,
 }
 
@@ -154,6 +155,8 @@ def _checked_url(url: object, key: object) -> tuple[str, str]:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc or len(url) > MAX_URL:
         raise _bad(f"url must be an absolute http(s) URL of at most {MAX_URL} characters")
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in url):
+        raise _bad("url must not hold control characters")
     if key != url_key(url):
         raise _bad("key is not the url's key (sha256 of the URL without its fragment)")
     return url, key
@@ -270,12 +273,27 @@ def check_failures(totals: SessionTotals, limits: AssetLimits) -> None:
         )
 
 
-def failure_redirect(url: str) -> str | None:
-    """Where a read of a failed key is sent (its original URL: a guest that can load it
-    directly still does), or None (404): only an absolute http(s) URL."""
+#: The request destinations (``Sec-Fetch-Dest``) a failed key is redirected for: what a
+#: page loads as a resource. A navigation (``document``, ``iframe``…), or a client that says
+#: nothing, gets 404: the store's origin is never an open redirect a link could use.
+REDIRECT_DESTINATIONS: Final = frozenset({"image", "style", "font", "video", "audio", "track"})
+#: What stays as it is in a redirect's ``Location`` (the rest is percent-encoded: a header
+#: holds Latin-1 only).
+_URL_SAFE: Final = ":/?#[]@!$&'()*+,;=%~"
+
+
+def failure_redirect(url: str, destination: str) -> str | None:
+    """Where a read of a failed key is sent (its original URL, percent-encoded: a guest that
+    can load it directly still does), or None (404): only an absolute http(s) URL without
+    control characters, and only for a resource load (``destination``, the request's
+    ``Sec-Fetch-Dest``, in :data:`REDIRECT_DESTINATIONS`)."""
+    if destination not in REDIRECT_DESTINATIONS:
+        return None
     parts = urlsplit(url)
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in url):
+        return None
     if parts.scheme in ("http", "https") and parts.netloc and len(url) <= MAX_URL:
-        return url
+        return quote(url, safe=_URL_SAFE)
     return None
 
 

@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from ...errors import CwmnError, ErrorCode
+from ...errors import CwmnError, ErrorCode, RateLimited
 from ..client_key import client_key
 from ..config import Settings
 from ..db import Store
@@ -45,6 +45,7 @@ __all__ = [
     "FIRST_POLL",
     "LONGEST_POLL",
     "MAX_UPLOADS",
+    "MAX_UPLOADS_PER_CLIENT",
     "MAX_WAITING",
     "MAX_WAITING_PER_CLIENT",
     "MAX_WAITING_PER_SESSION",
@@ -63,12 +64,16 @@ LONGEST_POLL: Final = 1.0
 #: MAX_WAITING_PER_CLIENT come from one client (its key: ``server/client_key.py``), so one
 #: client opening many reads of keys no one uploads does not leave other sessions no room.
 MAX_WAITING: Final = 1024
-MAX_WAITING_PER_SESSION: Final = 64
+MAX_WAITING_PER_SESSION: Final = 512
 MAX_WAITING_PER_CLIENT: Final = 128
 #: Uploads whose bytes are read, hashed and stored at once in one process (each holds up
 #: to CWMN_MAX_ASSET_BYTES in memory); more wait their turn, within the request's deadline
 #: (CWMN_HTTP_TIMEOUT: a body not read is a body not arriving).
-MAX_UPLOADS: Final = 8
+MAX_UPLOADS: Final = 16
+#: Of them, those one client (its key) may have at once: a client trickling bodies cannot
+#: hold every slot; past it an upload is refused (rate_limited, 429: the host reports it
+#: failed and guests are sent to the asset's URL). The host's worker sends 4 at a time.
+MAX_UPLOADS_PER_CLIENT: Final = 4
 _CORS: Final = {"Access-Control-Allow-Origin": "*"}
 #: A failed key's redirect to its URL: sent without the store's URL as referrer, read from
 #: any origin (fonts load in CORS mode), never cached (the host may store it yet).
@@ -136,6 +141,9 @@ class PageAssetRoutes:
         self.max_waiting_per_client = MAX_WAITING_PER_CLIENT
         self.ipv6_prefix = settings.client_ipv6_prefix
         self.uploads = asyncio.Semaphore(max_uploads)
+        self.max_uploads_per_client = MAX_UPLOADS_PER_CLIENT
+        #: Uploads each client key has in this process (reading or waiting for a slot).
+        self.uploading: dict[str, int] = {}
         self.limits = AssetLimits.of(settings)
         self.waiters = Waiters()
 
@@ -197,18 +205,30 @@ class PageAssetRoutes:
                 int(declared) if declared.isdigit() else None,
                 self.limits,
             )
-            async with self.uploads:  # memory: a bounded number of bodies at once
-                data = await _body(request, self.limits.max_bytes, self._too_large)
-                file_type = await run_in_threadpool(_checked, offer, data, self.limits)
-                await run_in_threadpool(
-                    self.store.page_assets.store,
-                    site_id,
-                    session_id,
-                    offer,
-                    data,
-                    file_type,
-                    self.limits,
+            client = client_key(request.client.host if request.client else "", self.ipv6_prefix)
+            if self.uploading.get(client, 0) >= self.max_uploads_per_client:
+                raise RateLimited(
+                    f"this address is uploading {self.max_uploads_per_client} assets already: "
+                    "send the next when one is done"
                 )
+            self.uploading[client] = self.uploading.get(client, 0) + 1
+            try:
+                async with self.uploads:  # memory: a bounded number of bodies at once
+                    data = await _body(request, self.limits.max_bytes, self._too_large)
+                    file_type = await run_in_threadpool(_checked, offer, data, self.limits)
+                    await run_in_threadpool(
+                        self.store.page_assets.store,
+                        site_id,
+                        session_id,
+                        offer,
+                        data,
+                        file_type,
+                        self.limits,
+                    )
+            finally:
+                left = self.uploading.pop(client) - 1
+                if left:
+                    self.uploading[client] = left
         except Exception as exc:
             return _error(exc)
         self.waiters.wake(session_id, offer.key)
@@ -255,7 +275,7 @@ class PageAssetRoutes:
             if held:
                 self.waiters.release(session_id, client)
         if found is not None and found.sha256 is None:
-            target = failure_redirect(found.url)
+            target = failure_redirect(found.url, request.headers.get("sec-fetch-dest", ""))
             if target is not None:  # the host could not have it: the guest may load it
                 return Response(status_code=302, headers={**_REDIRECT, "Location": target})
         if found is None or found.sha256 is None or found.content_type is None:
