@@ -20,6 +20,9 @@ _HEX = frozenset("0123456789abcdefABCDEF")
 _SPACE = frozenset(" \t\n\r\f")
 #: Characters that make an unquoted url() a bad url token.
 _BAD_IN_URL = frozenset("\"'(")
+#: ASCII lower-casing, one code point for one: CSS keywords match ASCII case-insensitively,
+#: and ``str.lower`` can lengthen the text ("İ" becomes two code points), shifting indices.
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 
 
 def _quoted(url: str) -> str:
@@ -90,9 +93,24 @@ def _skip_space_and_comments(text: str, i: int) -> int:
         i = len(text) if end < 0 else end + 2
 
 
+def _bad_url_remnants(text: str, j: int) -> int:
+    """The index after the remnants of a bad url from ``text[j]``: up to and including the
+    first unescaped ``)``, or the end of the text (CSS Syntax 3, section 4.3.14)."""
+    while j < len(text):
+        ch = text[j]
+        if ch == ")":
+            return j + 1
+        if ch == "\\" and j + 1 < len(text) and text[j + 1] not in "\n\r\f":
+            j = _escape(text, j)[1]
+            continue
+        j += 1
+    return j
+
+
 def _url(text: str, i: int) -> tuple[str | None, int]:
     """The reference of ``url(`` whose ``(`` ends at ``i`` (a url token or a ``url()``
-    function of one string), and the index after its ``)``; None if it is not one."""
+    function of one string), and the index after its ``)``. None if it is not one, with
+    ``i`` for a function whose contents are tokens to read, or the index after a bad url."""
     j = _skip_space(text, i)
     if j < len(text) and text[j] in "\"'":
         value, j = _string(text, j)
@@ -109,12 +127,12 @@ def _url(text: str, i: int) -> tuple[str | None, int]:
             k = _skip_space(text, j)
             if k < len(text) and text[k] == ")":
                 return "".join(out), k + 1
-            return None, i
+            return None, _bad_url_remnants(text, j)
         if ch in _BAD_IN_URL or ord(ch) < 0x20 or ord(ch) == 0x7F:
-            return None, i
+            return None, _bad_url_remnants(text, j)
         if ch == "\\":
             if j + 1 >= len(text) or text[j + 1] in "\n\r\f":
-                return None, i
+                return None, _bad_url_remnants(text, j)
             char, j = _escape(text, j)
             out.append(char)
             continue
@@ -128,7 +146,7 @@ def rewrite_css(text: str, replace: Callable[[str, str], str]) -> str:
     ``replace(reference, kind)`` (the reference unescaped and stripped; kind :data:`STYLE`
     for imports, :data:`FILE` for url()). A reference ``replace`` leaves unchanged keeps
     its text; a changed one is written ``url("...")`` (``@import url("...")``)."""
-    lower = text.lower()
+    lower = text.translate(_ASCII_LOWER)
     if "url(" not in lower and "@import" not in lower:
         return text
     out: list[str] = []
@@ -173,11 +191,10 @@ def rewrite_css(text: str, replace: Callable[[str, str], str]) -> str:
             start = i
             while i < n and (_is_name(text[i]) or text[i] == "\\"):
                 i = _escape(text, i)[1] if text[i] == "\\" else i + 1
-            if text[start:i].lower() == "url" and i < n and text[i] == "(":
-                value, end = _url(text, i + 1)
+            if lower[start:i] == "url" and i < n and text[i] == "(":
+                value, i = _url(text, i + 1)
                 if value is not None:
-                    emit(start, end, value, STYLE if importing else FILE, "")
-                    i = end
+                    emit(start, i, value, STYLE if importing else FILE, "")
             importing = False
             continue
         importing = False

@@ -80,3 +80,32 @@ def test_imports_are_stylesheets_and_only_after_at_import() -> None:
 def test_an_unchanged_reference_keeps_its_text() -> None:
     css = "i{background:url(data:image/gif;base64,R0==)} u{filter:url( #f )}"
     assert rewrite_css(css, lambda ref, _kind: ref) == css
+
+
+def test_a_bad_url_ends_at_its_parenthesis_and_what_follows_is_read() -> None:
+    # A quote in a bad url opens no string: the tokenizer skips to the url's ")".
+    css = "a{background:url(O'Brien.jpg)}b{background:url(real.png)}"
+    assert refs(css) == (
+        'a{background:url(O\'Brien.jpg)}b{background:url("R1")}',
+        [("real.png", FILE)],
+    )
+    assert refs('a{background:url(a"b)}i{content:"url(/in-string.png)"}')[1] == []
+    assert refs("a{background:url(a b'c)} @import 'd.css';")[1] == [("d.css", STYLE)]
+    # An escaped ")" does not end the bad url; the next one does.
+    assert refs("a{background:url(x y\\)'z)}b{background:url(e.png)}")[1] == [("e.png", FILE)]
+    # "(" makes it bad too; a bad url running to the end of the text is no reference.
+    assert refs("a{background:url(p(q)}b{background:url(f.png)}")[1] == [("f.png", FILE)]
+    assert refs("a{background:url(g h")[1] == []
+
+
+def test_a_non_ascii_capital_before_a_reference_does_not_shift_it() -> None:
+    # "İ".lower() is two code points; a full lower-casing would misalign what follows.
+    assert refs("/* İstanbul */ @import 'a.css';") == (
+        '/* İstanbul */ @import url("R1");',
+        [("a.css", STYLE)],
+    )
+    assert refs("p{content:'İİİİ'} @IMPORT url(b.css);")[1] == [("b.css", STYLE)]
+    assert refs("a{background:url(İ.png)} b{background:URL(c.png)}")[1] == [
+        ("İ.png", FILE),
+        ("c.png", FILE),
+    ]
