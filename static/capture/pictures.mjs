@@ -101,7 +101,7 @@ export class Pictures {
   constructor(send) {
     this.send = send;
     /** The canvases and videos seen (snapshots, added subtrees), with their last values. */
-    this.known = new Map(); // element → {id, png, media, busy, chars}
+    this.known = new Map(); // element → {id, png (the last sent), media, busy, chars}
     this.worker = null;
     this.noWorker = false;
     this.nextId = 1;
@@ -126,6 +126,10 @@ export class Pictures {
       entry = { id: this.nextId++, png: null, media: null, busy: false, chars: 0 };
       this.known.set(el, entry);
       if (this.viewport) this.viewport.observe(el); // read once it is near the viewport
+    } else if (!png) {
+      // Serialized again without its picture (re-added: a reorder, re-parenting): the
+      // guest's node has none, so the next one goes even if its pixels did not change.
+      this.unsent(el);
     }
     if (png) {
       entry.png = png;
@@ -134,6 +138,15 @@ export class Pictures {
     }
     if (media) entry.media = media;
     if (!png) setTimeout(() => this.update(el), 0); // too large to read at once: encoded now
+  }
+
+  /** `el`'s guest node has no picture (or not the last one): send the next one whatever
+      the pixels (the encoder forgets their hash). */
+  unsent(el) {
+    const entry = this.known.get(el);
+    if (!entry) return;
+    entry.png = null;
+    if (this.worker) this.worker.postMessage({ id: entry.id, drop: true });
   }
 
   /** The viewport's observer: an element coming near it is read at once. */
@@ -175,7 +188,7 @@ export class Pictures {
     const encoder = this.encoder();
     if (!encoder) {
       const png = pictureNow(el, MAX_PIXELS);
-      if (png && png !== entry.png && png.length <= MAX_CHARS) { entry.png = png; this.queue(el, png); }
+      if (png && png !== entry.png && png.length <= MAX_CHARS) this.queue(el, png);
       return;
     }
     const [w, h] = capped(size[0], size[1]);
@@ -220,10 +233,9 @@ export class Pictures {
     const entry = el && this.known.get(el);
     if (!entry) return;
     entry.busy = false;
-    if (png && png !== entry.png && dom.isConnected(el)) {
-      entry.png = png;
-      this.queue(el, png);
-    }
+    if (!png) return;
+    if (!dom.isConnected(el)) this.unsent(el); // not sent: the encoder must not skip it
+    else if (png !== entry.png) this.queue(el, png);
   }
 
   /** The bucket's characters now (BUDGET_CHARS a second, at most BURST_CHARS). */
@@ -251,7 +263,8 @@ export class Pictures {
     let short = Infinity; // the fewest characters still missing for a waiting picture
     for (const [el, png] of this.outbox) {
       if (!this.known.has(el) || !dom.isConnected(el)) {
-        this.outbox.delete(el); // gone: costs nothing
+        this.outbox.delete(el); // gone: costs nothing (if it comes back, it is read again)
+        this.unsent(el);
         continue;
       }
       const tokens = this.refill();
@@ -261,6 +274,8 @@ export class Pictures {
       }
       this.outbox.delete(el);
       this.tokens -= png.length;
+      const entry = this.known.get(el);
+      if (entry) entry.png = png; // only now: a picture dropped unsent is not taken as sent
       this.send(el, PSEUDO.CANVAS, png);
     }
     if (short < Infinity && !this.stopped) {

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from itertools import pairwise
 
+import pytest
 from playwright.sync_api import Page
 
 from cwmn_web.testing import CwmnServer, PageServer
@@ -106,3 +107,32 @@ def test_canvases_added_all_the_time_keep_to_the_budget(
     for t, _ in pictures:
         total = sum(n for u, n in pictures if u <= t)
         assert total <= snapshot + BURST_CHARS + BUDGET_CHARS * t / 1000, (t, total, pictures)
+
+
+@pytest.mark.parametrize("worker", [True, False], ids=["worker", "no-worker"])
+def test_a_waiting_pictures_canvas_moved_meanwhile_still_gets_its_picture(
+    open_page: Callable[..., Page],
+    customer_site: PageServer,
+    cwmn_server: CwmnServer,
+    worker: bool,
+) -> None:
+    """A list reorder while a large canvas's picture waits for the budget: out of the
+    document, its picture is dropped from the outbox (the small canvas's picture, sent at
+    once, has the outbox looked at), back in, the canvas is serialized without one, and its
+    unchanged pixels must be encoded and sent again, not skipped as already sent."""
+    page = open_page("about:blank", wait_for_state=None)
+    page.set_viewport_size({"width": 800, "height": 600})
+    page.goto(customer_site.url("canvas-reorder.html", hostname="localhost"))
+    page.wait_for_function("CwmnAPI.getCurrentState() === 'no session'")
+    if not worker:  # a browser (or CSP) without one: read on the main thread
+        page.evaluate("window.Worker = undefined")
+    start_logged_capture(page, cwmn_server)
+    # The snapshot spent ~0.7 MB on the two canvases of noise; the big one's ~0.85 MB waits.
+    page.wait_for_function("window.bigRead_", timeout=20_000)
+    page.evaluate(f"reorder_({'true' if worker else 'false'})")
+    page.wait_for_function("window.movedAt_ !== undefined", timeout=20_000)  # moved
+    moved_at = page.evaluate("window.movedAt_")
+    assert page.evaluate("document.getElementById('big').parentElement.id") == "elsewhere"
+    page.wait_for_function("window.log_.some(e => e[1] === 'big')", timeout=20_000)
+    big = sent(page, "big")
+    assert big[0][0] > moved_at and big[0][1] > 500_000, (moved_at, big)  # whole, after it
