@@ -33,6 +33,27 @@ def _is_name(ch: str) -> bool:
     return ch.isalnum() or ch in "-_" or ord(ch) >= 0x80
 
 
+def _starts_escape(text: str, i: int) -> bool:
+    """A backslash at ``text[i]`` that begins a valid escape (not before a newline or EOF)."""
+    return text[i] == "\\" and i + 1 < len(text) and text[i + 1] not in "\n\r\f"
+
+
+def _name(text: str, i: int) -> tuple[str, int]:
+    """The name (identifier characters, escapes decoded) from ``text[i]``, and the index
+    after it: ``\\75rl`` is ``url`` as a browser reads it."""
+    out: list[str] = []
+    while i < len(text):
+        if _starts_escape(text, i):
+            char, i = _escape(text, i)
+            out.append(char)
+        elif _is_name(text[i]):
+            out.append(text[i])
+            i += 1
+        else:
+            break
+    return "".join(out), i
+
+
 def _escape(text: str, i: int) -> tuple[str, int]:
     """The character escaped by the backslash at ``text[i]``, and the index after it."""
     j = i + 1
@@ -147,7 +168,7 @@ def rewrite_css(text: str, replace: Callable[[str, str], str]) -> str:
     for imports, :data:`FILE` for url()). A reference ``replace`` leaves unchanged keeps
     its text; a changed one is written ``url("...")`` (``@import url("...")``)."""
     lower = text.translate(_ASCII_LOWER)
-    if "url(" not in lower and "@import" not in lower:
+    if "url(" not in lower and "@import" not in lower and "\\" not in text:
         return text
     out: list[str] = []
     i = copied = 0
@@ -179,19 +200,18 @@ def rewrite_css(text: str, replace: Callable[[str, str], str]) -> str:
                 emit(start, i, value, STYLE, "")
             importing = False
             continue
-        if ch == "\\":
-            i = _escape(text, i)[1] if i + 1 < n and text[i + 1] not in "\n\r\f" else i + 1
+        if ch in "@#":  # an at-keyword (@import, escapes decoded) or a hash: no url(
+            name, i = _name(text, i + 1)
+            importing = ch == "@" and name.translate(_ASCII_LOWER) == "import"
+            continue
+        if ch == "\\" and not _starts_escape(text, i):
+            i += 1
             importing = False
             continue
-        if ch == "@" and lower.startswith("@import", i) and not _is_name(text[i + 7 : i + 8]):
-            i += 7
-            importing = True
-            continue
-        if _is_name(ch):
+        if _is_name(ch) or ch == "\\":
             start = i
-            while i < n and (_is_name(text[i]) or text[i] == "\\"):
-                i = _escape(text, i)[1] if text[i] == "\\" else i + 1
-            if lower[start:i] == "url" and i < n and text[i] == "(":
+            name, i = _name(text, i)
+            if name.translate(_ASCII_LOWER) == "url" and i < n and text[i] == "(":
                 value, i = _url(text, i + 1)
                 if value is not None:
                     emit(start, i, value, STYLE if importing else FILE, "")

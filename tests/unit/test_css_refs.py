@@ -109,3 +109,19 @@ def test_a_non_ascii_capital_before_a_reference_does_not_shift_it() -> None:
         ("İ.png", FILE),
         ("c.png", FILE),
     ]
+
+
+def test_names_written_with_escapes_are_read_as_a_browser_reads_them() -> None:
+    """``\\75rl(`` is ``url(`` and ``@\\69mport`` is ``@import`` to the CSS tokenizer: a
+    browser loads them, so they are references (missed before, left unrouted)."""
+    assert refs("a{background:\\75rl(x.png)}")[1] == [("x.png", FILE)]
+    assert refs("a{background:u\\72 l(x.png)}")[1] == [("x.png", FILE)]
+    assert refs("@\\69mport 'y.css'; p{}")[1] == [("y.css", STYLE)]
+    assert refs("@IMPORT url(z.css);")[1] == [("z.css", STYLE)]
+
+
+def test_a_hash_an_at_keyword_or_a_longer_name_is_no_url() -> None:
+    """``#url(x)`` is a hash token, ``@url(x)`` an at-keyword, ``\\41url(x)`` the function
+    ``Aurl(``, ``@imports`` no import: none of them is a reference."""
+    for css in ("a{b:#url(x.png)}", "@url(x.png);", "a{b:\\41url(x.png)}", "@imports 'c.css';"):
+        assert refs(css) == (css, []), css
