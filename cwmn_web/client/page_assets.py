@@ -16,9 +16,9 @@ import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode, urljoin, urlsplit
+from urllib.parse import urlencode, urljoin
 
-from ..protocol.page_assets import FILE, url_key
+from ..protocol.page_assets import FILE, origin_of, url_key, without_fragment
 from .css_refs import rewrite_css
 
 __all__ = [
@@ -36,26 +36,8 @@ __all__ = [
 
 #: References left as they are (the encoder does not make them absolute either).
 SKIP_SCHEMES = ("data:", "blob:", "javascript:", "about:", "#", "mailto:", "tel:")
-_DEFAULT_PORTS = {"http": 80, "https": 443}
 #: Outcomes the edge reports for an asset (``PageAssets.done``).
 OUTCOMES = ("uploaded", "reused", "failed")
-
-
-def origin_of(url: str) -> str | None:
-    """``scheme://host[:port]`` of an http(s) ``url`` (default port left out), else None."""
-    try:
-        parts = urlsplit(url.strip())
-        port = parts.port
-    except ValueError:
-        return None
-    scheme = parts.scheme.lower()
-    if scheme not in _DEFAULT_PORTS or not parts.hostname:
-        return None
-    host = parts.hostname.lower()
-    if ":" in host:
-        host = f"[{host}]"
-    shown = "" if port in (None, _DEFAULT_PORTS[scheme]) else f":{port}"
-    return f"{scheme}://{host}{shown}"
 
 
 @dataclass(frozen=True)
@@ -144,7 +126,7 @@ class PageAssets:
     def _routed(self, url: str, kind: str) -> AssetFetch | None:
         if not self.routes(url):
             return None
-        whole = url.strip().split("#", 1)[0]
+        whole = without_fragment(url.strip())
         key = url_key(whole)
         known = self.routed.get(key)
         if known is not None:

@@ -11,7 +11,7 @@ from typing import Any, Final
 from urllib.parse import quote, urlsplit
 
 from ...errors import CwmnError, ErrorCode
-from ...protocol.page_assets import FILE, KINDS, STYLE, url_key
+from ...protocol.page_assets import FILE, KINDS, STYLE, origin_of, url_key
 from ..config import Settings
 from .types import CSS_TYPE, sniff
 
@@ -149,14 +149,22 @@ class SessionTotals:
     failures: int = 0
 
 
+def _url_problem(url: str) -> str | None:
+    """What keeps ``url`` from being an asset's URL (reported, or redirected to), or None."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc or len(url) > MAX_URL:
+        return f"url must be an absolute http(s) URL of at most {MAX_URL} characters"
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in url):
+        return "url must not hold control characters"
+    return None
+
+
 def _checked_url(url: object, key: object) -> tuple[str, str]:
     if not isinstance(url, str) or not isinstance(key, str):
         raise _bad("url and key must be strings")
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc or len(url) > MAX_URL:
-        raise _bad(f"url must be an absolute http(s) URL of at most {MAX_URL} characters")
-    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in url):
-        raise _bad("url must not hold control characters")
+    problem = _url_problem(url)
+    if problem:
+        raise _bad(problem)
     if key != url_key(url):
         raise _bad("key is not the url's key (sha256 of the URL without its fragment)")
     return url, key
@@ -287,14 +295,9 @@ def failure_redirect(url: str, destination: str) -> str | None:
     can load it directly still does), or None (404): only an absolute http(s) URL without
     control characters, and only for a resource load (``destination``, the request's
     ``Sec-Fetch-Dest``, in :data:`REDIRECT_DESTINATIONS`)."""
-    if destination not in REDIRECT_DESTINATIONS:
+    if destination not in REDIRECT_DESTINATIONS or _url_problem(url):
         return None
-    parts = urlsplit(url)
-    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in url):
-        return None
-    if parts.scheme in ("http", "https") and parts.netloc and len(url) <= MAX_URL:
-        return quote(url, safe=_URL_SAFE)
-    return None
+    return quote(url, safe=_URL_SAFE)
 
 
 def etag(sha256: str) -> str:
@@ -314,13 +317,12 @@ def asset_origin(text: str) -> str:
     normalised as a browser's Origin (lower case, no default port); ValueError if not."""
     try:
         parts = urlsplit(text.strip())
-        port = parts.port
+        parts.port  # noqa: B018 (a port that is no number raises)
     except ValueError:
         raise ValueError(f"{text!r} is not an origin (its port is not a number)") from None
-    host = parts.hostname or ""
+    origin = origin_of(text)
     if (
-        parts.scheme not in ("http", "https")
-        or not host
+        origin is None
         or parts.username is not None
         or parts.path not in ("", "/")
         or parts.query
@@ -332,9 +334,7 @@ def asset_origin(text: str) -> str:
             f"{text!r} is not an origin: give scheme, host and port only "
             "(e.g. https://cdn.example.com or https://files.example.com:8443)"
         )
-    default = 443 if parts.scheme == "https" else 80
-    shown = f"[{host}]" if ":" in host else host
-    return f"{parts.scheme}://{shown}" + (f":{port}" if port not in (None, default) else "")
+    return origin
 
 
 def session_assets(

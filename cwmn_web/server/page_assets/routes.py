@@ -205,7 +205,7 @@ class PageAssetRoutes:
                 int(declared) if declared.isdigit() else None,
                 self.limits,
             )
-            client = client_key(request.client.host if request.client else "", self.ipv6_prefix)
+            client = self._client(request)
             if self.uploading.get(client, 0) >= self.max_uploads_per_client:
                 raise RateLimited(
                     f"this address is uploading {self.max_uploads_per_client} assets already: "
@@ -234,6 +234,10 @@ class PageAssetRoutes:
         self.waiters.wake(session_id, offer.key)
         return JSONResponse({"stored": True}, headers=_CORS)
 
+    def _client(self, request: Request) -> str:
+        """The request's client key (``server/client_key.py``), for the per-client caps."""
+        return client_key(request.client.host if request.client else "", self.ipv6_prefix)
+
     def _caps(self) -> WaitCaps:
         return WaitCaps(self.max_waiting, self.max_waiting_per_session, self.max_waiting_per_client)
 
@@ -257,7 +261,7 @@ class PageAssetRoutes:
         assets = self.store.page_assets
         deadline = self.clock() + self.limits.wait_seconds
         found = await run_in_threadpool(assets.mapping, session_id, key)
-        client = client_key(request.client.host if request.client else "", self.ipv6_prefix)
+        client = self._client(request)
         held = found is None and self.waiters.hold(session_id, client, self._caps())
         if not held:
             deadline = self.clock()  # mapped, or no room to wait
