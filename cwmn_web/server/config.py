@@ -83,6 +83,10 @@ class Settings:
       often the server deletes the assets of sessions that are over (0: never; the render
       worker and ``cwmn-web replays purge`` do too); ``CWMN_MAX_SITE_ASSET_BYTES`` (2 GiB)
       of content stored per site;
+    - many processes (docs/DEPLOY.md): ``CWMN_REDIS_URL`` (unset: one process, rooms in its
+      memory; set, with a shared database: any number of processes serve the same sessions);
+      ``CWMN_PROCESS_TTL`` (6 s): a process that has not beaten on the database's clock for
+      that long is dead, and its rooms are taken over;
     """
 
     data_dir: Path = field(default_factory=lambda: Path(_env("CWMN_DATA_DIR", "data")))
@@ -206,6 +210,9 @@ class Settings:
     asset_purge_seconds: float = field(
         default_factory=lambda: _number("CWMN_ASSET_PURGE_SECONDS", "300")
     )
+
+    redis_url: str = field(default_factory=lambda: _env("CWMN_REDIS_URL", ""))
+    process_ttl: float = field(default_factory=lambda: _number("CWMN_PROCESS_TTL", "6"))
 
     @property
     def db_url(self) -> str:

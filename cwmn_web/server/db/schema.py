@@ -35,6 +35,8 @@ __all__ = [
     "ReplayStatus",
     "SendStatus",
     "asset_blobs",
+    "room_owners",
+    "server_processes",
     "domains",
     "guests",
     "host_invites",
@@ -321,4 +323,26 @@ page_assets = Table(
     Column("size", BigInteger, nullable=False, server_default="0"),
     Column("failed", Text),
     Column("updated_at", Float, nullable=False),
+)
+# Many server processes (docs/DESIGN.md, "Many processes"): each live one beats here on the
+# database's clock; a session's live room is held by exactly one of them (its owner), and the
+# others pipe their sockets of that session to it. An owner whose process stopped beating
+# is taken over (a conditional UPDATE: exactly one wins).
+server_processes = Table(
+    "server_processes",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("host", String(255), nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("started_at", Float, nullable=False),
+    Column("heartbeat_at", Float, nullable=False, index=True),
+)
+room_owners = Table(
+    "room_owners",
+    metadata,
+    Column(
+        "session_id", String(64), ForeignKey("sessions.id", ondelete="CASCADE"), primary_key=True
+    ),
+    Column("process_id", String(32), nullable=False, index=True),
+    Column("since", Float, nullable=False),
 )
