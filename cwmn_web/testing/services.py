@@ -45,12 +45,12 @@ def services_missing() -> str | None:
     return None
 
 
-def _as_postgres() -> tuple[dict[str, object], int | None, int | None]:
-    """Popen arguments that run a command as the postgres user when we are root."""
+def _as_postgres() -> tuple[int | None, int | None]:
+    """The user and group to run PostgreSQL as: the postgres user's when we are root."""
     if os.geteuid() != 0:
-        return {}, None, None
+        return None, None
     entry = pwd.getpwnam(_USER)
-    return {"user": entry.pw_uid, "group": entry.pw_gid}, entry.pw_uid, entry.pw_gid
+    return entry.pw_uid, entry.pw_gid
 
 
 def _wait_port(port: int, proc: subprocess.Popen[bytes], what: str, timeout: float) -> None:
@@ -71,7 +71,7 @@ def postgres_server(timeout: float = 60.0) -> Iterator[str]:
     bindir = postgres_bin()
     if bindir is None:
         raise RuntimeError(services_missing() or "no PostgreSQL")
-    run_as, uid, gid = _as_postgres()
+    uid, gid = _as_postgres()
     root = Path(tempfile.mkdtemp(prefix="cwmn-pg-"))
     data, sockets = root / "data", root / "run"
     sockets.mkdir()
@@ -95,7 +95,8 @@ def postgres_server(timeout: float = 60.0) -> Iterator[str]:
         ],
         check=True,
         capture_output=True,
-        **run_as,  # type: ignore[arg-type]
+        user=uid,
+        group=gid,
     )
     log = (root / "postgres.log").open("wb")
     proc = subprocess.Popen(
@@ -120,7 +121,8 @@ def postgres_server(timeout: float = 60.0) -> Iterator[str]:
         ],
         stdout=log,
         stderr=subprocess.STDOUT,
-        **run_as,  # type: ignore[arg-type]
+        user=uid,
+        group=gid,
     )
     try:
         _wait_port(port, proc, "postgres", timeout)
@@ -138,7 +140,8 @@ def postgres_server(timeout: float = 60.0) -> Iterator[str]:
                     "cwmn",
                 ],
                 capture_output=True,
-                **run_as,  # type: ignore[arg-type]
+                user=uid,
+                group=gid,
             )
             if made.returncode == 0:
                 break
