@@ -5,9 +5,13 @@
 from __future__ import annotations
 
 import os
+import secrets
 from collections.abc import Iterator
 
 import pytest
+import redis
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
 from cwmn_web.testing.services import postgres_server, redis_server
 
@@ -32,3 +36,27 @@ def redis_url() -> Iterator[str]:
         return
     with redis_server() as url:
         yield url
+
+
+@pytest.fixture
+def cluster_db(postgres_url: str) -> Iterator[str]:
+    """The URL of a new, empty PostgreSQL database (dropped after the test)."""
+    name = f"t_{secrets.token_hex(6)}"
+    admin = create_engine(postgres_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as db:
+        db.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(postgres_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as db:
+            db.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture
+def cluster_redis(redis_url: str) -> str:
+    """The session's Redis, emptied."""
+    client = redis.Redis.from_url(redis_url)
+    client.flushall()
+    client.close()
+    return redis_url

@@ -81,7 +81,7 @@ class ViewerBridge:
         """Start the session (once) against ``config["server"]``."""
         if self.session is not None:
             raise RuntimeError("boot received twice")
-        url = guest_ws_url(str(config["server"]))
+        url = guest_ws_url(str(config["server"]), str(config["token"]))
         self.session = GuestSession(str(config["token"]), str(config.get("name") or ""))
         self.driver = Driver(
             OneSocket(self.session, self.queue), lambda _name: BrowserConnection.open(url)

@@ -149,10 +149,10 @@ class WorkerBridge:
                     host_token_url=_text(config.get("hostTokenUrl")),
                 ),
             )
-            self.controller, url = host, host.config.ws_url
+            self.controller = host
             self.driver = Driver(  # the core keeps its own connect deadline
                 _AssetPumping(host, self.pump_assets),
-                lambda _name: BrowserConnection.open(url),
+                lambda _name: BrowserConnection.open(host.socket_url()),
                 connect_timeout=None,
             )
             self._spawn(self.driver.run())

@@ -25,6 +25,7 @@ from ..errors import CwmnError, ErrorCode
 from ..protocol.constants import RESUME_KEY
 from ..protocol.guests import GuestObject
 from ..protocol.messages import Message
+from ..protocol.routes import INVITE
 from ..timing import Timers
 from .boot import Boot
 from .bus import Bus
@@ -75,6 +76,8 @@ class HostController:
             lambda url: self.overlay({"op": "hosttoken", "url": url}),
         )
         self.sockets = Sockets(config.ws_url, config.page_url, lambda: self.now, self.host_tokens)
+        if config.host_invite:
+            self.sockets.route = (INVITE, config.host_invite)
         self.domain_info: dict[str, Any] = {"domain": config.domain, "authorized": None}
         self.mute_all = False
         self.public_link_enabled = True
@@ -165,8 +168,12 @@ class HostController:
         return self.ports.now() * 1000.0
 
     # -- the network (for the driver) -----------------------------------------------------
+    def socket_url(self) -> str:
+        """Where a socket opens now (``config.ws_url`` with the session's route key)."""
+        return self.sockets.url_now()
+
     def opens(self) -> list[str]:
-        """Names of sockets to open now, at ``config.ws_url`` (drains the list)."""
+        """Names of sockets to open now, at :meth:`socket_url` (drains the list)."""
         return self.sockets.opens()
 
     def closes(self) -> list[str]:

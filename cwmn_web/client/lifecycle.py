@@ -17,6 +17,7 @@ from ..protocol.messages import (
     SetPrivacy,
     StartSession,
 )
+from ..protocol.routes import RESUME
 from .calls import Reply
 from .hosting import HostSession
 from .replay import DEFAULT_MAX_SECONDS, DRAIN_TIMEOUT, Narration, ReplayWatch
@@ -79,6 +80,7 @@ class Lifecycle:
         """Take back the session this tab hosted on the site's previous page."""
         host = self.host
         host.step(Trigger.RESUME)
+        host.sockets.route = (RESUME, token)
         request = ResumeSession(resume_token=token, page_id=host.config.page_id)
 
         def failed(_: Any) -> None:
@@ -153,6 +155,7 @@ class Lifecycle:
         assets: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
         host = self.host
+        host.sockets.route = (RESUME, token)  # a reconnect goes where the room is
         session = HostSession(host, socket, token, info, assets)
         host.session = session
         host.settings = dict(settings or {})

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from ..errors import CwmnError, NetworkError, Timeout
 from ..protocol.messages import Message
+from ..protocol.routes import with_route
 from ..timing import Timers
 from .host_token import HostTokens
 from .requests import REQUEST_TIMEOUT, Done, Outcome, RequestChannel
@@ -78,6 +79,8 @@ class Sockets:
         self.clock = clock
         self.tokens = tokens
         """Where each hello's host token comes from (None: no token)."""
+        self.route: tuple[str, str] | None = None
+        """The route key new sockets carry: (kind, token) of the session they are for."""
         self._count = 0
         self._live: dict[str, ServerSocket] = {}
         self._ready: dict[str, Callable[[ServerSocket | CwmnError], None]] = {}
@@ -115,6 +118,11 @@ class Sockets:
         socket.channel.lost(NetworkError("the connection was closed"))
 
     # -- for the driver -------------------------------------------------------------------
+    def url_now(self) -> str:
+        """The URL a new socket opens: the server's, with the route key of the session
+        this page hosts or is about to (:mod:`cwmn_web.protocol.routes`)."""
+        return self.url if self.route is None else with_route(self.url, *self.route)
+
     def opens(self) -> list[str]:
         """Names of sockets to open now, at :attr:`url` (drains the list)."""
         out, self._opens = self._opens, []

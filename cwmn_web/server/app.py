@@ -17,6 +17,7 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
 from .assets import CORS, AssetServer
+from .cluster.node import Cluster
 from .config import Settings
 from .db import Store
 from .demo_page import DemoPage
@@ -48,6 +49,15 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     store.create()
     assets = AssetServer(settings.dist_dir)
     relay = Relay(settings, store)
+    if settings.redis_url:
+        relay.cluster = Cluster.make(
+            store.engine,
+            settings.process_ttl,
+            settings.redis_url,
+            endpoints={"/ws": host_socket, "/ws/guest": guest_socket},
+            drop_rooms=relay.drop_rooms,
+            rooms=lambda: set(relay.core.rooms),
+        )
     invites = Invites(settings, store, *make_transports(settings, store))
     replays = ReplayService(settings, store, invites)
     page_assets = PageAssetRoutes(settings, store, invites.key)
@@ -80,6 +90,8 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         _ = assets.build_id  # fail at start, with the fix in the message, when assets are not built
         purging = None
+        if relay.cluster is not None:
+            await relay.cluster.start(app)
         if settings.asset_purge_seconds > 0:
             purging = asyncio.get_running_loop().create_task(purge_periodically(settings, store))
         try:
@@ -90,6 +102,8 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
                 with contextlib.suppress(asyncio.CancelledError):
                     await purging
             await relay.shutdown()
+            if relay.cluster is not None:
+                await relay.cluster.stop()
 
     routes = [
         Route("/", playground),
@@ -114,6 +128,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.state.store = store
     app.state.settings = settings
     app.state.relay = relay
+    app.state.cluster = relay.cluster
     app.state.invites = invites
     app.state.replays = replays
     app.state.watchers = ReplayWatchers(replays, settings.max_watchers_per_client, relay.spawn)

@@ -16,7 +16,7 @@ from .links import DEVICE_COOKIE
 from .live.guest import JOIN_REFUSALS, GuestCore, JoinRefused
 from .live.outputs import Outputs
 from .peer import TOO_MANY_CONNECTIONS, SocketClosed, serve
-from .relay import Relay
+from .relay import Relay, room_elsewhere
 from .sites import same_origin
 
 __all__ = ["JOIN_REFUSALS", "GuestSocket", "guest_socket"]
@@ -25,6 +25,9 @@ __all__ = ["JOIN_REFUSALS", "GuestSocket", "guest_socket"]
 async def guest_socket(ws: WebSocket) -> None:
     """One guest connection. Only pages of this server may open it (the viewer)."""
     settings: Settings = ws.app.state.settings
+    cluster = ws.app.state.cluster
+    if cluster is not None and await cluster.forwarded(ws, ("link",)):
+        return  # served by the process that holds its session's room
     origin, host = ws.headers.get("origin", ""), ws.headers.get("host", "")
     if not same_origin(origin, host, settings.public_url):
         await ws.close(CLOSE_BAD_ORIGIN, reason="origin not allowed")
@@ -92,6 +95,8 @@ class GuestSocket:
             link, guest_id = core.bound(bound, device)
         if await self.relay.end_if_expired(session):
             raise JoinRefused(ErrorCode.SESSION_ENDED)
+        if not await self.relay.hold(session.id):
+            raise room_elsewhere()
         seat = await run_in_threadpool(take_seat, store, session, link, device, guest_id, name)
         try:
             # Nothing awaited between this check and taking the seat.

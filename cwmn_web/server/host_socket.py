@@ -64,7 +64,7 @@ from .live.outputs import Outputs
 from .page_assets.core import AssetLimits, session_assets
 from .page_assets.tokens import READ, UPLOAD, asset_token
 from .peer import TOO_MANY_CONNECTIONS, SocketClosed, serve
-from .relay import Relay
+from .relay import Relay, room_elsewhere
 from .replay_watch import WATCH_INTERVAL, ReplayWatchers
 from .replays.recording import Recording
 from .replays.service import ReplayService
@@ -82,6 +82,9 @@ StoreWork = Callable[[Any], Awaitable[Outputs]]
 async def host_socket(ws: WebSocket) -> None:
     """One host connection. Pages of unauthorized domains are refused before the handshake."""
     store: Store = ws.app.state.store
+    cluster = ws.app.state.cluster
+    if cluster is not None and await cluster.forwarded(ws, ("resume", "invite")):
+        return  # served by the process that holds its session's room
     origin = ws.headers.get("origin", "")
     site = await run_in_threadpool(store.site_for_host, hostname_of(origin)) if origin else None
     if site is None:
@@ -227,6 +230,7 @@ class HostSocket:
     async def start(self, message: StartSession) -> Outputs:
         if not message.is_replay:
             record = await self._new_session(message)
+            await self._hold(record.id)
             settings, now = self._site_settings(), self.relay.clock()
             assets = self._assets(record.id)
             return self.core.started(message, record, settings, now, assets=assets)
@@ -236,9 +240,15 @@ class HostSocket:
                 check_replay_room, self.store, self.settings, self.site.id, self.client
             )
             record = await self._new_session(message)
+            await self._hold(record.id)
             recording = await self._new_recording(record, base)
         now, assets = self.relay.clock(), self._assets(record.id)
         return self.core.started(message, record, self._site_settings(), now, recording, assets)
+
+    async def _hold(self, session_id: str) -> None:
+        """Hold the session's room in this process (with many: unless another does)."""
+        if not await self.relay.hold(session_id):
+            raise room_elsewhere()
 
     async def _new_session(self, message: StartSession) -> SessionRecord:
         return await run_in_threadpool(
@@ -261,6 +271,7 @@ class HostSocket:
         if await self.relay.end_if_expired(record):
             raise session_ended()
         public = await run_in_threadpool(self.store.public_links_enabled, record.id)
+        await self._hold(record.id)
         async with self.relay.opening(record.id):
             recording = None
             if record.is_replay:
@@ -291,6 +302,7 @@ class HostSocket:
         )
         if await self.relay.end_if_expired(record):  # it expired as it was accepted
             raise invitation_expired()
+        await self._hold(record.id)
         now, assets = self.relay.clock(), self._assets(record.id)
         return self.core.accepted(message, record, self._site_settings(), now, assets)
 

@@ -17,7 +17,10 @@ from typing import Any
 from starlette.concurrency import run_in_threadpool
 from starlette.websockets import WebSocket
 
+from ..errors import NetworkError
 from .client_key import client_key, forwarded_ignored
+from .cluster.node import CLOSE_RESTARTING, Cluster
+from .cluster.pipes import Pipe, PipedPeer
 from .config import Settings
 from .db import EndReason, SessionRecord, Store
 from .live.fanout import LiveRoom
@@ -36,7 +39,14 @@ from .peer import Peer, Reader
 from .replays.recording import Recording
 from .replays.sessions import finish_recording
 
-__all__ = ["HEAVY_AT_ONCE", "Relay", "limits_of", "store_change", "store_session_over"]
+__all__ = [
+    "HEAVY_AT_ONCE",
+    "Relay",
+    "limits_of",
+    "room_elsewhere",
+    "store_change",
+    "store_session_over",
+]
 
 log = logging.getLogger("cwmn_web.server")
 #: Long frames parsed at once (each in a worker thread; see :class:`Reader`). One: a parse
@@ -56,6 +66,12 @@ def limits_of(settings: Settings) -> Limits:
         frame_values=settings.max_frame_values,
         watchers_per_client=settings.max_watchers_per_client,
     )
+
+
+def room_elsewhere() -> NetworkError:
+    """The error of a request for a room another process holds (it took it meanwhile):
+    the client reconnects, and its socket is then piped to that process."""
+    return NetworkError("this session is served by another server process: reconnect")
 
 
 def store_session_over(
@@ -88,6 +104,8 @@ class Relay:
             settings.max_session_seconds, settings.host_grace_seconds, self.limits
         )
         self.peers: dict[ConnId, Peer] = {}
+        self.cluster: Cluster | None = None
+        """This process's part in many (``CWMN_REDIS_URL``), or None: rooms live here."""
         self.connections: Tally[str] = Tally()
         """Open sockets of each client address."""
         self._clients: dict[ConnId, str] = {}
@@ -141,7 +159,8 @@ class Relay:
     def connect(self, ws: WebSocket) -> tuple[ConnId, Peer]:
         """A new (admitted) socket's number and its sending side."""
         conn = self.core.connect()
-        peer = self.peers[conn] = Peer(ws, self.spawn)
+        pipe = Pipe.of(ws)
+        peer = self.peers[conn] = PipedPeer(pipe) if pipe is not None else Peer(ws, self.spawn)
         self._clients[conn] = self.client_of(ws)
         return conn, peer
 
@@ -204,6 +223,28 @@ class Relay:
 
     async def _session_over(self, over: SessionOver) -> None:
         await run_in_threadpool(store_session_over, self.store, self.settings.data_dir, over)
+        if self.cluster is not None:
+            await self.cluster.release(over.session_id)
+
+    # -- many processes ---------------------------------------------------------------------
+    async def hold(self, session_id: str) -> bool:
+        """Whether this process holds (now) the session's room: always with one process;
+        with many, unless another live process holds it (the socket should then reconnect:
+        it will be piped there)."""
+        if self.cluster is None or session_id in self.core.rooms:
+            return True
+        return await self.cluster.take(session_id)
+
+    def drop_rooms(self, session_ids: set[str] | None) -> None:
+        """Let go of these rooms (None: all) without ending their sessions: another process
+        holds them now, or will; their sockets close with 1012 and reconnect there."""
+        chosen = set(self.core.rooms) if session_ids is None else session_ids
+        for session_id in chosen:
+            out = self.core.drop(session_id, CLOSE_RESTARTING, "the session moved: reconnect")
+            if out:
+                self.carry_out_soon(out)
+            if self.cluster is not None:
+                self.spawn(self.cluster.release(session_id))
 
     # -- deadlines --------------------------------------------------------------------------
     def _rearm(self) -> None:

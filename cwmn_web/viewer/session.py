@@ -53,6 +53,7 @@ from ..protocol.messages import (
     Welcome,
 )
 from ..protocol.names import clean_guest_name
+from ..protocol.routes import LINK, with_route
 from ..timing import POINTER_INTERVAL, Backoff, RateGate, Throttle
 from .sanitize import Sanitizer
 
@@ -89,10 +90,12 @@ _COLOR = re.compile(r"#(?:[0-9a-fA-F]{3,4}|[0-9a-fA-F]{6}|[0-9a-fA-F]{8})")
 _DEFAULT_COLOR = DEFAULT_GUEST_COLOR
 
 
-def guest_ws_url(server: str) -> str:
-    """``http(s)://host[:port]`` → ``ws(s)://host[:port]/ws/guest``."""
+def guest_ws_url(server: str, token: str = "") -> str:
+    """``http(s)://host[:port]`` → ``ws(s)://host[:port]/ws/guest``, with the route key of
+    the link ``token`` (any server process then pipes the socket to the session's)."""
     scheme = "wss" if server.startswith("https:") else "ws"
-    return f"{scheme}://{server.split('://', 1)[-1].rstrip('/')}{GUEST_PATH}"
+    url = f"{scheme}://{server.split('://', 1)[-1].rstrip('/')}{GUEST_PATH}"
+    return with_route(url, LINK, token)
 
 
 class GuestSession:

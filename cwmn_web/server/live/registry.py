@@ -371,6 +371,29 @@ class LiveRooms:
         for session_id in list(self._owners):
             self._disown(session_id)
 
+    def drop(self, session_id: str, code: int, reason: str) -> Outputs:
+        """Let go of the session's room without ending the session (another process holds
+        it now, or will): its sockets close with ``code`` (they reconnect, to that process),
+        its recording closes."""
+        out = Outputs()
+        live = self.rooms.pop(session_id, None)
+        if live is None:
+            return out
+        self._disown(session_id)
+        for key in [(session_id, GRACE, ""), (session_id, EXPIRY, "")]:
+            self.timers.cancel(key)
+        for guest_id in live.room.guests:
+            self.timers.cancel((session_id, POINTER, guest_id))
+        for conn in live.guests.values():
+            out.close(conn, code, reason)
+        live.guests.clear()
+        if live.host is not None:
+            live.host.session_over()
+            out.close(live.host.conn, code, reason)
+        if live.recording is not None:
+            live.recording.close()
+        return out
+
     def _disown(self, session_id: str) -> None:
         """The room is gone: it no longer counts for its site and client address."""
         owner = self._owners.pop(session_id, None)

@@ -1,0 +1,141 @@
+"""Two server apps on one PostgreSQL and one Redis (in this process, each with its own
+event loop): a socket that reaches the app not holding its session's room is piped to the
+one that does."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, ExitStack, contextmanager
+from pathlib import Path
+from typing import Any
+
+from starlette.testclient import TestClient
+
+from cwmn_web.protocol.messages import (
+    CLOSE_GOING_AWAY,
+    Ack,
+    ErrorReply,
+    GuestJoined,
+    HostStatus,
+    MirrorFrame,
+)
+from cwmn_web.server.app import create_app
+from cwmn_web.server.config import Settings
+from cwmn_web.server.db import Store
+from tests.server.conftest import SERVER_URL
+from tests.server.live import HOST_ORIGIN, SERVER, Guest, Host, eventually
+
+Apps = Callable[[int], AbstractContextManager[list[TestClient]]]
+
+
+def route(kind: str, token: str) -> str:
+    return f"{kind}={hashlib.sha256(token.encode()).hexdigest()}"
+
+
+def frames(messages: list[Any]) -> list[tuple[int, str]]:
+    return [(m.seq, m.kind) for m in messages if isinstance(m, MirrorFrame)]
+
+
+@contextmanager
+def apps(
+    tmp_path: Path, db_url: str, redis_url: str, static: Path, n: int
+) -> Iterator[list[TestClient]]:
+    with ExitStack() as stack:
+        clients = []
+        for i in range(n):
+            settings = Settings(
+                data_dir=tmp_path / f"p{i}",
+                database_url=db_url,
+                static_dir=static,
+                public_url=SERVER_URL,
+                redis_url=redis_url,
+                host_grace_seconds=60.0,
+                frame_log=None,
+                smtp_host="",
+                outbox_page="off",
+                secret="s" * 40,
+            )
+            store = Store(db_url)
+            stack.callback(store.engine.dispose)
+            clients.append(stack.enter_context(TestClient(create_app(settings, store))))
+        yield clients
+
+
+def host_on(client: TestClient, query: str = "") -> AbstractContextManager[Any]:
+    return client.websocket_connect(f"/ws{query}", headers={"origin": HOST_ORIGIN})
+
+
+def guest_on(
+    client: TestClient, query: str = "", device: str = "device-a"
+) -> AbstractContextManager[Any]:
+    headers = {"origin": SERVER, "cookie": f"cwmn_device={device}"}
+    return client.websocket_connect(f"/ws/guest{query}", headers=headers)
+
+
+def test_a_guest_on_another_process_gets_every_frame(
+    tmp_path: Path, cluster_db: str, cluster_redis: str, live_static: Path
+) -> None:
+    with apps(tmp_path, cluster_db, cluster_redis, live_static, 2) as (a, b), host_on(a) as hws:
+        h = Host(hws)
+        h.start()
+        token = h.link()
+        with guest_on(b, "?" + route("link", token)) as gws:
+            bob = Guest(gws)
+            bob.joined(token)
+            assert any(isinstance(m, GuestJoined) for m in h.drain())
+            h.mirror(1, "snapshot", html="<p>1</p>")
+            for seq in range(2, 27):
+                h.mirror(seq, n=seq)
+            acks = [m for m in h.drain() if isinstance(m, Ack)]
+            assert acks[-1] == Ack(seq=26)
+            got: list[tuple[int, str]] = []
+            eventually(lambda: bool(got.extend(frames(bob.drain())) or len(got) >= 26))
+            assert got == [(1, "snapshot")] + [(s, "mutations") for s in range(2, 27)]
+
+
+def test_a_host_that_resumes_on_another_process_keeps_its_guests(
+    tmp_path: Path, cluster_db: str, cluster_redis: str, live_static: Path
+) -> None:
+    with apps(tmp_path, cluster_db, cluster_redis, live_static, 2) as (a, b):
+        hws_cm = host_on(a)
+        hws = hws_cm.__enter__()
+        h = Host(hws)
+        started = h.start()
+        token = h.link()
+        with guest_on(a, "?" + route("link", token)) as gws:
+            bob = Guest(gws)
+            guest_id = bob.joined(token).guest_id
+            h.mirror(1, "snapshot", html="<p>1</p>")
+            h.sync()
+            hws.close(CLOSE_GOING_AWAY)
+            hws_cm.__exit__(None, None, None)
+            status = [m for m in bob.drain() if isinstance(m, HostStatus)]
+            eventually(
+                lambda: bool(
+                    status.extend(m for m in bob.drain() if isinstance(m, HostStatus)) or status
+                )
+            )
+            assert status[-1] == HostStatus(connected=False, navigating=True)
+            with host_on(b, "?" + route("resume", started.resume_token)) as hws2:
+                h2 = Host(hws2)
+                h2.resumed(started.resume_token, "page-2")
+                h2.mirror(2, "snapshot", html="<p>2</p>")
+                roster = [m.guest["guestId"] for m in h2.drain() if isinstance(m, GuestJoined)]
+                assert roster == [guest_id]
+                seen: list[Any] = []
+                eventually(lambda: bool(seen.extend(bob.drain()) or frames(seen)))
+                assert frames(seen) == [(2, "snapshot")]
+                assert HostStatus(connected=True) in seen
+
+
+def test_a_guest_without_route_on_the_wrong_process_is_told_to_retry(
+    tmp_path: Path, cluster_db: str, cluster_redis: str, live_static: Path
+) -> None:
+    with apps(tmp_path, cluster_db, cluster_redis, live_static, 2) as (a, b), host_on(a) as hws:
+        h = Host(hws)
+        h.start()
+        token = h.link()
+        with guest_on(b) as gws:
+            reply = Guest(gws).join(token)
+            assert isinstance(reply, ErrorReply) and reply.code == "network", reply
