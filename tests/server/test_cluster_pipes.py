@@ -33,6 +33,19 @@ def route(kind: str, token: str) -> str:
     return f"{kind}={hashlib.sha256(token.encode()).hexdigest()}"
 
 
+def gather(wire: Guest, enough: Callable[[list[Any]], bool]) -> list[Any]:
+    """What ``wire`` receives until ``enough`` of it came (other processes' work is
+    asynchronous)."""
+    seen: list[Any] = []
+
+    def more() -> bool:
+        seen.extend(wire.drain())
+        return enough(seen)
+
+    eventually(more)
+    return seen
+
+
 def frames(messages: list[Any]) -> list[tuple[int, str]]:
     return [(m.seq, m.kind) for m in messages if isinstance(m, MirrorFrame)]
 
@@ -123,8 +136,7 @@ def test_a_host_that_resumes_on_another_process_keeps_its_guests(
                 h2.mirror(2, "snapshot", html="<p>2</p>")
                 roster = [m.guest["guestId"] for m in h2.drain() if isinstance(m, GuestJoined)]
                 assert roster == [guest_id]
-                seen: list[Any] = []
-                eventually(lambda: bool(seen.extend(bob.drain()) or frames(seen)))
+                seen = gather(bob, lambda seen: bool(frames(seen)))
                 assert frames(seen) == [(2, "snapshot")]
                 assert HostStatus(connected=True) in seen
 
