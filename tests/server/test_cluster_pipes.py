@@ -123,12 +123,8 @@ def test_a_host_that_resumes_on_another_process_keeps_its_guests(
             h.sync()
             hws.close(CLOSE_GOING_AWAY)
             hws_cm.__exit__(None, None, None)
-            status = [m for m in bob.drain() if isinstance(m, HostStatus)]
-            eventually(
-                lambda: bool(
-                    status.extend(m for m in bob.drain() if isinstance(m, HostStatus)) or status
-                )
-            )
+            seen = gather(bob, lambda seen: any(isinstance(m, HostStatus) for m in seen))
+            status = [m for m in seen if isinstance(m, HostStatus)]
             assert status[-1] == HostStatus(connected=False, navigating=True)
             with host_on(b, "?" + route("resume", started.resume_token)) as hws2:
                 h2 = Host(hws2)
