@@ -102,8 +102,7 @@ def test_a_guest_on_another_process_gets_every_frame(
                 h.mirror(seq, n=seq)
             acks = [m for m in h.drain() if isinstance(m, Ack)]
             assert acks[-1] == Ack(seq=26)
-            got: list[tuple[int, str]] = []
-            eventually(lambda: bool(got.extend(frames(bob.drain())) or len(got) >= 26))
+            got = frames(gather(bob, lambda seen: len(frames(seen)) >= 26))
             assert got == [(1, "snapshot")] + [(s, "mutations") for s in range(2, 27)]
 
 
