@@ -6,7 +6,7 @@ PORT ?= 8000
 HOST ?= 127.0.0.1
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test unit lint build db browsers bench docs clean
+.PHONY: run test unit lint build db browsers services bench docs clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +18,14 @@ browsers:
 	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/firefox-esr ] || [ ! -x /usr/bin/ffmpeg ]; then \
 	  $(SUDO) apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium firefox-esr ffmpeg >/dev/null; \
+	fi
+
+# The many-process tests and benchmarks start their own throwaway PostgreSQL and Redis
+# (cwmn_web/testing/services.py: temporary data, free ports, stopped at the end).
+services:
+	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || ! command -v redis-server >/dev/null; then \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq postgresql redis-server >/dev/null; \
 	fi
 
 build: $(VENV)/.installed
@@ -49,10 +57,10 @@ lint: $(VENV)/.installed bench/node_modules/.package-lock.json
 	bench/node_modules/.bin/tsc -p static/jsconfig.worker.json
 	$(PY) -m pytest -q -p no:cacheprovider tests/unit/test_import_cycles.py tests/unit/test_docs.py
 
-unit: $(VENV)/.installed
+unit: services $(VENV)/.installed
 	$(PY) -m pytest tests/unit tests/server -q
 
-test: browsers build lint bench/node_modules/.package-lock.json
+test: browsers services build lint bench/node_modules/.package-lock.json
 	$(PY) -m pytest -q
 
 docs: $(VENV)/.installed
@@ -61,7 +69,7 @@ docs: $(VENV)/.installed
 bench/node_modules/.package-lock.json: bench/package-lock.json
 	npm ci --prefix bench --no-audit --no-fund --silent
 
-bench: browsers build bench/node_modules/.package-lock.json
+bench: browsers services build bench/node_modules/.package-lock.json
 	$(PY) -m bench
 
 clean:
