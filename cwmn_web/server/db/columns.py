@@ -1,22 +1,23 @@
 """Columns added to tables that an older version of the server created.
 
-``metadata.create_all`` makes missing tables but never alters one that exists; a database
-made before a column was added would then fail on its first query. A column may only be
-added (names never change, nothing is dropped), and a new column must be nullable or have a
-``server_default``, so rows that exist take a value: :func:`add_missing_columns` adds such
-columns and refuses any other with a message that says what to do.
+The first migration (``migrations/versions/v0001_schema.py``) brings a database made before
+migrations existed up to its schema: ``create_all`` makes missing tables but never alters
+one that exists, and a database made before a column was added would then fail on its first
+query. Such a column had to be nullable or have a ``server_default``, so rows that exist
+take a value: :func:`add_missing_columns` adds such columns and refuses any other with a
+message that says what to do. Later columns come in migrations of their own.
 """
 
 from __future__ import annotations
 
 from sqlalchemy import MetaData, inspect, text
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.schema import Column, CreateColumn
 
 __all__ = ["add_missing_columns", "missing_columns"]
 
 
-def missing_columns(engine: Engine, metadata: MetaData) -> list[Column[object]]:
+def missing_columns(engine: Engine | Connection, metadata: MetaData) -> list[Column[object]]:
     """The columns of ``metadata``'s tables that exist in the database but lack them."""
     inspector = inspect(engine)
     present = set(inspector.get_table_names())
@@ -29,8 +30,9 @@ def missing_columns(engine: Engine, metadata: MetaData) -> list[Column[object]]:
     return missing
 
 
-def add_missing_columns(engine: Engine, metadata: MetaData) -> list[str]:
-    """``ALTER TABLE … ADD COLUMN`` each missing column; their ``table.column`` names."""
+def add_missing_columns(engine: Engine | Connection, metadata: MetaData) -> list[str]:
+    """``ALTER TABLE … ADD COLUMN`` each missing column; their ``table.column`` names (on a
+    connection: in its transaction)."""
     added: list[str] = []
     for column in missing_columns(engine, metadata):
         name = f"{column.table.name}.{column.name}"
@@ -40,7 +42,11 @@ def add_missing_columns(engine: Engine, metadata: MetaData) -> list[str]:
                 "(no server default): give it one in the schema, or recreate the database"
             )
         ddl = CreateColumn(column).compile(dialect=engine.dialect)
-        with engine.begin() as db:
-            db.execute(text(f'ALTER TABLE "{column.table.name}" ADD COLUMN {ddl}'))
+        alter = text(f'ALTER TABLE "{column.table.name}" ADD COLUMN {ddl}')
+        if isinstance(engine, Connection):
+            engine.execute(alter)
+        else:
+            with engine.begin() as db:
+                db.execute(alter)
         added.append(name)
     return added

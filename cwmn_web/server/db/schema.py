@@ -205,7 +205,8 @@ guests = Table(
     Column("joined_at", Float, nullable=False),
     Column("removed_at", Float),
     Column("muted", Boolean, nullable=False, default=False, server_default=false()),
-    Index("ix_guests_link_device", "link_hash", "device_hash"),
+    # One row per device on a link (two simultaneous joins insert one: guests.py).
+    Index("ix_guests_link_device", "link_hash", "device_hash", unique=True),
 )
 invites = Table(
     "invites",

@@ -1,0 +1,88 @@
+"""Locks that hold across processes, for the steps two processes must not take at once.
+
+- :func:`exclusive`: a transaction that no other :func:`exclusive` transaction on the same
+  key runs beside (a check and the write it allows: rate limits, caps). PostgreSQL: a
+  transaction-level advisory lock on the key's hash (other keys are not blocked); SQLite:
+  ``BEGIN IMMEDIATE`` (the database's one writer, whatever the key).
+- :func:`schema_lock`: one process at a time creates or upgrades the schema. PostgreSQL: a
+  session-level advisory lock; a SQLite file: an exclusive ``flock`` on a file beside it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+from collections.abc import Iterator
+from pathlib import Path
+
+from sqlalchemy import text
+from sqlalchemy.engine import Connection, Engine
+
+__all__ = ["exclusive", "lock_key", "schema_lock"]
+
+#: The advisory-lock key of the schema's creation and upgrades.
+SCHEMA_KEY = "cwmn_web:schema"
+
+
+def lock_key(key: str) -> int:
+    """A signed 64-bit number for ``key`` (what PostgreSQL's advisory locks take)."""
+    return int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big", signed=True)
+
+
+@contextlib.contextmanager
+def exclusive(engine: Engine, key: str) -> Iterator[Connection]:
+    """``with exclusive(engine, "invites:site:3") as db:`` a transaction (committed on
+    leaving, rolled back on an error) that no other ``exclusive(…, key)`` runs beside, in
+    this process or another."""
+    if engine.dialect.name == "sqlite":
+        with engine.connect() as db:
+            # pysqlite begins a transaction lazily (before the first write): begin it here,
+            # taking the write lock before the first read.
+            db.exec_driver_sql("BEGIN IMMEDIATE")
+            try:
+                yield db
+            except BaseException:
+                db.rollback()
+                raise
+            db.commit()
+        return
+    with engine.begin() as db:
+        if engine.dialect.name == "postgresql":
+            db.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": lock_key(key)})
+        yield db
+
+
+@contextlib.contextmanager
+def schema_lock(engine: Engine) -> Iterator[None]:
+    """Held while the schema is made or upgraded: concurrent starts take turns."""
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as db:
+            db.execute(text("SELECT pg_advisory_lock(:key)"), {"key": lock_key(SCHEMA_KEY)})
+            db.commit()
+            try:
+                yield
+            finally:
+                db.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": lock_key(SCHEMA_KEY)})
+                db.commit()
+        return
+    path = _sqlite_file(engine)
+    if path is None:
+        yield  # in memory, or another database: nothing shared to guard
+        return
+    import fcntl
+
+    with open(path.with_name(path.name + ".lock"), "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _sqlite_file(engine: Engine) -> Path | None:
+    if engine.dialect.name != "sqlite":
+        return None
+    database = engine.url.database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return Path(database)

@@ -1,0 +1,1 @@
+"""The schema's Alembic migrations (``versions/``), run by :mod:`..migrate`."""
