@@ -45,7 +45,7 @@ log = logging.getLogger("cwmn_web.server")
 def create_app(settings: Settings | None = None, store: Store | None = None) -> Starlette:
     """Build the app; the database is created (with the default site) if missing."""
     settings = settings or Settings()
-    store = store or Store(settings.db_url)
+    store = store or Store.of(settings)
     store.create()
     assets = AssetServer(settings.dist_dir)
     relay = Relay(settings, store)

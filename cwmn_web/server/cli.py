@@ -134,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
         from .replays.worker import run_worker
 
         return run_worker(settings, once=args.once, poll=max(args.poll, 0.05))
-    store = Store(settings.db_url)
+    store = Store.of(settings)
     store.create()
     if args.command == "init-db":
         print(f"database ready: {settings.db_url}")

@@ -32,6 +32,9 @@ class Settings:
 
     - ``CWMN_DATA_DIR`` (default ``./data``), ``CWMN_DATABASE_URL`` (default a SQLite file in
       the data dir; ``postgresql+psycopg://…`` works too), ``CWMN_STATIC_DIR``;
+      a server database's connection pool (docs/deploy/database.md): ``CWMN_DB_POOL_SIZE``
+      (10) connections kept, ``CWMN_DB_MAX_OVERFLOW`` (30) more when those are busy,
+      ``CWMN_DB_POOL_TIMEOUT`` (30 s) to wait for a free one (SQLite: SQLAlchemy's pool);
     - ``CWMN_MAX_SESSION_SECONDS`` (14400): a live session then ends as ``expired``;
     - ``CWMN_HOST_GRACE_SECONDS`` (60): how long a session waits for its host to come back;
     - ``CWMN_LINK_TTL_SECONDS`` (86400): lifetime of a private link;
@@ -94,6 +97,9 @@ class Settings:
     static_dir: Path = field(
         default_factory=lambda: Path(_env("CWMN_STATIC_DIR", str(REPO_STATIC)))
     )
+    db_pool_size: int = field(default_factory=lambda: int(_env("CWMN_DB_POOL_SIZE", "10")))
+    db_max_overflow: int = field(default_factory=lambda: int(_env("CWMN_DB_MAX_OVERFLOW", "30")))
+    db_pool_timeout: float = field(default_factory=lambda: _number("CWMN_DB_POOL_TIMEOUT", "30"))
     max_session_seconds: float = field(
         default_factory=lambda: float(_env("CWMN_MAX_SESSION_SECONDS", "14400"))
     )

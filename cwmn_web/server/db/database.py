@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
-from .columns import add_missing_columns
-from .engine import open_engine
+from typing import TYPE_CHECKING
+
+from .engine import Pool, open_engine
 from .guests import GuestStore
 from .host_invites import HostInviteStore
 from .host_keys import HostKeyStore
 from .invites import InviteStore
 from .links import LinkStore
+from .locks import schema_lock
 from .messages import KeptMessageStore
+from .migrate import upgrade
 from .page_assets import PageAssetStore
 from .replays import ReplayStore
-from .schema import metadata
 from .sessions import SessionStore
 from .sites import SiteStore
+
+if TYPE_CHECKING:
+    from ..config import Settings
 
 __all__ = ["Store"]
 
@@ -33,15 +38,23 @@ class Store(
     concept's store, the replays' as :attr:`replays`, the page assets' as
     :attr:`page_assets`."""
 
-    def __init__(self, url: str) -> None:
-        super().__init__(open_engine(url))
+    def __init__(self, url: str, pool: Pool | None = None) -> None:
+        super().__init__(open_engine(url, pool))
         self.replays = ReplayStore(self.engine)
         self.page_assets = PageAssetStore(self.engine)
 
+    @classmethod
+    def of(cls, settings: Settings) -> Store:
+        """The store of ``settings``' database, its pool sized by them."""
+        pool = Pool(settings.db_pool_size, settings.db_max_overflow, settings.db_pool_timeout)
+        return cls(settings.db_url, pool)
+
     def create(self) -> None:
-        """Create the missing tables, add the columns a newer version added to tables an
-        older one made (:mod:`.columns`), and the default site."""
-        metadata.create_all(self.engine)
-        add_missing_columns(self.engine, metadata)
-        self.add_default_site()
-        self.replays.hash_plain_video_tokens()
+        """Apply the missing migrations (:mod:`.migrate`: an empty database, or one an
+        older version made, comes to the newest schema), add the default site if there is
+        none, and hash the video tokens an older version stored plain. Processes starting at
+        once take turns (:func:`.locks.schema_lock`)."""
+        upgrade(self.engine)
+        with schema_lock(self.engine):
+            self.add_default_site()
+            self.replays.hash_plain_video_tokens()

@@ -3,23 +3,48 @@
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import CursorResult, Engine
 
-__all__ = ["EngineStore", "inserted_id", "open_engine", "stamp"]
+__all__ = ["EngineStore", "Pool", "inserted_id", "open_engine", "stamp"]
 
 
-def open_engine(url: str) -> Engine:
-    """An engine for ``url``; a SQLite file's folder is made, with WAL and foreign keys."""
-    if url.startswith("sqlite:///"):
-        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, future=True)
+@dataclass(frozen=True)
+class Pool:
+    """A server database's connection pool (``CWMN_DB_POOL_SIZE``, ``CWMN_DB_MAX_OVERFLOW``,
+    ``CWMN_DB_POOL_TIMEOUT``). The defaults give each of the 40 threads the async edges run
+    store calls in (anyio's default) a connection, so none waits for one."""
+
+    size: int = 10
+    """Connections kept open."""
+    max_overflow: int = 30
+    """More opened when those are busy (closed again when returned)."""
+    timeout: float = 30.0
+    """Seconds a call waits for a free connection before it fails."""
+
+
+def open_engine(url: str, pool: Pool | None = None) -> Engine:
+    """An engine for ``url``: a SQLite file's folder is made, with WAL and foreign keys
+    (SQLAlchemy's own pool); a server database's pool is sized by ``pool`` and checks a
+    connection before use (``pool_pre_ping``: a restarted server's are replaced)."""
     if url.startswith("sqlite"):
+        if url.startswith("sqlite:///"):
+            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url)
         event.listen(engine, "connect", _sqlite_pragmas)
-    return engine
+        return engine
+    pool = pool or Pool()
+    return create_engine(
+        url,
+        pool_size=pool.size,
+        max_overflow=pool.max_overflow,
+        pool_timeout=pool.timeout,
+        pool_pre_ping=True,
+    )
 
 
 class EngineStore:

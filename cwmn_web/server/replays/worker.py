@@ -258,7 +258,7 @@ def run_worker(settings: Settings, once: bool = False, poll: float = 2.0) -> int
         raise SystemExit(0)
 
     signal.signal(signal.SIGTERM, stop)
-    store = Store(settings.db_url)
+    store = Store.of(settings)
     store.create()
     worker = RenderWorker(settings, store, poll=poll)
     log.info("render worker %s on %s", worker.id, settings.db_url)
