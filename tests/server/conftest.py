@@ -16,6 +16,8 @@ from cwmn_web.server.app import create_app
 from cwmn_web.server.config import Settings
 from cwmn_web.server.db import Store
 
+from ..helpers.databases import empty_tables, fresh_database
+
 __all__ = ["LiveClient", "TestClient"]
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -34,6 +36,31 @@ def build_id() -> str:
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[Store]:
     store = Store(f"sqlite:///{tmp_path / 'cwmn.sqlite3'}")
+    store.create()
+    yield store
+    store.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_store_url(postgres_url: str) -> Iterator[str]:
+    """A database of its own on the session's PostgreSQL, at the schema's head."""
+    with fresh_database(postgres_url) as url:
+        made = Store(url)
+        made.create()
+        made.engine.dispose()
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    """A new store on SQLite, then on PostgreSQL (its tables emptied first): a module whose
+    tests ask for ``store`` runs them on both with ``store = any_store`` style override
+    (``@pytest.fixture def store(any_store): return any_store``)."""
+    if request.param == "sqlite":
+        store = Store(f"sqlite:///{tmp_path / 'cwmn.sqlite3'}")
+    else:
+        store = Store(request.getfixturevalue("postgres_store_url"))
+        empty_tables(store.engine)
     store.create()
     yield store
     store.engine.dispose()

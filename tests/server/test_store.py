@@ -1,4 +1,4 @@
-"""cwmn_web.server.db: sites, domains and sessions on a temporary SQLite database."""
+"""cwmn_web.server.db: sites, domains and sessions, on SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
@@ -13,6 +13,11 @@ from cwmn_web.server.config import DEFAULT_DOMAINS
 from cwmn_web.server.db import EndReason, Store
 from cwmn_web.server.db.columns import add_missing_columns, missing_columns
 from cwmn_web.server.db.schema import metadata
+
+
+@pytest.fixture
+def store(any_store: Store) -> Store:
+    return any_store
 
 
 def test_create_makes_the_default_site_once(store: Store) -> None:
@@ -168,8 +173,8 @@ def test_revoke_link(store: Store) -> None:
 
 
 def test_create_adds_the_columns_an_older_database_lacks(tmp_path: Path) -> None:
-    """A database made before the host's controls were stored gains their columns; its
-    sessions read as they were, privacy off."""
+    """A database made before migrations and before the host's controls were stored gains
+    their columns; its sessions read as they were, privacy off."""
     url = f"sqlite:///{tmp_path / 'old.sqlite3'}"
     old = Store(url)
     old.create()
@@ -182,6 +187,7 @@ def test_create_adds_the_columns_an_older_database_lacks(tmp_path: Path) -> None
             ("host_invites", "wrong_codes"),
         ):
             db.execute(text(f"ALTER TABLE {table} DROP COLUMN {column}"))
+        db.execute(text("DROP TABLE alembic_version"))
     missing = {f"{c.table.name}.{c.name}" for c in missing_columns(old.engine, metadata)}
     assert missing == {
         "sessions.privacy",
