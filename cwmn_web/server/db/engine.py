@@ -7,10 +7,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, event
-from sqlalchemy.engine import CursorResult, Engine
+from sqlalchemy import Table, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, CursorResult, Engine
+from sqlalchemy.sql.dml import Insert
 
-__all__ = ["EngineStore", "Pool", "inserted_id", "open_engine", "stamp"]
+__all__ = ["EngineStore", "Pool", "insert_new", "inserted_id", "open_engine", "stamp"]
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,20 @@ class EngineStore:
 def stamp(now: float | None) -> float:
     """``now``, or the time (seconds since the epoch)."""
     return time.time() if now is None else now
+
+
+def insert_new(db: Connection, table: Table) -> Insert:
+    """An INSERT into ``table`` that does nothing for a row whose unique key is taken
+    (``ON CONFLICT DO NOTHING``) and returns the primary key of the row it made: its
+    result's ``first()`` is None when it made none. Of two processes inserting the same
+    key, one inserts and the other then reads the winner's row."""
+    if db.dialect.name == "postgresql":
+        insert: Insert = postgresql.insert(table).on_conflict_do_nothing()
+    elif db.dialect.name == "sqlite":
+        insert = sqlite.insert(table).on_conflict_do_nothing()
+    else:
+        raise RuntimeError(f"cwmn_web supports SQLite and PostgreSQL, not {db.dialect.name}")
+    return insert.returning(*table.primary_key.columns)
 
 
 def inserted_id(result: CursorResult[Any]) -> int:

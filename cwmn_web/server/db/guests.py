@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import Row, delete, select, update
 
-from .engine import EngineStore, stamp
+from .engine import EngineStore, insert_new, stamp
 from .links import LinkRecord
 from .schema import LinkKind, guests, links
 
@@ -52,32 +52,40 @@ class GuestStore(EngineStore):
         public = link.kind == LinkKind.PUBLIC
         if not public and link.guest_id:
             guest_id = link.guest_id
+        query = select(guests).where(guests.c.session_id == session_id)
+        if public:
+            query = query.where(
+                guests.c.link_hash == link.token_hash, guests.c.device_hash == device_hash
+            )
+        else:
+            query = query.where(guests.c.guest_id == guest_id)
         with self.engine.begin() as db:
-            query = select(guests).where(guests.c.session_id == session_id)
-            if public:
-                query = query.where(
-                    guests.c.link_hash == link.token_hash, guests.c.device_hash == device_hash
+            # Two joins of one device at once: one inserts, the other's insert does nothing
+            # (one row per device on a link, and per guest id) and it reads the winner's row.
+            made = db.execute(
+                insert_new(db, guests).values(
+                    guest_id=guest_id,
+                    session_id=session_id,
+                    link_hash=link.token_hash,
+                    device_hash=device_hash,
+                    via=LinkKind(link.kind).value,
+                    name=name,
+                    joined_at=stamp(now),
                 )
-            else:
-                query = query.where(guests.c.guest_id == guest_id)
+            )
+            created = made.first() is not None
             row = db.execute(query).first()
-            created = row is None
-            if row is None:
-                db.execute(
-                    guests.insert().values(
-                        guest_id=guest_id,
-                        session_id=session_id,
-                        link_hash=link.token_hash,
-                        device_hash=device_hash,
-                        via=LinkKind(link.kind).value,
-                        name=name,
-                        joined_at=stamp(now),
+            if row is None and not created:  # the device's row on the link, by another id
+                row = db.execute(
+                    select(guests).where(
+                        guests.c.link_hash == link.token_hash, guests.c.device_hash == device_hash
                     )
+                ).first()
+            if row is not None and not created:
+                db.execute(
+                    update(guests).where(guests.c.guest_id == row.guest_id).values(name=name)
                 )
-            else:
-                guest_id = row.guest_id
-                db.execute(update(guests).where(guests.c.guest_id == guest_id).values(name=name))
-            row = db.execute(select(guests).where(guests.c.guest_id == guest_id)).first()
+                row = db.execute(select(guests).where(guests.c.guest_id == row.guest_id)).first()
         if row is None:
             raise RuntimeError(f"guest {guest_id} was not stored")
         return GuestRecord.from_row(row), created
