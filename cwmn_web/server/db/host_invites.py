@@ -21,7 +21,13 @@ from .tokens import token_hash
 if TYPE_CHECKING:
     from ..host_tokens import HostIdentity
 
-__all__ = ["CodeCheck", "CodeRefused", "HostInviteRecord", "HostInviteStore"]
+__all__ = [
+    "CodeCheck",
+    "CodeRefused",
+    "HostInviteRecord",
+    "HostInviteStore",
+    "insert_host_invite",
+]
 
 
 @dataclass(frozen=True)
@@ -60,6 +66,71 @@ class CodeRefused(CwmnError):
     invitee."""
 
 
+def insert_host_invite(
+    db: Connection,
+    site_id: int,
+    *,
+    origin: str,
+    url: str,
+    inviter: tuple[str, str],
+    invitee: tuple[str, str],
+    message: str,
+    ttl_seconds: float,
+    join_ttl_seconds: float,
+    now: float,
+    sender: dict[str, str | None] | None = None,
+) -> tuple[HostInviteRecord, LinkRecord]:
+    """In ``db``'s transaction: a session for ``invitee`` (name, email) to host, waiting for
+    them; the inviter's private link to it; the invite (``sending``, kind ``host``, asked by
+    ``sender``: its ``host_identity``/``client_address``); and the one-time invitation
+    token. Returns the invitation and the link, with tokens."""
+    created = now
+    token, session_id = secrets.token_urlsafe(24), secrets.token_urlsafe(16)
+    record = HostInviteRecord(
+        token_hash(token),
+        secrets.token_urlsafe(12),
+        session_id,
+        site_id,
+        url,
+        inviter[0],
+        inviter[1],
+        message,
+        created,
+        created + ttl_seconds,
+        token=token,
+    )
+    link = new_link(session_id, created, join_ttl_seconds)
+    insert_session(
+        db,
+        session_id,
+        secrets.token_urlsafe(32),  # replaced when the invitee accepts
+        site_id=site_id,
+        host_name=invitee[0],
+        host_email=invitee[1],
+        is_replay=False,
+        origin=origin,
+        page_url=url,
+        created_at=created,
+    )
+    insert_link(db, link)
+    insert_invite(
+        db,
+        record.invite_id,
+        InviteKind.HOST,
+        InviteStatus.SENDING,
+        created,
+        site_id=site_id,
+        session_id=session_id,
+        link_hash=record.token_hash,
+        channel="email",
+        recipient=invitee[1],
+        **(sender or {}),
+    )
+    values = {k: v for k, v in asdict(record).items() if k != "token"}
+    db.execute(host_invites.insert().values(**values))
+    return record, link
+
+
 class HostInviteStore(EngineStore):
     def create_host_invite(
         self,
@@ -74,54 +145,20 @@ class HostInviteStore(EngineStore):
         join_ttl_seconds: float,
         now: float | None = None,
     ) -> tuple[HostInviteRecord, LinkRecord]:
-        """In one transaction: a session for ``invitee`` (name, email) to host, waiting for
-        them; the inviter's private link to it; the invite (``sending``, kind ``host``); and
-        the one-time invitation token. Returns the invitation and the link, with tokens."""
-        created = stamp(now)
-        token, session_id = secrets.token_urlsafe(24), secrets.token_urlsafe(16)
-        record = HostInviteRecord(
-            token_hash(token),
-            secrets.token_urlsafe(12),
-            session_id,
-            site_id,
-            url,
-            inviter[0],
-            inviter[1],
-            message,
-            created,
-            created + ttl_seconds,
-            token=token,
-        )
-        link = new_link(session_id, created, join_ttl_seconds)
+        """:func:`insert_host_invite` in a transaction of its own."""
         with self.engine.begin() as db:
-            insert_session(
+            return insert_host_invite(
                 db,
-                session_id,
-                secrets.token_urlsafe(32),  # replaced when the invitee accepts
-                site_id=site_id,
-                host_name=invitee[0],
-                host_email=invitee[1],
-                is_replay=False,
+                site_id,
                 origin=origin,
-                page_url=url,
-                created_at=created,
+                url=url,
+                inviter=inviter,
+                invitee=invitee,
+                message=message,
+                ttl_seconds=ttl_seconds,
+                join_ttl_seconds=join_ttl_seconds,
+                now=stamp(now),
             )
-            insert_link(db, link)
-            insert_invite(
-                db,
-                record.invite_id,
-                InviteKind.HOST,
-                InviteStatus.SENDING,
-                created,
-                site_id=site_id,
-                session_id=session_id,
-                link_hash=record.token_hash,
-                channel="email",
-                recipient=invitee[1],
-            )
-            values = {k: v for k, v in asdict(record).items() if k != "token"}
-            db.execute(host_invites.insert().values(**values))
-        return record, link
 
     def host_invite_by_token(self, token: str) -> HostInviteRecord | None:
         with self.engine.connect() as db:

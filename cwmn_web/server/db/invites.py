@@ -12,7 +12,13 @@ from sqlalchemy.engine import Connection
 from .engine import EngineStore, stamp
 from .schema import InviteKind, InviteStatus, invites
 
-__all__ = ["InviteRecord", "InviteStore", "fail_invites_in", "insert_invite"]
+__all__ = [
+    "InviteRecord",
+    "InviteStore",
+    "fail_invites_in",
+    "insert_invite",
+    "invite_times_in",
+]
 
 
 @dataclass(frozen=True)
@@ -70,6 +76,30 @@ def fail_invites_in(db: Connection, invite_ids: Iterable[str], why: str, now: fl
             .where(invites.c.id.in_(ids), invites.c.status.in_(unfinished))
             .values(status=InviteStatus.FAILED.value, error=why, finished_at=now)
         )
+
+
+def invite_times_in(
+    db: Connection,
+    since: float,
+    *,
+    session_id: str | None = None,
+    site_id: int | None = None,
+    client: str | None = None,
+    subject: str | None = None,
+) -> list[float]:
+    """When the invites of a session (or of a site, or of a client address, or of a host
+    token's ``sub``) made since ``since`` were made, oldest first: what the rate limits
+    count."""
+    query = select(invites.c.created_at).where(invites.c.created_at > since)
+    if subject is not None:
+        query = query.where(invites.c.host_subject == subject[:256])
+    if client is not None:
+        query = query.where(invites.c.client_address == client[:64])
+    if session_id is not None:
+        query = query.where(invites.c.session_id == session_id)
+    if site_id is not None:
+        query = query.where(invites.c.site_id == site_id)
+    return [r[0] for r in db.execute(query.order_by(invites.c.created_at)).all()]
 
 
 class InviteStore(EngineStore):
@@ -141,20 +171,11 @@ class InviteStore(EngineStore):
         client: str | None = None,
         subject: str | None = None,
     ) -> list[float]:
-        """When the invites of a session (or of a site, or of a client address, or of a host
-        token's ``sub``) made since ``since`` were made, oldest first: what the rate limits
-        count."""
-        query = select(invites.c.created_at).where(invites.c.created_at > since)
-        if subject is not None:
-            query = query.where(invites.c.host_subject == subject[:256])
-        if client is not None:
-            query = query.where(invites.c.client_address == client[:64])
-        if session_id is not None:
-            query = query.where(invites.c.session_id == session_id)
-        if site_id is not None:
-            query = query.where(invites.c.site_id == site_id)
+        """:func:`invite_times_in` on a connection of its own."""
         with self.engine.connect() as db:
-            return [r[0] for r in db.execute(query.order_by(invites.c.created_at)).all()]
+            return invite_times_in(
+                db, since, session_id=session_id, site_id=site_id, client=client, subject=subject
+            )
 
     def list_invites(self, session_id: str | None = None) -> list[InviteRecord]:
         query = select(invites).order_by(invites.c.created_at)

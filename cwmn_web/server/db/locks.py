@@ -30,10 +30,11 @@ def lock_key(key: str) -> int:
 
 
 @contextlib.contextmanager
-def exclusive(engine: Engine, key: str) -> Iterator[Connection]:
+def exclusive(engine: Engine, *keys: str) -> Iterator[Connection]:
     """``with exclusive(engine, "invites:site:3") as db:`` a transaction (committed on
-    leaving, rolled back on an error) that no other ``exclusive(…, key)`` runs beside, in
-    this process or another."""
+    leaving, rolled back on an error) that no other ``exclusive`` sharing one of ``keys``
+    runs beside, in this process or another (the keys are locked in one order: two such
+    steps never wait for each other's)."""
     if engine.dialect.name == "sqlite":
         with engine.connect() as db:
             # pysqlite begins a transaction lazily (before the first write): begin it here,
@@ -48,7 +49,8 @@ def exclusive(engine: Engine, key: str) -> Iterator[Connection]:
         return
     with engine.begin() as db:
         if engine.dialect.name == "postgresql":
-            db.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": lock_key(key)})
+            for number in sorted({lock_key(key) for key in keys}):
+                db.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": number})
         yield db
 
 

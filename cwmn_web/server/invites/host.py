@@ -11,15 +11,15 @@ import html
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from email.headerregistry import Address
-from functools import partial
 from urllib.parse import urlsplit
 
-from starlette.concurrency import run_in_threadpool
+from sqlalchemy.engine import Connection
 
 from ...client.validation import has_control
 from ...errors import InvalidParams, Unauthorized
 from ...protocol.messages import InviteToHost
-from ..db import InviteStatus
+from ..db import HostInviteRecord, InviteStatus, LinkRecord
+from ..db.host_invites import insert_host_invite
 from ..host_codes import invitation_code
 from ..host_tokens import HostIdentity
 from ..sites import domain_matches
@@ -173,22 +173,24 @@ async def send_host_invite(
     :func:`as_token_host`)."""
     request = check_host_invite_request(as_token_host(message, host), domains)
     store, settings = invites.store, invites.settings
-    async with invites.slot(site_id, None, 1, sender) as now:
-        invite, link = await run_in_threadpool(
-            partial(
-                store.create_host_invite,
-                site_id,
-                origin=origin,
-                url=request.url,
-                inviter=(request.inviter_name, request.inviter_email),
-                invitee=(request.invite_name, request.invite_email),
-                message=request.message,
-                ttl_seconds=settings.link_ttl_seconds,
-                join_ttl_seconds=settings.link_ttl_seconds + settings.max_session_seconds,
-                now=now,
-            )
+
+    def write(db: Connection, now: float) -> tuple[HostInviteRecord, LinkRecord, float]:
+        invite, link = insert_host_invite(
+            db,
+            site_id,
+            origin=origin,
+            url=request.url,
+            inviter=(request.inviter_name, request.inviter_email),
+            invitee=(request.invite_name, request.invite_email),
+            message=request.message,
+            ttl_seconds=settings.link_ttl_seconds,
+            join_ttl_seconds=settings.link_ttl_seconds + settings.max_session_seconds,
+            now=now,
+            sender=sender.record(),
         )
-        await run_in_threadpool(store.set_invite_sender, invite.invite_id, sender.record())
+        return invite, link, now
+
+    invite, link, now = await invites.reserve(site_id, None, 1, sender, write)
     url = host_invite_url(base_url, invite.token)
     code = invitation_code(invites.key, invite.token)
     content = host_invite_email(request, url, code, settings.link_ttl_seconds)

@@ -5,22 +5,24 @@ One :class:`Invites` per app (``app.state.invites``); the host socket calls :met
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import secrets
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from email.headerregistry import Address
-from functools import partial
+from typing import TypeVar
 
+from sqlalchemy.engine import Connection
 from starlette.concurrency import run_in_threadpool
 
 from ...errors import CwmnError
 from ...protocol.messages import InviteGuest
 from ..config import Settings
 from ..db import InviteKind, InviteStatus, LinkKind, LinkRecord, Store
+from ..db.invites import insert_invite, invite_times_in
+from ..db.links import insert_link, new_link
+from ..db.locks import exclusive
 from ..secret import load_secret
 from ..sites import DEFAULT_SETTINGS
 from .checks import InviteRequest, check_invite
@@ -35,6 +37,7 @@ from .twilio import TwilioTransport
 __all__ = ["InviteResult", "Inviter", "Invites", "make_transports"]
 
 log = logging.getLogger("cwmn_web.server.invites")
+T = TypeVar("T")
 _SWITCH = {"on": True, "true": True, "1": True, "yes": True}
 _SWITCH |= {"off": False, "false": False, "0": False, "no": False}
 
@@ -102,7 +105,6 @@ class Invites:
             "host (host token sub)", settings.invites_per_client, settings.invites_client_window
         )
         self.clock = clock
-        self._lock = asyncio.Lock()
         #: The server's secret (:mod:`..secret`): video links and invitation codes.
         self.key = load_secret(settings.secret, settings.data_dir)
 
@@ -115,7 +117,7 @@ class Invites:
         """Send one invite; raise ``invalid_params``, ``rate_limited``, ``invite_failed``
         or ``invite_unavailable`` (nothing is sent before every check passed)."""
         request = check_invite(message, inviter.region, inviter.sms_countries or None)
-        invite_id, link, now = await self._reserve(inviter, request)
+        invite_id, link, now = await self._record(inviter, request)
         item = self._compose(inviter, request, invite_id, link, now)
         # Nobody received a link that failed to go out: it is revoked.
         delivery = await self.deliver(item, lambda: self.store.revoke_link(link.token))
@@ -152,83 +154,100 @@ class Invites:
         )
         return delivery
 
-    @contextlib.asynccontextmanager
-    async def slot(
+    async def reserve(
         self,
         site_id: int,
-        session_id: str | None = None,
-        count: int = 1,
-        sender: Sender = NO_SENDER,
-    ) -> AsyncIterator[float]:
+        session_id: str | None,
+        count: int,
+        sender: Sender,
+        write: Callable[[Connection, float], T],
+    ) -> T:
         """Check that ``count`` more invites fit the limits of the site (and of the session,
         if any, and of the sender's client address on an open site, or of its host token's
-        ``sub`` on a token site: :class:`Sender`) and
-        yield the time; record them (with ``sender.record()``) before leaving. One caller at
-        a time, so concurrent invites cannot all pass the same count."""
-        session_limit, site_limit = self.limits
-        async with self._lock:
-            now = self.clock()
-            if sender.limited_by_address:
-                client_limit = self.client_limit
-                by_client = await run_in_threadpool(
-                    partial(
-                        self.store.invite_times,
-                        now - client_limit.window,
-                        client=sender.client,
-                    )
-                )
-                check_limits([(client_limit, by_client + [now] * (count - 1))], now)
-            if sender.subject is not None:
-                by_host = await run_in_threadpool(
-                    partial(
-                        self.store.invite_times,
-                        now - self.host_limit.window,
-                        site_id=site_id,
-                        subject=sender.subject,
-                    )
-                )
-                check_limits([(self.host_limit, by_host + [now] * (count - 1))], now)
-            by_site = await run_in_threadpool(
-                self.store.invite_times, now - site_limit.window, site_id=site_id
-            )
-            more = [now] * (count - 1)
-            checks = [(site_limit, by_site + more)]
-            if session_id is not None:
-                by_session = await run_in_threadpool(
-                    self.store.invite_times, now - session_limit.window, session_id=session_id
-                )
-                checks.insert(0, (session_limit, by_session + more))
-            check_limits(checks, now)
-            yield now
+        ``sub`` on a token site: :class:`Sender`), then ``write(db, now)`` records them (with
+        ``sender.record()``): one transaction that no other process's reservation for the
+        same site or client address runs beside (:func:`..db.locks.exclusive`), so
+        concurrent invites cannot all pass the same count. Raise ``rate_limited``."""
+        keys = [f"invites:site:{site_id}"]
+        if sender.limited_by_address:
+            keys.append(f"invites:client:{sender.client}")
+        return await run_in_threadpool(
+            self._reserve_now, keys, site_id, session_id, count, sender, write
+        )
 
-    async def _reserve(
+    def _reserve_now(
+        self,
+        keys: list[str],
+        site_id: int,
+        session_id: str | None,
+        count: int,
+        sender: Sender,
+        write: Callable[[Connection, float], T],
+    ) -> T:
+        with exclusive(self.store.engine, *keys) as db:
+            now = self.clock()
+            self._check(db, now, site_id, session_id, count, sender)
+            return write(db, now)
+
+    def _check(
+        self,
+        db: Connection,
+        now: float,
+        site_id: int,
+        session_id: str | None,
+        count: int,
+        sender: Sender,
+    ) -> None:
+        session_limit, site_limit = self.limits
+        more = [now] * (count - 1)
+        if sender.limited_by_address:
+            limit = self.client_limit
+            by_client = invite_times_in(db, now - limit.window, client=sender.client)
+            check_limits([(limit, by_client + more)], now)
+        if sender.subject is not None:
+            limit = self.host_limit
+            by_host = invite_times_in(
+                db, now - limit.window, site_id=site_id, subject=sender.subject
+            )
+            check_limits([(limit, by_host + more)], now)
+        by_site = invite_times_in(db, now - site_limit.window, site_id=site_id)
+        checks = [(site_limit, by_site + more)]
+        if session_id is not None:
+            by_session = invite_times_in(db, now - session_limit.window, session_id=session_id)
+            checks.insert(0, (session_limit, by_session + more))
+        check_limits(checks, now)
+
+    async def _record(
         self, inviter: Inviter, request: InviteRequest
     ) -> tuple[str, LinkRecord, float]:
         """Check the limits and record the invite with its new link."""
-        async with self.slot(inviter.site_id, inviter.session_id, 1, inviter.sender) as now:
-            link = await run_in_threadpool(
-                self.store.create_link,
+        invite_id = secrets.token_urlsafe(12)
+
+        def write(db: Connection, now: float) -> tuple[str, LinkRecord, float]:
+            link = new_link(
                 inviter.session_id,
+                now,
                 self.settings.link_ttl_seconds,
                 LinkKind.INVITE,
-                now,
                 request.guest_name or None,
             )
-            invite_id = secrets.token_urlsafe(12)
-            await run_in_threadpool(
-                self.store.add_invite,
+            insert_link(db, link)
+            insert_invite(
+                db,
                 invite_id,
-                inviter.site_id,
-                inviter.session_id,
-                request.channel,
-                request.to,
-                link.token_hash,
                 InviteKind.GUEST,
-                now,
                 InviteStatus.SENDING,
-                inviter.sender.record(),
+                now,
+                site_id=inviter.site_id,
+                session_id=inviter.session_id,
+                link_hash=link.token_hash,
+                channel=request.channel,
+                recipient=request.to,
+                **inviter.sender.record(),
             )
-        return invite_id, link, now
+            return invite_id, link, now
+
+        return await self.reserve(inviter.site_id, inviter.session_id, 1, inviter.sender, write)
 
     def _compose(
         self,

@@ -10,11 +10,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from starlette.concurrency import run_in_threadpool
+from sqlalchemy.engine import Connection
 
 from ...errors import CwmnError, InvalidParams
 from ...protocol.messages import MAX_VIDEO_RECIPIENTS, SendVideo
 from ..db import InviteKind, InviteStatus, ReplayRecord, SendStatus, token_hash
+from ..db.invites import insert_invite
 from ..invites.checks import check_email, check_message
 from ..invites.compose import EmailContent, build_email, html_email, one_line
 from ..invites.sender import NO_SENDER, Sender
@@ -96,22 +97,25 @@ async def reserve(
     """Check the invite limits for ``len(to)`` more (``sender``'s too) and record one invite
     per address; returns ``(invite_id, address)`` pairs."""
     pairs = [(secrets.token_urlsafe(12), address) for address in to]
-    async with invites.slot(record.site_id, record.id, len(pairs), sender) as now:
+
+    def write(db: Connection, now: float) -> list[tuple[str, str]]:
         for invite_id, address in pairs:
-            await run_in_threadpool(
-                invites.store.add_invite,
+            insert_invite(
+                db,
                 invite_id,
-                record.site_id,
-                record.id,
-                "email",
-                address,
-                None,
                 InviteKind.VIDEO,
-                now,
                 status,
-                sender.record(),
+                now,
+                site_id=record.site_id,
+                session_id=record.id,
+                link_hash=None,
+                channel="email",
+                recipient=address,
+                **sender.record(),
             )
-    return pairs
+        return pairs
+
+    return await invites.reserve(record.site_id, record.id, len(pairs), sender, write)
 
 
 def video_email(record: ReplayRecord, url: str, subject: str, message: str) -> EmailContent:
