@@ -4,7 +4,7 @@
 (:func:`.locks.schema_lock`); ``Store.create()`` runs it. A new revision, after a change to
 :mod:`.schema`::
 
-    python -m cwmn_web.server.db.migrate revision "what changed"
+    python -m cwmn_web.server.db.migrations revision "what changed"
 
 writes ``migrations/versions/v000N_….py`` from the difference between the schema and a
 database at the current head (check it, then ``tests/server/test_migrations.py`` proves
@@ -14,7 +14,6 @@ the head equals the schema on SQLite and PostgreSQL).
 from __future__ import annotations
 
 import re
-import sys
 import tempfile
 from functools import cache
 from pathlib import Path
@@ -90,9 +89,3 @@ def new_revision(message: str) -> Path:
     target = path.with_name(f"v{number:04d}_{slug}.py")
     path.rename(target)
     return target
-
-
-if __name__ == "__main__":  # pragma: no cover - a developer's tool
-    if len(sys.argv) != 3 or sys.argv[1] != "revision":
-        sys.exit('usage: python -m cwmn_web.server.db.migrate revision "what changed"')
-    print(new_revision(sys.argv[2]))

@@ -1,8 +1,9 @@
 """The database schema: every table, and the values its status columns take.
 
-``Store.create()`` makes missing tables and adds missing columns (:mod:`.columns`; there are
-no other migrations): table and column names never change, and a column added later is
-nullable or has a ``server_default``. Statuses are :class:`~enum.StrEnum`\\ s whose values
+Every change here needs its Alembic migration (``migrations/versions/``; write it with
+``python -m cwmn_web.server.db.migrations revision "what changed"``, docs/deploy/database.md):
+``Store.create()`` applies them, and ``tests/server/test_migrations.py`` fails when their
+head differs from this schema. Statuses are :class:`~enum.StrEnum`\\ s whose values
 are what the columns and the wire hold.
 """
 
