@@ -69,6 +69,12 @@ def raced(
         return racing.result(10), result
 
 
+@pytest.fixture
+def store(any_store: Store) -> Store:
+    """The invitation's code checks, on SQLite and on PostgreSQL."""
+    return any_store
+
+
 def test_a_right_code_racing_the_last_wrong_ones_is_refused(store: Store) -> None:
     """The right code is being compared while other sockets burn the invitation: it is
     refused, not accepted, and the invitation stays cancelled."""
