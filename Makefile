@@ -6,7 +6,7 @@ PORT ?= 8000
 HOST ?= 127.0.0.1
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test unit lint build db browsers services bench docs clean
+.PHONY: run test unit lint build wheel db browsers services bench docs clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,12 @@ services:
 
 build: $(VENV)/.installed
 	$(PY) build.py
+
+# The server wheel, static files and browser build included (hatch_build.py), into dist/:
+# `pip install dist/cwmn_web-*.whl` then `cwmn-web serve` runs anywhere (docs/DEPLOY.md).
+wheel: build
+	$(PY) -m pip wheel --quiet --no-deps --no-build-isolation --wheel-dir dist .
+	@ls dist/cwmn_web-*.whl
 
 db: $(VENV)/.installed
 	$(VENV)/bin/cwmn-web init-db
@@ -73,4 +79,4 @@ bench: browsers services build bench/node_modules/.package-lock.json
 	$(PY) -m bench
 
 clean:
-	rm -rf static/dist .build $(VENV) data
+	rm -rf static/dist .build dist $(VENV) data

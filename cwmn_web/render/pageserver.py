@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ..local_http import BackgroundHTTPServer
-from ..server.config import REPO_STATIC
+from ..server.config import DEFAULT_STATIC
 
 __all__ = ["FILES", "RENDER_CSP", "RenderPageServer", "static_dir"]
 
@@ -39,8 +39,9 @@ FILES = {
 
 
 def static_dir() -> Path:
-    """``CWMN_STATIC_DIR`` (as the server reads it), else the repository's ``static``."""
-    return Path(os.environ.get("CWMN_STATIC_DIR") or REPO_STATIC)
+    """``CWMN_STATIC_DIR`` (as the server reads it), else the installed package's or the
+    repository's ``static``."""
+    return Path(os.environ.get("CWMN_STATIC_DIR") or DEFAULT_STATIC)
 
 
 class RenderPageServer(BackgroundHTTPServer):

@@ -29,7 +29,11 @@ class AssetServer:
     def build_id(self) -> str:
         path = self.dist / "BUILD"
         if not path.exists():
-            raise RuntimeError(f"{path} is missing: run `python build.py` (make build) first")
+            raise RuntimeError(
+                f"{path} is missing: no browser build there. In a checkout run `python build.py` "
+                "(make build); else point CWMN_STATIC_DIR at a static directory with a dist/ "
+                "built (unset, an installed wheel serves its own: docs/DEPLOY.md)"
+            )
         return path.read_text().strip()
 
     def stub(self, request: Request) -> Response:

@@ -6,9 +6,13 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["DEFAULT_DOMAINS", "Settings"]
+__all__ = ["DEFAULT_DOMAINS", "DEFAULT_STATIC", "Settings"]
 
+#: The static files of an installed wheel (hatch_build.py puts them there) ...
+PACKAGE_STATIC = Path(__file__).resolve().parents[1] / "static"
+#: ... and of a checkout (``make run``, the tests): ``CWMN_STATIC_DIR`` unset, the one found.
 REPO_STATIC = Path(__file__).resolve().parents[2] / "static"
+DEFAULT_STATIC = PACKAGE_STATIC if PACKAGE_STATIC.is_dir() else REPO_STATIC
 #: Authorized on any port by the default site, so a fresh install works on this machine.
 DEFAULT_DOMAINS = ("localhost", "127.0.0.1")
 
@@ -31,7 +35,8 @@ class Settings:
     """Every setting has an environment variable:
 
     - ``CWMN_DATA_DIR`` (default ``./data``), ``CWMN_DATABASE_URL`` (default a SQLite file in
-      the data dir; ``postgresql+psycopg://…`` works too), ``CWMN_STATIC_DIR``;
+      the data dir; ``postgresql+psycopg://…`` works too), ``CWMN_STATIC_DIR`` (default: the
+      installed package's ``static``, in a checkout the repository's ``static/``);
       a server database's connection pool (docs/deploy/database.md): ``CWMN_DB_POOL_SIZE``
       (10) connections kept, ``CWMN_DB_MAX_OVERFLOW`` (30) more when those are busy,
       ``CWMN_DB_POOL_TIMEOUT`` (30 s) to wait for a free one (SQLite: SQLAlchemy's pool);
@@ -95,7 +100,7 @@ class Settings:
     data_dir: Path = field(default_factory=lambda: Path(_env("CWMN_DATA_DIR", "data")))
     database_url: str = field(default_factory=lambda: _env("CWMN_DATABASE_URL", ""))
     static_dir: Path = field(
-        default_factory=lambda: Path(_env("CWMN_STATIC_DIR", str(REPO_STATIC)))
+        default_factory=lambda: Path(_env("CWMN_STATIC_DIR", str(DEFAULT_STATIC)))
     )
     db_pool_size: int = field(default_factory=lambda: int(_env("CWMN_DB_POOL_SIZE", "10")))
     db_max_overflow: int = field(default_factory=lambda: int(_env("CWMN_DB_MAX_OVERFLOW", "30")))
