@@ -23,6 +23,14 @@ def main(argv: list[str] | None = None) -> int:
     serve = sub.add_parser("serve", help="run the server (uvicorn)")
     serve.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
     serve.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+    serve.add_argument(
+        "--workers",
+        type=_positive,
+        default=1,
+        metavar="N",
+        help="server processes on this port (default 1; more need CWMN_REDIS_URL and a shared "
+        "database: docs/DEPLOY.md)",
+    )
     worker = sub.add_parser(
         "render-worker", help="render replay videos (run beside `serve`, any number of them)"
     )
@@ -126,9 +134,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "serve":
         import uvicorn
 
+        options = serve_options(settings, args.host, args.port)
+        if args.workers > 1:
+            from .workers import serve_workers
+
+            return serve_workers(settings, args.workers, options)
         from .app import create_app
 
-        uvicorn.run(create_app(settings), **serve_options(settings, args.host, args.port))
+        uvicorn.run(create_app(settings), **options)
         return 0
     if args.command == "render-worker":
         from .replays.worker import run_worker

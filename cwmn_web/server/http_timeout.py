@@ -13,6 +13,9 @@ is no longer HTTP: its own limits apply (``server/live/limits.py``).
 from __future__ import annotations
 
 import asyncio
+import copyreg
+from collections.abc import Callable
+from typing import cast
 
 import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
@@ -71,6 +74,25 @@ class _TimedH11(H11Protocol):
             transport.close()
 
 
+class _Timed(type):
+    """The metaclass of :func:`timed_h11`'s classes, which pickle as the call that makes
+    them: uvicorn pickles its configuration for the worker processes it spawns (``serve
+    --workers``), and a class made at run time has no name to be found by."""
+
+    request_timeout: float
+
+
+def _made(timeout: float) -> _Timed:
+    return _Timed("TimedH11Protocol", (_TimedH11,), {"request_timeout": timeout})
+
+
+def _remake(cls: _Timed) -> tuple[Callable[[float], _Timed], tuple[float]]:
+    return _made, (cls.request_timeout,)
+
+
+copyreg.pickle(_Timed, _remake)
+
+
 def timed_h11(timeout: float) -> type[H11Protocol]:
     """The h11 protocol class for uvicorn (``http=``) with a ``timeout``-second deadline."""
-    return type("TimedH11Protocol", (_TimedH11,), {"request_timeout": timeout})
+    return cast(type[H11Protocol], _made(timeout))
