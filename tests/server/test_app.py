@@ -105,5 +105,5 @@ def test_startup_fails_without_a_build(tmp_path: Path, store: Store) -> None:
 
     (tmp_path / "static").mkdir()
     app = create_app(Settings(data_dir=tmp_path, static_dir=tmp_path / "static"), store)
-    with pytest.raises(RuntimeError, match="python build.py.*CWMN_STATIC_DIR"), TestClient(app):
+    with pytest.raises(RuntimeError, match=r"python build\.py.*CWMN_STATIC_DIR"), TestClient(app):
         pass
