@@ -5,7 +5,10 @@ in arrival order; ``audio/{segment}.{webm|ogg}``: narration chunks appended in i
 ``audio.jsonl``: one line per segment, written once its first chunk is; ``audio/{segment}.next``:
 the next chunk's index and the segment file's length after the last chunk (so a chunk
 appended by a process that died before counting it is cut off, then taken again). Every
-write is flushed before the frame is acked; a write that fails is undone.
+write is on disk (``fsync``: a file's data, a new file's or a renamed counter's folder)
+before :meth:`Recording.take` returns, so before the frame is acked; a write that fails is
+undone. The files may be on a file system that several machines share
+(docs/deploy/storage.md).
 
 A hostile host cannot fill the disk: past :data:`MAX_STREAM_BYTES` of page frames or
 :data:`AUDIO_BYTES_PER_MINUTE` of narration per minute of the replay's maximum length,
@@ -25,7 +28,6 @@ import json
 import logging
 import math
 import os
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,7 +43,6 @@ __all__ = [
     "OVERRUN_SECONDS",
     "Recording",
     "recording_dir",
-    "remove_recording",
 ]
 
 log = logging.getLogger("cwmn_web.server.replays")
@@ -63,11 +64,6 @@ def recording_dir(data_dir: Path, replay_id: str) -> Path:
     return data_dir / "replays" / replay_id
 
 
-def remove_recording(data_dir: Path, replay_id: str) -> None:
-    """Delete a replay's recording and video (nothing if already gone)."""
-    shutil.rmtree(recording_dir(data_dir, replay_id), ignore_errors=True)
-
-
 @dataclass
 class _Segment:
     ext: str
@@ -85,6 +81,7 @@ class Recording:
         self.folder, self.max_seconds = folder, max_seconds
         #: When the recording began on the server's clock (None: the first frame's arrival).
         self.started_ms = started_ms
+        new = not folder.exists()
         (folder / "audio").mkdir(parents=True, exist_ok=True)
         self.first_t: float | None = None
         self.last_t: float | None = None
@@ -98,6 +95,9 @@ class Recording:
         self._recover()
         self._stream = (folder / "stream.jsonl").open("ab", buffering=0)
         self.stream_bytes = self._stream.seek(0, os.SEEK_END)
+        if new:  # the folders and the stream's name are on disk before any frame is acked
+            for path in (folder / "audio", folder, folder.parent):
+                _sync_dir(path)
 
     @property
     def has_audio(self) -> bool:
@@ -221,6 +221,7 @@ class Recording:
             with (self.folder / "audio.jsonl").open("ab", buffering=0) as index:
                 text = json.dumps(line, separators=(",", ":")) + "\n"
                 _append(index, text.encode(), index.seek(0, os.SEEK_END))
+            _sync_dir(self.folder)  # audio.jsonl's name, if this is the first segment
             self.segments[chunk.segment] = segment
             self._seen(t0)
         segment.next_index, segment.size = chunk.index + 1, end
@@ -268,6 +269,7 @@ def _append(file: Any, data: bytes, good: int) -> None:
         view = memoryview(data)
         while view:
             view = view[file.write(view) :]
+        os.fsync(file.fileno())
     except BaseException:
         with contextlib.suppress(OSError, ValueError):
             file.truncate(good)
@@ -275,10 +277,24 @@ def _append(file: Any, data: bytes, good: int) -> None:
 
 
 def _write_counter(path: Path, next_index: int, size: int) -> None:
-    """``next_index size``, replaced atomically (a crash leaves the old or the new)."""
+    """``next_index size``, replaced atomically (a crash leaves the old or the new), on
+    disk before it returns (the new file's data, then the rename: its folder)."""
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(f"{next_index} {size}")
+    with tmp.open("w") as file:
+        file.write(f"{next_index} {size}")
+        file.flush()
+        os.fsync(file.fileno())
     os.replace(tmp, path)
+    _sync_dir(path.parent)
+
+
+def _sync_dir(path: Path) -> None:
+    """Put a folder's entries (a new or renamed file's name) on disk."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _read_counter(path: Path, length: int) -> tuple[int, int]:

@@ -19,7 +19,7 @@ from ..invites.sender import NO_SENDER, Sender
 from ..invites.service import Invites
 from ..page_assets.purge import purge_assets
 from .mail import check_send, reserve, send_links, video_url
-from .recording import remove_recording
+from .storage import replay_storage
 
 __all__ = ["ReplayService", "purge_expired", "replay_changed", "replay_update"]
 
@@ -71,6 +71,7 @@ class ReplayService:
         self.settings, self.store, self.invites = settings, store, invites
         #: The server's secret, that video links are derived from (:mod:`..secret`).
         self.key = invites.key
+        self.storage = replay_storage(settings.data_dir)
 
     def update(
         self, record: ReplayRecord | None, replay_id: str = "", ref: int = 0
@@ -166,7 +167,7 @@ class ReplayService:
         await run_in_threadpool(self.store.replays.abandon, record.id)
         if record.send_status == SendStatus.QUEUED:
             await self._cancel(record.recipients, "the host abandoned the replay")
-        await run_in_threadpool(remove_recording, self.settings.data_dir, record.id)
+        await run_in_threadpool(self.storage.delete, record.id)
 
     async def _cancel(self, pairs: list[tuple[str, str]], why: str) -> None:
         for invite_id, _ in pairs:
@@ -185,8 +186,9 @@ def purge_expired(settings: Settings, store: Store, now: float | None = None) ->
     more (docs/FIDELITY.md); how many replays went."""
     count = 0
     now = time.time() if now is None else now
+    storage = replay_storage(settings.data_dir)
     for replay_id in store.replays.expired(now):
-        remove_recording(settings.data_dir, replay_id)
+        storage.delete(replay_id)
         store.replays.delete(replay_id)
         count += 1
     purge_assets(settings, store, now)

@@ -3,7 +3,6 @@ when it ends (whichever way: ``end_session``, expiry, the host gone past the gra
 
 from __future__ import annotations
 
-import contextlib
 import time
 from pathlib import Path
 
@@ -12,7 +11,8 @@ from ...protocol.messages import DEFAULT_REPLAY_MAX_SECONDS
 from ..config import Settings
 from ..db import ReplayStatus, SessionRecord, Store
 from .mail import video_token_hash
-from .recording import Recording, recording_dir
+from .recording import Recording
+from .storage import replay_storage
 
 __all__ = [
     "END_GRACE_SECONDS",
@@ -64,22 +64,8 @@ def check_replay_room(store: Store, settings: Settings, site_id: int, client: st
 
 def _bytes_of(settings: Settings, replay_ids: list[str]) -> int:
     """The bytes of these replays' recordings."""
-    return sum(_folder_bytes(recording_dir(settings.data_dir, i)) for i in replay_ids)
-
-
-def _folder_bytes(folder: Path) -> int:
-    """The bytes of a recording's files (0 if it has none)."""
-    total = 0
-    for path in (folder, folder / "audio"):
-        try:
-            entries = list(path.iterdir())
-        except OSError:
-            continue
-        for entry in entries:
-            with contextlib.suppress(OSError):
-                if entry.is_file():
-                    total += entry.stat().st_size
-    return total
+    storage = replay_storage(settings.data_dir)
+    return sum(storage.size(i) for i in replay_ids)
 
 
 def new_recording(
@@ -111,9 +97,8 @@ def new_recording(
         now=record.created_at,
         client=client,
     )
-    recording = Recording(
-        recording_dir(settings.data_dir, record.id), seconds, record.created_at * 1000
-    )
+    storage = replay_storage(settings.data_dir)
+    recording = storage.recording(record.id, seconds, record.created_at * 1000)
     # What the site's other replays left of its bytes is this recording's most.
     others = [i for i in store.replays.active_of_site(record.site_id) if i != record.id]
     left = max(settings.max_replay_bytes_per_site - _bytes_of(settings, others), 0)
@@ -127,7 +112,7 @@ def open_recording(store: Store, data_dir: Path, session: SessionRecord) -> Reco
     row = store.replays.get(session.id)
     if row is None or row.status != ReplayStatus.RECORDING:
         return None
-    return Recording(recording_dir(data_dir, session.id), row.max_seconds, row.created_at * 1000)
+    return replay_storage(data_dir).recording(session.id, row.max_seconds, row.created_at * 1000)
 
 
 def finish_recording(
@@ -146,9 +131,8 @@ def finish_recording(
             recording.close()
         return False
     if recording is None:
-        recording = Recording(
-            recording_dir(data_dir, replay_id), row.max_seconds, row.created_at * 1000
-        )
+        storage = replay_storage(data_dir)
+        recording = storage.recording(replay_id, row.max_seconds, row.created_at * 1000)
     recording.close()
     started, ended = recording.bounds(time.time() * 1000, ended_now)
     if recording.first_t is None:

@@ -9,7 +9,7 @@ from starlette.responses import FileResponse, PlainTextResponse, Response
 from ..config import Settings
 from ..db import Store
 from ..links import usable_token
-from .recording import recording_dir
+from .storage import replay_storage
 
 __all__ = ["VideoPage"]
 
@@ -22,6 +22,7 @@ class VideoPage:
 
     def __init__(self, settings: Settings, store: Store) -> None:
         self.settings, self.store = settings, store
+        self.storage = replay_storage(settings.data_dir)
 
     async def page(self, request: Request) -> Response:
         name = str(request.path_params["name"])
@@ -29,8 +30,8 @@ class VideoPage:
         record = None
         if name.endswith(SUFFIX) and usable_token(token):
             record = await run_in_threadpool(self.store.replays.by_video_token, token)
-        video = recording_dir(self.settings.data_dir, record.id) / "video.mp4" if record else None
-        if video is None or not video.is_file():
+        video = await run_in_threadpool(self.storage.video, record.id) if record else None
+        if video is None:
             return PlainTextResponse(
                 "No video here: the link is wrong, or the replay was deleted or has expired.",
                 status_code=404,

@@ -20,16 +20,15 @@ import socket
 import threading
 import time
 from collections.abc import Callable
-from pathlib import Path
 from types import FrameType
 from typing import Any
 
 from ..config import Settings
 from ..db import EndReason, ReplayRecord, ReplayStatus, Store
 from ..invites.service import Invites, make_transports
-from .recording import recording_dir, remove_recording
 from .service import ReplayService, purge_expired
 from .sessions import END_GRACE_SECONDS, finish_recording
+from .storage import replay_storage
 
 __all__ = ["RenderWorker", "run_worker"]
 
@@ -63,6 +62,7 @@ class RenderWorker:
         self.settings, self.store = settings, store
         self.poll, self.stale_after, self.heartbeat = poll, stale_after, heartbeat
         self.renderer = renderer
+        self.storage = replay_storage(settings.data_dir)
         self.id = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
         invites = Invites(settings, store, *make_transports(settings, store))
         self.service = ReplayService(settings, store, invites)
@@ -135,13 +135,13 @@ class RenderWorker:
 
     def render(self, job: ReplayRecord) -> None:
         """Render one claimed job and record how it went."""
-        replays, folder = self.store.replays, recording_dir(self.settings.data_dir, job.id)
+        replays = self.store.replays
         log.info("replay %s: rendering (attempt %d)", job.id, job.attempts)
         lost = threading.Event()
         beating = threading.Thread(target=self._beat, args=(job.id, lost), daemon=True)
         beating.start()
         try:
-            rendered = self._render(job, folder, lost)
+            rendered = self._render(job, lost)
         except BaseException:  # stopped (SIGTERM, Ctrl-C): another worker takes it at once
             replays.requeue(job.id, self.id)
             raise
@@ -150,7 +150,7 @@ class RenderWorker:
             beating.join()
         if rendered:
             try:
-                size = (folder / "video.mp4").stat().st_size
+                size = self.storage.video_target(job.id).stat().st_size
             except OSError as exc:  # abandoned meanwhile (its files went), or lost
                 log.warning("replay %s: no video after rendering: %s", job.id, exc)
                 self._retry(job, "the rendered video went missing")
@@ -160,7 +160,7 @@ class RenderWorker:
                     self._deliver(job.id)
         latest = replays.get(job.id)
         if latest is None or latest.status == ReplayStatus.ABANDONED:
-            remove_recording(self.settings.data_dir, job.id)  # a render may have written
+            self.storage.delete(job.id)  # a render may have written
 
     def _deliver(self, replay_id: str) -> None:
         """Send the replay's queued email (if this worker wins it); errors are logged (a
@@ -180,21 +180,22 @@ class RenderWorker:
         else:
             self.store.replays.requeue(job.id, self.id)
 
-    def _render(self, job: ReplayRecord, folder: Path, lost: threading.Event) -> bool:
+    def _render(self, job: ReplayRecord, lost: threading.Event) -> bool:
         """Render the job's video; False if it failed (recorded), was given back or stopped."""
         from ...render import RenderCancelled, RenderError, render_replay
 
         renderer = self.renderer or render_replay
         replays = self.store.replays
-        if job.ended_at is None or not (folder / "stream.jsonl").exists():
+        source = self.storage.source(job.id)
+        if job.ended_at is None or source is None:
             replays.fail(job.id, self.id, "the recording is missing")
             return False
         try:
             renderer(
-                folder,
+                source,
                 job.started_at,
                 job.ended_at,
-                folder / "video.mp4",
+                self.storage.video_target(job.id),
                 progress=self._progress(job.id),
                 should_stop=self._should_stop(job.id, lost),
             )
