@@ -29,6 +29,8 @@ from .live.outputs import (
     Close,
     ConnId,
     Outputs,
+    RecordFrame,
+    RecordPrivacy,
     Send,
     SessionOver,
     StoreControls,
@@ -38,6 +40,7 @@ from .live.registry import LiveRooms
 from .peer import Peer, Reader
 from .replays.recording import Recording
 from .replays.sessions import finish_recording
+from .replays.writer import RecordingWriter
 
 __all__ = [
     "HEAVY_AT_ONCE",
@@ -119,6 +122,8 @@ class Relay:
         self._wake: asyncio.Event | None = None
         self._waiting_until: float | None = None  # the deadline the timer task waits for
         self._stopped = False
+        #: Replays' recordings, written off the event loop (:meth:`_record`).
+        self.writer = RecordingWriter()
         #: One resume at a time per replay session opens (and attaches) its recording.
         self._opening: weakref.WeakValueDictionary[str, asyncio.Lock] = (
             weakref.WeakValueDictionary()
@@ -183,6 +188,7 @@ class Relay:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        await self.writer.close()  # what was taken is written before the files close
         self.core.close_all()
 
     # -- carrying out -----------------------------------------------------------------------
@@ -193,6 +199,8 @@ class Relay:
         for item in out:
             if isinstance(item, Send | Close):
                 self._write(item)
+            elif isinstance(item, RecordFrame | RecordPrivacy):
+                self._record(item)
             elif isinstance(item, SessionOver):
                 await self._session_over(item)
             else:
@@ -206,6 +214,8 @@ class Relay:
         for item in out:
             if isinstance(item, Send | Close):
                 self._write(item)
+            elif isinstance(item, RecordFrame | RecordPrivacy):
+                self._record(item)
             else:
                 rest.add(item)
         if rest.items:
@@ -221,7 +231,32 @@ class Relay:
         else:
             peer.close(item.code, item.reason)
 
+    def _record(self, item: RecordFrame | RecordPrivacy) -> None:
+        """Queue a replay's write (:class:`RecordingWriter`); a frame's outcome goes back
+        to the core, whose answer (its ack, or the refusal) is carried out then."""
+        recording = item.recording
+        if isinstance(item, RecordPrivacy):
+            marker = item
+
+            def privacy() -> None:
+                recording.privacy(marker.enabled, marker.page, marker.now_ms)
+
+            self.writer.write(recording, privacy, _logged(marker.session_id), droppable=False)
+            return
+        frame = item
+
+        def take() -> bool:
+            return recording.take(frame.frame, frame.page, frame.now_ms)
+
+        def done(outcome: object) -> None:
+            error = outcome if isinstance(outcome, BaseException) else None
+            self.carry_out_soon(self.core.recorded(frame.session_id, frame.ticket, error))
+
+        self.writer.write(recording, take, done)
+
     async def _session_over(self, over: SessionOver) -> None:
+        if over.recording is not None:  # its writes first, then it is closed and finished
+            await self.writer.drained(over.recording)
         await run_in_threadpool(store_session_over, self.store, self.settings.data_dir, over)
         if self.cluster is not None:
             await self.cluster.release(over.session_id)
@@ -282,6 +317,9 @@ class Relay:
         restart) waits, then finds the recording this one opened, instead of reopening the
         files (whose recovery would truncate what this one writes)."""
         async with self._lock(session_id):
+            recording = self.recording_of(session_id)
+            if recording is not None:  # the resume learns what is written: no write pending
+                await self.writer.drained(recording)
             yield
 
     @contextlib.asynccontextmanager
@@ -314,3 +352,13 @@ class Relay:
         out = self.core.end_live(session_id, reason, tell_host)
         if out:  # nothing live here: nothing to carry out (nor a timer to re-arm)
             await self.carry_out(out)
+
+
+def _logged(session_id: str) -> Callable[[object], None]:
+    """A privacy marker's outcome: a failure is logged (the recording goes on)."""
+
+    def done(outcome: object) -> None:
+        if isinstance(outcome, BaseException):
+            log.error("session %s: could not record privacy: %r", session_id, outcome)
+
+    return done

@@ -61,7 +61,15 @@ from cwmn_web.server.invites.service import Invites
 from cwmn_web.server.invites.transports import OutboxTransport
 from cwmn_web.server.live.guest import GuestCore, JoinRefused
 from cwmn_web.server.live.host import HostCore
-from cwmn_web.server.live.outputs import Close, ConnId, Outputs, Send, SessionOver
+from cwmn_web.server.live.outputs import (
+    Close,
+    ConnId,
+    Outputs,
+    RecordFrame,
+    RecordPrivacy,
+    Send,
+    SessionOver,
+)
 from cwmn_web.server.live.registry import LiveRooms
 from cwmn_web.server.page_assets.core import AssetLimits, session_assets
 from cwmn_web.server.page_assets.tokens import READ, UPLOAD, asset_token
@@ -121,7 +129,8 @@ class Watch:
 
 
 class MemoryServer:
-    """The real server core over a real store, its edge done in memory and synchronously:
+    """The real server core over a real store, its edge done in memory and synchronously
+    (a replay's frames are written at once, where the relay writes them in a thread):
     what ``relay``, ``host_socket`` and ``guest_socket`` do, for every request a host or a
     viewer sends (sessions, links, joins, removals, names, invites through the real
     :class:`Invites` into the store's outbox, invitations to host, replays through the real
@@ -238,6 +247,10 @@ class MemoryServer:
                     self.outbound[item.to].append(item.text)
             elif isinstance(item, Close):
                 self.closed.setdefault(item.to, (item.code, item.reason))
+            elif isinstance(item, RecordFrame):
+                self.carry_out(self.rooms.recorded(item.session_id, item.ticket, _write(item)))
+            elif isinstance(item, RecordPrivacy):
+                item.recording.privacy(item.enabled, item.page, item.now_ms)
             elif isinstance(item, SessionOver):
                 store_session_over(self.store, self.settings.data_dir, item, self.clock.now)
             else:
@@ -454,6 +467,17 @@ class MemoryServer:
             if seat.created:  # as the edge does: a refused join leaves no guest row
                 store.forget_guest(seat.record.guest_id)
             raise
+
+
+def _write(item: RecordFrame) -> BaseException | None:
+    """What the relay's writer thread does with a frame to record, at once: the error
+    that stops its ack, if any (each write is done before the next: none is left queued
+    behind a failed one)."""
+    try:
+        item.recording.take(item.frame, item.page, item.now_ms)
+    except (OSError, ValueError) as exc:
+        return exc
+    return None
 
 
 class Side(Protocol):

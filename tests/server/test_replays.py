@@ -9,6 +9,7 @@ import base64
 import email
 import json
 import shutil
+import threading
 import time
 from collections.abc import Iterator
 from email import policy
@@ -533,6 +534,42 @@ def test_a_frame_that_cannot_be_written_is_not_acked(
         "snapshot", "mutations", "privacy"
     ]  # fmt: skip
     assert (where / "audio" / "s.webm").read_bytes() == WEBM + b"A"
+
+
+def test_a_slow_write_holds_only_its_own_acks(
+    live_client: LiveClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A recording whose write hangs (a shared file system that stalls) does not hold the
+    server up: its host's requests are answered, another replay's frames are written and
+    acked meanwhile; its own acks wait, then come in frame order once written."""
+    take, gate = Recording.take, threading.Event()
+    slow: list[Path] = []
+
+    def hanging(self: Recording, frame: MirrorFrame, *args: Any) -> bool:
+        if self.folder in slow and frame.seq == 2:
+            assert gate.wait(20)
+        return take(self, frame, *args)
+
+    monkeypatch.setattr(Recording, "take", hanging)
+    with live_client() as client, host(client) as a, host(client) as b:
+        stuck, other = start_replay(a), start_replay(b)
+        slow.append(folder(tmp_path, stuck.session_id))
+        send(a, 1, "snapshot", T0, nodes=[[1, 0, 1, "html", []]])
+        acked(a, 1)
+        for seq in (2, 3, 4):
+            send(a, seq, "mutations", T0 + seq, n=seq)
+        assert not [m for m in a.drain() if isinstance(m, Ack)]  # a Pong came, no ack
+        send(b, 1, "snapshot", T0, nodes=[[1, 0, 1, "html", []]])
+        send(b, 2, "mutations", T0 + 2, n=2)
+        acked(b, 2)  # written while the other recording's write hangs
+        assert len(lines(folder(tmp_path, other.session_id) / "stream.jsonl")) == 2
+        assert len(lines(slow[0] / "stream.jsonl")) == 1
+        gate.set()
+        assert [a.push() for _ in range(3)] == [Ack(seq=2), Ack(seq=3), Ack(seq=4)]
+        end(a)
+        end(b)
+    stream = lines(slow[0] / "stream.jsonl")
+    assert [s["data"].get("n") for s in stream if s["kind"] == "mutations"] == [2, 3, 4]
 
 
 def test_a_failed_privacy_marker_is_logged(

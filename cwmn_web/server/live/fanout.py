@@ -3,6 +3,7 @@ the host and the guests. No I/O here: everything goes into an :class:`Outputs`."
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -13,6 +14,7 @@ from ..rooms import Guest, HostReturn, Room
 from .outputs import ConnId, Outputs
 
 __all__ = [
+    "HeldAck",
     "LiveRoom",
     "RoomHost",
     "pointer_of",
@@ -33,6 +35,18 @@ class RoomHost(Protocol):
     def session_over(self) -> None: ...
 
 
+@dataclass
+class HeldAck:
+    """A replay frame's ack, held until its write (and every earlier one) is done:
+    ``ticket`` names the write (0: a frame with nothing to write, acked in turn);
+    ``generation``: the host's page it came from (another page's seqs start over)."""
+
+    ticket: int
+    seq: int
+    generation: int
+    written: bool = False
+
+
 @dataclass(eq=False)
 class LiveRoom:
     """A room with its connections: the host's (None while away) and each guest's."""
@@ -42,6 +56,10 @@ class LiveRoom:
     guests: dict[str, ConnId] = field(default_factory=dict)
     recording: Recording | None = None
     """A replay session's recording (None: a realtime session, nothing is recorded)."""
+    held: deque[HeldAck] = field(default_factory=deque)
+    """The acks that wait for the recording's writes, in frame order."""
+    tickets: int = 0
+    """The writes asked for so far (the last one's ticket)."""
 
 
 def pointer_of(guest: Guest) -> GuestPointer:

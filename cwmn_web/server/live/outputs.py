@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from ...protocol import codec
-from ...protocol.messages import Message
+from ...protocol.messages import Message, MirrorFrame
 from ..db import EndReason
 from ..replays.recording import Recording
 
@@ -15,6 +15,8 @@ __all__ = [
     "ConnId",
     "Output",
     "Outputs",
+    "RecordFrame",
+    "RecordPrivacy",
     "Send",
     "SessionOver",
     "StoreControls",
@@ -72,7 +74,33 @@ class StoreControls:
     muted: frozenset[str]
 
 
-Output = Send | Close | SessionOver | StoreName | StoreControls
+@dataclass(frozen=True)
+class RecordFrame:
+    """Write ``frame`` to a replay's ``recording`` (``take``), off the event loop and after
+    every write asked for before; then tell :meth:`~.registry.LiveRooms.recorded` how it
+    went (``ticket``): the frame's ack waits for that."""
+
+    session_id: str
+    ticket: int
+    recording: Recording
+    frame: MirrorFrame
+    page: int
+    now_ms: float
+
+
+@dataclass(frozen=True)
+class RecordPrivacy:
+    """Write a privacy marker to a replay's ``recording``, in turn with its frames (a
+    failure is only logged)."""
+
+    session_id: str
+    recording: Recording
+    enabled: bool
+    page: int
+    now_ms: float
+
+
+Output = Send | Close | SessionOver | StoreName | StoreControls | RecordFrame | RecordPrivacy
 
 
 @dataclass

@@ -3,14 +3,16 @@ seating guests, the mirror stream's fan-out, pointers, mutes and the end of a se
 
 Sans-I/O: each call takes ``now`` (wall-clock seconds) and returns :class:`Outputs`; a
 driver calls :meth:`LiveRooms.tick` at :meth:`LiveRooms.next_due`. Store work is the
-edge's: a session's end comes out as :class:`SessionOver`.
+edge's: a session's end comes out as :class:`SessionOver`; so are a replay's writes
+(:class:`RecordFrame`, :class:`RecordPrivacy`), whose outcome the edge reports back
+(:meth:`LiveRooms.recorded`) before the frame is acked.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import count
 
 from ...errors import NotFound
@@ -43,9 +45,17 @@ from ..links import session_ends_at, session_expired
 from ..replays.recording import Recording
 from ..replays.sessions import replay_limit
 from ..rooms import Guest, HostReturn, Room, RoomLog
-from .fanout import LiveRoom, RoomHost, pointer_of, to_everyone, to_guests, to_host
+from .fanout import HeldAck, LiveRoom, RoomHost, pointer_of, to_everyone, to_guests, to_host
 from .limits import Limits, Tally, limit_reached
-from .outputs import ConnId, Outputs, SessionOver, StoreControls, StoreName
+from .outputs import (
+    ConnId,
+    Outputs,
+    RecordFrame,
+    RecordPrivacy,
+    SessionOver,
+    StoreControls,
+    StoreName,
+)
 
 __all__ = ["ENDED_MEMORY", "LiveRooms", "SessionSlot"]
 
@@ -185,6 +195,9 @@ class LiveRooms:
         self.timers.cancel((record.id, GRACE, ""))
         was_away = not live.room.host_connected
         back = live.room.attach_host(page_id)
+        unwritten = _first_unwritten(live)
+        if unwritten is not None:  # held: the host keeps them until they are written
+            back = replace(back, acked_seq=min(back.acked_seq, unwritten - 1))
         live.host = host
         if was_away:
             to_guests(live, HostStatus(connected=True), out)
@@ -296,31 +309,65 @@ class LiveRooms:
         self, live: LiveRoom, frame: MirrorFrame, now: float, text: str | None = None
     ) -> Outputs:
         """One mirror frame from the host: record (a replay), relay, acknowledge, ask for
-        a snapshot. A replay's frame is written before its ack goes out; one that cannot be
-        written (disk full, folder gone, file closed) is not acked: the room takes nothing
-        more and the host, told to reconnect, sends it again."""
+        a snapshot. A replay's frame goes out to be written (:class:`RecordFrame`) and its
+        ack waits until it is (:meth:`recorded`), as do the acks of the frames after it:
+        acks go out in frame order."""
         out = Outputs()
         host = live.host
         assert host is not None
         result = live.room.receive_frame(frame, text)
-        if result.record and live.recording is not None:
-            try:
-                live.recording.take(frame, live.room.page_generation, now * 1000)
-            except (OSError, ValueError):
-                log.exception(
-                    "session %s: could not record frame %d: not acknowledged",
-                    live.room.session_id,
-                    frame.seq,
-                )
-                live.room.refuse(frame.seq)
-                out.close(host.conn, CLOSE_TRY_AGAIN_LATER, "the frame could not be recorded")
-                return out
+        room = live.room
         if result.relay is not None:
             to_guests(live, result.relay, out)
-        if result.ack is not None:
+        if result.ack is not None and result.record and live.recording is not None:
+            live.tickets += 1
+            live.held.append(HeldAck(live.tickets, result.ack, room.page_generation))
+            page = room.page_generation
+            record = RecordFrame(
+                room.session_id, live.tickets, live.recording, frame, page, now * 1000
+            )
+            out.add(record)
+        elif result.ack is not None and live.held:
+            live.held.append(HeldAck(0, result.ack, room.page_generation, written=True))
+        elif result.ack is not None:
             out.send(host.conn, Ack(seq=result.ack))
         if result.request_snapshot:
             out.send(host.conn, SnapshotRequest())
+        return out
+
+    def recorded(self, session_id: str, ticket: int, error: BaseException | None) -> Outputs:
+        """A replay frame's write (``ticket``) is done (``error``: it failed, or was not
+        made after an earlier one failed). Written: its ack goes out, with those of the
+        frames after it that wait for nothing more. Failed (disk full, folder gone, file
+        closed): no ack; the room takes nothing more and the host, told to reconnect,
+        sends it and every later frame again. Nothing for a room gone or a write whose
+        room already refused it."""
+        out = Outputs()
+        live = self.rooms.get(session_id)
+        held = next((h for h in live.held if h.ticket == ticket), None) if live else None
+        if live is None or held is None:
+            return out
+        room = live.room
+        if error is not None:
+            log.error(
+                "session %s: could not record frame %d: not acknowledged: %r",
+                session_id,
+                held.seq,
+                error,
+            )
+            unwritten = _first_unwritten(live)
+            live.held.clear()  # the frames after it were not written either
+            if unwritten is not None:
+                room.refuse(unwritten)
+                if live.host is not None:
+                    reason = "the frame could not be recorded"
+                    out.close(live.host.conn, CLOSE_TRY_AGAIN_LATER, reason)
+            return out
+        held.written = True
+        while live.held and live.held[0].written:
+            done = live.held.popleft()
+            if live.host is not None and done.generation == room.page_generation:
+                out.send(live.host.conn, Ack(seq=done.seq))
         return out
 
     def set_privacy(self, live: LiveRoom, enabled: bool, now: float) -> Outputs:
@@ -329,10 +376,9 @@ class LiveRooms:
             _store_controls(live, out)
             to_guests(live, Paused(paused=enabled), out)
             if live.recording is not None:
-                try:
-                    live.recording.privacy(enabled, live.room.page_generation, now * 1000)
-                except (OSError, ValueError):
-                    log.exception("session %s: could not record privacy", live.room.session_id)
+                room = live.room
+                page = room.page_generation
+                out.add(RecordPrivacy(room.session_id, live.recording, enabled, page, now * 1000))
         return out
 
     def host_gone(
@@ -631,6 +677,12 @@ class LiveRooms:
         if guest is not None:
             self._left(live, guest, out)
         return out
+
+
+def _first_unwritten(live: LiveRoom) -> int | None:
+    """The seq of the first frame of the host's current page whose ack is held."""
+    page = live.room.page_generation
+    return next((h.seq for h in live.held if h.generation == page), None)
 
 
 def _store_controls(live: LiveRoom, out: Outputs) -> None:
