@@ -2,10 +2,12 @@
 email of its link.
 
 ``started_at``/``ended_at`` are milliseconds since the epoch (the host's clock, as frames
-are timed); ``created_at``, ``expires_at`` and ``heartbeat_at`` are seconds (the server's).
-State changes that two processes may race for (claiming a job, completing it, sending a
-queued email) are single conditional UPDATEs: exactly one wins. ``heartbeat_at`` is the
-render's heartbeat while rendering, then the send's while ``send_status`` is ``sending``.
+are timed); ``created_at`` and ``expires_at`` are seconds (the server's), ``heartbeat_at``
+seconds on the database's clock (:mod:`.clock`). State changes that two processes may race
+for (claiming a job, completing it, sending a queued email) are single conditional
+UPDATEs: exactly one wins. ``heartbeat_at`` is the render's heartbeat while rendering, then
+the send's while ``send_status`` is ``sending``: written and judged stale on the
+database's clock, so workers on machines whose clocks differ agree on who is alive.
 """
 
 from __future__ import annotations
@@ -17,9 +19,22 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, and_, case, delete, func, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Float,
+    Row,
+    and_,
+    case,
+    delete,
+    func,
+    literal,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.engine import Connection
 
+from .clock import now_sql
 from .engine import EngineStore, stamp
 from .invites import fail_invites_in
 from .schema import RenderStage, ReplayStatus, SendStatus, replays
@@ -123,6 +138,11 @@ class ReplayRecord:
 class ReplayStore(EngineStore):
     """Every access to ``replays`` (``Store.replays``)."""
 
+    def _clock(self, now: float | None = None) -> ColumnElement[float]:
+        """``now`` (a test's), else the database's clock, in SQL: what heartbeats are
+        written with and judged by (never the calling machine's clock)."""
+        return literal(now, Float) if now is not None else now_sql(self.engine)
+
     def create(
         self,
         session_id: str,
@@ -222,11 +242,12 @@ class ReplayStore(EngineStore):
             has_audio=has_audio,
         )
 
-    def unfinished(self, created_before: float) -> list[ReplayRecord]:
-        """Replays still recording that began before ``created_before`` (their server went
-        away: nobody will end them)."""
+    def unfinished(self, grace: float, now: float | None = None) -> list[ReplayRecord]:
+        """Replays still recording ``grace`` seconds past their maximum length on the
+        database's clock (their server went away: nobody will end them)."""
         query = select(replays).where(
-            replays.c.status == ReplayStatus.RECORDING, replays.c.created_at < created_before
+            replays.c.status == ReplayStatus.RECORDING,
+            replays.c.created_at + replays.c.max_seconds + grace < self._clock(now),
         )
         with self.engine.connect() as db:
             return [ReplayRecord.from_row(r) for r in db.execute(query).all()]
@@ -258,7 +279,7 @@ class ReplayStore(EngineStore):
         longest ago (``last_served``: site id → when this worker last took one of its jobs;
         never is first) goes first, the oldest job breaking ties; one site's flood of
         replays does not delay another site's first."""
-        claimed = stamp(now)
+        claimed = self._clock(now)
         rendering = replays.c.status == ReplayStatus.RENDERING
         stale = and_(rendering, replays.c.heartbeat_at < claimed - stale_after)
         spent = (stale, replays.c.attempts >= max_attempts)
@@ -299,7 +320,7 @@ class ReplayStore(EngineStore):
 
     def heartbeat(self, replay_id: str, worker_id: str, now: float | None = None) -> bool:
         """Still rendering it? False once abandoned (or taken over): stop."""
-        return self._update(replay_id, *self._mine(worker_id), heartbeat_at=stamp(now))
+        return self._update(replay_id, *self._mine(worker_id), heartbeat_at=self._clock(now))
 
     def progress(
         self, replay_id: str, worker_id: str, percent: float, stage: str, eta_seconds: float
@@ -311,7 +332,7 @@ class ReplayStore(EngineStore):
             percent=min(max(percent, 0.0), 100.0),
             stage=RenderStage(stage).value,
             eta_seconds=eta_seconds,
-            heartbeat_at=time.time(),
+            heartbeat_at=self._clock(),
         )
 
     def complete(self, replay_id: str, worker_id: str, video_bytes: int) -> bool:
@@ -416,7 +437,7 @@ class ReplayStore(EngineStore):
             replays.c.status == ReplayStatus.COMPLETE,
             replays.c.send_status == SendStatus.QUEUED,
             send_status=SendStatus.SENDING.value,
-            heartbeat_at=stamp(now),
+            heartbeat_at=self._clock(now),
         ):
             return self.get(replay_id)
         return None
@@ -424,7 +445,7 @@ class ReplayStore(EngineStore):
     def beat_send(self, replay_id: str) -> None:
         """The claimed send is still going (one more address done)."""
         sending = replays.c.send_status == SendStatus.SENDING
-        self._update(replay_id, sending, heartbeat_at=time.time())
+        self._update(replay_id, sending, heartbeat_at=self._clock())
 
     def finish_send(self, replay_id: str, status: str, claimed: bool = False) -> bool:
         """``sent``, ``outbox`` or ``failed``: how a send went. A ``claimed`` one (queued,
@@ -444,7 +465,7 @@ class ReplayStore(EngineStore):
         stale: tuple[ColumnElement[bool], ...] = (
             replays.c.status == ReplayStatus.COMPLETE,
             replays.c.send_status == SendStatus.SENDING,
-            or_(beat.is_(None), beat < expired - SEND_STALE_SECONDS),
+            or_(beat.is_(None), beat < self._clock(now) - SEND_STALE_SECONDS),
         )
         if replay_id is not None:
             stale = (*stale, replays.c.id == replay_id)

@@ -30,7 +30,7 @@ from .service import ReplayService, purge_expired
 from .sessions import END_GRACE_SECONDS, finish_recording
 from .storage import replay_storage
 
-__all__ = ["RenderWorker", "run_worker"]
+__all__ = ["WORKER_ID_LENGTH", "RenderWorker", "run_worker", "worker_id"]
 
 log = logging.getLogger("cwmn_web.render_worker")
 HEARTBEAT_SECONDS = 5.0
@@ -44,6 +44,16 @@ MAX_BACKOFF_SECONDS = 60.0
 #: ``once``: give up after this many failed rounds in a row.
 MAX_FAILED_ROUNDS = 5
 Renderer = Callable[..., None]
+#: The length of ``replays.worker_id``.
+WORKER_ID_LENGTH = 64
+
+
+def worker_id(host: str) -> str:
+    """A worker process's id, unique among every machine's: ``host:pid:random``, the host
+    name cut so that it fits ``replays.worker_id`` whatever its length (the random part
+    tells apart two machines whose long names begin alike)."""
+    tail = f":{os.getpid()}:{secrets.token_hex(6)}"
+    return host[: WORKER_ID_LENGTH - len(tail)] + tail
 
 
 class RenderWorker:
@@ -63,7 +73,7 @@ class RenderWorker:
         self.poll, self.stale_after, self.heartbeat = poll, stale_after, heartbeat
         self.renderer = renderer
         self.storage = replay_storage(settings.data_dir)
-        self.id = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+        self.id = worker_id(socket.gethostname())
         invites = Invites(settings, store, *make_transports(settings, store))
         self.service = ReplayService(settings, store, invites)
         self._next_housekeeping = 0.0
@@ -117,12 +127,10 @@ class RenderWorker:
         except Exception:
             log.exception("purging expired replays failed")
         try:
-            now = time.time()
             grace = END_GRACE_SECONDS + self.settings.host_grace_seconds
-            for row in self.store.replays.unfinished(now - grace):
-                if row.created_at + row.max_seconds + grace < now:
-                    self.store.end_session(row.id, EndReason.EXPIRED)
-                    finish_recording(self.store, self.settings.data_dir, row.id)
+            for row in self.store.replays.unfinished(grace):
+                self.store.end_session(row.id, EndReason.EXPIRED)
+                finish_recording(self.store, self.settings.data_dir, row.id)
         except Exception:
             log.exception("ending abandoned recordings failed")
         try:
