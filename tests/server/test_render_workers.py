@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
@@ -23,7 +24,6 @@ from cwmn_web.server.config import Settings
 from cwmn_web.server.db import Store
 from cwmn_web.server.db.clock import database_now, now_sql
 from cwmn_web.server.db.schema import replays
-from cwmn_web.server.replays import worker as worker_module
 from cwmn_web.server.replays.sessions import finish_recording
 from cwmn_web.server.replays.storage import DirectoryStorage
 from cwmn_web.server.replays.worker import WORKER_ID_LENGTH, RenderWorker
@@ -159,7 +159,7 @@ def test_a_worker_id_fits_its_column_whatever_the_host_name(
 ) -> None:
     """PostgreSQL enforces ``String(64)`` (SQLite never did): a long host name's worker
     could not claim a job at all."""
-    monkeypatch.setattr(worker_module.socket, "gethostname", lambda: "render-" + "x" * 240)
+    monkeypatch.setattr(socket, "gethostname", lambda: "render-" + "x" * 240)
     rid = queued_replay(pg_store, tmp_path)
     workers = [RenderWorker(settings_on(pg_store, tmp_path), pg_store) for _ in range(2)]
     assert len({w.id for w in workers}) == 2  # the same long name, two workers
