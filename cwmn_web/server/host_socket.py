@@ -38,6 +38,7 @@ from ..protocol.messages import (
 )
 from .config import Settings
 from .db import EndReason, SessionRecord, Store
+from .db.locks import held
 from .host_invites import accept_invitation
 from .host_protocol import HostPhase
 from .host_tokens import HostIdentity, token_error, verify_host_token
@@ -235,13 +236,9 @@ class HostSocket:
             assets = self._assets(record.id)
             return self.core.started(message, record, settings, now, assets=assets)
         base = self._base()  # its video link's, checked first
-        async with self.relay.starting_replay(self.site.id):  # the caps' check and the row
-            await run_in_threadpool(
-                check_replay_room, self.store, self.settings, self.site.id, self.client
-            )
-            record = await self._new_session(message)
-            await self._hold(record.id)
-            recording = await self._new_recording(record, base)
+        async with self.relay.starting_replay(self.site.id):  # in this process, no thread waits
+            record, recording = await run_in_threadpool(self._start_replay, message, base)
+        await self._hold(record.id)
         now, assets = self.relay.clock(), self._assets(record.id)
         return self.core.started(message, record, self._site_settings(), now, recording, assets)
 
@@ -251,8 +248,10 @@ class HostSocket:
             raise room_elsewhere()
 
     async def _new_session(self, message: StartSession) -> SessionRecord:
-        return await run_in_threadpool(
-            new_session,
+        return await run_in_threadpool(self._session_row, message)
+
+    def _session_row(self, message: StartSession) -> SessionRecord:
+        return new_session(
             self.store,
             self.site.id,
             message,
@@ -261,6 +260,15 @@ class HostSocket:
             None,
             self.identity,
         )
+
+    def _start_replay(self, message: StartSession, base: str) -> tuple[SessionRecord, Recording]:
+        """The replay caps' check, then its session and its recording, as one step for every
+        process of this server (a lock on the site held across the three): concurrent starts
+        in several processes cannot all pass the check (in a thread)."""
+        with held(self.store.engine, f"replay-start:{self.site.id}"):
+            check_replay_room(self.store, self.settings, self.site.id, self.client)
+            record = self._session_row(message)
+            return record, self._recording_row(record, base)
 
     async def resume(self, message: ResumeSession) -> Outputs:
         """Take the session back (see :meth:`HostCore.resumed`)."""
@@ -306,10 +314,9 @@ class HostSocket:
         now, assets = self.relay.clock(), self._assets(record.id)
         return self.core.accepted(message, record, self._site_settings(), now, assets)
 
-    async def _new_recording(self, record: SessionRecord, base: str) -> Recording:
+    def _recording_row(self, record: SessionRecord, base: str) -> Recording:
         """A replay session's row (its render job to be) and its recording."""
-        return await run_in_threadpool(
-            new_recording,
+        return new_recording(
             self.store,
             self.settings,
             record,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
@@ -17,8 +18,12 @@ from cwmn_web.protocol.messages import (
     Ack,
     ErrorReply,
     GuestJoined,
+    Hello,
     HostStatus,
     MirrorFrame,
+    SessionStarted,
+    StartSession,
+    Welcome,
 )
 from cwmn_web.server.app import create_app
 from cwmn_web.server.config import Settings
@@ -52,7 +57,7 @@ def frames(messages: list[Any]) -> list[tuple[int, str]]:
 
 @contextmanager
 def apps(
-    tmp_path: Path, db_url: str, redis_url: str, static: Path, n: int
+    tmp_path: Path, db_url: str, redis_url: str, static: Path, n: int, **overrides: Any
 ) -> Iterator[list[TestClient]]:
     with ExitStack() as stack:
         clients = []
@@ -68,6 +73,7 @@ def apps(
                 smtp_host="",
                 outbox_page="off",
                 secret="s" * 40,
+                **overrides,
             )
             store = Store(db_url)
             stack.callback(store.engine.dispose)
@@ -146,3 +152,32 @@ def test_a_guest_without_route_on_the_wrong_process_is_told_to_retry(
         with guest_on(b) as gws:
             reply = Guest(gws).join(token)
             assert isinstance(reply, ErrorReply) and reply.code == "network", reply
+
+
+def test_replay_caps_hold_across_processes(
+    tmp_path: Path, cluster_db: str, cluster_redis: str, live_static: Path
+) -> None:
+    """Eight hosts start replays at once on two processes; the site may have three waiting
+    for their video: exactly three start (the check and the rows are one step for every
+    process), the others are told which setting refused them."""
+    limits = {"max_replays_per_site": 3, "max_replays_per_client": 100}
+    with (
+        apps(tmp_path, cluster_db, cluster_redis, live_static, 2, **limits) as clients,
+        ExitStack() as stack,
+    ):
+        hosts = []
+        for i in range(8):
+            h = Host(stack.enter_context(host_on(clients[i % 2])))
+            assert isinstance(h.ask(Hello(ref=1, page_url=HOST_ORIGIN + "/shop")), Welcome)
+            hosts.append(h)
+
+        def start(h: Host) -> Any:
+            return h.ask(StartSession(ref=2, host_name="Ann", is_replay=True, page_id="p"))
+
+        with ThreadPoolExecutor(8) as pool:
+            replies = list(pool.map(start, hosts))
+    started = [r for r in replies if isinstance(r, SessionStarted)]
+    refused = [r for r in replies if isinstance(r, ErrorReply)]
+    assert len(started) == 3, replies
+    assert len(refused) == 5
+    assert all("CWMN_MAX_REPLAYS_PER_SITE=3" in r.message for r in refused)

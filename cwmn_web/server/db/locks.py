@@ -4,8 +4,11 @@
   key runs beside (a check and the write it allows: rate limits, caps). PostgreSQL: a
   transaction-level advisory lock on the key's hash (other keys are not blocked); SQLite:
   ``BEGIN IMMEDIATE`` (the database's one writer, whatever the key).
-- :func:`schema_lock`: one process at a time creates or upgrades the schema. PostgreSQL: a
-  session-level advisory lock; a SQLite file: an exclusive ``flock`` on a file beside it.
+- :func:`held`: a lock on a key held across several steps (each its own transaction), for
+  checks whose writes are spread over several stores (a replay's caps, then its session and
+  its recording). PostgreSQL: a session-level advisory lock; a SQLite file: an exclusive
+  ``flock`` on a file beside it. :func:`schema_lock` is one: one process at a time creates
+  or upgrades the schema.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from pathlib import Path
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 
-__all__ = ["exclusive", "lock_key", "schema_lock"]
+__all__ = ["exclusive", "held", "lock_key", "schema_lock"]
 
 #: The advisory-lock key of the schema's creation and upgrades.
 SCHEMA_KEY = "cwmn_web:schema"
@@ -55,16 +58,16 @@ def exclusive(engine: Engine, *keys: str) -> Iterator[Connection]:
 
 
 @contextlib.contextmanager
-def schema_lock(engine: Engine) -> Iterator[None]:
-    """Held while the schema is made or upgraded: concurrent starts take turns."""
+def held(engine: Engine, key: str) -> Iterator[None]:
+    """Held (blocking the calling thread until it is free) by one process at a time."""
     if engine.dialect.name == "postgresql":
         with engine.connect() as db:
-            db.execute(text("SELECT pg_advisory_lock(:key)"), {"key": lock_key(SCHEMA_KEY)})
+            db.execute(text("SELECT pg_advisory_lock(:key)"), {"key": lock_key(key)})
             db.commit()
             try:
                 yield
             finally:
-                db.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": lock_key(SCHEMA_KEY)})
+                db.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": lock_key(key)})
                 db.commit()
         return
     path = _sqlite_file(engine)
@@ -73,12 +76,18 @@ def schema_lock(engine: Engine) -> Iterator[None]:
         return
     import fcntl
 
-    with open(path.with_name(path.name + ".lock"), "a") as handle:
+    suffix = ".lock" if key == SCHEMA_KEY else f".{lock_key(key) & 0xFFFFFFFF:08x}.lock"
+    with open(path.with_name(path.name + suffix), "a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def schema_lock(engine: Engine) -> contextlib.AbstractContextManager[None]:
+    """Held while the schema is made or upgraded: concurrent starts take turns."""
+    return held(engine, SCHEMA_KEY)
 
 
 def _sqlite_file(engine: Engine) -> Path | None:
