@@ -131,7 +131,9 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.state.cluster = relay.cluster
     app.state.invites = invites
     app.state.replays = replays
-    app.state.watchers = ReplayWatchers(replays, settings.max_watchers_per_client, relay.spawn)
+    app.state.watchers = ReplayWatchers(
+        replays, settings.max_watchers_per_client, relay.spawn, quotas=relay.quotas
+    )
     app.state.assets = assets
     app.state.page_assets = page_assets
     return app

@@ -33,7 +33,7 @@ async def guest_socket(ws: WebSocket) -> None:
         await ws.close(CLOSE_BAD_ORIGIN, reason="origin not allowed")
         return
     await ws.accept()
-    if not ws.app.state.relay.admit(ws):
+    if not await ws.app.state.relay.admit(ws):
         await ws.close(CLOSE_TRY_AGAIN_LATER, reason=TOO_MANY_CONNECTIONS)
         return
     conn = GuestSocket(ws, ws.app.state.relay, settings, ws.app.state.store)

@@ -94,7 +94,7 @@ async def host_socket(ws: WebSocket) -> None:
     keys = await run_in_threadpool(store.host_keys, site.id) if site.host_tokens else None
     state = ws.app.state
     await ws.accept()
-    if not state.relay.admit(ws):
+    if not await state.relay.admit(ws):
         await ws.close(CLOSE_TRY_AGAIN_LATER, reason=TOO_MANY_CONNECTIONS)
         return
     conn = HostSocket(
@@ -165,6 +165,7 @@ class HostSocket:
             await self.relay.carry_out(out)
             if out.work is not None:
                 try:
+                    await self.relay.admit_session(self.core, out.work)  # a start's quotas
                     out = await self._work[type(out.work)](out.work)
                 except CwmnError as exc:
                     out = self.core.error(message.ref, exc)
@@ -419,7 +420,7 @@ class HostSocket:
         """The replay's state now; then a push whenever it changes, until it is done."""
         record = await self.replays.find(message.resume_token, self.site.id)
         first = self.replays.update(record, ref=message.ref)
-        self.watchers.watch(self.core.conn, self.client, self.peer, record.id, first)
+        await self.watchers.watch(self.core.conn, self.client, self.peer, record.id, first)
         return reply(self.core.conn, first)
 
     async def abandon_replay(self, message: AbandonReplay) -> Outputs:

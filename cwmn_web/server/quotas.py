@@ -32,6 +32,7 @@ from redis.exceptions import RedisError
 
 from ..errors import CwmnError
 from .config import Settings
+from .live.limits import Tally
 
 __all__ = ["MemoryQuotas", "Quotas", "QuotasUnavailable", "RedisQuotas", "quotas_for"]
 
@@ -135,27 +136,22 @@ class MemoryQuotas:
     """One process's quotas, in its memory (no ``CWMN_REDIS_URL``)."""
 
     def __init__(self) -> None:
-        self._held: Counter[str] = Counter()
+        self._held: Tally[str] = Tally()
 
     async def take(self, key: str, limit: int) -> bool:
-        if self._held[key] >= limit:
-            return False
-        self._held[key] += 1
-        return True
+        return self._held.take(key, limit)
 
     def add(self, key: str) -> None:
-        self._held[key] += 1
+        self._held.add(key)
 
     def give(self, key: str) -> None:
-        self._held[key] -= 1
-        if self._held[key] <= 0:
-            del self._held[key]
+        self._held.give(key)
 
     async def count(self, key: str) -> int:
         return self._held[key]
 
     async def close(self) -> None:
-        self._held.clear()
+        """Nothing to drop (what is still counted ends with the process)."""
 
 
 @dataclass

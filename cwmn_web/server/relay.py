@@ -1,6 +1,10 @@
 """The live core's edge: numbers each socket's :class:`Peer`, carries out what the core
 (:class:`~cwmn_web.server.live.registry.LiveRooms`) returns, runs its deadlines and does
 its store work (a session's end, a guest's new name, the host's controls). No protocol rules here.
+
+Sockets per client address and sessions per site and per client address are counted in
+the relay's :class:`~.quotas.Quotas`: this process's, or every process's with
+``CWMN_REDIS_URL``.
 """
 
 from __future__ import annotations
@@ -18,13 +22,21 @@ from starlette.concurrency import run_in_threadpool
 from starlette.websockets import WebSocket
 
 from ..errors import NetworkError
+from ..protocol.messages import AcceptHostInvite, StartSession
 from .client_key import client_key, forwarded_ignored
 from .cluster.node import CLOSE_RESTARTING, Cluster
 from .cluster.pipes import Pipe, PipedPeer
 from .config import Settings
 from .db import EndReason, SessionRecord, Store
 from .live.fanout import LiveRoom
-from .live.limits import Limits, Tally
+from .live.host import HostCore
+from .live.limits import (
+    Limits,
+    client_sessions,
+    client_sockets,
+    limit_reached,
+    site_sessions,
+)
 from .live.outputs import (
     Close,
     ConnId,
@@ -38,6 +50,7 @@ from .live.outputs import (
 )
 from .live.registry import LiveRooms
 from .peer import Peer, Reader
+from .quotas import Quotas, quotas_for
 from .replays.recording import Recording
 from .replays.sessions import finish_recording
 from .replays.writer import RecordingWriter
@@ -99,18 +112,18 @@ def store_change(store: Store, change: StoreName | StoreControls) -> None:
 class Relay:
     """Every live room of this process (kept in ``app.state.relay``), over the sockets."""
 
-    def __init__(self, settings: Settings, store: Store) -> None:
+    def __init__(self, settings: Settings, store: Store, quotas: Quotas | None = None) -> None:
         self.settings = settings
         self.store = store
         self.limits = limits_of(settings)
         self.core = LiveRooms(
             settings.max_session_seconds, settings.host_grace_seconds, self.limits
         )
+        self.quotas = quotas or quotas_for(settings)
+        """Open sockets and live sessions counted (also replays watched: ``app.py``)."""
         self.peers: dict[ConnId, Peer] = {}
         self.cluster: Cluster | None = None
         """This process's part in many (``CWMN_REDIS_URL``), or None: rooms live here."""
-        self.connections: Tally[str] = Tally()
-        """Open sockets of each client address."""
         self._clients: dict[ConnId, str] = {}
         self._warned_forwarded = False
         """Forwarded headers from an untrusted peer were logged (once per process)."""
@@ -156,10 +169,36 @@ class Relay:
                 )
         return client_key(address, self.settings.client_ipv6_prefix)
 
-    def admit(self, ws: WebSocket) -> bool:
+    async def admit(self, ws: WebSocket) -> bool:
         """Count a new socket for its client address; False if that address has
         ``CWMN_MAX_CONNECTIONS_PER_CLIENT`` open (the socket is then to be closed)."""
-        return self.connections.take(self.client_of(ws), self.limits.connections_per_client)
+        key = client_sockets(self.client_of(ws))
+        return await self.quotas.take(key, self.limits.connections_per_client)
+
+    async def admit_session(self, core: HostCore, work: object) -> None:
+        """Before a start's or an acceptance's store work (``work``; anything else passes):
+        count the session for the site and the client address and give ``core`` its slot;
+        raise ``rate_limited`` if either has as many live sessions as its limit allows."""
+        if not isinstance(work, StartSession | AcceptHostInvite):
+            return
+        self.recount()  # sessions that ended are given back first
+        limits, quotas = self.limits, self.quotas
+        site = site_sessions(core.site_id)
+        if not await quotas.take(site, limits.sessions_per_site):
+            what = "this site has as many live sessions as it may"
+            raise limit_reached(what, limits.sessions_per_site, "CWMN_MAX_SESSIONS_PER_SITE")
+        try:
+            taken = not core.client or await quotas.take(
+                client_sessions(core.client), limits.sessions_per_client
+            )
+        except BaseException:
+            quotas.give(site)
+            raise
+        if not taken:
+            quotas.give(site)
+            what = "this address hosts as many live sessions as it may"
+            raise limit_reached(what, limits.sessions_per_client, "CWMN_MAX_SESSIONS_PER_CLIENT")
+        core.admitted()
 
     def connect(self, ws: WebSocket) -> tuple[ConnId, Peer]:
         """A new (admitted) socket's number and its sending side."""
@@ -171,9 +210,18 @@ class Relay:
 
     def disconnect(self, conn: ConnId) -> None:
         self.peers.pop(conn, None)
+        self.recount()
         client = self._clients.pop(conn, None)
         if client is not None:
-            self.connections.give(client)
+            self.quotas.give(client_sockets(client))
+
+    def recount(self) -> None:
+        """Apply what the core's rooms started or stopped counting, in its order."""
+        for change in self.core.recounts():
+            if change.delta > 0:
+                self.quotas.add(change.key)
+            else:
+                self.quotas.give(change.key)
 
     def reader(
         self, ws: WebSocket, peer: Peer, on_text: Callable[[str], None] | None = None
@@ -190,12 +238,15 @@ class Relay:
         await asyncio.gather(*tasks, return_exceptions=True)
         await self.writer.close()  # what was taken is written before the files close
         self.core.close_all()
+        self.recount()
+        await self.quotas.close()
 
     # -- carrying out -----------------------------------------------------------------------
     async def carry_out(self, out: Outputs, rearm: bool = True) -> None:
         """Send, close and store what ``out`` says, in its order (a session's end is in the
         store before what follows it is sent); then the timer task takes the core's next
         deadline (``rearm``)."""
+        self.recount()  # before any await: in the order the core counted
         for item in out:
             if isinstance(item, Send | Close):
                 self._write(item)
@@ -210,6 +261,7 @@ class Relay:
 
     def carry_out_soon(self, out: Outputs) -> None:
         """:meth:`carry_out` from synchronous code: writes now, store work in a task."""
+        self.recount()
         rest = Outputs()
         for item in out:
             if isinstance(item, Send | Close):

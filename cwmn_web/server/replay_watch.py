@@ -4,7 +4,8 @@ The render worker is another process, so a watched replay's row is read again ev
 ``WATCH_INTERVAL``. One task does it for the whole process: each round reads each watched
 replay once, however many connections watch it, one read after the other (never a flood
 of the thread pool), and pushes what changed to each watcher. A connection watches one
-replay at a time; a client address at most ``CWMN_MAX_WATCHERS_PER_CLIENT``.
+replay at a time; a client address at most ``CWMN_MAX_WATCHERS_PER_CLIENT``, counted in
+the relay's quotas (every process's with ``CWMN_REDIS_URL``).
 """
 
 from __future__ import annotations
@@ -17,9 +18,10 @@ from typing import Any
 
 from ..protocol.messages import ReplayUpdate
 from .db.replays import settled
-from .live.limits import Tally, limit_reached
+from .live.limits import client_watches, limit_reached
 from .live.outputs import ConnId
 from .peer import Peer
+from .quotas import MemoryQuotas, Quotas
 from .replays.service import ReplayService, replay_changed
 
 __all__ = ["WATCH_INTERVAL", "ReplayWatchers"]
@@ -46,11 +48,12 @@ class ReplayWatchers:
         per_client: int,
         spawn: Callable[[Coroutine[Any, Any, None]], asyncio.Task[None]],
         interval: float = WATCH_INTERVAL,
+        quotas: Quotas | None = None,
     ) -> None:
         self.replays, self.per_client, self.interval = replays, per_client, interval
         self._spawn = spawn
         self._watches: dict[ConnId, _Watch] = {}
-        self._clients: Tally[str] = Tally()
+        self._quotas: Quotas = quotas or MemoryQuotas()
         self._task: asyncio.Task[None] | None = None
         self.rounds = 0
         """Rounds done (each reads every watched replay once)."""
@@ -60,7 +63,7 @@ class ReplayWatchers:
     def __len__(self) -> int:
         return len(self._watches)
 
-    def watch(
+    async def watch(
         self, conn: ConnId, client: str, peer: Peer, replay_id: str, first: ReplayUpdate
     ) -> None:
         """``conn`` follows ``replay_id`` (instead of what it followed), having heard
@@ -68,7 +71,7 @@ class ReplayWatchers:
         self.unwatch(conn)
         if settled(first.status, first.send_status):
             return  # nothing more can change
-        if not self._clients.take(client, self.per_client):
+        if not await self._quotas.take(client_watches(client), self.per_client):
             what = "this address watches as many replays as it may"
             raise limit_reached(what, self.per_client, "CWMN_MAX_WATCHERS_PER_CLIENT")
         self._watches[conn] = _Watch(replay_id, peer, first, client)
@@ -78,7 +81,7 @@ class ReplayWatchers:
     def unwatch(self, conn: ConnId) -> None:
         watch = self._watches.pop(conn, None)
         if watch is not None:
-            self._clients.give(watch.client)
+            self._quotas.give(client_watches(watch.client))
 
     async def _run(self) -> None:
         while self._watches:

@@ -12,6 +12,7 @@ from cwmn_web.server.client_key import client_key, forwarded_ignored
 from cwmn_web.server.config import Settings
 from cwmn_web.server.db import Store
 from cwmn_web.server.relay import Relay
+from tests.helpers.aio import run_coroutine
 
 
 @pytest.mark.parametrize(
@@ -45,14 +46,18 @@ def socket_from(address: str, forwarded: str = "") -> WebSocket:
 
 def test_a_host_rotating_addresses_in_its_64_holds_one_clients_sockets() -> None:
     relay = Relay(Settings(max_connections_per_client=2), Store("sqlite://"))
+
+    def admit(ws: WebSocket) -> bool:
+        return run_coroutine(relay.admit(ws))
+
     rotating = [socket_from(f"2001:db8:1:2::{n:x}") for n in range(1, 6)]
-    assert [relay.admit(ws) for ws in rotating] == [True, True, False, False, False]
-    assert relay.admit(socket_from("2001:db8:1:3::1"))  # another /64: another client
+    assert [admit(ws) for ws in rotating] == [True, True, False, False, False]
+    assert admit(socket_from("2001:db8:1:3::1"))  # another /64: another client
     # The same IPv4 client, mapped or not, is one client.
-    assert relay.admit(socket_from("::ffff:203.0.113.7"))
-    assert relay.admit(socket_from("203.0.113.7"))
-    assert not relay.admit(socket_from("::ffff:203.0.113.7"))
-    assert relay.admit(socket_from("203.0.113.8"))
+    assert admit(socket_from("::ffff:203.0.113.7"))
+    assert admit(socket_from("203.0.113.7"))
+    assert not admit(socket_from("::ffff:203.0.113.7"))
+    assert admit(socket_from("203.0.113.8"))
 
 
 def test_forwarded_headers_from_an_untrusted_balancer_are_logged_once(
@@ -64,6 +69,6 @@ def test_forwarded_headers_from_an_untrusted_balancer_are_logged_once(
     relay = Relay(Settings(), Store("sqlite://"))
     with caplog.at_level("WARNING", logger="cwmn_web.server"):
         for n in range(3):
-            relay.admit(socket_from("10.0.0.2", f"203.0.113.{n}"))
+            run_coroutine(relay.admit(socket_from("10.0.0.2", f"203.0.113.{n}")))
     (record,) = [r for r in caplog.records if "CWMN_TRUSTED_PROXIES" in r.getMessage()]
     assert "10.0.0.2" in record.getMessage()

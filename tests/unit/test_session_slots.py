@@ -1,39 +1,67 @@
-"""Session limits against concurrent starts: the core counts a session from its admission
-on, before the store makes it, so interleaved starts cannot all pass the check (issue 15)."""
+"""Session limits against concurrent starts: the relay counts a session in its quotas from
+its admission on, before the store makes it, so interleaved starts cannot all pass the
+check (issue 15); the core says when a room stops counting (issue 16: the quotas may be
+every process's)."""
 
 from __future__ import annotations
 
-from cwmn_web.errors import ErrorCode
-from cwmn_web.protocol import codec
-from cwmn_web.protocol.messages import (
-    AcceptHostInvite,
-    ErrorReply,
-    Hello,
-    Message,
-    StartSession,
-)
-from cwmn_web.server.db import SessionRecord
+import asyncio
+from typing import Any
+
+from cwmn_web.errors import ErrorCode, RateLimited
+from cwmn_web.protocol.messages import AcceptHostInvite, Hello, StartSession
+from cwmn_web.server.config import Settings
+from cwmn_web.server.db import EndReason, SessionRecord, Store
 from cwmn_web.server.live.host import HostCore
-from cwmn_web.server.live.limits import Limits
-from cwmn_web.server.live.outputs import Outputs, Send
-from cwmn_web.server.live.registry import LiveRooms
+from cwmn_web.server.live.limits import client_sessions, site_sessions
+from cwmn_web.server.relay import Relay
+from tests.helpers.aio import run_coroutine
 
 NOW = 1_000_000.0
 ATTACKER = "203.0.113.9"
 
 
-def rooms(**limits: int) -> LiveRooms:
-    return LiveRooms(3600, 30, Limits(**limits))
+def relay(**limits: Any) -> Relay:
+    return Relay(Settings(redis_url="", **limits), Store("sqlite://"))
 
 
-def greeted(live: LiveRooms, client: str = ATTACKER) -> HostCore:
-    core = HostCore(live, live.connect(), site_id=1, client=client)
+def greeted(edge: Relay, client: str = ATTACKER) -> HostCore:
+    core = HostCore(edge.core, edge.core.connect(), site_id=1, client=client)
     core.receive(Hello(ref=1), NOW)
     return core
 
 
-def replies(out: Outputs) -> list[Message]:
-    return [codec.decode(item.text) for item in out if isinstance(item, Send)]
+def admit(
+    edge: Relay, cores: list[HostCore], message: StartSession | AcceptHostInvite
+) -> list[HostCore]:
+    """Every core asks at once (as concurrent sockets would): those the quotas admitted."""
+
+    async def ask(core: HostCore) -> HostCore | None:
+        work = core.receive(message, NOW).work
+        assert work is not None
+        try:
+            await edge.admit_session(core, work)
+        except RateLimited as refused:
+            assert refused.code == ErrorCode.RATE_LIMITED
+            assert "CWMN_MAX_SESSIONS_PER_" in refused.message
+            return None
+        return core
+
+    async def all_at_once() -> list[HostCore | None]:
+        return await asyncio.gather(*(ask(core) for core in cores))
+
+    return [core for core in run_coroutine(all_at_once()) if core is not None]
+
+
+def counts(edge: Relay, client: str = ATTACKER) -> tuple[int, int]:
+    """What the site and the client address hold (the core's recounts applied)."""
+    edge.recount()
+
+    async def read() -> tuple[int, int]:
+        quotas = edge.quotas
+        return await quotas.count(site_sessions(1)), await quotas.count(client_sessions(client))
+
+    return run_coroutine(read())
 
 
 def record(n: int) -> SessionRecord:
@@ -41,48 +69,52 @@ def record(n: int) -> SessionRecord:
 
 
 def test_interleaved_starts_from_one_address_get_at_most_the_limit() -> None:
-    live = rooms(sessions_per_client=2)
-    cores = [greeted(live) for _ in range(6)]
-    # Every socket asks before any store work is done (as concurrent sockets would).
-    admitted = [c for c in cores if (c.receive(StartSession(ref=2), NOW).work) is not None]
+    edge = relay(max_sessions_per_client=2)
+    admitted = admit(edge, [greeted(edge) for _ in range(6)], StartSession(ref=2))
     assert len(admitted) == 2
-    refused = [c for c in cores if c not in admitted]
-    answer = replies(refused[0].receive(StartSession(ref=3), NOW))
-    assert isinstance(answer[0], ErrorReply) and answer[0].code == ErrorCode.RATE_LIMITED
-    assert "CWMN_MAX_SESSIONS_PER_CLIENT" in answer[0].message
+    assert counts(edge) == (2, 2)  # refused starts gave back what they took of the site
     for n, core in enumerate(admitted):  # the store made them: their rooms take the slots
         core.started(StartSession(ref=2), record(n), {}, NOW)
-    assert live.client_sessions[ATTACKER] == 2 and live.site_sessions[1] == 2
+    assert counts(edge) == (2, 2)
 
 
 def test_a_site_cannot_be_overrun_by_interleaved_starts_from_many_addresses() -> None:
-    live = rooms(sessions_per_site=3)
-    cores = [greeted(live, f"198.51.100.{n}") for n in range(8)]
-    admitted = [c for c in cores if c.receive(StartSession(ref=2), NOW).work is not None]
-    assert len(admitted) == 3
+    edge = relay(max_sessions_per_site=3)
+    cores = [greeted(edge, f"198.51.100.{n}") for n in range(8)]
+    assert len(admit(edge, cores, StartSession(ref=2))) == 3
 
 
 def test_a_failed_start_or_a_gone_connection_gives_its_slot_back() -> None:
-    live = rooms(sessions_per_client=1)
-    first = greeted(live)
-    assert first.receive(StartSession(ref=2), NOW).work is not None
-    second = greeted(live)
-    assert second.receive(StartSession(ref=2), NOW).work is None  # refused: one held
+    edge = relay(max_sessions_per_client=1)
+    first = greeted(edge)
+    assert admit(edge, [first], StartSession(ref=2)) == [first]
+    second = greeted(edge)
+    assert admit(edge, [second], StartSession(ref=2)) == []  # refused: one held
     first.release_slot()  # its store work failed
-    assert second.receive(StartSession(ref=3), NOW).work is not None
+    assert admit(edge, [second], StartSession(ref=3)) == [second]
     second.gone(None, NOW)  # its socket closed while the store worked
-    third = greeted(live)
-    assert third.receive(AcceptHostInvite(ref=2, token="t"), NOW).work is not None
-    assert live.client_sessions[ATTACKER] == 1 and live.site_sessions[1] == 1
+    third = greeted(edge)
+    assert admit(edge, [third], AcceptHostInvite(ref=2, token="t")) == [third]
+    assert counts(edge) == (1, 1)
 
 
 def test_an_accepted_invitation_counts_for_the_accepting_address() -> None:
-    live = rooms(sessions_per_client=1)
-    waiting = live.room_for_guest(record(1), NOW)  # the inviter's guests wait in it
-    assert waiting is not None and live.site_sessions[1] == 1
-    core = greeted(live)
-    assert core.receive(AcceptHostInvite(ref=2, token="t"), NOW).work is not None
+    edge = relay(max_sessions_per_client=1)
+    waiting = edge.core.room_for_guest(record(1), NOW)  # the inviter's guests wait in it
+    assert waiting is not None and counts(edge) == (1, 0)
+    core = greeted(edge)
+    assert admit(edge, [core], AcceptHostInvite(ref=2, token="t")) == [core]
     core.accepted(AcceptHostInvite(ref=2, token="t"), record(1), {}, NOW)
-    assert live.site_sessions[1] == 1 and live.client_sessions[ATTACKER] == 1
-    other = greeted(live)
-    assert other.receive(StartSession(ref=2), NOW).work is None  # its one session is held
+    assert counts(edge) == (1, 1)
+    other = greeted(edge)
+    assert admit(edge, [other], StartSession(ref=2)) == []  # its one session is held
+
+
+def test_a_room_that_ends_counts_no_more() -> None:
+    edge = relay(max_sessions_per_client=1)
+    core = greeted(edge)
+    assert admit(edge, [core], StartSession(ref=2)) == [core]
+    core.started(StartSession(ref=2), record(1), {}, NOW)
+    assert core.live is not None
+    edge.core.end(core.live, EndReason.ENDED, tell_host=False)
+    assert counts(edge) == (0, 0)

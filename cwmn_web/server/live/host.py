@@ -153,8 +153,7 @@ class HostCore:
             elif isinstance(message, RemoveGuest):
                 self.rooms.removing(self._room(), message.guest_id)
             elif isinstance(message, StartSession | AcceptHostInvite):
-                self.release_slot()
-                self.slot = self.rooms.admit_session(self.site_id, self.client)
+                self.release_slot()  # the edge counts it anew (:meth:`admitted`)
             assert isinstance(message, _STORE_WORK), message
             return Outputs(work=message)
         except CwmnError as exc:
@@ -165,6 +164,12 @@ class HostCore:
         out = Outputs()
         out.send(self.conn, ErrorReply(ref=ref, code=exc.code, message=exc.message))
         return out
+
+    def admitted(self) -> None:
+        """The edge's quotas counted the session being started or accepted for the site
+        and this client address: its slot, which its room takes over."""
+        self.release_slot()
+        self.slot = self.rooms.admit_session(self.site_id, self.client)
 
     def release_slot(self) -> None:
         """The start or acceptance admitted is over (done, failed, or its connection

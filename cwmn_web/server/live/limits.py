@@ -1,8 +1,11 @@
 """The live relay's quantitative limits and the counters that enforce them. No I/O here.
 
 :class:`Limits` holds the values (the server's settings, ``CWMN_MAX_*``); :class:`Tally`
-counts what each key (a site, a client address) holds; :class:`TokenBucket` paces one
-connection's frames. A limit reached is a :class:`~cwmn_web.errors.RateLimited` error
+counts what each key holds; :class:`TokenBucket` paces one connection's frames. What a
+site or a client address holds (live sessions, sockets, watched replays) is counted by the
+edge's quotas (``server/quotas.py``: this process's, or every process's in Redis) under
+the keys named here; the core reports what it stops or starts counting as
+:class:`Recount` values. A limit reached is a :class:`~cwmn_web.errors.RateLimited` error
 whose message names the setting (the guests of a session keep their ``room_full``).
 """
 
@@ -16,7 +19,17 @@ from ...errors import RateLimited
 from ...protocol.codec import MAX_FRAME_VALUES
 from ..rooms import MAX_LOG_BYTES
 
-__all__ = ["Limits", "Tally", "TokenBucket", "limit_reached"]
+__all__ = [
+    "Limits",
+    "Recount",
+    "Tally",
+    "TokenBucket",
+    "client_sessions",
+    "client_sockets",
+    "client_watches",
+    "limit_reached",
+    "site_sessions",
+]
 
 K = TypeVar("K")
 
@@ -29,7 +42,7 @@ class Limits:
     log_bytes: int = MAX_LOG_BYTES
     """Memory one room's log may hold (``CWMN_MAX_LOG_BYTES``)."""
     sessions_per_site: int = 1000
-    """Live sessions of one site on this process (``CWMN_MAX_SESSIONS_PER_SITE``)."""
+    """Live sessions of one site (``CWMN_MAX_SESSIONS_PER_SITE``)."""
     sessions_per_client: int = 20
     """Live sessions started from one client address (``CWMN_MAX_SESSIONS_PER_CLIENT``)."""
     connections_per_client: int = 256
@@ -48,6 +61,35 @@ class Limits:
 def limit_reached(what: str, limit: int | float, setting: str) -> RateLimited:
     """The error for a full quota: what, how many, and the setting that raises it."""
     return RateLimited(f"{what}: at most {limit:g} ({setting}); try again when one ends")
+
+
+def site_sessions(site_id: int) -> str:
+    """The quota key of a site's live sessions."""
+    return f"sessions:site:{site_id}"
+
+
+def client_sessions(client: str) -> str:
+    """The quota key of the live sessions a client address started (or took)."""
+    return f"sessions:client:{client}"
+
+
+def client_sockets(client: str) -> str:
+    """The quota key of a client address's open sockets."""
+    return f"sockets:client:{client}"
+
+
+def client_watches(client: str) -> str:
+    """The quota key of the replays a client address watches."""
+    return f"watches:client:{client}"
+
+
+@dataclass(frozen=True)
+class Recount:
+    """A live session counted once more (``delta`` 1, whatever the limit) or no more (-1)
+    under a quota ``key``: the edge applies it to its quotas."""
+
+    key: str
+    delta: int
 
 
 class Tally(Generic[K]):

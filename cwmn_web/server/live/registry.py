@@ -5,7 +5,9 @@ Sans-I/O: each call takes ``now`` (wall-clock seconds) and returns :class:`Outpu
 driver calls :meth:`LiveRooms.tick` at :meth:`LiveRooms.next_due`. Store work is the
 edge's: a session's end comes out as :class:`SessionOver`; so are a replay's writes
 (:class:`RecordFrame`, :class:`RecordPrivacy`), whose outcome the edge reports back
-(:meth:`LiveRooms.recorded`) before the frame is acked.
+(:meth:`LiveRooms.recorded`) before the frame is acked. So is counting: the edge's
+quotas admit a session (:meth:`LiveRooms.admit_session` records it), and what the rooms
+stop or start counting for a site and a client address waits in :meth:`LiveRooms.recounts`.
 """
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ from ..replays.recording import Recording
 from ..replays.sessions import replay_limit
 from ..rooms import Guest, HostReturn, Room, RoomLog
 from .fanout import HeldAck, LiveRoom, RoomHost, pointer_of, to_everyone, to_guests, to_host
-from .limits import Limits, Tally, limit_reached
+from .limits import Limits, Recount, client_sessions, site_sessions
 from .outputs import (
     ConnId,
     Outputs,
@@ -69,8 +71,9 @@ TimerKey = tuple[str, str, str]
 
 @dataclass
 class SessionSlot:
-    """A session counted for its site and client address from its admission on, before
-    the store makes it: a room takes it over, or :meth:`LiveRooms.release` gives it back."""
+    """A session counted for its site and client address (``""``: none) from its
+    admission on, before the store makes it: a room takes it over, or
+    :meth:`LiveRooms.release` gives it back."""
 
     site_id: int
     client: str
@@ -88,12 +91,10 @@ class LiveRooms:
         self.host_grace_seconds = host_grace_seconds
         self.limits = limits or Limits()
         self.rooms: dict[str, LiveRoom] = {}
-        self.site_sessions: Tally[int] = Tally()
-        """Live rooms of each site."""
-        self.client_sessions: Tally[str] = Tally()
-        """Live rooms of each client address that started (or took) one."""
         self._owners: dict[str, tuple[int, str]] = {}
         """Each room's site and client address, as counted."""
+        self._recounts: list[Recount] = []
+        """What the rooms started or stopped counting, for the edge's quotas."""
         self.timers: Timers[TimerKey] = Timers()
         self._ended: OrderedDict[str, None] = OrderedDict()
         """Sessions ended here whose store update may still be on its way."""
@@ -125,20 +126,10 @@ class LiveRooms:
 
     # -- opening ----------------------------------------------------------------------------
     def admit_session(self, site_id: int, client: str) -> SessionSlot:
-        """Count one more live session for the site and the client address, before the
-        store makes it (so concurrent starts cannot all pass); raise ``rate_limited`` if
-        either has as many as its limit allows. The room that opens takes the slot over;
-        a start that fails or a connection that goes :meth:`release` it."""
-        limits = self.limits
-        if self.site_sessions.full(site_id, limits.sessions_per_site):
-            what = "this site has as many live sessions as it may"
-            raise limit_reached(what, limits.sessions_per_site, "CWMN_MAX_SESSIONS_PER_SITE")
-        if client and self.client_sessions.full(client, limits.sessions_per_client):
-            what = "this address hosts as many live sessions as it may"
-            raise limit_reached(what, limits.sessions_per_client, "CWMN_MAX_SESSIONS_PER_CLIENT")
-        self.site_sessions.add(site_id)
-        if client:
-            self.client_sessions.add(client)
+        """A live session the edge's quotas counted for the site and the client address
+        (``""``: none) before the store makes it (so concurrent starts cannot all pass the
+        limits). The room that opens takes the slot over; a start that fails or a
+        connection that goes :meth:`release` it."""
         return SessionSlot(site_id, client)
 
     def release(self, slot: SessionSlot | None) -> None:
@@ -146,9 +137,18 @@ class LiveRooms:
         if slot is None or not slot.held:
             return
         slot.held = False
-        self.site_sessions.give(slot.site_id)
+        self._recount(site_sessions(slot.site_id), -1)
         if slot.client:
-            self.client_sessions.give(slot.client)
+            self._recount(client_sessions(slot.client), -1)
+
+    def recounts(self) -> list[Recount]:
+        """What the rooms started or stopped counting since the last call, in order: the
+        edge applies it to its quotas before it admits another session."""
+        done, self._recounts = self._recounts, []
+        return done
+
+    def _recount(self, key: str, delta: int) -> None:
+        self._recounts.append(Recount(key, delta))
 
     def start(
         self,
@@ -250,9 +250,9 @@ class LiveRooms:
         if slot is not None and slot.held:
             slot.held = False  # counted since its admission
             self._owners[record.id] = (slot.site_id, slot.client)
-        else:
+        else:  # resumed, or opened for a guest: it counts for its site, whatever the limit
             self._owners[record.id] = (record.site_id, "")
-            self.site_sessions.add(record.site_id)
+            self._recount(site_sessions(record.site_id), 1)
         room = Room(
             record.id,
             host_name=record.host_name,
@@ -278,7 +278,7 @@ class LiveRooms:
         if slot.held and owner is not None and not owner[1] and slot.client:
             slot.held = False
             self._owners[session_id] = (owner[0], slot.client)
-            self.site_sessions.give(slot.site_id)
+            self._recount(site_sessions(slot.site_id), -1)
         self.release(slot)
 
     def _expire(self, live: LiveRoom, record: SessionRecord) -> None:
@@ -444,9 +444,9 @@ class LiveRooms:
         """The room is gone: it no longer counts for its site and client address."""
         owner = self._owners.pop(session_id, None)
         if owner is not None:
-            self.site_sessions.give(owner[0])
+            self._recount(site_sessions(owner[0]), -1)
             if owner[1]:
-                self.client_sessions.give(owner[1])
+                self._recount(client_sessions(owner[1]), -1)
 
     def end_live(self, session_id: str, reason: EndReason, tell_host: bool) -> Outputs:
         """:meth:`end` the session if it has a live room here (nothing otherwise)."""
