@@ -123,6 +123,10 @@ class Quotas(Protocol):
         """One less for ``key`` (never waits)."""
         ...
 
+    async def flush(self) -> None:
+        """Wait until what this process counted so far is written (for every process)."""
+        ...
+
     async def count(self, key: str) -> int:
         """What ``key`` holds now (every live process's part)."""
         ...
@@ -146,6 +150,9 @@ class MemoryQuotas:
 
     def give(self, key: str) -> None:
         self._held.give(key)
+
+    async def flush(self) -> None:
+        """Nothing to wait for: written at once."""
 
     async def count(self, key: str) -> int:
         return self._held[key]
