@@ -77,7 +77,8 @@ class Settings:
       ``CWMN_RENDER_PRIVATE_NETWORK`` (``allow``: no address check at all; tests only);
     - bounded resources (docs/LIVE.md, "Limits"): ``CWMN_MAX_SESSIONS_PER_SITE`` (1000) and
       ``CWMN_MAX_SESSIONS_PER_CLIENT`` (20) live sessions per site and per client address;
-      ``CWMN_MAX_CONNECTIONS_PER_CLIENT`` (256) open sockets per client address;
+      ``CWMN_MAX_CONNECTIONS_PER_CLIENT`` (256) open sockets per client address (these,
+      and watchers, across every process with ``CWMN_REDIS_URL``);
       ``CWMN_MAX_FRAMES_PER_SECOND`` (200) per socket (beyond it the socket is read more
       slowly); ``CWMN_MAX_FRAME_VALUES`` (500000) JSON values per frame;
       ``CWMN_MAX_LOG_BYTES`` (16 MiB) of memory per room log; ``CWMN_MAX_WATCHERS_PER_CLIENT``

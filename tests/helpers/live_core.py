@@ -101,6 +101,8 @@ ORIGIN = "https://shop.example.com"
 
 T = TypeVar("T")
 _scratch: list[Path] = []
+_ADMITTED = (StartSession, AcceptHostInvite)
+"""Requests whose session the relay admits with its quotas before their store work."""
 
 
 @dataclass
@@ -212,9 +214,14 @@ class MemoryServer:
         self.carry_out(out)
         if out.work is not None:
             try:
+                if isinstance(core, HostCore) and isinstance(out.work, _ADMITTED):
+                    core.admitted()  # the relay's quotas admit it first (no limits here)
                 out = self._work(core, out.work)
             except CwmnError as exc:
                 out = core.error(message.ref, exc)
+            finally:
+                if isinstance(core, HostCore):
+                    core.release_slot()
             self.carry_out(out)
 
     def gone(self, conn: ConnId, close_code: int | None = None) -> None:
