@@ -37,6 +37,8 @@ from .live.limits import Tally
 __all__ = ["MemoryQuotas", "Quotas", "QuotasUnavailable", "RedisQuotas", "quotas_for"]
 
 log = logging.getLogger("cwmn_web.server")
+#: Seconds a Redis command (or connecting) may take before it fails.
+TIMEOUT = 5.0
 
 # KEYS: the quota's hash, this process's held set. ARGV: process id, limit (< 0: none),
 # the alive keys' prefix. 1 if counted, 0 if the key holds its limit (counting live fields).
@@ -215,7 +217,11 @@ class RedisQuotas:
         process_id: str | None = None,
         prefix: str = "cwmn:",
     ) -> None:
-        self.redis = Redis.from_url(redis) if isinstance(redis, str) else redis
+        self.redis = (
+            Redis.from_url(redis, socket_timeout=TIMEOUT, socket_connect_timeout=TIMEOUT)
+            if isinstance(redis, str)
+            else redis
+        )
         self.ttl = ttl
         self.process_id = process_id or uuid.uuid4().hex
         self._names = _Names(prefix, self.process_id)
@@ -278,7 +284,7 @@ class RedisQuotas:
     async def _write(self) -> None:
         """Apply each op in its order (one at a time: a take sees every give before it);
         write lost fields again when the beat asks."""
-        while True:
+        while not self._closed:
             if not self._ops and not self._rewrite_due:
                 self._wake.clear()
                 await self._wake.wait()
@@ -367,7 +373,7 @@ class RedisQuotas:
         await self._sweep(keys=[names.processes], args=[names.alive_prefix, names.held_prefix])
 
     async def _beats(self) -> None:
-        while True:
+        while not self._closed:
             await asyncio.sleep(self.ttl / 3)
             try:
                 await self.beat()
@@ -379,9 +385,9 @@ class RedisQuotas:
         """Stop the tasks; drop this process's fields and alive key (others stop counting
         them at once), then the connection."""
         self._closed = True
-        for task in (self._writer, self._beat):
-            if task is not None:
-                task.cancel()
+        self._wake.set()  # the writer ends after the write under way (a cancel could be
+        if self._beat is not None:  # swallowed by redis-py mid-command: never relied on)
+            self._beat.cancel()
         for task in (self._writer, self._beat):
             if task is not None:
                 with contextlib.suppress(asyncio.CancelledError):
