@@ -4,8 +4,8 @@ process's memory, or in Redis for every process that shares ``CWMN_REDIS_URL``.
 :meth:`Quotas.take` counts one more unless the key holds its limit (atomic: concurrent
 takes never pass it together); :meth:`Quotas.add` counts one more whatever the limit;
 :meth:`Quotas.give` one less. ``add`` and ``give`` never wait (a socket's end is
-synchronous): in Redis they are written in the order they were called, by one task, and
-a take asked after them is answered after them.
+synchronous): in Redis they are written in the order they were called, by one task (those
+waiting at once in one pipeline), and a take asked after them is answered after them.
 
 In Redis (:class:`RedisQuotas`) a key is a hash ``cwmn:quota:<key>`` of process id → what
 that process holds. A process shows it lives with ``cwmn:alive:<process id>`` (expiring
@@ -39,6 +39,8 @@ __all__ = ["MemoryQuotas", "Quotas", "QuotasUnavailable", "RedisQuotas", "quotas
 log = logging.getLogger("cwmn_web.server")
 #: Seconds a Redis command (or connecting) may take before it fails.
 TIMEOUT = 5.0
+#: Ops written in one pipeline at most.
+BATCH = 256
 
 # KEYS: the quota's hash, this process's held set. ARGV: process id, limit (< 0: none),
 # the alive keys' prefix. 1 if counted, 0 if the key holds its limit (counting live fields).
@@ -282,57 +284,65 @@ class RedisQuotas:
 
     # -- the writer -------------------------------------------------------------------------
     async def _write(self) -> None:
-        """Apply each op in its order (one at a time: a take sees every give before it);
-        write lost fields again when the beat asks."""
+        """Apply the ops in their order, those waiting at once in one pipeline (Redis runs
+        it in order: a take sees every give before it); write lost fields again when the
+        beat asks."""
         while not self._closed:
             if not self._ops and not self._rewrite_due:
                 self._wake.clear()
                 await self._wake.wait()
                 continue
-            op = self._ops.popleft() if self._ops else None
-            if op is not None and op.answer is not None and op.answer.done():
-                continue  # its caller was cancelled before its turn
+            batch: list[_Op] = []
+            while self._ops and len(batch) < BATCH:
+                op = self._ops.popleft()
+                if op.answer is None or not op.answer.done():  # else: its caller was
+                    batch.append(op)  # cancelled before its turn
             try:
                 if not self._alive:
                     await self.beat()
                 if self._stale:
                     self._rewrite_due = False
                     await self._rewrite()
-                if op is not None:
-                    await self._apply(op)
+                await self._apply(batch)
             except Exception as exc:  # counted here all the same; written again later
-                what = "" if op is None else f" for {op.key!r}"
-                log.warning("quotas%s: Redis failed (%s); written again later", what, exc)
-                if op is not None:
-                    self._stale.add(op.key)
+                log.warning("quotas: Redis failed (%s); written again later", exc)
+                for op in batch:
+                    if op.delta:
+                        self._stale.add(op.key)
                     if op.answer is not None and not op.answer.done():
                         op.answer.set_exception(_unavailable())
 
-    async def _apply(self, op: _Op) -> None:
+    async def _apply(self, batch: list[_Op]) -> None:
         names = self._names
-        if op.delta == 0:  # a flush
-            assert op.answer is not None
-            op.answer.set_result(True)
-            return
-        keys = [names.quota(op.key), names.held]
-        if op.answer is None:  # an add or a give: this process holds it from now on
-            self._held[op.key] += op.delta
-            if self._held[op.key] <= 0:
-                del self._held[op.key]
-        if op.delta < 0:
-            await self._give(keys=keys, args=[names.process_id])
-            return
-        limit = -1 if op.limit is None else op.limit
-        counted = await self._take(keys=keys, args=[names.process_id, limit, names.alive_prefix])
-        if op.answer is None:
-            return
-        if counted:
-            self._held[op.key] += 1
-            if op.answer.done():  # its caller was cancelled meanwhile: given back
-                self._ops.appendleft(_Op(op.key, -1))
-                return
-        if not op.answer.done():
-            op.answer.set_result(bool(counted))
+        writes = [op for op in batch if op.delta]  # not the flushes
+        results: list[object] = []
+        if writes:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for op in writes:
+                    keys = [names.quota(op.key), names.held]
+                    if op.answer is None:  # an add or a give: held from now on
+                        self._held[op.key] += op.delta
+                        if self._held[op.key] <= 0:
+                            del self._held[op.key]
+                    if op.delta < 0:
+                        await self._give(keys=keys, args=[names.process_id], client=pipe)
+                    else:
+                        limit = -1 if op.limit is None else op.limit
+                        args: list[str | int] = [names.process_id, limit, names.alive_prefix]
+                        await self._take(keys=keys, args=args, client=pipe)
+                results = await pipe.execute()
+        answers = iter(results)
+        for op in batch:
+            counted = next(answers) if op.delta else True
+            if op.answer is None or op.delta < 0:
+                continue
+            if counted and op.delta:
+                self._held[op.key] += 1
+                if op.answer.done():  # its caller was cancelled meanwhile: given back
+                    self._ops.appendleft(_Op(op.key, -1))
+                    continue
+            if not op.answer.done():
+                op.answer.set_result(bool(counted))
 
     async def _rewrite(self) -> None:
         """Write this process's fields again from :attr:`_held` (those maybe lost)."""
