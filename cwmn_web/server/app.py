@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import uuid
 from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
@@ -30,6 +31,7 @@ from .invites.service import Invites, make_transports
 from .join_page import JoinPage
 from .page_assets.purge import purge_periodically
 from .page_assets.routes import PageAssetRoutes
+from .quotas import quotas_for
 from .reference_page import ReferencePage
 from .relay import Relay
 from .replay_watch import ReplayWatchers
@@ -48,10 +50,12 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     store = store or Store.of(settings)
     store.create()
     assets = AssetServer(settings.dist_dir)
-    relay = Relay(settings, store)
+    process_id = uuid.uuid4().hex  # this process among many (its rooms, its quotas)
+    relay = Relay(settings, store, quotas_for(settings, process_id))
     if settings.redis_url:
         relay.cluster = Cluster.make(
             store.engine,
+            process_id,
             settings.process_ttl,
             settings.redis_url,
             endpoints={"/ws": host_socket, "/ws/guest": guest_socket},

@@ -327,11 +327,19 @@ class Relay:
         holds them now, or will; their sockets close with 1012 and reconnect there."""
         chosen = set(self.core.rooms) if session_ids is None else session_ids
         for session_id in chosen:
+            recording = self.core.recording_of(session_id)
             out = self.core.drop(session_id, CLOSE_RESTARTING, "the session moved: reconnect")
-            if out:
-                self.carry_out_soon(out)
-            if self.cluster is not None:
-                self.spawn(self.cluster.release(session_id))
+            self.carry_out_soon(out)
+            self.spawn(self._let_go(session_id, recording))
+
+    async def _let_go(self, session_id: str, recording: Recording | None) -> None:
+        """A dropped room's recording is closed once what it took is written; its lease
+        is given back (if the database still says it is this process's)."""
+        if recording is not None:
+            await self.writer.drained(recording)
+            recording.close()
+        if self.cluster is not None:
+            await self.cluster.release(session_id)
 
     # -- deadlines --------------------------------------------------------------------------
     def _rearm(self) -> None:

@@ -14,7 +14,6 @@ import contextlib
 import logging
 import re
 import time
-import uuid
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -66,8 +65,10 @@ class Cluster:
         self._last_beat = time.monotonic()
 
     @classmethod
-    def make(cls, engine: Any, ttl: float, redis_url: str, **kwargs: Any) -> Cluster:
-        return cls(Owners(engine, uuid.uuid4().hex, ttl), redis_url, **kwargs)
+    def make(
+        cls, engine: Any, process_id: str, ttl: float, redis_url: str, **kwargs: Any
+    ) -> Cluster:
+        return cls(Owners(engine, process_id, ttl), redis_url, **kwargs)
 
     # -- life -------------------------------------------------------------------------------
     async def start(self, app: Any) -> None:

@@ -419,8 +419,8 @@ class LiveRooms:
 
     def drop(self, session_id: str, code: int, reason: str) -> Outputs:
         """Let go of the session's room without ending the session (another process holds
-        it now, or will): its sockets close with ``code`` (they reconnect, to that process),
-        its recording closes."""
+        it now, or will): its sockets close with ``code`` (they reconnect, to that process).
+        Its recording is the edge's to close, once its writes are done."""
         out = Outputs()
         live = self.rooms.pop(session_id, None)
         if live is None:
@@ -436,8 +436,6 @@ class LiveRooms:
         if live.host is not None:
             live.host.session_over()
             out.close(live.host.conn, code, reason)
-        if live.recording is not None:
-            live.recording.close()
         return out
 
     def _disown(self, session_id: str) -> None:
