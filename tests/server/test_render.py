@@ -577,7 +577,23 @@ def test_should_stop_cancels_the_render_and_writes_nothing(tmp_path: Path) -> No
 
 
 def family() -> dict[int, str]:
-    """This process's descendants: pid → command name."""
+    """This process's descendants the render started (not the session's PostgreSQL or Redis,
+    which other tests started first)."""
+    return _descendants(skip=_BEFORE)
+
+
+_BEFORE: set[int] = set()
+
+
+@pytest.fixture(autouse=True)
+def _known_children() -> None:
+    """What already runs under this process when a test starts (session services)."""
+    _BEFORE.clear()
+    _BEFORE.update(_descendants())
+
+
+def _descendants(skip: set[int] | frozenset[int] = frozenset()) -> dict[int, str]:
+    """This process's descendants: pid → command name (none of ``skip``'s families)."""
     parents: dict[int, int] = {}
     names: dict[int, str] = {}
     for entry in Path("/proc").iterdir():
@@ -592,7 +608,7 @@ def family() -> dict[int, str]:
     while todo:
         parent = todo.pop()
         for pid, ppid in parents.items():
-            if ppid == parent and pid not in found:
+            if ppid == parent and pid not in found and pid not in skip:
                 found[pid] = names[pid]
                 todo.append(pid)
     return found
