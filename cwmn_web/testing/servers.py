@@ -72,6 +72,11 @@ class CwmnServer:
         return {**ENV_DEFAULTS, **os.environ, "CWMN_DATA_DIR": str(self.data_dir), **self.env}
 
     def start(self, timeout: float = 30.0) -> CwmnServer:
+        return self.launch().wait_ready(timeout)
+
+    def launch(self) -> CwmnServer:
+        """Start the process without waiting for it (see :meth:`wait_ready`): many servers
+        start at once."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(
@@ -89,6 +94,12 @@ class CwmnServer:
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
+        return self
+
+    def wait_ready(self, timeout: float = 30.0) -> CwmnServer:
+        """Wait until the launched server answers ``/healthz`` (and start its render worker
+        if asked)."""
+        assert self.proc is not None, "launch() first"
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -114,6 +125,12 @@ class CwmnServer:
                     stderr=subprocess.STDOUT,
                 )
         return self
+
+    def kill(self) -> None:
+        """``kill -9`` the server (a crash: no clean shutdown) and reap it."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
 
     def stop(self) -> None:
         for proc in (self.worker, self.proc):
