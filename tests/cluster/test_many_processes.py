@@ -4,6 +4,8 @@ process other than the one holding its session's room is served there through th
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from typing import TypeVar
 
 from cwmn_web.protocol.messages import (
     CLOSE_GOING_AWAY,
@@ -18,7 +20,17 @@ from cwmn_web.protocol.messages import (
 from .clients import GuestClient, HostClient
 from .conftest import StartCluster
 
+T = TypeVar("T")
 EVERY_FRAME = [(1, "snapshot")] + [(seq, "mutations") for seq in range(2, 27)]
+
+
+def eventually(read: Callable[[], T], done: Callable[[T], object], timeout: float = 5.0) -> T:
+    """``read()`` once ``done`` of it (another process's work finishes after it answers)."""
+    deadline = time.monotonic() + timeout
+    while not done(value := read()):
+        assert time.monotonic() < deadline, f"still {value!r}"
+        time.sleep(0.05)
+    return value
 
 
 def stream(host: HostClient, frames: int = 26) -> None:
@@ -106,8 +118,8 @@ def test_no_zombie_the_session_ends_once_when_its_host_is_gone(
     for guest in (near, far):
         ended.append(guest.w.until(lambda m: isinstance(m, SessionEnded), timeout=grace + 10))
     assert ended == [SessionEnded(session_id=host.session_id, reason="expired")] * 2
-    row = cluster.session(host.session_id)
-    assert row["ended_at"] is not None and row["end_reason"] == "expired"
+    row = eventually(lambda: cluster.session(host.session_id), lambda r: r["ended_at"])
+    assert row["end_reason"] == "expired"
     for guest in (near, far):
         guest.w.wait_closed()
         assert sum(isinstance(m, SessionEnded) for m in guest.w.seen) == 1
