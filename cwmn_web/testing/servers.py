@@ -12,7 +12,7 @@ import sys
 import time
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from ..local_http import BackgroundHTTPServer
@@ -42,8 +42,11 @@ class CwmnServer:
         port: int | None = None,
         env: dict[str, str] | None = None,
         render_worker: bool = False,
+        args: Sequence[str] = (),
     ) -> None:
+        """``args``: more ``serve`` options (``("--workers", "2")``)."""
         self.host, self.port = host, port or free_port(host)
+        self.args = list(args)
         self.data_dir = data_dir
         self.env = env or {}
         self.render_worker = render_worker
@@ -89,6 +92,7 @@ class CwmnServer:
                     self.host,
                     "--port",
                     str(self.port),
+                    *self.args,
                 ],
                 env=self._env(),
                 stdout=log,

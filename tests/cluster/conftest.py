@@ -84,10 +84,11 @@ def _close_sockets() -> Iterator[None]:
 @pytest.fixture
 def start_cluster(tmp_path: Path, cluster_db: str, cluster_redis: str) -> Iterator[StartCluster]:
     """``start_cluster(n, HOST_GRACE_SECONDS="2")``: ``n`` processes (started at once, after
-    one ``init-db``) behind a balancer; ``CWMN_*`` settings by name without the prefix."""
+    one ``init-db``) behind a balancer; ``CWMN_*`` settings by name without the prefix;
+    ``workers``: each is ``serve --workers`` that many."""
     with ExitStack() as stack:
 
-        def start(n: int, **settings: str) -> Cluster:
+        def start(n: int, workers: int = 1, **settings: str) -> Cluster:
             port = free_port()
             env = {
                 "CWMN_DATABASE_URL": cluster_db,
@@ -107,7 +108,8 @@ def start_cluster(tmp_path: Path, cluster_db: str, cluster_redis: str) -> Iterat
                 check=True,
                 capture_output=True,
             )
-            servers = [CwmnServer(tmp_path / f"p{i}", env=env) for i in range(n)]
+            args = ("--workers", str(workers)) if workers > 1 else ()
+            servers = [CwmnServer(tmp_path / f"p{i}", env=env, args=args) for i in range(n)]
             for server in servers:
                 stack.callback(server.stop)
                 server.launch()

@@ -7,6 +7,8 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
+from sqlalchemy import text
+
 from cwmn_web.protocol.messages import (
     CLOSE_GOING_AWAY,
     ErrorReply,
@@ -138,3 +140,23 @@ def test_max_guests_counts_every_process(start_cluster: StartCluster) -> None:
         late = GuestClient(host.link(), f"late{i}", cluster.url)
         refused = late.join(cluster.ws(i))
         assert isinstance(refused, ErrorReply) and refused.code == "room_full", refused
+
+
+def test_serve_with_two_workers_gives_every_guest_every_frame(
+    start_cluster: StartCluster,
+) -> None:
+    cluster = start_cluster(1, workers=2)
+    with cluster.db.connect() as db:  # both workers beat: they are two processes of many
+        live = "SELECT count(*) FROM server_processes"
+        eventually(lambda: db.execute(text(live)).scalar(), lambda count: count == 2)
+    host = HostClient()
+    host.start(cluster.ws(0))
+    guests = [GuestClient(host.link(), f"g{i}", cluster.url) for i in range(8)]
+    for guest in guests:
+        assert isinstance(guest.join(cluster.ws(0)), Joined)
+    stream(host)
+    assert host.read_acks() == 26
+    for guest in guests:
+        assert guest.frames_until(26) == EVERY_FRAME
+        guest.w.sync()
+        assert guest.applied == EVERY_FRAME
