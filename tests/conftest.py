@@ -6,14 +6,19 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from pathlib import Path
 
 import pytest
 import redis
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from cwmn_web.testing.cluster import Cluster, start_cluster
 from cwmn_web.testing.services import postgres_server, redis_server
+
+StartCluster = Callable[..., Cluster]
 
 
 @pytest.fixture(scope="session")
@@ -60,3 +65,16 @@ def cluster_redis(redis_url: str) -> str:
     client.flushall()
     client.close()
     return redis_url
+
+
+@pytest.fixture
+def cluster_of(tmp_path: Path, cluster_db: str, cluster_redis: str) -> Iterator[StartCluster]:
+    """``cluster_of(n, HOST_GRACE_SECONDS="2")``: ``n`` real ``cwmn-web serve`` processes on
+    a fresh database and Redis behind a round-robin balancer
+    (:func:`cwmn_web.testing.cluster.start_cluster`), stopped after the test."""
+    with ExitStack() as stack:
+
+        def start(n: int, workers: int = 1, **settings: str) -> Cluster:
+            return start_cluster(stack, tmp_path, cluster_db, cluster_redis, n, workers, **settings)
+
+        yield start

@@ -9,9 +9,10 @@ import time
 from collections.abc import Callable
 
 from cwmn_web.protocol.messages import Joined, SessionResumed
+from cwmn_web.testing.cluster import TTL
+from tests.conftest import StartCluster
 
 from .clients import GuestClient, HostClient
-from .conftest import TTL, StartCluster
 
 #: Seconds from the kill to every client served again (the issue's promise).
 BACK_WITHIN = 10.0
@@ -35,8 +36,8 @@ def in_threads(jobs: dict[str, Callable[[], object]]) -> dict[str, object]:
     return results
 
 
-def test_kill_9_of_the_owner(start_cluster: StartCluster) -> None:
-    cluster = start_cluster(3)
+def test_kill_9_of_the_owner(cluster_of: StartCluster) -> None:
+    cluster = cluster_of(3)
     host = HostClient()
     host.start(cluster.ws(0))
     guests = [GuestClient(host.link(), f"g{i}", cluster.url) for i in range(3)]

@@ -18,9 +18,9 @@ from cwmn_web.protocol.messages import (
     Joined,
     SessionEnded,
 )
+from tests.conftest import StartCluster
 
 from .clients import GuestClient, HostClient
-from .conftest import StartCluster
 
 T = TypeVar("T")
 EVERY_FRAME = [(1, "snapshot")] + [(seq, "mutations") for seq in range(2, 27)]
@@ -41,8 +41,8 @@ def stream(host: HostClient, frames: int = 26) -> None:
         host.mirror(n=host.seq + 1)
 
 
-def test_guests_on_other_processes_get_every_frame_once(start_cluster: StartCluster) -> None:
-    cluster = start_cluster(3)
+def test_guests_on_other_processes_get_every_frame_once(cluster_of: StartCluster) -> None:
+    cluster = cluster_of(3)
     host = HostClient()
     host.start(cluster.ws(0))
     assert cluster.owner(host.session_id) == 0
@@ -60,9 +60,9 @@ def test_guests_on_other_processes_get_every_frame_once(start_cluster: StartClus
 
 
 def test_a_host_resuming_on_another_process_keeps_its_guests(
-    start_cluster: StartCluster,
+    cluster_of: StartCluster,
 ) -> None:
-    cluster = start_cluster(2)
+    cluster = cluster_of(2)
     host = HostClient()
     host.start(cluster.ws(0))
     near = GuestClient(host.link(), "near", cluster.url)
@@ -95,10 +95,10 @@ def test_a_host_resuming_on_another_process_keeps_its_guests(
 
 
 def test_no_zombie_the_session_ends_once_when_its_host_is_gone(
-    start_cluster: StartCluster,
+    cluster_of: StartCluster,
 ) -> None:
     grace = 2.0
-    cluster = start_cluster(2, HOST_GRACE_SECONDS=str(grace))
+    cluster = cluster_of(2, HOST_GRACE_SECONDS=str(grace))
     host = HostClient()
     host.start(cluster.ws(0))
     near = GuestClient(host.link(), "near", cluster.url)
@@ -127,8 +127,8 @@ def test_no_zombie_the_session_ends_once_when_its_host_is_gone(
         assert sum(isinstance(m, SessionEnded) for m in guest.w.seen) == 1
 
 
-def test_max_guests_counts_every_process(start_cluster: StartCluster) -> None:
-    cluster = start_cluster(3)
+def test_max_guests_counts_every_process(cluster_of: StartCluster) -> None:
+    cluster = cluster_of(3)
     cluster.servers[0].cli("site", "settings", "default", "--max-guests", "3")
     host = HostClient()
     host.start(cluster.url.replace("http://", "ws://"))
@@ -143,9 +143,9 @@ def test_max_guests_counts_every_process(start_cluster: StartCluster) -> None:
 
 
 def test_serve_with_two_workers_gives_every_guest_every_frame(
-    start_cluster: StartCluster,
+    cluster_of: StartCluster,
 ) -> None:
-    cluster = start_cluster(1, workers=2)
+    cluster = cluster_of(1, workers=2)
     with cluster.db.connect() as db:  # both workers beat: they are two processes of many
         live = "SELECT count(*) FROM server_processes"
         eventually(lambda: db.execute(text(live)).scalar(), lambda count: count == 2)
