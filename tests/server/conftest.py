@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -34,8 +35,14 @@ def build_id() -> str:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    store = Store(f"sqlite:///{tmp_path / 'cwmn.sqlite3'}")
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    """A new store: SQLite, or with ``CWMN_TEST_STORE=postgresql`` the session's PostgreSQL
+    (emptied), so that every server test can be run on PostgreSQL too."""
+    if os.environ.get("CWMN_TEST_STORE") == "postgresql":
+        store = Store(request.getfixturevalue("postgres_store_url"))
+        empty_tables(store.engine)
+    else:
+        store = Store(f"sqlite:///{tmp_path / 'cwmn.sqlite3'}")
     store.create()
     yield store
     store.engine.dispose()
