@@ -253,11 +253,20 @@ class Relay:
             elif isinstance(item, RecordFrame | RecordPrivacy):
                 self._record(item)
             elif isinstance(item, SessionOver):
+                self._sent()
                 await self._session_over(item)
             else:
+                self._sent()
                 await run_in_threadpool(store_change, self.store, item)
+        self._sent()
         if rearm:
             self._rearm()
+
+    def _sent(self) -> None:
+        """What went to sockets of other processes leaves now, not a loop turn later (it
+        was gathered per process: one message for the guests of each)."""
+        if self.cluster is not None:
+            self.cluster.bus.flush()
 
     def carry_out_soon(self, out: Outputs) -> None:
         """:meth:`carry_out` from synchronous code: writes now, store work in a task."""
@@ -270,6 +279,7 @@ class Relay:
                 self._record(item)
             else:
                 rest.add(item)
+        self._sent()
         if rest.items:
             self.spawn(self.carry_out(rest))
         self._rearm()

@@ -1,6 +1,10 @@
 """The processes' messages over Redis pub/sub: one channel per process, one connection that
 publishes in order (so a pipe's messages arrive in the order they were sent), and outgoing
 frames gathered per loop turn so that one text for many pipes of a process is one message.
+
+Publishing and hearing go through :mod:`.resp` (a command is written in the loop turn that
+sends it). A connection that breaks may have lost messages, so either side breaking ends
+every pipe (``on_lost``); the bus then connects again.
 """
 
 from __future__ import annotations
@@ -8,17 +12,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import deque
 from collections.abc import Callable
-from typing import Any
 
-import redis.asyncio as aioredis
-
+from .resp import RespConnection, RespError
 from .wire import OUT, Envelope, decode, encode
 
 __all__ = ["Bus", "channel_of"]
 
 log = logging.getLogger("cwmn_web.server")
 PREFIX = "cwmn:p:"
+#: Seconds between attempts to reach Redis again.
+RETRY = 0.5
 
 
 def channel_of(process_id: str) -> str:
@@ -29,7 +34,7 @@ def channel_of(process_id: str) -> str:
 class Bus:
     """Send to other processes (:meth:`send`, :meth:`send_now`); hear this process's
     messages (``on_message``, called in the event loop in arrival order); ``on_lost`` when
-    the subscription broke (messages may have been lost: every pipe must end)."""
+    a connection broke (messages may have been lost: every pipe must end)."""
 
     def __init__(
         self,
@@ -40,32 +45,37 @@ class Bus:
     ) -> None:
         self.url, self.me = url, process_id
         self.on_message, self.on_lost = on_message, on_lost
-        self.redis: aioredis.Redis = aioredis.Redis.from_url(url)
         self._gathered: dict[str, list[Envelope]] = {}
         self._flush_soon = False
-        self._queue: asyncio.Queue[tuple[str, bytes, asyncio.Future[int] | None]] = asyncio.Queue()
+        self._out: RespConnection | None = None
+        self._replies: deque[asyncio.Future[int] | None] = deque()
         self._tasks: list[asyncio.Task[None]] = []
         self._subscribed = asyncio.Event()
+        self._publishing = asyncio.Event()
 
     async def start(self) -> None:
-        """Subscribe and start publishing (returns once subscribed)."""
+        """Connect, subscribe and start publishing (returns once both are up)."""
         loop = asyncio.get_running_loop()
         self._tasks = [loop.create_task(self._listen()), loop.create_task(self._publish())]
-        await asyncio.wait_for(self._subscribed.wait(), 10)
+        await asyncio.wait_for(asyncio.gather(self._subscribed.wait(), self._publishing.wait()), 10)
 
     async def stop(self) -> None:
-        self._flush()
-        with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(self._queue.join(), 2)
+        self.flush()
+        if self._replies:  # what was sent gets out (bounded)
+            last = self._replies[-1]
+            if last is None:
+                last = self._replies[-1] = asyncio.get_running_loop().create_future()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(last), 2)
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        await self.redis.aclose()
 
     # -- sending ----------------------------------------------------------------------------
     def send(self, process_id: str, envelope: Envelope) -> None:
-        """Send at the end of this loop turn, after what was sent before; consecutive
-        ``OUT`` texts that are the same object (one frame for many guests) merge."""
+        """Send at the end of this loop turn (or at :meth:`flush`), after what was sent
+        before; consecutive ``OUT`` texts that are the same object (one frame for many
+        guests) merge."""
         gathered = self._gathered.setdefault(process_id, [])
         last = gathered[-1] if gathered else None
         if (
@@ -79,57 +89,91 @@ class Bus:
             gathered.append(envelope)
         if not self._flush_soon:
             self._flush_soon = True
-            asyncio.get_running_loop().call_soon(self._flush)
+            asyncio.get_running_loop().call_soon(self.flush)
 
     async def send_now(self, process_id: str, envelope: Envelope) -> int:
         """Send (after what was gathered before) and wait: how many processes heard it
         (0: nobody listens on that channel, so that process is gone or cut off)."""
-        self._flush()
+        self.flush()
         heard: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait((channel_of(process_id), encode(envelope), heard))
+        self._write(channel_of(process_id).encode(), encode(envelope), heard)
         return await heard
 
-    def _flush(self) -> None:
+    def flush(self) -> None:
+        """Publish what was gathered, now."""
         self._flush_soon = False
+        if not self._gathered:
+            return
         gathered, self._gathered = self._gathered, {}
         for process_id, envelopes in gathered.items():
-            channel = channel_of(process_id)
+            channel = channel_of(process_id).encode()
             for envelope in envelopes:
-                self._queue.put_nowait((channel, encode(envelope), None))
+                self._write(channel, encode(envelope), None)
+
+    def _write(self, channel: bytes, data: bytes, heard: asyncio.Future[int] | None) -> None:
+        out = self._out
+        if out is None:  # not connected: nobody hears it (the pipes end when it breaks)
+            if heard is not None and not heard.done():
+                heard.set_result(0)
+            return
+        try:
+            out.command(b"PUBLISH", channel, data)
+        except (RespError, OSError, RuntimeError) as exc:
+            log.warning("cluster: could not publish: %r", exc)
+            out.close()  # its reader sees it, ends the pipes and connects again
+            if heard is not None and not heard.done():
+                heard.set_result(0)
+            return
+        self._replies.append(heard)
 
     async def _publish(self) -> None:
-        """Publish what is queued, in order, many at once in one pipeline."""
+        """Keep the publishing connection up; match each reply to its publish."""
         while True:
-            batch = [await self._queue.get()]
-            while not self._queue.empty() and len(batch) < 256:
-                batch.append(self._queue.get_nowait())
             try:
-                pipe = self.redis.pipeline(transaction=False)
-                for channel, data, _ in batch:
-                    pipe.publish(channel, data)
-                heard: list[Any] = await pipe.execute()
+                out = await RespConnection.open(self.url)
+            except (OSError, RespError, TimeoutError) as exc:
+                log.warning("cluster: cannot reach Redis to publish (%r): retrying", exc)
+                await asyncio.sleep(RETRY)
+                continue
+            self._out = out
+            self._publishing.set()
+            try:
+                while True:
+                    count = await out.reply()
+                    heard = self._replies.popleft() if self._replies else None
+                    if heard is not None and not heard.done():
+                        heard.set_result(int(count))
+            except asyncio.CancelledError:
+                raise
             except Exception as exc:
-                log.warning("cluster: could not publish %d message(s): %r", len(batch), exc)
-                heard = [0] * len(batch)
-            for (_, _, future), count in zip(batch, heard, strict=True):
-                if future is not None and not future.done():
-                    future.set_result(int(count))
-                self._queue.task_done()
+                log.warning("cluster: lost the Redis publishing connection (%r)", exc)
+            finally:
+                self._out = None
+                out.close()
+                while self._replies:
+                    heard = self._replies.popleft()
+                    if heard is not None and not heard.done():
+                        heard.set_result(0)
+            self.on_lost()
+            await asyncio.sleep(RETRY)
 
     # -- hearing ----------------------------------------------------------------------------
     async def _listen(self) -> None:
         """Hear this process's channel; reconnect (ending every pipe) when it breaks."""
+        channel = channel_of(self.me).encode()
         while True:
-            pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
+            conn: RespConnection | None = None
             try:
-                await pubsub.subscribe(channel_of(self.me))
+                conn = await RespConnection.open(self.url)
+                conn.command(b"SUBSCRIBE", channel)
+                await conn.reply()
                 self._subscribed.set()
                 while True:
-                    message = await pubsub.get_message(timeout=None)
-                    if message is None or message.get("type") != "message":
+                    message = await conn.reply()
+                    if not (isinstance(message, list) and message[:1] == [b"message"]):
                         continue
                     try:
-                        envelope = decode(message["data"])
+                        envelope = decode(message[2])
                     except (ValueError, UnicodeDecodeError) as exc:
                         log.warning("cluster: dropped a malformed message: %r", exc)
                         continue
@@ -138,8 +182,9 @@ class Bus:
                 raise
             except Exception as exc:
                 log.warning("cluster: lost the Redis subscription (%r): reconnecting", exc)
-                self.on_lost()
-                await asyncio.sleep(0.5)
+                if self._subscribed.is_set():
+                    self.on_lost()
             finally:
-                with contextlib.suppress(Exception):
-                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+                if conn is not None:
+                    conn.close()
+            await asyncio.sleep(RETRY)
