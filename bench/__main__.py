@@ -1,6 +1,6 @@
 """``python -m bench [NAME…]``: run every benchmark (or those named: embed, capture, latency,
-fanout, pointer, pyscript, render, upload, startup, impact, stall, assets), print ratios, save
-JSON under bench/results/."""
+fanout, pointer, pyscript, render, upload, startup, impact, stall, assets, cluster), print
+ratios, save JSON under bench/results/."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from pathlib import Path
 from . import (
     assets,
     capture,
+    cluster,
     embed,
     fanout,
     impact,
@@ -39,6 +40,7 @@ BENCHES = {
     "impact": impact,
     "stall": stall,
     "assets": assets,
+    "cluster": cluster,
 }
 
 
