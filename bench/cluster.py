@@ -56,7 +56,7 @@ from cwmn_web.protocol.routes import LINK, with_route
 from cwmn_web.testing import CwmnServer
 from cwmn_web.testing.services import postgres_server, redis_server
 
-from .fanout import analyse, cpu_seconds, descendants
+from .fanout import CLOCK_TICKS, analyse, cpu_seconds, descendants
 from .harness import load_average, percentile
 
 GUESTS = 100
@@ -64,6 +64,7 @@ FRAMES_PER_SECOND = 50
 RUN_SECONDS = 10.0
 WARMUP_SECONDS = 2.0
 DRAIN_SECONDS = 1.0
+IDLE_SECONDS = 2.0  # servers up, no session: their idle CPU
 PROBES_PER_SECOND = 20
 #: (label, server processes, with Redis): the baseline first.
 CONFIGS = (("1 plain", 1, False), ("1", 1, True), ("2", 2, True), ("4", 4, True))
@@ -95,7 +96,7 @@ def machine_ticks() -> tuple[int, int]:
 class Clocks:
     """CPU seconds of each part at one moment."""
 
-    servers: float
+    servers: list[float]
     redis: float
     postgres: float
     generator: float
@@ -107,7 +108,7 @@ class Clocks:
     def read(servers: list[int], redis_pids: list[int], pg_pids: list[int]) -> Clocks:
         busy, total = machine_ticks()
         return Clocks(
-            sum(cpu_seconds(p) for p in servers),
+            [cpu_seconds(p) for p in servers],
             sum(cpu_seconds(p) for p in redis_pids),
             sum(cpu_seconds(p) for p in pg_pids),
             time.process_time(),
@@ -249,6 +250,13 @@ async def probe(url: str, seconds: float) -> list[float]:
 async def one_run(urls: list[str], server_pids: list[int], redis_url: str | None) -> dict[str, Any]:
     """The host on ``urls[0]``, ``GUESTS`` guests round-robin on ``urls``; warm up, then
     measure ``RUN_SECONDS`` of frames."""
+    idle_before = Clocks.read(server_pids, [], [])
+    await asyncio.sleep(IDLE_SECONDS)
+    idle_after = Clocks.read(server_pids, [], [])
+    idle = [
+        (b - a) * 1000 / (idle_after.wall - idle_before.wall)
+        for a, b in zip(idle_before.servers, idle_after.servers, strict=True)
+    ]
     host, token = await open_host(urls[0])
     host_reader = asyncio.ensure_future(drain(host))
     logs: list[list[tuple[float, str]]] = [[] for _ in range(GUESTS)]
@@ -276,7 +284,7 @@ async def one_run(urls: list[str], server_pids: list[int], redis_url: str | None
         reader.cancel()
     await host.close()
     host_reader.cancel()
-    return summarize(urls, logs, since, sent, before, after, probes)
+    return summarize(urls, logs, since, sent, before, after, probes) | {"idle_ms_per_s": idle}
 
 
 # -- figures --------------------------------------------------------------------------------
@@ -296,16 +304,18 @@ def summarize(
     probes: list[float],
 ) -> dict[str, Any]:
     n = len(urls)
+    per_server = [b - a for a, b in zip(before.servers, after.servers, strict=True)]
     by_process, latencies = [], []
     delivered = 0
     for p in range(n):
         got = analyse(logs[p::n], since)
         latencies.append([v for vs in got["arrivals"].values() for v in vs])
         delivered += sum(g["stamps"] for g in got["per_guest"])
-        by_process.append({"guests": len(logs[p::n]), **_pcts(latencies[-1])})
+        cpu = per_server[p] * 1000 / (after.wall - before.wall)
+        by_process.append({"guests": len(logs[p::n]), "cpu_ms_per_s": cpu, **_pcts(latencies[-1])})
     every = [v for vs in latencies for v in vs]
     seconds = after.wall - before.wall
-    server_cpu = after.servers - before.servers
+    server_cpu = sum(per_server)
     redis_cpu = after.redis - before.redis
     per_frame = 1e6 / delivered if delivered else float("nan")
     hop = None
@@ -330,6 +340,16 @@ def summarize(
         "postgres_cpu_ms_per_s": (after.postgres - before.postgres) * 1000 / seconds,
         "generator_cpu_ms_per_s": (after.generator - before.generator) * 1000 / seconds,
         "machine_busy": (after.busy - before.busy) / max(1, after.total - before.total),
+        # the machine's busy CPU that was none of ours (other jobs on the cores)
+        "others_cpu_ms_per_s": (
+            (after.busy - before.busy) / CLOCK_TICKS
+            - server_cpu
+            - redis_cpu
+            - (after.postgres - before.postgres)
+            - (after.generator - before.generator)
+        )
+        * 1000
+        / seconds,
         "server_us_per_frame": server_cpu * per_frame,
         "total_us_per_frame": (server_cpu + redis_cpu) * per_frame,
         "load_average": load_average(),
@@ -374,6 +394,12 @@ def _ratio(value: float, base: float) -> float:
     return value / base if base else float("nan")
 
 
+def _extra(r: dict[str, Any], base: dict[str, Any]) -> float:
+    """(servers + Redis CPU - the baseline's) per frame sent, per process beyond one."""
+    added: float = r["server_cpu_ms_per_s"] + r["redis_cpu_ms_per_s"] - base["server_cpu_ms_per_s"]
+    return float(added * 1000 * r["seconds"] / r["frames_sent"] / (r["processes"] - 1))
+
+
 def _line(r: dict[str, Any], base: dict[str, Any]) -> str:
     lat = r["latency_ms"]
     return (
@@ -385,7 +411,8 @@ def _line(r: dict[str, Any], base: dict[str, Any]) -> str:
         f"+redis {r['total_us_per_frame']:5.1f} µs/gf "
         f"(x{_ratio(r['total_us_per_frame'], base['total_us_per_frame']):4.2f}) | "
         f"redis {r['redis_cpu_ms_per_s']:4.0f} pg {r['postgres_cpu_ms_per_s']:3.0f} "
-        f"gen {r['generator_cpu_ms_per_s']:4.0f} ms/s | busy {r['machine_busy']:4.0%}"
+        f"gen {r['generator_cpu_ms_per_s']:4.0f} ms/s | busy {r['machine_busy']:4.0%}, "
+        f"others {r['others_cpu_ms_per_s']:4.0f} ms/s"
     )
 
 
@@ -398,13 +425,19 @@ def report(results: dict[str, Any]) -> list[str]:
         f" ({results['cores']} cores); baseline '{CONFIGS[0][0]}': one process, no Redis",
         "  config | procs | host fps | delivered/expected | guest-frames/s | latency p50 / p99 /"
         " max | server CPU ms/s, µs per guest-frame (x base) | + Redis µs/gf (x base) |"
-        " Redis, PostgreSQL, generator CPU ms/s | machine busy | load",
+        " Redis, PostgreSQL, generator CPU ms/s | machine busy, other jobs' CPU | load",
     ]
     for label, r in runs.items():
         lines.append(f"  {label:>7} | {_line(r, base)} | {r['load_average']}")
-    lines.append("  latency by guests' process (p50 / p99 ms), hop = median(others) - p0's:")
+    lines.append(
+        "  by process: guests' latency p50 / p99 ms, CPU ms/s under load (idle before);"
+        " hop = median(others) - p0's:"
+    )
     for label, r in runs.items():
-        parts = [f"p{i}: {p['p50']:.1f} / {p['p99']:.1f}" for i, p in enumerate(r["by_process"])]
+        parts = [
+            f"p{i}: {p['p50']:.1f} / {p['p99']:.1f}, {p['cpu_ms_per_s']:.0f} ({idle:.1f})"
+            for i, (p, idle) in enumerate(zip(r["by_process"], r["idle_ms_per_s"], strict=True))
+        ]
         hop = f"hop {r['hop_ms']:.1f} ms" if r["hop_ms"] is not None else ""
         probe_ = r["redis_probe_ms"]
         direct = (
