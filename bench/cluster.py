@@ -446,6 +446,13 @@ def report(results: dict[str, Any]) -> list[str]:
             else ""
         )
         lines.append(f"  {label:>7} | {' | '.join(parts)} | {hop} | {direct}")
+    extra = [
+        f" {label}: {_extra(r, base):.0f} µs;" for label, r in runs.items() if r["processes"] > 1
+    ]
+    lines.append(
+        "  servers + Redis CPU added per host frame, per process beyond one (vs the baseline):"
+        + "".join(extra)
+    )
     lines.append("  targets: µs per guest-frame ≤ 1.25x base; hop ≤ 5 ms p50; p99 as one process")
     return lines
 
