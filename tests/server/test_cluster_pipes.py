@@ -11,7 +11,9 @@ from contextlib import AbstractContextManager, ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
+import redis
 from starlette.testclient import TestClient
+from starlette.websockets import WebSocketDisconnect
 
 from cwmn_web.protocol.messages import (
     CLOSE_GOING_AWAY,
@@ -20,7 +22,9 @@ from cwmn_web.protocol.messages import (
     GuestJoined,
     Hello,
     HostStatus,
+    Message,
     MirrorFrame,
+    SessionResumed,
     SessionStarted,
     StartSession,
     Welcome,
@@ -181,3 +185,43 @@ def test_replay_caps_hold_across_processes(
     assert len(started) == 3, replies
     assert len(refused) == 5
     assert all("CWMN_MAX_REPLAYS_PER_SITE=3" in r.message for r in refused)
+
+
+def test_a_broken_redis_connection_ends_the_pipes_and_the_guest_comes_back(
+    tmp_path: Path, cluster_db: str, cluster_redis: str, live_static: Path
+) -> None:
+    """Redis drops the processes' subscriptions (messages may have been lost): a piped guest
+    is closed with 1012 (it reconnects), the room lets go (its host too: nothing the pipes
+    carried can be trusted), and once the bus is back, the host resumes through the other
+    process and the guest joins again and gets the host's new frames."""
+    with apps(tmp_path, cluster_db, cluster_redis, live_static, 2) as (a, b):
+        with host_on(a) as hws:
+            h = Host(hws)
+            started = h.start()
+            token = h.link()
+            with guest_on(b, "?" + route("link", token)) as gws:
+                Guest(gws).joined(token)
+                killer = redis.Redis.from_url(cluster_redis)
+                assert killer.client_kill_filter(_type="pubsub") >= 2
+                killer.close()
+                assert Guest(gws).closed_code() == 1012
+            assert h.closed_code() == 1012
+
+        def resumed() -> Message | None:
+            try:
+                with host_on(b, "?" + route("resume", started.resume_token)) as ws:
+                    return Host(ws).resume(started.resume_token, "p2")
+            except WebSocketDisconnect:  # the bus was not back yet
+                return None
+
+        eventually(lambda: isinstance(resumed(), SessionResumed), timeout=10)
+        with (
+            host_on(a, "?" + route("resume", started.resume_token)) as hws,
+            guest_on(b, "?" + route("link", token)) as gws,
+        ):
+            h = Host(hws)
+            assert isinstance(h.resume(started.resume_token, "p3"), SessionResumed)
+            bob = Guest(gws)
+            bob.joined(token)
+            h.mirror(1, "snapshot", html="<p>back</p>")
+            assert frames(gather(bob, lambda seen: bool(frames(seen)))) == [(1, "snapshot")]
