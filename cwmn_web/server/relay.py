@@ -340,16 +340,17 @@ class Relay:
             recording = self.core.recording_of(session_id)
             out = self.core.drop(session_id, CLOSE_RESTARTING, "the session moved: reconnect")
             self.carry_out_soon(out)
-            self.spawn(self._let_go(session_id, recording))
+            taken = self.cluster.taken(session_id) if self.cluster is not None else 0
+            self.spawn(self._let_go(session_id, recording, taken))
 
-    async def _let_go(self, session_id: str, recording: Recording | None) -> None:
+    async def _let_go(self, session_id: str, recording: Recording | None, taken: int) -> None:
         """A dropped room's recording is closed once what it took is written; its lease
-        is given back (if the database still says it is this process's)."""
+        is given back (unless this process took the room again meanwhile)."""
         if recording is not None:
             await self.writer.drained(recording)
             recording.close()
         if self.cluster is not None:
-            await self.cluster.release(session_id)
+            await self.cluster.release(session_id, taken)
 
     # -- deadlines --------------------------------------------------------------------------
     def _rearm(self) -> None:

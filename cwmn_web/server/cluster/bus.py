@@ -51,6 +51,8 @@ class Bus:
         self._replies: deque[asyncio.Future[int] | None] = deque()
         self._tasks: list[asyncio.Task[None]] = []
         self._subscribed = asyncio.Event()
+        self.listening = asyncio.Event()
+        """Set while this process hears its channel (others can reach its pipes)."""
         self._publishing = asyncio.Event()
 
     async def start(self) -> None:
@@ -168,6 +170,7 @@ class Bus:
                 conn.command(b"SUBSCRIBE", channel)
                 await conn.reply()
                 self._subscribed.set()
+                self.listening.set()
                 while True:
                     message = await conn.reply()
                     if not (isinstance(message, list) and message[:1] == [b"message"]):
@@ -181,10 +184,14 @@ class Bus:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
+                heard = self.listening.is_set()
+                self.listening.clear()
                 log.warning("cluster: lost the Redis subscription (%r): reconnecting", exc)
-                if self._subscribed.is_set():
+                if heard:
                     self.on_lost()
+                    continue  # at once: a process that cannot hear holds no room
             finally:
+                self.listening.clear()
                 if conn is not None:
                     conn.close()
             await asyncio.sleep(RETRY)

@@ -14,6 +14,7 @@ import contextlib
 import logging
 import re
 import time
+import weakref
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -33,6 +34,8 @@ CLOSE_RESTARTING = 1012
 _HASH = re.compile(r"[0-9a-f]{64}")
 #: Seconds a process that did not hear a pipe's opening is passed over as an owner.
 UNREACHABLE_FOR = 10.0
+#: Seconds a room's taking waits for this process's subscription to be back.
+LISTEN_WAIT = 3.0
 Endpoint = Callable[[WebSocket], Coroutine[Any, Any, None]]
 
 
@@ -60,6 +63,8 @@ class Cluster:
         self.held: dict[str, Held] = {}
         """Sockets held here, piped to their rooms' owners (by pipe id)."""
         self._unreachable: dict[str, float] = {}
+        self._takes: dict[str, int] = {}
+        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         self._tasks: set[asyncio.Task[None]] = set()
         self._beating: asyncio.Task[None] | None = None
         self._last_beat = time.monotonic()
@@ -170,14 +175,42 @@ class Cluster:
 
     async def take(self, session_id: str) -> bool:
         """Hold the session's room here, unless another live (and reachable) process
-        does: whether this process holds it now."""
+        does: whether this process holds it now. Not while this process cannot hear the
+        others (it would hold a room that others, finding it deaf, take over): it waits
+        for its subscription a moment, else answers no."""
+        try:
+            await asyncio.wait_for(self.bus.listening.wait(), LISTEN_WAIT)
+        except TimeoutError:
+            return False
         unreachable = frozenset(p for p in list(self._unreachable) if self._passed_over(p))
-        owner = await run_in_threadpool(self.owners.take, session_id, unreachable)
-        return owner == self.me
+        async with self._lock(session_id):
+            owner = await run_in_threadpool(self.owners.take, session_id, unreachable)
+            if owner == self.me:
+                self._takes[session_id] = self._takes.get(session_id, 0) + 1
+            return owner == self.me
 
-    async def release(self, session_id: str) -> None:
-        with contextlib.suppress(Exception):
-            await run_in_threadpool(self.owners.release, session_id)
+    def taken(self, session_id: str) -> int:
+        """How many times this process took the session's room (what :meth:`release`
+        compares: a room let go of, then taken again, keeps its new lease)."""
+        return self._takes.get(session_id, 0)
+
+    async def release(self, session_id: str, taken: int | None = None) -> None:
+        """Give the room's lease back, unless it was taken again since ``taken``
+        (:meth:`taken` when the room was let go of; None: whatever it is now)."""
+        async with self._lock(session_id):
+            if taken is not None and self._takes.get(session_id, 0) != taken:
+                return
+            self._takes.pop(session_id, None)
+            with contextlib.suppress(Exception):
+                await run_in_threadpool(self.owners.release, session_id)
+
+    def _lock(self, session_id: str) -> asyncio.Lock:
+        """One take or release of a session at a time in this process (so a release
+        running late cannot delete a lease taken again meanwhile)."""
+        lock = self._locks.get(session_id)
+        if lock is None:
+            lock = self._locks[session_id] = asyncio.Lock()
+        return lock
 
     # -- the bus ----------------------------------------------------------------------------
     def _heard(self, envelope: Envelope) -> None:
