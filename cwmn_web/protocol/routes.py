@@ -17,4 +17,5 @@ def with_route(url: str, kind: str, token: str) -> str:
     """``url`` with the route key of ``token`` as ``kind`` (no key for an empty token)."""
     if not token:
         return url
-    return f"{url}?{kind}={hashlib.sha256(token.encode()).hexdigest()}"
+    joiner = "&" if "?" in url else "?"
+    return f"{url}{joiner}{kind}={hashlib.sha256(token.encode()).hexdigest()}"

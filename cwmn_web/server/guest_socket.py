@@ -8,14 +8,14 @@ from starlette.concurrency import run_in_threadpool
 from starlette.websockets import WebSocket
 
 from ..errors import CwmnError, ErrorCode
-from ..protocol.messages import CLOSE_BAD_ORIGIN, CLOSE_TRY_AGAIN_LATER, Join
+from ..protocol.messages import CLOSE_BAD_ORIGIN, Join
 from .config import Settings
 from .db import Store
 from .guest_join import look_up, new_guest_id, take_seat
 from .links import DEVICE_COOKIE
 from .live.guest import JOIN_REFUSALS, GuestCore, JoinRefused
 from .live.outputs import Outputs
-from .peer import TOO_MANY_CONNECTIONS, SocketClosed, serve
+from .peer import SocketClosed, serve
 from .relay import Relay, room_elsewhere
 from .sites import same_origin
 
@@ -25,16 +25,15 @@ __all__ = ["JOIN_REFUSALS", "GuestSocket", "guest_socket"]
 async def guest_socket(ws: WebSocket) -> None:
     """One guest connection. Only pages of this server may open it (the viewer)."""
     settings: Settings = ws.app.state.settings
-    cluster = ws.app.state.cluster
-    if cluster is not None and await cluster.forwarded(ws, ("link",)):
-        return  # served by the process that holds its session's room
     origin, host = ws.headers.get("origin", ""), ws.headers.get("host", "")
     if not same_origin(origin, host, settings.public_url):
         await ws.close(CLOSE_BAD_ORIGIN, reason="origin not allowed")
         return
+    cluster = ws.app.state.cluster
+    if cluster is not None and await cluster.forwarded(ws, ("link",)):
+        return  # served by the process that holds its session's room
     await ws.accept()
-    if not await ws.app.state.relay.admit(ws):
-        await ws.close(CLOSE_TRY_AGAIN_LATER, reason=TOO_MANY_CONNECTIONS)
+    if not await ws.app.state.relay.let_in(ws):
         return
     conn = GuestSocket(ws, ws.app.state.relay, settings, ws.app.state.store)
     await serve(conn.run, conn.closed, conn.peer)

@@ -17,7 +17,6 @@ from starlette.websockets import WebSocket
 from ..errors import CwmnError, ErrorCode, Unauthorized
 from ..protocol.messages import (
     CLOSE_BAD_ORIGIN,
-    CLOSE_TRY_AGAIN_LATER,
     AbandonReplay,
     AcceptHostInvite,
     CreateLink,
@@ -64,7 +63,7 @@ from .live.host import HostCore
 from .live.outputs import Outputs
 from .page_assets.core import AssetLimits, session_assets
 from .page_assets.tokens import READ, UPLOAD, asset_token
-from .peer import TOO_MANY_CONNECTIONS, SocketClosed, serve
+from .peer import SocketClosed, serve
 from .relay import Relay, room_elsewhere
 from .replay_watch import WATCH_INTERVAL, ReplayWatchers
 from .replays.recording import Recording
@@ -94,8 +93,7 @@ async def host_socket(ws: WebSocket) -> None:
     keys = await run_in_threadpool(store.host_keys, site.id) if site.host_tokens else None
     state = ws.app.state
     await ws.accept()
-    if not await state.relay.admit(ws):
-        await ws.close(CLOSE_TRY_AGAIN_LATER, reason=TOO_MANY_CONNECTIONS)
+    if not await state.relay.let_in(ws):
         return
     conn = HostSocket(
         ws, state.relay, state.settings, store, site, origin, state.invites, state.replays

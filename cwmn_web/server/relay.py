@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 import weakref
@@ -22,7 +23,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.websockets import WebSocket
 
 from ..errors import NetworkError
-from ..protocol.messages import AcceptHostInvite, StartSession
+from ..protocol.messages import CLOSE_TRY_AGAIN_LATER, AcceptHostInvite, StartSession
 from .client_key import client_key, forwarded_ignored
 from .cluster.node import CLOSE_RESTARTING, Cluster
 from .cluster.pipes import Pipe, PipedPeer
@@ -49,8 +50,8 @@ from .live.outputs import (
     StoreName,
 )
 from .live.registry import LiveRooms
-from .peer import Peer, Reader
-from .quotas import Quotas, quotas_for
+from .peer import TOO_MANY_CONNECTIONS, Peer, Reader
+from .quotas import Quotas, QuotasUnavailable, quotas_for
 from .replays.recording import Recording
 from .replays.sessions import finish_recording
 from .replays.writer import RecordingWriter
@@ -123,6 +124,8 @@ class Relay:
         """Open sockets and live sessions counted (also replays watched: ``app.py``)."""
         self.peers: dict[ConnId, Peer] = {}
         self.cluster: Cluster | None = None
+        self._letting_go: dict[str, asyncio.Task[None]] = {}
+        """Dropped rooms whose recording is still being closed (a reopen waits)."""
         """This process's part in many (``CWMN_REDIS_URL``), or None: rooms live here."""
         self._clients: dict[ConnId, str] = {}
         self._warned_forwarded = False
@@ -174,6 +177,18 @@ class Relay:
         ``CWMN_MAX_CONNECTIONS_PER_CLIENT`` open (the socket is then to be closed)."""
         key = client_sockets(self.client_of(ws))
         return await self.quotas.take(key, self.limits.connections_per_client)
+
+    async def let_in(self, ws: WebSocket) -> bool:
+        """:meth:`admit` an accepted socket, or close it (1013) and say False: over its
+        address's limit, or the quotas cannot be counted now (Redis down: try again)."""
+        try:
+            if await self.admit(ws):
+                return True
+            reason = TOO_MANY_CONNECTIONS
+        except QuotasUnavailable:
+            reason = "the server cannot count connections now: try again"
+        await ws.close(CLOSE_TRY_AGAIN_LATER, reason=reason)
+        return False
 
     async def admit_session(self, core: HostCore, work: object) -> None:
         """Before a start's or an acceptance's store work (``work``; anything else passes):
@@ -341,7 +356,14 @@ class Relay:
             out = self.core.drop(session_id, CLOSE_RESTARTING, "the session moved: reconnect")
             self.carry_out_soon(out)
             taken = self.cluster.taken(session_id) if self.cluster is not None else 0
-            self.spawn(self._let_go(session_id, recording, taken))
+            task = self._letting_go[session_id] = self.spawn(
+                self._let_go(session_id, recording, taken)
+            )
+            task.add_done_callback(functools.partial(self._forget_let_go, session_id))
+
+    def _forget_let_go(self, session_id: str, task: asyncio.Task[None]) -> None:
+        if self._letting_go.get(session_id) is task:
+            del self._letting_go[session_id]
 
     async def _let_go(self, session_id: str, recording: Recording | None, taken: int) -> None:
         """A dropped room's recording is closed once what it took is written; its lease
@@ -391,6 +413,9 @@ class Relay:
             recording = self.recording_of(session_id)
             if recording is not None:  # the resume learns what is written: no write pending
                 await self.writer.drained(recording)
+            letting_go = self._letting_go.get(session_id)
+            if letting_go is not None:  # a dropped room's recording closes before a reopen
+                await asyncio.shield(letting_go)
             yield
 
     @contextlib.asynccontextmanager

@@ -43,7 +43,20 @@ def test_a_frame_is_carried_unescaped() -> None:
     assert raw == b"oa,b\n" + FRAME.encode()
 
 
-@pytest.mark.parametrize("raw", [b"", b"\n", b"zp1\nx", b"o", b"cp1 notanumber\n"])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"",
+        b"\n",
+        b"zp1\nx",
+        b"o",
+        b"cp1 notanumber\n",
+        b"npipe\n{}",
+        b"cpipe\n",
+        b"n\n{}",
+        b"o\xff\n",
+    ],
+)
 def test_garbage_is_refused(raw: bytes) -> None:
     with pytest.raises(ValueError):
         decode(raw)

@@ -22,6 +22,8 @@ __all__ = ["Bus", "channel_of"]
 
 log = logging.getLogger("cwmn_web.server")
 PREFIX = "cwmn:p:"
+#: Seconds between PINGs on each connection, and of silence after which it is dead.
+PING_EVERY, REPLY_TIMEOUT = 3.0, 10.0
 #: Seconds between attempts to reach Redis again.
 RETRY = 0.5
 
@@ -95,11 +97,15 @@ class Bus:
 
     async def send_now(self, process_id: str, envelope: Envelope) -> int:
         """Send (after what was gathered before) and wait: how many processes heard it
-        (0: nobody listens on that channel, so that process is gone or cut off)."""
+        (0: nobody listens on that channel, so that process is gone or cut off; -1: this
+        process could not send it, or Redis did not answer in time)."""
         self.flush()
         heard: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         self._write(channel_of(process_id).encode(), encode(envelope), heard)
-        return await heard
+        try:
+            return await asyncio.wait_for(asyncio.shield(heard), REPLY_TIMEOUT)
+        except TimeoutError:
+            return -1
 
     def flush(self) -> None:
         """Publish what was gathered, now."""
@@ -114,9 +120,9 @@ class Bus:
 
     def _write(self, channel: bytes, data: bytes, heard: asyncio.Future[int] | None) -> None:
         out = self._out
-        if out is None:  # not connected: nobody hears it (the pipes end when it breaks)
+        if out is None:  # not connected: not sent (the pipes end when it breaks)
             if heard is not None and not heard.done():
-                heard.set_result(0)
+                heard.set_result(-1)
             return
         try:
             out.command(b"PUBLISH", channel, data)
@@ -124,7 +130,7 @@ class Bus:
             log.warning("cluster: could not publish: %r", exc)
             out.close()  # its reader sees it, ends the pipes and connects again
             if heard is not None and not heard.done():
-                heard.set_result(0)
+                heard.set_result(-1)
             return
         self._replies.append(heard)
 
@@ -139,25 +145,38 @@ class Bus:
                 continue
             self._out = out
             self._publishing.set()
+            pinging = asyncio.get_running_loop().create_task(self._ping(out, self._replies))
             try:
-                while True:
-                    count = await out.reply()
+                while True:  # a PING every PING_EVERY s: silence means a dead connection
+                    count = await asyncio.wait_for(out.reply(), REPLY_TIMEOUT)
                     heard = self._replies.popleft() if self._replies else None
                     if heard is not None and not heard.done():
-                        heard.set_result(int(count))
+                        heard.set_result(count if isinstance(count, int) else 0)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
                 log.warning("cluster: lost the Redis publishing connection (%r)", exc)
             finally:
+                pinging.cancel()
                 self._out = None
                 out.close()
                 while self._replies:
                     heard = self._replies.popleft()
                     if heard is not None and not heard.done():
-                        heard.set_result(0)
+                        heard.set_result(-1)
             self.on_lost()
             await asyncio.sleep(RETRY)
+
+    @staticmethod
+    async def _ping(out: RespConnection, replies: deque[asyncio.Future[int] | None] | None) -> None:
+        """Keep a connection talking (its reader times out after REPLY_TIMEOUT of
+        silence: a half-open TCP connection is noticed)."""
+        with contextlib.suppress(RespError, OSError, RuntimeError):
+            while True:
+                await asyncio.sleep(PING_EVERY)
+                out.command(b"PING")
+                if replies is not None:
+                    replies.append(None)
 
     # -- hearing ----------------------------------------------------------------------------
     async def _listen(self) -> None:
@@ -165,22 +184,18 @@ class Bus:
         channel = channel_of(self.me).encode()
         while True:
             conn: RespConnection | None = None
+            pinging: asyncio.Task[None] | None = None
             try:
                 conn = await RespConnection.open(self.url)
                 conn.command(b"SUBSCRIBE", channel)
-                await conn.reply()
+                await asyncio.wait_for(conn.reply(), REPLY_TIMEOUT)
                 self._subscribed.set()
                 self.listening.set()
+                pinging = asyncio.get_running_loop().create_task(self._ping(conn, None))
                 while True:
-                    message = await conn.reply()
-                    if not (isinstance(message, list) and message[:1] == [b"message"]):
-                        continue
-                    try:
-                        envelope = decode(message[2])
-                    except (ValueError, UnicodeDecodeError) as exc:
-                        log.warning("cluster: dropped a malformed message: %r", exc)
-                        continue
-                    self.on_message(envelope)
+                    message = await asyncio.wait_for(conn.reply(), REPLY_TIMEOUT)
+                    if isinstance(message, list) and message[:1] == [b"message"]:
+                        self._hear(message[2])
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -192,6 +207,21 @@ class Bus:
                     continue  # at once: a process that cannot hear holds no room
             finally:
                 self.listening.clear()
+                if pinging is not None:
+                    pinging.cancel()
                 if conn is not None:
                     conn.close()
             await asyncio.sleep(RETRY)
+
+    def _hear(self, data: bytes) -> None:
+        """One message: a malformed one (another version of the wire) or one whose handling
+        fails is logged and dropped, never taken for a lost connection."""
+        try:
+            envelope = decode(data)
+        except Exception as exc:
+            log.warning("cluster: dropped a malformed message: %r", exc)
+            return
+        try:
+            self.on_message(envelope)
+        except Exception:
+            log.exception("cluster: a message could not be handled")

@@ -15,12 +15,14 @@ import logging
 import re
 import time
 import weakref
+from collections import OrderedDict
 from collections.abc import Callable, Coroutine
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.websockets import WebSocket
 
+from ..db.engine import Pool, open_engine
 from .bus import Bus
 from .owners import ROUTES, Owners
 from .pipes import Held, Pipe, forward, scope_of
@@ -36,6 +38,8 @@ _HASH = re.compile(r"[0-9a-f]{64}")
 UNREACHABLE_FOR = 10.0
 #: Seconds a room's taking waits for this process's subscription to be back.
 LISTEN_WAIT = 3.0
+#: Route keys whose session this process remembers.
+ROUTES_KEPT = 10_000
 Endpoint = Callable[[WebSocket], Coroutine[Any, Any, None]]
 
 
@@ -64,16 +68,26 @@ class Cluster:
         """Sockets held here, piped to their rooms' owners (by pipe id)."""
         self._unreachable: dict[str, float] = {}
         self._takes: dict[str, int] = {}
+        self._sessions: OrderedDict[tuple[str, str], str] = OrderedDict()
+        """Route keys looked up (a stranger's unknown keys are not kept)."""
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         self._tasks: set[asyncio.Task[None]] = set()
         self._beating: asyncio.Task[None] | None = None
+        self._watching: asyncio.Task[None] | None = None
         self._last_beat = time.monotonic()
 
     @classmethod
     def make(
         cls, engine: Any, process_id: str, ttl: float, redis_url: str, **kwargs: Any
     ) -> Cluster:
-        return cls(Owners(engine, process_id, ttl), redis_url, **kwargs)
+        """A process's part, on ``engine``'s database (its beats on a connection of their
+        own: a pool busy with requests must not stop the heartbeat)."""
+        beats = engine
+        if engine.dialect.name != "sqlite":
+            beats = open_engine(
+                engine.url.render_as_string(hide_password=False), Pool(size=1, max_overflow=1)
+            )
+        return cls(Owners(engine, process_id, ttl, beats), redis_url, **kwargs)
 
     # -- life -------------------------------------------------------------------------------
     async def start(self, app: Any) -> None:
@@ -81,15 +95,18 @@ class Cluster:
         self.alive = await run_in_threadpool(self.owners.beat)
         self._last_beat = time.monotonic()
         await self.bus.start()
-        self._beating = asyncio.get_running_loop().create_task(self._beat())
+        loop = asyncio.get_running_loop()
+        self._beating = loop.create_task(self._beat())
+        self._watching = loop.create_task(self._watch())
         log.info("cluster: process %s joined (%d live)", self.me, len(self.alive))
 
     async def stop(self) -> None:
         """Leave: rooms go to others at once (their sockets reconnect), pipes close."""
-        if self._beating is not None:
-            self._beating.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._beating
+        for task in (self._beating, self._watching):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         for end in list(self.held.values()):
             end.cut(CLOSE_RESTARTING, "the server is restarting: reconnect")
         for pipe in list(self.pipes.values()):
@@ -100,6 +117,8 @@ class Cluster:
         await self.bus.stop()
         with contextlib.suppress(Exception):
             await run_in_threadpool(self.owners.leave)
+        if self.owners.beats is not self.owners.engine:
+            self.owners.beats.dispose()
 
     def spawn(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         task = asyncio.get_running_loop().create_task(coro)
@@ -109,29 +128,48 @@ class Cluster:
 
     async def _beat(self) -> None:
         """Every ``ttl/5`` s: beat; end pipes whose other end's process died; let go of
-        rooms the database no longer says are ours; if beating failed for most of the ttl,
-        let go of every room (another process may take them)."""
+        rooms the database no longer says are ours. A beat runs in its own thread on its
+        own connection (not waiting behind the requests' threads and pool), bounded by
+        half the ttl; :meth:`_watch` lets go of every room when none succeeded lately."""
         rounds = 0
         while True:
             await asyncio.sleep(self.ttl / 5)
             rounds += 1
+            started = time.monotonic()
             before = self._rooms()
             try:
-                self.alive = await run_in_threadpool(self.owners.beat)
-                mine = await run_in_threadpool(self.owners.mine)
-                if rounds % 300 == 0:
-                    await run_in_threadpool(self.owners.forget_dead, 3600.0)
+                self.alive, mine = await asyncio.wait_for(
+                    asyncio.to_thread(self._beat_once, rounds), self.ttl / 2
+                )
             except Exception as exc:
                 log.warning("cluster: heartbeat failed: %r", exc)
-                if time.monotonic() - self._last_beat > self.ttl * 0.6:
-                    self._drop_rooms(None)
                 continue
-            self._last_beat = time.monotonic()
+            self._last_beat = started
             self._ended_elsewhere()
             lost = before - mine
             if lost:
                 log.warning("cluster: %d room(s) taken over by another process", len(lost))
                 self._drop_rooms(lost)
+
+    def _beat_once(self, rounds: int) -> tuple[set[str], set[str]]:
+        alive = self.owners.beat()
+        mine = self.owners.mine()
+        if rounds % 300 == 0:
+            self.owners.forget_dead(3600.0)
+        return alive, mine
+
+    async def _watch(self) -> None:
+        """Let go of every room once the last beat that succeeded started more than 0.6 ttl
+        ago (a beat that fails or hangs): others take this process for dead at the ttl, and
+        by then it must hold nothing they may take."""
+        while True:
+            await asyncio.sleep(self.ttl / 10)
+            if time.monotonic() - self._last_beat > self.ttl * 0.6 and self._rooms():
+                log.warning(
+                    "cluster: no heartbeat for %.1f s: letting go of every room",
+                    time.monotonic() - self._last_beat,
+                )
+                self._drop_rooms(None)
 
     def _ended_elsewhere(self) -> None:
         for end in list(self.held.values()):
@@ -153,9 +191,14 @@ class Cluster:
                 break
         else:
             return False
-        session_id = await run_in_threadpool(self.owners.session_of, route, key)
+        session_id = self._sessions.get((route, key))
         if session_id is None:
-            return False
+            session_id = await run_in_threadpool(self.owners.session_of, route, key)
+            if session_id is None:
+                return False
+            self._sessions[(route, key)] = session_id  # a key's session never changes
+            while len(self._sessions) > ROUTES_KEPT:
+                self._sessions.popitem(last=False)
         owner = await run_in_threadpool(self.owners.owner_of, session_id)
         if owner is None or owner == self.me or self._passed_over(owner):
             return False

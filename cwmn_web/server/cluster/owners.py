@@ -32,14 +32,18 @@ ROUTES = {
 class Owners:
     """This process's view of the others and of the rooms' owners."""
 
-    def __init__(self, engine: Engine, process_id: str, ttl: float) -> None:
+    def __init__(
+        self, engine: Engine, process_id: str, ttl: float, beats: Engine | None = None
+    ) -> None:
         self.engine, self.me, self.ttl = engine, process_id, ttl
+        self.beats = beats or engine
+        """The engine of :meth:`beat` and :meth:`mine` (one of their own on a server)."""
 
     # -- processes --------------------------------------------------------------------------
     def beat(self) -> set[str]:
         """Record that this process is alive (registering it if its row is gone); the ids
         of every live process."""
-        with self.engine.begin() as db:
+        with self.beats.begin() as db:
             now = now_sql(db)
             done = db.execute(
                 update(server_processes)
@@ -153,7 +157,7 @@ class Owners:
 
     def mine(self) -> set[str]:
         """The sessions whose rooms the database says this process holds."""
-        with self.engine.connect() as db:
+        with self.beats.connect() as db:
             rows = db.execute(
                 select(room_owners.c.session_id).where(room_owners.c.process_id == self.me)
             )

@@ -188,6 +188,8 @@ class Held:
             asyncio.get_running_loop().create_future()
         )
         self.closed_by_owner = False
+        self.gone_sent = False
+        """The owner was told the client left."""
 
     def heard(self, envelope: Envelope) -> None:
         """What the owner sent: accept, frames, or close."""
@@ -221,15 +223,23 @@ async def forward(
     spawn: Callable[[Any], asyncio.Task[None]],
 ) -> bool:
     """Pipe the client's socket to process ``owner``, until either side closes. False if
-    nobody listens on ``owner``'s channel (it is gone): the socket is then untouched."""
+    nobody listens on ``owner``'s channel (it is gone): the socket is then untouched. If
+    this process cannot publish (its own connection to Redis is down) the client is told
+    to try again (1013): that says nothing about the owner."""
     pipe_id = secrets.token_hex(8)
     peer = Peer(ws, spawn)
     end = held[pipe_id] = Held(owner, peer)
+    opened = False
     try:
         heard = await bus.send_now(owner, Envelope(OPEN, [pipe_id], sender=me, meta=handshake(ws)))
         if heard == 0:
             peer.discard()
             return False
+        if heard < 0:
+            peer.discard()
+            await ws.close(CLOSE_TRY_AGAIN_LATER, "the server cannot reach its peers: reconnect")
+            return True
+        opened = True
         try:
             refused = await asyncio.wait_for(asyncio.shield(end.accepted), ACCEPT_TIMEOUT)
         except TimeoutError:
@@ -241,12 +251,17 @@ async def forward(
         await ws.accept()
 
         def failed() -> None:  # too slow, or its socket broke: the owner hears it left
+            end.gone_sent = True
             bus.send(owner, Envelope(GONE, [pipe_id], code=1006))
 
         peer.on_failed = failed
         await _pump(ws, pipe_id, owner, bus, end)
     finally:
         held.pop(pipe_id, None)
+        if opened and not end.closed_by_owner and not end.gone_sent:
+            # Given up here (the owner answered late, or this side failed): the owner's
+            # end must not wait for this client for ever (nor count its socket).
+            bus.send(owner, Envelope(GONE, [pipe_id], code=1006))
     if end.closed_by_owner:
         await peer.flush()
     else:
@@ -269,4 +284,5 @@ async def _pump(ws: WebSocket, pipe_id: str, owner: str, bus: Bus, end: Held) ->
             else:
                 bus.send(owner, Envelope(BINARY_IN, [pipe_id], data=event.get("bytes") or b""))
     if not end.closed_by_owner:
+        end.gone_sent = True
         bus.send(owner, Envelope(GONE, [pipe_id], code=code))

@@ -69,6 +69,13 @@ def encode(envelope: Envelope) -> bytes:
 
 def decode(raw: bytes) -> Envelope:
     """The envelope in ``raw``; ``ValueError`` if it is not one."""
+    try:
+        return _decode(raw)
+    except (IndexError, KeyError, TypeError, UnicodeDecodeError) as exc:
+        raise ValueError(f"malformed cluster message: {exc!r}") from None
+
+
+def _decode(raw: bytes) -> Envelope:
     end = raw.find(b"\n")
     if end < 1:
         raise ValueError("not a cluster message")

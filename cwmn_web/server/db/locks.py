@@ -20,8 +20,29 @@ from pathlib import Path
 
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import OperationalError
+
+from ...errors import CwmnError, ErrorCode
 
 __all__ = ["exclusive", "held", "lock_key", "schema_lock"]
+
+#: Seconds a step waits for another process's lock before it gives up (``server_error``):
+#: a lock is held for one short step, so a longer wait means something is stuck.
+LOCK_TIMEOUT = 30
+
+
+@contextlib.contextmanager
+def _busy_after_timeout() -> Iterator[None]:
+    try:
+        yield
+    except OperationalError as exc:
+        if "lock timeout" not in str(exc):
+            raise
+        raise CwmnError(
+            f"the server is busy (a lock was not free in {LOCK_TIMEOUT} s); try again",
+            ErrorCode.SERVER_ERROR,
+        ) from None
+
 
 #: The advisory-lock key of the schema's creation and upgrades.
 SCHEMA_KEY = "cwmn_web:schema"
@@ -52,17 +73,23 @@ def exclusive(engine: Engine, *keys: str) -> Iterator[Connection]:
         return
     with engine.begin() as db:
         if engine.dialect.name == "postgresql":
-            for number in sorted({lock_key(key) for key in keys}):
-                db.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": number})
+            db.execute(text(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}s'"))
+            with _busy_after_timeout():
+                for number in sorted({lock_key(key) for key in keys}):
+                    db.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": number})
         yield db
 
 
 @contextlib.contextmanager
-def held(engine: Engine, key: str) -> Iterator[None]:
+def held(engine: Engine, key: str, timeout: float | None = LOCK_TIMEOUT) -> Iterator[None]:
     """Held (blocking the calling thread until it is free) by one process at a time."""
     if engine.dialect.name == "postgresql":
         with engine.connect() as db:
-            db.execute(text("SELECT pg_advisory_lock(:key)"), {"key": lock_key(key)})
+            wait = f"{timeout:g}s" if timeout is not None else "0"  # 0: no limit
+            db.execute(text(f"SET lock_timeout = '{wait}'"))
+            with _busy_after_timeout():
+                db.execute(text("SELECT pg_advisory_lock(:key)"), {"key": lock_key(key)})
+            db.execute(text("RESET lock_timeout"))
             db.commit()
             try:
                 yield
@@ -87,7 +114,7 @@ def held(engine: Engine, key: str) -> Iterator[None]:
 
 def schema_lock(engine: Engine) -> contextlib.AbstractContextManager[None]:
     """Held while the schema is made or upgraded: concurrent starts take turns."""
-    return held(engine, SCHEMA_KEY)
+    return held(engine, SCHEMA_KEY, timeout=None)  # a long upgrade: the others wait
 
 
 def _sqlite_file(engine: Engine) -> Path | None:
