@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, text, update
+from sqlalchemy import update
 
 from cwmn_web.protocol.messages import MirrorFrame
 from cwmn_web.server.config import Settings
@@ -54,20 +54,12 @@ WORKER = textwrap.dedent(
 
 
 @pytest.fixture
-def pg_store(postgres_url: str) -> Iterator[Store]:
+def pg_store(cluster_db: str) -> Iterator[Store]:
     """A store on a database of its own in the test PostgreSQL."""
-    name = f"cwmn_{secrets.token_hex(6)}"
-    admin = create_engine(postgres_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as db:
-        db.execute(text(f"CREATE DATABASE {name}"))
-    url = postgres_url.rsplit("/", 1)[0] + f"/{name}"
-    store = Store(url)
+    store = Store(cluster_db)
     store.create()
     yield store
     store.engine.dispose()
-    with admin.connect() as db:
-        db.execute(text(f"DROP DATABASE {name} WITH (FORCE)"))
-    admin.dispose()
 
 
 def settings_on(store: Store, data_dir: Path) -> Settings:
