@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections import deque
 from collections.abc import Callable
 
@@ -78,19 +79,24 @@ class Bus:
     # -- sending ----------------------------------------------------------------------------
     def send(self, process_id: str, envelope: Envelope) -> None:
         """Send at the end of this loop turn (or at :meth:`flush`), after what was sent
-        before; consecutive ``OUT`` texts that are the same object (one frame for many
-        guests) merge."""
-        gathered = self._gathered.setdefault(process_id, [])
-        last = gathered[-1] if gathered else None
-        if (
-            envelope.kind == OUT
-            and last is not None
-            and last.kind == OUT
-            and last.text is envelope.text
-        ):
-            last.pipes.extend(envelope.pipes)
-        else:
-            gathered.append(envelope)
+        before."""
+        self._gathered.setdefault(process_id, []).append(envelope)
+        self._soon()
+
+    def out(self, process_id: str, pipe_id: str, text: str) -> None:
+        """:meth:`send` ``text`` to one pipe of ``process_id``: the same text (the same
+        object: one frame for many guests) to several pipes of a process in a row is one
+        message (the owner's hot path: no envelope per guest)."""
+        gathered = self._gathered.get(process_id)
+        if gathered is None:
+            gathered = self._gathered[process_id] = []
+        elif gathered and (last := gathered[-1]).text is text and last.kind == OUT:
+            last.pipes.append(pipe_id)
+            return
+        gathered.append(Envelope(OUT, [pipe_id], text=text))
+        self._soon()
+
+    def _soon(self) -> None:
         if not self._flush_soon:
             self._flush_soon = True
             asyncio.get_running_loop().call_soon(self.flush)
@@ -148,7 +154,8 @@ class Bus:
             pinging = asyncio.get_running_loop().create_task(self._ping(out, self._replies))
             try:
                 while True:  # a PING every PING_EVERY s: silence means a dead connection
-                    count = await asyncio.wait_for(out.reply(), REPLY_TIMEOUT)
+                    count = await out.reply()
+                    out.heard_at = time.monotonic()
                     heard = self._replies.popleft() if self._replies else None
                     if heard is not None and not heard.done():
                         heard.set_result(count if isinstance(count, int) else 0)
@@ -169,11 +176,16 @@ class Bus:
 
     @staticmethod
     async def _ping(out: RespConnection, replies: deque[asyncio.Future[int] | None] | None) -> None:
-        """Keep a connection talking (its reader times out after REPLY_TIMEOUT of
-        silence: a half-open TCP connection is noticed)."""
+        """Keep a connection talking, and close it after REPLY_TIMEOUT of silence (a
+        half-open TCP connection): its reader then fails and the bus connects again. (A
+        deadline per reply, with ``wait_for``, cost a task per frame received.)"""
         with contextlib.suppress(RespError, OSError, RuntimeError):
             while True:
                 await asyncio.sleep(PING_EVERY)
+                if time.monotonic() - out.heard_at > REPLY_TIMEOUT:
+                    log.warning("cluster: Redis went silent: reconnecting")
+                    out.close()
+                    return
                 out.command(b"PING")
                 if replies is not None:
                     replies.append(None)
@@ -193,7 +205,8 @@ class Bus:
                 self.listening.set()
                 pinging = asyncio.get_running_loop().create_task(self._ping(conn, None))
                 while True:
-                    message = await asyncio.wait_for(conn.reply(), REPLY_TIMEOUT)
+                    message = await conn.reply()
+                    conn.heard_at = time.monotonic()
                     if isinstance(message, list) and message[:1] == [b"message"]:
                         self._hear(message[2])
             except asyncio.CancelledError:

@@ -105,7 +105,7 @@ class Pipe:
     # -- the bus ----------------------------------------------------------------------------
     def out(self, text: str) -> None:
         if not self.closed and not self.gone:
-            self.bus.send(self.holder, Envelope(OUT, [self.id], text=text))
+            self.bus.out(self.holder, self.id, text)
 
     def close(self, code: int, reason: str) -> None:
         if not self.closed:

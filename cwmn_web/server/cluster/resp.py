@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+import time
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -31,6 +32,8 @@ class RespConnection:
 
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.reader, self.writer = reader, writer
+        self.heard_at = time.monotonic()
+        """When its last reply came (its owner notes it: a silent connection is dead)."""
 
     @classmethod
     async def open(cls, url: str, timeout: float = 10.0) -> RespConnection:
