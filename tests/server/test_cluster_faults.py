@@ -4,6 +4,7 @@ lets go of its rooms before another process takes them over."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from pathlib import Path
 from typing import Any, cast
@@ -12,11 +13,15 @@ import pytest
 import redis
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
-from starlette.websockets import WebSocketDisconnect
+from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from cwmn_web.protocol import codec
+from cwmn_web.protocol.messages import Hello
 from cwmn_web.server.cluster import pipes
 from tests.server.live import Guest, Host, eventually
 from tests.server.test_cluster_pipes import apps, guest_on, host_on, route
+
+pytestmark = pytest.mark.timeout(120)  # a fault must fail a test, never hang the suite
 
 
 def test_a_piped_socket_the_owner_accepts_too_late_leaves_nothing_on_the_owner(
@@ -30,15 +35,24 @@ def test_a_piped_socket_the_owner_accepts_too_late_leaves_nothing_on_the_owner(
         h = Host(hws)
         h.start()
         token = h.link()
-        monkeypatch.setattr(pipes, "ACCEPT_TIMEOUT", 0.0)  # the holder gives up at once
+        monkeypatch.setattr(pipes, "ACCEPT_TIMEOUT", 0.1)
+        owner = state(a).cluster
+        endpoint = owner.endpoints["/ws/guest"]
+
+        async def slow(ws: WebSocket) -> None:  # the owner answers after the holder gave up
+            await asyncio.sleep(0.5)  # (a busy owner, not a synchronisation)
+            await endpoint(ws)
+
+        owner.endpoints["/ws/guest"] = slow
         for _ in range(3):
             with (
                 pytest.raises(WebSocketDisconnect) as closed,
                 guest_on(b, "?" + route("link", token)) as gws,
             ):
-                gws.receive_text()
+                gws.send_text(codec.encode(Hello(ref=1, role="guest")))
+                reply = gws.receive_text()  # served after all (here or by the owner): fails
+                pytest.fail(f"the socket was served: {reply}")
             assert closed.value.code == 1013
-        owner = state(a).cluster
         eventually(lambda: not owner.pipes)
         eventually(lambda: sockets_counted(cluster_redis) == 1)  # the host's alone
 

@@ -11,6 +11,7 @@ from contextlib import AbstractContextManager, ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
+import pytest
 import redis
 from starlette.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
@@ -34,6 +35,8 @@ from cwmn_web.server.config import Settings
 from cwmn_web.server.db import Store
 from tests.server.conftest import SERVER_URL
 from tests.server.live import HOST_ORIGIN, SERVER, Guest, Host, eventually
+
+pytestmark = pytest.mark.timeout(120)  # a fault must fail a test, never hang the suite
 
 Apps = Callable[[int], AbstractContextManager[list[TestClient]]]
 
