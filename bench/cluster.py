@@ -28,7 +28,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-import json
 import os
 import secrets
 import statistics
@@ -58,7 +57,7 @@ from cwmn_web.protocol.routes import LINK, with_route
 from cwmn_web.testing import CwmnServer
 from cwmn_web.testing.services import postgres_server, redis_server
 
-from .fanout import CLOCK_TICKS, analyse, cpu_seconds, descendants
+from .fanout import CLOCK_TICKS, analyse, cpu_seconds, descendants, join_guest, read_into
 from .harness import load_average, percentile
 
 GUESTS = 100
@@ -169,33 +168,9 @@ async def open_host(url: str) -> tuple[ClientConnection, str]:
 async def open_guest(url: str, token: str, i: int, log: list[tuple[float, str]]) -> Any:
     """A guest joined through ``token`` on ``url`` (its route key in the URL); a task
     reading its frames into ``log`` (arrival ms first, then the raw text)."""
-    ws = await connect(
-        with_route(url.replace("http://", "ws://") + "/ws/guest", LINK, token),
-        origin=Origin(url),
-        additional_headers={"Cookie": f"cwmn_device={secrets.token_urlsafe(18)}"},
-        max_size=None,
-        open_timeout=30,
-    )
-    await ws.send(json.dumps({"type": "hello", "ref": 1, "version": 1, "role": "guest"}))
-    welcome = json.loads(await ws.recv())
-    if welcome.get("type") != "welcome":
-        raise RuntimeError(f"guest {i}: expected welcome, got {welcome}")
-    join = {"type": "join", "ref": 2, "token": token, "name": f"g{i}", "last_seq": 0}
-    await ws.send(json.dumps(join))
-    while True:  # the snapshot may come first
-        reply = json.loads(await ws.recv())
-        if reply.get("ref") == 2:
-            break
-    if reply.get("type") != "joined":
-        raise RuntimeError(f"guest {i}: expected joined, got {reply}")
-
-    async def read() -> None:
-        with contextlib.suppress(Exception):
-            while True:
-                raw = await ws.recv()
-                log.append((time.time() * 1000, raw if isinstance(raw, str) else raw.decode()))
-
-    return ws, asyncio.ensure_future(read())
+    ws_url = with_route(url.replace("http://", "ws://") + "/ws/guest", LINK, token)
+    ws = await join_guest(ws_url, url, token, i)
+    return ws, asyncio.ensure_future(read_into(ws, log))
 
 
 async def drain(ws: ClientConnection) -> None:

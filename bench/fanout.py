@@ -149,33 +149,11 @@ class Guests:
         await asyncio.gather(*(self._join(i, token) for i, token in enumerate(tokens)))
 
     async def _join(self, i: int, token: str) -> None:
-        ws = await connect(
-            self.ws_url,
-            origin=Origin(self.origin),
-            additional_headers={"Cookie": f"cwmn_device={secrets.token_urlsafe(18)}"},
-            max_size=None,
-            open_timeout=30,
-        )
-        await ws.send(json.dumps({"type": "hello", "ref": 1, "version": 1, "role": "guest"}))
-        welcome = json.loads(await ws.recv())
-        if welcome.get("type") != "welcome":
-            raise RuntimeError(f"guest {i}: expected welcome, got {welcome}")
-        join = {"type": "join", "ref": 2, "token": token, "name": f"g{i}", "last_seq": 0}
-        await ws.send(json.dumps(join))
-        joined = json.loads(await ws.recv())
-        if joined.get("type") != "joined":
-            raise RuntimeError(f"guest {i}: expected joined, got {joined}")
+        ws = await join_guest(self.ws_url, self.origin, token, i)
         log: list[tuple[float, str]] = []
         self.sockets.append(ws)
         self.logs.append(log)
-        self.readers.append(asyncio.ensure_future(self._read(ws, log)))
-
-    @staticmethod
-    async def _read(ws: ClientConnection, log: list[tuple[float, str]]) -> None:
-        with contextlib.suppress(Exception):
-            while True:
-                raw = await ws.recv()
-                log.append((time.time() * 1000, raw if isinstance(raw, str) else raw.decode()))
+        self.readers.append(asyncio.ensure_future(read_into(ws, log)))
 
     def close(self) -> None:
         self._call(self._close_all())
@@ -402,3 +380,36 @@ def _ratio(r: dict[str, Any], base: dict[str, Any], key: str) -> float:
 
 if __name__ == "__main__":
     print("\n".join(report(run())))
+
+
+async def join_guest(ws_url: str, origin: str, token: str, i: int) -> ClientConnection:
+    """Guest ``i``'s socket (a device of its own) at ``ws_url``, greeted and joined through
+    ``token`` (frames that come before the answer are skipped)."""
+    ws = await connect(
+        ws_url,
+        origin=Origin(origin),
+        additional_headers={"Cookie": f"cwmn_device={secrets.token_urlsafe(18)}"},
+        max_size=None,
+        open_timeout=30,
+    )
+    await ws.send(json.dumps({"type": "hello", "ref": 1, "version": 1, "role": "guest"}))
+    welcome = json.loads(await ws.recv())
+    if welcome.get("type") != "welcome":
+        raise RuntimeError(f"guest {i}: expected welcome, got {welcome}")
+    join = {"type": "join", "ref": 2, "token": token, "name": f"g{i}", "last_seq": 0}
+    await ws.send(json.dumps(join))
+    while True:  # the snapshot may come first
+        reply = json.loads(await ws.recv())
+        if reply.get("ref") == 2:
+            break
+    if reply.get("type") != "joined":
+        raise RuntimeError(f"guest {i}: expected joined, got {reply}")
+    return ws
+
+
+async def read_into(ws: ClientConnection, log: list[tuple[float, str]]) -> None:
+    """Every frame ``ws`` receives, into ``log`` (arrival ms, then the raw text)."""
+    with contextlib.suppress(Exception):
+        while True:
+            raw = await ws.recv()
+            log.append((time.time() * 1000, raw if isinstance(raw, str) else raw.decode()))
