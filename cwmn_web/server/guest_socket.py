@@ -9,6 +9,7 @@ from starlette.websockets import WebSocket
 
 from ..errors import CwmnError, ErrorCode
 from ..protocol.messages import CLOSE_BAD_ORIGIN, Join
+from ..protocol.routes import LINK
 from .config import Settings
 from .db import Store
 from .guest_join import look_up, new_guest_id, take_seat
@@ -30,7 +31,7 @@ async def guest_socket(ws: WebSocket) -> None:
         await ws.close(CLOSE_BAD_ORIGIN, reason="origin not allowed")
         return
     cluster = ws.app.state.cluster
-    if cluster is not None and await cluster.forwarded(ws, ("link",)):
+    if cluster is not None and await cluster.forwarded(ws, (LINK,)):
         return  # served by the process that holds its session's room
     await ws.accept()
     if not await ws.app.state.relay.let_in(ws):

@@ -35,6 +35,7 @@ from ..protocol.messages import (
     StartSession,
     WatchReplay,
 )
+from ..protocol.routes import INVITE, RESUME
 from .config import Settings
 from .db import EndReason, SessionRecord, Store
 from .db.locks import held
@@ -83,7 +84,7 @@ async def host_socket(ws: WebSocket) -> None:
     """One host connection. Pages of unauthorized domains are refused before the handshake."""
     store: Store = ws.app.state.store
     cluster = ws.app.state.cluster
-    if cluster is not None and await cluster.forwarded(ws, ("resume", "invite")):
+    if cluster is not None and await cluster.forwarded(ws, (RESUME, INVITE)):
         return  # served by the process that holds its session's room
     origin = ws.headers.get("origin", "")
     site = await run_in_threadpool(store.site_for_host, hostname_of(origin)) if origin else None

@@ -24,7 +24,7 @@ from starlette.websockets import WebSocket
 
 from ..db.engine import Pool, open_engine
 from .bus import Bus
-from .owners import ROUTES, Owners
+from .owners import Owners
 from .pipes import Held, Pipe, forward, scope_of
 from .wire import OPEN, Envelope
 
@@ -300,6 +300,3 @@ class Cluster:
         for pipe in list(self.pipes.values()):
             pipe.cut(1006)
         self._drop_rooms(None)
-
-
-__all__ += ["ROUTES"]

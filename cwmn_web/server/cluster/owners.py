@@ -15,6 +15,7 @@ from sqlalchemy import and_, delete, insert, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
+from ...protocol.routes import INVITE, LINK, RESUME
 from ..db.clock import now_sql
 from ..db.schema import host_invites, links, room_owners, server_processes, sessions
 
@@ -23,9 +24,9 @@ __all__ = ["Owners"]
 #: Route keys a socket's URL may carry (``?resume=``, ``?invite=``, ``?link=``: the sha256
 #: of the token the socket will use), and the column each is looked up by.
 ROUTES = {
-    "resume": (sessions.c.resume_token_hash, sessions.c.id),
-    "invite": (host_invites.c.token_hash, host_invites.c.session_id),
-    "link": (links.c.token_hash, links.c.session_id),
+    RESUME: (sessions.c.resume_token_hash, sessions.c.id),
+    INVITE: (host_invites.c.token_hash, host_invites.c.session_id),
+    LINK: (links.c.token_hash, links.c.session_id),
 }
 
 
