@@ -60,6 +60,12 @@ class ErrorCode(StrEnum):
     SITE_ASSETS_FULL = "site_assets_full"
     UNSUPPORTED_TYPE = "unsupported_type"
     BAD_ASSET = "bad_asset"
+    # Extensions (docs/CONTROL.md): remote control, join codes, drawing.
+    NOT_CONTROLLER = "not_controller"
+    CONTROL_DISABLED = "control_disabled"
+    CONTROL_REFUSED = "control_refused"
+    GUEST_MUTED = "guest_muted"
+    JOIN_CODE_INVALID = "join_code_invalid"
 
 
 C = ErrorCode
@@ -113,6 +119,16 @@ CODES: dict[ErrorCode, str] = {
     "file is none of those.",
     C.BAD_ASSET: "A page-asset upload did not match what it announced (key, hash or size) "
     "or was not the JSON the upload API takes.",
+    C.NOT_CONTROLLER: "The guest does not control the host's page: it must ask for control "
+    "and the visitor grant it (or control was revoked meanwhile).",
+    C.CONTROL_DISABLED: "The host's page refuses remote control for this session "
+    "(control.setAllowed(false)).",
+    C.CONTROL_REFUSED: "The host's page refused a guest's input: masked, blocked or password "
+    "fields, and pages outside the site, are never controlled remotely.",
+    C.GUEST_MUTED: "The host muted this guest: its pointer, drawing and control requests are "
+    "not shared until it is unmuted.",
+    C.JOIN_CODE_INVALID: "The join code is wrong, already used or expired: ask the host for "
+    "a new one.",
 }
 
 

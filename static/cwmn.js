@@ -73,7 +73,7 @@
     deliver(ids);
   }
   function checkState(path) {
-    var ok = T.fn[path][1].map(function (i) { return T.st[i]; });
+    var ok = T.st.filter(function (s, i) { return T.fn[path][1] >> i & 1; });
     if (ok.indexOf(view.state) < 0) {
       throw err('invalid_state', 'CwmnAPI.' + path + '() is not valid in state "' + view.state +
         '"; it is valid in: "' + ok.join('", "') + '"');
@@ -123,7 +123,7 @@
   Object.keys(T.fn).forEach(function (path) {
     var parts = path.split('.'), name = parts.pop(), ns = api;
     if (parts.length) ns = api[parts[0]] = api[parts[0]] || {};
-    var key = T.get[path];
+    var key = T.fn[path][2];
     ns[name] = T.fn[path][0] ? function () {
       checkState(path);
       return copy(view[key]);

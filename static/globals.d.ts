@@ -5,12 +5,11 @@
 declare const __CWMN_TABLES__: {
   /** Event names. */
   ev: string[];
-  /** Function path → [is a getter (1/0), indexes of the states it is valid in]. */
-  fn: Record<string, [number, number[]]>;
+  /** Function path → [is a getter (1/0), bit mask of the states it is valid in (bit i:
+   *  st[i]), and for a getter the view field it reads]. */
+  fn: Record<string, [number, number, string?]>;
   /** State names. */
   st: string[];
-  /** Getter path → the view field it reads. */
-  get: Record<string, string>;
   /** Browser features CWMN needs. */
   feat: string[];
 };

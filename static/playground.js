@@ -10,21 +10,26 @@
     ['guest.inviteGuest', '[{"guestName": "Guest Name", "guestEmail": "guest@example.com", "message": "Join my session!"}]'],
     ['guest.getInviteLink', ''], ['guest.removeGuest', '[{"guestId": "g1"}]'],
     ['guest.muteGuest', '[{"guestId": "g1", "muted": true}]'], ['guest.muteAllGuests', '[true]'],
-    ['guest.getMuteAllGuests', ''], ['guest.getGuestList', ''],
+    ['guest.getMuteAllGuests', ''], ['guest.getGuestList', ''], ['guest.getJoinCode', ''],
     ['publicLink.setEnabled', '[true]'], ['publicLink.getEnabled', ''], ['publicLink.generate', ''],
     ['privacy.setEnabled', '[true]'], ['privacy.getEnabled', ''],
     ['replay.muteAudio', '[true]'], ['replay.sendVideo', '[{"toEmails": ["you@example.com"]}]'],
     ['replay.getVideoURL', ''], ['replay.abandonVideo', ''], ['replay.getRenderingProgress', ''],
-    ['replay.dismissError', '']
+    ['replay.dismissError', ''],
+    // Extensions (docs/CONTROL.md).
+    ['control.grant', '[{"guestId": "g1"}]'], ['control.decline', '[{"guestId": "g1"}]'],
+    ['control.revoke', ''], ['control.setAllowed', '[false]'], ['control.getAllowed', ''],
+    ['control.getController', ''], ['indicator.setEnabled', '[true]'],
+    ['indicator.getEnabled', ''], ['indicator.showMasked', '[true]']
   ];
   /** @type {Array<import('./dist/cwmn.d.ts').CwmnEventName>} */
   var EVENTS = ['init', 'reinit', 'init failed', 'incompatible', 'unauthorized', 'ready no session',
     'session pending', 'in session', 'session failed', 'expired', 'end session', 'connection issue',
     'connection issue resolved', 'guest connected', 'guest disconnected', 'roomdata update', 'click',
     'waiting for replay', 'replay progress', 'replay complete', 'replay error',
-    'replay timeout warning', 'replay timeout'];
-  // Not 'host invite': without a listener, a page opened through an invitation to host shows
-  // CWMN's own consent dialog (docs/LIVE.md, "Invite to host").
+    'replay timeout warning', 'replay timeout', 'control change'];
+  // Not 'host invite' nor 'control request': without a listener, CWMN asks the visitor in its
+  // own dialog (docs/LIVE.md, "Invite to host"; docs/CONTROL.md).
   var log = document.getElementById('log'), stateEl = document.getElementById('state');
 
   function show(v) {

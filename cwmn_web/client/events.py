@@ -75,8 +75,9 @@ _CATALOGUE = (
     _e("replay error", (S.REPLAY_ERROR,), "The replay video failed to render."),
 )
 
-#: Documented additions: the original product's (INTERPRETATION.md), and ``host invite``
-#: (the page was opened through an invitation to host; docs/LIVE.md, "Invite to host").
+#: Documented additions: the original product's (INTERPRETATION.md), ``host invite`` (the
+#: page was opened through an invitation to host; docs/LIVE.md, "Invite to host") and the
+#: extensions' (docs/CONTROL.md).
 _EXTRAS = (
     _e(
         "replay timeout warning",
@@ -93,6 +94,22 @@ _EXTRAS = (
         "code its email gave), then call session.acceptHostInvite({code}) or "
         "session.declineHostInvite() (without a listener, CWMN asks in its own dialog).",
         ("invite", "HostInvite"),
+    ),
+    _e(
+        "control request",
+        (S.IN_SESSION,),
+        "Extension: a guest asks to control this page: ask the visitor, then call "
+        "control.grant(guestId) or control.decline(guestId) (without a listener, CWMN asks in "
+        "its own dialog).",
+        ("guestId", "string"),
+        ("guest", "Guest"),
+    ),
+    _e(
+        "control change",
+        (S.IN_SESSION,),
+        "Extension: who controls this page changed (granted, revoked, released, or the guest "
+        "left); null when nobody does.",
+        ("controller", "Guest | null"),
     ),
 )
 

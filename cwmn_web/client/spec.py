@@ -22,6 +22,8 @@ class FunctionSpec:
 
     ``sync`` functions return a value at once (local getters); the rest return a Promise.
     ``local`` functions are answered by the page's stub itself (no Python round trip).
+    ``extension``: not in the reference API (docs/CONTROL.md); the reference's behaviour does
+    not depend on it.
     """
 
     path: str
@@ -30,19 +32,27 @@ class FunctionSpec:
     params: str
     doc: str
     local: bool = False
+    extension: bool = False
 
 
 def _f(
     path: str, states: tuple[State, ...] | frozenset[State], params: str, doc: str, **kw: bool
 ) -> FunctionSpec:
     return FunctionSpec(
-        path, frozenset(states), kw.get("sync", False), params, doc, kw.get("local", False)
+        path,
+        frozenset(states),
+        kw.get("sync", False),
+        params,
+        doc,
+        kw.get("local", False),
+        kw.get("extension", False),
     )
 
 
 S = State
 _IN = (S.IN_SESSION,)
 _RENDER = (S.WAITING_FOR_REPLAY, S.REPLAY_COMPLETE)
+_READY = (S.NO_SESSION, S.SESSION_PENDING, S.IN_SESSION)
 
 FUNCTIONS: dict[str, FunctionSpec] = {
     f.path: f
@@ -106,6 +116,14 @@ FUNCTIONS: dict[str, FunctionSpec] = {
         _f("guest.muteAllGuests", _IN, "status", "Mute/unmute all guests."),
         _f("guest.getMuteAllGuests", _IN, "", "The mute-all status.", sync=True),
         _f("guest.getGuestList", _IN, "", "The guests of the session.", sync=True),
+        _f(
+            "guest.getJoinCode",
+            _IN,
+            "",
+            "A short numeric code a guest types on the server's /join page instead of "
+            "following a link (one device, expiring).",
+            extension=True,
+        ),
         _f("publicLink.setEnabled", _IN, "enabled", "Enable/disable the public link."),
         _f("publicLink.getEnabled", _IN, "", "Is the public link enabled.", sync=True),
         _f("publicLink.generate", _IN, "", "The public link for guests to join."),
@@ -117,6 +135,68 @@ FUNCTIONS: dict[str, FunctionSpec] = {
         _f("replay.abandonVideo", _RENDER, "", "Drop the replay without sending it."),
         _f("replay.getRenderingProgress", _RENDER, "", "Rendering progress and completion."),
         _f("replay.dismissError", (S.REPLAY_ERROR,), "", "Leave the replay error state."),
+        # Extensions (docs/CONTROL.md).
+        # Extensions (docs/CONTROL.md).
+        _f(
+            "control.grant",
+            _IN,
+            "{guestId} | guestId",
+            "Give control of this page to a guest (the visitor agreed).",
+            extension=True,
+        ),
+        _f(
+            "control.decline",
+            _IN,
+            "{guestId} | guestId",
+            "Turn down a guest's request for control.",
+            extension=True,
+        ),
+        _f("control.revoke", _IN, "", "Take control back from the guest.", extension=True),
+        _f(
+            "control.setAllowed",
+            _IN,
+            "allowed",
+            "Take control requests, or refuse them for the rest of the session.",
+            extension=True,
+        ),
+        _f(
+            "control.getAllowed",
+            _IN,
+            "",
+            "Does this page take control requests.",
+            sync=True,
+            extension=True,
+        ),
+        _f(
+            "control.getController",
+            _IN,
+            "",
+            "The guest that controls this page, or null.",
+            sync=True,
+            extension=True,
+        ),
+        _f(
+            "indicator.setEnabled",
+            _READY,
+            "enabled",
+            "Show CWMN's sharing badge (default), or not: the site shows its own.",
+            extension=True,
+        ),
+        _f(
+            "indicator.getEnabled",
+            ALL_STATES,
+            "",
+            "Is CWMN's sharing badge shown while sharing.",
+            sync=True,
+            extension=True,
+        ),
+        _f(
+            "indicator.showMasked",
+            _READY,
+            "enabled",
+            "Outline, for the visitor only, what guests cannot see (masked and blocked).",
+            extension=True,
+        ),
     )
 }
 
@@ -131,24 +211,34 @@ VIEW_KEYS: dict[str, str] = {
     "guest.getGuestList": "guests",
     "publicLink.getEnabled": "publicLinkEnabled",
     "privacy.getEnabled": "privacyEnabled",
+    "control.getAllowed": "controlAllowed",
+    "control.getController": "controller",
+    "indicator.getEnabled": "indicator",
 }
 
 
 def stub_tables() -> dict[str, object]:
-    """The tables the JavaScript stub is built with (so it cannot drift from this file)."""
+    """The tables the JavaScript stub is built with (so it cannot drift from this file).
+
+    ``fn``: path → ``[sync, states]`` (``states`` a bit mask over ``st``), a synchronous
+    getter's view key third: small, as every page view loads them."""
     from .compat import REQUIRED_FEATURES
     from .events import EVENTS
 
     order = list(State)
+
+    def entry(path: str, spec: FunctionSpec) -> list[object]:
+        mask = sum(1 << order.index(s) for s in spec.states)
+        return [int(spec.sync), mask] + ([VIEW_KEYS[path]] if path in VIEW_KEYS else [])
+
     return {
         "ev": list(EVENTS),
         "fn": {
-            path: [int(spec.sync), [order.index(s) for s in order if s in spec.states]]
+            path: entry(path, spec)
             for path, spec in FUNCTIONS.items()
             if not spec.local or path in VIEW_KEYS
         },
         "st": [s.value for s in order],
-        "get": VIEW_KEYS,
         "feat": list(REQUIRED_FEATURES),
     }
 

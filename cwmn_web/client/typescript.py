@@ -49,6 +49,16 @@ SIGNATURES: dict[str, str] = {
     "replay.abandonVideo": "(): Promise<void>",
     "replay.getRenderingProgress": "(): Promise<{ percent: number; completed: boolean }>",
     "replay.dismissError": "(): Promise<void>",
+    "guest.getJoinCode": "(): Promise<JoinCode>",
+    "control.grant": "(params: { guestId: string } | string): Promise<void>",
+    "control.decline": "(params: { guestId: string } | string): Promise<void>",
+    "control.revoke": "(): Promise<void>",
+    "control.setAllowed": "(allowed: boolean): Promise<boolean>",
+    "control.getAllowed": "(): boolean",
+    "control.getController": "(): Guest | null",
+    "indicator.setEnabled": "(enabled: boolean): Promise<boolean>",
+    "indicator.getEnabled": "(): boolean",
+    "indicator.showMasked": "(enabled: boolean): Promise<boolean>",
 }
 
 _TYPES = """\
@@ -69,6 +79,8 @@ export interface Guest {
   via: 'private' | 'public' | 'invite';
   /** The colour of the guest's cursor (CSS hex). */
   color: string;
+  /** Extension: this guest controls the page (control.grant). */
+  controlling?: boolean;
 }
 
 export interface ReplayProgress {
@@ -105,7 +117,20 @@ export interface SessionInfo {
   audioError?: string;
 }
 
-export interface StartParams { hostName: string; hostEmail: string; isReplay?: boolean; }
+export interface StartParams {
+  hostName: string; hostEmail: string; isReplay?: boolean;
+  /** Extension: end after this many seconds without activity (at most the server's). */
+  idleTimeout?: number;
+}
+/** Extension: a code a guest types on the server's /join page (guest.getJoinCode). */
+export interface JoinCode {
+  /** Eight digits. */
+  code: string;
+  /** The page where it is typed. */
+  url: string;
+  /** Seconds since the epoch. */
+  expiresAt: number;
+}
 export interface InviteToHostParams {
   hostName: string; hostEmail: string; inviteName: string; inviteEmail: string;
   message?: string; url: string;
@@ -165,7 +190,8 @@ def _api() -> str:
             else ", ".join(s.value for s in State if s in spec.states)
         )
         namespace, _, name = path.rpartition(".")
-        member = (f"/** {spec.doc} Valid in: {states}. */", f"{name}{SIGNATURES[path]};")
+        doc = ("Extension: " if spec.extension else "") + spec.doc
+        member = (f"/** {doc} Valid in: {states}. */", f"{name}{SIGNATURES[path]};")
         (spaces.setdefault(namespace, []) if namespace else top).append(member)
 
     def block(members: list[tuple[str, str]], indent: str) -> list[str]:

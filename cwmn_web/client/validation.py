@@ -28,6 +28,9 @@ __all__ = [
 MAX_NAME = 100
 MAX_MESSAGE = 1000
 MAX_EMAIL = 254
+#: Extension ``session.start({idleTimeout})`` bounds, in seconds (docs/CONTROL.md).
+MIN_IDLE_TIMEOUT = 30
+MAX_IDLE_TIMEOUT = 24 * 3600
 _EMAIL = re.compile(
     r"^[^\s@<>()\[\],;:\"\\]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$"
 )
@@ -150,14 +153,29 @@ def _guest_id(path: str, value: Any) -> str:
     return value.strip()
 
 
+def _idle_timeout(path: str, value: Any) -> float:
+    """Extension ``idleTimeout``: seconds without activity before the session ends (0: the
+    server's setting, which also caps it)."""
+    ok = isinstance(value, int | float) and not isinstance(value, bool)
+    if not ok or not (value == 0 or MIN_IDLE_TIMEOUT <= value <= MAX_IDLE_TIMEOUT):
+        raise InvalidParams(
+            f"CwmnAPI.{path}(): idleTimeout must be a number of seconds from "
+            f"{MIN_IDLE_TIMEOUT} to {MAX_IDLE_TIMEOUT} (0: the server's), got {value!r}"[:200]
+        )
+    return float(value)
+
+
 def session_start(path: str, args: tuple[Any, ...]) -> dict[str, Any]:
-    p = _params(path, args, ("hostName", "hostEmail", "isReplay"))
+    p = _params(path, args, ("hostName", "hostEmail", "isReplay", "idleTimeout"))
     is_replay = p.get("isReplay", False)
-    return {
+    params: dict[str, Any] = {
         "hostName": _name(path, p, "hostName"),
         "hostEmail": _email(path, p, "hostEmail"),
         "isReplay": _bool(path, is_replay, "isReplay"),
     }
+    if p.get("idleTimeout") is not None:  # the extension's; the reference's call is unchanged
+        params["idleTimeout"] = _idle_timeout(path, p["idleTimeout"])
+    return params
 
 
 def invite_to_host(path: str, args: tuple[Any, ...]) -> dict[str, Any]:
@@ -295,6 +313,13 @@ VALIDATORS: dict[str, Callable[[str, tuple[Any, ...]], dict[str, Any]]] = {
     "replay.abandonVideo": _no_args,
     "replay.getRenderingProgress": _no_args,
     "replay.dismissError": _no_args,
+    "guest.getJoinCode": _no_args,
+    "control.grant": remove_guest,
+    "control.decline": remove_guest,
+    "control.revoke": _no_args,
+    "control.setAllowed": lambda path, args: _flag(path, args, "allowed"),
+    "indicator.setEnabled": lambda path, args: _flag(path, args, "enabled"),
+    "indicator.showMasked": lambda path, args: _flag(path, args, "enabled"),
 }
 
 

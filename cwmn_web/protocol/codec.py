@@ -45,6 +45,7 @@ _SCALARS: dict[str, tuple[type, ...]] = {
     "dict[str, Any]": (dict,),
     "GuestObject": (dict,),
     "list[str]": (list,),
+    "list[float]": (list,),
 }
 
 
@@ -66,6 +67,15 @@ _FIELDS: dict[str, dict[str, tuple[type, ...]]] = {
     kind: {f.name: _SCALARS[str(f.type)] for f in dataclasses.fields(cls)}
     for kind, cls in MESSAGE_TYPES.items()
 }
+#: The list fields that hold numbers (the others hold strings).
+_NUMBER_LISTS: dict[str, frozenset[str]] = {
+    kind: frozenset(f.name for f in dataclasses.fields(cls) if str(f.type) == "list[float]")
+    for kind, cls in MESSAGE_TYPES.items()
+}
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def decode_obj(obj: Any) -> Message:
@@ -85,8 +95,11 @@ def decode_obj(obj: Any) -> Message:
             raise ProtocolError(
                 f"{kind}.{name} must be {allowed[-1].__name__}, got {type(value).__name__}"
             )
-        if isinstance(value, list) and not all(isinstance(v, str) for v in value):
-            raise ProtocolError(f"{kind}.{name} must be a list of strings")
+        if isinstance(value, list):
+            numbers = name in _NUMBER_LISTS[cls.type]
+            if not all(_is_number(v) if numbers else isinstance(v, str) for v in value):
+                what = "numbers" if numbers else "strings"
+                raise ProtocolError(f"{kind}.{name} must be a list of {what}")
         limit = cls.max_chars.get(name)
         if limit is not None and isinstance(value, str | list) and len(value) > limit:
             raise ProtocolError(f"{kind}.{name} is longer than {limit} characters")

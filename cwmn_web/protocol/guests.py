@@ -37,3 +37,5 @@ class GuestObject(TypedDict, total=False):
     via: str
     #: The colour of the guest's cursor (CSS hex).
     color: str
+    #: Extension: the guest controls the host's page (docs/CONTROL.md).
+    controlling: bool

@@ -23,6 +23,9 @@ __all__ = [
     "CLOSE_SESSION_ENDED",
     "CLOSE_TRY_AGAIN_LATER",
     "CLOSE_UNSUPPORTED_VERSION",
+    "CONTROL_KINDS",
+    "DRAW_TOOLS",
+    "MAX_DRAW_NUMBERS",
     "MAX_NAME_CHARS",
     "MESSAGE_TYPES",
     "PROTOCOL_VERSION",
@@ -30,12 +33,21 @@ __all__ = [
     "AbandonReplay",
     "AcceptHostInvite",
     "Ack",
+    "ControlChanged",
+    "ControlDeclined",
+    "ControlInput",
+    "ControlRefused",
+    "ControlRequested",
+    "CreateJoinCode",
     "CreateLink",
     "CreatePublicLink",
+    "DeclineControl",
+    "Draw",
     "EndSession",
     "ErrorReply",
     "GetHostInvite",
     "GuestClick",
+    "GuestDraw",
     "GuestJoined",
     "GuestLeft",
     "GuestPointer",
@@ -48,6 +60,7 @@ __all__ = [
     "InviteSent",
     "InviteToHost",
     "Join",
+    "JoinCodeCreated",
     "Joined",
     "LinkCreated",
     "Message",
@@ -61,14 +74,18 @@ __all__ = [
     "PointerClick",
     "PointerMove",
     "Pong",
+    "ReleaseControl",
     "RemoveGuest",
     "Removed",
     "ReplayUpdate",
+    "RequestControl",
     "ResumeSession",
     "SendVideo",
     "SessionEnded",
     "SessionResumed",
     "SessionStarted",
+    "SetControl",
+    "SetControlAllowed",
     "SetName",
     "SetPrivacy",
     "SetPublicLink",
@@ -137,6 +154,9 @@ class StartSession(Message):
     host_email: str = ""
     is_replay: bool = False
     page_id: str = ""
+    idle_timeout: float = 0.0
+    """Extension: end the session after this many seconds without activity (0: the
+    server's ``CWMN_IDLE_TIMEOUT``; never longer than it)."""
 
 
 @dataclass(frozen=True)
@@ -161,7 +181,8 @@ class EndSession(Message):
 
 @dataclass(frozen=True)
 class SessionEnded(Message):
-    """The session is over: ``reason`` is ``ended`` (by the host) or ``expired``."""
+    """The session is over: ``reason`` is ``ended`` (by the host), ``expired`` or ``idle``
+    (nobody did anything for the idle timeout; docs/CONTROL.md)."""
 
     type: ClassVar[str] = "session_ended"
     session_id: str = ""
@@ -221,6 +242,9 @@ class SessionResumed(Message):
     privacy: bool = False
     mute_all: bool = False
     public_link: bool = True
+    controller: str = ""
+    """Extension: the guest that controls the page (granted on an earlier page), or ""."""
+    control_allowed: bool = True
     #: As :attr:`SessionStarted.assets` (the same session's: the same URLs).
     assets: dict[str, Any] = field(default_factory=dict)
 
@@ -320,6 +344,10 @@ class Joined(Message):
     """The host is away because its page is changing (as ``HostStatus.navigating``)."""
     host_verified: bool = False
     """``host_name`` is what the site's backend signed in the host's token."""
+    controller: str = ""
+    """Extension: the guest that controls the host's page, or ""."""
+    control_allowed: bool = True
+    """Extension: the host's page takes control requests."""
 
 
 @dataclass(frozen=True)
@@ -629,6 +657,163 @@ class AbandonReplay(Message):
     resume_token: str = ""
 
 
+# -- Extensions (docs/CONTROL.md): remote control with consent, drawing, join codes --------
+#: What a guest's control input may be (``ControlInput.kind``).
+CONTROL_KINDS = frozenset({"click", "dblclick", "key", "text", "scroll"})
+#: Drawing tools (``Draw.tool``): a stroke that fades, or a laser trail.
+DRAW_TOOLS = frozenset({"pen", "laser"})
+#: At most this many numbers (x, y pairs) in one ``draw`` message.
+MAX_DRAW_NUMBERS = 128
+
+
+@dataclass(frozen=True)
+class RequestControl(Message):
+    """Guest → server: ask the host's visitor for control of the page; ``ok``, or
+    ``control_disabled`` / ``guest_muted`` / ``rate_limited``. The host hears
+    :class:`ControlRequested`; the answer comes as :class:`ControlChanged` or
+    :class:`ControlDeclined`."""
+
+    type: ClassVar[str] = "request_control"
+
+
+@dataclass(frozen=True)
+class ReleaseControl(Message):
+    """Guest → server: give control back (``ok`` even when it had none)."""
+
+    type: ClassVar[str] = "release_control"
+
+
+@dataclass(frozen=True)
+class ControlRequested(Message):
+    """Server → host push: a guest asks for control."""
+
+    type: ClassVar[str] = "control_requested"
+    guest_id: str = ""
+
+
+@dataclass(frozen=True)
+class SetControl(Message):
+    """Host → server: give control to ``guest_id`` (the visitor agreed), or take it back
+    (``""``). ``ok``, or ``not_found`` / ``guest_muted`` / ``control_disabled``."""
+
+    type: ClassVar[str] = "set_control"
+    guest_id: str = ""
+
+
+@dataclass(frozen=True)
+class DeclineControl(Message):
+    """Host → server: the visitor turned down ``guest_id``'s request (the guest hears
+    :class:`ControlDeclined`)."""
+
+    type: ClassVar[str] = "decline_control"
+    guest_id: str = ""
+
+
+@dataclass(frozen=True)
+class SetControlAllowed(Message):
+    """Host → server: ``allowed`` false refuses every request for the rest of the session
+    and takes control back."""
+
+    type: ClassVar[str] = "set_control_allowed"
+    allowed: bool = True
+
+
+@dataclass(frozen=True)
+class ControlChanged(Message):
+    """Server → host and guests push: who controls the page now (``guest_id`` "" for
+    nobody) and whether the page takes requests."""
+
+    type: ClassVar[str] = "control_changed"
+    guest_id: str = ""
+    name: str = ""
+    allowed: bool = True
+
+
+@dataclass(frozen=True)
+class ControlDeclined(Message):
+    """Server → guest push: the visitor turned down this guest's request."""
+
+    type: ClassVar[str] = "control_declined"
+
+
+@dataclass(frozen=True)
+class ControlInput(Message):
+    """Guest → server → host: one input of the guest that controls the page, in the host's
+    document coordinates (CSS px). ``kind``: ``click``/``dblclick`` at (x, y), ``key``
+    (``key`` as KeyboardEvent.key, ``mods`` bits shift 1, ctrl 2, alt 4, meta 8), ``text``
+    (typed or pasted ``text``), ``scroll`` (by ``dx``, ``dy`` at (x, y)). The server sets
+    ``guest_id`` when it relays it; it refuses ``not_controller`` from any other guest."""
+
+    type: ClassVar[str] = "control_input"
+    max_chars: ClassVar[dict[str, int]] = {"key": 32, "text": 256, "guest_id": 64}
+    kind: str = ""
+    x: float = 0.0
+    y: float = 0.0
+    key: str = ""
+    text: str = ""
+    dx: float = 0.0
+    dy: float = 0.0
+    mods: int = 0
+    guest_id: str = ""
+
+
+@dataclass(frozen=True)
+class ControlRefused(Message):
+    """Host → server → guest: the page did not apply the guest's input (``code``
+    ``control_refused``: a masked or password field, a page outside the site)."""
+
+    type: ClassVar[str] = "control_refused"
+    max_chars: ClassVar[dict[str, int]] = {"guest_id": 64, "code": 64, "message": 300}
+    guest_id: str = ""
+    code: str = ErrorCode.CONTROL_REFUSED
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class Draw(Message):
+    """Guest → server: part of a stroke (``tool`` ``pen``) or of a laser trail, ``points``
+    flat ``[x0, y0, x1, y1, ...]`` in the host's document coordinates; ``stroke`` is the
+    guest's id for it, ``done`` its last part. Refused ``guest_muted``, ``rate_limited``."""
+
+    type: ClassVar[str] = "draw"
+    max_chars: ClassVar[dict[str, int]] = {"stroke": 16, "points": MAX_DRAW_NUMBERS}
+    stroke: str = ""
+    tool: str = "pen"
+    points: list[float] = field(default_factory=list)
+    done: bool = False
+
+
+@dataclass(frozen=True)
+class GuestDraw(Message):
+    """Server → host and the other guests push: a guest's :class:`Draw`."""
+
+    type: ClassVar[str] = "guest_draw"
+    guest_id: str = ""
+    name: str = ""
+    color: str = ""
+    stroke: str = ""
+    tool: str = "pen"
+    points: list[float] = field(default_factory=list)
+    done: bool = False
+
+
+@dataclass(frozen=True)
+class CreateJoinCode(Message):
+    """Host → server: a short code a guest types on the server's ``/join`` page; answered
+    with :class:`JoinCodeCreated`. The code admits one device, as a private link does."""
+
+    type: ClassVar[str] = "create_join_code"
+
+
+@dataclass(frozen=True)
+class JoinCodeCreated(Message):
+    type: ClassVar[str] = "join_code"
+    code: str = ""
+    url: str = ""
+    """The page where the code is typed (``PUBLIC_URL/join``)."""
+    expires_at: float = 0.0
+
+
 MESSAGE_TYPES: dict[str, type[Message]] = {
     cls.type: cls
     for cls in (
@@ -681,5 +866,19 @@ MESSAGE_TYPES: dict[str, type[Message]] = {
         SendVideo,
         VideoSent,
         AbandonReplay,
+        RequestControl,
+        ReleaseControl,
+        ControlRequested,
+        SetControl,
+        DeclineControl,
+        SetControlAllowed,
+        ControlChanged,
+        ControlDeclined,
+        ControlInput,
+        ControlRefused,
+        Draw,
+        GuestDraw,
+        CreateJoinCode,
+        JoinCodeCreated,
     )
 }

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..client.events import EVENTS
-from ..client.spec import FUNCTIONS, VIEW_KEYS
+from ..client.spec import FUNCTIONS, VIEW_KEYS, FunctionSpec
 from ..client.states import TRANSITIONS, State
 from ..client.typescript import SIGNATURES, declarations
 from ..client.validation import MAX_EMAIL, MAX_MESSAGE, MAX_NAME
@@ -60,6 +60,11 @@ def _states(states: frozenset[State]) -> str:
     return ", ".join(f"`{s.value}`" for s in State if s in states)
 
 
+def _doc(spec: FunctionSpec) -> str:
+    """What the function does; an extension says so (docs/CONTROL.md)."""
+    return f"*Extension.* {spec.doc}" if spec.extension else spec.doc
+
+
 def _functions() -> list[Block]:
     blocks: list[Block] = [
         Heading(2, "Functions"),
@@ -76,7 +81,7 @@ def _functions() -> list[Block]:
                     f"`CwmnAPI.{path}`",
                     f"`{SIGNATURES[path].rsplit('): ', 1)[1]}`",
                     _states(spec.states),
-                    spec.doc,
+                    _doc(spec),
                 )
                 for path, spec in FUNCTIONS.items()
             ),
@@ -90,7 +95,7 @@ def _functions() -> list[Block]:
             title = "CwmnAPI" if space == "CwmnAPI" else f"CwmnAPI.{space}"
             blocks.append(Heading(3, title))
         blocks.append(Code(f"CwmnAPI.{path}{SIGNATURES[path]}"))
-        facts = [spec.doc, f"Valid in: {_states(spec.states)}."]
+        facts = [_doc(spec), f"Valid in: {_states(spec.states)}."]
         if spec.params:
             facts.append(f"Parameters: `{spec.params}`.")
         if path in VIEW_KEYS:

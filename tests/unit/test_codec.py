@@ -15,12 +15,21 @@ from cwmn_web.protocol.messages import (
     AbandonReplay,
     AcceptHostInvite,
     Ack,
+    ControlChanged,
+    ControlDeclined,
+    ControlInput,
+    ControlRefused,
+    ControlRequested,
+    CreateJoinCode,
     CreateLink,
     CreatePublicLink,
+    DeclineControl,
+    Draw,
     EndSession,
     ErrorReply,
     GetHostInvite,
     GuestClick,
+    GuestDraw,
     GuestJoined,
     GuestLeft,
     GuestPointer,
@@ -33,6 +42,7 @@ from cwmn_web.protocol.messages import (
     InviteSent,
     InviteToHost,
     Join,
+    JoinCodeCreated,
     Joined,
     LinkCreated,
     Message,
@@ -46,14 +56,18 @@ from cwmn_web.protocol.messages import (
     PointerClick,
     PointerMove,
     Pong,
+    ReleaseControl,
     Removed,
     RemoveGuest,
     ReplayUpdate,
+    RequestControl,
     ResumeSession,
     SendVideo,
     SessionEnded,
     SessionResumed,
     SessionStarted,
+    SetControl,
+    SetControlAllowed,
     SetName,
     SetPrivacy,
     SetPublicLink,
@@ -149,6 +163,20 @@ SAMPLES: list[Message] = [
     SendVideo(ref=15, resume_token="tok", to_emails=["a@example.com", "b@example.com"]),
     VideoSent(ref=15, status="queued", to=["a@example.com"]),
     AbandonReplay(ref=16, resume_token="tok"),
+    RequestControl(ref=17),
+    ReleaseControl(ref=18),
+    ControlRequested(guest_id="g1"),
+    SetControl(ref=19, guest_id="g1"),
+    DeclineControl(ref=20, guest_id="g1"),
+    SetControlAllowed(ref=21, allowed=False),
+    ControlChanged(guest_id="g1", name="Bo", allowed=True),
+    ControlDeclined(),
+    ControlInput(ref=22, kind="text", x=10.5, y=20, text="héllo", guest_id="g1"),
+    ControlRefused(guest_id="g1", code="control_refused", message="a masked field"),
+    Draw(ref=23, stroke="s1", tool="laser", points=[1.5, 2, 3, 4.25], done=True),
+    GuestDraw(guest_id="g1", name="Bo", color="#0a0", stroke="s1", points=[1, 2]),
+    CreateJoinCode(ref=24),
+    JoinCodeCreated(ref=24, code="12345678", url="https://cwmn.example/join", expires_at=9.5),
 ]
 
 
@@ -204,6 +232,20 @@ def test_samples_cover_every_message_type() -> None:
         "send_video",
         "video_sent",
         "abandon_replay",
+        "request_control",
+        "release_control",
+        "control_requested",
+        "set_control",
+        "decline_control",
+        "set_control_allowed",
+        "control_changed",
+        "control_declined",
+        "control_input",
+        "control_refused",
+        "draw",
+        "guest_draw",
+        "create_join_code",
+        "join_code",
     }
     for tag, cls in MESSAGE_TYPES.items():
         assert cls.type == tag
@@ -222,7 +264,7 @@ def test_wire_form() -> None:
     frame = encode(StartSession(ref=7, host_name="Zoë", host_email="z@e.com"))
     assert frame == (
         '{"type":"start_session","ref":7,"host_name":"Zoë","host_email":"z@e.com",'
-        '"is_replay":false,"page_id":""}'
+        '"is_replay":false,"page_id":"","idle_timeout":0.0}'
     )
     assert encode_obj(Ping()) == {"type": "ping", "ref": 0}
 

@@ -34,13 +34,13 @@ REFERENCE: dict[str, tuple[tuple[str, ...], frozenset[State]]] = {
     "replay error": ((), frozenset({S.REPLAY_ERROR})),
 }
 REPLAY_EXTRAS = {"replay timeout warning", "replay timeout"}
-EXTRAS = REPLAY_EXTRAS | {"host invite"}
+EXTRAS = REPLAY_EXTRAS | {"host invite", "control request", "control change"}
 
 
-def test_catalogue_is_the_21_reference_events_plus_the_3_extras() -> None:
+def test_catalogue_is_the_21_reference_events_plus_the_5_extras() -> None:
     assert len(REFERENCE) == 21
     assert set(EVENTS) == set(REFERENCE) | EXTRAS
-    assert len(EVENTS) == 24
+    assert len(EVENTS) == 26
     assert frozenset(EXTRAS) == EXTRA_EVENTS
     # The reference's order comes first, the extras after it.
     assert list(EVENTS)[:21] == list(REFERENCE)

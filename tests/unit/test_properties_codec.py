@@ -34,6 +34,7 @@ _BY_TYPE: dict[str, st.SearchStrategy[Any]] = {
     "dict[str, Any]": st.dictionaries(TEXT, JSON, max_size=5),
     "GuestObject": st.dictionaries(TEXT, JSON, max_size=5),
     "list[str]": st.lists(TEXT, max_size=5),
+    "list[float]": st.lists(st.floats(allow_nan=False, allow_infinity=False), max_size=5),
 }
 
 
@@ -42,7 +43,9 @@ def _message(cls: type[Message]) -> st.SearchStrategy[Message]:
     for f in dataclasses.fields(cls):
         strategy = _BY_TYPE[str(f.type)]
         limit = cls.max_chars.get(f.name)
-        if limit is not None:
+        if limit is not None and str(f.type) == "list[float]":
+            strategy = st.lists(st.floats(allow_nan=False, allow_infinity=False), max_size=limit)
+        elif limit is not None:
             strategy = st.text(st.characters(exclude_categories=["Cs"]), max_size=limit)
         fields[f.name] = strategy
     return st.builds(cls, **fields)
@@ -104,8 +107,9 @@ def test_strings_past_their_limit_are_refused(kind: str, data: st.DataObject) ->
         return
     name = data.draw(st.sampled_from(sorted(cls.max_chars)))
     size = data.draw(st.integers(cls.max_chars[name] + 1, cls.max_chars[name] + 50))
+    numbers = any(f.name == name and str(f.type) == "list[float]" for f in dataclasses.fields(cls))
     try:
-        codec.decode(json.dumps({"type": kind, name: "x" * size}))
+        codec.decode(json.dumps({"type": kind, name: [1.5] * size if numbers else "x" * size}))
     except ProtocolError as error:
         assert f"longer than {cls.max_chars[name]}" in error.message
     else:

@@ -52,6 +52,17 @@ REFERENCE: dict[str, frozenset[State]] = {
 EXTRAS: dict[str, frozenset[State]] = {
     "session.acceptHostInvite": frozenset({S.NO_SESSION}),
     "session.declineHostInvite": frozenset({S.NO_SESSION}),
+    # Extensions (docs/CONTROL.md).
+    "guest.getJoinCode": IN,
+    "control.grant": IN,
+    "control.decline": IN,
+    "control.revoke": IN,
+    "control.setAllowed": IN,
+    "control.getAllowed": IN,
+    "control.getController": IN,
+    "indicator.setEnabled": frozenset({S.NO_SESSION, S.SESSION_PENDING, S.IN_SESSION}),
+    "indicator.getEnabled": ALL_STATES,
+    "indicator.showMasked": frozenset({S.NO_SESSION, S.SESSION_PENDING, S.IN_SESSION}),
 }
 #: INTERPRETATION.md: "Purely local getters ... return values synchronously."
 SYNC_GETTERS = {
@@ -63,6 +74,10 @@ SYNC_GETTERS = {
     "privacy.getEnabled",
     "guest.getGuestList",
     "session.getSessionInfo",
+    # Extensions: answered from the view as the reference's getters are.
+    "control.getAllowed",
+    "control.getController",
+    "indicator.getEnabled",
 }
 SUBSCRIPTION = {"on", "once", "off"}
 
@@ -103,7 +118,7 @@ def test_local_functions_are_the_stub_answered_ones() -> None:
 
 def test_every_promise_function_has_a_validator() -> None:
     promises = {path for path, spec in FUNCTIONS.items() if not spec.sync}
-    assert len(promises) == 19
+    assert len(promises) == 26
     assert set(VALIDATORS) == promises
 
 
@@ -145,13 +160,13 @@ def test_stub_tables_are_json_and_match_functions() -> None:
     order = list(State)
     assert tables["st"] == [s.value for s in order]
     assert tables["ev"] == list(EVENTS)
-    assert tables["get"] == VIEW_KEYS
     assert tables["feat"] == list(REQUIRED_FEATURES)
     fn, names = tables["fn"], tables["st"]
     assert isinstance(fn, dict) and isinstance(names, list)
     assert set(fn) == set(FUNCTIONS) - SUBSCRIPTION
-    for path, (sync, states) in fn.items():
+    for path, (sync, mask, *key) in fn.items():
         spec = FUNCTIONS[path]
         assert sync == int(spec.sync)
-        assert [names[i] for i in states] == [s.value for s in order if s in spec.states]
-        assert states == sorted(states)
+        in_states = [name for i, name in enumerate(names) if mask >> i & 1]
+        assert in_states == [s.value for s in order if s in spec.states]
+        assert key == ([VIEW_KEYS[path]] if path in VIEW_KEYS else [])
