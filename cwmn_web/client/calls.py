@@ -42,6 +42,7 @@ class Calls:
             "session.endSession": session.end,
             "guest.inviteGuest": guests.invite_guest,
             "guest.getInviteLink": guests.invite_link,
+            "guest.getJoinCode": guests.join_code,
             "guest.removeGuest": guests.remove_guest,
             "guest.muteGuest": guests.mute_guest,
             "guest.muteAllGuests": guests.mute_all,

@@ -1,5 +1,5 @@
-"""The calls that manage a live session's guests and settings: join links, guest invites,
-remove, mute, mute all, the public link and host privacy."""
+"""The calls that manage a live session's guests and settings: join links and codes, guest
+invites, remove, mute, mute all, the public link and host privacy."""
 
 from __future__ import annotations
 
@@ -9,10 +9,12 @@ from typing import TYPE_CHECKING, Any
 from ..errors import CwmnError, NotFound, ProtocolError
 from ..protocol.guests import GuestObject
 from ..protocol.messages import (
+    CreateJoinCode,
     CreateLink,
     CreatePublicLink,
     InviteGuest,
     InviteSent,
+    JoinCodeCreated,
     LinkCreated,
     Message,
     MuteAll,
@@ -63,6 +65,16 @@ class GuestCalls:
 
     def invite_link(self, params: dict[str, Any], reply: Reply) -> None:
         self._request(CreateLink(), reply, _link_url)
+
+    def join_code(self, params: dict[str, Any], reply: Reply) -> None:
+        """Extension: a code a guest types on the server's ``/join`` page."""
+
+        def made(answer: Message) -> dict[str, Any]:
+            if not isinstance(answer, JoinCodeCreated):
+                raise ProtocolError(f"expected join_code, got {answer.type}")
+            return {"code": answer.code, "url": answer.url, "expiresAt": answer.expires_at}
+
+        self._request(CreateJoinCode(), reply, made)
 
     def invite_guest(self, params: dict[str, Any], reply: Reply) -> None:
         """The server checks again, sends (or keeps in its outbox) and answers once the mail

@@ -28,6 +28,7 @@ from .host_socket import host_socket
 from .hosts import TrustedHosts
 from .invites.outbox_page import OutboxPage
 from .invites.service import Invites, make_transports
+from .join_code_page import JoinCodePage
 from .join_page import JoinPage
 from .page_assets.purge import purge_periodically
 from .page_assets.routes import PageAssetRoutes
@@ -116,6 +117,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         Route("/assets/{build}/{path:path}", assets.asset),
         Route("/api/domain-info", domain_info),
         Route("/healthz", health),
+        Route("/join", JoinCodePage(settings, store, invites.key).page, methods=["GET", "POST"]),
         Route("/join/{token}", JoinPage(settings, store, assets).page),
         Route("/host-invite/{token}", HostInvitePage(store).page),
         Route("/replay/{name}", VideoPage(settings, store).page),

@@ -43,6 +43,11 @@ class Settings:
     - ``CWMN_MAX_SESSION_SECONDS`` (14400): a live session then ends as ``expired``;
     - ``CWMN_HOST_GRACE_SECONDS`` (60): how long a session waits for its host to come back;
     - ``CWMN_LINK_TTL_SECONDS`` (86400): lifetime of a private link;
+    - join codes (docs/control/join-codes.md): ``CWMN_JOIN_CODE_SECONDS`` (600): lifetime of
+      a code; ``CWMN_JOIN_CODES_PER_SESSION`` (10) unused codes a session may hold;
+      ``CWMN_JOIN_CODE_ATTEMPTS`` (5) wrong codes per client key per
+      ``CWMN_JOIN_CODE_ATTEMPT_WINDOW`` (600 s), and ``CWMN_JOIN_CODE_FAILURES_PER_MINUTE``
+      (30) wrong codes from all clients together (counted in the database: every process);
     - ``CWMN_PUBLIC_URL``: this server's public ``http(s)://host[:port]``, the base of every
       link; requests for another host are refused. Unset (development), only requests to a
       loopback name (``localhost``, ``127.0.0.1``, ``::1``) are answered, links use that
@@ -114,6 +119,21 @@ class Settings:
     )
     link_ttl_seconds: float = field(
         default_factory=lambda: float(_env("CWMN_LINK_TTL_SECONDS", "86400"))
+    )
+    join_code_seconds: float = field(
+        default_factory=lambda: _number("CWMN_JOIN_CODE_SECONDS", "600")
+    )
+    join_codes_per_session: int = field(
+        default_factory=lambda: int(_env("CWMN_JOIN_CODES_PER_SESSION", "10"))
+    )
+    join_code_attempts: int = field(
+        default_factory=lambda: int(_env("CWMN_JOIN_CODE_ATTEMPTS", "5"))
+    )
+    join_code_attempt_window: float = field(
+        default_factory=lambda: _number("CWMN_JOIN_CODE_ATTEMPT_WINDOW", "600")
+    )
+    join_code_failures_per_minute: int = field(
+        default_factory=lambda: int(_env("CWMN_JOIN_CODE_FAILURES_PER_MINUTE", "30"))
     )
     public_url: str = field(default_factory=lambda: _env("CWMN_PUBLIC_URL", ""))
     #: Host names answered besides the public URL's (comma-separated; ``*``: any): see

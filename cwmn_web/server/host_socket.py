@@ -19,6 +19,7 @@ from ..protocol.messages import (
     CLOSE_BAD_ORIGIN,
     AbandonReplay,
     AcceptHostInvite,
+    CreateJoinCode,
     CreateLink,
     CreatePublicLink,
     ErrorReply,
@@ -49,6 +50,7 @@ from .host_work import (
     invitation_expired,
     invite_guest,
     invite_to_host,
+    new_join_code,
     new_link,
     new_public_link,
     new_session,
@@ -135,6 +137,7 @@ class HostSocket:
             AcceptHostInvite: self.accept_host_invite,
             CreateLink: self.create_link,
             CreatePublicLink: self.public_link,
+            CreateJoinCode: self.join_code,
             SetPublicLink: self.set_public_link,
             RemoveGuest: self.remove_guest,
             GetHostInvite: self.host_invite_info,
@@ -340,6 +343,13 @@ class HostSocket:
         room = self.core.live.room
         created = LinkCreated(ref=message.ref, url=room.public_url, expires_at=room.public_expires)
         return reply(self.core.conn, created)
+
+    async def join_code(self, message: CreateJoinCode) -> Outputs:
+        """A code a guest types on ``/join`` (:mod:`.join_codes`)."""
+        assert self.core.live is not None
+        room, key, now = self.core.live.room, self.invites.key, self.relay.clock()
+        make = new_join_code(self.store, room, key, self.settings, self._base(), message, now)
+        return reply(self.core.conn, await run_in_threadpool(make))
 
     async def set_public_link(self, message: SetPublicLink) -> Outputs:
         await self._public_link()  # its row holds the flag, also across restarts

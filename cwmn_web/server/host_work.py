@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 from ..errors import CwmnError, ErrorCode, NotFound, Unauthorized
 from ..protocol.messages import (
     AbandonReplay,
+    CreateJoinCode,
     CreateLink,
     GetHostInvite,
     HostInviteInfo,
@@ -17,6 +18,7 @@ from ..protocol.messages import (
     InviteGuest,
     InviteSent,
     InviteToHost,
+    JoinCodeCreated,
     LinkCreated,
     Message,
     Ok,
@@ -24,6 +26,7 @@ from ..protocol.messages import (
     SendVideo,
     StartSession,
 )
+from .config import Settings
 from .db import SessionRecord, Store
 from .host_invites import find_invitation
 from .host_tokens import HostIdentity
@@ -43,6 +46,7 @@ __all__ = [
     "invitation_expired",
     "invite_guest",
     "invite_to_host",
+    "new_join_code",
     "new_link",
     "new_public_link",
     "new_session",
@@ -146,6 +150,32 @@ def new_public_link(
         if not enabled:
             store.set_public_links(session_id, False, now=stamp)
         return join_url(base, record.token), record.expires_at
+
+    return make
+
+
+def new_join_code(
+    store: Store,
+    room: Room,
+    key: bytes,
+    settings: Settings,
+    base: str,
+    message: CreateJoinCode,
+    now: float,
+) -> Callable[[], JoinCodeCreated]:
+    """The work that makes a join code (run it in the store's thread): it expires after
+    ``CWMN_JOIN_CODE_SECONDS``, or with the session if that comes first. The room is read
+    here, on the caller's thread."""
+    session_id = room.session_id
+    expires_at = min(
+        now + settings.join_code_seconds, room.started_at + settings.max_session_seconds
+    )
+    per_session = settings.join_codes_per_session
+
+    def make() -> JoinCodeCreated:
+        made = store.create_join_code(session_id, key, expires_at, per_session, now=now)
+        url = f"{base}/join"
+        return JoinCodeCreated(ref=message.ref, code=made.code, url=url, expires_at=made.expires_at)
 
     return make
 

@@ -30,6 +30,7 @@ from cwmn_web.protocol import codec
 from cwmn_web.protocol.messages import (
     AbandonReplay,
     AcceptHostInvite,
+    CreateJoinCode,
     CreateLink,
     CreatePublicLink,
     GetHostInvite,
@@ -290,6 +291,7 @@ class MemoryServer:
             ResumeSession: self._resume,
             AcceptHostInvite: self._accept_host_invite,
             CreateLink: self._create_link,
+            CreateJoinCode: self._join_code,
             CreatePublicLink: self._public_link,
             SetPublicLink: self._set_public_link,
             RemoveGuest: self._remove_guest,
@@ -351,6 +353,14 @@ class MemoryServer:
         session_id, ttl = core.protocol.session_id, self.settings.link_ttl_seconds
         link = host_work.new_link(self.store, session_id, ttl, SERVER_URL, message, self.clock.now)
         return host_work.reply(core.conn, link)
+
+    def _join_code(self, core: HostCore, message: CreateJoinCode) -> Outputs:
+        assert core.live is not None
+        key, now = self.invites.key, self.clock.now
+        make = host_work.new_join_code(
+            self.store, core.live.room, key, self.settings, SERVER_URL, message, now
+        )
+        return host_work.reply(core.conn, make())
 
     def _public_link(self, core: HostCore, message: CreatePublicLink) -> Outputs:
         self._make_public_link(core)

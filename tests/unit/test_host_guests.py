@@ -7,12 +7,14 @@ pointing, clicking and leaving, muting, the room's settings, the public link."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
 
 from cwmn_web.client.states import State
 from cwmn_web.protocol.messages import (
+    CreateJoinCode,
     CreatePublicLink,
     ErrorReply,
     GuestClick,
@@ -22,6 +24,7 @@ from cwmn_web.protocol.messages import (
     SetPrivacy,
     SetPublicLink,
 )
+from cwmn_web.server.join_codes import AttemptLimits
 from cwmn_web.timing import POINTER_INTERVAL
 from tests.helpers.live_core import Viewer
 from tests.helpers.live_page import PAGE, LivePage, booted, call_error, in_session
@@ -240,3 +243,24 @@ def test_host_pointer_frames_are_throttled_with_the_last_one_kept() -> None:
     pointers = [f.data for f in ports.wire.frames if f.kind == "pointer"]
     assert pointers[0] == {"x": 0, "y": 0} and pointers[-1] == {"x": 49, "y": 49}
     assert len(pointers) == 2
+
+
+# -- join codes (extension) ---------------------------------------------------------------------
+def test_join_code_comes_from_the_server_and_admits_one_device() -> None:
+    """guest.getJoinCode: 8 digits for the server's /join page, expiring after the server's
+    CWMN_JOIN_CODE_SECONDS; redeemed, it is a private link, which a viewer joins with."""
+    _, ports = in_session()
+    made = ports.call("guest.getJoinCode", ())
+    assert made["url"] == "http://cwmn.test/join"
+    assert re.fullmatch(r"[0-9]{8}", made["code"]), made
+    assert made["expiresAt"] == ports.time + ports.server.settings.join_code_seconds
+    assert any(isinstance(m, CreateJoinCode) for m in ports.wire.received)
+    server = ports.server
+    link = ports.db.redeem_join_code(
+        made["code"], server.invites.key, "client", AttemptLimits(), 3600, now=ports.time
+    )
+    assert (link.kind, link.session_id) == ("private", ports.session_id)
+    viewer = ports.live.viewer(link.token, "Cleo")
+    assert viewer.take_ops("joined"), viewer.ops
+    assert [g["name"] for g in ports.core.view()["guests"]] == ["Cleo"]
+    assert ports.call("guest.getJoinCode", ())["code"] != made["code"]

@@ -9,6 +9,7 @@ from .guests import GuestStore
 from .host_invites import HostInviteStore
 from .host_keys import HostKeyStore
 from .invites import InviteStore
+from .join_codes import JoinCodeStore
 from .links import LinkStore
 from .locks import schema_lock
 from .messages import KeptMessageStore
@@ -28,6 +29,7 @@ class Store(
     SiteStore,
     SessionStore,
     LinkStore,
+    JoinCodeStore,
     GuestStore,
     InviteStore,
     KeptMessageStore,

@@ -40,6 +40,8 @@ __all__ = [
     "guests",
     "host_invites",
     "invites",
+    "join_code_failures",
+    "join_codes",
     "kept_messages",
     "links",
     "metadata",
@@ -347,4 +349,25 @@ room_owners = Table(
     ),
     Column("process_id", String(32), nullable=False, index=True),
     Column("since", Float, nullable=False),
+)
+# Join codes (docs/control/join-codes.md): 8 digits a guest types on ``/join``, stored only
+# as an HMAC under the server's key; a redeemed code makes a private link (one device).
+join_codes = Table(
+    "join_codes",
+    metadata,
+    Column("code_hash", String(64), primary_key=True),
+    Column("session_id", String(64), ForeignKey("sessions.id", ondelete="CASCADE"), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False, index=True),
+    Column("used_at", Float),
+    Index("ix_join_codes_session_id", "session_id"),
+)
+# Wrong join codes typed, by client key: the per-client and server-wide limits count them.
+join_code_failures = Table(
+    "join_code_failures",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("client", String(64), nullable=False),
+    Column("at", Float, nullable=False, index=True),
+    Index("ix_join_code_failures_client_at", "client", "at"),
 )

@@ -13,6 +13,7 @@ from ...errors import CwmnError, InvalidState, RateLimited
 from ...protocol.messages import (
     AbandonReplay,
     AcceptHostInvite,
+    CreateJoinCode,
     CreateLink,
     CreatePublicLink,
     EndSession,
@@ -54,7 +55,7 @@ MAX_PAGE_ID = 200
 MAX_INVITES_IN_FLIGHT = 4
 NO_GUESTS = "a replay recording has no guests"
 #: Requests about guests, which a replay session has none of.
-_GUESTS_ONLY = (CreateLink, CreatePublicLink, InviteGuest, SetPublicLink)
+_GUESTS_ONLY = (CreateLink, CreatePublicLink, CreateJoinCode, InviteGuest, SetPublicLink)
 #: Requests answered when their sending is done (a mail server, an SMS provider), while
 #: the connection goes on taking mirror frames.
 _SENDING = (InviteGuest, InviteToHost, SendVideo)
@@ -65,6 +66,7 @@ _STORE_WORK: tuple[type[Message], ...] = (
     AcceptHostInvite,
     CreateLink,
     CreatePublicLink,
+    CreateJoinCode,
     SetPublicLink,
     GetHostInvite,
     WatchReplay,
