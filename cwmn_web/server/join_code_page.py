@@ -71,7 +71,13 @@ def form_page(
         f"<p id=hint class=hint>{CODE_DIGITS} digits, for example 1234 5678.</p>"
         "<button type=submit>Join</button></form></main></html>\n"
     )
-    all_headers = {**SECURITY_HEADERS, "Content-Security-Policy": FORM_CSP, **(headers or {})}
+    all_headers = {
+        **SECURITY_HEADERS,
+        # Not no-referrer: its form's POST would then carry ``Origin: null`` (refused).
+        "Referrer-Policy": "same-origin",
+        "Content-Security-Policy": FORM_CSP,
+        **(headers or {}),
+    }
     return HTMLResponse(body, status_code=status, headers=all_headers)
 
 
