@@ -8,11 +8,11 @@ import secrets
 from collections.abc import Iterator
 
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Connection, Engine, make_url
 
 from cwmn_web.server.db.schema import metadata
 
-__all__ = ["empty_tables", "fresh_database"]
+__all__ = ["LATER_TABLES", "empty_tables", "fresh_database", "predate_migrations"]
 
 
 @contextlib.contextmanager
@@ -36,3 +36,15 @@ def empty_tables(engine: Engine) -> None:
     names = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
     with engine.begin() as db:
         db.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+
+
+#: Tables that migrations after the first made: a database from before migrations has none.
+LATER_TABLES = ("join_codes", "join_code_failures")
+
+
+def predate_migrations(db: Connection) -> None:
+    """Make the database ``db`` is connected to look as one made before migrations: no
+    ``alembic_version``, none of :data:`LATER_TABLES`."""
+    db.execute(text("DROP TABLE alembic_version"))
+    for table in LATER_TABLES:
+        db.execute(text(f"DROP TABLE {table}"))

@@ -20,7 +20,7 @@ from cwmn_web.server.db import Store
 from cwmn_web.server.db.migrate import current, head, upgrade
 from cwmn_web.server.db.schema import guests, metadata, sites
 
-from ..helpers.databases import fresh_database
+from ..helpers.databases import fresh_database, predate_migrations
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -99,9 +99,7 @@ def test_a_database_made_before_migrations_is_brought_to_the_head(tmp_path: Path
     old.create()
     session = old.create_session(1, "Ann", "a@example.com", False, "o", "p")
     with old.engine.begin() as db:
-        db.execute(text("DROP TABLE alembic_version"))
-        for later in ("join_codes", "join_code_failures"):  # tables of later revisions
-            db.execute(text(f"DROP TABLE {later}"))
+        predate_migrations(db)
         db.execute(text("DROP INDEX ix_guests_link_device"))
         db.execute(text("CREATE INDEX ix_guests_link_device ON guests (link_hash, device_hash)"))
         for guest_id, joined in (("second", 2.0), ("first", 1.0), ("other", 1.5)):

@@ -14,6 +14,8 @@ from cwmn_web.server.db import EndReason, Store
 from cwmn_web.server.db.columns import add_missing_columns, missing_columns
 from cwmn_web.server.db.schema import metadata
 
+from ..helpers.databases import predate_migrations
+
 
 @pytest.fixture
 def store(any_store: Store) -> Store:
@@ -187,7 +189,7 @@ def test_create_adds_the_columns_an_older_database_lacks(tmp_path: Path) -> None
             ("host_invites", "wrong_codes"),
         ):
             db.execute(text(f"ALTER TABLE {table} DROP COLUMN {column}"))
-        db.execute(text("DROP TABLE alembic_version"))
+        predate_migrations(db)
     missing = {f"{c.table.name}.{c.name}" for c in missing_columns(old.engine, metadata)}
     assert missing == {
         "sessions.privacy",
