@@ -140,16 +140,19 @@ class JoinCodePage:
         return RedirectResponse(f"/join/{link.token}", status_code=303, headers=SECURITY_HEADERS)
 
     def _same_origin(self, request: Request) -> bool:
-        """No ``Origin`` (not a browser's form), or this server's own (as the request
-        names it, or as ``CWMN_PUBLIC_URL`` does behind a proxy)."""
+        """No ``Origin`` (not a browser's form), or this server's own: the host the
+        request names, or ``CWMN_PUBLIC_URL``'s (http or https: a TLS proxy in front may
+        pass the request on as http)."""
         origin = request.headers.get("origin")
         if origin is None:
             return True
-        own = {f"{request.url.scheme}://{request.url.netloc}"}
+        parts = urlsplit(origin)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            return False  # "null" (a sandboxed or no-referrer page), or not a web origin
+        own = {request.url.netloc}
         if self.settings.public_url:
-            public = urlsplit(self.settings.public_url)
-            own.add(f"{public.scheme}://{public.netloc}")
-        return origin in own
+            own.add(urlsplit(self.settings.public_url).netloc)
+        return parts.netloc in own
 
     async def _typed(self, request: Request) -> str | None:
         """The form's ``code`` field (empty if absent); None for a body too long."""
