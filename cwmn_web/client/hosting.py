@@ -256,9 +256,10 @@ class HostSession:
         self.owner.overlay({"op": "cursors", "cursors": cursors})
 
     def end_trigger(self, reason: str) -> Trigger:
-        """The edge out of ``in session`` for an end with ``reason`` (``ended``/``expired``)."""
+        """The edge out of ``in session`` for an end with ``reason`` (``ended``/``expired``;
+        ``idle``, an extension, ends as ``expired`` does)."""
         replay = bool(self.info.get("isReplay"))
-        if reason == "expired":
+        if reason in ("expired", "idle"):
             return Trigger.EXPIRE_REPLAY if replay else Trigger.EXPIRE_REALTIME
         return Trigger.END_REPLAY if replay else Trigger.END_REALTIME
 

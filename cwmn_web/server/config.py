@@ -42,6 +42,9 @@ class Settings:
       ``CWMN_DB_POOL_TIMEOUT`` (30 s) to wait for a free one (SQLite: SQLAlchemy's pool);
     - ``CWMN_MAX_SESSION_SECONDS`` (14400): a live session then ends as ``expired``;
     - ``CWMN_HOST_GRACE_SECONDS`` (60): how long a session waits for its host to come back;
+    - ``CWMN_IDLE_TIMEOUT`` (1800): a live session in which neither the visitor nor a guest
+      did anything for that many seconds ends as ``idle`` (0: never; a session may ask for
+      less with ``idleTimeout``, never more; docs/control/server.md);
     - ``CWMN_LINK_TTL_SECONDS`` (86400): lifetime of a private link;
     - join codes (docs/control/join-codes.md): ``CWMN_JOIN_CODE_SECONDS`` (600): lifetime of
       a code; ``CWMN_JOIN_CODES_PER_SESSION`` (10) unused codes a session may hold;
@@ -117,6 +120,7 @@ class Settings:
     host_grace_seconds: float = field(
         default_factory=lambda: float(_env("CWMN_HOST_GRACE_SECONDS", "60"))
     )
+    idle_timeout: float = field(default_factory=lambda: _number("CWMN_IDLE_TIMEOUT", "1800"))
     link_ttl_seconds: float = field(
         default_factory=lambda: float(_env("CWMN_LINK_TTL_SECONDS", "86400"))
     )

@@ -6,12 +6,16 @@ from enum import StrEnum
 
 from ..errors import InvalidState, ProtocolError
 from ..protocol.messages import (
+    ControlInput,
+    Draw,
     Hello,
     Join,
     Message,
     Ping,
     PointerClick,
     PointerMove,
+    ReleaseControl,
+    RequestControl,
     SetName,
 )
 from .host_protocol import check_hello
@@ -28,7 +32,16 @@ class GuestPhase(StrEnum):
 _ALLOWED: dict[GuestPhase, tuple[type[Message], ...]] = {
     GuestPhase.AWAITING_HELLO: (Hello,),
     GuestPhase.READY: (Join, Ping),
-    GuestPhase.JOINED: (Ping, PointerMove, PointerClick, SetName),
+    GuestPhase.JOINED: (
+        Ping,
+        PointerMove,
+        PointerClick,
+        SetName,
+        RequestControl,
+        ReleaseControl,
+        ControlInput,
+        Draw,
+    ),
 }
 
 

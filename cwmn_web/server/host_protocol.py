@@ -9,9 +9,11 @@ from ..protocol.messages import (
     PROTOCOL_VERSION,
     AbandonReplay,
     AcceptHostInvite,
+    ControlRefused,
     CreateJoinCode,
     CreateLink,
     CreatePublicLink,
+    DeclineControl,
     EndSession,
     GetHostInvite,
     Hello,
@@ -25,6 +27,8 @@ from ..protocol.messages import (
     RemoveGuest,
     ResumeSession,
     SendVideo,
+    SetControl,
+    SetControlAllowed,
     SetPrivacy,
     SetPublicLink,
     StartSession,
@@ -68,12 +72,16 @@ _ALLOWED: dict[HostPhase, tuple[type[Message], ...]] = {
         RemoveGuest,
         EndSession,
         Ping,
+        SetControl,
+        DeclineControl,
+        SetControlAllowed,
+        ControlRefused,
     ),
     HostPhase.ENDED: (*_REPLAY, Ping),
 }
 #: Dropped without an answer: frames the host sent before it learnt that the session ended.
 _IGNORED: dict[HostPhase, tuple[type[Message], ...]] = {
-    HostPhase.ENDED: (MirrorFrame,),
+    HostPhase.ENDED: (MirrorFrame, ControlRefused),
 }
 
 

@@ -82,6 +82,7 @@ def limits_of(settings: Settings) -> Limits:
         frames_per_second=settings.max_frames_per_second,
         frame_values=settings.max_frame_values,
         watchers_per_client=settings.max_watchers_per_client,
+        idle_timeout=settings.idle_timeout,
     )
 
 

@@ -161,6 +161,8 @@ class Guest:
     muted: bool = False
     pointer: GuestPointerPosition | None = None
     color: str = ""
+    controlling: bool = False
+    """Extension: the guest controls the host's page (the room's ``controller``)."""
 
     def to_dict(self) -> GuestObject:
         return {
@@ -171,6 +173,7 @@ class Guest:
             "joinedAt": self.joined_at,
             "via": self.via,
             "color": self.color,
+            "controlling": self.controlling,
         }
 
 
@@ -246,6 +249,14 @@ class Room:
     public_url: str = ""
     """The session's public link, once made (the server keeps only its token's hash)."""
     public_expires: float = 0.0
+    controller: str = ""
+    """Extension: the guest that controls the host's page ("" for none; docs/control)."""
+    control_allowed: bool = True
+    """Extension: the host's page takes control requests (``SetControlAllowed``)."""
+    idle_timeout: float = 0.0
+    """Extension: seconds without activity after which the session ends (0: never)."""
+    active_at: float = 0.0
+    """When the visitor or a guest last did something (:meth:`touch`)."""
     _guest_generation: dict[str, int] = field(default_factory=dict)
     _known_to_host: dict[str, Guest] = field(default_factory=dict)
     """The guests the host's page knew of when it lost the room."""
@@ -358,6 +369,14 @@ class Room:
         self.started_at = started_at
         self.waiting = False
 
+    def touch(self, now: float) -> None:
+        """The visitor or a guest did something at ``now`` (see ``server/live/activity.py``)."""
+        self.active_at = max(self.active_at, now)
+
+    def idle_due(self) -> float | None:
+        """When the session ends for want of activity (None: it never does)."""
+        return self.active_at + self.idle_timeout if self.idle_timeout > 0 else None
+
     def set_public_link(self, enabled: bool) -> None:
         """Whether the public link admits anyone new."""
         self.public_enabled = enabled
@@ -409,8 +428,28 @@ class Room:
         if not new:
             guest = replace(guest, joined_at=self.guests[gid].joined_at)
         color = self._colors.setdefault(gid, PALETTE[len(self._colors) % len(PALETTE)])
-        self.guests[gid] = replace(guest, color=color, muted=gid in self._muted, pointer=None)
+        self.guests[gid] = replace(
+            guest,
+            color=color,
+            muted=gid in self._muted,
+            pointer=None,
+            controlling=gid == self.controller,
+        )
         return new
+
+    def set_controller(self, guest_id: str) -> list[Guest]:
+        """Give control to a present guest (``""``: to nobody): the guests whose
+        ``controlling`` flag changed, as they are now (none if nothing changed)."""
+        old = self.controller
+        if guest_id == old:
+            return []
+        self.controller = guest_id
+        changed = []
+        for gid, flag in ((old, False), (guest_id, True)):
+            if gid in self.guests:
+                self.guests[gid] = replace(self.guests[gid], controlling=flag)
+                changed.append(self.guests[gid])
+        return changed
 
     def remove_guest(self, guest_id: str) -> Guest | None:
         """The guest left (or was removed); what only a present guest needs is forgotten."""

@@ -62,6 +62,7 @@ from cwmn_web.server.invites.service import Invites
 from cwmn_web.server.invites.transports import OutboxTransport
 from cwmn_web.server.live.guest import GuestCore, JoinRefused
 from cwmn_web.server.live.host import HostCore
+from cwmn_web.server.live.limits import Limits
 from cwmn_web.server.live.outputs import (
     Close,
     ConnId,
@@ -149,7 +150,9 @@ class MemoryServer:
         host_grace_seconds: float = 60.0,
         site_id: int = 1,
         data_dir: Path | None = None,
+        idle_timeout: float = 0.0,
     ) -> None:
+        """``idle_timeout``: the server's (``CWMN_IDLE_TIMEOUT``); off unless a test asks."""
         self.store, self.clock, self.site_id = store, clock, site_id
         self.max_session_seconds = max_session_seconds
         self.settings = Settings(
@@ -164,7 +167,8 @@ class MemoryServer:
         self.replays = ReplayService(self.settings, store, self.invites)
         if store.site_for_host(hostname_of(ORIGIN)) is None:
             store.add_domain(hostname_of(ORIGIN))
-        self.rooms = LiveRooms(max_session_seconds, host_grace_seconds)
+        limits = Limits(idle_timeout=idle_timeout)
+        self.rooms = LiveRooms(max_session_seconds, host_grace_seconds, limits)
         self.cores: dict[ConnId, HostCore | GuestCore] = {}
         self.devices: dict[ConnId, str | None] = {}
         self.outbound: dict[ConnId, list[str]] = {}

@@ -319,6 +319,7 @@ def test_guest_object() -> None:
         "joinedAt": 12.5,
         "via": "private",
         "color": "",
+        "controlling": False,
     }
 
 

@@ -64,6 +64,8 @@ class EndReason(StrEnum):
     """Past its maximum length, or its host gone for good."""
     INVITE_FAILED = "invite_failed"
     """The invitation to host it reached nobody."""
+    IDLE = "idle"
+    """Extension: nobody did anything for its idle timeout (``CWMN_IDLE_TIMEOUT``)."""
 
 
 class LinkKind(StrEnum):

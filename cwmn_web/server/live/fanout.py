@@ -12,6 +12,7 @@ from ...protocol.messages import GuestJoined, GuestLeft, GuestPointer, GuestUpda
 from ..replays.recording import Recording
 from ..rooms import Guest, HostReturn, Room
 from .outputs import ConnId, Outputs
+from .pace import GuestPace
 
 __all__ = [
     "HeldAck",
@@ -60,6 +61,8 @@ class LiveRoom:
     """The acks that wait for the recording's writes, in frame order."""
     tickets: int = 0
     """The writes asked for so far (the last one's ticket)."""
+    pace: GuestPace = field(default_factory=GuestPace)
+    """How fast each guest asks for control, sends inputs and draws (extensions)."""
 
 
 def pointer_of(guest: Guest) -> GuestPointer:

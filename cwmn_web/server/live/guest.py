@@ -12,6 +12,8 @@ from ...errors import CwmnError, ErrorCode
 from ...protocol.messages import (
     CLOSE_NORMAL,
     CLOSE_SESSION_ENDED,
+    ControlInput,
+    Draw,
     ErrorReply,
     Hello,
     Join,
@@ -21,6 +23,8 @@ from ...protocol.messages import (
     PointerClick,
     PointerMove,
     Pong,
+    ReleaseControl,
+    RequestControl,
     SetName,
     Welcome,
 )
@@ -29,6 +33,8 @@ from ..db import GuestRecord, LinkRecord, SessionRecord
 from ..guest_protocol import GuestProtocol
 from ..links import check_link
 from ..rooms import Guest
+from . import control
+from .activity import guest_acted
 from .fanout import LiveRoom
 from .outputs import ConnId, Outputs
 from .registry import LiveRooms
@@ -90,6 +96,8 @@ class GuestCore:
     def receive(self, message: Message, now: float) -> Outputs:
         try:
             self.protocol.check(message)
+            if self.live is not None and guest_acted(message):
+                self.rooms.touch(self.live, now)
             handler = _HANDLERS.get(type(message))
             if handler is None:
                 assert isinstance(message, Join), message
@@ -147,6 +155,27 @@ class GuestCore:
         out = self.rooms.rename_guest(self._room(), self.guest_id, name, now)
         out.send(self.conn, Ok(ref=message.ref))
         return out
+
+    # -- extensions: remote control and drawing (server/live/control.py) -------------------
+    @_handles(RequestControl)
+    def _request_control(self, message: RequestControl, now: float) -> Outputs:
+        out = control.request(self._room(), self.guest_id, now)
+        out.send(self.conn, Ok(ref=message.ref))
+        return out
+
+    @_handles(ReleaseControl)
+    def _release_control(self, message: ReleaseControl, now: float) -> Outputs:
+        out = control.release(self._room(), self.guest_id)
+        out.send(self.conn, Ok(ref=message.ref))
+        return out
+
+    @_handles(ControlInput)
+    def _control_input(self, message: ControlInput, now: float) -> Outputs:
+        return control.relay_input(self._room(), self.guest_id, message, now)
+
+    @_handles(Draw)
+    def _draw(self, message: Draw, now: float) -> Outputs:
+        return control.relay_draw(self._room(), self.guest_id, message, now)
 
     # -- joining: decisions over what the edge found in the store ---------------------------
     @staticmethod

@@ -13,9 +13,11 @@ from ...errors import CwmnError, InvalidState, RateLimited
 from ...protocol.messages import (
     AbandonReplay,
     AcceptHostInvite,
+    ControlRefused,
     CreateJoinCode,
     CreateLink,
     CreatePublicLink,
+    DeclineControl,
     EndSession,
     ErrorReply,
     GetHostInvite,
@@ -35,6 +37,8 @@ from ...protocol.messages import (
     SessionEnded,
     SessionResumed,
     SessionStarted,
+    SetControl,
+    SetControlAllowed,
     SetPrivacy,
     SetPublicLink,
     StartSession,
@@ -44,6 +48,8 @@ from ...protocol.messages import (
 from ..db import EndReason, SessionRecord
 from ..host_protocol import HostProtocol
 from ..replays.recording import Recording
+from . import control
+from .activity import host_acted
 from .fanout import LiveRoom, roster
 from .outputs import ConnId, Outputs
 from .registry import LiveRooms, SessionSlot
@@ -147,6 +153,8 @@ class HostCore:
                 return Outputs()  # a frame sent before the host learnt the session ended
             if isinstance(message, _GUESTS_ONLY) and self.live and self.live.recording:
                 raise InvalidState(NO_GUESTS)
+            if self.live is not None and host_acted(message):
+                self.rooms.touch(self.live, now)
             handler = _HANDLERS.get(type(message))
             if handler is not None:
                 return handler(self, message, now)
@@ -228,6 +236,29 @@ class HostCore:
         out.send(self.conn, Ok(ref=message.ref))
         return out
 
+    # -- extensions: remote control (server/live/control.py) ---------------------------------
+    @_handles(SetControl)
+    def _set_control(self, message: SetControl, now: float) -> Outputs:
+        out = control.grant(self._room(), message.guest_id)
+        out.send(self.conn, Ok(ref=message.ref))
+        return out
+
+    @_handles(DeclineControl)
+    def _decline_control(self, message: DeclineControl, now: float) -> Outputs:
+        out = control.decline(self._room(), message.guest_id)
+        out.send(self.conn, Ok(ref=message.ref))
+        return out
+
+    @_handles(SetControlAllowed)
+    def _set_control_allowed(self, message: SetControlAllowed, now: float) -> Outputs:
+        out = control.set_allowed(self._room(), message.allowed)
+        out.send(self.conn, Ok(ref=message.ref))
+        return out
+
+    @_handles(ControlRefused)
+    def _control_refused(self, message: ControlRefused, now: float) -> Outputs:
+        return control.refused(self._room(), message)
+
     @_handles(EndSession)
     def _end(self, message: EndSession, now: float) -> Outputs:
         session_id = self.protocol.session_id
@@ -263,7 +294,9 @@ class HostCore:
     ) -> Outputs:
         """The store made the session ``record``: open its room, hosted here."""
         page_id = message.page_id[:MAX_PAGE_ID]
-        self.live = self.rooms.start(record, self, page_id, now, recording, self.slot)
+        self.live = self.rooms.start(
+            record, self, page_id, now, recording, self.slot, idle_timeout=message.idle_timeout
+        )
         self.slot = None
         self.protocol.started(record.id)
         return self._reply(session_started(message.ref, record, settings, assets))
@@ -297,6 +330,8 @@ class HostCore:
             privacy=room.privacy,
             mute_all=room.mute_all,
             public_link=room.public_enabled,
+            controller=room.controller,
+            control_allowed=room.control_allowed,
             assets=assets or {},
         )
         for push in (reply, *roster(back)):

@@ -56,6 +56,9 @@ class Limits:
     watchers_per_client: int = 20
     """Replays one client address may watch at once (``CWMN_MAX_WATCHERS_PER_CLIENT``;
     one per connection)."""
+    idle_timeout: float = 1800.0
+    """Seconds without activity after which a live session ends as ``idle``
+    (``CWMN_IDLE_TIMEOUT``; 0: never). A session may ask for less, never more."""
 
 
 def limit_reached(what: str, limit: int | float, setting: str) -> RateLimited:
@@ -139,3 +142,13 @@ class TokenBucket:
         self._at = now
         self._tokens -= 1
         return 0.0 if self._tokens >= 0 else -self._tokens / self.rate
+
+    def allow(self, now: float) -> bool:
+        """Take one event at ``now`` if a token is left; False (nothing counted) if not:
+        for events refused rather than delayed."""
+        self._tokens = min(self.burst, self._tokens + (now - self._at) * self.rate)
+        self._at = now
+        if self._tokens < 1:
+            return False
+        self._tokens -= 1
+        return True

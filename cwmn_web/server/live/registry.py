@@ -47,6 +47,8 @@ from ..links import session_ends_at, session_expired
 from ..replays.recording import Recording
 from ..replays.sessions import replay_limit
 from ..rooms import Guest, HostReturn, Room, RoomLog
+from . import control
+from .activity import session_idle_timeout
 from .fanout import HeldAck, LiveRoom, RoomHost, pointer_of, to_everyone, to_guests, to_host
 from .limits import Limits, Recount, client_sessions, site_sessions
 from .outputs import (
@@ -64,7 +66,7 @@ __all__ = ["ENDED_MEMORY", "LiveRooms", "SessionSlot"]
 log = logging.getLogger("cwmn_web.server")
 
 ENDED_MEMORY = 10_000
-GRACE, EXPIRY, POINTER = "grace", "expiry", "pointer"
+GRACE, EXPIRY, POINTER, IDLE = "grace", "expiry", "pointer", "idle"
 TimerKey = tuple[str, str, str]
 """(session id, what, guest id or "")."""
 
@@ -81,8 +83,8 @@ class SessionSlot:
 
 
 class LiveRooms:
-    """The rooms of this process and their deadlines: a host's grace, a session's expiry,
-    a guest's held pointer move."""
+    """The rooms of this process and their deadlines: a host's grace, a session's expiry
+    and idle timeout, a guest's held pointer move."""
 
     def __init__(
         self, max_session_seconds: float, host_grace_seconds: float, limits: Limits | None = None
@@ -109,13 +111,15 @@ class LiveRooms:
         return self.timers.next_due()
 
     def tick(self, now: float) -> Outputs:
-        """Whatever is due: held pointer moves go out, sessions expire."""
+        """Whatever is due: held pointer moves go out, sessions expire or end idle."""
         out = Outputs()
         for session_id, what, guest_id in self.timers.due(now):
             live = self.rooms.get(session_id)
             if live is None:
                 continue
-            if what == POINTER:
+            if what == IDLE:
+                out.extend(self._idle(live, now))
+            elif what == POINTER:
                 # A timer may run up to its clock's resolution early: due all the same.
                 due = live.room.pointer_due_at(guest_id)
                 if due is not None and live.room.pointer_due(guest_id, max(now, due)):
@@ -158,11 +162,15 @@ class LiveRooms:
         now: float,
         recording: Recording | None = None,
         slot: SessionSlot | None = None,
+        idle_timeout: float = 0.0,
     ) -> LiveRoom:
         """A new session's room, its host attached and on page ``page_id``; a replay
-        session's frames go to ``recording``; ``slot``: its admission (taken over)."""
+        session's frames go to ``recording``; ``slot``: its admission (taken over);
+        ``idle_timeout``: the session's own (shorter) idle timeout, 0: the server's."""
         live = self._open(record, host, recording, slot)
         live.room.start_page(page_id)
+        live.room.idle_timeout = session_idle_timeout(self.limits.idle_timeout, idle_timeout)
+        self._arm_idle(live, now)
         return live
 
     def resume(
@@ -201,6 +209,7 @@ class LiveRooms:
         live.host = host
         if was_away:
             to_guests(live, HostStatus(connected=True), out)
+        self._arm_idle(live, now)
         return live, back, out
 
     def accept(
@@ -233,6 +242,7 @@ class LiveRooms:
             live = self._open(record, None)
             if not live.room.waiting:
                 self._start_grace(live, now)
+            self._arm_idle(live, now)
         return live
 
     def recording_of(self, session_id: str) -> Recording | None:
@@ -265,11 +275,42 @@ class LiveRooms:
             mute_all=record.mute_all,
             _muted=set(record.muted),
             log=RoomLog(max_bytes=self.limits.log_bytes),
+            idle_timeout=session_idle_timeout(self.limits.idle_timeout, 0),
         )
         live = LiveRoom(room, host=host, recording=recording)
         self._expire(live, record)
         self.rooms[record.id] = live
         return live
+
+    # -- idleness (extension) ----------------------------------------------------------------
+    def touch(self, live: LiveRoom, now: float) -> None:
+        """The visitor or a guest did something (``server/live/activity.py`` says what
+        counts): the idle timeout starts over. Its timer moves on only when it falls due."""
+        live.room.touch(now)
+
+    def _arm_idle(self, live: LiveRoom, now: float) -> None:
+        """Start the room's idle timer, once (a resume or a page change keeps it). A replay
+        has none, nor a session waiting for the host it invited (until it arrives)."""
+        room = live.room
+        key = (room.session_id, IDLE, "")
+        if room.replay or room.waiting or self.timers.armed(key):
+            return
+        if not room.active_at:
+            room.touch(now)
+        due = room.idle_due()
+        if due is not None:
+            self.timers.set(key, due)
+
+    def _idle(self, live: LiveRoom, now: float) -> Outputs:
+        """The idle timer fell due: end the session if nothing happened since it was set,
+        else set it again for the time the last activity gives."""
+        due = live.room.idle_due()
+        if due is None:
+            return Outputs()
+        if due > now:
+            self.timers.set((live.room.session_id, IDLE, ""), due)
+            return Outputs()
+        return self.end(live, EndReason.IDLE, tell_host=True)
 
     def _adopt(self, session_id: str, slot: SessionSlot) -> None:
         """An accepting host's slot for a room already open (counted for its site): the
@@ -426,7 +467,7 @@ class LiveRooms:
         if live is None:
             return out
         self._disown(session_id)
-        for key in [(session_id, GRACE, ""), (session_id, EXPIRY, "")]:
+        for key in [(session_id, GRACE, ""), (session_id, EXPIRY, ""), (session_id, IDLE, "")]:
             self.timers.cancel(key)
         for guest_id in live.room.guests:
             self.timers.cancel((session_id, POINTER, guest_id))
@@ -461,7 +502,7 @@ class LiveRooms:
         del self.rooms[session_id]
         self._disown(session_id)
         self._remember_ended(session_id)
-        for key in [(session_id, GRACE, ""), (session_id, EXPIRY, "")]:
+        for key in [(session_id, GRACE, ""), (session_id, EXPIRY, ""), (session_id, IDLE, "")]:
             self.timers.cancel(key)
         for guest_id in live.room.guests:
             self.timers.cancel((session_id, POINTER, guest_id))
@@ -512,6 +553,8 @@ class LiveRooms:
                 name=guest.name,
                 navigating=room.host_navigating,
                 host_verified=room.host_verified,
+                controller=room.controller,
+                control_allowed=room.control_allowed,
             ),
         )
         if room.privacy:
@@ -541,6 +584,8 @@ class LiveRooms:
             return out
         del live.guests[guest_id]
         self.timers.cancel((live.room.session_id, POINTER, guest_id))
+        control.lose(live, guest_id, out)
+        live.pace.forget(guest_id)
         guest = live.room.remove_guest(guest_id)
         if guest is not None:
             self._left(live, guest, out)
@@ -643,13 +688,16 @@ class LiveRooms:
         return out
 
     def _mute_changed(self, live: LiveRoom, guest_ids: list[str], out: Outputs) -> None:
-        """Tell each guest whether it is muted now; a muted guest's pointer disappears."""
+        """Tell each guest whether it is muted now; a muted guest's pointer disappears, and
+        it loses control of the page."""
         room = live.room
         for guest_id in guest_ids:
             muted = room.muted(guest_id)
             conn = live.guests.get(guest_id)
             if conn is not None:
                 out.send(conn, Muted(muted=muted))
+            if muted:
+                control.lose(live, guest_id, out)
             hidden = room.hide_pointer(guest_id) if muted else None
             if hidden is not None:
                 gone = GuestPointer(
@@ -666,9 +714,11 @@ class LiveRooms:
     def removed(self, live: LiveRoom, guest_id: str) -> Outputs:
         """The removal is stored: the guest's viewer says so, the others forget it."""
         out = Outputs()
+        conn = live.guests.pop(guest_id, None)
+        control.lose(live, guest_id, out)
+        live.pace.forget(guest_id)
         guest = live.room.remove_guest(guest_id)
         self.timers.cancel((live.room.session_id, POINTER, guest_id))
-        conn = live.guests.pop(guest_id, None)
         if conn is not None:
             out.send(conn, Removed())
             out.close(conn, CLOSE_REMOVED, "removed by the host")
