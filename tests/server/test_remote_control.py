@@ -9,8 +9,11 @@ from typing import TYPE_CHECKING, TypeVar
 
 import pytest
 
+from cwmn_web.protocol import codec
 from cwmn_web.protocol.messages import (
     CLOSE_GOING_AWAY,
+    CLOSE_PROTOCOL,
+    MAX_DRAW_NUMBERS,
     ControlChanged,
     ControlDeclined,
     ControlInput,
@@ -326,3 +329,9 @@ def test_an_endless_stroke_is_cut(live_client: LiveClient) -> None:
         bob.send(Draw(ref=ref(), stroke="next", points=part))  # a new stroke starts over
         bob.sync()
         assert len(of(h, GuestDraw)) == 1
+
+        # More numbers than a message may hold: not our protocol, the socket closes.
+        too_many = Draw(ref=ref(), stroke="big", points=[1.0] * (MAX_DRAW_NUMBERS + 2))
+        bob.ws.send_text(codec.encode(too_many))
+        assert bob.closed_code() == CLOSE_PROTOCOL
+        assert of(h, GuestDraw) == []
