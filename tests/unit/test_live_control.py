@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from cwmn_web.client.states import State
 from cwmn_web.protocol.constants import Pseudo
 from cwmn_web.protocol.messages import (
     CLOSE_GOING_AWAY,
@@ -37,6 +38,7 @@ from cwmn_web.server.live.pace import (
 )
 from cwmn_web.server.rooms import Guest, Room
 from tests.helpers.live_core import HostWire, LiveHarness, Viewer
+from tests.helpers.live_page import LivePage, in_session
 
 SNAPSHOT = {"nodes": [[1, 0, 1, "html", []]]}
 
@@ -195,3 +197,15 @@ def test_without_an_idle_timeout_a_session_lasts(store: Store) -> None:
     live, _host, _bob = idle_session(store, 0)
     live.advance(3000)
     assert end_reason(store) is None
+
+
+def test_the_host_page_ends_an_idle_session_as_an_expired_one() -> None:
+    controller, ports = in_session(LivePage(idle_timeout=100))
+    before = len(ports.deliveries)
+    ports.advance(99.9)
+    assert controller.state is State.IN_SESSION
+    ports.advance(0.1)
+    assert ports.db.session_rows()[0]["end_reason"] == "idle"
+    names = [d[0] for d in ports.deliveries[before:]]
+    assert names == ["expired", "end session", "reinit", "ready no session"]
+    assert ports.core.state is State.NO_SESSION
