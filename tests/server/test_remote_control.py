@@ -34,6 +34,7 @@ from cwmn_web.protocol.messages import (
     RequestControl,
     SetControl,
     SetControlAllowed,
+    SetName,
     SetPrivacy,
 )
 from cwmn_web.server.live.pace import DRAW_BURST, INPUT_BURST, MAX_STROKE_NUMBERS
@@ -134,6 +135,11 @@ def test_request_decline_grant_input_handover_and_release(live_client: LiveClien
         eve.send(text("mine"))
         eve.sync()
         assert typed(h) == [(eve_id, "mine")]
+
+        ok(eve, SetName(ref=ref(), name="Eve Smith"))  # everyone's label follows
+        changed = ControlChanged(guest_id=eve_id, name="Eve Smith", allowed=True)
+        assert changed in h.drain() and of(bob, ControlChanged) == [changed]
+        assert of(eve, ControlChanged) == [changed]
 
         ok(eve, ReleaseControl(ref=ref()))
         assert controller(h) == [("", True)] and controller(bob) == [("", True)]

@@ -60,6 +60,7 @@ __all__ = [
     "relay_draw",
     "relay_input",
     "release",
+    "renamed",
     "request",
     "set_allowed",
 ]
@@ -113,6 +114,14 @@ def lose(live: LiveRoom, guest_id: str, out: Outputs) -> None:
     while the guest is still in the room, so the host hears its flag drop)."""
     if live.room.controller == guest_id and guest_id:
         _give(live, "", out)
+
+
+def renamed(live: LiveRoom, guest_id: str, out: Outputs) -> None:
+    """``guest_id`` changed its name: if it controls, everyone hears the new one."""
+    if live.room.controller == guest_id and guest_id:
+        message = control_changed(live)
+        to_host(live, message, out)
+        to_guests(live, message, out)
 
 
 # -- guests ---------------------------------------------------------------------------------

@@ -645,6 +645,7 @@ class LiveRooms:
         to_host(live, GuestUpdated(guest=guest.to_dict()), out)
         if guest.pointer is not None and not room.muted(guest_id):
             to_guests(live, pointer_of(guest), out, but=guest_id)
+        control.renamed(live, guest_id, out)
         out.add(StoreName(guest_id, name))
         return out
 
