@@ -15,10 +15,19 @@ from __future__ import annotations
 from ...protocol.constants import Pseudo
 from ...protocol.messages import Hello, Message, MirrorFrame, Ping, ResumeSession
 
-__all__ = ["MIN_IDLE_TIMEOUT", "guest_acted", "host_acted", "session_idle_timeout"]
+__all__ = [
+    "ACTIVITY_RESOLUTION",
+    "MIN_IDLE_TIMEOUT",
+    "guest_acted",
+    "host_acted",
+    "session_idle_timeout",
+]
 
 #: The shortest idle timeout a session may ask for (``idleTimeout``), in seconds.
 MIN_IDLE_TIMEOUT = 30.0
+#: Seconds within which a message is not looked at for activity after the last counted one
+#: (a large ``mutations`` frame is scanned at most once a second; the timeout is minutes).
+ACTIVITY_RESOLUTION = 1.0
 #: Frame kinds that only the visitor's own actions send.
 _VISITOR_KINDS = frozenset({"scroll", "viewport", "pointer", "focus"})
 #: Pseudo-attributes of a form field's state (what the visitor typed, ticked or chose).

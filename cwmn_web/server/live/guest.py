@@ -96,8 +96,8 @@ class GuestCore:
     def receive(self, message: Message, now: float) -> Outputs:
         try:
             self.protocol.check(message)
-            if self.live is not None and guest_acted(message):
-                self.rooms.touch(self.live, now)
+            if self.live is not None:
+                self.rooms.touch(self.live, message, guest_acted, now)
             handler = _HANDLERS.get(type(message))
             if handler is None:
                 assert isinstance(message, Join), message

@@ -153,8 +153,8 @@ class HostCore:
                 return Outputs()  # a frame sent before the host learnt the session ended
             if isinstance(message, _GUESTS_ONLY) and self.live and self.live.recording:
                 raise InvalidState(NO_GUESTS)
-            if self.live is not None and host_acted(message):
-                self.rooms.touch(self.live, now)
+            if self.live is not None:
+                self.rooms.touch(self.live, message, host_acted, now)
             handler = _HANDLERS.get(type(message))
             if handler is not None:
                 return handler(self, message, now)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from itertools import count
 
@@ -32,6 +33,7 @@ from ...protocol.messages import (
     GuestUpdated,
     HostStatus,
     Joined,
+    Message,
     MirrorFrame,
     Muted,
     Paused,
@@ -48,7 +50,7 @@ from ..replays.recording import Recording
 from ..replays.sessions import replay_limit
 from ..rooms import Guest, HostReturn, Room, RoomLog
 from . import control
-from .activity import session_idle_timeout
+from .activity import ACTIVITY_RESOLUTION, session_idle_timeout
 from .fanout import HeldAck, LiveRoom, RoomHost, pointer_of, to_everyone, to_guests, to_host
 from .limits import Limits, Recount, client_sessions, site_sessions
 from .outputs import (
@@ -283,10 +285,17 @@ class LiveRooms:
         return live
 
     # -- idleness (extension) ----------------------------------------------------------------
-    def touch(self, live: LiveRoom, now: float) -> None:
-        """The visitor or a guest did something (``server/live/activity.py`` says what
-        counts): the idle timeout starts over. Its timer moves on only when it falls due."""
-        live.room.touch(now)
+    @staticmethod
+    def touch(
+        live: LiveRoom, message: Message, acted: Callable[[Message], bool], now: float
+    ) -> None:
+        """``message`` came from the host (``acted``: ``activity.host_acted``) or a guest
+        (``guest_acted``): if it is activity, the idle timeout starts over. Looked at no
+        more than once per ``ACTIVITY_RESOLUTION``; the timer moves on only when it falls
+        due."""
+        room = live.room
+        if now - room.active_at >= ACTIVITY_RESOLUTION and acted(message):
+            room.touch(now)
 
     def _arm_idle(self, live: LiveRoom, now: float) -> None:
         """Start the room's idle timer, once (a resume or a page change keeps it). A replay
