@@ -100,7 +100,14 @@ VIEWER_FILES = (
 #: The page's ES modules, each served as one file (its local imports inlined by ``bundle``):
 #: one request, and the stub's ``capture.mjs?retry=N`` (Firefox keeps a failed module import
 #: for the page's life) covers every part of it.
-PAGE_MODULES = ("capture.mjs", "cursors.mjs", "consent.mjs", "recorder.mjs", "hosttoken.mjs")
+PAGE_MODULES = (
+    "capture.mjs",
+    "cursors.mjs",
+    "consent.mjs",
+    "recorder.mjs",
+    "hosttoken.mjs",
+    "badge.mjs",
+)
 #: The generated JavaScript copies of cwmn_web/protocol/constants.py.
 CONSTANTS_MJS = DIST / "constants.mjs"
 CONSTANTS_JS = DIST / "constants.js"
