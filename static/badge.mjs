@@ -43,10 +43,13 @@ const SHEET = `
   border: 2px dashed #b45309; background: repeating-linear-gradient(135deg,
   rgba(217, 119, 6, .22) 0 6px, rgba(217, 119, 6, .08) 6px 12px); }
 .box.blocked { border: 2px solid #4b5563; background: rgba(55, 65, 81, .5); }
-.box span { position: absolute; left: 0; top: 0; padding: 0 4px; white-space: nowrap;
+/* The label sits on the box's top-right corner, outside: the field's value stays readable. */
+.box span { position: absolute; right: -2px; bottom: 100%; padding: 0 4px; white-space: nowrap;
+  border-radius: 3px 3px 0 0;
   font: 600 11px/15px var(--cwmn-badge-font, system-ui, -apple-system, "Segoe UI", Roboto,
   sans-serif); letter-spacing: normal; background: #b45309; color: #fff; }
 .box.blocked span { background: #374151; }
+.box.inside span { bottom: auto; top: 0; right: 0; border-radius: 0 0 0 3px; }
 .badge { position: absolute; right: var(--cwmn-badge-right, 16px);
   bottom: var(--cwmn-badge-bottom, 16px); display: flex; align-items: center; gap: 8px;
   box-sizing: border-box; max-width: calc(100% - 16px); min-height: 36px;
@@ -141,17 +144,18 @@ export function debugState() {
       background: style.backgroundColor,
       color: style.color,
       corner,
-      buttons: [parts.pause, parts.stop, parts.take]
+      buttons: [parts.take, parts.pause, parts.stop]
         .filter((b) => !b.hidden)
         .map((b) => ({
           label: b.textContent, name: b.getAttribute('aria-label'), part: b.getAttribute('part'),
-          focused: root.activeElement === b, ...rect(b),
+          focused: root.activeElement === b, background: getComputedStyle(b).backgroundColor,
+          ...rect(b),
         })),
     };
   }
   if (frame.classList.contains('on')) {
     const style = getComputedStyle(frame);
-    out.frame = { color: style.borderTopColor, width: style.borderTopWidth, ...rect(frame) };
+    out.frame = { color: style.borderTopColor, border: style.borderTopWidth, ...rect(frame) };
   }
   out.boxes = shown.filter((s) => s.box.isConnected).map((s) => ({
     kind: s.kind, label: s.box.textContent, id: s.el.id || '', ...rect(s.box),
@@ -418,6 +422,7 @@ function placeBoxes() {
       s.box.className = kind === 'blocked' ? 'box blocked' : 'box';
       s.box.firstChild.textContent = kind === 'blocked' ? 'Blocked' : 'Hidden from guests';
     }
+    s.box.classList.toggle('inside', r.top - area.top < 16); // no room above for its label
     const style = s.box.style;
     style.transform = `translate(${r.left - area.left}px, ${r.top - area.top}px)`;
     style.width = r.width + 'px';

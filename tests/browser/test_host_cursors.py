@@ -197,11 +197,11 @@ def test_the_overlay_is_fixed_closed_inert_and_beyond_the_pages_css(
 
     # An empty list removes every pointer, and the overlay with them.
     handle(page, {"op": "cursors", "cursors": []})
-    assert state(page) == {"attached": False, "cursors": [], "ripples": 0}
+    assert state(page) == {"attached": False, "cursors": [], "ripples": 0, "strokes": []}
     assert page.evaluate(OVERLAY) is None
     handle(page, {"op": "cursors", "cursors": [ANN, BOB]})
     page.evaluate("cursors_.clear()")
-    assert state(page) == {"attached": False, "cursors": [], "ripples": 0}
+    assert state(page) == {"attached": False, "cursors": [], "ripples": 0, "strokes": []}
     assert page.evaluate(OVERLAY) is None
 
 
@@ -222,7 +222,7 @@ def test_a_click_ripple_shows_and_goes(
     assert page.evaluate("document.elementFromPoint(200, 150).id") == "tall"
     assert page_size(page) == size
     page.wait_for_timeout(1000)
-    assert state(page) == {"attached": False, "cursors": [], "ripples": 0}
+    assert state(page) == {"attached": False, "cursors": [], "ripples": 0, "strokes": []}
     assert page.evaluate(OVERLAY) is None
 
 
