@@ -231,12 +231,12 @@ def test_the_stub_forwards_the_workers_ops(
 ) -> None:
     page = open_cursors_page(open_page, customer_site, KEEP_WORKER)
 
-    def post(message: dict[str, Any]) -> None:
+    def post(message: dict[str, Any], mod: str = "cursors") -> None:
         """As if the worker had posted it (the stub only reads the event's data; ``mod``
         names the page module that handles it)."""
         page.evaluate(
             "(m) => __worker.dispatchEvent(new MessageEvent('message', {data: JSON.stringify(m)}))",
-            {**message, "mod": "cursors"},
+            {**message, "mod": mod},
         )
 
     post({"op": "cursors", "cursors": [ANN, BOB]})
@@ -251,8 +251,25 @@ def test_the_stub_forwards_the_workers_ops(
     # patch: the page never got hold of it.
     assert "cwmn-overlay" not in page.evaluate("spied")
     assert page.evaluate(f"{OVERLAY}.shadowRoot") is None
+    # A guest's stroke (extension: drawing) goes to the same module.
+    post({"op": "draw", "guestId": "g1", "color": "red", "stroke": 1, "tool": "pen",
+          "points": [10, 10, 50, 50], "done": True})  # fmt: skip
+    page.wait_for_function("cursors_.debugState().strokes.length === 1")
+    post({"op": "draw clear", "guestId": "g1"})
+    page.wait_for_function("cursors_.debugState().strokes.length === 0")
     post({"op": "cursors", "cursors": []})
     page.wait_for_function(f"!{OVERLAY}", timeout=5_000)
+
+    # The sharing badge (extension) is badge.mjs's, given the stub's attachShadow and API.
+    badge = "document.querySelector('cwmn-badge[data-cwmn-overlay]')"
+    message = {"op": "badge", "sharing": True, "replay": False, "guests": 1, "privacy": False,
+               "controller": None, "badge": True, "masked": False, "rules": {}}  # fmt: skip
+    post(message, "badge")
+    page.wait_for_function(badge)
+    assert "cwmn-badge" not in page.evaluate("spied")
+    assert page.evaluate(f"{badge}.shadowRoot") is None
+    post({**message, "sharing": False}, "badge")
+    page.wait_for_function(f"!{badge}", timeout=5_000)
     assert page.evaluate("__cwmnLog.consoleErrors") == []
 
 
