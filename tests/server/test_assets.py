@@ -163,7 +163,9 @@ def test_the_python_snapshot_is_listed_in_the_worker_and_served_immutable_gzippe
     assert whole[:4] == (0x706E7300).to_bytes(4, "little")
 
 
-@pytest.mark.parametrize("module", ["capture.mjs", "cursors.mjs", "consent.mjs", "recorder.mjs"])
+@pytest.mark.parametrize(
+    "module", ["capture.mjs", "cursors.mjs", "consent.mjs", "recorder.mjs", "badge.mjs"]
+)
 def test_each_page_module_is_one_file_with_the_shared_constants(
     client: TestClient, build_id: str, module: str
 ) -> None:
