@@ -3,11 +3,13 @@
 Messages are JSON strings both ways. Page → worker: ``{op: "boot", config: {server, token,
 name}}`` (``name`` empty: the server picks one), then the guest's own pointer: ``{op:
 "pointer", x, y, visible}`` and ``{op: "click", x, y}`` (host document coordinates, CSS px),
-and the name the guest chose: ``{op: "name", name}``. Worker → page: ``ready``, then the session's
+and the name the guest chose: ``{op: "name", name}``. Extensions: ``{op: "request control"}``,
+``{op: "release control"}``, ``{op: "control", input: {kind, x, y, key, text, dx, dy, mods}}``
+and ``{op: "draw", stroke, tool, points, done}``. Worker → page: ``ready``, then the session's
 ops: ``joined``, ``frame`` (sanitized), ``status``, ``pointer`` and ``click`` (other guests'),
-``warning`` (cwmn_web.viewer.session), posted as one JSON array per turn of the event loop
-so that the page applies a new page and the note's end in the same task (never a painted
-frame between them). The rules live there; this only does I/O.
+``warning``, ``control``, ``notice`` and ``draw`` (cwmn_web.viewer.session), posted as one
+JSON array per turn of the event loop so that the page applies a new page and the note's end
+in the same task (never a painted frame between them). The rules live there; this only does I/O.
 """
 
 from __future__ import annotations
@@ -71,6 +73,16 @@ class ViewerBridge:
                 session.set_name(message.get("name"))
             elif op == "click":
                 session.click(message.get("x"), message.get("y"), time.monotonic())
+            elif op == "request control":
+                session.request_control()
+            elif op == "release control":
+                session.release_control()
+            elif op == "control":
+                session.control_input(message.get("input"), time.monotonic())
+            elif op == "draw":
+                stroke, tool = message.get("stroke"), message.get("tool")
+                points, done = message.get("points"), message.get("done")
+                session.draw(stroke, tool, points, done, time.monotonic())
             else:
                 raise ValueError(f"unknown op {op!r}")
             driver.wake()
