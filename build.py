@@ -94,6 +94,7 @@ VIEWER_FILES = (
     "viewer.html",
     "viewer/mirror.js",
     "viewer/stage.js",
+    "viewer/tools.js",
     "viewer/join.js",
     "viewer.css",
 )

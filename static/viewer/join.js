@@ -27,6 +27,8 @@
     viewer.onInput = (message) => {
       if (booted) worker.postMessage(JSON.stringify(message));
     };
+    // A live viewer has the guest's tools: control and drawing (viewer/tools.js).
+    if (CwmnViewer.Tools && !viewer.tools) viewer.tools = new CwmnViewer.Tools(viewer);
     viewer.setName = (value) => {
       const text = String(value);
       if (booted) worker.postMessage(JSON.stringify({ op: 'name', name: text }));

@@ -103,6 +103,8 @@
       this.setName = null;
       /** Called with each `joined` message (the name the server knows the guest by). */
       this.onJoined = null;
+      /** The guest's tools (viewer/tools.js), attached by `connect()` to a live viewer. */
+      this.tools = null;
       this.shield.addEventListener('pointermove', (e) => this.input(e, 'pointer', true));
       this.shield.addEventListener('pointerleave', (e) => this.input(e, 'pointer', false));
       this.shield.addEventListener('click', (e) => this.input(e, 'click'));
@@ -205,6 +207,7 @@
       }
       for (const guest of this.guests.values()) this.place(guest.el, guest.x, guest.y);
       for (const [ripple, [x, y]] of this.ripples) this.place(ripple, x, y);
+      if (this.tools) this.tools.place();
       this.drawBadges();
     }
 
@@ -276,6 +279,7 @@
     input(event, op, visible) {
       const s = this.state;
       if (this.muted || s.removed || s.ended || s.error) return;
+      if (op === 'click' && this.tools && this.tools.tool) return; // drawing, not clicking
       const [x, y] = this.toDocument(event.clientX, event.clientY);
       if (!finite(x) || !finite(y)) return;
       const message = op === 'click' ? { op, x, y } : { op, x, y, visible };
@@ -334,10 +338,14 @@
       } else if (message.op === 'warning') {
         console.warn('CWMN viewer:', message.message);
         return;
+      } else if (message.op === 'control' || message.op === 'notice' || message.op === 'draw') {
+        if (this.tools) this.tools.handle(message);
+        return;
       } else {
         return;
       }
       this.showStatus();
+      if (this.tools) this.tools.render(); // muted, ended: the tools follow
     }
 
     /** The status line to show, and its kind, or null when the page is live. */
@@ -374,6 +382,7 @@
   }
 
   CwmnViewer.Mirror = Mirror;
+  CwmnViewer.color = color;
   CwmnViewer.MESSAGES = MESSAGES;
   window.CwmnViewer = CwmnViewer;
 })();

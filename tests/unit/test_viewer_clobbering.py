@@ -18,7 +18,7 @@ import pytest
 
 STATIC = Path(__file__).parents[2] / "static"
 #: The scripts that build or read the host's document (guest viewer and render page).
-SCRIPTS = ["viewer/mirror.js", "viewer/stage.js", "viewer/join.js", "render.js"]
+SCRIPTS = ["viewer/mirror.js", "viewer/stage.js", "viewer/tools.js", "viewer/join.js", "render.js"]
 #: The host page's capture: every node it reads is the page's (static/capture/dom.mjs).
 CAPTURE = ["capture.mjs", *sorted(f"capture/{p.name}" for p in (STATIC / "capture").glob("*.mjs"))]
 #: DOM members a named element can shadow on a document, a form or (EventTarget's) a window.
