@@ -345,7 +345,7 @@
         return;
       }
       this.showStatus();
-      if (this.tools) this.tools.render(); // muted, ended: the tools follow
+      if (this.tools && message.op !== 'frame') this.tools.render(); // muted, ended: follow
     }
 
     /** The status line to show, and its kind, or null when the page is live. */

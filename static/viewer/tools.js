@@ -24,6 +24,9 @@
   /** At most this many strokes and points per stroke are drawn (a flood is cut short). */
   const MAX_STROKES = 200;
   const MAX_POINTS = 4000;
+  /** This guest's long stroke goes on as a new one after this many points (the server holds
+      at most 4096 numbers per stroke: server/live/pace.py). */
+  const SPLIT_POINTS = 1800;
   /** Keys sent by name (KeyboardEvent.key); any other single character is typed text. */
   const NAMED_KEYS = new Set(['Enter', 'Backspace', 'Delete', 'Tab', 'ArrowUp', 'ArrowDown',
     'ArrowLeft', 'ArrowRight', 'Home', 'End', 'Escape']);
@@ -73,7 +76,7 @@
       /** @type {Map<string, {tool: string, color: string, points: number[][], done: number | null,
           last: number, el: SVGElement, line: SVGPolylineElement, dirty: boolean}>} */
       this.strokes = new Map(); // "guestId/stroke" ("/id" for this guest's own) → stroke
-      /** @type {{id: string, pointer: number, x: number, y: number} | null} */
+      /** @type {{id: string, pointer: number, x: number, y: number, points: number} | null} */
       this.drawing = null; // this guest's stroke in progress
       this.count = 0;
       this.prefix = Math.random().toString(36).slice(2, 7);
@@ -259,8 +262,12 @@
       event.preventDefault();
       if (this.drawing) this.finish(this.drawing.x, this.drawing.y);
       attempt(() => this.viewer.shield.setPointerCapture(event.pointerId));
+      this.begin(event.pointerId, at);
+    }
+
+    begin(pointer, at) {
       const id = this.prefix + (++this.count).toString(36);
-      this.drawing = { id, pointer: event.pointerId, x: at[0], y: at[1] };
+      this.drawing = { id, pointer, x: at[0], y: at[1], points: 0 };
       this.out(at, false);
     }
 
@@ -271,7 +278,12 @@
       // Less than a CSS px of the host's page apart: nothing new to draw.
       if (!at || Math.hypot(at[0] - d.x, at[1] - d.y) < 1) return;
       [d.x, d.y] = at;
-      this.out(at, false);
+      if (d.points >= SPLIT_POINTS) { // long: end it here and go on as a new stroke
+        this.finish(at[0], at[1]);
+        this.begin(d.pointer, at);
+      } else {
+        this.out(at, false);
+      }
     }
 
     strokeEnd(event) {
@@ -291,6 +303,7 @@
       const d = this.drawing;
       if (!d || !this.tool) return;
       const tool = this.tool;
+      d.points += 1;
       this.add('/' + d.id, tool, this.viewer.color, at, done);
       this.send({ op: 'draw', stroke: d.id, tool, points: at, done });
     }

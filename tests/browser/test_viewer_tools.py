@@ -76,6 +76,8 @@ SNAPSHOT = {
     "adopted": [],
 }
 ANN = "#9333ea"
+#: The last point of the long stroke below, in the stage's px from the screen's corner.
+LAST_POINT = "[10 + 1899 % 200, 10 + Math.floor(1899 / 200)]"
 
 
 class Host:
@@ -254,6 +256,27 @@ def test_the_guest_asks_controls_is_refused_draws_sees_drawing_and_loses_control
     assert len(drawn) < 12  # the moves were coalesced
     own = tab.evaluate("viewer.tools.debugState()")
     assert [(s["tool"], s["done"]) for s in own] == [("pen", True)]
+
+    # -- a very long stroke goes on as a new one before the server's limit per stroke
+    last = [v * 2 + o for v, o in zip(tab.evaluate(LAST_POINT), (0, 200), strict=True)]
+    tab.evaluate(
+        """() => { const r = viewer.screen.getBoundingClientRect(), shield = viewer.shield;
+            const at = (i) => ({pointerId: 7, button: 0, bubbles: true,
+                clientX: r.left + 10 + (i % 200), clientY: r.top + 10 + Math.floor(i / 200)});
+            shield.dispatchEvent(new PointerEvent('pointerdown', at(0)));
+            for (let i = 1; i < 1900; i++) {
+                shield.dispatchEvent(new PointerEvent('pointermove', at(i)));
+            }
+            shield.dispatchEvent(new PointerEvent('pointerup', at(1899))); }"""
+    )
+    long = host.take((Draw,), lambda m: m.done and m.points[-2:] == last)
+    first, second = [m for m in long if m.done]
+    assert [m.stroke for m in long if m.done] == [first.stroke, second.stroke]
+    first_numbers = sum(len(m.points) for m in long if m.stroke == first.stroke)
+    assert first_numbers == 2 * 1801 and max(len(m.points) for m in long) <= 128
+    # the second goes on from where the first ended, to the last point
+    second_points = [v for m in long if m.stroke == second.stroke for v in m.points]
+    assert second_points[:2] == first.points[-2:] and len(second_points) == 2 * 101
 
     # -- another guest's stroke and laser: drawn over the page, then faded (the page's clock)
     tab.clock.pause_at(tab.evaluate("Date.now()") + 1_000)
