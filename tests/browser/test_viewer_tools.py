@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import BrowserContext, Page
+from playwright.sync_api import Browser, Page
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.server import ServerConnection
 
@@ -166,12 +166,14 @@ def run_until(tab: Page, expression: str) -> None:
 
 
 @pytest.fixture
-def tab(shared_context: BrowserContext) -> Iterator[Page]:
-    """A page whose clock is Playwright's from the start (flowing until paused)."""
-    opened = shared_context.new_page()
+def tab(browser: Browser) -> Iterator[Page]:
+    """A page whose clock is Playwright's from the start (flowing until paused), in a
+    context of its own: the clock is the whole context's."""
+    context = browser.new_context()
+    opened = context.new_page()
     opened.clock.install()
     yield opened
-    opened.close()
+    context.close()
 
 
 def test_the_guest_asks_controls_is_refused_draws_sees_drawing_and_loses_control(
