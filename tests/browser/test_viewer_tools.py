@@ -236,6 +236,39 @@ def test_the_guest_asks_controls_is_refused_draws_sees_drawing_and_loses_control
     assert sum(m.dy for m in scrolls + more) == pytest.approx(120)
     assert all(m.kind == "scroll" and m.dx == 0 for m in more)
 
+    # -- a double click is two clicks then a dblclick, as a browser sends them (Playwright's
+    # Firefox sends two single clicks, detail 1 both: there the two clicks only)
+    tab.mouse.dblclick(x, y)
+    double = browser_name == "chromium"
+    count = iter(range(1, 100))
+    clicks = host.take(
+        (ControlInput,), lambda m: (next(count) == 2 and not double) or m.kind == "dblclick"
+    )
+    kinds = ["click", "click", "dblclick"] if double else ["click", "click"]
+    assert [(m.kind, m.x, m.y) for m in clicks] == [(k, 260, 420) for k in kinds]
+
+    # -- a paste is text. Firefox: copied from a field of the viewer's page (its keys are its
+    # own) and pasted over the stage with the keys; headless Chromium has no clipboard for
+    # keys, but takes a paste event's data
+    if browser_name == "firefox":
+        tab.evaluate(
+            """() => { const area = document.createElement('textarea');
+                area.id = 'copy'; area.value = 'Flat 2\\nBath'; document.body.append(area);
+                area.focus(); area.select(); }"""
+        )
+        tab.keyboard.press("Control+C")
+        tab.evaluate("document.getElementById('copy').remove()")  # the focus: the body again
+        tab.keyboard.press("Control+V")
+    else:
+        tab.evaluate(
+            """() => { const data = new DataTransfer(); data.setData('text/plain', 'Flat 2\\nBath');
+                document.body.dispatchEvent(new ClipboardEvent('paste',
+                    {clipboardData: data, bubbles: true, cancelable: true})); }"""
+        )
+    (pasted,) = host.take((ControlInput,), lambda m: True)
+    assert (pasted.kind, pasted.text) == ("text", "Flat 2\nBath")
+    assert host.quiet((ControlInput,), 0.3) == []  # the copy's keys went nowhere
+
     # -- the host's page refuses an input: a notice in plain words, for a while
     host.push(ControlRefused(guest_id="g1", code="control_refused", message="password"))
     notice = tab.get_by_role("status").filter(has_text="private")
@@ -341,6 +374,12 @@ def test_the_guest_asks_controls_is_refused_draws_sees_drawing_and_loses_control
     tab.keyboard.type("xyz")
     tab.mouse.click(x, y)
     assert host.quiet((ControlInput,), 0.5) == []
+
+    # -- the host's page refuses control for the session: no button, a note says so
+    host.push(ControlChanged(guest_id="", name="", allowed=False))
+    wait(tab, "() => document.querySelector('.cwmn-tool-control').hidden")
+    note = tab.locator(".cwmn-control-note").text_content()
+    assert note == "The visitor\u2019s page does not allow remote control"
 
     # -- muted: no tools, no drawing
     host.push(Muted(muted=True))
