@@ -107,6 +107,7 @@ PAGE_MODULES = (
     "consent.mjs",
     "recorder.mjs",
     "hosttoken.mjs",
+    "control.mjs",
     "badge.mjs",
 )
 #: The generated JavaScript copies of cwmn_web/protocol/constants.py.

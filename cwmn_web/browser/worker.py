@@ -34,6 +34,12 @@ _MODULES = {
     "consent": "consent",
     "record": "recorder",
     "hosttoken": "hosttoken",
+    # Extensions (docs/control/): remote control, the sharing badge, guests' drawing.
+    "control": "control",
+    "control ask": "control",
+    "badge": "badge",
+    "draw": "cursors",
+    "draw clear": "cursors",
 }
 
 
@@ -178,6 +184,9 @@ class WorkerBridge:
         elif op == "host token":
             error = str(message.get("error") or "")
             controller.host_token_fetched(_text(message.get("token")) or None, error, now)
+        elif op == "control refused":
+            why = str(message.get("message") or "the page refused this input")[:300]
+            controller.on_control_refused(_text(message.get("guestId"), 64), why, now)
         elif op == "capture failed":
             controller.on_capture_failed(bool(message.get("early")), now)
         elif op == "audio":

@@ -33,7 +33,7 @@ class Calls:
         #: stub starts Python, before ``ready no session``); None: calls run at once.
         self._queued: list[tuple[Hashable, str, tuple[Any, ...]]] | None = None
         session, invites = host.lifecycle, host.host_invites
-        guests, replay = host.guest_calls, host.replay_calls
+        guests, replay, control = host.guest_calls, host.replay_calls, host.control_calls
         self._handlers: dict[str, Handler] = {
             "session.start": session.start,
             "session.inviteToHost": invites.invite_to_host,
@@ -55,6 +55,13 @@ class Calls:
             "replay.abandonVideo": replay.abandon_video,
             "replay.getRenderingProgress": replay.rendering_progress,
             "replay.dismissError": replay.dismiss_error,
+            # Extensions (docs/control/remote-control.md).
+            "control.grant": control.grant,
+            "control.decline": control.decline,
+            "control.revoke": control.revoke,
+            "control.setAllowed": control.set_allowed,
+            "indicator.setEnabled": control.set_indicator,
+            "indicator.showMasked": control.show_masked,
         }
 
     def hold(self) -> None:

@@ -13,7 +13,9 @@ WebSockets; tests run it on a fake clock.
 The parts: :mod:`.boot` (boot, domain info), :mod:`.calls` (the call table),
 :mod:`.lifecycle` (start, resume, end), :mod:`.host_invites`, :mod:`.guest_calls`,
 :mod:`.replay_calls` and :mod:`.capture`; the live session itself (mirror stream, guests,
-reconnects) is :mod:`.hosting`.
+reconnects) is :mod:`.hosting`. The extensions' parts: :mod:`.remote_control` (who controls
+the page, the guests' drawing), :mod:`.control_calls` and :mod:`.badge` (what the visitor is
+told while sharing).
 """
 
 from __future__ import annotations
@@ -27,12 +29,14 @@ from ..protocol.guests import GuestObject
 from ..protocol.messages import Message
 from ..protocol.routes import INVITE
 from ..timing import Timers
+from .badge import Badge
 from .boot import Boot
 from .bus import Bus
 from .calls import INVITE_TIMEOUT, Calls, Reply
 from .capture import Capture
 from .compat import missing_features
 from .config import ClientConfig
+from .control_calls import ControlCalls
 from .events import EVENTS, staged_events
 from .guest_calls import GuestCalls
 from .host_invites import HostInvites
@@ -40,6 +44,7 @@ from .host_token import HostTokens
 from .hosting import HostSession
 from .lifecycle import Lifecycle
 from .ports import Ports
+from .remote_control import RemoteControl
 from .replay import Narration, ReplayWatch
 from .replay_calls import ReplayCalls
 from .sockets import CONNECT_TIMEOUT, ServerSocket, Sockets
@@ -101,6 +106,9 @@ class HostController:
         self.host_invites = HostInvites(self)
         self.guest_calls = GuestCalls(self)
         self.replay_calls = ReplayCalls(self)
+        self.control = RemoteControl(self)
+        self.control_calls = ControlCalls(self)
+        self.badge = Badge(self)
         self.calls = Calls(self)
 
     # -- what the page sees -------------------------------------------------------------
@@ -129,13 +137,17 @@ class HostController:
             "muteAll": self.mute_all,
             "publicLinkEnabled": self.public_link_enabled,
             "privacyEnabled": self.privacy_enabled,
+            **self.control.view(session.guests if session else []),
+            "indicator": self.badge.enabled,
         }
 
     def emit(self, event: str, *args: Any, state: State | None = None) -> None:
         self.ports.deliver(self.bus.emit(event, *args), self.view(state))
+        self.badge.refresh()
 
     def publish(self) -> None:
         self.ports.publish(self.view())
+        self.badge.refresh()
 
     def overlay(self, message: dict[str, Any]) -> None:
         self.ports.overlay(message)
@@ -324,6 +336,14 @@ class HostController:
         stub started before Python was ready (held until the session resumes)."""
         self.now = now
         self.capture.on_frame(kind, raw, t, early)
+
+    def on_control_refused(self, guest_id: str, message: str, now: float) -> None:
+        """The page's ``control`` module did not apply the controller's input (a masked or
+        password field, a link to another site; ``message`` says which): the guest hears
+        ``control_refused``."""
+        self.now = now
+        if self.session is not None and self.state is State.IN_SESSION:
+            self.control.refuse(self.session, guest_id, ErrorCode.CONTROL_REFUSED, message)
 
     def on_capture_failed(self, early: bool, now: float) -> None:
         """The page's capture did not start (capture.mjs failed to load, or it threw). The

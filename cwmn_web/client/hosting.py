@@ -9,14 +9,18 @@ comes in as ``now`` (:meth:`HostSession.tick`); reconnects wait a :class:`~cwmn_
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..errors import CwmnError, ErrorCode
 from ..protocol import codec
 from ..protocol.guests import GuestObject
 from ..protocol.messages import (
     Ack,
+    ControlChanged,
+    ControlInput,
+    ControlRequested,
     GuestClick,
+    GuestDraw,
     GuestJoined,
     GuestLeft,
     GuestPointer,
@@ -35,6 +39,9 @@ from .requests import Outcome
 from .sockets import ServerSocket
 from .states import State, Trigger
 from .unacked import UnackedFrames
+
+if TYPE_CHECKING:
+    from .remote_control import RemoteControl
 
 __all__ = ["RECONNECT_GIVE_UP", "HostSession", "SessionEvents"]
 
@@ -58,6 +65,9 @@ class SessionEvents(Protocol):
     def now(self) -> float:
         """The time of the input being handled (seconds, the driver's monotonic clock)."""
         ...
+
+    @property
+    def control(self) -> RemoteControl: ...
 
     def emit(self, event: str, *args: Any, state: State | None = None) -> None: ...
 
@@ -183,6 +193,7 @@ class HostSession:
         self.owner.publish()
         self.owner.emit("guest connected", guest_id, guest)
         self.room_changed()
+        self.owner.control.guests_changed(self)
         if guest.get("pointer") is not None:
             self.draw_cursors()
 
@@ -193,29 +204,33 @@ class HostSession:
         self.owner.publish()
         self.owner.emit("guest disconnected", guest_id, known)
         self.room_changed()
+        self.owner.control.guests_changed(self)
         if known.get("pointer") is not None:
             self.draw_cursors()
 
-    def _find(self, guest_id: str) -> GuestObject | None:
+    def find(self, guest_id: str) -> GuestObject | None:
+        """The guest ``guest_id`` of this session, or None."""
         return next((g for g in self.guests if g.get("guestId") == guest_id), None)
 
     def _guest_updated(self, guest: GuestObject) -> None:
-        known = self._find(str(guest.get("guestId", "")))
+        known = self.find(str(guest.get("guestId", "")))
         if known is None:
             return
         known.update(guest)
         self.owner.publish()
         self.room_changed()
         self.draw_cursors()
+        self.owner.control.guests_changed(self)
 
     def mute_all_changed(self) -> None:
         """The room's mute-all flag changed: every guest's muted state may have."""
         self.owner.publish()
         self.room_changed()
+        self.owner.control.guests_changed(self)
 
     def _guest_pointer(self, message: GuestPointer) -> None:
         """A guest's pointer moved (the server relays ≤40/s, never a muted guest's)."""
-        guest = self._find(message.guest_id)
+        guest = self.find(message.guest_id)
         if guest is None:
             return
         guest["pointer"] = {"x": message.x, "y": message.y} if message.visible else None
@@ -224,7 +239,7 @@ class HostSession:
         self.draw_cursors()
 
     def _guest_click(self, message: GuestClick) -> None:
-        if self._find(message.guest_id) is None:
+        if self.find(message.guest_id) is None:
             return
         self.owner.overlay(
             {
@@ -256,8 +271,8 @@ class HostSession:
         self.owner.overlay({"op": "cursors", "cursors": cursors})
 
     def end_trigger(self, reason: str) -> Trigger:
-        """The edge out of ``in session`` for an end with ``reason`` (``ended``/``expired``;
-        ``idle``, an extension, ends as ``expired`` does)."""
+        """The edge out of ``in session`` for an end with ``reason`` (``ended``, ``expired``,
+        or the extension's ``idle``, which ends as ``expired`` does)."""
         replay = bool(self.info.get("isReplay"))
         if reason in ("expired", "idle"):
             return Trigger.EXPIRE_REPLAY if replay else Trigger.EXPIRE_REALTIME
@@ -354,4 +369,9 @@ _PUSHES: dict[type[Message], Callable[[HostSession, Any], None]] = {
     GuestPointer: lambda session, m: session._guest_pointer(m),
     GuestClick: lambda session, m: session._guest_click(m),
     SessionEnded: lambda session, m: session.owner.finish(session, session.end_trigger(m.reason)),
+    # Extensions (docs/control/remote-control.md).
+    ControlRequested: lambda session, m: session.owner.control.requested(session, m),
+    ControlChanged: lambda session, m: session.owner.control.changed(session, m),
+    ControlInput: lambda session, m: session.owner.control.input(session, m),
+    GuestDraw: lambda session, m: session.owner.control.draw(session, m),
 }

@@ -53,6 +53,7 @@ class Lifecycle:
                 host_email=params["hostEmail"],
                 is_replay=params["isReplay"],
                 page_id=host.config.page_id,
+                idle_timeout=float(params.get("idleTimeout") or 0),
             )
             self.connect(
                 request, SessionStarted, lambda socket, r: reply(self.started(socket, r)), reply
@@ -107,6 +108,7 @@ class Lifecycle:
                 settings=reply.settings,
                 muted=muted,
                 assets=reply.assets,
+                control=(reply.controller, reply.control_allowed),
             )
             then()
 
@@ -153,12 +155,14 @@ class Lifecycle:
         settings: Mapping[str, Any] | None = None,
         muted: bool = False,
         assets: Mapping[str, Any] | None = None,
+        control: tuple[str, bool] = ("", True),
     ) -> dict[str, Any]:
         host = self.host
         host.sockets.route = (RESUME, token)  # a reconnect goes where the room is
         session = HostSession(host, socket, token, info, assets)
         host.session = session
         host.settings = dict(settings or {})
+        host.control.begin(*control)  # granted on the site's previous page, if it was
         host.narration = Narration(host, session.send_frame) if info["isReplay"] else None
         self.remember(session, muted=muted)
         host.step(Trigger.RESUMED if resuming else Trigger.CONNECTED, resuming)
@@ -190,6 +194,7 @@ class Lifecycle:
             value["privacy"] = True
         else:
             value["capture"] = host.capture.site_config()
+        host.badge.remember(value)
         host.ports.store(RESUME_KEY, value)
 
     def end(self, params: dict[str, Any], reply: Reply) -> None:
@@ -260,6 +265,7 @@ class Lifecycle:
             return
         host.ports.capture(False, None)
         host.ports.overlay({"op": "cursors", "cursors": []})
+        host.control.end()
         narration, host.narration = host.narration, None
         replay = trigger in (Trigger.END_REPLAY, Trigger.EXPIRE_REPLAY)
         if not replay:  # a replay's entry turns into the render's (watch_replay)
@@ -276,6 +282,7 @@ class Lifecycle:
             self.watch_replay(session.token, session.info["sessionId"])
         else:
             host.step(Trigger.READY)
+        host.badge.refresh()  # the badge goes (whatever the state the end led to emits)
 
     def _remember_replay(self, token: str, replay_id: str) -> None:
         self.host.ports.store(RESUME_KEY, {"token": token, "sessionId": replay_id, "replay": True})

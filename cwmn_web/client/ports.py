@@ -40,8 +40,13 @@ class Ports(Protocol):
         """Draw on the host page: ``{op: "cursors", cursors: [{id, name, color, x, y}]}``
         (guests' pointers, document coordinates), ``{op: "ripple", x, y, color, name}``,
         ``{op: "consent", invite}`` (the default dialog for an invitation to host, which
-        answers with ``session.acceptHostInvite({code})`` or ``session.declineHostInvite()``), or
-        ``{op: "record", action, muted?}`` (the replay's microphone)."""
+        answers with ``session.acceptHostInvite({code})`` or ``session.declineHostInvite()``),
+        ``{op: "record", action, muted?}`` (the replay's microphone), or the extensions'
+        (docs/control/): ``{op: "control", guestId, input, rules}`` (apply the controller's
+        input; a refused one comes back as ``on_control_refused``), ``{op: "control ask",
+        request}`` (the default consent dialog; ``request`` None closes it), ``{op: "badge",
+        ...}`` (:mod:`.badge`), ``{op: "draw", guestId, ...}`` and ``{op: "draw clear",
+        guestId}`` (guests' strokes)."""
         ...
 
     def echo(self, echo_id: int) -> None:

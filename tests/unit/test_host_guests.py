@@ -225,7 +225,8 @@ def test_guest_pointers_and_clicks_reach_the_page() -> None:
     # Unknown guests are ignored (the server only relays its guests' clicks).
     ports.push(GuestClick(guest_id="ghost"))
     ports.call("session.endSession", ())
-    assert ports.overlays[-1] == {"op": "cursors", "cursors": []}
+    (*_, cleared, badge) = ports.overlays  # the sharing badge goes last (docs/control/)
+    assert cleared == {"op": "cursors", "cursors": []} and not badge["sharing"]
     assert [d[0] for d in ports.deliveries].count("click") == 1
 
 
