@@ -1,0 +1,655 @@
+// cwmn_web: remote control with consent (extension, docs/control/remote-control.md).
+//
+// {op: 'control', guestId, input, rules}: the controlling guest's input, in the host's
+// document coordinates, applied as a real user's would be: the events a browser fires
+// (pointer, mouse, keyboard, beforeinput/input, change, wheel), which the page's own handlers
+// see, and the browser's default actions (focus and caret, activation of links, checkboxes
+// and submit buttons, text insertion, caret moves, Tab, Enter). Events made by a script are
+// never `isTrusted`; everything else about them is what a user's would be. Refused (nothing
+// happens, and the guest hears why through post({op: 'control refused'})): masked or
+// blocked elements (the capture's rules), password, hidden, payment-card and one-time-code
+// fields, CWMN's own overlay (dialogs, badge), and whatever would leave the site (links and
+// forms to another origin, javascript: URLs, new windows).
+//
+// {op: 'control ask', request}: the default consent dialog, when the site has no
+// 'control request' listener of its own; its buttons call api.control.grant(guestId) or
+// api.control.decline(guestId). request null closes it. Accessible as consent.mjs is: a
+// labelled modal dialog in a closed shadow root, focus inside, Escape = "Don't allow".
+import { dom } from './capture/dom.mjs';
+import { Privacy } from './capture/privacy.mjs';
+import { OVERLAY_ATTR } from './dist/constants.mjs';
+
+/** The stub's entry point. */
+export function handle(message, attachShadow, api, post) {
+  if (!message) return;
+  if (message.op === 'control') {
+    const why = apply(message.input || {}, message.rules || {});
+    if (why) {
+      post({ op: 'control refused', guestId: message.guestId, code: 'control_refused',
+        message: 'CWMN did not apply this input: ' + why });
+    }
+  } else if (message.op === 'control ask') {
+    if (message.request) ask(message.request, attachShadow, api);
+    else close();
+  }
+}
+
+// -- applying inputs ------------------------------------------------------------------------
+const SHIFT = 1, CTRL = 2, ALT = 4, META = 8;
+/** Input types whose value is text the selection API edits. */
+const TEXT_TYPES = new Set(['text', 'search', 'url', 'tel', 'email', 'number', '']);
+const SELECTABLE = new Set(['text', 'search', 'url', 'tel', '']);
+const SECRET_AUTOCOMPLETE = /(?:^|\s)(?:cc-[a-z-]+|one-time-code)(?=\s|$)/i;
+const TABBABLE = 'a[href], area[href], button, input, select, textarea, iframe, summary, ' +
+  '[tabindex], [contenteditable=""], [contenteditable="true"]';
+/** Per edited field: its value when the edits began ('change' on blur if it differs). */
+const edited = new WeakMap();
+
+/** Apply one input; answers why it was refused, or '' once applied. */
+export function apply(input, rules) {
+  const privacy = new Privacy(rules);
+  const mods = Number(input.mods) || 0;
+  const kind = input.kind;
+  if (kind === 'click' || kind === 'dblclick' || kind === 'scroll') {
+    const cx = Number(input.x) - window.scrollX, cy = Number(input.y) - window.scrollY;
+    if (!Number.isFinite(cx) || !Number.isFinite(cy)) return 'a point that is not a number';
+    const target = elementAt(cx, cy);
+    if (kind === 'scroll') return scroll(target, cx, cy, input, privacy);
+    if (!target) return 'a point outside the visible page';
+    const why = forbidden(target, privacy) || leaves(target);
+    if (why) return why;
+    click(target, cx, cy, mods, 1);
+    if (kind === 'dblclick') {
+      click(target, cx, cy, mods, 2);
+      mouse(target, 'dblclick', cx, cy, mods, 2, 0);
+      selectWord(target);
+    }
+    return '';
+  }
+  const focused = deepActive();
+  if (focused) {
+    const why = forbidden(focused, privacy);
+    if (why) return why;
+  }
+  if (kind === 'text') return typeText(focused, String(input.text || ''));
+  if (kind === 'key') return key(focused, String(input.key || ''), mods, privacy);
+  return 'an unknown kind of input';
+}
+
+/** The element at a viewport point, inside open shadow roots too. */
+function elementAt(cx, cy) {
+  let el = document.elementFromPoint(cx, cy);
+  while (el) {
+    const root = dom.shadowRoot(el);
+    const inner = root && root.elementFromPoint(cx, cy);
+    if (!inner || inner === el) break;
+    el = inner;
+  }
+  return el;
+}
+
+/** The focused element, inside open shadow roots too (null: the body). */
+function deepActive() {
+  let el = dom.activeElement(document);
+  while (el && dom.shadowRoot(el) && dom.shadowRoot(el).activeElement) {
+    el = dom.shadowRoot(el).activeElement;
+  }
+  return el === document.body || el === dom.documentElement(document) ? null : el;
+}
+
+/** ``el`` or its nearest ancestor (across shadow roots) matching ``selector``. */
+function closestDeep(el, selector) {
+  while (el) {
+    const found = selector && dom.closest(el, selector);
+    if (found) return found;
+    const root = el.getRootNode();
+    el = root instanceof ShadowRoot ? dom.host(root) : null;
+  }
+  return null;
+}
+
+/** Why the guest may not act on ``el`` ('' if it may). */
+function forbidden(el, privacy) {
+  if (closestDeep(el, '[' + OVERLAY_ATTR + ']')) return "CWMN's own controls (only the visitor uses them)";
+  const label = closestDeep(el, 'label');
+  const targets = label && label.control && label.control !== el ? [el, label.control] : [el];
+  for (const t of targets) {
+    if (privacy.mask && closestDeep(t, privacy.mask)) return 'a masked part of the page';
+    if (privacy.block && closestDeep(t, privacy.block)) return 'a blocked part of the page';
+    const tag = dom.tagName(t);
+    if (tag === 'INPUT' || tag === 'TEXTAREA' || tag === 'SELECT') {
+      if (t.type === 'password') return 'a password field';
+      if (t.type === 'hidden') return 'a hidden field';
+      if (SECRET_AUTOCOMPLETE.test(dom.getAttribute(t, 'autocomplete') || '')) {
+        return 'a payment-card or one-time-code field';
+      }
+    }
+  }
+  return '';
+}
+
+/** Why activating ``el`` would leave the site ('' if it stays). */
+function leaves(el) {
+  const link = closestDeep(el, 'a[href], area[href]');
+  if (link) {
+    const why = offSite(link.href, dom.getAttribute(link, 'target'));
+    if (why) return why;
+  }
+  const button = closestDeep(el, 'button, input[type=submit], input[type=image]');
+  if (button && button.form && (dom.tagName(button) === 'INPUT' || button.type === 'submit')) {
+    return formLeaves(button.form, button);
+  }
+  return '';
+}
+
+function formLeaves(form, submitter) {
+  const action = (submitter && dom.hasAttribute(submitter, 'formaction') && submitter.formAction) ||
+    form.action;
+  const target = (submitter && dom.getAttribute(submitter, 'formtarget')) ||
+    dom.getAttribute(form, 'target');
+  return offSite(action, target);
+}
+
+function offSite(url, target) {
+  let parsed;
+  try { parsed = new URL(url, document.baseURI); } catch (e) { return 'a link that is not a URL'; }
+  if (parsed.protocol === 'javascript:') return 'a javascript: link';
+  if (parsed.origin !== location.origin) return 'a link to another site';
+  const t = (target || '').trim().toLowerCase();
+  if (t && t !== '_self' && t !== '_top' && t !== '_parent') return 'a link that opens another window';
+  return '';
+}
+
+function modifiers(mods) {
+  return {
+    shiftKey: !!(mods & SHIFT), ctrlKey: !!(mods & CTRL), altKey: !!(mods & ALT),
+    metaKey: !!(mods & META),
+  };
+}
+
+/** Fire a mouse-family event; answers whether the page let its default action happen. */
+function mouse(el, type, cx, cy, mods, detail, buttons, Kind = MouseEvent) {
+  const init = {
+    bubbles: true, cancelable: true, composed: true, view: window, detail,
+    clientX: cx, clientY: cy, screenX: cx + window.screenX, screenY: cy + window.screenY,
+    button: 0, buttons, ...modifiers(mods),
+  };
+  if (Kind === PointerEvent) Object.assign(init, { pointerId: 1, pointerType: 'mouse', isPrimary: true });
+  return noPopups(() => el.dispatchEvent(new Kind(type, init)));
+}
+
+/** Run ``fn`` with window.open refused (a page handler may try to open a window). */
+function noPopups(fn) {
+  const open = window.open;
+  try { window.open = () => null; } catch (e) { /* not writable: the popup blocker's job */ }
+  try { return fn(); } finally {
+    try { window.open = open; } catch (e) { /* as above */ }
+  }
+}
+
+/** A click, as a browser gives one: pointer and mouse down (focus moves), up, click (its
+ * activation: links followed, checkboxes toggled, forms submitted). */
+function click(el, cx, cy, mods, detail) {
+  const pointer = typeof PointerEvent === 'function' ? PointerEvent : MouseEvent;
+  mouse(el, 'pointerdown', cx, cy, mods, 0, 1, pointer);
+  if (mouse(el, 'mousedown', cx, cy, mods, detail, 1)) focusAt(el, cx, cy);
+  mouse(el, 'pointerup', cx, cy, mods, 0, 0, pointer);
+  mouse(el, 'mouseup', cx, cy, mods, detail, 0);
+  mouse(el, 'click', cx, cy, mods, detail, 0);
+}
+
+/** What a mousedown focuses: the nearest focusable ancestor (else focus leaves), with the
+ * caret at the point in a text field. */
+function focusAt(el, cx, cy) {
+  const target = closestDeep(el, TABBABLE);
+  if (target !== deepActive()) commit(deepActive());
+  if (!target || target.disabled) {
+    const active = deepActive();
+    if (active && typeof active.blur === 'function') active.blur();
+    return;
+  }
+  if (deepActive() !== target) target.focus({ preventScroll: true });
+  const at = caretAt(cx, cy);
+  if (textField(target)) {
+    const offset = at && at.node === target ? at.offset : target.value.length;
+    try { target.setSelectionRange(offset, offset); } catch (e) { /* email, number */ }
+  } else if (at && isEditable(target)) {
+    const selection = window.getSelection();
+    if (selection) selection.collapse(at.node, at.offset);
+  }
+}
+
+function caretAt(cx, cy) {
+  const d = /** @type {any} */ (document);
+  if (typeof d.caretPositionFromPoint === 'function') {
+    const p = d.caretPositionFromPoint(cx, cy);
+    if (p) return { node: p.offsetNode, offset: p.offset };
+  } else if (typeof d.caretRangeFromPoint === 'function') {
+    const r = d.caretRangeFromPoint(cx, cy);
+    if (r) return { node: r.startContainer, offset: r.startOffset };
+  }
+  return null;
+}
+
+function textField(el) {
+  if (!el) return false;
+  const tag = dom.tagName(el);
+  return tag === 'TEXTAREA' || (tag === 'INPUT' && TEXT_TYPES.has(el.type));
+}
+
+function isEditable(el) {
+  return !!el && el.isContentEditable === true;
+}
+
+function selectWord(el) {
+  if (!textField(el) || !SELECTABLE.has(el.type || '') && dom.tagName(el) !== 'TEXTAREA') return;
+  const value = el.value, at = el.selectionStart || 0;
+  let start = at, end = at;
+  while (start > 0 && /\w/.test(value[start - 1])) start--;
+  while (end < value.length && /\w/.test(value[end])) end++;
+  el.setSelectionRange(start, end);
+}
+
+/** Insert ``text`` at the selection of the focused field, with beforeinput and input. */
+function typeText(el, text, inputType = 'insertText') {
+  if (!el || !(textField(el) || isEditable(el))) return 'no text field has focus (click one first)';
+  if (el.readOnly || el.disabled) return 'a read-only field';
+  if (!text) return '';
+  const before = new InputEvent('beforeinput', {
+    bubbles: true, cancelable: true, composed: true, inputType, data: text,
+  });
+  if (!el.dispatchEvent(before)) return '';
+  if (isEditable(el)) {
+    document.execCommand(inputType === 'insertLineBreak' ? 'insertLineBreak' : 'insertText', false, text);
+    return '';
+  }
+  startEdit(el);
+  let { start, end } = selection(el);
+  const limit = el.maxLength >= 0 ? el.maxLength - (el.value.length - (end - start)) : Infinity;
+  const inserted = limit < text.length ? text.slice(0, Math.max(0, limit)) : text;
+  if (!inserted) return '';
+  replaceRange(el, inserted, start, end);
+  el.dispatchEvent(new InputEvent('input', { bubbles: true, composed: true, inputType, data: inserted }));
+  return '';
+}
+
+function selection(el) {
+  try {
+    if (el.selectionStart !== null) return { start: el.selectionStart, end: el.selectionEnd };
+  } catch (e) { /* email, number: no selection API */ }
+  return { start: el.value.length, end: el.value.length };
+}
+
+/** Replace [start, end) of the field's value by ``text``, the caret after it. */
+function replaceRange(el, text, start, end) {
+  try {
+    if (el.selectionStart !== null) {
+      el.setRangeText(text, start, end, 'end');
+      return;
+    }
+  } catch (e) { /* email, number: no selection API */ }
+  // The prototype's setter, as a browser's own edit: a framework's tracker on the element
+  // itself sees the change with the input event.
+  const proto = dom.tagName(el) === 'TEXTAREA' ? HTMLTextAreaElement.prototype : HTMLInputElement.prototype;
+  const set = Object.getOwnPropertyDescriptor(proto, 'value').set;
+  set.call(el, el.value.slice(0, start) + text + el.value.slice(end));
+}
+
+/** The field is being edited: 'change' fires when focus leaves it with another value (before
+ * the focus moves, when the guest moves it; on blur, when the visitor does). */
+function startEdit(el) {
+  if (edited.has(el)) return;
+  const left = () => commit(el);
+  edited.set(el, { value: el.value, left });
+  dom.addEventListener(el, 'blur', left);
+}
+
+/** Fire the 'change' an edited field owes (once its edits are over). */
+function commit(el) {
+  const edit = el && edited.get(el);
+  if (!edit) return;
+  edited.delete(el);
+  dom.removeEventListener(el, 'blur', edit.left);
+  if (edit.value !== el.value) el.dispatchEvent(new Event('change', { bubbles: true }));
+}
+
+function deleteText(el, forward) {
+  if (isEditable(el)) {
+    document.execCommand(forward ? 'forwardDelete' : 'delete');
+    return;
+  }
+  if (!textField(el) || el.readOnly || el.disabled) return;
+  let { start, end } = selection(el);
+  if (start === end) {
+    if (forward) end = Math.min(el.value.length, end + 1);
+    else start = Math.max(0, start - 1);
+  }
+  if (start === end) return;
+  const inputType = forward ? 'deleteContentForward' : 'deleteContentBackward';
+  const before = new InputEvent('beforeinput', { bubbles: true, cancelable: true, composed: true, inputType });
+  if (!el.dispatchEvent(before)) return;
+  startEdit(el);
+  replaceRange(el, '', start, end);
+  el.dispatchEvent(new InputEvent('input', { bubbles: true, composed: true, inputType }));
+}
+
+/** keydown (its default action unless prevented), keyup. */
+function key(el, name, mods, privacy) {
+  if (!name) return 'an empty key';
+  const target = el || document.body;
+  const init = { key: name, bubbles: true, cancelable: true, composed: true, ...modifiers(mods) };
+  const printable = [...name].length === 1 && !(mods & (CTRL | META | ALT));
+  let why = '';
+  if (noPopups(() => target.dispatchEvent(new KeyboardEvent('keydown', init)))) {
+    if (!printable) why = keyAction(el, name, mods, privacy);
+    else if (textField(el) || isEditable(el)) why = typeText(el, name);
+    else if (name === ' ') why = keyAction(el, name, mods, privacy);
+  }
+  target.dispatchEvent(new KeyboardEvent('keyup', init));
+  return why;
+}
+
+/** The browser's default action for a named key. */
+function keyAction(el, name, mods, privacy) {
+  const shift = !!(mods & SHIFT);
+  const tag = el ? dom.tagName(el) : '';
+  if (name === 'Tab') return moveFocus(shift ? -1 : 1, privacy);
+  if (!el) return '';
+  if (name === 'Backspace' || name === 'Delete') {
+    deleteText(el, name === 'Delete');
+  } else if (name === 'Enter') {
+    if (tag === 'TEXTAREA' || isEditable(el)) return typeText(el, '\n', 'insertLineBreak');
+    if (tag === 'INPUT' && el.form && !['checkbox', 'radio', 'button', 'reset'].includes(el.type)) {
+      return submit(el.form, el);
+    }
+    if (tag === 'A' || tag === 'BUTTON' || tag === 'SUMMARY') return activate(el);
+  } else if (name === ' ' || name === 'Spacebar') {
+    if (tag === 'BUTTON' || (tag === 'INPUT' && ['checkbox', 'radio', 'button', 'submit', 'reset'].includes(el.type))) {
+      return activate(el);
+    }
+  } else if (tag === 'SELECT' && (name === 'ArrowDown' || name === 'ArrowUp')) {
+    stepOption(el, name === 'ArrowDown' ? 1 : -1);
+  } else if ((mods & (CTRL | META)) && name.toLowerCase() === 'a' && textField(el)) {
+    el.select();
+  } else if (textField(el) && SELECTABLE.has(tag === 'TEXTAREA' ? '' : el.type)) {
+    moveCaret(el, name, shift);
+  }
+  return '';
+}
+
+/** Enter on a link or button, or Space on a button: a click, where it would not leave. */
+function activate(el) {
+  const why = leaves(el);
+  if (why) return why;
+  const box = dom.getBoundingClientRect(el);
+  mouse(el, 'click', box.left + box.width / 2, box.top + box.height / 2, 0, 0, 0);
+  return '';
+}
+
+/** Implicit submission: the form's default button's click, else requestSubmit. */
+function submit(form, field) {
+  const button = [...form.elements].find((e) => (
+    (dom.tagName(e) === 'BUTTON' && e.type === 'submit') ||
+    (dom.tagName(e) === 'INPUT' && (e.type === 'submit' || e.type === 'image'))));
+  const why = formLeaves(form, button || null);
+  if (why) return why;
+  commit(field); // a browser fires the field's 'change' before submitting
+  if (button) {
+    if (!button.disabled) activate(button);
+    return '';
+  }
+  // Without a submit button a browser submits only a form of one text field (HTML's
+  // implicit submission).
+  const fields = [...form.elements].filter((e) => dom.tagName(e) === 'INPUT' &&
+    (TEXT_TYPES.has(e.type) || e.type === 'password'));
+  if (fields.length > 1) return '';
+  noPopups(() => form.requestSubmit());
+  return '';
+}
+
+function stepOption(select, step) {
+  const options = [...select.options];
+  let i = select.selectedIndex;
+  do { i += step; } while (i >= 0 && i < options.length && options[i].disabled);
+  if (i < 0 || i >= options.length || i === select.selectedIndex) return;
+  select.selectedIndex = i;
+  select.dispatchEvent(new Event('input', { bubbles: true, composed: true }));
+  select.dispatchEvent(new Event('change', { bubbles: true }));
+}
+
+function moveCaret(el, name, shift) {
+  const value = el.value, start = el.selectionStart, end = el.selectionEnd;
+  const backward = el.selectionDirection === 'backward';
+  let focus = backward ? start : end;
+  const anchor = backward ? end : start;
+  const lineStart = (at) => value.lastIndexOf('\n', at - 1) + 1;
+  const lineEnd = (at) => { const i = value.indexOf('\n', at); return i < 0 ? value.length : i; };
+  if (name === 'ArrowLeft') focus = !shift && start !== end ? start : Math.max(0, focus - 1);
+  else if (name === 'ArrowRight') focus = !shift && start !== end ? end : Math.min(value.length, focus + 1);
+  else if (name === 'Home') focus = lineStart(focus);
+  else if (name === 'End') focus = lineEnd(focus);
+  else if (name === 'ArrowUp' || name === 'ArrowDown') {
+    const column = focus - lineStart(focus);
+    if (name === 'ArrowUp') {
+      const here = lineStart(focus);
+      if (here === 0) focus = 0;
+      else { const prev = lineStart(here - 1); focus = Math.min(prev + column, here - 1); }
+    } else {
+      const next = lineEnd(focus);
+      if (next === value.length) focus = value.length;
+      else focus = Math.min(next + 1 + column, lineEnd(next + 1));
+    }
+  } else {
+    return;
+  }
+  if (shift) {
+    el.setSelectionRange(Math.min(anchor, focus), Math.max(anchor, focus),
+      focus < anchor ? 'backward' : 'forward');
+  } else {
+    el.setSelectionRange(focus, focus);
+  }
+}
+
+/** Tab and Shift+Tab: the next focusable element in document order. */
+function moveFocus(step, privacy) {
+  const all = [...dom.querySelectorAll(document, TABBABLE)].filter((e) => (
+    !e.disabled && e.tabIndex >= 0 && !(dom.tagName(e) === 'INPUT' && e.type === 'hidden') &&
+    !closestDeep(e, '[' + OVERLAY_ATTR + ']') && !(privacy.block && closestDeep(e, privacy.block)) &&
+    e.getClientRects().length > 0));
+  const ordered = [...all.filter((e) => e.tabIndex > 0).sort((a, b) => a.tabIndex - b.tabIndex),
+    ...all.filter((e) => e.tabIndex === 0)];
+  if (!ordered.length) return '';
+  const at = ordered.indexOf(deepActive());
+  commit(deepActive());
+  const next = at < 0 ? (step > 0 ? 0 : ordered.length - 1)
+    : (at + step + ordered.length) % ordered.length;
+  ordered[next].focus();
+  if (textField(ordered[next])) {
+    try { ordered[next].select(); } catch (e) { /* no selection */ }
+  }
+  return '';
+}
+
+/** A wheel event where the guest scrolls, then the scroll it asks for (unless prevented). */
+function scroll(target, cx, cy, input, privacy) {
+  const dx = Number(input.dx) || 0, dy = Number(input.dy) || 0;
+  let el = target;
+  if (el && (forbidden(el, privacy))) el = null; // never an event into a masked part
+  if (el) {
+    const wheel = new WheelEvent('wheel', {
+      bubbles: true, cancelable: true, composed: true, view: window, clientX: cx, clientY: cy,
+      deltaX: dx, deltaY: dy, deltaMode: 0,
+    });
+    if (!el.dispatchEvent(wheel)) return '';
+  }
+  for (let s = el; s; s = parentDeep(s)) {
+    if (scrolls(s, dx, dy)) {
+      s.scrollBy({ left: dx, top: dy, behavior: 'instant' });
+      return '';
+    }
+  }
+  window.scrollBy({ left: dx, top: dy, behavior: 'instant' });
+  return '';
+}
+
+function parentDeep(el) {
+  if (el.parentElement) return el.parentElement;
+  const root = el.getRootNode();
+  return root instanceof ShadowRoot ? dom.host(root) : null;
+}
+
+function scrolls(el, dx, dy) {
+  if (el === document.body || el === dom.documentElement(document)) return false;
+  const style = getComputedStyle(el);
+  const canY = /(auto|scroll)/.test(style.overflowY) && el.scrollHeight > el.clientHeight;
+  const canX = /(auto|scroll)/.test(style.overflowX) && el.scrollWidth > el.clientWidth;
+  const roomY = dy > 0 ? el.scrollTop + el.clientHeight < el.scrollHeight : el.scrollTop > 0;
+  const roomX = dx > 0 ? el.scrollLeft + el.clientWidth < el.scrollWidth : el.scrollLeft > 0;
+  return (dy !== 0 && canY && roomY) || (dx !== 0 && canX && roomX);
+}
+
+// -- the default consent dialog -------------------------------------------------------------
+const HOST_CSS = [
+  'all:initial', 'display:block', 'position:fixed', 'top:0', 'left:0', 'right:0', 'bottom:0',
+  'margin:0', 'padding:0', 'border:0', 'z-index:2147483647', 'visibility:visible',
+  'opacity:1', 'pointer-events:auto',
+].map((d) => d + '!important').join(';');
+const SHEET = `
+.backdrop { position: fixed; inset: 0; display: flex; align-items: center;
+  justify-content: center; padding: 16px; box-sizing: border-box;
+  background: rgba(15, 18, 26, .45); }
+.dialog { box-sizing: border-box; width: 100%; max-width: 28em; padding: 22px 24px 18px;
+  border-radius: 10px; background: #fff; color: #1f2328; text-align: left; direction: ltr;
+  box-shadow: 0 12px 40px rgba(0, 0, 0, .3); font: 15px/1.5 system-ui, -apple-system,
+  "Segoe UI", Roboto, sans-serif; }
+h2 { margin: 0 0 8px; font-size: 18px; line-height: 1.3; font-weight: 650; }
+h2 i { font-style: normal; display: inline-block; width: .8em; height: .8em;
+  border-radius: 50%; margin-right: .35em; background: var(--c, #e5484d); }
+p { margin: 0 0 10px; }
+ul { margin: 0 0 12px; padding-left: 1.2em; }
+.actions { display: flex; justify-content: flex-end; gap: 8px; flex-wrap: wrap;
+  margin-top: 16px; }
+button { font: inherit; font-weight: 600; padding: 8px 16px; border-radius: 6px;
+  cursor: pointer; border: 1px solid #b9bfcc; background: #fff; color: #1f2328; }
+button.yes { background: #2457d6; border-color: #2457d6; color: #fff; }
+button:focus-visible, button:focus { outline: 3px solid #9db8ff; outline-offset: 2px; }
+@media (prefers-color-scheme: dark) {
+  .dialog { background: #1e2128; color: #e8eaee; }
+  button { background: #2a2e37; color: #e8eaee; border-color: #4a5060; }
+}
+`;
+
+let current = null; // {host, root, dialog, title, text, buttons, guestId, before}
+
+function el(tag, className, text) {
+  const node = dom.createElement(document, tag);
+  if (className) node.className = className;
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+/** Ask the visitor whether ``request.name`` may control the page; the answer calls
+ * api.control.grant or api.control.decline. A newer request replaces the one shown. */
+export function ask(request, attachShadow, api) {
+  close(false);
+  const who = String(request.name || '').trim() || 'A guest';
+  const guestId = String(request.guestId || '');
+  const host = dom.createElement(document, 'cwmn-control');
+  host.setAttribute(OVERLAY_ATTR, '');
+  host.style.cssText = HOST_CSS;
+  const root = (attachShadow || Element.prototype.attachShadow).call(host, { mode: 'closed' });
+  let style = null;
+  if ('adoptedStyleSheets' in root && typeof CSSStyleSheet.prototype.replaceSync === 'function') {
+    const sheet = new CSSStyleSheet();
+    sheet.replaceSync(SHEET);
+    root.adoptedStyleSheets = [sheet];
+  } else {
+    style = el('style');
+    style.textContent = SHEET;
+  }
+  const backdrop = el('div', 'backdrop');
+  const dialog = el('div', 'dialog');
+  dialog.setAttribute('role', 'dialog');
+  dialog.setAttribute('aria-modal', 'true');
+  dialog.setAttribute('aria-labelledby', 'cwmn-control-title');
+  dialog.setAttribute('aria-describedby', 'cwmn-control-text');
+  const title = el('h2');
+  title.id = 'cwmn-control-title';
+  const dot = el('i');
+  dot.setAttribute('aria-hidden', 'true');
+  if (/^#[0-9a-f]{3,8}$|^rgb\([\d\s,.]+\)$/i.test(String(request.color || ''))) {
+    dot.style.setProperty('--c', String(request.color));
+  }
+  title.append(dot, who + ' asks to control this page');
+  const text = el('div');
+  text.id = 'cwmn-control-text';
+  const list = el('ul');
+  list.append(
+    el('li', '', 'They can click, type and scroll on this page for you.'),
+    el('li', '', 'Never in passwords, payment details or fields hidden from them.'),
+    el('li', '', 'You can take control back at any time.'));
+  text.append(el('p', '', 'If you allow it:'), list);
+  const no = el('button', 'no', "Don't allow");
+  const yes = el('button', 'yes', 'Allow');
+  no.type = yes.type = 'button';
+  const actions = el('div', 'actions');
+  actions.append(no, yes);
+  dialog.append(title, text, actions);
+  backdrop.append(dialog);
+  if (style) root.append(style);
+  root.append(backdrop);
+  const before = /** @type {HTMLElement | null} */ (dom.activeElement(document));
+  const answer = (allow) => {
+    if (!current || current.host !== host) return;
+    close();
+    const call = allow ? api.control.grant(guestId) : api.control.decline(guestId);
+    Promise.resolve(call).catch((e) => console.error('CWMN: control request', e));
+  };
+  yes.addEventListener('click', () => answer(true));
+  no.addEventListener('click', () => answer(false));
+  const order = [no, yes];
+  dialog.addEventListener('keydown', (event) => {
+    if (event.key === 'Escape') {
+      event.preventDefault();
+      answer(false);
+    } else if (event.key === 'Tab') {
+      event.preventDefault();
+      const at = order.indexOf(/** @type {any} */ (root.activeElement));
+      order[(Math.max(at, 0) + 1) % order.length].focus();
+    }
+  });
+  current = { host, root, dialog, title, text, buttons: [no, yes], guestId, before };
+  dom.documentElement(document).append(host);
+  no.focus({ preventScroll: true });
+}
+
+/** Close the dialog (focus goes back where it was, unless another dialog follows). */
+export function close(restore = true) {
+  if (!current) return;
+  const { host, before } = current;
+  current = null;
+  host.remove();
+  if (restore && before && typeof before.focus === 'function') {
+    try { before.focus({ preventScroll: true }); } catch (e) { /* it went away */ }
+  }
+}
+
+/** What the dialog shows, for tests and debugging (the shadow root stays closed). */
+export function debugState() {
+  if (!current || !current.host.isConnected) return { open: false };
+  const { root, dialog, title, text, buttons, guestId } = current;
+  return {
+    open: true,
+    guestId,
+    role: dialog.getAttribute('role'),
+    modal: dialog.getAttribute('aria-modal') === 'true',
+    label: root.getElementById(dialog.getAttribute('aria-labelledby')).textContent,
+    title: title.textContent,
+    text: text.textContent,
+    buttons: buttons.map((b) => {
+      const r = b.getBoundingClientRect();
+      return { label: b.textContent, x: r.left + r.width / 2, y: r.top + r.height / 2,
+        focused: root.activeElement === b };
+    }),
+  };
+}
