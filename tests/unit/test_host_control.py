@@ -1,17 +1,19 @@
 """The host core's remote control, drawing and sharing badge (extensions,
 docs/control/remote-control.md) against the real server in memory, with real viewers.
 
-The room's side of control (who controls, ``set_control`` answers, relaying requests and
-inputs) is played by :class:`ControlRoom` until the server's own lands: it answers the
-host's control requests on the wire as the messages' docstrings say, and the relayed
-pushes (``control_requested``, ``control_input``, ``guest_draw``) arrive with
-``LivePage.push``. Everything else (sessions, guests, muting, privacy) is the real server.
+The room's side of control (who controls, ``set_control`` answers) is the real server's
+(``server/live/control.py``) where it is there; without it, :class:`ControlRoom` plays it,
+answering the host's control requests on the wire as the messages' docstrings say. The
+relayed pushes (``control_requested``, ``control_input``, ``guest_draw``) arrive with
+``LivePage.push``: the viewer core does not send their requests. Everything else (sessions,
+guests, muting, privacy) is the real server.
 """
 
 # mypy: disable-error-code="comparison-overlap"
 
 from __future__ import annotations
 
+import importlib.util
 from dataclasses import replace
 from typing import Any
 
@@ -49,9 +51,13 @@ from tests.helpers.live_page import (
     in_session,
 )
 
+#: The server has the room's control rules (else :class:`ControlRoom` plays them).
+REAL_ROOM = importlib.util.find_spec("cwmn_web.server.live.control") is not None
+
 
 class ControlRoom(LivePage):
-    """The real server, plus the room's control rules (:class:`SetControl` and friends)."""
+    """The real server, plus the room's control rules (:class:`SetControl` and friends) if
+    it lacks them; records what the host tells the guests about their inputs."""
 
     def __init__(self, **kw: Any) -> None:
         super().__init__(**kw)
@@ -63,10 +69,8 @@ class ControlRoom(LivePage):
 
     def send_socket(self, core: HostController, name: str, message: Message, now: float) -> None:
         if isinstance(message, ControlRefused):
-            self.wire.received.append(message)
             self.refused.append(message)
-            return
-        if not isinstance(message, SetControl | DeclineControl | SetControlAllowed):
+        if REAL_ROOM or not isinstance(message, SetControl | DeclineControl | SetControlAllowed):
             super().send_socket(core, name, message, now)
             return
         self.wire.received.append(message)
@@ -100,7 +104,8 @@ class ControlRoom(LivePage):
         return super().carry_back(core, now) or bool(answers)
 
     def resumed_with_control(self) -> None:
-        """The server's answer to a resume carries the room's control."""
+        """The server's answer to a resume carries :attr:`controller` and :attr:`allowed`
+        (a guest granted control on the previous page)."""
         take = self.server.take
 
         def take_with_control(conn: Any) -> list[str]:
