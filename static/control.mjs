@@ -211,12 +211,24 @@ function focusAt(el, cx, cy) {
   if (deepActive() !== target) target.focus({ preventScroll: true });
   const at = caretAt(cx, cy);
   if (textField(target)) {
-    const offset = at && at.node === target ? at.offset : target.value.length;
+    let offset = at && at.node === target ? at.offset : target.value.length;
+    if (belowText(target, cy, offset)) offset = target.value.length;
     try { target.setSelectionRange(offset, offset); } catch (e) { /* email, number */ }
   } else if (at && isEditable(target)) {
     const selection = window.getSelection();
     if (selection) selection.collapse(at.node, at.offset);
   }
+}
+
+/** A point below a textarea's text, where Firefox answers an offset near the start (a
+ * user's click there puts the caret at the end, as Chromium answers). */
+function belowText(field, cy, offset) {
+  if (dom.tagName(field) !== 'TEXTAREA' || offset > 1 || field.value.length <= 1) return false;
+  const style = getComputedStyle(field);
+  const line = parseFloat(style.lineHeight) || parseFloat(style.fontSize) * 1.2;
+  const top = dom.getBoundingClientRect(field).top + field.clientTop +
+    parseFloat(style.paddingTop) - field.scrollTop;
+  return cy - top > line;
 }
 
 function caretAt(cx, cy) {

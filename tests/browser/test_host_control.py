@@ -163,6 +163,13 @@ def test_a_guest_fills_and_submits_a_form_as_a_user_would(page: Page) -> None:
 
 
 def test_masked_password_and_overlay_refused_and_links_stay_on_the_site(page: Page) -> None:
+    # A click below a field's text puts the caret at its end (as a user's click does).
+    click(page, "#notes")
+    send(page, "text", text="one")
+    click(page, "#name")
+    click(page, "#notes")
+    send(page, "text", text=" two")
+    assert value(page, "#notes") == "one two"
     seen(page)
     refused(click(page, "#card"), "masked")
     refused(click(page, "#secret"), "password")

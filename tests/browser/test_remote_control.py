@@ -16,7 +16,7 @@ from itertools import count
 from typing import Any, TypeVar
 
 import pytest
-from playwright.sync_api import Page
+from playwright.sync_api import BrowserContext, Page
 from websockets.sync.client import ClientConnection, connect
 from websockets.typing import Origin
 
@@ -36,6 +36,7 @@ from cwmn_web.protocol.messages import (
 )
 from cwmn_web.testing import CwmnServer, PageServer
 
+from .conftest import wait_state
 from .test_embed import START, settle
 
 pytestmark = [
@@ -55,12 +56,13 @@ class WireGuest:
     def __init__(self, server: CwmnServer, link: str, name: str) -> None:
         ws_url = server.url.replace("http://", "ws://") + "/ws/guest"
         device = f"e2e-{name}-{next(_devices)}-{time.monotonic_ns()}"
-        self.ws: ClientConnection = connect(
+        self._connection = connect(
             ws_url,
             origin=Origin(server.url),
             additional_headers={"Cookie": f"cwmn_device={device}"},
             max_size=None,
         )
+        self.ws: ClientConnection = self._connection.__enter__()
         self.refs = count(1)
         self.pushes: list[Message] = []
         assert isinstance(self.ask(Hello(role="guest")), Welcome)
@@ -101,7 +103,7 @@ class WireGuest:
         self.send(ControlInput(kind=kind, **fields))
 
     def close(self) -> None:
-        self.ws.close()
+        self._connection.__exit__(None, None, None)
 
 
 @pytest.fixture
@@ -129,13 +131,16 @@ def ok(page: Page, expression: str) -> Any:
 
 
 def test_a_guest_granted_control_fills_the_form_until_revoked(
-    open_page: Callable[..., Page],
+    contexts: Callable[..., BrowserContext],
     customer_site: PageServer,
     cwmn_server: CwmnServer,
     guests: list[WireGuest],
 ) -> None:
-    host = open_page(customer_site.url("control.html", hostname="localhost"))
-    host.set_viewport_size({"width": 800, "height": 600})
+    # A profile without the event recorder: a page that listens to 'control request' gets
+    # no CWMN dialog (the recorder listens to every event).
+    host = contexts().new_page()
+    host.goto(customer_site.url("control.html", hostname="localhost"))
+    wait_state(host, "no session")
     ok(host, START)
     link = ok(host, "CwmnAPI.guest.getInviteLink()")
     ann = WireGuest(cwmn_server, link, "Ann")
