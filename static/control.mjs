@@ -19,6 +19,20 @@ import { dom } from './capture/dom.mjs';
 import { Privacy } from './capture/privacy.mjs';
 import { OVERLAY_ATTR } from './dist/constants.mjs';
 
+// The page's document and forms are the page's: a named element shadows their members
+// (<img name=elementFromPoint>, <input name=action>), so these come from the prototypes.
+const uncurry = (fn) => Function.prototype.call.bind(fn);
+const D = Document.prototype, F = HTMLFormElement.prototype;
+const page = Object.freeze({
+  elementFromPoint: uncurry(D.elementFromPoint),
+  execCommand: uncurry(D.execCommand),
+  caretPositionFromPoint: D['caretPositionFromPoint'] ? uncurry(D['caretPositionFromPoint']) : null,
+  caretRangeFromPoint: D['caretRangeFromPoint'] ? uncurry(D['caretRangeFromPoint']) : null,
+  formAction: uncurry(Object.getOwnPropertyDescriptor(F, 'action').get),
+  formElements: uncurry(Object.getOwnPropertyDescriptor(F, 'elements').get),
+  requestSubmit: uncurry(F.requestSubmit),
+});
+
 /** The stub's entry point. */
 export function handle(message, attachShadow, api, post) {
   if (!message) return;
@@ -78,7 +92,7 @@ export function apply(input, rules) {
 
 /** The element at a viewport point, inside open shadow roots too. */
 function elementAt(cx, cy) {
-  let el = document.elementFromPoint(cx, cy);
+  let el = page.elementFromPoint(document, cx, cy);
   while (el) {
     const root = dom.shadowRoot(el);
     const inner = root && root.elementFromPoint(cx, cy);
@@ -94,7 +108,7 @@ function deepActive() {
   while (el && dom.shadowRoot(el) && dom.shadowRoot(el).activeElement) {
     el = dom.shadowRoot(el).activeElement;
   }
-  return el === document.body || el === dom.documentElement(document) ? null : el;
+  return el === dom.body(document) || el === dom.documentElement(document) ? null : el;
 }
 
 /** ``el`` or its nearest ancestor (across shadow roots) matching ``selector``. */
@@ -144,7 +158,7 @@ function leaves(el) {
 
 function formLeaves(form, submitter) {
   const action = (submitter && dom.hasAttribute(submitter, 'formaction') && submitter.formAction) ||
-    form.action;
+    page.formAction(form);
   const target = (submitter && dom.getAttribute(submitter, 'formtarget')) ||
     dom.getAttribute(form, 'target');
   return offSite(action, target);
@@ -152,7 +166,7 @@ function formLeaves(form, submitter) {
 
 function offSite(url, target) {
   let parsed;
-  try { parsed = new URL(url, document.baseURI); } catch (e) { return 'a link that is not a URL'; }
+  try { parsed = new URL(url, dom.baseURI(document)); } catch (e) { return 'a link that is not a URL'; }
   if (parsed.protocol === 'javascript:') return 'a javascript: link';
   if (parsed.origin !== location.origin) return 'a link to another site';
   const t = (target || '').trim().toLowerCase();
@@ -232,12 +246,11 @@ function belowText(field, cy, offset) {
 }
 
 function caretAt(cx, cy) {
-  const d = /** @type {any} */ (document);
-  if (typeof d.caretPositionFromPoint === 'function') {
-    const p = d.caretPositionFromPoint(cx, cy);
+  if (page.caretPositionFromPoint) {
+    const p = page.caretPositionFromPoint(document, cx, cy);
     if (p) return { node: p.offsetNode, offset: p.offset };
-  } else if (typeof d.caretRangeFromPoint === 'function') {
-    const r = d.caretRangeFromPoint(cx, cy);
+  } else if (page.caretRangeFromPoint) {
+    const r = page.caretRangeFromPoint(document, cx, cy);
     if (r) return { node: r.startContainer, offset: r.startOffset };
   }
   return null;
@@ -272,7 +285,7 @@ function typeText(el, text, inputType = 'insertText') {
   });
   if (!el.dispatchEvent(before)) return '';
   if (isEditable(el)) {
-    document.execCommand(inputType === 'insertLineBreak' ? 'insertLineBreak' : 'insertText', false, text);
+    page.execCommand(document, inputType === 'insertLineBreak' ? 'insertLineBreak' : 'insertText', false, text);
     return '';
   }
   startEdit(el);
@@ -327,7 +340,7 @@ function commit(el) {
 
 function deleteText(el, forward) {
   if (isEditable(el)) {
-    document.execCommand(forward ? 'forwardDelete' : 'delete');
+    page.execCommand(document, forward ? 'forwardDelete' : 'delete');
     return;
   }
   if (!textField(el) || el.readOnly || el.disabled) return;
@@ -348,7 +361,7 @@ function deleteText(el, forward) {
 /** keydown (its default action unless prevented), keyup. */
 function key(el, name, mods, privacy) {
   if (!name) return 'an empty key';
-  const target = el || document.body;
+  const target = el || dom.body(document);
   const init = { key: name, bubbles: true, cancelable: true, composed: true, ...modifiers(mods) };
   const printable = [...name].length === 1 && !(mods & (CTRL | META | ALT));
   let why = '';
@@ -400,7 +413,7 @@ function activate(el) {
 
 /** Implicit submission: the form's default button's click, else requestSubmit. */
 function submit(form, field) {
-  const button = [...form.elements].find((e) => (
+  const button = [...page.formElements(form)].find((e) => (
     (dom.tagName(e) === 'BUTTON' && e.type === 'submit') ||
     (dom.tagName(e) === 'INPUT' && (e.type === 'submit' || e.type === 'image'))));
   const why = formLeaves(form, button || null);
@@ -412,10 +425,10 @@ function submit(form, field) {
   }
   // Without a submit button a browser submits only a form of one text field (HTML's
   // implicit submission).
-  const fields = [...form.elements].filter((e) => dom.tagName(e) === 'INPUT' &&
+  const fields = [...page.formElements(form)].filter((e) => dom.tagName(e) === 'INPUT' &&
     (TEXT_TYPES.has(e.type) || e.type === 'password'));
   if (fields.length > 1) return '';
-  noPopups(() => form.requestSubmit());
+  noPopups(() => page.requestSubmit(form));
   return '';
 }
 
@@ -511,7 +524,7 @@ function parentDeep(el) {
 }
 
 function scrolls(el, dx, dy) {
-  if (el === document.body || el === dom.documentElement(document)) return false;
+  if (el === dom.body(document) || el === dom.documentElement(document)) return false;
   const style = getComputedStyle(el);
   const canY = /(auto|scroll)/.test(style.overflowY) && el.scrollHeight > el.clientHeight;
   const canX = /(auto|scroll)/.test(style.overflowX) && el.scrollWidth > el.clientWidth;

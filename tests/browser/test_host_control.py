@@ -147,6 +147,7 @@ def test_a_guest_fills_and_submits_a_form_as_a_user_would(page: Page) -> None:
     assert seen(page)[-2:] == ["click#send", "submit#form"]
     assert page.evaluate("submitted") == [
         {
+            "action": "checkout",
             "name": "Ann Lye",
             "notes": "line 1\nline 2",
             "agree": "on",
@@ -188,7 +189,9 @@ def test_masked_password_and_overlay_refused_and_links_stay_on_the_site(page: Pa
     refused(click(page, "#blank"), "another window")
     refused(click(page, "#script"), "javascript:")
     assert [e for e in seen(page) if e.startswith("click")] == []
-    page.evaluate("document.querySelector('#form').action = 'http://127.0.0.1:9/steal'")
+    page.evaluate(
+        "document.querySelector('#form').setAttribute('action', 'http://127.0.0.1:9/steal')"
+    )
     click(page, "#name")
     refused(send(page, "key", key="Enter"), "another site")
     refused(click(page, "#send"), "another site")

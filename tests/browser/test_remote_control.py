@@ -175,6 +175,7 @@ def test_a_guest_granted_control_fills_the_form_until_revoked(
     ann.control("click", **at(host, "#send"))
     host.wait_for_function("submitted.length === 1")
     assert host.evaluate("submitted[0]") == {
+        "action": "checkout",
         "name": "Ann Lee",
         "notes": "Call after 5",
         "agree": "on",

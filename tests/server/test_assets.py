@@ -164,7 +164,8 @@ def test_the_python_snapshot_is_listed_in_the_worker_and_served_immutable_gzippe
 
 
 @pytest.mark.parametrize(
-    "module", ["capture.mjs", "cursors.mjs", "consent.mjs", "recorder.mjs", "badge.mjs"]
+    "module",
+    ["capture.mjs", "cursors.mjs", "consent.mjs", "recorder.mjs", "badge.mjs", "control.mjs"],
 )
 def test_each_page_module_is_one_file_with_the_shared_constants(
     client: TestClient, build_id: str, module: str

@@ -92,7 +92,7 @@ _HOST_VAR = re.compile(
 
 #: The SDK's other modules on the host's page: their own elements are theirs, but the page's
 #: document and window are the host's.
-PAGE_MODULES = ["cursors.mjs", "consent.mjs", "recorder.mjs", "badge.mjs"]
+PAGE_MODULES = ["cursors.mjs", "consent.mjs", "recorder.mjs", "badge.mjs", "control.mjs"]
 _BARE_WINDOW_CALL = re.compile(r"(?<![\w$.])(?:add|remove)EventListener\(")
 
 
