@@ -348,6 +348,8 @@ class HostSession:
             for frame in self.unacked.unacked(reply.acked_seq):
                 socket.send(frame)
         self.owner.emit("connection issue resolved")
+        # Control may have changed while the socket was down (the controller left).
+        self.owner.control.resumed(self, reply.controller, reply.control_allowed)
 
     def close(self) -> None:
         self.closed = True

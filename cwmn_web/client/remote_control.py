@@ -122,6 +122,13 @@ class RemoteControl:
         else:
             self.host.publish()
 
+    def resumed(self, session: HostSession, controller: str, allowed: bool) -> None:
+        """The session's socket came back: control as the room holds it now."""
+        if (controller, allowed) != (self.controller, self.allowed):
+            guest = session.find(controller)
+            name = str(guest.get("name", "")) if guest else ""
+            self.changed(session, ControlChanged(guest_id=controller, name=name, allowed=allowed))
+
     def guests_changed(self, session: HostSession) -> None:
         """A guest joined, left or changed (muted): a dialog about one that is gone or
         muted closes, and the strokes of a muted or departed guest are cleared."""

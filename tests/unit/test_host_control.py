@@ -433,3 +433,17 @@ def test_the_end_of_a_session_clears_control_dialog_and_strokes() -> None:
     assert asks(ports)[-1] is None
     assert [o["guestId"] for o in ports.overlays if o["op"] == "draw clear"] == [ann["guestId"]]
     assert controller.view()["controller"] is None
+
+
+def test_a_reconnect_learns_control_changed_while_the_socket_was_down() -> None:
+    controller, ports = hosting()
+    _, ann = joined(ports)
+    listen(ports, "control change")
+    ports.call("control.grant", (ann["guestId"],))
+    ports.controller, ports.allowed = "", False  # what the room holds when the host is back
+    ports.resumed_with_control()
+    ports.drop()
+    ports.advance(1.0)
+    assert ports.events()[-1] == "control change" and ports.deliveries[-1][1] == (None,)
+    assert controller.view()["controller"] is None
+    assert controller.view()["controlAllowed"] is False
