@@ -38,7 +38,7 @@ class GuestCalls:
     def __init__(self, host: HostController) -> None:
         self.host = host
 
-    def request(
+    def _request(
         self,
         request: Message,
         reply: Reply,
@@ -64,7 +64,7 @@ class GuestCalls:
             socket.request(request, answered, timeout)
 
     def invite_link(self, params: dict[str, Any], reply: Reply) -> None:
-        self.request(CreateLink(), reply, _link_url)
+        self._request(CreateLink(), reply, _link_url)
 
     def join_code(self, params: dict[str, Any], reply: Reply) -> None:
         """Extension: a code a guest types on the server's ``/join`` page."""
@@ -97,24 +97,24 @@ class GuestCalls:
                 "status": answer.status,
             }
 
-        self.request(request, reply, sent, INVITE_TIMEOUT)
+        self._request(request, reply, sent, INVITE_TIMEOUT)
 
     def public_link(self, params: dict[str, Any], reply: Reply) -> None:
-        self.request(CreatePublicLink(), reply, _link_url)
+        self._request(CreatePublicLink(), reply, _link_url)
 
     def remove_guest(self, params: dict[str, Any], reply: Reply) -> None:
         """The server removes the guest; its ``guest_left`` push updates the list first."""
         self.host.lifecycle.require_session()
-        guest_id = self.guest(params["guestId"])["guestId"]
-        self.request(RemoveGuest(guest_id=guest_id), reply, lambda _: None)
+        guest_id = self._guest(params["guestId"])["guestId"]
+        self._request(RemoveGuest(guest_id=guest_id), reply, lambda _: None)
 
     def mute_guest(self, params: dict[str, Any], reply: Reply) -> None:
         """The server mutes the guest; its ``guest_updated`` push updates the list first."""
         self.host.lifecycle.require_session()
-        guest_id = self.guest(params["guestId"])["guestId"]
-        self.request(MuteGuest(guest_id=guest_id, muted=params["muted"]), reply, lambda _: None)
+        guest_id = self._guest(params["guestId"])["guestId"]
+        self._request(MuteGuest(guest_id=guest_id, muted=params["muted"]), reply, lambda _: None)
 
-    def guest(self, guest_id: str) -> GuestObject:
+    def _guest(self, guest_id: str) -> GuestObject:
         for guest in self.host.guests:
             if guest["guestId"] == guest_id:
                 return guest
@@ -122,6 +122,10 @@ class GuestCalls:
             f"no guest with id {guest_id!r} in this session; "
             "CwmnAPI.guest.getGuestList() lists the guests"
         )
+
+    #: The same request and guest lookup for the extensions' calls (:mod:`.control_calls`).
+    request = _request
+    guest = _guest
 
     def mute_all(self, params: dict[str, Any], reply: Reply) -> None:
         host = self.host
@@ -134,7 +138,7 @@ class GuestCalls:
                 session.mute_all_changed()
             return host.mute_all
 
-        self.request(MuteAll(muted=status), reply, done)
+        self._request(MuteAll(muted=status), reply, done)
 
     def set_public_link(self, params: dict[str, Any], reply: Reply) -> None:
         host = self.host
@@ -145,7 +149,7 @@ class GuestCalls:
             host.publish()
             return host.public_link_enabled
 
-        self.request(SetPublicLink(enabled=enabled), reply, done)
+        self._request(SetPublicLink(enabled=enabled), reply, done)
 
     def set_privacy(self, params: dict[str, Any], reply: Reply) -> None:
         """Privacy on: capture stops in the page at once, so nothing more leaves it."""
@@ -168,7 +172,7 @@ class GuestCalls:
             host.publish()
             return enabled
 
-        self.request(SetPrivacy(enabled=enabled), reply, done)
+        self._request(SetPrivacy(enabled=enabled), reply, done)
 
 
 def _link_url(answer: Message) -> str:
