@@ -141,7 +141,15 @@ def test_a_guest_granted_control_fills_the_form_until_revoked(
     host = contexts().new_page()
     host.goto(customer_site.url("control.html", hostname="localhost"))
     wait_state(host, "no session")
+    # The visitor's indicator choices, through the stub and the worker (any state).
+    assert host.evaluate("CwmnAPI.indicator.getEnabled()") is True
+    assert ok(host, "CwmnAPI.indicator.setEnabled(false)") is False
+    assert host.evaluate("CwmnAPI.indicator.getEnabled()") is False
+    assert ok(host, "CwmnAPI.indicator.setEnabled(true)") is True
+    assert ok(host, "CwmnAPI.indicator.showMasked(false)") is False
     ok(host, START)
+    assert host.evaluate("CwmnAPI.control.getAllowed()") is True
+    assert host.evaluate("CwmnAPI.control.getController()") is None
     link = ok(host, "CwmnAPI.guest.getInviteLink()")
     ann = WireGuest(cwmn_server, link, "Ann")
     guests.append(ann)
