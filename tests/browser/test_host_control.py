@@ -218,7 +218,7 @@ def test_the_default_dialog_asks_and_answers_through_the_api(page: Page) -> None
     assert "click, type and scroll" in state["text"] and "take control back" in state["text"]
     no, yes = state["buttons"]
     assert (no["label"], no["focused"], yes["label"]) == ("Don't allow", True, "Allow")
-    if os.environ.get("CWMN_DOCS_SCREENSHOTS"):  # docs/control/remote-control.md's picture
+    if os.environ.get("CWMN_DOCS_SHOTS"):  # docs/control/remote-control.md's picture
         page.screenshot(path=str(DOCS_IMAGES / "control-dialog.png"))
     # The guest cannot answer for the visitor: the dialog is CWMN's own.
     refused(send(page, "click", x=yes["x"], y=yes["y"] + page.evaluate("scrollY")), "CWMN's own")
