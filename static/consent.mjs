@@ -8,13 +8,8 @@
 // modal dialog, focus on the code, Tab kept inside, Enter = "Share my screen", Escape =
 // "Not now", focus given back to where it was.
 import { dom } from './capture/dom.mjs';
-import { OVERLAY_ATTR } from './dist/constants.mjs';
+import { el, modal, refocus, trapKeys } from './modal.mjs';
 
-const HOST_CSS = [
-  'all:initial', 'display:block', 'position:fixed', 'top:0', 'left:0', 'right:0', 'bottom:0',
-  'margin:0', 'padding:0', 'border:0', 'z-index:2147483647', 'visibility:visible',
-  'opacity:1', 'pointer-events:auto',
-].map((d) => d + '!important').join(';');
 const SHEET = `
 .backdrop { position: fixed; inset: 0; display: flex; align-items: center;
   justify-content: center; padding: 16px; box-sizing: border-box;
@@ -52,12 +47,6 @@ button:focus-visible, button:focus { outline: 3px solid #9db8ff; outline-offset:
 
 let current = null; // {host, root, dialog, title, text, quote, code, error, buttons, promise}
 
-function el(tag, className, text) {
-  const node = dom.createElement(document, tag);
-  if (className) node.className = className;
-  if (text !== undefined) node.textContent = text;
-  return node;
-}
 
 /** The stub's entry point: ask, then answer through ``api`` (``window.CwmnAPI``). */
 /** The stub's entry point: `{op: 'consent', invite}`. */
@@ -93,26 +82,7 @@ export function ask(invite, attachShadow, error = '') {
   if (current) return current.promise;
   const info = invite || {};
   const who = String(info.inviterName || '').trim() || 'Someone';
-  const host = dom.createElement(document, 'cwmn-consent');
-  host.setAttribute(OVERLAY_ATTR, '');
-  host.style.cssText = HOST_CSS; // CSSOM, not a style attribute: allowed by a strict page CSP
-  const root = (attachShadow || Element.prototype.attachShadow).call(host, { mode: 'closed' });
-  // A constructed sheet is not an inline <style>: a page CSP without 'unsafe-inline' allows it.
-  let style = null;
-  if ('adoptedStyleSheets' in root && typeof CSSStyleSheet.prototype.replaceSync === 'function') {
-    const sheet = new CSSStyleSheet();
-    sheet.replaceSync(SHEET);
-    root.adoptedStyleSheets = [sheet];
-  } else {
-    style = el('style');
-    style.textContent = SHEET;
-  }
-  const backdrop = el('div', 'backdrop');
-  const dialog = el('div', 'dialog');
-  dialog.setAttribute('role', 'dialog');
-  dialog.setAttribute('aria-modal', 'true');
-  dialog.setAttribute('aria-labelledby', 'cwmn-consent-title');
-  dialog.setAttribute('aria-describedby', 'cwmn-consent-text');
+  const { host, root, dialog } = modal('cwmn-consent', SHEET, 'cwmn-consent', attachShadow);
   const title = el('h2', '', 'Share your screen with ' + who + '?');
   title.id = 'cwmn-consent-title';
   const text = el('p', '', who + ' invites you to share this page with them. They will see ' +
@@ -140,9 +110,6 @@ export function ask(invite, attachShadow, error = '') {
   const actions = el('div', 'actions');
   actions.append(no, yes);
   dialog.append(title, text, quote, label, code, problem, actions);
-  backdrop.append(dialog);
-  if (style) root.append(style);
-  root.append(backdrop);
 
   const before = /** @type {HTMLElement | null} */ (dom.activeElement(document));
   let resolve;
@@ -151,28 +118,18 @@ export function ask(invite, attachShadow, error = '') {
     if (current === null || current.promise !== promise) return;
     current = null;
     host.remove();
-    if (before && typeof before.focus === 'function') {
-      try { before.focus({ preventScroll: true }); } catch (e) { /* it went away */ }
-    }
+    refocus(before);
     resolve(answer);
   };
   const agree = () => done({ yes: true, code: code.value.trim() });
   const refuse = () => done({ yes: false, code: '' });
   yes.addEventListener('click', agree);
   no.addEventListener('click', refuse);
-  const order = [code, no, yes];
+  trapKeys(dialog, root, [code, no, yes], refuse); // the code and the two buttons
   dialog.addEventListener('keydown', (event) => {
-    if (event.key === 'Escape') {
-      event.preventDefault();
-      refuse();
-    } else if (event.key === 'Enter' && root.activeElement === code) {
+    if (event.key === 'Enter' && root.activeElement === code) {
       event.preventDefault();
       agree();
-    } else if (event.key === 'Tab') { // keep focus inside: the code and the two buttons
-      event.preventDefault();
-      const at = order.indexOf(/** @type {any} */ (root.activeElement));
-      const step = event.shiftKey ? order.length - 1 : 1;
-      order[(Math.max(at, 0) + step) % order.length].focus();
     }
   });
   current = {

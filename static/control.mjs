@@ -18,6 +18,7 @@
 import { dom } from './capture/dom.mjs';
 import { Privacy } from './capture/privacy.mjs';
 import { OVERLAY_ATTR } from './dist/constants.mjs';
+import { el, modal, refocus, trapKeys } from './modal.mjs';
 
 // The page's document and forms are the page's: a named element shadows their members
 // (<img name=elementFromPoint>, <input name=action>), so these come from the prototypes.
@@ -534,11 +535,6 @@ function scrolls(el, dx, dy) {
 }
 
 // -- the default consent dialog -------------------------------------------------------------
-const HOST_CSS = [
-  'all:initial', 'display:block', 'position:fixed', 'top:0', 'left:0', 'right:0', 'bottom:0',
-  'margin:0', 'padding:0', 'border:0', 'z-index:2147483647', 'visibility:visible',
-  'opacity:1', 'pointer-events:auto',
-].map((d) => d + '!important').join(';');
 const SHEET = `
 .backdrop { position: fixed; inset: 0; display: flex; align-items: center;
   justify-content: center; padding: 16px; box-sizing: border-box;
@@ -566,12 +562,6 @@ button:focus-visible, button:focus { outline: 3px solid #9db8ff; outline-offset:
 
 let current = null; // {host, root, dialog, title, text, buttons, guestId, before}
 
-function el(tag, className, text) {
-  const node = dom.createElement(document, tag);
-  if (className) node.className = className;
-  if (text !== undefined) node.textContent = text;
-  return node;
-}
 
 /** Ask the visitor whether ``request.name`` may control the page; the answer calls
  * api.control.grant or api.control.decline. A newer request replaces the one shown. */
@@ -579,25 +569,7 @@ export function ask(request, attachShadow, api) {
   close(false);
   const who = String(request.name || '').trim() || 'A guest';
   const guestId = String(request.guestId || '');
-  const host = dom.createElement(document, 'cwmn-control');
-  host.setAttribute(OVERLAY_ATTR, '');
-  host.style.cssText = HOST_CSS;
-  const root = (attachShadow || Element.prototype.attachShadow).call(host, { mode: 'closed' });
-  let style = null;
-  if ('adoptedStyleSheets' in root && typeof CSSStyleSheet.prototype.replaceSync === 'function') {
-    const sheet = new CSSStyleSheet();
-    sheet.replaceSync(SHEET);
-    root.adoptedStyleSheets = [sheet];
-  } else {
-    style = el('style');
-    style.textContent = SHEET;
-  }
-  const backdrop = el('div', 'backdrop');
-  const dialog = el('div', 'dialog');
-  dialog.setAttribute('role', 'dialog');
-  dialog.setAttribute('aria-modal', 'true');
-  dialog.setAttribute('aria-labelledby', 'cwmn-control-title');
-  dialog.setAttribute('aria-describedby', 'cwmn-control-text');
+  const { host, root, dialog } = modal('cwmn-control', SHEET, 'cwmn-control', attachShadow);
   const title = el('h2');
   title.id = 'cwmn-control-title';
   const dot = el('i');
@@ -620,9 +592,6 @@ export function ask(request, attachShadow, api) {
   const actions = el('div', 'actions');
   actions.append(no, yes);
   dialog.append(title, text, actions);
-  backdrop.append(dialog);
-  if (style) root.append(style);
-  root.append(backdrop);
   const before = /** @type {HTMLElement | null} */ (dom.activeElement(document));
   const answer = (allow) => {
     if (!current || current.host !== host) return;
@@ -632,17 +601,7 @@ export function ask(request, attachShadow, api) {
   };
   yes.addEventListener('click', () => answer(true));
   no.addEventListener('click', () => answer(false));
-  const order = [no, yes];
-  dialog.addEventListener('keydown', (event) => {
-    if (event.key === 'Escape') {
-      event.preventDefault();
-      answer(false);
-    } else if (event.key === 'Tab') {
-      event.preventDefault();
-      const at = order.indexOf(/** @type {any} */ (root.activeElement));
-      order[(Math.max(at, 0) + 1) % order.length].focus();
-    }
-  });
+  trapKeys(dialog, root, [no, yes], () => answer(false));
   current = { host, root, dialog, title, text, buttons: [no, yes], guestId, before };
   dom.documentElement(document).append(host);
   no.focus({ preventScroll: true });
@@ -654,9 +613,7 @@ export function close(restore = true) {
   const { host, before } = current;
   current = null;
   host.remove();
-  if (restore && before && typeof before.focus === 'function') {
-    try { before.focus({ preventScroll: true }); } catch (e) { /* it went away */ }
-  }
+  if (restore) refocus(before);
 }
 
 /** What the dialog shows, for tests and debugging (the shadow root stays closed). */
