@@ -195,6 +195,16 @@ def fetch_pyodide() -> Path:
     return target
 
 
+def pinned_tarball(spec: str, tarball: Path, integrity: str) -> None:
+    """``tarball``: npm's ``spec`` (name@version), downloaded once, its sha512 as pinned."""
+    if not tarball.exists():
+        npm_pack(spec, tarball)
+    digest = base64.b64encode(hashlib.sha512(tarball.read_bytes()).digest()).decode()
+    if f"sha512-{digest}" != integrity:
+        tarball.unlink()
+        raise SystemExit(f"{spec}: the tarball's sha512 is not pinned")
+
+
 def fetch_esbuild() -> Path:
     """The pinned esbuild binary for this machine, unpacked into .build/ once."""
     machine = platform.machine()
@@ -206,12 +216,7 @@ def fetch_esbuild() -> Path:
         return binary
     CACHE.mkdir(exist_ok=True)
     tarball = CACHE / f"esbuild-{name}-{ESBUILD_VERSION}.tgz"
-    if not tarball.exists():
-        npm_pack(f"@esbuild/{name}@{ESBUILD_VERSION}", tarball)
-    digest = base64.b64encode(hashlib.sha512(tarball.read_bytes()).digest()).decode()
-    if f"sha512-{digest}" != integrity:
-        tarball.unlink()
-        raise SystemExit(f"@esbuild/{name} {ESBUILD_VERSION}: the tarball's sha512 is not pinned")
+    pinned_tarball(f"@esbuild/{name}@{ESBUILD_VERSION}", tarball, integrity)
     with tarfile.open(tarball) as tar:
         data = tar.extractfile("package/bin/esbuild")
         assert data is not None
@@ -229,12 +234,7 @@ def fetch_pyscript() -> Path:
         return target
     CACHE.mkdir(exist_ok=True)
     tarball = CACHE / f"pyscript-core-{PYSCRIPT_VERSION}.tgz"
-    if not tarball.exists():
-        npm_pack(f"@pyscript/core@{PYSCRIPT_VERSION}", tarball)
-    digest = base64.b64encode(hashlib.sha512(tarball.read_bytes()).digest()).decode()
-    if f"sha512-{digest}" != PYSCRIPT_INTEGRITY:
-        tarball.unlink()
-        raise SystemExit(f"@pyscript/core {PYSCRIPT_VERSION}: the tarball's sha512 is not pinned")
+    pinned_tarball(f"@pyscript/core@{PYSCRIPT_VERSION}", tarball, PYSCRIPT_INTEGRITY)
     shutil.rmtree(target, ignore_errors=True)
     target.mkdir()
     with tarfile.open(tarball) as tar:
