@@ -30,7 +30,7 @@
     : location.origin)).replace(/\/+$/, '');
   var view = { state: 'init', initFired: false, compatible: null, muteAll: false, guests: [],
     domainInfo: { domain: location.hostname, authorized: null }, sessionInfo: null,
-    publicLinkEnabled: true, privacyEnabled: false };
+    publicLinkEnabled: true, privacyEnabled: false, indicator: true };
   var cbs = new Map(), calls = new Map(), seq = 0, worker = null, ready = false;
   var outbox = [], local = false, failure = null, timings = { stub: performance.now() };
   /** The asset store's counters (browser/asset_uploads.py), once an asset was handled. */
