@@ -8,29 +8,39 @@
 // never `isTrusted`; everything else about them is what a user's would be. Refused (nothing
 // happens, and the guest hears why through post({op: 'control refused'})): masked or
 // blocked elements (the capture's rules), password, hidden, payment-card and one-time-code
-// fields, CWMN's own overlay (dialogs, badge), and whatever would leave the site (links and
-// forms to another origin, javascript: URLs, new windows).
+// fields (and fields whose autocomplete says password: a "show password" toggle), file
+// fields (no file chooser opens for a guest), CWMN's own overlay (dialogs, badge), and
+// whatever would leave the site (links and forms to another origin, javascript: URLs, new
+// windows), also when a page handler or a label passes the click on: while an input is
+// applied, capture listeners on the window cancel such a click or submission. In a refused
+// field that has focus, only Tab and Shift+Tab work (the focus moves on; no key event goes
+// into the field).
 //
 // {op: 'control ask', request}: the default consent dialog, when the site has no
 // 'control request' listener of its own; its buttons call api.control.grant(guestId) or
 // api.control.decline(guestId). request null closes it. Accessible as consent.mjs is: a
 // labelled modal dialog in a closed shadow root, focus inside, Escape = "Don't allow".
 import { dom } from './capture/dom.mjs';
-import { Privacy } from './capture/privacy.mjs';
+import { Privacy, SECRET_AUTOCOMPLETE } from './capture/privacy.mjs';
 import { OVERLAY_ATTR } from './dist/constants.mjs';
 import { el, modal, refocus, trapKeys } from './modal.mjs';
 
 // The page's document and forms are the page's: a named element shadows their members
 // (<img name=elementFromPoint>, <input name=action>), so these come from the prototypes.
 const uncurry = (fn) => Function.prototype.call.bind(fn);
-const D = Document.prototype, F = HTMLFormElement.prototype;
+const D = Document.prototype, E = Element.prototype, F = HTMLFormElement.prototype;
+const XLINK = 'http://www.w3.org/1999/xlink';
 const page = Object.freeze({
+  getAttributeNS: uncurry(E.getAttributeNS),
+  composedPath: uncurry(Event.prototype.composedPath),
+  preventDefault: uncurry(Event.prototype.preventDefault),
   elementFromPoint: uncurry(D.elementFromPoint),
   execCommand: uncurry(D.execCommand),
   caretPositionFromPoint: D['caretPositionFromPoint'] ? uncurry(D['caretPositionFromPoint']) : null,
   caretRangeFromPoint: D['caretRangeFromPoint'] ? uncurry(D['caretRangeFromPoint']) : null,
   formAction: uncurry(Object.getOwnPropertyDescriptor(F, 'action').get),
   formElements: uncurry(Object.getOwnPropertyDescriptor(F, 'elements').get),
+  formMethod: uncurry(Object.getOwnPropertyDescriptor(F, 'method').get),
   requestSubmit: uncurry(F.requestSubmit),
 });
 
@@ -54,7 +64,6 @@ const SHIFT = 1, CTRL = 2, ALT = 4, META = 8;
 /** Input types whose value is text the selection API edits. */
 const TEXT_TYPES = new Set(['text', 'search', 'url', 'tel', 'email', 'number', '']);
 const SELECTABLE = new Set(['text', 'search', 'url', 'tel', '']);
-const SECRET_AUTOCOMPLETE = /(?:^|\s)(?:cc-[a-z-]+|one-time-code)(?=\s|$)/i;
 const TABBABLE = 'a[href], area[href], button, input, select, textarea, iframe, summary, ' +
   '[tabindex], [contenteditable=""], [contenteditable="true"]';
 /** Per edited field: its value when the edits began ('change' on blur if it differs). */
@@ -62,7 +71,10 @@ const edited = new WeakMap();
 
 /** Apply one input; answers why it was refused, or '' once applied. */
 export function apply(input, rules) {
-  const privacy = new Privacy(rules);
+  return guarded(() => applyOne(input, new Privacy(rules)));
+}
+
+function applyOne(input, privacy) {
   const mods = Number(input.mods) || 0;
   const kind = input.kind;
   if (kind === 'click' || kind === 'dblclick' || kind === 'scroll') {
@@ -84,11 +96,54 @@ export function apply(input, rules) {
   const focused = deepActive();
   if (focused) {
     const why = forbidden(focused, privacy);
+    // Tab leaves a refused field (no key event goes into it); nothing else happens there.
+    if (why && kind === 'key' && input.key === 'Tab' && !(mods & ~SHIFT) &&
+        !closestDeep(focused, '[' + OVERLAY_ATTR + ']')) {
+      return moveFocus(mods & SHIFT ? -1 : 1, privacy);
+    }
     if (why) return why;
   }
   if (kind === 'text') return typeText(focused, String(input.text || ''));
   if (kind === 'key') return key(focused, String(input.key || ''), mods, privacy);
   return 'an unknown kind of input';
+}
+
+/** Run ``fn`` (one input, and whatever the page's handlers do with it) with nothing leaving
+ * the site: capture listeners on the window cancel a click that would follow a link off the
+ * site, submit a form there or open a file chooser, and a submission off the site (default
+ * actions run after the dispatch, so a label passing its click on, or a page handler's
+ * link.click() or requestSubmit(), is caught too); window.open is refused. Answers fn's
+ * answer, else why something was cancelled. */
+function guarded(fn) {
+  let why = '';
+  const cancel = (event, reason) => {
+    if (!reason) return;
+    page.preventDefault(event);
+    why = why || reason;
+  };
+  const onClick = (event) => cancel(event, clickLeaves(page.composedPath(event)));
+  const onSubmit = (event) => cancel(event, formLeaves(event.target, event.submitter || null));
+  dom.addEventListener(window, 'click', onClick, true);
+  dom.addEventListener(window, 'submit', onSubmit, true);
+  try {
+    return noPopups(fn) || why;
+  } finally {
+    dom.removeEventListener(window, 'click', onClick, true);
+    dom.removeEventListener(window, 'submit', onSubmit, true);
+  }
+}
+
+/** Why a click along ``path`` (its composed path, target first) would leave the site or
+ * open a file chooser ('' if it does neither). */
+function clickLeaves(path) {
+  for (const node of path) {
+    if (!(node instanceof Element)) continue;
+    const input = /** @type {HTMLInputElement} */ (node);
+    if (dom.tagName(node) === 'INPUT' && input.type === 'file') return FILE_FIELD;
+    const why = activationLeaves(node);
+    if (why) return why;
+  }
+  return '';
 }
 
 /** The element at a viewport point, inside open shadow roots too. */
@@ -135,39 +190,82 @@ function forbidden(el, privacy) {
     if (tag === 'INPUT' || tag === 'TEXTAREA' || tag === 'SELECT') {
       if (t.type === 'password') return 'a password field';
       if (t.type === 'hidden') return 'a hidden field';
+      if (t.type === 'file') return FILE_FIELD;
       if (SECRET_AUTOCOMPLETE.test(dom.getAttribute(t, 'autocomplete') || '')) {
-        return 'a payment-card or one-time-code field';
+        return 'a password, payment-card or one-time-code field';
       }
     }
   }
   return '';
 }
 
-/** Why activating ``el`` would leave the site ('' if it stays). */
+const FILE_FIELD = 'a file field (a file chooser never opens for a guest)';
+
+/** Why activating ``el`` (a click on it, or in it) would leave the site ('' if it stays):
+ * the link or submit button it is in, or its label's control (a label passes its click on). */
 function leaves(el) {
-  const link = closestDeep(el, 'a[href], area[href]');
-  if (link) {
-    const why = offSite(link.href, dom.getAttribute(link, 'target'));
+  const label = closestDeep(el, 'label');
+  const control = label && label.control;
+  for (const t of control && control !== el ? [el, control] : [el]) {
+    const why = activationLeaves(linkOf(t) || t) ||
+      activationLeaves(closestDeep(t, 'button, input[type=submit], input[type=image]'));
     if (why) return why;
-  }
-  const button = closestDeep(el, 'button, input[type=submit], input[type=image]');
-  if (button && button.form && (dom.tagName(button) === 'INPUT' || button.type === 'submit')) {
-    return formLeaves(button.form, button);
   }
   return '';
 }
 
-function formLeaves(form, submitter) {
-  const action = (submitter && dom.hasAttribute(submitter, 'formaction') && submitter.formAction) ||
-    page.formAction(form);
-  const target = (submitter && dom.getAttribute(submitter, 'formtarget')) ||
-    dom.getAttribute(form, 'target');
-  return offSite(action, target);
+/** Why activating ``el`` itself would leave the site: a link (HTML or SVG) off the site or
+ * into another window, a submit button whose form goes there. */
+function activationLeaves(el) {
+  if (!el) return '';
+  const href = hrefOf(el);
+  if (href !== null) return offSite(href, targetOf(dom.getAttribute(el, 'target')), el);
+  const tag = dom.tagName(el);
+  const submits = (tag === 'BUTTON' && el.type === 'submit') ||
+    (tag === 'INPUT' && (el.type === 'submit' || el.type === 'image'));
+  return submits && el.form ? formLeaves(el.form, el) : '';
 }
 
-function offSite(url, target) {
+/** The link ``el`` is in: an HTML or SVG <a>, or an <area>, with an href. */
+function linkOf(el) {
+  for (let a = closestDeep(el, 'a, area'); a; a = closestDeep(parentDeep(a), 'a, area')) {
+    if (hrefOf(a) !== null) return a;
+  }
+  return null;
+}
+
+/** A link's href as written (an SVG <a>'s href is an SVGAnimatedString; it may be
+ * xlink:href); null if ``el`` is not a link. */
+function hrefOf(el) {
+  const tag = String(dom.tagName(el)).toLowerCase();
+  if (tag !== 'a' && tag !== 'area') return null;
+  const href = dom.getAttribute(el, 'href');
+  return href !== null ? href : page.getAttributeNS(el, XLINK, 'href');
+}
+
+/** The browsing context a link or form goes to: its own target (null: none), else the
+ * document's <base target>. */
+function targetOf(own) {
+  if (own !== null) return own;
+  const base = dom.querySelectorAll(document, 'base[target]')[0];
+  return base ? dom.getAttribute(base, 'target') : '';
+}
+
+function formLeaves(form, submitter) {
+  if (!(form instanceof HTMLFormElement)) return '';
+  const method = (submitter && dom.hasAttribute(submitter, 'formmethod') && submitter.formMethod) ||
+    page.formMethod(form);
+  if (String(method).toLowerCase() === 'dialog') return ''; // closes its dialog, goes nowhere
+  const action = (submitter && dom.hasAttribute(submitter, 'formaction') && submitter.formAction) ||
+    page.formAction(form);
+  const target = targetOf(submitter && dom.hasAttribute(submitter, 'formtarget')
+    ? dom.getAttribute(submitter, 'formtarget') : dom.getAttribute(form, 'target'));
+  return offSite(action, target, form);
+}
+
+function offSite(url, target, el) {
   let parsed;
-  try { parsed = new URL(url, dom.baseURI(document)); } catch (e) { return 'a link that is not a URL'; }
+  try { parsed = new URL(url, dom.baseURI(el)); } catch (e) { return 'a link that is not a URL'; }
   if (parsed.protocol === 'javascript:') return 'a javascript: link';
   if (parsed.origin !== location.origin) return 'a link to another site';
   const t = (target || '').trim().toLowerCase();
@@ -476,19 +574,26 @@ function moveCaret(el, name, shift) {
   }
 }
 
-/** Tab and Shift+Tab: the next focusable element in document order. */
+/** Tab and Shift+Tab: the next focusable element in document order, past those the guest
+ * may not use (masked, password, file fields...: their focus handlers never run for it). */
 function moveFocus(step, privacy) {
   const all = [...dom.querySelectorAll(document, TABBABLE)].filter((e) => (
-    !e.disabled && e.tabIndex >= 0 && !(dom.tagName(e) === 'INPUT' && e.type === 'hidden') &&
-    !closestDeep(e, '[' + OVERLAY_ATTR + ']') && !(privacy.block && closestDeep(e, privacy.block)) &&
-    e.getClientRects().length > 0));
+    !e.disabled && e.tabIndex >= 0 && !forbidden(e, privacy) && e.getClientRects().length > 0));
   const ordered = [...all.filter((e) => e.tabIndex > 0).sort((a, b) => a.tabIndex - b.tabIndex),
     ...all.filter((e) => e.tabIndex === 0)];
   if (!ordered.length) return '';
-  const at = ordered.indexOf(deepActive());
-  commit(deepActive());
-  const next = at < 0 ? (step > 0 ? 0 : ordered.length - 1)
+  const active = deepActive();
+  const at = ordered.indexOf(active);
+  commit(active);
+  let next = at < 0 ? (step > 0 ? 0 : ordered.length - 1)
     : (at + step + ordered.length) % ordered.length;
+  if (at < 0 && active) { // from a field that is not in the order (a refused one): its neighbour
+    const after = ordered.findIndex((e) => e.tabIndex === 0 &&
+      (active.compareDocumentPosition(e) & Node.DOCUMENT_POSITION_FOLLOWING));
+    if (step > 0 && after >= 0) next = after;
+    else if (step < 0) next = (after < 0 ? ordered.length : after) - 1;
+    if (next < 0) next = ordered.length - 1;
+  }
   ordered[next].focus();
   if (textField(ordered[next])) {
     try { ordered[next].select(); } catch (e) { /* no selection */ }

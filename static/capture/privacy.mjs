@@ -8,8 +8,11 @@ import { dom } from './dom.mjs';
 export const VALUE_TAGS = { INPUT: 1, TEXTAREA: 1, SELECT: 1 };
 
 /** Autocomplete tokens of fields whose values never leave, whatever the site's rules:
-    payment cards (`cc-number`, `cc-csc`, `cc-exp`, ...) and one-time codes. */
-const SECRET_AUTOCOMPLETE = /(?:^|\s)(?:cc-[a-z-]+|one-time-code)(?=\s|$)/i;
+    payment cards (`cc-number`, `cc-csc`, `cc-exp`, ...), one-time codes, and passwords
+    (`current-password`, `new-password`: a "show password" toggle makes a password field
+    type=text, its value as secret as before). Remote control refuses them too. */
+export const SECRET_AUTOCOMPLETE =
+  /(?:^|\s)(?:cc-[a-z-]+|one-time-code|current-password|new-password)(?=\s|$)/i;
 
 /** One of our own elements (never mirrored). */
 export const isOverlay = (node) => dom.nodeType(node) === NODE.ELEMENT && dom.hasAttribute(node, OVERLAY_ATTR);

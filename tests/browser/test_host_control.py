@@ -189,6 +189,47 @@ def test_masked_password_and_overlay_refused_and_links_stay_on_the_site(page: Pa
     refused(click(page, "#blank"), "another window")
     refused(click(page, "#script"), "javascript:")
     assert [e for e in seen(page) if e.startswith("click")] == []
+    # SVG links (href, xlink:href), a link taking <base target>, a label for a submit button.
+    refused(click(page, "#svg-away text"), "another site")
+    refused(click(page, "#svg-xlink text"), "javascript:")
+    page.evaluate(
+        "document.head.append(Object.assign(document.createElement('base'),"
+        " {target: '_blank', id: 'base'}))"
+    )
+    refused(click(page, "#here"), "another window")
+    page.evaluate("document.getElementById('base').remove()")
+    refused(click(page, "#away-label"), "another site")
+    assert [e for e in seen(page) if e.startswith("click")] == []
+    # The page's own handler passes the guest's click on: the submission is cancelled.
+    refused(click(page, "#sneaky"), "another site")
+    assert seen(page)[-2:] == ["click#sneaky", "submit#away-form"]
+    # No file chooser: not the field, not its label, not the page's button that clicks it.
+    refused(click(page, "#file"), "file field")
+    refused(click(page, "#file-label"), "file field")
+    refused(click(page, "#upload"), "file field")
+    assert page.evaluate("fileClicks") == [True]  # cancelled before the page saw it
+    # A shown password (autocomplete says so) is a password field still.
+    refused(click(page, "#shown"), "password")
+    # Tab skips what the guest may not use (the masked card, the password): their focus
+    # handlers never run; from a refused field the visitor focused, Tab still moves on.
+    click(page, "#size")
+    seen(page)
+    send(page, "key", key="Tab")
+    assert page.evaluate("document.activeElement.id") == "send"
+    send(page, "key", key="Tab", mods=1)
+    assert page.evaluate("document.activeElement.id") == "size"
+    assert [e for e in seen(page) if e.startswith("focus#")] == ["focus#send", "focus#size"]
+    page.focus("#card")
+    seen(page)
+    refused(send(page, "key", key="a"), "masked")
+    assert send(page, "key", key="Tab") == []
+    assert page.evaluate("document.activeElement.id") == "send"
+    page.focus("#secret")
+    assert send(page, "key", key="Tab", mods=1) == []
+    assert page.evaluate("document.activeElement.id") == "size"
+    assert not [e for e in seen(page) if e.startswith(("keydown#", "keyup#"))]
+    assert page.evaluate("location.pathname") == "/control.html"
+    page.evaluate("document.activeElement.blur()")
     page.evaluate(
         "document.querySelector('#form').setAttribute('action', 'http://127.0.0.1:9/steal')"
     )
