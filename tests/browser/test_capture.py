@@ -25,6 +25,8 @@ SECRETS = (
     "SECRET-CARD-4111",
     "SECRET-CC-NUMBER-4242",  # autocomplete cc-*: masked whatever the site's rules
     "SECRET-OTP-123456",  # autocomplete one-time-code
+    "SECRET-SHOWN-PW",  # autocomplete new-password, type text
+    "SECRET-TOGGLED",  # typed after a "show password" toggle made it type text
     "SECRET-BLOCKED-TEXT",
     "SECRET-TYPED",
     "SECRET-COMMENT",
@@ -155,6 +157,8 @@ def test_changes_are_flushed_as_mutations(
         const doc = document.getElementById('same').contentDocument;
         doc.getElementById('inframe').textContent = 'Frame changed';
     }""")
+    page.evaluate("document.getElementById('toggled-pw').type = 'text'")
+    page.fill("#toggled-pw", "SECRET-TOGGLED")
     page.focus("#name")
     page.fill("#name", "Typed name")
     page.fill("#pw", "SECRET-TYPED")
