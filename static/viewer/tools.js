@@ -21,7 +21,10 @@
   const STALE_MS = 10000;
   const SWEEP_MS = 50;
   const NOTICE_MS = 5000;
-  /** At most this many strokes and points per stroke are drawn (a flood is cut short). */
+  /** At most this many live strokes per guest (its oldest goes for a new one, as on the
+      host's page: cursors.mjs), this many in all, and this many points per stroke are drawn
+      (a flood is cut short, and one guest's never hides the others' drawing). */
+  const MAX_GUEST_STROKES = 20;
   const MAX_STROKES = 200;
   const MAX_POINTS = 4000;
   /** This guest's long stroke goes on as a new one after this many points (the server holds
@@ -73,7 +76,7 @@
       this.control = { controller: '', name: '', you: false, allowed: true, pending: false };
       /** @type {'pen' | 'laser' | null} the drawing tool on, if any */
       this.tool = null;
-      /** @type {Map<string, {tool: string, color: string, points: number[][], done: number | null,
+      /** @type {Map<string, {guest: string, tool: string, color: string, points: number[][], done: number | null,
           last: number, el: SVGElement, line: SVGPolylineElement, dirty: boolean}>} */
       this.strokes = new Map(); // "guestId/stroke" ("/id" for this guest's own) → stroke
       /** @type {{id: string, pointer: number, x: number, y: number, points: number} | null} */
@@ -146,7 +149,7 @@
       } else if (message.op === 'notice') {
         this.say(String(message.message || ''));
       } else if (message.op === 'draw') {
-        this.add(String(message.guestId || '') + '/' + String(message.stroke || ''),
+        this.add(String(message.guestId || ''), String(message.stroke || ''),
           message.tool === 'laser' ? 'laser' : 'pen', message.color, message.points, !!message.done);
       }
     }
@@ -306,16 +309,23 @@
       if (!d || !this.tool) return;
       const tool = this.tool;
       d.points += 1;
-      this.add('/' + d.id, tool, this.viewer.color, at, done);
+      this.add('', d.id, tool, this.viewer.color, at, done);
       this.send({ op: 'draw', stroke: d.id, tool, points: at, done });
     }
 
-    /** More points (flat x, y pairs, host document coordinates) of a stroke. */
-    add(key, tool, color, points, done) {
+    /** More points (flat x, y pairs, host document coordinates) of stroke ``id`` of
+        ``guest`` ('' for this guest's own). */
+    add(guest, id, tool, color, points, done) {
       if (!Array.isArray(points) || points.length % 2 || !points.every(finite)) return;
       const now = performance.now();
+      const key = guest + '/' + id;
       let stroke = this.strokes.get(key);
       if (!stroke) {
+        const own = [...this.strokes].filter(([, s]) => s.guest === guest);
+        for (const [old, s] of own.slice(0, Math.max(0, own.length - MAX_GUEST_STROKES + 1))) {
+          s.el.remove();
+          this.strokes.delete(old);
+        }
         if (this.strokes.size >= MAX_STROKES) return;
         const el = document.createElementNS(SVG, 'g');
         el.setAttribute('class', 'cwmn-stroke cwmn-stroke-' + tool);
@@ -324,7 +334,7 @@
         el.append(line);
         el.style.setProperty('--cwmn-color', CwmnViewer.color(color));
         this.group.append(el);
-        stroke = { tool, color, points: [], done: null, last: now, el, line, dirty: true };
+        stroke = { guest, tool, color, points: [], done: null, last: now, el, line, dirty: true };
         this.strokes.set(key, stroke);
       }
       for (let i = 0; i + 1 < points.length && stroke.points.length < MAX_POINTS; i += 2) {

@@ -363,6 +363,18 @@ def test_the_guest_asks_controls_is_refused_draws_sees_drawing_and_loses_control
     assert 0 < state["g2/p1"]["opacity"] < 1
     tab.clock.run_for(600)  # 3.1 s: gone
     assert tab.evaluate("viewer.tools.debugState()") == []
+
+    # -- one guest's flood of new strokes never hides another's: 20 live strokes a guest
+    cy: dict[str, Any] = {"guest_id": "g3", "name": "Cy", "color": "#0891b2"}
+    host.push(
+        *(GuestDraw(**cy, stroke=f"f{i}", points=[10, 300 + i, 20, 300 + i]) for i in range(205)),
+        GuestDraw(**bo, stroke="p3", points=[100, 500, 300, 560], done=True),
+    )
+    wait(tab, "() => viewer.tools.debugState().some((s) => s.key === 'g2/p3')")
+    keys = [s["key"] for s in tab.evaluate("viewer.tools.debugState()")]
+    assert keys == [f"g3/f{i}" for i in range(185, 205)] + ["g2/p3"]
+    tab.clock.run_for(13_100)  # the flood's strokes never ended: stale after 10 s, then gone
+    assert tab.evaluate("viewer.tools.debugState()") == []
     tab.get_by_role("button", name="Draw").click()
     assert tab.get_by_role("button", name="Draw").get_attribute("aria-pressed") == "false"
 
