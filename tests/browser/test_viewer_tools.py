@@ -365,9 +365,12 @@ def test_the_guest_asks_controls_is_refused_draws_sees_drawing_and_loses_control
     assert tab.evaluate("viewer.tools.debugState()") == []
 
     # -- one guest's flood of new strokes never hides another's: 20 live strokes a guest
-    cy: dict[str, Any] = {"guest_id": "g3", "name": "Cy", "color": "#0891b2"}
+    flooder: dict[str, Any] = {"guest_id": "g3", "name": "Cy", "color": "#0891b2"}
     host.push(
-        *(GuestDraw(**cy, stroke=f"f{i}", points=[10, 300 + i, 20, 300 + i]) for i in range(205)),
+        *(
+            GuestDraw(**flooder, stroke=f"f{i}", points=[10, 300 + i, 20, 300 + i])
+            for i in range(205)
+        ),
         GuestDraw(**bo, stroke="p3", points=[100, 500, 300, 560], done=True),
     )
     wait(tab, "() => viewer.tools.debugState().some((s) => s.key === 'g2/p3')")
