@@ -685,10 +685,12 @@ class ReleaseControl(Message):
 
 @dataclass(frozen=True)
 class ControlRequested(Message):
-    """Server → host push: a guest asks for control."""
+    """Server → host push: a guest asks for control; ``withdrawn``: it no longer does (it
+    sent ``release_control`` before the visitor answered: a dialog about it closes)."""
 
     type: ClassVar[str] = "control_requested"
     guest_id: str = ""
+    withdrawn: bool = False
 
 
 @dataclass(frozen=True)

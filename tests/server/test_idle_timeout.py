@@ -10,8 +10,14 @@ import pytest
 from cwmn_web.protocol.constants import Pseudo
 from cwmn_web.protocol.messages import (
     CLOSE_SESSION_ENDED,
+    ControlInput,
+    Draw,
+    ErrorReply,
     Hello,
+    MuteGuest,
+    Ok,
     PointerMove,
+    RequestControl,
     SessionEnded,
     SessionStarted,
     StartSession,
@@ -97,3 +103,38 @@ def test_a_session_may_ask_for_less_never_more(
             assert ends(h) == []
             clock.advance(client, 1)
             assert ends(h) == ["idle"]
+
+
+def test_refused_messages_a_muted_guest_and_requests_for_control_are_no_activity(
+    live_client: LiveClient, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A guest cannot keep a session alive after the visitor walked away with what the
+    room refuses (inputs without control), with asking for control over and over, nor
+    while muted."""
+    clock = WallClock(monkeypatch, still=True)
+    with (
+        live_client(idle_timeout=100) as client,
+        host(client) as h,
+        guest(client, "dev-b") as bob,
+        guest(client, "dev-e") as eve,
+    ):
+        started = h.start()
+        h.mirror(1, "snapshot", nodes=[], url=HOST_ORIGIN + "/shop")
+        bob_id = bob.joined(h.link(), "Bob").guest_id
+        eve.joined(h.link(), "Eve")
+        assert isinstance(h.ask(MuteGuest(ref=90, guest_id=bob_id, muted=True)), Ok)
+        h.drain()
+        for step in range(9):  # every 10 s until 90 s after the visitor's last action
+            clock.advance(client, 10)
+            refused = eve.ask(ControlInput(ref=100 + step, kind="text", text="x"))
+            assert isinstance(refused, ErrorReply) and refused.code == "not_controller"
+            assert isinstance(eve.ask(RequestControl(ref=200 + step)), Ok)  # taken, not use
+            muted = bob.ask(Draw(ref=300 + step, stroke=f"s{step}", points=[1, 2]))
+            assert isinstance(muted, ErrorReply) and muted.code == "guest_muted"
+            bob.send(PointerMove(x=step, y=step))  # a muted guest's pointer reaches no one
+            bob.sync()
+        clock.advance(client, 9)  # 99 s
+        assert ended(store) == (None, None)
+        clock.advance(client, 1)  # 100 s after the mute: nobody used the session
+        assert SessionEnded(session_id=started.session_id, reason="idle") in h.drain()
+        assert ended(store)[1] == "idle"

@@ -37,7 +37,14 @@ from cwmn_web.protocol.messages import (
     SetName,
     SetPrivacy,
 )
-from cwmn_web.server.live.pace import DRAW_BURST, INPUT_BURST, MAX_STROKE_NUMBERS
+from cwmn_web.server.live.pace import (
+    DECLINED_WAIT,
+    DRAW_BURST,
+    DRAW_NUMBERS_BURST,
+    DRAW_NUMBERS_RATE,
+    INPUT_BURST,
+    MIN_REQUEST_INTERVAL,
+)
 
 from .live import Guest, Host, WallClock, guest, host
 
@@ -319,25 +326,86 @@ def test_spam_is_cut_to_the_buckets(
         assert len(of(eve, GuestDraw)) == DRAW_BURST
 
 
-def test_an_endless_stroke_is_cut(live_client: LiveClient) -> None:
+def test_endless_strokes_are_cut_whatever_their_ids(
+    live_client: LiveClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = WallClock(monkeypatch, still=True)
     with live_client() as client, host(client) as h, guest(client) as bob:
         h.start()
         bob.joined(h.link())
         h.drain()
         part = [1.0] * 128
-        parts = MAX_STROKE_NUMBERS // len(part)
-        for _ in range(parts + 1):
-            bob.send(Draw(ref=ref(), stroke="long", points=part))
+        parts = DRAW_NUMBERS_BURST // len(part)
+        for i in range(parts + 1):  # two strokes in turn: still one guest's numbers
+            bob.send(Draw(ref=ref(), stroke=f"s{i % 2}", points=part))
         errors = [m for m in bob.drain() if isinstance(m, ErrorReply)]
         assert [e.code for e in errors] == ["rate_limited"]
-        assert "at most" in errors[0].message
+        assert "points a second" in errors[0].message
         assert len(of(h, GuestDraw)) == parts
-        bob.send(Draw(ref=ref(), stroke="next", points=part))  # a new stroke starts over
+        bob.send(Draw(ref=ref(), stroke="next", points=part))  # a new id is no way round
+        assert refused(bob, Draw(ref=ref(), stroke="new", points=part)) == "rate_limited"
+        clock.advance(client, 1)  # a second's worth comes back
+        for i in range(DRAW_NUMBERS_RATE // len(part) + 1):
+            bob.send(Draw(ref=ref(), stroke=f"t{i}", points=part))
         bob.sync()
-        assert len(of(h, GuestDraw)) == 1
+        assert len(of(h, GuestDraw)) == DRAW_NUMBERS_RATE // len(part)
 
         # More numbers than a message may hold: not our protocol, the socket closes.
         too_many = Draw(ref=ref(), stroke="big", points=[1.0] * (MAX_DRAW_NUMBERS + 2))
         bob.ws.send_text(codec.encode(too_many))
         assert bob.closed_code() == CLOSE_PROTOCOL
         assert of(h, GuestDraw) == []
+
+
+def test_a_declined_guest_waits_longer_each_time(
+    live_client: LiveClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A guest cannot keep the consent dialog over the visitor's page: after "Don't allow"
+    it waits 30 s, then 60 s, ...; other guests keep the plain interval."""
+    clock = WallClock(monkeypatch, still=True)
+    with live_client() as client, host(client) as h, ExitStack() as stack:
+        h.start()
+        bob = stack.enter_context(guest(client, "dev-b"))
+        bob_id = bob.joined(h.link(), "Bob").guest_id
+        eve = stack.enter_context(guest(client, "dev-e"))
+        eve.joined(h.link(), "Eve")
+        h.drain()
+        for wait in (DECLINED_WAIT, 2 * DECLINED_WAIT):
+            ok(bob, RequestControl(ref=ref()))
+            assert of(h, ControlRequested) == [ControlRequested(guest_id=bob_id)]
+            ok(h, DeclineControl(ref=ref(), guest_id=bob_id))
+            clock.advance(client, wait - 1)
+            reply = bob.ask(RequestControl(ref=ref()))
+            assert isinstance(reply, ErrorReply) and reply.code == "rate_limited", reply
+            assert "declined" in reply.message and "in 1 s" in reply.message
+            assert of(h, ControlRequested) == []
+            clock.advance(client, 1)
+        ok(bob, RequestControl(ref=ref()))  # the second wait is over
+        # Eve was never declined: 3 s between her requests, as before.
+        ok(eve, RequestControl(ref=ref()))
+        clock.advance(client, MIN_REQUEST_INTERVAL)
+        ok(eve, RequestControl(ref=ref()))
+
+
+def test_a_withdrawn_request_is_told_to_the_host(live_client: LiveClient) -> None:
+    with live_client() as client, host(client) as h, guest(client) as bob:
+        h.start()
+        bob_id = bob.joined(h.link(), "Bob").guest_id
+        h.drain()
+        ok(bob, ReleaseControl(ref=ref()))  # nothing asked: the host hears nothing
+        assert of(h, ControlRequested) == []
+        ok(bob, RequestControl(ref=ref()))
+        ok(bob, ReleaseControl(ref=ref()))  # the viewer withdraws before the answer
+        assert of(h, ControlRequested) == [
+            ControlRequested(guest_id=bob_id),
+            ControlRequested(guest_id=bob_id, withdrawn=True),
+        ]
+        ok(bob, ReleaseControl(ref=ref()))  # once only
+        assert of(h, ControlRequested) == []
+        # A grant answers the request: releasing afterwards is giving control back.
+        ok(h, SetControl(ref=ref(), guest_id=bob_id))
+        h.drain()
+        ok(bob, ReleaseControl(ref=ref()))
+        pushes = h.drain()
+        assert not [m for m in pushes if isinstance(m, ControlRequested)]
+        assert ControlChanged(guest_id="", name="", allowed=True) in pushes

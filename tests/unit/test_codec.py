@@ -166,6 +166,7 @@ SAMPLES: list[Message] = [
     RequestControl(ref=17),
     ReleaseControl(ref=18),
     ControlRequested(guest_id="g1"),
+    ControlRequested(guest_id="g1", withdrawn=True),
     SetControl(ref=19, guest_id="g1"),
     DeclineControl(ref=20, guest_id="g1"),
     SetControlAllowed(ref=21, allowed=False),

@@ -12,27 +12,35 @@ from cwmn_web.client.states import State
 from cwmn_web.protocol.constants import Pseudo
 from cwmn_web.protocol.messages import (
     CLOSE_GOING_AWAY,
+    Draw,
+    GuestDraw,
     Hello,
     MirrorFrame,
     Ping,
     PointerMove,
+    RequestControl,
     ResumeSession,
     SetControl,
     SetName,
     SetPrivacy,
 )
 from cwmn_web.server.db import Store
+from cwmn_web.server.live import control
 from cwmn_web.server.live.activity import (
     guest_acted,
     host_acted,
     session_idle_timeout,
     visitor_frame,
 )
+from cwmn_web.server.live.fanout import LiveRoom
 from cwmn_web.server.live.pace import (
+    DECLINED_WAIT,
     DRAW_BURST,
+    DRAW_NUMBERS_BURST,
+    DRAW_NUMBERS_RATE,
     DRAW_RATE,
     INPUT_BURST,
-    MAX_STROKE_NUMBERS,
+    MAX_DECLINED_WAIT,
     MIN_REQUEST_INTERVAL,
     GuestPace,
 )
@@ -85,9 +93,10 @@ def test_the_host_acts(message: MirrorFrame, acted: bool) -> None:
         assert visitor_frame(message) is acted
 
 
-def test_a_guest_acts_with_everything_but_ping() -> None:
+def test_a_guest_acts_with_everything_but_ping_and_asking_for_control() -> None:
     assert guest_acted(PointerMove(x=1, y=1)) and guest_acted(SetName(ref=1, name="B"))
     assert not guest_acted(Ping(ref=1))
+    assert not guest_acted(RequestControl(ref=1))
 
 
 @pytest.mark.parametrize(
@@ -108,26 +117,44 @@ def test_a_sessions_idle_timeout(server: float, asked: float, timeout: float) ->
 # -- the guests' buckets --------------------------------------------------------------------
 def test_requests_inputs_and_draws_are_paced_per_guest() -> None:
     pace = GuestPace()
-    assert pace.request("bob", 0.0) and not pace.request("bob", MIN_REQUEST_INTERVAL - 0.1)
-    assert pace.request("eve", 0.0)  # each guest its own
-    assert pace.request("bob", MIN_REQUEST_INTERVAL)
+    assert pace.request("bob", 0.0) == 0
+    assert pace.request("bob", MIN_REQUEST_INTERVAL - 0.5) == pytest.approx(0.5)
+    assert pace.request("eve", 0.0) == 0  # each guest its own
+    assert pace.request("bob", MIN_REQUEST_INTERVAL) == 0
     assert sum(pace.input("bob", 10.0) for _ in range(INPUT_BURST + 50)) == INPUT_BURST
-    assert sum(pace.draw("bob", 10.0) for _ in range(DRAW_BURST + 50)) == DRAW_BURST
+    drawn = [pace.draw("bob", 2, 10.0) for _ in range(DRAW_BURST + 50)]
+    assert drawn == [""] * DRAW_BURST + ["messages"] * 50
     # Refused ones were not counted: a second later the rate's worth is back.
-    assert sum(pace.draw("bob", 11.0) for _ in range(DRAW_BURST)) == DRAW_RATE
-    assert pace.draw("eve", 11.0)
+    assert [pace.draw("bob", 2, 11.0) for _ in range(DRAW_BURST)].count("") == DRAW_RATE
+    assert pace.draw("eve", 2, 11.0) == ""
 
 
-def test_a_stroke_is_capped_and_a_new_one_starts_over() -> None:
+def test_a_declined_guest_waits_longer_each_time() -> None:
     pace = GuestPace()
-    half = MAX_STROKE_NUMBERS // 2
-    assert pace.stroke("bob", "s1", half, done=False)
-    assert pace.stroke("bob", "s1", half, done=False)
-    assert not pace.stroke("bob", "s1", 2, done=False)  # past the cap: refused
-    assert pace.stroke("bob", "s2", 2, done=True)  # another stroke
-    assert pace.stroke("bob", "s1", half, done=False)  # s1 ended when s2 began
-    assert pace.stroke("bob", "s1", half, done=True)
-    assert pace.stroke("bob", "s1", half, done=False)  # done: the id may start again
+    waits = []
+    now = 0.0
+    for _ in range(7):
+        assert pace.request("bob", now) == 0
+        waits.append(pace.decline("bob", now))
+        assert pace.request("bob", now + waits[-1] - 1) == pytest.approx(1)  # still waiting
+        now += waits[-1]
+    assert waits == [DECLINED_WAIT, 60, 120, 240, 480, MAX_DECLINED_WAIT, MAX_DECLINED_WAIT]
+    assert pace.request("eve", now) == 0  # only the declined guest waits
+    pace.forget("bob")  # leaving and coming back keeps the wait
+    pace.decline("bob", now)
+    assert pace.request("bob", now + 1) == pytest.approx(MAX_DECLINED_WAIT - 1)
+
+
+def test_the_numbers_drawn_are_capped_per_guest_whatever_the_stroke_ids() -> None:
+    pace = GuestPace()
+    part = 128
+    # Alternating two stroke ids (or a new id each time) is the same guest's numbers.
+    sent = [pace.draw("bob", part, 0.0) for _ in range(DRAW_NUMBERS_BURST // part + 1)]
+    assert sent == [""] * (DRAW_NUMBERS_BURST // part) + ["numbers"]
+    assert pace.draw("eve", part, 0.0) == ""  # each guest its own
+    # The rate's worth comes back with time (the message bucket is not the limit here).
+    back = [pace.draw("bob", part, 1.0) for _ in range(DRAW_NUMBERS_RATE // part + 1)]
+    assert back.count("") == DRAW_NUMBERS_RATE // part
 
 
 # -- the room's controller ------------------------------------------------------------------
@@ -209,3 +236,17 @@ def test_the_host_page_ends_an_idle_session_as_an_expired_one() -> None:
     names = [d[0] for d in ports.deliveries[before:]]
     assert names == ["expired", "end session", "reinit", "ready no session"]
     assert ports.core.state is State.NO_SESSION
+
+
+def test_a_draw_after_its_guest_was_removed_is_dropped() -> None:
+    """The room let the guest go (removed) before its socket closed: a stroke still in
+    flight goes nowhere, it does not fail."""
+    room = Room("s1")
+    room.add_guest(Guest("bob", "Bob", 1.0))
+    room.add_guest(Guest("eve", "Eve", 2.0))
+    live = LiveRoom(room, guests={"bob": 1, "eve": 2})
+    draw = Draw(stroke="s1", points=[1.0, 2.0])
+    (relayed,) = control.relay_draw(live, "bob", draw, 1.0).sent_to(2)
+    assert isinstance(relayed, GuestDraw) and relayed.guest_id == "bob"
+    room.remove_guest("bob")
+    assert control.relay_draw(live, "bob", draw, 2.0).items == []

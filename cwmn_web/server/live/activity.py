@@ -1,10 +1,12 @@
 """What counts as activity for a session's idle timeout (extension, docs/control/server.md).
 
 A session ends as ``idle`` when neither its visitor nor a guest did anything for its idle
-timeout. A guest's every message but ``ping`` is activity. The host's messages are, but
-``ping``, ``hello``, a ``resume_session`` (a reconnect is not the visitor acting) and the
-mirror frames that only say the page changed by itself: a page whose clock ticks, or that
-animates, sends ``mutations`` for ever. A frame is the visitor's input when it is a new
+timeout. A guest's every message the room accepted is activity, but ``ping`` and
+``request_control`` (a guest asking again and again is not anyone using the page); the
+caller counts nothing the room refused, nor anything from a muted guest. The host's
+messages are, but ``ping``, ``hello``, a ``resume_session`` (a reconnect is not the visitor
+acting) and the mirror frames that only say the page changed by itself: a page whose clock
+ticks, or that animates, sends ``mutations`` for ever. A frame is the visitor's input when it is a new
 page's first snapshot (seq 1), a scroll, the viewport, the pointer, the focus, or a
 ``mutations`` frame that carries a form field's state (value, masked length, checked).
 No I/O here.
@@ -13,7 +15,14 @@ No I/O here.
 from __future__ import annotations
 
 from ...protocol.constants import Pseudo
-from ...protocol.messages import Hello, Message, MirrorFrame, Ping, ResumeSession
+from ...protocol.messages import (
+    Hello,
+    Message,
+    MirrorFrame,
+    Ping,
+    RequestControl,
+    ResumeSession,
+)
 
 __all__ = [
     "ACTIVITY_RESOLUTION",
@@ -69,5 +78,6 @@ def host_acted(message: Message) -> bool:
 
 
 def guest_acted(message: Message) -> bool:
-    """Whether a message from a guest is activity (all but ``ping``)."""
-    return not isinstance(message, Ping)
+    """Whether a message from a guest (one the room accepted) is activity: all but
+    ``ping`` and ``request_control``."""
+    return not isinstance(message, Ping | RequestControl)

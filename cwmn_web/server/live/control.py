@@ -6,7 +6,10 @@ make the room send. The host's page asks its visitor and applies the inputs; the
 only relays, to the right side, what the rules let through:
 
 - a guest asks (``request_control``): the host hears ``control_requested``; refused
-  ``control_disabled``, ``guest_muted``, ``rate_limited`` (again within a few seconds);
+  ``control_disabled``, ``guest_muted``, ``rate_limited`` (again within a few seconds, or,
+  after the visitor declined it, within 30 s, doubled at each decline up to 10 min); a
+  guest that withdraws its request (``release_control`` before the answer) makes the host
+  hear ``control_requested{withdrawn}``;
 - the host grants (``set_control``), declines (``decline_control``), takes control back
   (``set_control`` ""), or refuses control for the session (``set_control_allowed``);
   every change of who controls, or of ``allowed``, reaches the host and every guest as
@@ -23,6 +26,7 @@ are raised as :class:`~cwmn_web.errors.CwmnError` (the core answers them to the 
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 
 from ...errors import CODES, CwmnError, ErrorCode, InvalidParams, InvalidState, RateLimited
@@ -42,10 +46,11 @@ from .fanout import LiveRoom, to_everyone, to_guests, to_host
 from .outputs import Outputs
 from .pace import (
     DRAW_BURST,
+    DRAW_NUMBERS_BURST,
+    DRAW_NUMBERS_RATE,
     DRAW_RATE,
     INPUT_BURST,
     INPUT_RATE,
-    MAX_STROKE_NUMBERS,
     MIN_REQUEST_INTERVAL,
 )
 
@@ -112,6 +117,7 @@ def _give(live: LiveRoom, guest_id: str, out: Outputs, changed_allowed: bool = F
 def lose(live: LiveRoom, guest_id: str, out: Outputs) -> None:
     """``guest_id`` was muted, removed or left: it loses control if it had it (call it
     while the guest is still in the room, so the host hears its flag drop)."""
+    live.pace.asking.discard(guest_id)
     if live.room.controller == guest_id and guest_id:
         _give(live, "", out)
 
@@ -140,18 +146,28 @@ def request(live: LiveRoom, guest_id: str, now: float) -> Outputs:
         raise InvalidState(
             "the host's page is not connected (it may be changing pages): ask again in a moment"
         )
-    if not live.pace.request(guest_id, now):
+    wait = live.pace.request(guest_id, now)
+    if wait and guest_id in live.pace.declined:
+        raise RateLimited(
+            f"the visitor declined this guest's request for control: it may ask again in "
+            f"{math.ceil(wait)} s"
+        )
+    if wait:
         raise RateLimited(
             f"a guest may ask for control at most once every {MIN_REQUEST_INTERVAL:g} s: "
-            "wait for the visitor's answer"
+            f"wait for the visitor's answer (ask again in {math.ceil(wait)} s)"
         )
+    live.pace.asking.add(guest_id)
     to_host(live, ControlRequested(guest_id=guest_id), out)
     return out
 
 
 def release(live: LiveRoom, guest_id: str) -> Outputs:
-    """A guest gives control back (nothing if it had none)."""
+    """A guest gives control back, or withdraws its request the visitor has not answered
+    (the host hears ``control_requested{withdrawn}``); nothing otherwise."""
     out = Outputs()
+    if guest_id in live.pace.asking and live.room.controller != guest_id:
+        to_host(live, ControlRequested(guest_id=guest_id, withdrawn=True), out)
     lose(live, guest_id, out)
     return out
 
@@ -212,17 +228,21 @@ def relay_draw(live: LiveRoom, guest_id: str, message: Draw, now: float) -> Outp
         raise InvalidParams(f"draw.points must be within ±{MAX_COORDINATE:g} px")
     if room.privacy:
         return out
-    if not live.pace.draw(guest_id, now):
+    refused = live.pace.draw(guest_id, len(message.points), now)
+    if refused == "messages":
         raise RateLimited(
             f"a guest may send at most {DRAW_RATE:g} draw messages a second "
             f"({DRAW_BURST:g} at once): this one was dropped"
         )
-    if not live.pace.stroke(guest_id, message.stroke, len(message.points), message.done):
+    if refused:
         raise RateLimited(
-            f"a stroke holds at most {MAX_STROKE_NUMBERS // 2} points: end it (done) and "
-            "start another"
+            f"a guest may draw at most {DRAW_NUMBERS_RATE // 2} points a second "
+            f"({DRAW_NUMBERS_BURST // 2} at once, across its strokes): this message was "
+            "dropped; draw slower"
         )
-    guest = room.guests[guest_id]
+    guest = room.guests.get(guest_id)
+    if guest is None:
+        return out  # removed from the room, its socket not closed yet: nobody to draw for
     relayed = GuestDraw(
         guest_id=guest_id,
         name=guest.name,
@@ -253,14 +273,17 @@ def grant(live: LiveRoom, guest_id: str) -> Outputs:
             raise _muted(guest_id)
         if not room.control_allowed:
             raise _disabled()
+        live.pace.asking.discard(guest_id)
     _give(live, guest_id, out)
     return out
 
 
-def decline(live: LiveRoom, guest_id: str) -> Outputs:
+def decline(live: LiveRoom, guest_id: str, now: float) -> Outputs:
     """The visitor turned down ``guest_id``'s request: that guest hears it (nothing if it
-    is gone)."""
+    is gone), and may ask again only after a wait that grows with each decline."""
     out = Outputs()
+    live.pace.asking.discard(guest_id)
+    live.pace.decline(guest_id, now)
     conn = live.guests.get(guest_id)
     if conn is not None:
         out.send(conn, ControlDeclined())

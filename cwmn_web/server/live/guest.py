@@ -96,13 +96,17 @@ class GuestCore:
     def receive(self, message: Message, now: float) -> Outputs:
         try:
             self.protocol.check(message)
-            if self.live is not None:
-                self.rooms.touch(self.live, message, guest_acted, now)
             handler = _HANDLERS.get(type(message))
             if handler is None:
                 assert isinstance(message, Join), message
                 return Outputs(work=message)
-            return handler(self, message, now)
+            out = handler(self, message, now)
+            # Only what the room accepted is activity (a refused one raised), and nothing
+            # from a guest the host muted: it cannot keep a session alive on its own.
+            live = self.live
+            if live is not None and not live.room.muted(self.guest_id):
+                self.rooms.touch(live, message, guest_acted, now)
+            return out
         except CwmnError as exc:
             return self.error(message.ref, exc)
 

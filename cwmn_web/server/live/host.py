@@ -245,7 +245,7 @@ class HostCore:
 
     @_handles(DeclineControl)
     def _decline_control(self, message: DeclineControl, now: float) -> Outputs:
-        out = control.decline(self._room(), message.guest_id)
+        out = control.decline(self._room(), message.guest_id, now)
         out.send(self.conn, Ok(ref=message.ref))
         return out
 

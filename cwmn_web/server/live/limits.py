@@ -143,12 +143,18 @@ class TokenBucket:
         self._tokens -= 1
         return 0.0 if self._tokens >= 0 else -self._tokens / self.rate
 
-    def allow(self, now: float) -> bool:
-        """Take one event at ``now`` if a token is left; False (nothing counted) if not:
-        for events refused rather than delayed."""
+    def can(self, now: float, cost: float = 1.0) -> bool:
+        """Whether :meth:`allow` would let an event worth ``cost`` through now (nothing
+        counted)."""
+        tokens = min(self.burst, self._tokens + (now - self._at) * self.rate)
+        return tokens >= cost
+
+    def allow(self, now: float, cost: float = 1.0) -> bool:
+        """Take one event (worth ``cost`` tokens) at ``now`` if enough are left; False
+        (nothing counted) if not: for events refused rather than delayed."""
         self._tokens = min(self.burst, self._tokens + (now - self._at) * self.rate)
         self._at = now
-        if self._tokens < 1:
+        if self._tokens < cost:
             return False
-        self._tokens -= 1
+        self._tokens -= cost
         return True
