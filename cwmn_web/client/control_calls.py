@@ -4,9 +4,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from ..protocol.messages import DeclineControl, SetControl, SetControlAllowed
+from ..protocol.messages import DeclineControl, Message, SetControl, SetControlAllowed
 from .calls import Reply
 from .states import State
 
@@ -18,7 +19,8 @@ __all__ = ["ControlCalls"]
 
 class ControlCalls:
     """Asks the room on the session's socket; the room's ``control_changed`` push is what
-    changes who controls (:mod:`.remote_control`)."""
+    changes who controls (:mod:`.remote_control`), but a call that takes control from a
+    guest stops obeying it at once."""
 
     def __init__(self, host: HostController) -> None:
         self.host = host
@@ -29,7 +31,7 @@ class ControlCalls:
         host = self.host
         guest_id = host.guest_calls.guest(params["guestId"])["guestId"]
         host.control.close_dialog(guest_id)
-        host.guest_calls.request(SetControl(guest_id=guest_id), reply, lambda _: None)
+        self._taking(SetControl(guest_id=guest_id), reply, lambda _: None, keep=guest_id)
 
     def decline(self, params: dict[str, Any], reply: Reply) -> None:
         """Turn the guest's request down (the guest hears ``control_declined``)."""
@@ -40,12 +42,14 @@ class ControlCalls:
 
     def revoke(self, params: dict[str, Any], reply: Reply) -> None:
         """Take control back (resolves even when nobody had it)."""
-        self.host.guest_calls.request(SetControl(guest_id=""), reply, lambda _: None)
+        self.host.lifecycle.require_session()
+        self._taking(SetControl(guest_id=""), reply, lambda _: None)
 
     def set_allowed(self, params: dict[str, Any], reply: Reply) -> None:
         """``False`` refuses every request for the rest of the session and takes control
         back; resolves with the new value."""
         host = self.host
+        host.lifecycle.require_session()
         allowed = bool(params["allowed"])
         if not allowed:
             host.control.close_dialog()
@@ -53,10 +57,30 @@ class ControlCalls:
         def done(_: Any) -> bool:
             if host.control.allowed != allowed:
                 host.control.allowed = allowed
-                host.publish()
+                self._changed()  # the session's next page keeps a refusal
             return allowed
 
-        host.guest_calls.request(SetControlAllowed(allowed=allowed), reply, done)
+        if allowed:
+            host.guest_calls.request(SetControlAllowed(allowed=allowed), reply, done)
+        else:
+            self._taking(SetControlAllowed(allowed=allowed), reply, done)
+
+    def _taking(
+        self, request: Message, reply: Reply, then: Callable[[Message], Any], keep: str = ""
+    ) -> None:
+        """Send a call that takes control from the controller (unless it is ``keep``): its
+        inputs stop at once (:meth:`RemoteControl.halt`), the room's answer confirms."""
+        answered = self.host.control.halt(keep)
+
+        def settled(result: Any) -> None:
+            answered()
+            reply(result)
+
+        try:
+            self.host.guest_calls.request(request, settled, then)
+        except BaseException:
+            answered()
+            raise
 
     def set_indicator(self, params: dict[str, Any], reply: Reply) -> None:
         """Show CWMN's sharing badge, or not (the site shows its own)."""

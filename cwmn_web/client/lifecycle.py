@@ -14,6 +14,7 @@ from ..protocol.messages import (
     ResumeSession,
     SessionResumed,
     SessionStarted,
+    SetControlAllowed,
     SetPrivacy,
     StartSession,
 )
@@ -98,6 +99,12 @@ class Lifecycle:
             if kept:
                 socket.request(SetPrivacy(enabled=True), lambda _: None)
             host.mute_all, host.public_link_enabled = reply.mute_all, reply.public_link
+            # So is the visitor's refusal of remote control (control.setAllowed(false)).
+            control = (reply.controller, reply.control_allowed)
+            if entry.get("controlAllowed") is False:
+                if reply.control_allowed:
+                    socket.request(SetControlAllowed(allowed=False), lambda _: None)
+                control = ("", False)
             info = _session_info(reply, host.config.page_url)
             muted = bool(entry.get("muted"))
             self._begin(
@@ -108,7 +115,7 @@ class Lifecycle:
                 settings=reply.settings,
                 muted=muted,
                 assets=reply.assets,
-                control=(reply.controller, reply.control_allowed),
+                control=control,
             )
             then()
 
@@ -195,6 +202,7 @@ class Lifecycle:
         else:
             value["capture"] = host.capture.site_config()
         host.badge.remember(value)
+        host.control.remember(value)
         host.ports.store(RESUME_KEY, value)
 
     def end(self, params: dict[str, Any], reply: Reply) -> None:

@@ -11,6 +11,7 @@ guest's are cleared.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ErrorCode
@@ -22,6 +23,7 @@ from ..protocol.messages import (
     ControlRefused,
     ControlRequested,
     GuestDraw,
+    SetControlAllowed,
 )
 
 if TYPE_CHECKING:
@@ -45,6 +47,9 @@ class RemoteControl:
         """The guest the default dialog asks about (None: no dialog)."""
         self._drawn: set[str] = set()
         """Guests whose strokes may still be on the page."""
+        self._halted: dict[str, int] = {}
+        """Controllers the visitor took control from, with the calls that did it still
+        unanswered: their inputs are refused at once, before the room's push confirms."""
 
     # -- the session ----------------------------------------------------------------------
     def begin(self, controller: str = "", allowed: bool = True) -> None:
@@ -54,6 +59,28 @@ class RemoteControl:
         self.allowed = allowed
         self.asking = None
         self._drawn = set()
+        self._halted = {}
+
+    def halt(self, keep: str = "") -> Callable[[], None]:
+        """The visitor takes control from the controller (``control.revoke``,
+        ``setAllowed(false)``, a grant to ``keep``, another guest): its inputs are refused
+        from now on, not once the room's ``control_changed`` arrives (inputs it relayed
+        before it heard the call would still be applied). Returns what to call once the
+        room answered the call (its push came first: from then on the room's word holds)."""
+        guest_id = self.controller
+        if not guest_id or guest_id == keep:
+            return lambda: None
+        self._halted[guest_id] = self._halted.get(guest_id, 0) + 1
+        halted = self._halted
+
+        def answered() -> None:
+            left = halted.get(guest_id, 0) - 1
+            if left > 0:
+                halted[guest_id] = left
+            else:
+                halted.pop(guest_id, None)
+
+        return answered
 
     def end(self) -> None:
         """The session ended: nobody controls, the dialog and strokes go."""
@@ -62,6 +89,12 @@ class RemoteControl:
         for guest_id in sorted(self._drawn):
             self.host.overlay({"op": "draw clear", "guestId": guest_id})
         self.begin()
+
+    def remember(self, entry: dict[str, Any]) -> None:
+        """Add the visitor's refusal of control (``setAllowed(false)``) to the resume entry:
+        the session's next page, or a reconnect to a server that lost it, says it again."""
+        if not self.allowed:
+            entry["controlAllowed"] = False
 
     def view(self, guests: list[GuestObject]) -> dict[str, Any]:
         """The view's ``controller`` (a copy of the guest, or None) and ``controlAllowed``."""
@@ -90,7 +123,11 @@ class RemoteControl:
     # -- the server's pushes --------------------------------------------------------------
     def requested(self, session: HostSession, message: ControlRequested) -> None:
         """A guest asks for control: the site's listener asks the visitor, else the default
-        dialog does (its buttons call ``control.grant`` / ``control.decline``)."""
+        dialog does (its buttons call ``control.grant`` / ``control.decline``). A withdrawn
+        request closes the dialog about that guest."""
+        if message.withdrawn:
+            self.close_dialog(message.guest_id)
+            return
         guest = session.find(message.guest_id)
         if guest is None or not self.allowed or self._muted(guest):
             return
@@ -109,9 +146,11 @@ class RemoteControl:
 
     def changed(self, session: HostSession, message: ControlChanged) -> None:
         """The server says who controls the page now, and whether it takes requests."""
-        before = self.controller
+        before, was_allowed = self.controller, self.allowed
         self.controller, self.controller_name = message.guest_id, message.name
         self.allowed = message.allowed
+        if was_allowed != self.allowed and self.host.session is session:
+            self.host.lifecycle.remember(session)  # the next page keeps a refusal
         for guest in session.guests:
             guest["controlling"] = guest.get("guestId") == message.guest_id != ""
         if self.asking is not None and (self.asking == message.guest_id or not self.allowed):
@@ -123,7 +162,12 @@ class RemoteControl:
             self.host.publish()
 
     def resumed(self, session: HostSession, controller: str, allowed: bool) -> None:
-        """The session's socket came back: control as the room holds it now."""
+        """The session's socket came back: control as the room holds it now, but a visitor
+        who refused control still does (a room that lost it, after a restart or a handover,
+        is told again)."""
+        if allowed and not self.allowed:
+            session.socket.request(SetControlAllowed(allowed=False), lambda _: None)
+            controller, allowed = "", False
         if (controller, allowed) != (self.controller, self.allowed):
             guest = session.find(controller)
             name = str(guest.get("name", "")) if guest else ""
@@ -153,7 +197,8 @@ class RemoteControl:
         """One input of the controller: to the page (which may still refuse it), unless it
         comes from a guest that does not control the page, or host privacy is on."""
         guest = session.find(message.guest_id) if message.guest_id else None
-        if guest is None or message.guest_id != self.controller or self._muted(guest):
+        halted = message.guest_id in self._halted
+        if guest is None or message.guest_id != self.controller or halted or self._muted(guest):
             self.refuse(
                 session,
                 message.guest_id,

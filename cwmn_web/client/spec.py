@@ -136,7 +136,6 @@ FUNCTIONS: dict[str, FunctionSpec] = {
         _f("replay.getRenderingProgress", _RENDER, "", "Rendering progress and completion."),
         _f("replay.dismissError", (S.REPLAY_ERROR,), "", "Leave the replay error state."),
         # Extensions (docs/CONTROL.md).
-        # Extensions (docs/CONTROL.md).
         _f(
             "control.grant",
             _IN,

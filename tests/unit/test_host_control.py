@@ -447,3 +447,86 @@ def test_a_reconnect_learns_control_changed_while_the_socket_was_down() -> None:
     assert ports.events()[-1] == "control change" and ports.deliveries[-1][1] == (None,)
     assert controller.view()["controller"] is None
     assert controller.view()["controlAllowed"] is False
+
+
+def test_taking_control_back_stops_the_inputs_at_once() -> None:
+    """Inputs the room relayed before it heard the visitor take control back (revoke,
+    setAllowed(false), a grant to another guest) are not applied: the page stops obeying
+    when the call is made, not a round trip later."""
+    _, ports = hosting()
+    _, ann = joined(ports)
+    _, bob = joined(ports, "Bob")
+    ann_id, bob_id = ann["guestId"], bob["guestId"]
+
+    def applied() -> list[str]:
+        return [o["input"]["text"] for o in ports.overlays if o["op"] == "control"]
+
+    for path, args, result in [
+        ("control.revoke", (), None),
+        ("control.setAllowed", (False,), False),
+        ("control.grant", (bob_id,), None),
+    ]:
+        ports.call("control.setAllowed", (True,))
+        ports.call("control.grant", (ann_id,))
+        ports.push(control_input(ann_id, "text", text=path))  # obeyed
+        assert applied()[-1] == path
+        before = len(applied())
+        ports.wire.hold = True  # the call is on its way to the room
+        call = ports.start_call(path, args)
+        for letter in "abc":  # relayed by the room before it heard the call
+            ports.push(control_input(ann_id, "text", text=letter))
+        assert len(applied()) == before
+        assert [r.code for r in ports.refused[-3:]] == ["not_controller"] * 3
+        ports.release()  # the room's answer, its control_changed first
+        assert ports.outcome(call) is result
+        ports.push(control_input(ann_id, "text", text="late"))
+        assert len(applied()) == before and ports.refused[-1].code == "not_controller"
+    ports.push(control_input(bob_id, "text", text="bob"))  # the new controller is obeyed
+    assert applied()[-1] == "bob"
+
+
+def test_a_withdrawn_request_closes_the_dialog() -> None:
+    _, ports = hosting()
+    _, ann = joined(ports)
+    _, bob = joined(ports, "Bob")
+    ports.push(ControlRequested(guest_id=ann["guestId"]))
+    assert asks(ports)[-1]["guestId"] == ann["guestId"]
+    ports.push(ControlRequested(guest_id=bob["guestId"], withdrawn=True))  # not the one asked
+    assert asks(ports)[-1]["guestId"] == ann["guestId"]
+    ports.push(ControlRequested(guest_id=ann["guestId"], withdrawn=True))  # the viewer withdrew
+    assert asks(ports)[-1] is None
+    listen(ports, "control request")
+    ports.push(ControlRequested(guest_id=ann["guestId"], withdrawn=True))
+    assert "control request" not in ports.events() and asks(ports)[-1] is None
+
+
+def test_a_refusal_of_control_outlives_a_room_that_lost_it() -> None:
+    """setAllowed(false) is the visitor's: the resume entry keeps it, and a room that says
+    control is allowed (a restarted server, a handover) is told again, on a reconnect and
+    on the session's next page."""
+    controller, ports = hosting()
+    assert ports.call("control.setAllowed", (False,)) is False
+    assert ports.entry["controlAllowed"] is False
+    ports.controller, ports.allowed = "", True  # what a room that lost it says
+    ports.resumed_with_control()
+    sent = len(ports.wire.received)
+    ports.drop()
+    ports.advance(1.0)
+    again = [m for m in ports.wire.received[sent:] if isinstance(m, SetControlAllowed)]
+    assert again == [SetControlAllowed(ref=again[0].ref, allowed=False)]
+    assert controller.view()["controlAllowed"] is False
+    assert ports.entry["controlAllowed"] is False
+
+    ports = ControlRoom()
+    entry = ports.previous_page()
+    ports.controller, ports.allowed = "", True
+    ports.resumed_with_control()
+    resume = {**entry, "capture": SITE_CAPTURE, "controlAllowed": False}
+    controller = host_of(ports, ClientConfig(SERVER, PAGE, FEATURES, resume=resume))
+    ports.boot()
+    assert controller.state is State.IN_SESSION
+    assert [m.allowed for m in ports.wire.received if isinstance(m, SetControlAllowed)] == [False]
+    assert controller.view()["controlAllowed"] is False
+    assert ports.entry["controlAllowed"] is False
+    assert ports.call("control.setAllowed", (True,)) is True  # the visitor changed its mind
+    assert "controlAllowed" not in ports.entry
