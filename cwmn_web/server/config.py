@@ -51,6 +51,8 @@ class Settings:
       ``CWMN_JOIN_CODE_ATTEMPTS`` (5) wrong codes per client key per
       ``CWMN_JOIN_CODE_ATTEMPT_WINDOW`` (600 s), and ``CWMN_JOIN_CODE_FAILURES_PER_MINUTE``
       (30) wrong codes from all clients together (counted in the database: every process);
+      ``CWMN_JOIN_CODE_POSTS_PER_MINUTE`` (10) codes one client key may submit a minute
+      (this process, in memory, before any database work);
     - ``CWMN_PUBLIC_URL``: this server's public ``http(s)://host[:port]``, the base of every
       link; requests for another host are refused. Unset (development), only requests to a
       loopback name (``localhost``, ``127.0.0.1``, ``::1``) are answered, links use that
@@ -138,6 +140,9 @@ class Settings:
     )
     join_code_failures_per_minute: int = field(
         default_factory=lambda: int(_env("CWMN_JOIN_CODE_FAILURES_PER_MINUTE", "30"))
+    )
+    join_code_posts_per_minute: float = field(
+        default_factory=lambda: _number("CWMN_JOIN_CODE_POSTS_PER_MINUTE", "10")
     )
     public_url: str = field(default_factory=lambda: _env("CWMN_PUBLIC_URL", ""))
     #: Host names answered besides the public URL's (comma-separated; ``*``: any): see

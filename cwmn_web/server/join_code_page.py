@@ -1,6 +1,8 @@
 """``GET /join``: the form where a guest types the code their host read out; ``POST /join``
 redeems it (:mod:`.join_codes`): 303 to the new private link's ``/join/TOKEN``, or the form
 again saying why not (400 ``join_code_invalid``, 429 ``rate_limited`` with Retry-After).
+A client key submitting more than ``CWMN_JOIN_CODE_POSTS_PER_MINUTE`` codes is refused 429
+here, in memory (:class:`PostPace`), before any thread or database lock is taken.
 
 No script, and a CSP that lets the form post only here. The POST changes nothing a
 forged request could use against a visitor (it redirects the browser that sent it), but a
@@ -10,6 +12,8 @@ from __future__ import annotations
 
 import html
 import math
+import time
+from collections import OrderedDict
 from urllib.parse import parse_qs, urlsplit
 
 from starlette.concurrency import run_in_threadpool
@@ -22,8 +26,9 @@ from .config import Settings
 from .db import Store
 from .join_codes import CODE_DIGITS, AttemptLimits, TooManyAttempts, normalise
 from .join_page import SECURITY_HEADERS, message_page
+from .live.limits import TokenBucket
 
-__all__ = ["FORM_CSP", "MAX_BODY", "JoinCodePage"]
+__all__ = ["FORM_CSP", "MAX_BODY", "MAX_POST_CLIENTS", "JoinCodePage", "PostPace"]
 
 FORM_CSP = (
     "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'self'; "
@@ -31,6 +36,8 @@ FORM_CSP = (
 )
 #: Bytes of a form body read at most (a code and a few separators fit many times over).
 MAX_BODY = 1024
+#: Client keys whose submissions :class:`PostPace` remembers (the least recent go first).
+MAX_POST_CLIENTS = 10_000
 _STYLE = (
     "body{font:18px/1.5 system-ui,sans-serif;max-width:26em;margin:12vh auto;padding:0 1em;"
     "color:#222}h1{font-size:1.4em}label{display:block;font-weight:600;margin:1em 0 .3em}"
@@ -90,6 +97,44 @@ def not_a_code(typed: str) -> CwmnError:
     )
 
 
+class PostPace:
+    """How many codes each client key may submit: ``per_minute`` a minute on average, as
+    many at once, in this process's memory (a bounded map: past :data:`MAX_POST_CLIENTS`
+    keys the least recently seen is forgotten). No I/O; the caller passes ``now``."""
+
+    def __init__(self, per_minute: float, clients: int = MAX_POST_CLIENTS) -> None:
+        self.rate, self.burst = max(per_minute, 0.0) / 60.0, max(per_minute, 0.0)
+        self.clients = clients
+        self._buckets: OrderedDict[str, TokenBucket] = OrderedDict()
+
+    def allow(self, client: str, now: float) -> float:
+        """0 if ``client`` may submit now (counted), else the seconds until it may."""
+        bucket = self._buckets.pop(client, None)
+        if bucket is None:
+            bucket = TokenBucket(self.rate, self.burst, now)
+            while len(self._buckets) >= self.clients:
+                self._buckets.popitem(last=False)
+        self._buckets[client] = bucket
+        if bucket.allow(now):
+            return 0.0
+        return bucket.wait(now)
+
+    def __len__(self) -> int:
+        return len(self._buckets)
+
+
+def _too_fast(wait: float) -> CwmnError:
+    return CwmnError(
+        f"Too many codes sent from your network: wait {math.ceil(wait)} seconds, then "
+        "type the code again, or ask your host for a link instead.",
+        ErrorCode.RATE_LIMITED,
+    )
+
+
+def _retry_after(wait: float) -> dict[str, str]:
+    return {"Retry-After": str(math.ceil(wait)) if math.isfinite(wait) else "3600"}
+
+
 class JoinCodePage:
     """The endpoint: the form, and the redemption with its limits."""
 
@@ -100,6 +145,7 @@ class JoinCodePage:
             settings.join_code_attempt_window,
             settings.join_code_failures_per_minute,
         )
+        self.posts = PostPace(settings.join_code_posts_per_minute)
 
     async def page(self, request: Request) -> Response:
         if request.method != "POST":
@@ -120,6 +166,9 @@ class JoinCodePage:
         client = client_key(
             request.client.host if request.client else "", self.settings.client_ipv6_prefix
         )
+        wait = self.posts.allow(client, time.time())
+        if wait:  # a flood: no thread, no database lock
+            return form_page(429, _too_fast(wait), typed, _retry_after(wait))
         try:
             link = await run_in_threadpool(
                 self.store.redeem_join_code,
@@ -130,9 +179,7 @@ class JoinCodePage:
                 self.settings.link_ttl_seconds,
             )
         except TooManyAttempts as exc:
-            wait = exc.retry_after
-            seconds = str(math.ceil(wait)) if math.isfinite(wait) else "3600"
-            return form_page(429, exc, typed, {"Retry-After": seconds})
+            return form_page(429, exc, typed, _retry_after(exc.retry_after))
         except CwmnError as exc:
             if exc.code is not ErrorCode.JOIN_CODE_INVALID:
                 raise

@@ -5,7 +5,7 @@ codes; the limits per client and across clients (HTTP 429 with Retry-After)."""
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from starlette.testclient import TestClient
@@ -20,8 +20,10 @@ from cwmn_web.protocol.messages import (
     StartSession,
     Welcome,
 )
+from cwmn_web.server.db import Store
+from cwmn_web.server.join_code_page import PostPace
 
-from .live import Host, guest, host
+from .live import Host, WallClock, guest, host
 
 if TYPE_CHECKING:
     import httpx2 as httpx
@@ -160,3 +162,45 @@ def test_a_replay_session_has_no_join_codes(live_client: LiveClient) -> None:
         assert isinstance(started, SessionStarted), started
         reply = wire.ask(CreateJoinCode(ref=3))
     assert isinstance(reply, ErrorReply) and reply.code == "invalid_state"
+
+
+def test_a_flood_of_codes_is_refused_before_the_database(
+    live_client: LiveClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past CWMN_JOIN_CODE_POSTS_PER_MINUTE (10) codes from one client key, /join answers
+    429 from memory: no redemption, no thread, no lock; other clients are not slowed."""
+    clock = WallClock(monkeypatch, still=True)
+    redeemed: list[str] = []
+    real = Store.redeem_join_code
+
+    def counted(self: Store, code: str, *args: Any, **kw: Any) -> Any:
+        redeemed.append(code)
+        return real(self, code, *args, **kw)
+
+    monkeypatch.setattr(Store, "redeem_join_code", counted)
+    settings = {"join_code_attempts": 1000, "join_code_failures_per_minute": 1000}
+    with live_client(**settings) as client, host(client) as wire:
+        wire.start()
+        code = new_code(wire).code
+        wrong = [f"{(int(code) + n) % 10**8:08d}" for n in range(1, 12)]
+        assert [post(client, typed).status_code for typed in wrong[:10]] == [400] * 10
+        flood = post(client, wrong[10])
+        assert flood.status_code == 429 and refusal_code(flood) == "rate_limited"
+        assert flood.headers["retry-after"] == "6"  # a minute's 10, one every 6 s
+        assert "Too many codes sent" in flood.text
+        assert post(client, "12").status_code == 400  # not a code: refused as before
+        assert len(redeemed) == 10
+        assert post(other_client(client, "2.2.2.2"), wrong[10]).status_code == 400
+        clock.advance(client, 6)
+        assert post(client, code).status_code == 303
+        assert len(redeemed) == 12
+
+
+def test_the_posts_pace_is_per_client_and_bounded() -> None:
+    pace = PostPace(per_minute=2, clients=3)
+    assert [pace.allow("a", 0.0) for _ in range(3)] == [0.0, 0.0, 30.0]
+    assert pace.allow("a", 15.0) == 15.0  # still refused, not counted
+    assert pace.allow("a", 30.0) == 0.0
+    for key in ("b", "c", "d"):
+        assert pace.allow(key, 30.0) == 0.0
+    assert len(pace) == 3  # "a", the least recent, was forgotten

@@ -5,12 +5,15 @@ on wrong codes (per client, across all clients, concurrent guesses counted exact
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.engine import Connection, Engine
 
 from cwmn_web.errors import CwmnError, ErrorCode
-from cwmn_web.server.db import EndReason, Store
+from cwmn_web.server.db import EndReason, Store, locks
+from cwmn_web.server.db import join_codes as join_codes_db
 from cwmn_web.server.db.schema import join_code_failures, join_codes
 from cwmn_web.server.join_codes import (
     AttemptLimits,
@@ -182,3 +185,26 @@ def test_old_wrong_codes_are_deleted(store: Store) -> None:
     with store.engine.connect() as db:
         kept: list[str] = list(db.execute(select(join_code_failures.c.client)).scalars())
     assert kept == ["b"]
+
+
+def test_a_client_over_its_limits_is_refused_without_the_lock(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A flood of attempts from a client already refused does not queue on the lock every
+    redemption takes: the limits are read first; the locked step checks them again."""
+    sid = session(store)
+    code = code_for(store, sid)
+    for n in range(1, LIMITS.per_client + 1):
+        wrong = f"{(int(code) + n) % 10**8:08d}"
+        assert refused(store, wrong).code is ErrorCode.JOIN_CODE_INVALID
+    locked: list[str] = []
+
+    def exclusive(engine: Engine, name: str) -> AbstractContextManager[Connection]:
+        locked.append(name)
+        return locks.exclusive(engine, name)
+
+    monkeypatch.setattr(join_codes_db, "exclusive", exclusive)
+    assert isinstance(refused(store, code), TooManyAttempts)
+    assert locked == []
+    assert redeem(store, code, client="2.2.2.2")  # another client: one locked step
+    assert locked == [join_codes_db.REDEEM_LOCK]

@@ -85,26 +85,15 @@ class JoinCodeStore(EngineStore):
         step, the limits: ``rate_limited`` (:class:`..join_codes.TooManyAttempts`) while
         ``client``'s wrong codes, or everyone's, fill them, even for a right code. A code
         unknown, expired, used, or of a session that ended is ``join_code_invalid`` and
-        counted as ``client``'s."""
+        counted as ``client``'s. A client already over the limits is refused from a
+        read, without waiting for the lock (a flood of refused attempts does not queue on
+        it); the locked step checks them again."""
         moment = stamp(now)
         failure = join_code_failures.c
+        with self.engine.connect() as db:
+            self._check(db, client, limits, moment)
         with exclusive(self.engine, REDEEM_LOCK) as db:
-            by_client: list[float] = list(
-                db.execute(
-                    select(failure.at).where(
-                        failure.client == client, failure.at > moment - limits.window
-                    )
-                ).scalars()
-            )
-            by_all: list[float] = list(
-                db.execute(
-                    select(failure.at)
-                    .where(failure.at > moment - GLOBAL_WINDOW)
-                    .order_by(failure.at.desc())
-                    .limit(max(limits.per_minute, 0) + 1)
-                ).scalars()
-            )
-            limits.check(by_client, by_all, moment)  # nothing written yet
+            self._check(db, client, limits, moment)  # nothing written yet
             link = self._use(db, code_hash(key, code), link_ttl, moment)
             if link is None:
                 db.execute(delete(join_code_failures).where(failure.at <= moment - limits.longest))
@@ -112,6 +101,28 @@ class JoinCodeStore(EngineStore):
         if link is None:
             raise invalid_code()
         return link
+
+    @staticmethod
+    def _check(db: Connection, client: str, limits: AttemptLimits, moment: float) -> None:
+        """Raise :class:`..join_codes.TooManyAttempts` while ``client``'s wrong codes, or
+        everyone's, fill the limits."""
+        failure = join_code_failures.c
+        by_client: list[float] = list(
+            db.execute(
+                select(failure.at).where(
+                    failure.client == client, failure.at > moment - limits.window
+                )
+            ).scalars()
+        )
+        by_all: list[float] = list(
+            db.execute(
+                select(failure.at)
+                .where(failure.at > moment - GLOBAL_WINDOW)
+                .order_by(failure.at.desc())
+                .limit(max(limits.per_minute, 0) + 1)
+            ).scalars()
+        )
+        limits.check(by_client, by_all, moment)
 
     @staticmethod
     def _use(db: Connection, hashed: str, link_ttl: float, now: float) -> LinkRecord | None:

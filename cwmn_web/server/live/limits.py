@@ -143,6 +143,11 @@ class TokenBucket:
         self._tokens -= 1
         return 0.0 if self._tokens >= 0 else -self._tokens / self.rate
 
+    def wait(self, now: float, cost: float = 1.0) -> float:
+        """Seconds until :meth:`allow` would let an event worth ``cost`` through (0: now)."""
+        tokens = min(self.burst, self._tokens + (now - self._at) * self.rate)
+        return max(cost - tokens, 0.0) / self.rate if self.rate > 0 else float("inf")
+
     def can(self, now: float, cost: float = 1.0) -> bool:
         """Whether :meth:`allow` would let an event worth ``cost`` through now (nothing
         counted)."""
