@@ -12,12 +12,13 @@ import io
 import math
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, cast
 
+import pytest
 from PIL import Image
-from playwright.sync_api import Page
+from playwright.sync_api import Browser, Page
 
 from cwmn_web.testing import CwmnServer, PageServer
 
@@ -42,10 +43,24 @@ FRAMES = "new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r))
 HOST = "document.querySelector('cwmn-badge[data-cwmn-overlay]')"
 
 
+@pytest.fixture
+def own_page(browser: Browser) -> Iterator[Page]:
+    """A page in a context of its own: Playwright's clock is the whole context's, and a
+    paused one would stop the timers of the shared context's later pages."""
+    context = browser.new_context()
+    yield context.new_page()
+    context.close()
+
+
 def open_checkout(
-    open_page: Callable[..., Page], site: PageServer, server: CwmnServer, clock: bool = False
+    open_page: Callable[..., Page],
+    site: PageServer,
+    server: CwmnServer,
+    clock: Page | None = None,
 ) -> Page:
-    page = open_page("about:blank", wait_for_state=None)
+    """The checkout page with the modules loaded; ``clock``: a page of its own context, whose
+    timers the test moves on (paused)."""
+    page = clock or open_page("about:blank", wait_for_state=None)
     page.set_viewport_size({"width": 1024, "height": 680})
     if clock:  # the page's timers only, paused: the test moves time on
         page.clock.install()
@@ -359,11 +374,12 @@ def until(page: Page, check: Callable[[], bool], what: str) -> None:
 
 def test_guests_strokes_are_drawn_on_the_page_and_fade(
     open_page: Callable[..., Page],
+    own_page: Page,
     customer_site: PageServer,
     cwmn_server: CwmnServer,
     browser_name: str,
 ) -> None:
-    page = open_checkout(open_page, customer_site, cwmn_server, clock=True)
+    page = open_checkout(open_page, customer_site, cwmn_server, clock=own_page)
     page.evaluate("window.scrollTo(0, 200)")
     # A pen stroke, in document coordinates, sent in two parts.
     draw(page, points=[100, 400, 300, 400])
