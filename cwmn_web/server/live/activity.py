@@ -6,9 +6,9 @@ timeout. A guest's every message the room accepted is activity, but ``ping`` and
 caller counts nothing the room refused, nor anything from a muted guest. The host's
 messages are, but ``ping``, ``hello``, a ``resume_session`` (a reconnect is not the visitor
 acting) and the mirror frames that only say the page changed by itself: a page whose clock
-ticks, or that animates, sends ``mutations`` for ever. A frame is the visitor's input when it is a new
-page's first snapshot (seq 1), a scroll, the viewport, the pointer, the focus, or a
-``mutations`` frame that carries a form field's state (value, masked length, checked).
+ticks, or that animates, sends ``mutations`` for ever. A frame is the visitor's input when
+it is a new page's first snapshot (seq 1), a scroll, the viewport, the pointer, the focus,
+or a ``mutations`` frame that carries a form field's state (value, masked length, checked).
 No I/O here.
 """
 
