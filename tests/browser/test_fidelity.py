@@ -18,6 +18,7 @@ from cwmn_web.testing.recorder import recorder_script
 
 from .conftest import wait_state
 from .test_embed import START, settle
+from .test_indicator import NO_BADGE
 
 SITES = Path(__file__).parents[1] / "fixtures" / "sites"
 HOST_VIEWPORT = ViewportSize(width=900, height=600)
@@ -70,6 +71,8 @@ def test_guest_sees_what_the_host_sees(
         host = host_ctx.new_page()
         host.goto(real_site.url(path, hostname="localhost"))
         wait_state(host, "no session")
+        # The page as its visitor sees it, without CWMN's badge (never shown to guests).
+        assert settle(host, NO_BADGE)["ok"]
         assert settle(host, START)["ok"]
         link = settle(host, "CwmnAPI.guest.getInviteLink()")["value"]
         guest = guest_ctx.new_page()

@@ -23,6 +23,7 @@ from cwmn_web.testing.servers import PRIVATE_COOKIE
 from .conftest import wait_state
 from .test_embed import START, settle
 from .test_fidelity import ARTIFACTS, HOST_VIEWPORT, THRESHOLD, similarity
+from .test_indicator import NO_BADGE
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -103,6 +104,8 @@ def tour(browser: Browser, hard_site: PageServer) -> Iterator[Tour]:
         site_cookies = host_ctx.cookies(hard_site.url(hostname="localhost"))
         assert [c["name"] for c in site_cookies] == [PRIVATE_COOKIE[0]]
         wait_state(host, "no session")
+        # The page as its visitor sees it, without CWMN's badge (never shown to guests).
+        assert settle(host, NO_BADGE)["ok"]
         assert settle(host, START)["ok"]
         link = settle(host, "CwmnAPI.guest.getInviteLink()")["value"]
         guest = guest_ctx.new_page()

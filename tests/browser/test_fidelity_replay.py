@@ -31,6 +31,7 @@ from cwmn_web.testing.servers import PRIVATE_COOKIE
 
 from .conftest import wait_state
 from .test_embed import settle
+from .test_indicator import NO_BADGE
 from .test_replay import REPLAY, download
 
 pytestmark = pytest.mark.timeout(420)
@@ -233,6 +234,8 @@ def test_replay_frames_show_what_the_host_saw(
         host = context.new_page()
         host.goto(origin + PAGES[0].path)
         wait_state(host, "no session")
+        # The page as its visitor sees it, without CWMN's badge (never shown to guests).
+        assert settle(host, NO_BADGE)["ok"]
         started = settle(host, REPLAY)
         assert started["ok"], started
         started_at = float(started["value"]["startedAt"]) * 1000

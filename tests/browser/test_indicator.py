@@ -21,6 +21,7 @@ from PIL import Image
 from playwright.sync_api import Browser, Page
 
 from cwmn_web.testing import CwmnServer, PageServer
+from cwmn_web.testing.recorder import recorder_script
 
 BUILD = Path(__file__).resolve().parents[2] / "static" / "dist" / "BUILD"
 SHOTS = os.environ.get("CWMN_DOCS_SHOTS")
@@ -39,6 +40,9 @@ LOAD = """async ([badge, cursors]) => {
   window.badge_ = await import(badge);
   window.cursors_ = await import(cursors);
 }"""
+#: A site that shows its own indicator turns CWMN's badge off (tests comparing the host's
+#: screenshots with what guests see: the badge is the visitor's, never mirrored).
+NO_BADGE = "CwmnAPI.indicator.setEnabled(false)"
 FRAMES = "new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))"
 HOST = "document.querySelector('cwmn-badge[data-cwmn-overlay]')"
 
@@ -48,6 +52,7 @@ def own_page(browser: Browser) -> Iterator[Page]:
     """A page in a context of its own: Playwright's clock is the whole context's, and a
     paused one would stop the timers of the shared context's later pages."""
     context = browser.new_context()
+    context.add_init_script(recorder_script())  # as the shared context's pages have
     yield context.new_page()
     context.close()
 
