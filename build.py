@@ -415,10 +415,10 @@ def bundle(entry: Path) -> str:
     return "".join(parts) + source
 
 
-def made_stub(build_id: str, tables: str) -> str:
-    """``static/cwmn.js`` with its tables (JSON), build id and resume key filled in, minified:
-    every page view loads it."""
-    stub = (ROOT / "static" / "cwmn.js").read_text()
+def made_stub(build_id: str, tables: str, source: str | None = None) -> str:
+    """``static/cwmn.js`` (or ``source``, a test's variant of it) with its tables (JSON),
+    build id and resume key filled in, minified: every page view loads it."""
+    stub = source if source is not None else (ROOT / "static" / "cwmn.js").read_text()
     stub = stub.replace("__CWMN_TABLES__", tables).replace("__CWMN_BUILD__", build_id)
     stub = stub.replace("__CWMN_RESUME_KEY__", json.dumps(constants.RESUME_KEY))
     # ES2015 syntax out (arrow functions): browsers without it lack WebAssembly too, and the

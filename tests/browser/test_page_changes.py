@@ -13,6 +13,8 @@ from typing import Any
 
 from playwright.sync_api import BrowserContext, FrameLocator, Page, Route
 
+from build import made_stub
+from cwmn_web.client.spec import stub_tables
 from cwmn_web.testing import CwmnServer, PageServer
 
 from .conftest import wait_state
@@ -188,9 +190,13 @@ def test_an_early_capture_past_its_cap_is_dropped_and_python_captures_afresh(
     the stub served to page two); past it the early capture is dropped, nothing of it is
     sent, and Python's own capture shows guests the page, masks and all."""
     host, frame = on_page_one(open_page, customer_site, guest_context, guests)
-    stub = (Path(__file__).resolve().parents[2] / "static" / "dist" / "cwmn.js").read_text()
-    assert "EARLY_MAX=2000;" in stub
-    stub = stub.replace("EARLY_MAX=2000;", "EARLY_MAX=1;")
+    # The served stub, made again from its source with the cap at 1 (the minifier renames).
+    root = Path(__file__).resolve().parents[2]
+    source = (root / "static" / "cwmn.js").read_text()
+    assert "EARLY_MAX = 2000;" in source
+    build_id = (root / "static" / "dist" / "BUILD").read_text().strip()
+    tables = json.dumps(stub_tables(), separators=(",", ":"))
+    stub = made_stub(build_id, tables, source.replace("EARLY_MAX = 2000;", "EARLY_MAX = 1;"))
     host.route(
         re.compile(r"/cwmn\.js$"),
         lambda r: r.fulfill(body=stub, content_type="text/javascript"),
