@@ -641,28 +641,10 @@ function scrolls(el, dx, dy) {
 
 // -- the default consent dialog -------------------------------------------------------------
 const SHEET = `
-.backdrop { position: fixed; inset: 0; display: flex; align-items: center;
-  justify-content: center; padding: 16px; box-sizing: border-box;
-  background: rgba(15, 18, 26, .45); }
-.dialog { box-sizing: border-box; width: 100%; max-width: 28em; padding: 22px 24px 18px;
-  border-radius: 10px; background: #fff; color: #1f2328; text-align: left; direction: ltr;
-  box-shadow: 0 12px 40px rgba(0, 0, 0, .3); font: 15px/1.5 system-ui, -apple-system,
-  "Segoe UI", Roboto, sans-serif; }
-h2 { margin: 0 0 8px; font-size: 18px; line-height: 1.3; font-weight: 650; }
 h2 i { font-style: normal; display: inline-block; width: .8em; height: .8em;
   border-radius: 50%; margin-right: .35em; background: var(--c, #e5484d); }
 p { margin: 0 0 10px; }
 ul { margin: 0 0 12px; padding-left: 1.2em; }
-.actions { display: flex; justify-content: flex-end; gap: 8px; flex-wrap: wrap;
-  margin-top: 16px; }
-button { font: inherit; font-weight: 600; padding: 8px 16px; border-radius: 6px;
-  cursor: pointer; border: 1px solid #b9bfcc; background: #fff; color: #1f2328; }
-button.yes { background: #2457d6; border-color: #2457d6; color: #fff; }
-button:focus-visible, button:focus { outline: 3px solid #9db8ff; outline-offset: 2px; }
-@media (prefers-color-scheme: dark) {
-  .dialog { background: #1e2128; color: #e8eaee; }
-  button { background: #2a2e37; color: #e8eaee; border-color: #4a5060; }
-}
 `;
 
 let current = null; // {host, root, dialog, title, text, buttons, guestId, before}

@@ -12,6 +12,28 @@ const HOST_CSS = [
   'opacity:1', 'pointer-events:auto',
 ].map((d) => d + '!important').join(';');
 
+/** What every dialog looks like (each module's sheet adds its own parts after it). */
+const BASE_SHEET = `
+.backdrop { position: fixed; inset: 0; display: flex; align-items: center;
+  justify-content: center; padding: 16px; box-sizing: border-box;
+  background: rgba(15, 18, 26, .45); }
+.dialog { box-sizing: border-box; width: 100%; max-width: 28em; padding: 22px 24px 18px;
+  border-radius: 10px; background: #fff; color: #1f2328; text-align: left; direction: ltr;
+  box-shadow: 0 12px 40px rgba(0, 0, 0, .3); font: 15px/1.5 system-ui, -apple-system,
+  "Segoe UI", Roboto, sans-serif; }
+h2 { margin: 0 0 8px; font-size: 18px; line-height: 1.3; font-weight: 650; }
+.actions { display: flex; justify-content: flex-end; gap: 8px; flex-wrap: wrap;
+  margin-top: 16px; }
+button { font: inherit; font-weight: 600; padding: 8px 16px; border-radius: 6px;
+  cursor: pointer; border: 1px solid #b9bfcc; background: #fff; color: #1f2328; }
+button.yes { background: #2457d6; border-color: #2457d6; color: #fff; }
+button:focus-visible, button:focus { outline: 3px solid #9db8ff; outline-offset: 2px; }
+@media (prefers-color-scheme: dark) {
+  .dialog { background: #1e2128; color: #e8eaee; }
+  button { background: #2a2e37; color: #e8eaee; border-color: #4a5060; }
+}
+`;
+
 /** A new element of this document: ``tag``, with a class and a text. */
 export function el(tag, className, text) {
   const node = dom.createElement(document, tag);
@@ -22,7 +44,7 @@ export function el(tag, className, text) {
 
 /** A dialog not yet in the page: ``<tag>`` with ``sheet`` in its closed shadow root; the
  * dialog is labelled by ``#<name>-title`` and described by ``#<name>-text``, which the caller
- * adds to it. ``attachShadow`` is the page's original one (the stub keeps it). */
+ * adds to it; ``sheet`` comes after the dialogs' shared look. ``attachShadow`` is the page's original one (the stub keeps it). */
 export function modal(tag, sheet, name, attachShadow) {
   const host = dom.createElement(document, tag);
   host.setAttribute(OVERLAY_ATTR, '');
@@ -31,10 +53,10 @@ export function modal(tag, sheet, name, attachShadow) {
   // A constructed sheet is not an inline <style>: a page CSP without 'unsafe-inline' allows it.
   if ('adoptedStyleSheets' in root && typeof CSSStyleSheet.prototype.replaceSync === 'function') {
     const constructed = new CSSStyleSheet();
-    constructed.replaceSync(sheet);
+    constructed.replaceSync(BASE_SHEET + sheet);
     root.adoptedStyleSheets = [constructed];
   } else {
-    root.append(el('style', '', sheet));
+    root.append(el('style', '', BASE_SHEET + sheet));
   }
   const backdrop = el('div', 'backdrop');
   const dialog = el('div', 'dialog');
