@@ -2,9 +2,9 @@
 docs/control/remote-control.md) against the real server in memory, with real viewers.
 
 The room's side of control (who controls, ``set_control`` answers) is the real server's
-(``server/live/control.py``) where it is there; without it, :class:`ControlRoom` plays it,
-answering the host's control requests on the wire as the messages' docstrings say. The
-relayed pushes (``control_requested``, ``control_input``, ``guest_draw``) arrive with
+(``server/live/control.py``); :class:`ControlRoom` only records what the guests heard and
+can make a resume answer as a restarted room would. The relayed pushes
+(``control_requested``, ``control_input``, ``guest_draw``) arrive with
 ``LivePage.push``: the viewer core does not send their requests. Everything else (sessions,
 guests, muting, privacy) is the real server.
 """
@@ -13,7 +13,6 @@ guests, muting, privacy) is the real server.
 
 from __future__ import annotations
 
-import importlib.util
 from dataclasses import replace
 from typing import Any
 
@@ -22,15 +21,12 @@ from cwmn_web.client.states import State
 from cwmn_web.errors import ErrorCode
 from cwmn_web.protocol import codec
 from cwmn_web.protocol.messages import (
-    ControlChanged,
     ControlInput,
     ControlRefused,
     ControlRequested,
     DeclineControl,
-    ErrorReply,
     GuestDraw,
     Message,
-    Ok,
     SessionEnded,
     SessionResumed,
     SetControl,
@@ -51,13 +47,10 @@ from tests.helpers.live_page import (
     in_session,
 )
 
-#: The server has the room's control rules (else :class:`ControlRoom` plays them).
-REAL_ROOM = importlib.util.find_spec("cwmn_web.server.live.control") is not None
-
 
 class ControlRoom(LivePage):
-    """The real server, plus the room's control rules (:class:`SetControl` and friends) if
-    it lacks them; records what the host tells the guests about their inputs."""
+    """The real server; records what the host tells the guests about their inputs, and
+    what the room holds for :meth:`resumed_with_control`."""
 
     def __init__(self, **kw: Any) -> None:
         super().__init__(**kw)
@@ -65,43 +58,11 @@ class ControlRoom(LivePage):
         self.allowed = True
         self.refused: list[ControlRefused] = []
         """What the guests heard back about their inputs (through the server)."""
-        self._answers: list[tuple[str, Message]] = []
 
     def send_socket(self, core: HostController, name: str, message: Message, now: float) -> None:
         if isinstance(message, ControlRefused):
             self.refused.append(message)
-        if REAL_ROOM or not isinstance(message, SetControl | DeclineControl | SetControlAllowed):
-            super().send_socket(core, name, message, now)
-            return
-        self.wire.received.append(message)
-        guests = {g["guestId"]: g for g in core.guests}
-        answer: Message = Ok(ref=message.ref)
-        changed = False
-        if isinstance(message, SetControlAllowed):
-            self.allowed, changed = message.allowed, True
-            if not message.allowed:
-                self.controller = ""
-        elif isinstance(message, SetControl):
-            gid = message.guest_id
-            if gid and gid not in guests:
-                answer = ErrorReply(ref=message.ref, code=ErrorCode.NOT_FOUND, message="gone")
-            elif gid and guests[gid].get("muted"):
-                answer = ErrorReply(ref=message.ref, code=ErrorCode.GUEST_MUTED, message="muted")
-            elif gid and not self.allowed:
-                answer = ErrorReply(ref=message.ref, code=ErrorCode.CONTROL_DISABLED, message="no")
-            else:
-                self.controller, changed = gid, True
-        self._answers.append((name, answer))
-        if changed:
-            who = guests.get(self.controller, {}).get("name", "")
-            push = ControlChanged(guest_id=self.controller, name=who, allowed=self.allowed)
-            self._answers.append((name, push))
-
-    def carry_back(self, core: HostController, now: float) -> bool:
-        answers, self._answers = self._answers, []
-        for name, message in answers:
-            core.receive(name, message, now)
-        return super().carry_back(core, now) or bool(answers)
+        super().send_socket(core, name, message, now)
 
     def resumed_with_control(self) -> None:
         """The server's answer to a resume carries :attr:`controller` and :attr:`allowed`
