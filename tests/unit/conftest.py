@@ -11,6 +11,7 @@ from collections.abc import Iterator
 import pytest
 from hypothesis import HealthCheck, settings
 
+from cwmn_web.server.db import Store
 from tests.helpers.live_page import close_pages
 
 _SLOW = [HealthCheck.too_slow]
@@ -34,3 +35,11 @@ def _close_live_pages() -> Iterator[None]:
     """The in-memory servers a test made (tests/helpers/live_page.py) are shut down after it."""
     yield
     close_pages()
+
+
+@pytest.fixture
+def store() -> Iterator[Store]:
+    store = Store("sqlite://")
+    store.create()
+    yield store
+    store.engine.dispose()

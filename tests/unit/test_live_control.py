@@ -4,8 +4,6 @@ guests' buckets and the room's controller. Fake clocks, no sockets
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from cwmn_web.client.states import State
@@ -47,16 +45,7 @@ from cwmn_web.server.live.pace import (
 from cwmn_web.server.rooms import Guest, Room
 from tests.helpers.live_core import HostWire, LiveHarness, Viewer
 from tests.helpers.live_page import LivePage, in_session
-
-SNAPSHOT = {"nodes": [[1, 0, 1, "html", []]]}
-
-
-@pytest.fixture
-def store() -> Iterator[Store]:
-    store = Store("sqlite://")
-    store.create()
-    yield store
-    store.engine.dispose()
+from tests.unit.test_live_core import SNAPSHOT
 
 
 # -- what counts as activity ----------------------------------------------------------------

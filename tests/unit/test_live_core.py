@@ -3,10 +3,6 @@ fake clock (tests/helpers/live_core.py). No sockets, threads or sleeps."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
-
 from cwmn_web.client.states import State
 from cwmn_web.protocol import codec
 from cwmn_web.protocol.messages import (
@@ -41,14 +37,6 @@ from tests.helpers.host_core import PAGE_URL, real_host
 from tests.helpers.live_core import HostWire, LiveHarness, Viewer
 
 SNAPSHOT = {"nodes": [[1, 0, 1, "html", []]]}
-
-
-@pytest.fixture
-def store() -> Iterator[Store]:
-    store = Store("sqlite://")
-    store.create()
-    yield store
-    store.engine.dispose()
 
 
 def session(store: Store, **server: float) -> tuple[LiveHarness, HostWire, str]:
